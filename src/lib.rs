@@ -1,0 +1,25 @@
+//! # shaken — STIR/SHAKEN for Rust
+//!
+//! Layers (see `ARCHITECTURE.md`):
+//! - **core** (pure, sans-I/O): [`tn`], [`passport`], [`identity`], [`cert`],
+//!   [`sip`], [`verify`], [`report`], [`limits`]. Bytes and a clock in, values out.
+//! - **edge**: [`fetch`] (x5u/CRL over HTTPS and the certificate cache, feature
+//!   `fetch`) and `server` (ATIS-1000082 REST, feature `server`).
+//! - **shell**: the `shaken` binary.
+#![forbid(unsafe_code)]
+
+pub mod b64;
+pub mod cert;
+pub mod crypto;
+pub mod identity;
+pub mod json;
+pub mod limits;
+pub mod passport;
+pub mod pki;
+pub mod sip;
+pub mod tn;
+
+#[cfg(feature = "fetch")]
+pub mod fetch;
+
+pub use limits::Limits;

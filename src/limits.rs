@@ -1,0 +1,90 @@
+//! Every bound on untrusted input, in one place.
+//!
+//! Each field documents its default and where the number comes from. Pass a
+//! `Limits` to the parsers and the fetcher; `Limits::default()` is what the CLI
+//! and the server use unless told otherwise.
+
+use std::time::Duration;
+
+/// Bounds on sizes, counts and times applied to untrusted input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Longest accepted `Identity` header value, in bytes. Default 8192
+    /// (specs §7 "Limits": Identity header ≤ 8 KB).
+    pub max_identity_header_len: usize,
+    /// Longest accepted base64url segment of a token, in characters. Default
+    /// 4096 (specs §7: one token segment ≤ 4 KB).
+    pub max_token_segment_len: usize,
+    /// Deepest accepted JSON nesting in a PASSporT header or payload. Default 8
+    /// (specs §7).
+    pub max_json_depth: usize,
+    /// Most entries accepted in `dest.tn` or `dest.uri`. Default 10 (specs §7).
+    pub max_dest_entries: usize,
+    /// Largest HTTP body accepted from an x5u or CRL server. Default 64 KiB
+    /// (specs §7: cert chain fetched ≤ 64 KB).
+    pub max_fetch_body: usize,
+    /// Largest CRL body accepted. Default 1 MiB (the STI-PA CRL is small, but
+    /// a CRL grows with revocations; 1 MiB holds ~30,000 entries).
+    pub max_crl_body: usize,
+    /// Most certificates accepted in one chain. Default 5 (specs §7).
+    pub max_chain_len: usize,
+    /// Largest single certificate, in DER bytes. Default 16 KiB (real STI
+    /// certificates are under 1 KiB).
+    pub max_cert_len: usize,
+    /// TCP+TLS connect timeout for x5u/CRL fetches. Default 2 s (specs §7:
+    /// time out at 2–5 s; ATIS E8 maps a timeout to 436).
+    pub connect_timeout: Duration,
+    /// Total timeout for one x5u/CRL fetch, connect included. Default 5 s.
+    pub fetch_timeout: Duration,
+    /// Cache lifetime used when the certificate server sends no usable
+    /// `Cache-Control: max-age`. Default 1 h.
+    pub cache_default_ttl: Duration,
+    /// Shortest cache lifetime, whatever the server says (protects the
+    /// certificate server and us from `max-age=0`). Default 60 s.
+    pub cache_min_ttl: Duration,
+    /// Longest cache lifetime, whatever the server says. Default 24 h (ATIS
+    /// expects STI-CRs to send at least 24 h; we never keep longer).
+    pub cache_max_ttl: Duration,
+    /// How long a failed fetch is remembered, so a dead x5u is not hammered.
+    /// Default 30 s.
+    pub negative_cache_ttl: Duration,
+    /// Most entries kept in the in-memory certificate cache. Default 10,000.
+    pub cache_max_entries: usize,
+    /// Largest SIP message accepted, in bytes. Default 64 KiB (UDP SIP is
+    /// under 64 KiB by construction; RFC 3261 §18.1.1).
+    pub max_sip_message: usize,
+    /// Most header lines accepted in one SIP message. Default 256.
+    pub max_sip_headers: usize,
+    /// Most Identity headers (PASSporTs) accepted in one SIP message.
+    /// Default 8 (RFC 9410 allows several; real calls carry 1–3).
+    pub max_identity_headers: usize,
+    /// Largest line accepted in `--batch` JSON Lines input. Default 16 KiB.
+    pub max_batch_line: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_identity_header_len: 8 * 1024,
+            max_token_segment_len: 4 * 1024,
+            max_json_depth: 8,
+            max_dest_entries: 10,
+            max_fetch_body: 64 * 1024,
+            max_crl_body: 1024 * 1024,
+            max_chain_len: 5,
+            max_cert_len: 16 * 1024,
+            connect_timeout: Duration::from_secs(2),
+            fetch_timeout: Duration::from_secs(5),
+            cache_default_ttl: Duration::from_secs(3600),
+            cache_min_ttl: Duration::from_secs(60),
+            cache_max_ttl: Duration::from_secs(24 * 3600),
+            negative_cache_ttl: Duration::from_secs(30),
+            cache_max_entries: 10_000,
+            max_sip_message: 64 * 1024,
+            max_sip_headers: 256,
+            max_identity_headers: 8,
+            max_batch_line: 16 * 1024,
+        }
+    }
+}
