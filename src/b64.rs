@@ -1,1 +1,117 @@
-//! b64
+//! Strict base64url (RFC 7515 §2, RFC 8224 erratum 6499).
+//!
+//! Only the URL-safe alphabet `[A-Za-z0-9_-]`, no `=` padding, and canonical
+//! trailing bits: any other input is rejected, so one byte string has exactly
+//! one accepted encoding (otherwise a replay store keyed on the text could be
+//! bypassed by re-encoding).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// Why a base64url string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum B64Error {
+    /// A character outside `[A-Za-z0-9_-]`.
+    #[error("invalid base64url character {ch:?} at offset {offset} (only A-Z a-z 0-9 - _ are allowed, no padding)")]
+    InvalidChar {
+        /// The offending character.
+        ch: char,
+        /// Its byte offset.
+        offset: usize,
+    },
+    /// A length that no unpadded encoding can have (4n+1).
+    #[error("invalid base64url length {len} (a length of 4n+1 cannot be produced by any encoder)")]
+    InvalidLength {
+        /// The input length.
+        len: usize,
+    },
+    /// The unused low bits of the last character are not zero.
+    #[error("non-canonical base64url: the last character has non-zero trailing bits")]
+    NonCanonical,
+}
+
+/// Encode bytes as base64url without padding.
+pub fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decode strict base64url: URL-safe alphabet, no padding, canonical trailing bits.
+pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
+    if let Some((offset, ch)) = text
+        .char_indices()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(B64Error::InvalidChar { ch, offset });
+    }
+    if text.len() % 4 == 1 {
+        return Err(B64Error::InvalidLength { len: text.len() });
+    }
+    URL_SAFE_NO_PAD.decode(text).map_err(|e| match e {
+        base64::DecodeError::InvalidLastSymbol(_, _) => B64Error::NonCanonical,
+        base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
+        base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidChar {
+            ch: char::from(b),
+            offset,
+        },
+        base64::DecodeError::InvalidPadding => B64Error::InvalidChar { ch: '=', offset: 0 },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        for n in 0..40u8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37)).collect();
+            assert_eq!(decode(&encode(&bytes)).unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn rejects_padding() {
+        assert!(matches!(
+            decode("YQ=="),
+            Err(B64Error::InvalidChar { ch: '=', .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_standard_alphabet() {
+        assert!(matches!(
+            decode("a+b/"),
+            Err(B64Error::InvalidChar { ch: '+', offset: 1 })
+        ));
+    }
+
+    #[test]
+    fn rejects_whitespace() {
+        assert!(matches!(
+            decode("YW Jj"),
+            Err(B64Error::InvalidChar { ch: ' ', .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_non_canonical_trailing_bits() {
+        // "YQ" is canonical for "a"; "YR" decodes to the same byte with a stray bit set.
+        assert_eq!(decode("YQ").unwrap(), b"a");
+        assert_eq!(decode("YR"), Err(B64Error::NonCanonical));
+    }
+
+    #[test]
+    fn rejects_impossible_length() {
+        assert_eq!(decode("YWJjZ"), Err(B64Error::InvalidLength { len: 5 }));
+    }
+
+    #[test]
+    fn rejects_non_ascii() {
+        assert!(matches!(
+            decode("YWé"),
+            Err(B64Error::InvalidChar { ch: 'é', .. })
+        ));
+    }
+}

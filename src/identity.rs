@@ -1,1 +1,387 @@
-//! identity
+//! The SIP `Identity` header (RFC 8224 §4 with erratum 6499).
+//!
+//! Parsing is lenient where real peers differ harmlessly (parameter names in
+//! any case, quoted values, `info` without angle brackets, spaces around `;`
+//! and `=`, several values in one header separated by commas); output is
+//! always the strict form `TOKEN;info=<URL>;alg=ES256;ppt=shaken`.
+
+use crate::Limits;
+use std::fmt;
+
+/// One Identity header value: a PASSporT and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityHeader {
+    /// The signed-identity-digest: a full-form or compact-form PASSporT.
+    pub token: String,
+    /// `info`: where the signer's certificate is (RFC 8224 makes it mandatory).
+    pub info: Option<String>,
+    /// `alg` (absent means ES256, RFC 8224 §4.1).
+    pub alg: Option<String>,
+    /// `ppt`.
+    pub ppt: Option<String>,
+    /// Any other parameters, in order, names lowercased.
+    pub params: Vec<(String, Option<String>)>,
+}
+
+/// Why an Identity header value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// Nothing to parse.
+    #[error("empty Identity header value")]
+    Empty,
+    /// Longer than the limit.
+    #[error("Identity header is {len} bytes; the limit is {max}")]
+    TooLong {
+        /// Length.
+        len: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The token holds characters outside base64url and `.`.
+    #[error("Identity token contains {ch:?} at offset {offset}; only base64url characters and '.' are allowed (RFC 8224 erratum 6499)")]
+    BadTokenChar {
+        /// The character.
+        ch: char,
+        /// Offset in the token.
+        offset: usize,
+    },
+    /// A parameter appears twice.
+    #[error("Identity parameter {name:?} appears more than once")]
+    DuplicateParam {
+        /// The name.
+        name: String,
+    },
+    /// A parameter is malformed.
+    #[error("malformed Identity parameter {param:?}: {reason}")]
+    BadParam {
+        /// The parameter text.
+        param: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Unbalanced quotes or angle brackets.
+    #[error("unterminated {what} in Identity header")]
+    Unterminated {
+        /// `quoted string` or `<...>`.
+        what: &'static str,
+    },
+    /// Too many comma-separated values.
+    #[error("Identity header holds {count} values; the limit is {max}")]
+    TooMany {
+        /// Count.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+}
+
+/// Split `s` on `sep` where it is outside `"..."` and `<...>`.
+pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityError> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut in_quotes = false;
+    let mut in_angle = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        if in_quotes {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_quotes = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => in_quotes = true,
+            '<' => in_angle = true,
+            '>' => in_angle = false,
+            c if c == sep && !in_angle => {
+                parts.push(s.get(start..i).unwrap_or(""));
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    if in_quotes {
+        return Err(IdentityError::Unterminated {
+            what: "quoted string",
+        });
+    }
+    if in_angle {
+        return Err(IdentityError::Unterminated { what: "<...>" });
+    }
+    parts.push(s.get(start..).unwrap_or(""));
+    Ok(parts)
+}
+
+fn unquote(v: &str) -> String {
+    let v = v.trim();
+    if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+        let inner = v.get(1..v.len() - 1).unwrap_or("");
+        let mut out = String::with_capacity(inner.len());
+        let mut esc = false;
+        for c in inner.chars() {
+            if esc {
+                out.push(c);
+                esc = false;
+            } else if c == '\\' {
+                esc = true;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        v.to_owned()
+    }
+}
+
+impl IdentityHeader {
+    /// Build a strict SHAKEN Identity header value.
+    pub fn shaken(token: impl Into<String>, info: impl Into<String>) -> Self {
+        IdentityHeader {
+            token: token.into(),
+            info: Some(info.into()),
+            alg: Some("ES256".into()),
+            ppt: Some("shaken".into()),
+            params: vec![],
+        }
+    }
+
+    /// Parse one Identity header value (no commas between values).
+    pub fn parse(value: &str, limits: &Limits) -> Result<Self, IdentityError> {
+        if value.len() > limits.max_identity_header_len {
+            return Err(IdentityError::TooLong {
+                len: value.len(),
+                max: limits.max_identity_header_len,
+            });
+        }
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(IdentityError::Empty);
+        }
+        let mut parts = split_outside(value, ';')?.into_iter();
+        let token = parts.next().unwrap_or("").trim();
+        if token.is_empty() {
+            return Err(IdentityError::Empty);
+        }
+        if let Some((offset, ch)) = token
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(IdentityError::BadTokenChar { ch, offset });
+        }
+        let mut h = IdentityHeader {
+            token: token.to_owned(),
+            info: None,
+            alg: None,
+            ppt: None,
+            params: vec![],
+        };
+        let mut seen: Vec<String> = Vec::new();
+        for raw in parts {
+            let raw_trim = raw.trim();
+            if raw_trim.is_empty() {
+                continue; // tolerate ";;" and a trailing ';'
+            }
+            let (name, val) = match raw_trim.split_once('=') {
+                Some((n, v)) => (n.trim().to_ascii_lowercase(), Some(v.trim())),
+                None => (raw_trim.to_ascii_lowercase(), None),
+            };
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+            {
+                return Err(IdentityError::BadParam {
+                    param: raw_trim.to_owned(),
+                    reason: "the name is not a SIP token",
+                });
+            }
+            if seen.contains(&name) {
+                return Err(IdentityError::DuplicateParam { name });
+            }
+            seen.push(name.clone());
+            match name.as_str() {
+                "info" => {
+                    let v = val.ok_or(IdentityError::BadParam {
+                        param: raw_trim.to_owned(),
+                        reason: "info needs a value: info=<URL>",
+                    })?;
+                    let v = unquote(v);
+                    let v = v.trim();
+                    let url = match (v.strip_prefix('<'), v.ends_with('>')) {
+                        (Some(rest), true) => rest.get(..rest.len() - 1).unwrap_or(""),
+                        (Some(_), false) => {
+                            return Err(IdentityError::BadParam {
+                                param: raw_trim.to_owned(),
+                                reason: "'<' without a closing '>'",
+                            })
+                        }
+                        (None, _) => v,
+                    };
+                    h.info = Some(url.trim().to_owned());
+                }
+                "alg" => {
+                    h.alg = Some(unquote(val.ok_or(IdentityError::BadParam {
+                        param: raw_trim.to_owned(),
+                        reason: "alg needs a value",
+                    })?))
+                }
+                "ppt" => {
+                    h.ppt = Some(unquote(val.ok_or(IdentityError::BadParam {
+                        param: raw_trim.to_owned(),
+                        reason: "ppt needs a value",
+                    })?))
+                }
+                _ => h.params.push((name, val.map(|v| v.to_owned()))),
+            }
+        }
+        Ok(h)
+    }
+
+    /// Parse a header value that may hold several comma-separated Identity
+    /// values (RFC 8224 §4; RFC 9410).
+    pub fn parse_list(value: &str, limits: &Limits) -> Result<Vec<Self>, IdentityError> {
+        let parts: Vec<&str> = split_outside(value, ',')?
+            .into_iter()
+            .filter(|p| !p.trim().is_empty())
+            .collect();
+        if parts.len() > limits.max_identity_headers {
+            return Err(IdentityError::TooMany {
+                count: parts.len(),
+                max: limits.max_identity_headers,
+            });
+        }
+        if parts.is_empty() {
+            return Err(IdentityError::Empty);
+        }
+        parts.into_iter().map(|p| Self::parse(p, limits)).collect()
+    }
+
+    /// The `alg` parameter, defaulting to ES256 as RFC 8224 §4.1 says.
+    pub fn alg_or_default(&self) -> &str {
+        self.alg.as_deref().unwrap_or("ES256")
+    }
+}
+
+impl fmt::Display for IdentityHeader {
+    /// Strict form: `TOKEN;info=<URL>;alg=ES256;ppt=shaken[;other=params]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.token)?;
+        if let Some(info) = &self.info {
+            write!(f, ";info=<{info}>")?;
+        }
+        write!(f, ";alg={}", self.alg_or_default())?;
+        if let Some(ppt) = &self.ppt {
+            write!(f, ";ppt={ppt}")?;
+        }
+        for (k, v) in &self.params {
+            match v {
+                Some(v) => write!(f, ";{k}={v}")?,
+                None => write!(f, ";{k}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn l() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn strict_round_trip() {
+        let s =
+            "aGVhZA.cGF5.c2ln;info=<https://cert.example.org/passport.cer>;alg=ES256;ppt=shaken";
+        let h = IdentityHeader::parse(s, &l()).unwrap();
+        assert_eq!(h.token, "aGVhZA.cGF5.c2ln");
+        assert_eq!(
+            h.info.as_deref(),
+            Some("https://cert.example.org/passport.cer")
+        );
+        assert_eq!(h.to_string(), s);
+    }
+
+    #[test]
+    fn lenient_forms() {
+        let h = IdentityHeader::parse(
+            "  aGVhZA.cGF5.c2ln ; INFO = https://cr.example/c.pem ; Alg=ES256 ; PPT=\"shaken\" ; foo ; bar=1 ",
+            &l(),
+        )
+        .unwrap();
+        assert_eq!(h.info.as_deref(), Some("https://cr.example/c.pem"));
+        assert_eq!(h.ppt.as_deref(), Some("shaken"));
+        assert_eq!(
+            h.params,
+            vec![("foo".into(), None), ("bar".into(), Some("1".into()))]
+        );
+        assert_eq!(
+            h.to_string(),
+            "aGVhZA.cGF5.c2ln;info=<https://cr.example/c.pem>;alg=ES256;ppt=shaken;foo;bar=1"
+        );
+        // absent alg defaults to ES256
+        let h = IdentityHeader::parse("a.b.c;info=<https://x/y>", &l()).unwrap();
+        assert_eq!(h.alg_or_default(), "ES256");
+    }
+
+    #[test]
+    fn list_split_respects_brackets() {
+        let v = "a.b.c;info=<https://x/a,b>;ppt=shaken, d.e.f;info=<https://x/c>;ppt=div";
+        let list = IdentityHeader::parse_list(v, &l()).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].info.as_deref(), Some("https://x/a,b"));
+        assert_eq!(list[1].ppt.as_deref(), Some("div"));
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(IdentityHeader::parse("", &l()), Err(IdentityError::Empty));
+        assert_eq!(
+            IdentityHeader::parse(";info=<x>", &l()),
+            Err(IdentityError::Empty)
+        );
+        assert!(matches!(
+            IdentityHeader::parse("a+b.c.d;info=<x>", &l()),
+            Err(IdentityError::BadTokenChar { ch: '+', .. })
+        ));
+        assert!(matches!(
+            IdentityHeader::parse("a.b.c;info=<x>;INFO=<y>", &l()),
+            Err(IdentityError::DuplicateParam { .. })
+        ));
+        assert!(matches!(
+            IdentityHeader::parse("a.b.c;info=<x", &l()),
+            Err(IdentityError::Unterminated { .. })
+        ));
+        assert!(matches!(
+            IdentityHeader::parse("a.b.c;info=\"x", &l()),
+            Err(IdentityError::Unterminated { .. })
+        ));
+        assert!(matches!(
+            IdentityHeader::parse("a.b.c;info", &l()),
+            Err(IdentityError::BadParam { .. })
+        ));
+        assert!(matches!(
+            IdentityHeader::parse("a.b.c;in fo=1", &l()),
+            Err(IdentityError::BadParam { .. })
+        ));
+        let long = "a".repeat(9000);
+        assert!(matches!(
+            IdentityHeader::parse(&long, &l()),
+            Err(IdentityError::TooLong { .. })
+        ));
+        let many = vec!["a.b.c;info=<x>"; 9].join(",");
+        assert!(matches!(
+            IdentityHeader::parse_list(&many, &l()),
+            Err(IdentityError::TooMany { count: 9, .. })
+        ));
+    }
+}
