@@ -1,0 +1,462 @@
+//! The x5u certificate cache: parsed chains keyed by the exact x5u URL.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::OnceCell;
+
+use super::clock::{Clock, SystemClock};
+use super::{disk, FetchError, FetchOptions, HttpFetcher};
+
+/// `Accept` sent for x5u fetches (ATIS-1000080: the STI-CR should answer
+/// `application/pem-certificate-chain`).
+pub const X5U_ACCEPT: &str =
+    "application/pem-certificate-chain, application/x-pem-file;q=0.9, */*;q=0.1";
+
+/// What the caller makes of a fetched body (e.g. a parsed certificate
+/// chain). The `String` error becomes [`FetchError::Parse`].
+pub type ParseFn<T> = Arc<dyn Fn(&[u8]) -> Result<T, String> + Send + Sync>;
+
+/// Counters of a [`CertCache`], for metrics and `--stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CacheStats {
+    /// Lookups answered from a fresh positive entry.
+    pub hits: u64,
+    /// `get` calls that found no fresh entry (positive or negative).
+    pub misses: u64,
+    /// HTTP fetches made.
+    pub fetches: u64,
+    /// Fetches that failed, including bodies the parser rejected.
+    pub fetch_failures: u64,
+    /// `get` calls answered from the negative cache.
+    pub negative_hits: u64,
+    /// `get` calls that joined a fetch already in flight for the same URL.
+    pub coalesced: u64,
+    /// Entries loaded from the on-disk cache.
+    pub disk_hits: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    fetches: AtomicU64,
+    fetch_failures: AtomicU64,
+    negative_hits: AtomicU64,
+    coalesced: AtomicU64,
+    disk_hits: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+enum Value<T> {
+    Ok(Arc<T>),
+    Err(FetchError),
+}
+
+struct Entry<T> {
+    value: Value<T>,
+    expires: Instant,
+    /// Insertion order, for evicting the oldest.
+    seq: u64,
+}
+
+type Flight<T> = Arc<OnceCell<Result<Arc<T>, FetchError>>>;
+
+/// Cache of parsed x5u chains keyed by the exact x5u URL.
+///
+/// `Send + Sync`; share it through an `Arc`. Lookups take a read lock only;
+/// concurrent [`get`](CertCache::get)s of one URL share one fetch.
+pub struct CertCache<T> {
+    http: HttpFetcher,
+    parse: ParseFn<T>,
+    clock: Arc<dyn Clock>,
+    entries: RwLock<HashMap<String, Entry<T>>>,
+    inflight: Mutex<HashMap<String, Flight<T>>>,
+    seq: AtomicU64,
+    counters: Counters,
+}
+
+impl<T> std::fmt::Debug for CertCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertCache")
+            .field("http", &self.http)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> CertCache<T> {
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CacheStats {
+            hits: l(&c.hits),
+            misses: l(&c.misses),
+            fetches: l(&c.fetches),
+            fetch_failures: l(&c.fetch_failures),
+            negative_hits: l(&c.negative_hits),
+            coalesced: l(&c.coalesced),
+            disk_hits: l(&c.disk_hits),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> CertCache<T> {
+    /// A cache fetching with `opts` and turning bodies into `T` with `parse`.
+    pub fn new(opts: FetchOptions, parse: ParseFn<T>) -> Result<Self, FetchError> {
+        let http = HttpFetcher::new(&opts)?;
+        Ok(CertCache {
+            http,
+            parse,
+            clock: Arc::new(SystemClock),
+            entries: RwLock::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(0),
+            counters: Counters::default(),
+        })
+    }
+
+    /// Replaces the clock (tests use [`ManualClock`](super::ManualClock)).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn opts(&self) -> &FetchOptions {
+        self.http.options()
+    }
+
+    /// Fast synchronous path: a fresh positive entry, or `None`. Counts a hit
+    /// (a `None` is not counted; [`get`](Self::get) counts the miss).
+    pub fn get_cached(&self, url: &str) -> Option<Arc<T>> {
+        let now = self.clock.now();
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        match entries.get(url) {
+            Some(Entry {
+                value: Value::Ok(v),
+                expires,
+                ..
+            }) if *expires > now => {
+                bump(&self.counters.hits);
+                Some(Arc::clone(v))
+            }
+            _ => None,
+        }
+    }
+
+    /// A fresh entry, positive or negative, without counting.
+    fn lookup(&self, url: &str) -> Option<Result<Arc<T>, FetchError>> {
+        let now = self.clock.now();
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let e = entries.get(url).filter(|e| e.expires > now)?;
+        Some(match &e.value {
+            Value::Ok(v) => Ok(Arc::clone(v)),
+            Value::Err(err) => Err(err.clone()),
+        })
+    }
+
+    fn count_lookup(&self, r: &Result<Arc<T>, FetchError>) {
+        match r {
+            Ok(_) => bump(&self.counters.hits),
+            Err(_) => bump(&self.counters.negative_hits),
+        }
+    }
+
+    /// Full path: a fresh entry; else a fresh negative entry (its error);
+    /// else the URL policy check, the on-disk cache, and finally a fetch,
+    /// parse and store. Concurrent callers for one URL share one fetch. A
+    /// fetch or parse failure is cached for `negative_cache_ttl`.
+    pub async fn get(&self, url: &str) -> Result<Arc<T>, FetchError> {
+        if let Some(r) = self.lookup(url) {
+            self.count_lookup(&r);
+            return r;
+        }
+        bump(&self.counters.misses);
+        // Policy failures need no I/O: report them without caching.
+        self.http.check_url(url)?;
+        let (flight, leader) = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            // Re-check under the lock: a fetch may have completed (stored,
+            // then left the in-flight map) since the lookup above.
+            if let Some(r) = self.lookup(url) {
+                return r;
+            }
+            match inflight.get(url) {
+                Some(f) => (Arc::clone(f), false),
+                None => {
+                    let f: Flight<T> = Arc::new(OnceCell::new());
+                    inflight.insert(url.to_string(), Arc::clone(&f));
+                    (f, true)
+                }
+            }
+        };
+        if !leader {
+            bump(&self.counters.coalesced);
+        }
+        // If the caller running the load is cancelled, another waiter takes
+        // it over (OnceCell semantics).
+        let result = flight.get_or_init(|| self.load(url)).await.clone();
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            if inflight.get(url).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                inflight.remove(url);
+            }
+        }
+        result
+    }
+
+    /// Disk, then network; stores the outcome.
+    async fn load(&self, url: &str) -> Result<Arc<T>, FetchError> {
+        let limits = &self.opts().limits;
+        if let Some(dir) = self.opts().cache_dir.clone() {
+            if let Some(v) = self.load_from_disk(&dir, url).await {
+                return Ok(v);
+            }
+        }
+        bump(&self.counters.fetches);
+        let outcome = async {
+            let fetched = self
+                .http
+                .get(url, X5U_ACCEPT, limits.max_fetch_body)
+                .await?;
+            let value = (self.parse)(&fetched.body).map_err(|reason| FetchError::Parse {
+                url: url.to_string(),
+                reason,
+            })?;
+            Ok::<_, FetchError>((value, fetched))
+        }
+        .await;
+        match outcome {
+            Ok((value, fetched)) => {
+                let ttl = clamp_ttl(
+                    fetched.max_age,
+                    limits.cache_default_ttl,
+                    limits.cache_min_ttl,
+                    limits.cache_max_ttl,
+                );
+                let v = Arc::new(value);
+                self.store(url, Value::Ok(Arc::clone(&v)), ttl);
+                if let Some(dir) = &self.opts().cache_dir {
+                    let expires = unix_secs(self.clock.system_now()).saturating_add(ttl.as_secs());
+                    if let Err(e) = disk::write(dir, url, expires, &fetched.body).await {
+                        tracing::warn!(%url, dir = %dir.display(), error = %e, "cannot write the on-disk certificate cache");
+                    }
+                }
+                Ok(v)
+            }
+            Err(err) => {
+                bump(&self.counters.fetch_failures);
+                tracing::debug!(%url, error = %err, "x5u fetch failed; negatively cached");
+                self.store(url, Value::Err(err.clone()), limits.negative_cache_ttl);
+                Err(err)
+            }
+        }
+    }
+
+    async fn load_from_disk(&self, dir: &std::path::Path, url: &str) -> Option<Arc<T>> {
+        let limits = &self.opts().limits;
+        let (expires, body) = disk::read(dir, url, limits.max_fetch_body).await?;
+        let now = unix_secs(self.clock.system_now());
+        let remaining = Duration::from_secs(expires.checked_sub(now).filter(|r| *r > 0)?)
+            .min(limits.cache_max_ttl);
+        match (self.parse)(&body) {
+            Ok(value) => {
+                bump(&self.counters.disk_hits);
+                let v = Arc::new(value);
+                self.store(url, Value::Ok(Arc::clone(&v)), remaining);
+                Some(v)
+            }
+            Err(reason) => {
+                tracing::debug!(%url, %reason, "on-disk cache entry does not parse; ignored");
+                None
+            }
+        }
+    }
+
+    /// Inserts a value (e.g. a chain read from a local file) as if fetched,
+    /// fresh for `ttl` (not clamped). Not written to disk.
+    pub fn insert(&self, url: &str, value: T, ttl: Duration) {
+        self.store(url, Value::Ok(Arc::new(value)), ttl);
+    }
+
+    fn store(&self, url: &str, value: Value<T>, ttl: Duration) {
+        let max = self.opts().limits.cache_max_entries;
+        if max == 0 {
+            return;
+        }
+        let now = self.clock.now();
+        let expires = now
+            .checked_add(ttl)
+            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if !entries.contains_key(url) && entries.len() >= max {
+            entries.retain(|_, e| e.expires > now);
+            while entries.len() >= max {
+                let oldest = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.seq)
+                    .map(|(k, _)| k.clone());
+                match oldest {
+                    Some(k) => {
+                        entries.remove(&k);
+                    }
+                    None => break,
+                }
+            }
+        }
+        entries.insert(
+            url.to_string(),
+            Entry {
+                value,
+                expires,
+                seq,
+            },
+        );
+    }
+
+    /// Removes every entry (positive and negative). Counters are kept.
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Number of entries held (fresh or not yet evicted).
+    pub fn len(&self) -> usize {
+        self.entries.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether the cache holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The underlying fetcher, for CRL fetches (same policy and client).
+    pub fn http(&self) -> &HttpFetcher {
+        &self.http
+    }
+}
+
+/// The cache lifetime for a server's `max-age`: clamped to `[min, max]`;
+/// `default` (also clamped) when the server gave none.
+pub(crate) fn clamp_ttl(
+    max_age: Option<Duration>,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Duration {
+    let ttl = max_age.unwrap_or(default);
+    ttl.max(min).min(max.max(min))
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::super::ManualClock;
+    use super::*;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn ttl_clamping() {
+        assert_eq!(clamp_ttl(Some(s(600)), s(3600), s(60), s(86400)), s(600));
+        assert_eq!(clamp_ttl(Some(s(0)), s(3600), s(60), s(86400)), s(60));
+        assert_eq!(
+            clamp_ttl(Some(s(10 * 86400)), s(3600), s(60), s(86400)),
+            s(86400)
+        );
+        assert_eq!(clamp_ttl(None, s(3600), s(60), s(86400)), s(3600));
+    }
+
+    fn cache(max_entries: usize) -> (CertCache<String>, Arc<ManualClock>) {
+        let mut opts = FetchOptions::default();
+        opts.limits.cache_max_entries = max_entries;
+        let parse: ParseFn<String> =
+            Arc::new(|b: &[u8]| Ok(String::from_utf8_lossy(b).into_owned()));
+        let clock = Arc::new(ManualClock::starting_at(UNIX_EPOCH + s(1_700_000_000)));
+        (
+            CertCache::new(opts, parse)
+                .unwrap()
+                .with_clock(clock.clone()),
+            clock,
+        )
+    }
+
+    #[test]
+    fn insert_get_cached_and_expiry() {
+        let (c, clock) = cache(10);
+        c.insert("https://a.example/", "A".into(), s(100));
+        assert_eq!(
+            c.get_cached("https://a.example/")
+                .as_deref()
+                .map(String::as_str),
+            Some("A")
+        );
+        assert_eq!(c.get_cached("https://b.example/"), None);
+        clock.advance(s(99));
+        assert!(c.get_cached("https://a.example/").is_some());
+        clock.advance(s(1));
+        assert!(c.get_cached("https://a.example/").is_none());
+        assert_eq!(c.stats().hits, 2);
+    }
+
+    #[test]
+    fn bounded_evicts_expired_then_oldest() {
+        let (c, clock) = cache(3);
+        c.insert("u1", "1".into(), s(10));
+        c.insert("u2", "2".into(), s(1000));
+        c.insert("u3", "3".into(), s(1000));
+        clock.advance(s(20)); // u1 expired
+        c.insert("u4", "4".into(), s(1000));
+        assert_eq!(c.len(), 3);
+        assert!(c.get_cached("u2").is_some());
+        c.insert("u5", "5".into(), s(1000)); // none expired: the oldest (u2) goes
+        assert_eq!(c.len(), 3);
+        assert!(c.get_cached("u2").is_none());
+        for u in ["u3", "u4", "u5"] {
+            assert!(c.get_cached(u).is_some(), "{u}");
+        }
+        // Replacing an existing key does not evict.
+        c.insert("u3", "3b".into(), s(1000));
+        assert!(c.get_cached("u4").is_some() && c.get_cached("u5").is_some());
+    }
+
+    #[test]
+    fn zero_capacity_stores_nothing() {
+        let (c, _) = cache(0);
+        c.insert("u", "x".into(), s(10));
+        assert!(c.is_empty());
+    }
+
+    #[tokio::test]
+    async fn policy_errors_are_not_cached() {
+        let (c, _) = cache(10);
+        let e = c.get("http://cr.example/c.pem").await.unwrap_err();
+        assert_eq!(e.code(), "fetch-scheme-not-allowed");
+        assert!(c.is_empty());
+        assert_eq!(c.stats().fetches, 0);
+    }
+
+    fn assert_send_sync<X: Send + Sync>() {}
+    #[test]
+    fn cache_is_send_sync() {
+        assert_send_sync::<CertCache<Vec<u8>>>();
+        assert_send_sync::<HttpFetcher>();
+    }
+}

@@ -1,0 +1,194 @@
+//! On-disk cache files: one file per x5u URL, shared between processes.
+//!
+//! File name: lowercase hex SHA-256 of the URL. Content:
+//!
+//! ```text
+//! shaken-x5u-cache 1\n
+//! url <the exact URL>\n
+//! expires <unix seconds>\n
+//! length <body length>\n
+//! \n
+//! <raw body as fetched>
+//! ```
+//!
+//! Files are written to a temporary name in the same directory, fsynced and
+//! renamed, so a reader sees either the old or the new file, never a partial
+//! one. A file that is expired, truncated, oversized, for another URL or
+//! otherwise malformed is ignored.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MAGIC: &str = "shaken-x5u-cache 1";
+
+/// The file holding the entry of `url` in `dir`.
+pub(crate) fn path_for(dir: &Path, url: &str) -> PathBuf {
+    let digest = Sha256::digest(url.as_bytes());
+    let mut name = String::with_capacity(64);
+    for b in digest {
+        name.push_str(&format!("{b:02x}"));
+    }
+    dir.join(name)
+}
+
+/// Serialises one entry.
+pub(crate) fn encode(url: &str, expires_unix: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "{MAGIC}\nurl {url}\nexpires {expires_unix}\nlength {}\n\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Parses one entry written for `url`: `(expires_unix, body)`, or `None`
+/// when the data is malformed or belongs to another URL.
+pub(crate) fn decode<'a>(data: &'a [u8], url: &str) -> Option<(u64, &'a [u8])> {
+    let mut rest = data;
+    let mut line = || -> Option<&'a str> {
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let (l, r) = rest.split_at(nl);
+        rest = r.get(1..)?;
+        std::str::from_utf8(l).ok()
+    };
+    if line()? != MAGIC {
+        return None;
+    }
+    if line()?.strip_prefix("url ")? != url {
+        return None;
+    }
+    let expires = line()?.strip_prefix("expires ")?.parse::<u64>().ok()?;
+    let length = line()?.strip_prefix("length ")?.parse::<usize>().ok()?;
+    if !line()?.is_empty() {
+        return None;
+    }
+    if rest.len() != length {
+        return None;
+    }
+    Some((expires, rest))
+}
+
+/// Reads the entry for `url`, reading at most what a body of `max_body`
+/// bytes needs. `None` when absent, unreadable or malformed.
+pub(crate) async fn read(dir: &Path, url: &str, max_body: usize) -> Option<(u64, Vec<u8>)> {
+    let path = path_for(dir, url);
+    let file = tokio::fs::File::open(&path).await.ok()?;
+    let cap = max_body.saturating_add(url.len()).saturating_add(128);
+    let mut data = Vec::new();
+    let mut limited = file.take(u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1));
+    if let Err(e) = limited.read_to_end(&mut data).await {
+        tracing::debug!(path = %path.display(), error = %e, "unreadable cache file ignored");
+        return None;
+    }
+    if data.len() > cap {
+        tracing::debug!(path = %path.display(), "oversized cache file ignored");
+        return None;
+    }
+    match decode(&data, url) {
+        Some((exp, body)) => Some((exp, body.to_vec())),
+        None => {
+            tracing::debug!(path = %path.display(), "malformed cache file ignored");
+            None
+        }
+    }
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes the entry for `url` atomically (temp file, fsync, rename).
+pub(crate) async fn write(
+    dir: &Path,
+    url: &str,
+    expires_unix: u64,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let path = path_for(dir, url);
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let file_name = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
+    let result = async {
+        let mut f = tokio::fs::File::create(&tmp).await?;
+        f.write_all(&encode(url, expires_unix, body)).await?;
+        f.sync_all().await?;
+        drop(f);
+        tokio::fs::rename(&tmp, &path).await
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    const URL: &str = "https://cr.example/c.pem";
+
+    #[test]
+    fn round_trip() {
+        let data = encode(URL, 1_700_000_000, b"body\nwith newline");
+        assert_eq!(
+            decode(&data, URL),
+            Some((1_700_000_000, &b"body\nwith newline"[..]))
+        );
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        let good = encode(URL, 5, b"abc");
+        assert_eq!(decode(&good, "https://other.example/"), None, "other URL");
+        assert_eq!(decode(&good[..good.len() - 1], URL), None, "truncated");
+        let mut longer = good.clone();
+        longer.push(b'x');
+        assert_eq!(decode(&longer, URL), None, "trailing bytes");
+        assert_eq!(decode(b"", URL), None);
+        assert_eq!(decode(b"garbage\xff\xfe\n", URL), None);
+        let bad_exp = format!("{MAGIC}\nurl {URL}\nexpires soon\nlength 0\n\n");
+        assert_eq!(decode(bad_exp.as_bytes(), URL), None);
+        let no_blank = format!("{MAGIC}\nurl {URL}\nexpires 1\nlength 0\nX\n");
+        assert_eq!(decode(no_blank.as_bytes(), URL), None);
+        let wrong_magic = format!("shaken-x5u-cache 2\nurl {URL}\nexpires 1\nlength 0\n\n");
+        assert_eq!(decode(wrong_magic.as_bytes(), URL), None);
+    }
+
+    #[test]
+    fn file_name_is_hex_sha256() {
+        let p = path_for(Path::new("/d"), "abc");
+        assert_eq!(
+            p,
+            Path::new("/d/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+    }
+
+    #[tokio::test]
+    async fn write_then_read_and_bounded_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), URL, 42, b"hello").await.unwrap();
+        assert_eq!(
+            read(dir.path(), URL, 100).await,
+            Some((42, b"hello".to_vec()))
+        );
+        // No temp files left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1);
+        // A body larger than allowed is not read in full and is ignored.
+        write(dir.path(), URL, 42, &vec![b'a'; 10_000])
+            .await
+            .unwrap();
+        assert_eq!(read(dir.path(), URL, 100).await, None);
+        assert_eq!(read(dir.path(), "https://absent.example/", 100).await, None);
+    }
+}

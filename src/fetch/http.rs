@@ -1,0 +1,379 @@
+//! One bounded HTTP GET, shared by x5u and CRL fetching.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use super::error::chain_to_string;
+use super::ssrf::{check_literal, GuardedResolver};
+use super::{FetchError, FetchOptions};
+
+/// A fetched body and the caching information that came with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedBody {
+    /// The body, at most the `max_body` given to [`HttpFetcher::get`].
+    pub body: Vec<u8>,
+    /// The `Content-Type` header, when present and valid UTF-8.
+    pub content_type: Option<String>,
+    /// `Cache-Control: max-age`; `no-store` / `no-cache` give `Some(0)`;
+    /// `None` when the server said nothing usable. Not clamped.
+    pub max_age: Option<Duration>,
+}
+
+/// A hardened HTTP client: https only (unless allowed), SSRF guard, no
+/// redirects, no proxies, connect and total timeouts, bounded bodies.
+///
+/// Cheap to clone (the reqwest client is reference-counted).
+#[derive(Debug, Clone)]
+pub struct HttpFetcher {
+    client: reqwest::Client,
+    opts: Arc<FetchOptions>,
+}
+
+impl HttpFetcher {
+    /// Builds the client. Fails when an extra TLS root does not parse.
+    pub fn new(opts: &FetchOptions) -> Result<Self, FetchError> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(opts.limits.connect_timeout)
+            .timeout(opts.limits.fetch_timeout)
+            .https_only(!opts.allow_http)
+            .user_agent(opts.user_agent.clone())
+            .pool_max_idle_per_host(4)
+            .dns_resolver(Arc::new(GuardedResolver {
+                guard: !opts.allow_private,
+            }));
+        for (index, pem) in opts.extra_tls_roots_pem.iter().enumerate() {
+            let certs =
+                reqwest::Certificate::from_pem_bundle(pem).map_err(|e| FetchError::TlsRoot {
+                    index,
+                    reason: chain_to_string(&e),
+                })?;
+            if certs.is_empty() {
+                return Err(FetchError::TlsRoot {
+                    index,
+                    reason: "no PEM certificate found".to_string(),
+                });
+            }
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let client = builder.build().map_err(|e| FetchError::Client {
+            reason: chain_to_string(&e),
+        })?;
+        Ok(HttpFetcher {
+            client,
+            opts: Arc::new(opts.clone()),
+        })
+    }
+
+    /// The options this fetcher was built with.
+    pub fn options(&self) -> &FetchOptions {
+        &self.opts
+    }
+
+    /// Checks the URL against the policy without any I/O: it parses, has a
+    /// host and no credentials, the scheme is allowed, an IP-literal host is
+    /// public (unless `allow_private`), and the port is the scheme's standard
+    /// port (unless `allow_any_port` or `allow_private`).
+    pub fn check_url(&self, url: &str) -> Result<Url, FetchError> {
+        let invalid = |reason: &str| FetchError::InvalidUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.opts.allow_http => {}
+            other => {
+                return Err(FetchError::SchemeNotAllowed {
+                    url: url.to_string(),
+                    scheme: other.to_string(),
+                })
+            }
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid("credentials in the URL are not allowed"));
+        }
+        let host = parsed.host().ok_or_else(|| invalid("no host"))?;
+        if !self.opts.allow_private {
+            match host {
+                Host::Ipv4(v4) => check_literal(&v4.to_string(), v4.into())?,
+                Host::Ipv6(v6) => check_literal(&format!("[{v6}]"), v6.into())?,
+                Host::Domain(_) => {}
+            }
+        }
+        if !self.opts.allow_private && !self.opts.allow_any_port {
+            // `port()` is None when the port is absent or the scheme's default.
+            if let Some(port) = parsed.port() {
+                return Err(FetchError::PortNotAllowed {
+                    url: url.to_string(),
+                    port,
+                });
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// One GET of `url` with `Accept: accept`, reading at most `max_body`
+    /// bytes. 2xx only; a 3xx is [`FetchError::Redirect`], anything else
+    /// [`FetchError::HttpStatus`].
+    pub async fn get(
+        &self,
+        url: &str,
+        accept: &str,
+        max_body: usize,
+    ) -> Result<FetchedBody, FetchError> {
+        let parsed = self.check_url(url)?;
+        let total = self.opts.limits.fetch_timeout;
+        // reqwest applies the same total timeout; this outer one also bounds
+        // anything reqwest's does not (it is the same number, so whichever
+        // fires first gives the same error).
+        match tokio::time::timeout(total, self.get_inner(url, parsed, accept, max_body)).await {
+            Ok(r) => r,
+            Err(_) => Err(FetchError::Timeout {
+                url: url.to_string(),
+                after_ms: millis(total),
+            }),
+        }
+    }
+
+    async fn get_inner(
+        &self,
+        url: &str,
+        parsed: Url,
+        accept: &str,
+        max_body: usize,
+    ) -> Result<FetchedBody, FetchError> {
+        let mut resp = self
+            .client
+            .get(parsed)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(|e| self.map_err(url, &e))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            let location = header_str(&resp, reqwest::header::LOCATION).unwrap_or_default();
+            return Err(FetchError::Redirect {
+                url: url.to_string(),
+                location,
+            });
+        }
+        if !status.is_success() {
+            return Err(FetchError::HttpStatus {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        let too_large = || FetchError::TooLarge {
+            url: url.to_string(),
+            limit: max_body,
+        };
+        if let Some(len) = resp.content_length() {
+            if len > max_body as u64 {
+                return Err(too_large());
+            }
+        }
+        let content_type = header_str(&resp, reqwest::header::CONTENT_TYPE);
+        let max_age = cache_max_age(
+            resp.headers()
+                .get_all(reqwest::header::CACHE_CONTROL)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        let mut body = Vec::with_capacity(
+            resp.content_length()
+                .map_or(4096, |l| l as usize)
+                .min(max_body),
+        );
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_err(url, &e))? {
+            if body.len().saturating_add(chunk.len()) > max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(FetchedBody {
+            body,
+            content_type,
+            max_age,
+        })
+    }
+
+    fn map_err(&self, url: &str, e: &reqwest::Error) -> FetchError {
+        // Our resolver's errors travel inside reqwest's error chain.
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(s) = src {
+            if let Some(fe) = s.downcast_ref::<FetchError>() {
+                return fe.clone();
+            }
+            src = s.source();
+        }
+        if e.is_timeout() {
+            let after = if e.is_connect() {
+                self.opts.limits.connect_timeout
+            } else {
+                self.opts.limits.fetch_timeout
+            };
+            return FetchError::Timeout {
+                url: url.to_string(),
+                after_ms: millis(after),
+            };
+        }
+        let reason = chain_to_string(e);
+        if e.is_body() || e.is_decode() {
+            FetchError::Body {
+                url: url.to_string(),
+                reason,
+            }
+        } else {
+            FetchError::Connect {
+                url: url.to_string(),
+                reason,
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn header_str(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Reads `max-age` from `Cache-Control` header values. `no-store` and
+/// `no-cache` win and give `Some(0)`; a malformed `max-age` is ignored.
+pub fn cache_max_age<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Duration> {
+    let mut max_age = None;
+    for value in values {
+        for directive in value.split(',') {
+            let directive = directive.trim();
+            let (name, arg) = match directive.split_once('=') {
+                Some((n, a)) => (n.trim(), Some(a.trim().trim_matches('"'))),
+                None => (directive, None),
+            };
+            if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+                return Some(Duration::ZERO);
+            }
+            if name.eq_ignore_ascii_case("max-age") && max_age.is_none() {
+                if let Some(secs) = arg.and_then(|a| a.parse::<u64>().ok()) {
+                    max_age = Some(Duration::from_secs(secs));
+                }
+            }
+        }
+    }
+    max_age
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn max_age_parsing() {
+        let d = |s: u64| Some(Duration::from_secs(s));
+        assert_eq!(cache_max_age(["max-age=86400"]), d(86400));
+        assert_eq!(
+            cache_max_age(["public, max-age=600, must-revalidate"]),
+            d(600)
+        );
+        assert_eq!(cache_max_age(["Max-Age=\"60\""]), d(60));
+        assert_eq!(cache_max_age(["public", "max-age=5"]), d(5));
+        assert_eq!(cache_max_age(["max-age=600, no-store"]), d(0));
+        assert_eq!(cache_max_age(["no-cache"]), d(0));
+        assert_eq!(cache_max_age(["max-age=abc"]), None);
+        assert_eq!(cache_max_age(["max-age=-1"]), None);
+        assert_eq!(cache_max_age(["public"]), None);
+        assert_eq!(cache_max_age([]), None);
+    }
+
+    fn fetcher(f: impl FnOnce(&mut FetchOptions)) -> HttpFetcher {
+        let mut o = FetchOptions::default();
+        f(&mut o);
+        HttpFetcher::new(&o).unwrap()
+    }
+
+    #[test]
+    fn url_policy() {
+        let strict = fetcher(|_| {});
+        assert!(strict.check_url("https://cr.example/c.pem").is_ok());
+        assert!(strict.check_url("https://cr.example:443/c.pem").is_ok());
+        assert_eq!(
+            strict
+                .check_url("http://cr.example/c.pem")
+                .unwrap_err()
+                .code(),
+            "fetch-scheme-not-allowed"
+        );
+        assert_eq!(
+            strict
+                .check_url("ftp://cr.example/c.pem")
+                .unwrap_err()
+                .code(),
+            "fetch-scheme-not-allowed"
+        );
+        assert_eq!(
+            strict.check_url("not a url").unwrap_err().code(),
+            "fetch-invalid-url"
+        );
+        assert_eq!(
+            strict
+                .check_url("https://u:p@cr.example/")
+                .unwrap_err()
+                .code(),
+            "fetch-invalid-url"
+        );
+        assert_eq!(
+            strict
+                .check_url("https://cr.example:8443/c.pem")
+                .unwrap_err()
+                .code(),
+            "fetch-port-not-allowed"
+        );
+        for private in [
+            "https://10.0.0.5/c",
+            "https://169.254.169.254/latest",
+            "https://[::1]/c",
+            "https://[::ffff:127.0.0.1]/c",
+            "https://[fe80::1]/c",
+            "https://0x7f000001/c",
+        ] {
+            assert_eq!(
+                strict.check_url(private).unwrap_err().code(),
+                "fetch-private-address",
+                "{private}"
+            );
+        }
+        let http = fetcher(|o| o.allow_http = true);
+        assert!(http.check_url("http://cr.example/c.pem").is_ok());
+        let lab = fetcher(|o| o.allow_private = true);
+        assert!(lab.check_url("https://127.0.0.1:8443/c").is_ok());
+        let ports = fetcher(|o| o.allow_any_port = true);
+        assert!(ports.check_url("https://cr.example:8443/c").is_ok());
+        assert_eq!(
+            ports
+                .check_url("https://127.0.0.1:8443/c")
+                .unwrap_err()
+                .code(),
+            "fetch-private-address"
+        );
+    }
+
+    #[test]
+    fn bad_extra_root_is_an_error() {
+        let o = FetchOptions {
+            extra_tls_roots_pem: vec![b"not pem".to_vec()],
+            ..FetchOptions::default()
+        };
+        assert_eq!(HttpFetcher::new(&o).unwrap_err().code(), "fetch-tls-root");
+    }
+}

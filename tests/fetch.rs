@@ -1,0 +1,675 @@
+//! Integration tests of the fetch layer against loopback servers started here.
+//!
+//! Every server listens on 127.0.0.1:0 and counts accepted connections and
+//! requests. No test touches a non-loopback address. Cache expiry is driven by
+//! a `ManualClock`; only the timeout test waits (300 ms).
+#![cfg(feature = "fetch")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use shaken::fetch::{CertCache, FetchError, FetchOptions, HttpFetcher, ManualClock, ParseFn};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+
+const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+
+// ---------------------------------------------------------------- server
+
+#[derive(Clone)]
+enum Reply {
+    /// A complete response; `content_length: false` sends the body
+    /// close-delimited (no Content-Length).
+    Http {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        content_length: bool,
+    },
+    /// Read the request, then never answer.
+    Hang,
+    /// Wait, then send the reply.
+    Delayed(Duration, Box<Reply>),
+}
+
+fn ok(body: &str, headers: &[(&str, &str)]) -> Reply {
+    Reply::Http {
+        status: 200,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+        content_length: true,
+    }
+}
+
+fn status(code: u16, headers: &[(&str, &str)]) -> Reply {
+    Reply::Http {
+        status: code,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: Vec::new(),
+        content_length: true,
+    }
+}
+
+struct Server {
+    addr: SocketAddr,
+    conns: Arc<AtomicUsize>,
+    reqs: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    fn port(&self) -> u16 {
+        self.addr.port()
+    }
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port())
+    }
+    fn conns(&self) -> usize {
+        self.conns.load(Ordering::SeqCst)
+    }
+    fn reqs(&self) -> usize {
+        self.reqs.load(Ordering::SeqCst)
+    }
+}
+
+type Handler = Arc<dyn Fn(&str) -> Reply + Send + Sync>;
+
+async fn start(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> Server {
+    start_with(Arc::new(handler), None).await
+}
+
+async fn start_with(handler: Handler, tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let reqs = Arc::new(AtomicUsize::new(0));
+    let (c, r) = (conns.clone(), reqs.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            c.fetch_add(1, Ordering::SeqCst);
+            let (handler, reqs, tls) = (handler.clone(), r.clone(), tls.clone());
+            tokio::spawn(async move {
+                match tls {
+                    Some(acceptor) => {
+                        if let Ok(s) = acceptor.accept(stream).await {
+                            serve(s, handler, reqs).await;
+                        }
+                    }
+                    None => serve(stream, handler, reqs).await,
+                }
+            });
+        }
+    });
+    Server {
+        addr,
+        conns,
+        reqs,
+        task,
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    handler: Handler,
+    reqs: Arc<AtomicUsize>,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 16 * 1024 {
+            return;
+        }
+    }
+    reqs.fetch_add(1, Ordering::SeqCst);
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let mut reply = handler(&path);
+    loop {
+        match reply {
+            Reply::Delayed(d, r) => {
+                tokio::time::sleep(d).await;
+                reply = *r;
+            }
+            Reply::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                return;
+            }
+            Reply::Http {
+                status,
+                headers,
+                body,
+                content_length,
+            } => {
+                let mut out = format!("HTTP/1.1 {status} X\r\nConnection: close\r\n");
+                for (k, v) in headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                if content_length {
+                    out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+                }
+                out.push_str("\r\n");
+                let _ = s.write_all(out.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+                let _ = s.shutdown().await;
+                return;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn lab_opts() -> FetchOptions {
+    FetchOptions {
+        allow_http: true,
+        allow_private: true,
+        ..FetchOptions::default()
+    }
+}
+
+fn pem_parse() -> ParseFn<String> {
+    Arc::new(|b: &[u8]| {
+        let s = std::str::from_utf8(b).map_err(|e| e.to_string())?;
+        if s.starts_with("-----BEGIN CERTIFICATE-----") {
+            Ok(s.to_string())
+        } else {
+            Err("not a PEM certificate".to_string())
+        }
+    })
+}
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::starting_at(
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+    ))
+}
+
+fn cache_with(opts: FetchOptions, clock: &Arc<ManualClock>) -> CertCache<String> {
+    CertCache::new(opts, pem_parse())
+        .unwrap()
+        .with_clock(clock.clone())
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+// ---------------------------------------------------------------- HttpFetcher
+
+#[tokio::test]
+async fn plain_http_body_content_type_and_max_age() {
+    let srv = start(|_| {
+        ok(
+            PEM,
+            &[
+                ("Cache-Control", "public, max-age=86400"),
+                ("Content-Type", "application/pem-certificate-chain"),
+            ],
+        )
+    })
+    .await;
+    let f = HttpFetcher::new(&lab_opts()).unwrap();
+    let got = f.get(&srv.url("/c.pem"), "*/*", 1024).await.unwrap();
+    assert_eq!(got.body, PEM.as_bytes());
+    assert_eq!(
+        got.content_type.as_deref(),
+        Some("application/pem-certificate-chain")
+    );
+    assert_eq!(got.max_age, Some(secs(86400)));
+    assert_eq!(srv.reqs(), 1);
+}
+
+#[tokio::test]
+async fn no_store_gives_zero_max_age_and_absent_gives_none() {
+    let srv = start(|p| {
+        if p == "/ns" {
+            ok(PEM, &[("Cache-Control", "no-store")])
+        } else {
+            ok(PEM, &[])
+        }
+    })
+    .await;
+    let f = HttpFetcher::new(&lab_opts()).unwrap();
+    assert_eq!(
+        f.get(&srv.url("/ns"), "*/*", 1024).await.unwrap().max_age,
+        Some(Duration::ZERO)
+    );
+    assert_eq!(
+        f.get(&srv.url("/none"), "*/*", 1024).await.unwrap().max_age,
+        None
+    );
+}
+
+fn tls_material() -> (Vec<u8>, tokio_rustls::TlsAcceptor) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "shaken fetch test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    leaf_params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone(), ca.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    (
+        ca.pem().into_bytes(),
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    )
+}
+
+#[tokio::test]
+async fn https_with_test_root() {
+    let (root_pem, acceptor) = tls_material();
+    let srv = start_with(
+        Arc::new(|_: &str| ok(PEM, &[("Cache-Control", "max-age=600")])),
+        Some(acceptor),
+    )
+    .await;
+    let opts = FetchOptions {
+        allow_private: true,
+        extra_tls_roots_pem: vec![root_pem],
+        ..FetchOptions::default()
+    };
+    let f = HttpFetcher::new(&opts).unwrap();
+    for host in ["localhost", "127.0.0.1"] {
+        let got = f
+            .get(&format!("https://{host}:{}/c.pem", srv.port()), "*/*", 1024)
+            .await
+            .unwrap();
+        assert_eq!(got.body, PEM.as_bytes(), "{host}");
+        assert_eq!(got.max_age, Some(secs(600)));
+    }
+    // Through the cache too.
+    let c = cache_with(opts, &clock());
+    c.get(&format!("https://localhost:{}/c.pem", srv.port()))
+        .await
+        .unwrap();
+
+    // Without the test root, the server's certificate is not trusted.
+    let untrusted = HttpFetcher::new(&FetchOptions {
+        allow_private: true,
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let err = untrusted
+        .get(
+            &format!("https://localhost:{}/c.pem", srv.port()),
+            "*/*",
+            1024,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "fetch-connect", "{err}");
+}
+
+#[tokio::test]
+async fn http_url_refused_without_allow_http() {
+    let srv = start(|_| ok(PEM, &[])).await;
+    let f = HttpFetcher::new(&FetchOptions {
+        allow_private: true,
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let err = f.get(&srv.url("/c.pem"), "*/*", 1024).await.unwrap_err();
+    assert!(
+        matches!(&err, FetchError::SchemeNotAllowed { scheme, .. } if scheme == "http"),
+        "{err}"
+    );
+    assert_eq!(srv.conns(), 0);
+}
+
+#[tokio::test]
+async fn ssrf_guard_refuses_loopback_before_connecting() {
+    let srv = start(|_| ok(PEM, &[])).await;
+    let p = srv.port();
+    let opts = FetchOptions {
+        allow_http: true,
+        allow_any_port: true,
+        ..FetchOptions::default()
+    };
+    let f = HttpFetcher::new(&opts).unwrap();
+    let cache = cache_with(opts.clone(), &clock());
+    for url in [
+        format!("http://127.0.0.1:{p}/x"),
+        format!("http://localhost:{p}/x"),
+        format!("http://[::ffff:127.0.0.1]:{p}/x"),
+        format!("http://127.1.2.3:{p}/x"),
+        format!("http://2130706433:{p}/x"),
+    ] {
+        let err = f.get(&url, "*/*", 1024).await.unwrap_err();
+        assert!(
+            matches!(err, FetchError::PrivateAddress { .. }),
+            "{url}: {err}"
+        );
+        assert!(err.to_string().contains("--allow-private-x5u"), "{err}");
+        let err = cache.get(&url).await.unwrap_err();
+        assert!(
+            matches!(err, FetchError::PrivateAddress { .. }),
+            "{url}: {err}"
+        );
+    }
+    // Same with the default port policy: the literal check comes first.
+    let strict = HttpFetcher::new(&FetchOptions {
+        allow_http: true,
+        ..FetchOptions::default()
+    })
+    .unwrap();
+    let err = strict
+        .get(&format!("http://127.0.0.1:{p}/x"), "*/*", 1024)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FetchError::PrivateAddress { .. }), "{err}");
+    let err = strict
+        .get(&format!("http://localhost:{p}/x"), "*/*", 1024)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, FetchError::PortNotAllowed { port, .. } if port == p),
+        "{err}"
+    );
+    assert_eq!(
+        srv.conns(),
+        0,
+        "the guard must refuse before any connection"
+    );
+}
+
+#[tokio::test]
+async fn http_404_is_http_status() {
+    let srv = start(|_| status(404, &[])).await;
+    let f = HttpFetcher::new(&lab_opts()).unwrap();
+    let err = f.get(&srv.url("/missing"), "*/*", 1024).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::HttpStatus { status: 404, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&srv.url("/missing")));
+}
+
+#[tokio::test]
+async fn redirect_is_refused_and_not_followed() {
+    let target = start(|_| ok(PEM, &[])).await;
+    let loc = target.url("/c.pem");
+    let srv = start(move |_| status(302, &[("Location", &loc)])).await;
+    let f = HttpFetcher::new(&lab_opts()).unwrap();
+    let err = f.get(&srv.url("/c.pem"), "*/*", 1024).await.unwrap_err();
+    match &err {
+        FetchError::Redirect { location, .. } => assert_eq!(location, &target.url("/c.pem")),
+        e => panic!("{e}"),
+    }
+    assert_eq!(target.conns(), 0);
+}
+
+#[tokio::test]
+async fn oversize_body_is_too_large() {
+    let big = "x".repeat(2000);
+    let b2 = big.clone();
+    let srv = start(move |p| Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: b2.clone().into_bytes(),
+        content_length: p == "/cl",
+    })
+    .await;
+    let f = HttpFetcher::new(&lab_opts()).unwrap();
+    for path in ["/cl", "/nocl"] {
+        let err = f.get(&srv.url(path), "*/*", 1000).await.unwrap_err();
+        assert!(
+            matches!(err, FetchError::TooLarge { limit: 1000, .. }),
+            "{path}: {err}"
+        );
+        // Exactly at the limit is fine.
+        assert_eq!(
+            f.get(&srv.url(path), "*/*", 2000).await.unwrap().body.len(),
+            2000,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn silent_server_times_out() {
+    let srv = start(|_| Reply::Hang).await;
+    let mut opts = lab_opts();
+    opts.limits.fetch_timeout = Duration::from_millis(300);
+    opts.limits.connect_timeout = Duration::from_millis(300);
+    let f = HttpFetcher::new(&opts).unwrap();
+    let err = f.get(&srv.url("/c.pem"), "*/*", 1024).await.unwrap_err();
+    assert!(
+        matches!(err, FetchError::Timeout { after_ms: 300, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("timed out after 300 ms"), "{err}");
+}
+
+// ---------------------------------------------------------------- CertCache
+
+#[tokio::test]
+async fn hundred_gets_one_request() {
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=3600")])).await;
+    let c = cache_with(lab_opts(), &clock());
+    let url = srv.url("/c.pem");
+    assert!(c.get_cached(&url).is_none());
+    for _ in 0..100 {
+        assert_eq!(c.get(&url).await.unwrap().as_str(), PEM);
+    }
+    assert_eq!(srv.reqs(), 1);
+    assert!(c.get_cached(&url).is_some());
+    let s = c.stats();
+    assert_eq!(
+        (s.fetches, s.misses, s.hits, s.fetch_failures),
+        (1, 1, 100, 0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_gets_coalesce_into_one_request() {
+    let srv = start(|_| Reply::Delayed(Duration::from_millis(200), Box::new(ok(PEM, &[])))).await;
+    let c = Arc::new(cache_with(lab_opts(), &clock()));
+    let url = srv.url("/c.pem");
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move { c.get(&url).await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().as_str(), PEM);
+    }
+    assert_eq!(srv.reqs(), 1);
+    let s = c.stats();
+    assert_eq!(s.fetches, 1);
+    assert_eq!(s.misses, 50);
+    assert_eq!(s.coalesced, 49);
+}
+
+#[tokio::test]
+async fn max_age_is_honoured_and_expiry_refetches() {
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=120")])).await;
+    let clk = clock();
+    let c = cache_with(lab_opts(), &clk);
+    let url = srv.url("/c.pem");
+    c.get(&url).await.unwrap();
+    clk.advance(secs(119));
+    assert!(c.get_cached(&url).is_some());
+    c.get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 1);
+    clk.advance(secs(2));
+    assert!(c.get_cached(&url).is_none());
+    c.get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 2);
+}
+
+#[tokio::test]
+async fn max_age_is_clamped_and_default_applies() {
+    let srv = start(|p| match p {
+        "/zero" => ok(PEM, &[("Cache-Control", "max-age=0")]),
+        "/huge" => ok(PEM, &[("Cache-Control", "max-age=9999999")]),
+        _ => ok(PEM, &[]),
+    })
+    .await;
+    let clk = clock();
+    let c = cache_with(lab_opts(), &clk); // min 60 s, default 1 h, max 24 h
+    for p in ["/zero", "/huge", "/none"] {
+        c.get(&srv.url(p)).await.unwrap();
+    }
+    clk.advance(secs(59));
+    assert!(
+        c.get_cached(&srv.url("/zero")).is_some(),
+        "max-age=0 is raised to the 60 s floor"
+    );
+    clk.advance(secs(2));
+    assert!(c.get_cached(&srv.url("/zero")).is_none());
+    clk.advance(secs(3600 - 61 - 1));
+    assert!(c.get_cached(&srv.url("/none")).is_some());
+    clk.advance(secs(2));
+    assert!(c.get_cached(&srv.url("/none")).is_none(), "default 1 h");
+    clk.advance(secs(24 * 3600 - 3601 - 1));
+    assert!(c.get_cached(&srv.url("/huge")).is_some());
+    clk.advance(secs(2));
+    assert!(c.get_cached(&srv.url("/huge")).is_none(), "ceiling 24 h");
+}
+
+#[tokio::test]
+async fn failures_are_negatively_cached() {
+    let srv = start(|p| {
+        if p == "/500" {
+            status(500, &[])
+        } else {
+            ok("not pem", &[])
+        }
+    })
+    .await;
+    let clk = clock();
+    let c = cache_with(lab_opts(), &clk); // negative ttl 30 s
+    let url = srv.url("/500");
+    let e1 = c.get(&url).await.unwrap_err();
+    assert!(
+        matches!(e1, FetchError::HttpStatus { status: 500, .. }),
+        "{e1}"
+    );
+    let e2 = c.get(&url).await.unwrap_err();
+    assert_eq!(e1, e2);
+    assert_eq!(srv.reqs(), 1);
+    assert!(c.get_cached(&url).is_none());
+    clk.advance(secs(29));
+    c.get(&url).await.unwrap_err();
+    assert_eq!(srv.reqs(), 1);
+    clk.advance(secs(2));
+    c.get(&url).await.unwrap_err();
+    assert_eq!(srv.reqs(), 2);
+
+    // A body the parser rejects is a Parse error, cached too.
+    let bad = srv.url("/bad");
+    let e = c.get(&bad).await.unwrap_err();
+    assert!(matches!(e, FetchError::Parse { .. }), "{e}");
+    c.get(&bad).await.unwrap_err();
+    assert_eq!(srv.reqs(), 3);
+    let s = c.stats();
+    assert_eq!((s.fetch_failures, s.negative_hits), (3, 3));
+}
+
+#[tokio::test]
+async fn insert_is_served_without_fetching() {
+    let srv = start(|_| ok(PEM, &[])).await;
+    let c = cache_with(lab_opts(), &clock());
+    let url = srv.url("/local.pem");
+    c.insert(&url, "local".to_string(), secs(60));
+    assert_eq!(c.get(&url).await.unwrap().as_str(), "local");
+    assert_eq!(srv.reqs(), 0);
+}
+
+#[tokio::test]
+async fn disk_cache_survives_a_new_instance_and_corruption_is_ignored() {
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=600")])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = FetchOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..lab_opts()
+    };
+    let clk = clock();
+    let url = srv.url("/c.pem");
+
+    cache_with(opts.clone(), &clk).get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 1);
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one file, no temp files left: {files:?}");
+
+    // A new instance (as another process would) reads it from disk.
+    let second = cache_with(opts.clone(), &clk);
+    assert_eq!(second.get(&url).await.unwrap().as_str(), PEM);
+    assert_eq!(srv.reqs(), 1);
+    assert_eq!(second.stats().disk_hits, 1);
+
+    // Expired on disk: refetched.
+    clk.advance(secs(601));
+    cache_with(opts.clone(), &clk).get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 2);
+
+    // Corrupt: ignored, refetched, and rewritten.
+    for garbage in [
+        &b"\x00\xffgarbage"[..],
+        b"shaken-x5u-cache 1\nurl nope\n",
+        b"",
+    ] {
+        std::fs::write(&files[0], garbage).unwrap();
+        let before = srv.reqs();
+        let c = cache_with(opts.clone(), &clk);
+        assert_eq!(c.get(&url).await.unwrap().as_str(), PEM);
+        assert_eq!(srv.reqs(), before + 1);
+        assert_eq!(c.stats().disk_hits, 0);
+    }
+    // The rewritten file is good again.
+    let before = srv.reqs();
+    cache_with(opts, &clk).get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), before);
+}
+
+#[test]
+fn wall_clock_is_not_needed() {
+    // ManualClock is the only clock the cache tests use; this documents it.
+    let c = ManualClock::starting_at(SystemTime::UNIX_EPOCH);
+    c.advance(secs(1));
+    assert_eq!(shaken::fetch::Clock::system_now(&c), UNIX_EPOCH + secs(1));
+}
