@@ -1,1 +1,569 @@
-//! pki
+//! A lab STI PKI made with rcgen: a root ("SHAKEN Lab ROOT"), an intermediate
+//! STI-CA ("SHAKEN Lab STI-CA"), an end-entity ("SHAKEN <SPC>") and an empty
+//! CRL, following the ATIS-1000080 v005 profile (specs §5.2).
+//!
+//! For tests, demos and `shaken pki` commands: every validity time is an
+//! argument, keys are fresh ECDSA P-256 keys, and serials are 64+ random bits.
+//! Nothing here reads a clock.
+
+use crate::cert::{TnAuthList, TnAuthListError, TnEntry};
+use der::asn1::ObjectIdentifier;
+use der::{Encode, Sequence};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
+    CustomExtension, DistinguishedName, DnType, DnValue, IsCa, KeyIdMethod, KeyPair,
+    KeyUsagePurpose, RevokedCertParams, SerialNumber, PKCS_ECDSA_P256_SHA256,
+};
+use ring::rand::SecureRandom;
+use sha1::{Digest, Sha1};
+
+/// The SHAKEN CP v1.4 policy OID put in the intermediate and end-entity.
+pub const LAB_POLICY_OID: &str = "2.16.840.1.114569.1.1.4";
+
+const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
+const OID_TN_AUTH_LIST_ARCS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 26];
+
+/// Why the lab PKI could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// rcgen refused to build or sign something.
+    #[error("could not make the lab {what}: {source}")]
+    Rcgen {
+        /// What was being made ("root certificate", "CRL", …).
+        what: &'static str,
+        /// The rcgen error.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// The TNAuthList for the end-entity is invalid.
+    #[error("invalid TNAuthList for the lab end-entity certificate: {0}")]
+    TnAuthList(#[from] TnAuthListError),
+    /// A DER encoding step failed.
+    #[error("could not encode the {what} extension: {reason}")]
+    Der {
+        /// Which extension.
+        what: &'static str,
+        /// The der crate's error.
+        reason: String,
+    },
+    /// A time is outside what X.509 can carry.
+    #[error("{what} {value} is not a representable certificate time")]
+    Time {
+        /// Which time.
+        what: &'static str,
+        /// The unix seconds given.
+        value: i64,
+    },
+    /// The operating-system RNG failed.
+    #[error("the system random number generator failed while making a serial number")]
+    Rng,
+    /// The SPC is unusable in a CN / TNAuthList.
+    #[error("invalid SPC {spc:?}: {reason}")]
+    BadSpc {
+        /// The SPC given.
+        spc: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// A certificate and its private key.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The certificate, DER.
+    pub cert_der: Vec<u8>,
+    /// The private key, PKCS#8 PEM (`PRIVATE KEY`).
+    pub key_pem: String,
+}
+
+/// Options for [`LabPki::generate`].
+#[derive(Debug, Clone)]
+pub struct LabPkiOptions {
+    /// The SPC of the end-entity (CN "SHAKEN <spc>"). Default "1234".
+    pub spc: String,
+    /// The O= of every certificate. Default "Shaken Lab".
+    pub org: String,
+    /// `notBefore` of every certificate, unix seconds.
+    pub not_before: i64,
+    /// `notAfter` of every certificate, unix seconds.
+    pub not_after: i64,
+    /// The CRL distribution point URL. Default `http://127.0.0.1/crl.pem`.
+    pub crl_url: String,
+}
+
+impl LabPkiOptions {
+    /// Defaults with the given validity.
+    pub fn new(not_before: i64, not_after: i64) -> Self {
+        LabPkiOptions {
+            spc: "1234".to_owned(),
+            org: "Shaken Lab".to_owned(),
+            not_before,
+            not_after,
+            crl_url: "http://127.0.0.1/crl.pem".to_owned(),
+        }
+    }
+}
+
+/// Options for [`LabPki::issue_leaf`].
+#[derive(Debug, Clone)]
+pub struct LeafOptions {
+    /// The SPC; `None` uses the PKI's SPC.
+    pub spc: Option<String>,
+    /// Extra `one`/`range` TNAuthList entries (delegate-style certificates).
+    pub tns: Vec<TnEntry>,
+    /// `notBefore`, unix seconds.
+    pub not_before: i64,
+    /// `notAfter`, unix seconds.
+    pub not_after: i64,
+    /// KeyUsage digitalSignature (default true). False gives keyCertSign
+    /// only, to test the profile check.
+    pub digital_signature: bool,
+    /// Include the TNAuthList extension (default true).
+    pub tn_auth_list: bool,
+    /// A fixed serial; `None` draws 64 random bits.
+    pub serial: Option<u64>,
+}
+
+impl LeafOptions {
+    /// Defaults with the given validity.
+    pub fn new(not_before: i64, not_after: i64) -> Self {
+        LeafOptions {
+            spc: None,
+            tns: Vec::new(),
+            not_before,
+            not_after,
+            digital_signature: true,
+            tn_auth_list: true,
+            serial: None,
+        }
+    }
+}
+
+/// The lab PKI: three certificates, an empty CRL, and the intermediate's key
+/// so that more leaves and CRLs can be issued.
+pub struct LabPki {
+    /// The self-signed root ("SHAKEN Lab ROOT"): the trust anchor.
+    pub root: Issued,
+    /// The intermediate STI-CA ("SHAKEN Lab STI-CA").
+    pub ca: Issued,
+    /// The end-entity ("SHAKEN <spc>").
+    pub leaf: Issued,
+    /// An empty CRL, PEM, signed by the intermediate, valid over the PKI's
+    /// validity.
+    pub crl: String,
+    opts: LabPkiOptions,
+    ca_cert: rcgen::Certificate,
+    ca_key: KeyPair,
+    ca_ski: Vec<u8>,
+}
+
+impl std::fmt::Debug for LabPki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabPki")
+            .field("root", &self.root.cert_pem)
+            .field("ca", &self.ca.cert_pem)
+            .field("leaf", &self.leaf.cert_pem)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn rc(what: &'static str) -> impl FnOnce(rcgen::Error) -> PkiError {
+    move |source| PkiError::Rcgen { what, source }
+}
+
+fn when(what: &'static str, value: i64) -> Result<time::OffsetDateTime, PkiError> {
+    time::OffsetDateTime::from_unix_timestamp(value).map_err(|_| PkiError::Time { what, value })
+}
+
+/// 16 random bytes with the top bit cleared and a non-zero first byte:
+/// a positive 127-bit serial (≥ 64 bits of CSPRNG output, ATIS v005).
+fn random_serial() -> Result<SerialNumber, PkiError> {
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| PkiError::Rng)?;
+    if let Some(first) = bytes.first_mut() {
+        *first = (*first & 0x7f) | 0x40;
+    }
+    Ok(SerialNumber::from_slice(&bytes))
+}
+
+/// SKI per RFC 5280 §4.2.1.2 method 1 (ATIS v005): SHA-1 of the
+/// subjectPublicKey BIT STRING value.
+fn ski(key: &KeyPair) -> Vec<u8> {
+    Sha1::digest(key.public_key_raw()).to_vec()
+}
+
+fn dn(cn: &str, org: &str) -> Result<DistinguishedName, PkiError> {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, org);
+    let country = rcgen::PrintableString::try_from("US").map_err(|e| PkiError::Rcgen {
+        what: "country name",
+        source: rcgen::Error::from(e),
+    })?;
+    dn.push(DnType::CountryName, DnValue::PrintableString(country));
+    Ok(dn)
+}
+
+#[derive(Sequence)]
+struct PolicyInformation {
+    policy_identifier: ObjectIdentifier,
+}
+
+/// CertificatePolicies with one policy OID, no qualifiers (non-critical).
+fn policies_extension(oid: &str) -> Result<CustomExtension, PkiError> {
+    let bad = |e: der::Error| PkiError::Der {
+        what: "certificatePolicies",
+        reason: e.to_string(),
+    };
+    let oid = ObjectIdentifier::new(oid).map_err(|e| PkiError::Der {
+        what: "certificatePolicies",
+        reason: e.to_string(),
+    })?;
+    let der = vec![PolicyInformation {
+        policy_identifier: oid,
+    }]
+    .to_der()
+    .map_err(bad)?;
+    Ok(CustomExtension::from_oid_content(
+        OID_CERTIFICATE_POLICIES,
+        der,
+    ))
+}
+
+fn check_spc(spc: &str) -> Result<(), PkiError> {
+    let bad = |reason| PkiError::BadSpc {
+        spc: spc.to_owned(),
+        reason,
+    };
+    if spc.is_empty() {
+        return Err(bad("empty"));
+    }
+    if !spc.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("only printable ASCII without spaces is allowed"));
+    }
+    Ok(())
+}
+
+fn issued(cert: &rcgen::Certificate, key: &KeyPair) -> Issued {
+    Issued {
+        cert_pem: cert.pem(),
+        cert_der: cert.der().to_vec(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+impl LabPki {
+    /// Makes the root, the intermediate, the default leaf and an empty CRL.
+    pub fn generate(opts: &LabPkiOptions) -> Result<LabPki, PkiError> {
+        check_spc(&opts.spc)?;
+        let nb = when("not_before", opts.not_before)?;
+        let na = when("not_after", opts.not_after)?;
+
+        // Root: self-signed, CA:TRUE, keyCertSign+cRLSign, SKI, no CP/CDP.
+        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("root key"))?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn("SHAKEN Lab ROOT", &opts.org)?;
+        p.not_before = nb;
+        p.not_after = na;
+        p.serial_number = Some(random_serial()?);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        p.key_identifier_method = KeyIdMethod::PreSpecified(ski(&root_key));
+        let root_cert = p.self_signed(&root_key).map_err(rc("root certificate"))?;
+
+        // Intermediate: CA:TRUE pathlen 0, AKI, one CP OID, CDP.
+        let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("STI-CA key"))?;
+        let ca_ski = ski(&ca_key);
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn("SHAKEN Lab STI-CA", &opts.org)?;
+        p.not_before = nb;
+        p.not_after = na;
+        p.serial_number = Some(random_serial()?);
+        p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        p.key_identifier_method = KeyIdMethod::PreSpecified(ca_ski.clone());
+        p.use_authority_key_identifier_extension = true;
+        p.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![opts.crl_url.clone()],
+        }];
+        p.custom_extensions = vec![policies_extension(LAB_POLICY_OID)?];
+        let ca_cert = p
+            .signed_by(&ca_key, &root_cert, &root_key)
+            .map_err(rc("STI-CA certificate"))?;
+
+        let mut pki = LabPki {
+            root: issued(&root_cert, &root_key),
+            ca: issued(&ca_cert, &ca_key),
+            leaf: Issued {
+                cert_pem: String::new(),
+                cert_der: Vec::new(),
+                key_pem: String::new(),
+            },
+            crl: String::new(),
+            opts: opts.clone(),
+            ca_cert,
+            ca_key,
+            ca_ski,
+        };
+        pki.leaf = pki.issue_leaf(&LeafOptions::new(opts.not_before, opts.not_after))?;
+        pki.crl = pki.issue_crl(&[], opts.not_before, opts.not_after)?;
+        Ok(pki)
+    }
+
+    /// Issues an end-entity certificate signed by the intermediate: CN
+    /// "SHAKEN <SPC>", O, C=US, CA:FALSE, keyUsage digitalSignature, SKI,
+    /// AKI, the CP OID, the CDP and a TNAuthList with the SPC (plus
+    /// `opts.tns`).
+    pub fn issue_leaf(&self, opts: &LeafOptions) -> Result<Issued, PkiError> {
+        let spc = opts.spc.as_deref().unwrap_or(&self.opts.spc);
+        check_spc(spc)?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("leaf key"))?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn(&format!("SHAKEN {spc}"), &self.opts.org)?;
+        p.not_before = when("not_before", opts.not_before)?;
+        p.not_after = when("not_after", opts.not_after)?;
+        p.serial_number = Some(match opts.serial {
+            Some(s) => SerialNumber::from(s),
+            None => random_serial()?,
+        });
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = if opts.digital_signature {
+            vec![KeyUsagePurpose::DigitalSignature]
+        } else {
+            vec![KeyUsagePurpose::KeyCertSign]
+        };
+        p.key_identifier_method = KeyIdMethod::PreSpecified(ski(&key));
+        p.use_authority_key_identifier_extension = true;
+        p.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![self.opts.crl_url.clone()],
+        }];
+        let mut exts = vec![policies_extension(LAB_POLICY_OID)?];
+        if opts.tn_auth_list {
+            let mut entries = vec![TnEntry::Spc(spc.to_owned())];
+            entries.extend(opts.tns.iter().cloned());
+            let der = TnAuthList(entries).to_der()?;
+            exts.push(CustomExtension::from_oid_content(
+                OID_TN_AUTH_LIST_ARCS,
+                der,
+            ));
+        }
+        p.custom_extensions = exts;
+        let cert = p
+            .signed_by(&key, &self.ca_cert, &self.ca_key)
+            .map_err(rc("leaf certificate"))?;
+        Ok(issued(&cert, &key))
+    }
+
+    /// Issues a CRL (PEM) signed by the intermediate, revoking `revoked_serials`
+    /// as of `this_update`.
+    pub fn issue_crl(
+        &self,
+        revoked_serials: &[u64],
+        this_update: i64,
+        next_update: i64,
+    ) -> Result<String, PkiError> {
+        let tu = when("this_update", this_update)?;
+        let nu = when("next_update", next_update)?;
+        let params = CertificateRevocationListParams {
+            this_update: tu,
+            next_update: nu,
+            crl_number: random_serial()?,
+            issuing_distribution_point: None,
+            revoked_certs: revoked_serials
+                .iter()
+                .map(|s| RevokedCertParams {
+                    serial_number: SerialNumber::from(*s),
+                    revocation_time: tu,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::PreSpecified(self.ca_ski.clone()),
+        };
+        let crl = params
+            .signed_by(&self.ca_cert, &self.ca_key)
+            .map_err(rc("CRL"))?;
+        crl.pem().map_err(rc("CRL PEM"))
+    }
+
+    /// The leaf PEM followed by the intermediate PEM: what an STI-CR serves
+    /// at the x5u URL.
+    pub fn leaf_chain_pem(&self) -> String {
+        format!("{}{}", self.leaf.cert_pem, self.ca.cert_pem)
+    }
+
+    /// The options the PKI was made with.
+    pub fn options(&self) -> &LabPkiOptions {
+        &self.opts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::cert::{parse_chain, Certificate};
+    use crate::Limits;
+    use x509_parser::prelude::*;
+
+    const T0: i64 = 1_767_225_600;
+
+    fn pki() -> LabPki {
+        LabPki::generate(&LabPkiOptions::new(T0, T0 + 86_400 * 365)).unwrap()
+    }
+
+    fn ext_map(der: &[u8]) -> Vec<(String, bool)> {
+        let (_, c) = X509Certificate::from_der(der).unwrap();
+        c.extensions()
+            .iter()
+            .map(|e| (e.oid.to_id_string(), e.critical))
+            .collect()
+    }
+
+    #[test]
+    fn root_profile() {
+        let p = pki();
+        let (_, c) = X509Certificate::from_der(&p.root.cert_der).unwrap();
+        assert_eq!(
+            c.subject().to_string(),
+            "CN=SHAKEN Lab ROOT, O=Shaken Lab, C=US"
+        );
+        assert_eq!(c.subject(), c.issuer());
+        let bc = c.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && bc.value.ca);
+        let ku = c.key_usage().unwrap().unwrap();
+        assert!(ku.critical && ku.value.key_cert_sign() && !ku.value.digital_signature());
+        let exts: Vec<String> = ext_map(&p.root.cert_der).into_iter().map(|e| e.0).collect();
+        assert!(!exts.contains(&"2.5.29.32".to_owned()), "root has no CP");
+        assert!(!exts.contains(&"2.5.29.31".to_owned()), "root has no CDP");
+        // SKI = SHA-1 of the public key.
+        let ski_ext = c
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == "2.5.29.14")
+            .unwrap();
+        match ski_ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => {
+                let spk = &c.public_key().subject_public_key.data;
+                assert_eq!(k.0.to_vec(), Sha1::digest(spk).to_vec());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(c.raw_serial().len() >= 8);
+    }
+
+    #[test]
+    fn intermediate_profile() {
+        let p = pki();
+        let (_, c) = X509Certificate::from_der(&p.ca.cert_der).unwrap();
+        assert_eq!(
+            c.subject().to_string(),
+            "CN=SHAKEN Lab STI-CA, O=Shaken Lab, C=US"
+        );
+        let bc = c.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && bc.value.ca);
+        assert_eq!(bc.value.path_len_constraint, Some(0));
+        let exts = ext_map(&p.ca.cert_der);
+        assert!(exts.contains(&("2.5.29.35".to_owned(), false)), "AKI");
+        assert!(exts.contains(&("2.5.29.32".to_owned(), false)), "CP");
+        let cert = Certificate::from_der(p.ca.cert_der.clone(), &Limits::default()).unwrap();
+        assert_eq!(cert.policy_oids(), [LAB_POLICY_OID]);
+        assert_eq!(cert.crl_distribution_points(), ["http://127.0.0.1/crl.pem"]);
+        assert!(cert.tn_auth_list().is_none());
+    }
+
+    #[test]
+    fn leaf_profile() {
+        let p = pki();
+        let (_, c) = X509Certificate::from_der(&p.leaf.cert_der).unwrap();
+        assert_eq!(c.version(), X509Version::V3);
+        let bc = c.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && !bc.value.ca);
+        let ku = c.key_usage().unwrap().unwrap();
+        assert!(ku.critical && ku.value.digital_signature());
+        assert_eq!(ku.value.flags, 1, "digitalSignature only");
+        let exts = ext_map(&p.leaf.cert_der);
+        for oid in ["2.5.29.14", "2.5.29.35", "2.5.29.31"] {
+            assert!(exts.iter().any(|e| e.0 == oid), "{oid}");
+        }
+        assert!(exts.contains(&("1.3.6.1.5.5.7.1.26".to_owned(), false)));
+        assert!(exts.contains(&("2.5.29.32".to_owned(), false)));
+        // AKI of the leaf = SKI of the CA.
+        let aki = c
+            .extensions()
+            .iter()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::AuthorityKeyIdentifier(a) => a.key_identifier.clone(),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(aki.0, p.ca_ski.as_slice());
+        // The TNAuthList is the explicit-tag SPC form.
+        let tnal = c
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == "1.3.6.1.5.5.7.1.26")
+            .unwrap();
+        assert_eq!(tnal.value, b"\x30\x08\xa0\x06\x16\x041234");
+        // The key PEM is PKCS#8 and matches the certificate.
+        assert!(p.leaf.key_pem.contains("BEGIN PRIVATE KEY"));
+        let key = KeyPair::from_pem(&p.leaf.key_pem).unwrap();
+        assert_eq!(
+            key.public_key_raw(),
+            c.public_key().subject_public_key.data.as_ref()
+        );
+        assert_eq!(
+            c.signature_algorithm.algorithm.to_id_string(),
+            "1.2.840.10045.4.3.2"
+        );
+    }
+
+    #[test]
+    fn random_serials_differ() {
+        let p = pki();
+        let o = LeafOptions::new(T0, T0 + 10);
+        let a = p.issue_leaf(&o).unwrap();
+        let b = p.issue_leaf(&o).unwrap();
+        let ca = Certificate::from_der(a.cert_der, &Limits::default()).unwrap();
+        let cb = Certificate::from_der(b.cert_der, &Limits::default()).unwrap();
+        assert_ne!(ca.serial_hex(), cb.serial_hex());
+        assert!(ca.serial_hex().len() >= 16);
+    }
+
+    #[test]
+    fn chain_pem_is_leaf_then_ca() {
+        let p = pki();
+        let chain = parse_chain(p.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(chain[0].der(), p.leaf.cert_der.as_slice());
+        assert_eq!(chain[1].der(), p.ca.cert_der.as_slice());
+    }
+
+    #[test]
+    fn rejects_bad_inputs() {
+        let mut o = LabPkiOptions::new(T0, T0 + 10);
+        o.spc = String::new();
+        assert!(matches!(
+            LabPki::generate(&o).unwrap_err(),
+            PkiError::BadSpc { .. }
+        ));
+        let o = LabPkiOptions::new(i64::MAX, i64::MAX);
+        assert!(matches!(
+            LabPki::generate(&o).unwrap_err(),
+            PkiError::Time { .. }
+        ));
+        let p = pki();
+        let mut lo = LeafOptions::new(T0, T0 + 10);
+        lo.tns = vec![TnEntry::One("12x".into())];
+        assert!(matches!(
+            p.issue_leaf(&lo).unwrap_err(),
+            PkiError::TnAuthList(_)
+        ));
+        assert!(p.issue_crl(&[], T0 + 10, T0).is_err());
+    }
+}
