@@ -215,8 +215,9 @@ struct PolicyInformation {
     policy_identifier: ObjectIdentifier,
 }
 
-/// CertificatePolicies with one policy OID, no qualifiers (non-critical).
-fn policies_extension(oid: &str) -> Result<CustomExtension, PkiError> {
+/// A CertificatePolicies extension (non-critical) with one policy OID and no
+/// qualifiers, for [`LabPki::issue_custom`] parameters.
+pub fn policies_extension(oid: &str) -> Result<CustomExtension, PkiError> {
     let bad = |e: der::Error| PkiError::Der {
         what: "certificatePolicies",
         reason: e.to_string(),
@@ -321,40 +322,8 @@ impl LabPki {
     /// AKI, the CP OID, the CDP and a TNAuthList with the SPC (plus
     /// `opts.tns`).
     pub fn issue_leaf(&self, opts: &LeafOptions) -> Result<Issued, PkiError> {
-        let spc = opts.spc.as_deref().unwrap_or(&self.opts.spc);
-        check_spc(spc)?;
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("leaf key"))?;
-        let mut p = CertificateParams::default();
-        p.distinguished_name = dn(&format!("SHAKEN {spc}"), &self.opts.org)?;
-        p.not_before = when("not_before", opts.not_before)?;
-        p.not_after = when("not_after", opts.not_after)?;
-        p.serial_number = Some(match opts.serial {
-            Some(s) => SerialNumber::from(s),
-            None => random_serial()?,
-        });
-        p.is_ca = IsCa::ExplicitNoCa;
-        p.key_usages = if opts.digital_signature {
-            vec![KeyUsagePurpose::DigitalSignature]
-        } else {
-            vec![KeyUsagePurpose::KeyCertSign]
-        };
-        p.key_identifier_method = KeyIdMethod::PreSpecified(ski(&key));
-        p.use_authority_key_identifier_extension = true;
-        p.crl_distribution_points = vec![CrlDistributionPoint {
-            uris: vec![self.opts.crl_url.clone()],
-        }];
-        let mut exts = vec![policies_extension(LAB_POLICY_OID)?];
-        if opts.tn_auth_list {
-            let mut entries = vec![TnEntry::Spc(spc.to_owned())];
-            entries.extend(opts.tns.iter().cloned());
-            let der = TnAuthList(entries).to_der()?;
-            exts.push(CustomExtension::from_oid_content(
-                OID_TN_AUTH_LIST_ARCS,
-                der,
-            ));
-        }
-        p.custom_extensions = exts;
-        let cert = p
+        let (params, key) = self.leaf_params(opts)?;
+        let cert = params
             .signed_by(&key, &self.ca_cert, &self.ca_key)
             .map_err(rc("leaf certificate"))?;
         Ok(issued(&cert, &key))
@@ -390,6 +359,64 @@ impl LabPki {
             .signed_by(&self.ca_cert, &self.ca_key)
             .map_err(rc("CRL"))?;
         crl.pem().map_err(rc("CRL PEM"))
+    }
+
+    /// Signs arbitrary rcgen parameters with the intermediate CA: for
+    /// negative tests and linter corpora (wrong key type, extra policies,
+    /// malformed extensions…). The caller controls every field; no profile
+    /// is applied.
+    pub fn issue_custom(
+        &self,
+        params: CertificateParams,
+        key: &KeyPair,
+    ) -> Result<Issued, PkiError> {
+        let cert = params
+            .signed_by(key, &self.ca_cert, &self.ca_key)
+            .map_err(rc("custom certificate"))?;
+        Ok(issued(&cert, key))
+    }
+
+    /// The rcgen parameters [`LabPki::issue_leaf`] would use, for tests that
+    /// change one thing and sign with [`LabPki::issue_custom`]. Returns the
+    /// parameters and the fresh P-256 key they were made for.
+    pub fn leaf_params(
+        &self,
+        opts: &LeafOptions,
+    ) -> Result<(CertificateParams, KeyPair), PkiError> {
+        let spc = opts.spc.as_deref().unwrap_or(&self.opts.spc);
+        check_spc(spc)?;
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("leaf key"))?;
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn(&format!("SHAKEN {spc}"), &self.opts.org)?;
+        p.not_before = when("not_before", opts.not_before)?;
+        p.not_after = when("not_after", opts.not_after)?;
+        p.serial_number = Some(match opts.serial {
+            Some(s) => SerialNumber::from(s),
+            None => random_serial()?,
+        });
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = if opts.digital_signature {
+            vec![KeyUsagePurpose::DigitalSignature]
+        } else {
+            vec![KeyUsagePurpose::KeyCertSign]
+        };
+        p.key_identifier_method = KeyIdMethod::PreSpecified(ski(&key));
+        p.use_authority_key_identifier_extension = true;
+        p.crl_distribution_points = vec![CrlDistributionPoint {
+            uris: vec![self.opts.crl_url.clone()],
+        }];
+        let mut exts = vec![policies_extension(LAB_POLICY_OID)?];
+        if opts.tn_auth_list {
+            let mut entries = vec![TnEntry::Spc(spc.to_owned())];
+            entries.extend(opts.tns.iter().cloned());
+            let der = TnAuthList(entries).to_der()?;
+            exts.push(CustomExtension::from_oid_content(
+                OID_TN_AUTH_LIST_ARCS,
+                der,
+            ));
+        }
+        p.custom_extensions = exts;
+        Ok((p, key))
     }
 
     /// The leaf PEM followed by the intermediate PEM: what an STI-CR serves
