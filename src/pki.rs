@@ -204,7 +204,7 @@ fn dn(cn: &str, org: &str) -> Result<DistinguishedName, PkiError> {
     dn.push(DnType::OrganizationName, org);
     let country = rcgen::PrintableString::try_from("US").map_err(|e| PkiError::Rcgen {
         what: "country name",
-        source: rcgen::Error::from(e),
+        source: e,
     })?;
     dn.push(DnType::CountryName, DnValue::PrintableString(country));
     Ok(dn)

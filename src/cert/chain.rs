@@ -942,7 +942,7 @@ mod tests {
         let res = validate_chain(
             &chain,
             &anchors(&pki),
-            &[c.clone()],
+            std::slice::from_ref(&c),
             NOW,
             &ChainPolicy::default(),
         );
