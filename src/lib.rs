@@ -16,10 +16,15 @@ pub mod json;
 pub mod limits;
 pub mod passport;
 pub mod pki;
+pub mod replay;
+pub mod report;
 pub mod sip;
 pub mod tn;
+pub mod verify;
 
 #[cfg(feature = "fetch")]
 pub mod fetch;
+#[cfg(feature = "fetch")]
+pub mod online;
 
 pub use limits::Limits;

@@ -1,0 +1,325 @@
+//! Command-line arguments. Flags named in issues are a contract: keep them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "shaken",
+    version,
+    about = "STIR/SHAKEN toolkit: sign and verify caller ID (PASSporT, SIP Identity, STI certificates)",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Sign a call: print the SIP Identity header value for orig/dest/attest.
+    Sign(SignArgs),
+    /// Verify an Identity header (or a bare PASSporT) and say whether the caller ID can be trusted.
+    Verify(VerifyArgs),
+    /// Decode an Identity header or PASSporT without checking anything (output is UNVERIFIED).
+    Decode(DecodeArgs),
+    /// Lab PKI: root, STI-CA and SP certificates for tests.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Show the whole job on built-in data: sign calls, verify them, catch tampering. No files, no network.
+    Demo(DemoArgs),
+    /// Inspect, lint and validate STI certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Run the ATIS-1000082 signing and verification service (REST).
+    Serve(ServeArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CertCommand {
+    /// Show every certificate of a chain (subject, issuer, validity, key, TNAuthList, policies, CRL DPs) and lint it against ATIS-1000080.
+    Inspect(CertInspectArgs),
+    /// Validate a chain to the trust anchors (no PASSporT) and say why it fails.
+    Verify(CertVerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertInspectArgs {
+    /// PEM/DER file, URL (fetched with the x5u rules) or '-' for stdin.
+    #[arg(value_name = "FILE|URL|-")]
+    pub source: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CertVerifyArgs {
+    /// Chain to validate (PEM, end entity first, or one DER certificate).
+    #[arg(value_name = "CHAIN")]
+    pub chain: String,
+    /// Trusted roots: PEM file or directory (repeatable). Default: $SHAKEN_TRUST_ANCHORS.
+    #[arg(long, value_name = "PATH")]
+    pub trust_anchors: Vec<PathBuf>,
+    /// Verification time, Unix seconds; default now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub now: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub crl: CrlArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// TOML configuration file holding the same settings; flags override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Signing key (PKCS#8 or SEC1 PEM) for /stir/v1/signing.
+    #[arg(long, value_name = "KEY.pem")]
+    pub key: Option<PathBuf>,
+    /// x5u URL put into signed PASSporTs.
+    #[arg(long, value_name = "URL")]
+    pub x5u: Option<String>,
+    /// Certificate chain used instead of fetching x5u (labs, tests).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Trusted roots: PEM file or directory (repeatable). Default: $SHAKEN_TRUST_ANCHORS.
+    #[arg(long, value_name = "PATH")]
+    pub trust_anchors: Vec<PathBuf>,
+    /// Freshness window for iat and the request time, seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub max_age: Option<u32>,
+    /// Turn replay detection off (on by default in server mode).
+    #[arg(long)]
+    pub no_replay: bool,
+    /// Most requests handled at once.
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<usize>,
+    /// Per-request timeout, milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub request_timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub tn: TnArgs,
+    #[command(flatten)]
+    pub crl: CrlArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Revocation options.
+#[derive(Args, Debug, Clone, Default)]
+pub struct CrlArgs {
+    /// CRL file or URL (repeatable).
+    #[arg(long, value_name = "FILE|URL")]
+    pub crl: Vec<String>,
+    /// Also fetch the CRL distribution points named in the certificates.
+    #[arg(long)]
+    pub fetch_crl: bool,
+    /// What an unreachable or missing CRL does: hard (fail, 437) or soft (warning).
+    #[arg(long, value_name = "POLICY", default_value = "soft")]
+    pub crl_policy: CrlPolicyArg,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum CrlPolicyArg {
+    /// An unreachable CRL fails the verification (437).
+    Hard,
+    /// An unreachable CRL is reported as a warning.
+    #[default]
+    Soft,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PkiCommand {
+    /// Write a lab PKI (root, intermediate STI-CA, SP certificate with TNAuthList, keys, CRL) into DIR.
+    Init(PkiInitArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PkiInitArgs {
+    /// Directory to write (created if missing).
+    pub dir: PathBuf,
+    /// Service Provider Code for the SP certificate's TNAuthList.
+    #[arg(long, default_value = "1234")]
+    pub spc: String,
+    /// Validity of every certificate, in days from now.
+    #[arg(long, default_value_t = 3650)]
+    pub days: u32,
+    /// CRL distribution point URL written into the certificates.
+    #[arg(long, default_value = "http://127.0.0.1:8080/crl.pem")]
+    pub crl_url: String,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SignFormat {
+    /// The Identity header value: TOKEN;info=<URL>;alg=ES256;ppt=shaken
+    Header,
+    /// The bare PASSporT.
+    Token,
+    /// JSON with identity, token, header and claims.
+    Json,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutFormat {
+    /// For people.
+    Text,
+    /// One JSON object (JSON Lines for streams).
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TnArgs {
+    /// How numbers written without '+' become global: nanp (10 digits gain a leading 1) or none.
+    #[arg(long, value_name = "RULE", default_value = "nanp")]
+    pub tn_national: shaken::tn::NationalRule,
+}
+
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// Private key (PKCS#8 or SEC1 PEM, P-256).
+    #[arg(long, value_name = "KEY.pem")]
+    pub key: PathBuf,
+    /// URL of the certificate chain (goes into x5u and info).
+    #[arg(long, value_name = "URL")]
+    pub x5u: String,
+    /// Calling number (any common format; canonicalised).
+    #[arg(long, value_name = "TN", required_unless_present_any = ["sip", "batch"])]
+    pub orig: Option<String>,
+    /// Called number (repeatable).
+    #[arg(long, value_name = "TN", required_unless_present_any = ["sip", "batch"])]
+    pub dest: Vec<String>,
+    /// Attestation level: A (full), B (partial) or C (gateway).
+    #[arg(long, value_name = "A|B|C", required_unless_present = "batch")]
+    pub attest: Option<shaken::passport::Attestation>,
+    /// Sign a SIP request: orig from P-Asserted-Identity (else From), dest from To; prints the message with Identity (and Date) added.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest", "batch"])]
+    pub sip: Option<String>,
+    /// JSON Lines of ATIS-1000082 signing requests; prints {"identity": ...} per line, in order.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest"])]
+    pub batch: Option<String>,
+    /// Worker threads for --batch (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Origination identifier (UUID); default a new random UUID v4.
+    #[arg(long, value_name = "UUID")]
+    pub origid: Option<String>,
+    /// Issued-at time, Unix seconds; default now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub iat: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SignFormat::Header)]
+    pub format: SignFormat,
+    /// Sign with RFC 6979 deterministic nonces (same input, same token; slower).
+    #[arg(long)]
+    pub deterministic: bool,
+    #[command(flatten)]
+    pub tn: TnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// Identity header value (or a bare full-form PASSporT), or '-' for stdin.
+    #[arg(value_name = "VALUE|-")]
+    pub value: Option<String>,
+    /// Expected calling number; the PASSporT's orig must match it.
+    #[arg(long, value_name = "TN")]
+    pub orig: Option<String>,
+    /// Expected called number (repeatable); each must be in the PASSporT's dest.
+    #[arg(long, value_name = "TN")]
+    pub dest: Vec<String>,
+    /// Certificate or chain (PEM, end entity first) to use instead of fetching x5u.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Trusted STI-CA roots: PEM file or directory of PEM files (repeatable). Default: $SHAKEN_TRUST_ANCHORS (paths separated by ':').
+    #[arg(long, value_name = "PATH")]
+    pub trust_anchors: Vec<PathBuf>,
+    /// Verification time, Unix seconds; default now.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub now: Option<i64>,
+    /// Freshness window for iat, seconds, applied to the past and the future.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub max_age: u32,
+    /// Accept iat written as a JSON string (RFC 8225 §7.1 example style).
+    #[arg(long)]
+    pub lenient_iat: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    /// Read one SIP request (INVITE) and verify every Identity header in it against its From/PAI, To and Date.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["value", "batch", "pcap"])]
+    pub sip: Option<String>,
+    /// JSON Lines of ATIS-1000082 verification requests; prints one JSON result per line, in order.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["value", "pcap"])]
+    pub batch: Option<String>,
+    /// Verify every INVITE in a pcap/pcapng capture, at the capture's timestamps.
+    #[arg(long, value_name = "FILE", conflicts_with = "value")]
+    pub pcap: Option<String>,
+    /// Write a self-contained HTML report (with --batch or --pcap).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Worker threads for --batch (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Detect replayed PASSporTs (default: on for --batch/--pcap, off for one header).
+    #[arg(long, overrides_with = "no_replay")]
+    pub replay: bool,
+    /// Turn replay detection off.
+    #[arg(long)]
+    pub no_replay: bool,
+    #[command(flatten)]
+    pub tn: TnArgs,
+    #[command(flatten)]
+    pub crl: CrlArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// How certificates and CRLs are fetched.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FetchArgs {
+    /// Allow plain-http x5u and CRL URLs (labs only; STI-CRs must use https).
+    #[arg(long)]
+    pub allow_http_x5u: bool,
+    /// Allow x5u/CRL hosts on loopback, private, link-local or other non-public addresses (labs only; SSRF guard off).
+    #[arg(long)]
+    pub allow_private_x5u: bool,
+    /// Extra TLS root (PEM) for certificate servers (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Vec<std::path::PathBuf>,
+    /// On-disk certificate cache shared between runs and processes.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
+    /// Connect timeout for x5u/CRL fetches, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub connect_timeout_ms: u64,
+    /// Total timeout for one x5u/CRL fetch, milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub fetch_timeout_ms: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct DecodeArgs {
+    /// Identity header value or PASSporT, or '-' for stdin.
+    #[arg(value_name = "VALUE|-")]
+    pub value: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+}

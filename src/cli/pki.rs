@@ -1,0 +1,66 @@
+//! `shaken pki init`.
+
+use super::args::PkiInitArgs;
+use super::common::now;
+use super::EXIT_OK;
+use anyhow::{bail, Context, Result};
+use shaken::pki::{LabPki, LabPkiOptions};
+
+/// The files `pki init` writes, and what each is.
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "root.pem",
+        "trust anchor: self-signed root (\"SHAKEN Lab ROOT\"); pass to --trust-anchors",
+    ),
+    ("root.key.pem", "root private key"),
+    ("ca.pem", "intermediate STI-CA (\"SHAKEN Lab STI-CA\")"),
+    (
+        "ca.key.pem",
+        "intermediate private key (signs SP certificates and the CRL)",
+    ),
+    (
+        "sp.pem",
+        "SP end-entity certificate (\"SHAKEN <SPC>\", TNAuthList with the SPC)",
+    ),
+    ("sp.key.pem", "SP private key: pass to `shaken sign --key`"),
+    (
+        "sp-chain.pem",
+        "SP certificate then intermediate: what an STI-CR serves at x5u; pass to --cert",
+    ),
+    ("crl.pem", "empty CRL signed by the intermediate"),
+];
+
+pub fn init(a: PkiInitArgs) -> Result<i32> {
+    let t = now();
+    let not_before = t - 3600;
+    let not_after = t + i64::from(a.days) * 86_400;
+    let mut opts = LabPkiOptions::new(not_before, not_after);
+    opts.spc = a.spc.clone();
+    opts.crl_url = a.crl_url.clone();
+    let pki = LabPki::generate(&opts).context("generating the lab PKI")?;
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
+    if !a.force {
+        for (name, _) in FILES {
+            let p = a.dir.join(name);
+            if p.exists() {
+                bail!("{} exists; pass --force to overwrite", p.display());
+            }
+        }
+    }
+    let contents = [
+        pki.root.cert_pem.clone(),
+        pki.root.key_pem.clone(),
+        pki.ca.cert_pem.clone(),
+        pki.ca.key_pem.clone(),
+        pki.leaf.cert_pem.clone(),
+        pki.leaf.key_pem.clone(),
+        pki.leaf_chain_pem(),
+        pki.crl.clone(),
+    ];
+    for ((name, what), body) in FILES.iter().zip(contents) {
+        let p = a.dir.join(name);
+        std::fs::write(&p, body).with_context(|| format!("writing {}", p.display()))?;
+        eprintln!("wrote {:<40} {what}", p.display());
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,343 @@
+//! `shaken verify` and `shaken decode`.
+
+use super::args::{CrlArgs, CrlPolicyArg, DecodeArgs, FetchArgs, OutFormat, VerifyArgs};
+use super::common::{identity_value, load_anchors, now, rfc3339};
+use super::{EXIT_FAIL, EXIT_OK};
+use anyhow::{Context, Result};
+use shaken::cert::parse_chain;
+use shaken::cert::{Certificate, ChainPolicy, Crl};
+use shaken::fetch::FetchOptions;
+use shaken::online::{chain_cache, OnlineVerifier};
+use shaken::passport::{dangerous, ClaimsPolicy, Token};
+use shaken::report::Report;
+use shaken::tn::{TelephoneNumber, TnPolicy};
+use shaken::verify::{self, CallContext, PartyId, Verifier, VerifyError, VerifyPolicy};
+use shaken::verify::{Failure, VerifiedPassport};
+use shaken::Limits;
+use std::io::Write;
+use std::sync::Arc;
+
+/// Everything a verification mode needs, built once from the flags.
+pub struct VerifySetup {
+    /// The core verifier (anchors, CRLs, policy, limits, replay store).
+    pub verifier: Arc<Verifier>,
+    /// The `--cert` chain, used instead of fetching x5u.
+    pub chain: Option<Arc<Vec<Certificate>>>,
+    /// The x5u cache (None with `--cert`).
+    pub online: Option<OnlineVerifier>,
+    /// Limits.
+    pub limits: Limits,
+    /// TN canonicalisation.
+    pub tn_policy: TnPolicy,
+    /// `--now`, if given (else each call uses the wall clock or its own time).
+    pub now: Option<i64>,
+}
+
+impl VerifySetup {
+    /// Verify one Identity header value (sync; fetches on a cache miss).
+    pub fn verify_value(
+        &self,
+        value: &str,
+        ctx: &CallContext,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let identity = verify::parse_identity_or_token(value, &self.limits)
+            .map_err(|e| Box::new(failure(e)))?;
+        self.verify_identity(&identity, ctx, rt)
+    }
+
+    /// Verify one parsed Identity header (sync; fetches on a cache miss).
+    pub fn verify_identity(
+        &self,
+        identity: &shaken::identity::IdentityHeader,
+        ctx: &CallContext,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        match (&self.chain, &self.online) {
+            (Some(chain), _) => self.verifier.verify_with_chain(identity, ctx, chain),
+            (None, Some(online)) => match online.verify_cached(identity, ctx) {
+                Some(r) => r,
+                None => rt.block_on(online.verify(identity, ctx)),
+            },
+            (None, None) => Err(Box::new(failure(VerifyError::CertUnavailable {
+                detail: "no certificate source configured".into(),
+                cause: "no-cert",
+            }))),
+        }
+    }
+}
+
+/// Load CRL files named by `--crl` (URLs are fetched by the online layer).
+pub fn load_crl_files(c: &CrlArgs, limits: &Limits) -> Result<Vec<Crl>> {
+    let mut out = Vec::new();
+    for src in &c.crl {
+        if src.starts_with("http://") || src.starts_with("https://") {
+            continue;
+        }
+        let bytes = std::fs::read(src).with_context(|| format!("reading --crl {src}"))?;
+        out.push(Crl::from_pem_or_der(&bytes, limits).with_context(|| format!("--crl {src}"))?);
+    }
+    Ok(out)
+}
+
+/// Build the verifier and certificate source from the flags.
+/// `replay_default`: whether replay detection is on unless `--replay`/`--no-replay` say otherwise.
+pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> {
+    let limits = Limits::default();
+    let tn_policy = TnPolicy {
+        national: a.tn.tn_national,
+    };
+    let anchors = load_anchors(&a.trust_anchors)?;
+    let policy = VerifyPolicy {
+        max_age: i64::from(a.max_age),
+        max_future: i64::from(a.max_age),
+        claims: ClaimsPolicy {
+            lenient_iat_string: a.lenient_iat,
+        },
+        tn: tn_policy,
+        chain: ChainPolicy {
+            crl_required: a.crl.crl_policy == CrlPolicyArg::Hard
+                && (!a.crl.crl.is_empty() || a.crl.fetch_crl),
+            ..ChainPolicy::default()
+        },
+        ..VerifyPolicy::default()
+    };
+    let mut verifier = Verifier::new(anchors)
+        .with_policy(policy)
+        .with_limits(limits.clone())
+        .with_crls(load_crl_files(&a.crl, &limits)?);
+    let replay = if a.no_replay {
+        false
+    } else {
+        a.replay || replay_default
+    };
+    if replay {
+        let store = Arc::new(verifier.default_replay_store());
+        verifier = verifier.with_replay(store);
+    }
+    let verifier = Arc::new(verifier);
+    let (chain, online) = match &a.cert {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading --cert {}", path.display()))?;
+            let chain = parse_chain(&bytes, &limits)
+                .with_context(|| format!("--cert {}", path.display()))?;
+            (Some(Arc::new(chain)), None)
+        }
+        None => {
+            let cache = chain_cache(fetch_options(&a.fetch, &limits)?)?;
+            (
+                None,
+                Some(OnlineVerifier::new(verifier.clone(), Arc::new(cache))),
+            )
+        }
+    };
+    Ok(VerifySetup {
+        verifier,
+        chain,
+        online,
+        limits,
+        tn_policy,
+        now: a.now,
+    })
+}
+
+pub fn run(a: VerifyArgs) -> Result<i32> {
+    if a.sip.is_some() {
+        return super::sip::verify(a);
+    }
+    if a.batch.is_some() {
+        return super::batch::verify(a);
+    }
+    if a.pcap.is_some() {
+        return super::pcap::verify(a);
+    }
+    let setup = build_setup(&a, false)?;
+    let value = identity_value(a.value.as_deref(), setup.limits.max_identity_header_len * 2)?;
+    let mut ctx = CallContext::at(setup.now.unwrap_or_else(now));
+    if let Some(o) = &a.orig {
+        ctx.orig.push(PartyId::Tn(
+            TelephoneNumber::parse(o, &setup.tn_policy).with_context(|| "--orig")?,
+        ));
+    }
+    for d in &a.dest {
+        ctx.dest.push(PartyId::Tn(
+            TelephoneNumber::parse(d, &setup.tn_policy).with_context(|| "--dest")?,
+        ));
+    }
+    let rt = runtime()?;
+    let result = setup.verify_value(&value, &ctx, &rt);
+    let report = verify::report(&result);
+    render(&report, a.format)?;
+    Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
+}
+
+/// A small runtime for one-shot network work.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Fetch options from the command line.
+pub fn fetch_options(f: &FetchArgs, limits: &Limits) -> Result<FetchOptions> {
+    let mut limits = limits.clone();
+    limits.connect_timeout = std::time::Duration::from_millis(f.connect_timeout_ms);
+    limits.fetch_timeout = std::time::Duration::from_millis(f.fetch_timeout_ms);
+    let mut extra = Vec::new();
+    for p in &f.tls_ca {
+        extra.push(std::fs::read(p).with_context(|| format!("reading --tls-ca {}", p.display()))?);
+    }
+    Ok(FetchOptions {
+        allow_http: f.allow_http_x5u,
+        allow_private: f.allow_private_x5u,
+        extra_tls_roots_pem: extra,
+        limits,
+        cache_dir: f.cache_dir.clone(),
+        ..FetchOptions::default()
+    })
+}
+
+/// A failure with nothing decoded yet.
+pub fn failure(e: VerifyError) -> verify::Failure {
+    verify::Failure {
+        error: e,
+        claims: None,
+        header: None,
+        x5u: None,
+        signer: None,
+        warnings: vec![],
+        ppt: None,
+    }
+}
+
+/// Print a report as text or JSON.
+pub fn render(report: &Report, format: OutFormat) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutFormat::Json => writeln!(out, "{}", serde_json::to_string(report)?)?,
+        OutFormat::Text => out.write_all(text(report).as_bytes())?,
+    }
+    Ok(())
+}
+
+/// The report for people.
+pub fn text(r: &Report) -> String {
+    let mut s = String::new();
+    let line = |s: &mut String, k: &str, v: &str| {
+        s.push_str(&format!("  {k:<15}{v}\n"));
+    };
+    if r.passed() {
+        s.push_str(
+            "PASSED: the caller ID is signed by a trusted carrier and the signature checks out.\n",
+        );
+    } else {
+        s.push_str("NOT VERIFIED: do not trust this caller ID.\n");
+    }
+    line(&mut s, "verstat", r.verstat.as_str());
+    if let Some(reason) = &r.reason {
+        line(
+            &mut s,
+            "reason",
+            &format!("{} {}", reason.code, reason.text),
+        );
+        line(&mut s, "detail", &reason.detail);
+    }
+    if let Some(o) = &r.orig {
+        line(&mut s, "calling number", o);
+    }
+    if !r.dest.is_empty() {
+        line(&mut s, "called number", &r.dest.join(", "));
+    }
+    match r.attest {
+        Some(a) => line(&mut s, "attestation", &format!("{a} - {}", a.meaning())),
+        None => {}
+    }
+    if let Some(signer) = &r.signer {
+        let spc = signer
+            .spc
+            .as_deref()
+            .map(|s| format!(" (SPC {s})"))
+            .unwrap_or_default();
+        let trust = if signer.trusted { "" } else { " [NOT trusted]" };
+        line(
+            &mut s,
+            "signed by",
+            &format!("{}{spc}{trust}", signer.subject),
+        );
+    }
+    if let Some(iat) = r.iat {
+        line(
+            &mut s,
+            "signed at",
+            &format!("{} (iat {iat})", rfc3339(iat)),
+        );
+    }
+    if let Some(origid) = &r.origid {
+        line(&mut s, "origid", origid);
+    }
+    if let Some(x5u) = &r.x5u {
+        line(&mut s, "certificate", x5u);
+    }
+    for w in &r.warnings {
+        line(&mut s, "warning", w);
+    }
+    if !r.passed() {
+        if let Some(reason) = &r.reason {
+            line(&mut s, "what to do", advice(reason.code));
+        }
+    }
+    s
+}
+
+fn advice(code: u16) -> &'static str {
+    match code {
+        403 => "the signature is too old or dated in the future: a replayed or badly clocked call; check both clocks (NTP) and treat the number as unverified",
+        428 => "the call is unsigned: treat the number as unverified",
+        436 => "the signer's certificate could not be fetched or the header points nowhere: treat the number as unverified and tell the originating carrier",
+        437 => "the signer's certificate is not trusted (or not usable): treat the number as unverified; check --trust-anchors",
+        438 => "the signed identity does not match the call or the signature is broken: the caller ID may be spoofed",
+        _ => "treat the number as unverified",
+    }
+}
+
+pub fn decode(a: DecodeArgs) -> Result<i32> {
+    let limits = Limits::default();
+    let value = identity_value(a.value.as_deref(), limits.max_identity_header_len * 2)?;
+    let identity = verify::parse_identity_or_token(&value, &limits).context("decoding")?;
+    let mut out = serde_json::json!({
+        "verified": false,
+        "warning": "UNVERIFIED: decoded only; nothing was checked",
+        "identity": {
+            "info": identity.info,
+            "alg": identity.alg,
+            "ppt": identity.ppt,
+            "params": identity.params.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect::<Vec<_>>(),
+        },
+    });
+    match Token::parse(&identity.token, &limits).context("decoding the PASSporT")? {
+        Token::Compact { signature } => {
+            out["form"] = "compact".into();
+            out["signature"] = shaken::b64::encode(&signature).into();
+        }
+        Token::Full(p) => {
+            out["form"] = "full".into();
+            out["header"] = p.header_json().clone();
+            out["claims"] = dangerous::payload_json(&p).clone();
+            out["signature"] = shaken::b64::encode(p.signature()).into();
+            if let Ok(c) = dangerous::claims(
+                &p,
+                &limits,
+                &ClaimsPolicy {
+                    lenient_iat_string: true,
+                },
+            ) {
+                out["iat_utc"] = rfc3339(c.iat).into();
+            }
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
+    Ok(EXIT_OK)
+}

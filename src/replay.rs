@@ -1,0 +1,162 @@
+//! Replay detection: a bounded store of recently verified PASSporTs.
+//!
+//! Keyed by SHA-256 of `header.payload` as received (which includes `origid`
+//! and `iat`), never by the signature: ECDSA signatures are malleable, so
+//! `(r, n-s)` would otherwise slip past as a "new" token. Entries live as
+//! long as the freshness window (after that `iat` makes the token stale
+//! anyway). The same PASSporT arriving again with the same Call-ID is a
+//! forked INVITE, not a replay. Only PASSporTs that verified are recorded, so
+//! a forged copy can never block the real call.
+//!
+//! The clock is passed in; the store never reads it.
+
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+const SHARDS: usize = 16;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    first_seen: i64,
+    call_id: Option<String>,
+}
+
+/// A replay was detected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("PASSporT first seen {age} s ago with Call-ID {first_call_id}")]
+pub struct Replayed {
+    /// Seconds since the PASSporT was first verified.
+    pub age: i64,
+    /// The Call-ID it was first seen with (or "(none)").
+    pub first_call_id: String,
+}
+
+/// A bounded, sharded store of recently verified PASSporTs. Share it with `Arc`.
+#[derive(Debug)]
+pub struct ReplayStore {
+    shards: Vec<Mutex<HashMap<[u8; 32], Entry>>>,
+    ttl: i64,
+    capacity_per_shard: usize,
+}
+
+impl ReplayStore {
+    /// A store keeping entries for `ttl_seconds` (use the freshness window,
+    /// past plus future) and at most `capacity` entries.
+    pub fn new(ttl_seconds: i64, capacity: usize) -> Self {
+        ReplayStore {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            ttl: ttl_seconds.max(1),
+            capacity_per_shard: capacity.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    /// Record a verified PASSporT (`signing_input` = `header.payload`) seen at
+    /// `now` with `call_id`. Returns `Err` if the same PASSporT was already
+    /// verified within the TTL for a different (or unknown) Call-ID.
+    pub fn check_and_record(
+        &self,
+        signing_input: &str,
+        call_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), Replayed> {
+        let key: [u8; 32] = Sha256::digest(signing_input.as_bytes()).into();
+        let shard = usize::from(key[0]) % SHARDS;
+        let Some(shard) = self.shards.get(shard) else {
+            return Ok(());
+        };
+        let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = map.get(&key) {
+            if now.saturating_sub(e.first_seen) <= self.ttl {
+                let same_call = matches!((call_id, &e.call_id), (Some(a), Some(b)) if a == b);
+                if same_call {
+                    return Ok(()); // a forked INVITE carries the same Identity and Call-ID
+                }
+                return Err(Replayed {
+                    age: now.saturating_sub(e.first_seen),
+                    first_call_id: e.call_id.clone().unwrap_or_else(|| "(none)".into()),
+                });
+            }
+        }
+        if map.len() >= self.capacity_per_shard {
+            let ttl = self.ttl;
+            map.retain(|_, e| now.saturating_sub(e.first_seen) <= ttl);
+            if map.len() >= self.capacity_per_shard {
+                // Still full of live entries: drop the oldest.
+                if let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, e)| e.first_seen)
+                    .map(|(k, _)| *k)
+                {
+                    map.remove(&oldest);
+                }
+            }
+        }
+        map.insert(
+            key,
+            Entry {
+                first_seen: now,
+                call_id: call_id.map(str::to_owned),
+            },
+        );
+        Ok(())
+    }
+
+    /// Number of entries held.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .sum()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn second_call_is_a_replay() {
+        let s = ReplayStore::new(120, 100);
+        s.check_and_record("h.p", Some("call-1"), 1000).unwrap();
+        let e = s.check_and_record("h.p", Some("call-2"), 1010).unwrap_err();
+        assert_eq!(e.age, 10);
+        assert_eq!(e.first_call_id, "call-1");
+    }
+
+    #[test]
+    fn fork_with_same_call_id_is_not_a_replay() {
+        let s = ReplayStore::new(120, 100);
+        s.check_and_record("h.p", Some("call-1"), 1000).unwrap();
+        s.check_and_record("h.p", Some("call-1"), 1001).unwrap();
+    }
+
+    #[test]
+    fn unknown_call_id_counts_as_replay() {
+        let s = ReplayStore::new(120, 100);
+        s.check_and_record("h.p", None, 1000).unwrap();
+        assert!(s.check_and_record("h.p", None, 1001).is_err());
+    }
+
+    #[test]
+    fn expires_after_ttl() {
+        let s = ReplayStore::new(120, 100);
+        s.check_and_record("h.p", Some("a"), 1000).unwrap();
+        s.check_and_record("h.p", Some("b"), 1121).unwrap();
+    }
+
+    #[test]
+    fn bounded() {
+        let s = ReplayStore::new(1000, 32);
+        for i in 0..1000 {
+            s.check_and_record(&format!("t{i}"), None, 5).unwrap();
+        }
+        assert!(s.len() <= 32 + SHARDS, "{}", s.len());
+    }
+}

@@ -1,0 +1,1073 @@
+//! The STI-VS verification procedure (RFC 8224 §6.2, ATIS-1000074 §5.3.1),
+//! pure and sans-I/O.
+//!
+//! Verification runs in two stages so that the caller owns all I/O:
+//! 1. [`Verifier::prepare`] does every check that needs no certificate, in
+//!    the order of specs §5.1 (cheap checks first, so a token that cannot pass
+//!    never makes us fetch its `x5u`), and returns a [`Pending`] naming the
+//!    certificate URL.
+//! 2. The caller gets the chain (a local file, the cache, or a fetch) and calls
+//!    [`Verifier::complete`], which validates the chain at the verification
+//!    time, checks TNAuthList and the signature.
+//!
+//! Every failure is a [`VerifyError`] with a stable id, a SIP code and a
+//! verstat; [`Verifier::report`] turns the result into a [`Report`].
+
+use crate::cert::{
+    validate_chain, Certificate, ChainError, ChainPolicy, Crl, TnAuthorization, TrustAnchors,
+    ValidatedChain,
+};
+use crate::identity::{IdentityError, IdentityHeader};
+use crate::passport::{
+    Attestation, Claims, ClaimsError, ClaimsPolicy, Header, HeaderError, Orig, PassportError,
+    Token, UnverifiedPassport, ALG_ES256, PPT_SHAKEN, TYP_PASSPORT,
+};
+use crate::report::{reason_phrase, Reason, Report, SignerInfo, Verstat};
+use crate::tn::{TelephoneNumber, TnError, TnPolicy};
+use crate::Limits;
+
+/// A party of the call as the terminating side sees it (from SIP or the API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PartyId {
+    /// A canonical telephone number.
+    Tn(TelephoneNumber),
+    /// A URI that is not a telephone number.
+    Uri(String),
+}
+
+impl PartyId {
+    /// Classify a SIP URI, tel URI or raw number.
+    pub fn from_uri(uri: &str, policy: &TnPolicy) -> PartyId {
+        match TelephoneNumber::parse(uri, policy) {
+            Ok(tn) => PartyId::Tn(tn),
+            Err(_) => PartyId::Uri(uri.to_owned()),
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            PartyId::Tn(t) => t.to_string(),
+            PartyId::Uri(u) => u.clone(),
+        }
+    }
+}
+
+/// What the verifier knows about the call, besides the Identity header.
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    /// The verification time (Unix seconds). Always passed in: the core never
+    /// reads the clock.
+    pub now: i64,
+    /// Candidate originating identities: every P-Asserted-Identity value if
+    /// present, otherwise From. Empty: `orig` is not compared.
+    pub orig: Vec<PartyId>,
+    /// Destination identities (the To header). Empty: `dest` is not compared.
+    /// Each must appear in the PASSporT's `dest`.
+    pub dest: Vec<PartyId>,
+    /// The SIP `Date` header, if any (Unix seconds).
+    pub date: Option<i64>,
+    /// The SIP Call-ID, if known: a PASSporT seen again with the same Call-ID
+    /// is a forked INVITE, not a replay.
+    pub call_id: Option<String>,
+}
+
+impl CallContext {
+    /// A context with only a clock.
+    pub fn at(now: i64) -> Self {
+        CallContext {
+            now,
+            ..Default::default()
+        }
+    }
+}
+
+/// Local verification policy.
+#[derive(Debug, Clone)]
+pub struct VerifyPolicy {
+    /// Oldest acceptable `iat`, seconds before `now` (default 60, RFC 8224 §6.2 step 4).
+    pub max_age: i64,
+    /// Furthest acceptable `iat` in the future, seconds after `now` (default 60).
+    pub max_future: i64,
+    /// How claims are read (string `iat` leniency).
+    pub claims: ClaimsPolicy,
+    /// TN canonicalisation (NANP 1-prefix rule).
+    pub tn: TnPolicy,
+    /// Certificate chain rules.
+    pub chain: ChainPolicy,
+    /// Require `x5u` in the header to equal `info` (ATIS E10). Default true.
+    pub require_x5u_equals_info: bool,
+}
+
+impl Default for VerifyPolicy {
+    fn default() -> Self {
+        VerifyPolicy {
+            max_age: 60,
+            max_future: 60,
+            claims: ClaimsPolicy::default(),
+            tn: TnPolicy::default(),
+            chain: ChainPolicy::default(),
+            require_x5u_equals_info: true,
+        }
+    }
+}
+
+/// Why a PASSporT failed verification. Each variant has a stable
+/// [`id`](VerifyError::id), a SIP [`code`](VerifyError::sip_code) and a
+/// [`verstat`](VerifyError::verstat).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The call carries no Identity header.
+    #[error("no Identity header: the call is unsigned")]
+    NoIdentity,
+    /// The Identity header value could not be read.
+    #[error("Identity header: {0}")]
+    IdentityMalformed(#[from] IdentityError),
+    /// The token is not a decodable PASSporT.
+    #[error("{0}")]
+    TokenMalformed(#[from] PassportError),
+    /// Compact form where SHAKEN requires the full form (ATIS E4).
+    #[error("the PASSporT is in compact form (..signature); SHAKEN requires the full form")]
+    CompactForm,
+    /// `ppt` is not `shaken` (ATIS E5/E13).
+    #[error("PASSporT type (ppt) is {found}; this verifier supports \"shaken\"")]
+    UnsupportedPpt {
+        /// What was found (quoted, or "absent").
+        found: String,
+    },
+    /// `ppt` in the Identity parameters disagrees with the header.
+    #[error("Identity parameter ppt={param:?} disagrees with the PASSporT header ppt={header:?}")]
+    PptMismatch {
+        /// The Identity parameter.
+        param: String,
+        /// The header value.
+        header: String,
+    },
+    /// No `info` parameter (ATIS E6).
+    #[error("the Identity header has no info parameter (the certificate URL)")]
+    InfoMissing,
+    /// `info` is not a usable URL (ATIS E7).
+    #[error("info {info:?} is not a valid certificate URL: {reason}")]
+    InfoInvalid {
+        /// The value.
+        info: String,
+        /// Why.
+        reason: String,
+    },
+    /// A required header parameter is missing (ATIS E9).
+    #[error("PASSporT header has no {param:?} parameter")]
+    HeaderParamMissing {
+        /// The parameter.
+        param: &'static str,
+    },
+    /// The header is malformed or carries a forbidden key parameter.
+    #[error("{0}")]
+    HeaderInvalid(HeaderError),
+    /// `x5u` differs from `info` (ATIS E10).
+    #[error("PASSporT x5u {x5u:?} differs from the Identity info {info:?}")]
+    X5uMismatch {
+        /// Header `x5u`.
+        x5u: String,
+        /// Identity `info`.
+        info: String,
+    },
+    /// `typ` is not `passport` (ATIS E11).
+    #[error("PASSporT typ is {typ:?}; it must be \"passport\"")]
+    TypInvalid {
+        /// The value.
+        typ: String,
+    },
+    /// `alg` is not ES256 (ATIS E12).
+    #[error("algorithm {alg:?} is not allowed; SHAKEN accepts only ES256 (where: {location})")]
+    AlgUnsupported {
+        /// The value.
+        alg: String,
+        /// `PASSporT header` or `Identity alg parameter`.
+        location: &'static str,
+    },
+    /// Claims missing or corrupt (ATIS E14).
+    #[error("{0}")]
+    ClaimsInvalid(ClaimsError),
+    /// A SHAKEN claim is missing (ATIS E14).
+    #[error("required SHAKEN claim {claim:?} is missing (RFC 8588)")]
+    ShakenClaimMissing {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// `attest` is invalid (ATIS E19).
+    #[error("claim \"attest\" is {value:?}; it must be \"A\", \"B\" or \"C\"")]
+    AttestInvalid {
+        /// The value.
+        value: String,
+    },
+    /// `orig` or `dest` is not a telephone number, as SHAKEN requires.
+    #[error("claim {claim:?} must be a telephone number (tn) in SHAKEN; found {found:?}")]
+    NotTn {
+        /// `orig` or `dest`.
+        claim: &'static str,
+        /// What was found.
+        found: String,
+    },
+    /// A `tn` claim is not a valid telephone number.
+    #[error("claim {claim:?}: {source}")]
+    TnInvalid {
+        /// `orig.tn` or `dest.tn`.
+        claim: &'static str,
+        /// Why.
+        source: TnError,
+    },
+    /// `orig` differs from the calling number (ATIS E16).
+    #[error("PASSporT orig {passport} does not match the calling number {expected}")]
+    OrigMismatch {
+        /// What the PASSporT says.
+        passport: String,
+        /// What the call says (all candidates).
+        expected: String,
+    },
+    /// `dest` does not hold the called number (ATIS E16).
+    #[error("PASSporT dest [{passport}] does not include the called number {expected}")]
+    DestMismatch {
+        /// What the PASSporT says.
+        passport: String,
+        /// What the call says.
+        expected: String,
+    },
+    /// `iat` too old (ATIS E15).
+    #[error("PASSporT is stale: iat {iat} is {age} s before the verification time {now}; at most {max} s are allowed")]
+    Stale {
+        /// Claimed iat.
+        iat: i64,
+        /// Verification time.
+        now: i64,
+        /// now - iat.
+        age: i64,
+        /// Window.
+        max: i64,
+    },
+    /// `iat` in the future.
+    #[error("PASSporT is dated in the future: iat {iat} is {ahead} s after the verification time {now}; at most {max} s are allowed")]
+    Future {
+        /// Claimed iat.
+        iat: i64,
+        /// Verification time.
+        now: i64,
+        /// iat - now.
+        ahead: i64,
+        /// Window.
+        max: i64,
+    },
+    /// The SIP Date header and `iat` disagree.
+    #[error("SIP Date ({date}) and PASSporT iat ({iat}) differ by {diff} s; at most {max} s are allowed")]
+    DateMismatch {
+        /// Date header.
+        date: i64,
+        /// iat.
+        iat: i64,
+        /// |date - iat|.
+        diff: i64,
+        /// Window.
+        max: i64,
+    },
+    /// The certificate could not be obtained (ATIS E8).
+    #[error("{detail}")]
+    CertUnavailable {
+        /// What went wrong (names the URL and the cause).
+        detail: String,
+        /// Stable id of the cause (e.g. `fetch-timeout`).
+        cause: &'static str,
+    },
+    /// The certificate is not usable or not trusted (ATIS E17).
+    #[error("{0}")]
+    Chain(ChainError),
+    /// The token was signed outside the validity of its certificate.
+    #[error("PASSporT iat {iat} is outside the validity of certificate '{subject}' ({not_before} to {not_after})")]
+    SignedOutsideValidity {
+        /// iat.
+        iat: i64,
+        /// Subject.
+        subject: String,
+        /// notBefore.
+        not_before: i64,
+        /// notAfter.
+        not_after: i64,
+    },
+    /// The certificate does not cover the calling number.
+    #[error(
+        "orig {tn} is not among the numbers that certificate '{subject}' may sign for (TNAuthList)"
+    )]
+    TnNotAuthorized {
+        /// The TN.
+        tn: String,
+        /// Subject.
+        subject: String,
+    },
+    /// The signature does not verify (ATIS E18).
+    #[error("the ES256 signature does not verify with the public key of certificate '{subject}': the token was altered or signed with another key")]
+    SignatureInvalid {
+        /// Subject.
+        subject: String,
+    },
+    /// The same PASSporT was already accepted for another call.
+    #[error("replayed PASSporT: this identity was already verified {age} s ago for another call (Call-ID {first_call_id})")]
+    Replay {
+        /// Seconds since first seen.
+        age: i64,
+        /// The Call-ID it was first seen with.
+        first_call_id: String,
+    },
+}
+
+impl VerifyError {
+    /// Stable kebab-case identifier.
+    pub fn id(&self) -> &'static str {
+        match self {
+            VerifyError::NoIdentity => "no-identity",
+            VerifyError::IdentityMalformed(_) => "identity-malformed",
+            VerifyError::TokenMalformed(_) => "token-malformed",
+            VerifyError::CompactForm => "compact-form",
+            VerifyError::UnsupportedPpt { .. } => "ppt-unsupported",
+            VerifyError::PptMismatch { .. } => "ppt-mismatch",
+            VerifyError::InfoMissing => "info-missing",
+            VerifyError::InfoInvalid { .. } => "info-invalid",
+            VerifyError::HeaderParamMissing { .. } => "header-param-missing",
+            VerifyError::HeaderInvalid(HeaderError::Forbidden { .. }) => "header-key-forbidden",
+            VerifyError::HeaderInvalid(_) => "header-invalid",
+            VerifyError::X5uMismatch { .. } => "x5u-info-mismatch",
+            VerifyError::TypInvalid { .. } => "typ-invalid",
+            VerifyError::AlgUnsupported { .. } => "alg-unsupported",
+            VerifyError::ClaimsInvalid(_) => "claims-invalid",
+            VerifyError::ShakenClaimMissing { .. } => "claim-missing",
+            VerifyError::AttestInvalid { .. } => "attest-invalid",
+            VerifyError::NotTn { .. } => "claim-not-tn",
+            VerifyError::TnInvalid { .. } => "tn-invalid",
+            VerifyError::OrigMismatch { .. } => "orig-mismatch",
+            VerifyError::DestMismatch { .. } => "dest-mismatch",
+            VerifyError::Stale { .. } => "iat-stale",
+            VerifyError::Future { .. } => "iat-future",
+            VerifyError::DateMismatch { .. } => "date-mismatch",
+            VerifyError::CertUnavailable { .. } => "cert-unavailable",
+            VerifyError::Chain(_) => "cert-untrusted",
+            VerifyError::SignedOutsideValidity { .. } => "iat-outside-cert-validity",
+            VerifyError::TnNotAuthorized { .. } => "tn-not-authorized",
+            VerifyError::SignatureInvalid { .. } => "signature-invalid",
+            VerifyError::Replay { .. } => "replay",
+        }
+    }
+
+    /// The SIP response code (RFC 8224 §6.2.2, ATIS-1000074; specs §5.1).
+    pub fn sip_code(&self) -> u16 {
+        match self {
+            VerifyError::NoIdentity => 428,
+            VerifyError::Stale { .. }
+            | VerifyError::Future { .. }
+            | VerifyError::DateMismatch { .. }
+            | VerifyError::SignedOutsideValidity { .. } => 403,
+            VerifyError::InfoMissing
+            | VerifyError::InfoInvalid { .. }
+            | VerifyError::HeaderParamMissing { .. }
+            | VerifyError::X5uMismatch { .. }
+            | VerifyError::CertUnavailable { .. } => 436,
+            VerifyError::TypInvalid { .. }
+            | VerifyError::AlgUnsupported { .. }
+            | VerifyError::HeaderInvalid(HeaderError::Forbidden { .. })
+            | VerifyError::Chain(_) => 437,
+            VerifyError::HeaderInvalid(HeaderError::Missing { .. }) => 436,
+            _ => 438,
+        }
+    }
+
+    /// The verstat: failures of the cryptographic checks (certificate, TN
+    /// authorisation, signature, replay of a verified token) are
+    /// `TN-Validation-Failed`; everything found before is `No-TN-Validation`.
+    pub fn verstat(&self) -> Verstat {
+        match self {
+            VerifyError::Chain(_)
+            | VerifyError::TnNotAuthorized { .. }
+            | VerifyError::SignatureInvalid { .. }
+            | VerifyError::Replay { .. } => Verstat::Failed,
+            _ => Verstat::NoValidation,
+        }
+    }
+
+    /// Stable id, refined by the certificate rule or the fetch cause where
+    /// there is one (e.g. `cert-expired`, `fetch-timeout`).
+    pub fn full_id(&self) -> String {
+        match self {
+            VerifyError::Chain(c) => c.code().to_owned(),
+            VerifyError::CertUnavailable { cause, .. } => (*cause).to_owned(),
+            other => other.id().to_owned(),
+        }
+    }
+
+    /// The [`Reason`] of a report.
+    pub fn reason(&self) -> Reason {
+        let code = self.sip_code();
+        Reason {
+            code,
+            text: reason_phrase(code).to_owned(),
+            detail: self.to_string(),
+            id: self.full_id(),
+        }
+    }
+}
+
+/// What stage 1 learned: the decoded PASSporT and where its certificate is.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    passport: UnverifiedPassport,
+    header: Header,
+    claims: Claims,
+    /// The certificate URL (`x5u` == `info`).
+    pub x5u: String,
+    /// Warnings so far.
+    pub warnings: Vec<String>,
+    call_id: Option<String>,
+}
+
+impl Pending {
+    /// The claims, not yet verified.
+    pub fn unverified_claims(&self) -> &Claims {
+        &self.claims
+    }
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The decoded token.
+    pub fn passport(&self) -> &UnverifiedPassport {
+        &self.passport
+    }
+}
+
+/// A PASSporT whose signature, certificate and claims all checked out.
+#[derive(Debug, Clone)]
+pub struct VerifiedPassport {
+    /// The header.
+    pub header: Header,
+    /// The claims, now trusted.
+    pub claims: Claims,
+    /// The validated chain (signer subject, SPC, TNAuthList).
+    pub chain: ValidatedChain,
+    /// The certificate URL.
+    pub x5u: String,
+    /// `header.payload` as received (the replay key; never the signature).
+    pub signing_input: String,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+impl VerifiedPassport {
+    /// The attestation level.
+    pub fn attestation(&self) -> Option<Attestation> {
+        self.claims.attest
+    }
+}
+
+/// A failure, with whatever was learned before it (for the report).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Why.
+    pub error: VerifyError,
+    /// Claims decoded before the failure (unverified), if any.
+    pub claims: Option<Claims>,
+    /// Header decoded before the failure, if any.
+    pub header: Option<Header>,
+    /// `info` / `x5u`.
+    pub x5u: Option<String>,
+    /// Certificate examined, if any.
+    pub signer: Option<SignerInfo>,
+    /// Warnings so far.
+    pub warnings: Vec<String>,
+    /// Identity `ppt` parameter.
+    pub ppt: Option<String>,
+}
+
+impl Failure {
+    fn bare(error: VerifyError) -> Self {
+        Failure {
+            error,
+            claims: None,
+            header: None,
+            x5u: None,
+            signer: None,
+            warnings: vec![],
+            ppt: None,
+        }
+    }
+}
+
+impl From<VerifyError> for Failure {
+    fn from(e: VerifyError) -> Self {
+        Failure::bare(e)
+    }
+}
+
+/// The verifier: trust anchors, CRLs, policy and limits. Cheap to share
+/// between threads (`Arc<Verifier>`).
+#[derive(Clone)]
+pub struct Verifier {
+    anchors: TrustAnchors,
+    crls: Vec<Crl>,
+    policy: VerifyPolicy,
+    limits: Limits,
+    replay: Option<std::sync::Arc<crate::replay::ReplayStore>>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("anchors", &self.anchors.len())
+            .field("crls", &self.crls.len())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+fn check_url(info: &str) -> Result<(), VerifyError> {
+    let parsed = url::Url::parse(info).map_err(|e| VerifyError::InfoInvalid {
+        info: info.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match parsed.scheme() {
+        "https" | "http" => {}
+        other => {
+            return Err(VerifyError::InfoInvalid {
+                info: info.to_owned(),
+                reason: format!("scheme {other:?} cannot be fetched (expected https)"),
+            })
+        }
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(VerifyError::InfoInvalid {
+            info: info.to_owned(),
+            reason: "no host".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Verifier {
+    /// A verifier trusting `anchors`.
+    pub fn new(anchors: TrustAnchors) -> Self {
+        Verifier {
+            anchors,
+            crls: vec![],
+            policy: VerifyPolicy::default(),
+            limits: Limits::default(),
+            replay: None,
+        }
+    }
+    /// Detect replays with this store (shared between threads). Only
+    /// PASSporTs that verified are recorded.
+    pub fn with_replay(mut self, store: std::sync::Arc<crate::replay::ReplayStore>) -> Self {
+        self.replay = Some(store);
+        self
+    }
+    /// A replay store sized for this verifier's freshness window.
+    pub fn default_replay_store(&self) -> crate::replay::ReplayStore {
+        crate::replay::ReplayStore::new(self.policy.max_age + self.policy.max_future, 1_000_000)
+    }
+    /// Use this policy.
+    pub fn with_policy(mut self, policy: VerifyPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// Use these limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// Check revocation against these CRLs.
+    pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
+        self.crls = crls;
+        self
+    }
+    /// The policy.
+    pub fn policy(&self) -> &VerifyPolicy {
+        &self.policy
+    }
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    /// The trust anchors.
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
+    }
+    /// The CRLs.
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
+    }
+
+    /// Stage 1: everything that needs no certificate.
+    pub fn prepare(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+    ) -> Result<Pending, Box<Failure>> {
+        let mut fail = Failure::bare(VerifyError::NoIdentity);
+        fail.ppt = identity.ppt.clone();
+        let err = |mut fail: Failure, e: VerifyError| -> Box<Failure> {
+            fail.error = e;
+            Box::new(fail)
+        };
+        // 1-2: token, compact form.
+        let passport = match Token::parse(&identity.token, &self.limits) {
+            Ok(Token::Full(p)) => p,
+            Ok(Token::Compact { .. }) => return Err(err(fail, VerifyError::CompactForm)),
+            Err(e) => return Err(err(fail, VerifyError::TokenMalformed(e))),
+        };
+        // Header (typed; forbidden key parameters are refused here).
+        let header = match passport.header() {
+            Ok(h) => h,
+            Err(HeaderError::Missing { param }) => {
+                return Err(err(fail, VerifyError::HeaderParamMissing { param }))
+            }
+            Err(e) => return Err(err(fail, VerifyError::HeaderInvalid(e))),
+        };
+        fail.header = Some(header.clone());
+        fail.x5u = identity.info.clone().or_else(|| header.x5u.clone());
+        // Decode the claims now (unverified) so a failure report can show them.
+        let claims = Claims::from_json(
+            crate::passport::dangerous::payload_json(&passport),
+            &self.limits,
+            &self.policy.claims,
+        );
+        if let Ok(c) = &claims {
+            fail.claims = Some(c.clone());
+        }
+        // 3: ppt (E5/E13).
+        match (&identity.ppt, &header.ppt) {
+            (_, None) => {
+                return Err(err(
+                    fail,
+                    VerifyError::UnsupportedPpt {
+                        found: "absent from the header".into(),
+                    },
+                ))
+            }
+            (Some(p), Some(h)) if p != h => {
+                return Err(err(
+                    fail,
+                    VerifyError::PptMismatch {
+                        param: p.clone(),
+                        header: h.clone(),
+                    },
+                ))
+            }
+            (_, Some(h)) if h != PPT_SHAKEN => {
+                return Err(err(
+                    fail,
+                    VerifyError::UnsupportedPpt {
+                        found: format!("{h:?}"),
+                    },
+                ))
+            }
+            _ => {}
+        }
+        // 4: info present and valid (E6/E7).
+        let Some(info) = identity.info.clone() else {
+            return Err(err(fail, VerifyError::InfoMissing));
+        };
+        if let Err(e) = check_url(&info) {
+            return Err(err(fail, e));
+        }
+        // 6: header params (E9).
+        if header.typ.is_none() {
+            return Err(err(fail, VerifyError::HeaderParamMissing { param: "typ" }));
+        }
+        let Some(x5u) = header.x5u.clone() else {
+            return Err(err(fail, VerifyError::HeaderParamMissing { param: "x5u" }));
+        };
+        // 7: x5u == info (E10).
+        if self.policy.require_x5u_equals_info && x5u != info {
+            return Err(err(fail, VerifyError::X5uMismatch { x5u, info }));
+        }
+        // 8: typ (E11).
+        if header.typ.as_deref() != Some(TYP_PASSPORT) {
+            let typ = header.typ.clone().unwrap_or_default();
+            return Err(err(fail, VerifyError::TypInvalid { typ }));
+        }
+        // 9: alg (E12), in the header and in the Identity parameter.
+        if header.alg != ALG_ES256 {
+            let alg = header.alg.clone();
+            return Err(err(
+                fail,
+                VerifyError::AlgUnsupported {
+                    alg,
+                    location: "PASSporT header",
+                },
+            ));
+        }
+        if identity.alg_or_default() != ALG_ES256 {
+            let alg = identity.alg_or_default().to_owned();
+            return Err(err(
+                fail,
+                VerifyError::AlgUnsupported {
+                    alg,
+                    location: "Identity alg parameter",
+                },
+            ));
+        }
+        // 10: claims (E14), SHAKEN claims, attest (E19).
+        let claims = match claims {
+            Ok(c) => c,
+            Err(ClaimsError::BadAttest { value }) => {
+                return Err(err(fail, VerifyError::AttestInvalid { value }))
+            }
+            Err(e) => return Err(err(fail, VerifyError::ClaimsInvalid(e))),
+        };
+        let mut warnings = Vec::new();
+        if claims.attest.is_none() {
+            return Err(err(
+                fail,
+                VerifyError::ShakenClaimMissing { claim: "attest" },
+            ));
+        }
+        match &claims.origid {
+            None => {
+                return Err(err(
+                    fail,
+                    VerifyError::ShakenClaimMissing { claim: "origid" },
+                ))
+            }
+            Some(o) if uuid::Uuid::parse_str(o).is_err() => warnings.push(format!(
+                "origid {o:?} is not a UUID (RFC 8588 recommends one; traceback may be harder)"
+            )),
+            Some(_) => {}
+        }
+        if claims.iat_was_string {
+            warnings.push("iat was a JSON string; accepted under the lenient iat policy".into());
+        }
+        let orig_tn = match &claims.orig {
+            Orig::Tn(t) => match TelephoneNumber::parse(t, &self.policy.tn) {
+                Ok(tn) => tn,
+                Err(source) => {
+                    return Err(err(
+                        fail,
+                        VerifyError::TnInvalid {
+                            claim: "orig.tn",
+                            source,
+                        },
+                    ))
+                }
+            },
+            Orig::Uri(u) => {
+                let found = u.clone();
+                return Err(err(
+                    fail,
+                    VerifyError::NotTn {
+                        claim: "orig",
+                        found,
+                    },
+                ));
+            }
+        };
+        if claims.dest.tn.is_empty() {
+            let found = claims.dest.uri.join(", ");
+            return Err(err(
+                fail,
+                VerifyError::NotTn {
+                    claim: "dest",
+                    found,
+                },
+            ));
+        }
+        let mut dest_tns = Vec::with_capacity(claims.dest.tn.len());
+        for t in &claims.dest.tn {
+            match TelephoneNumber::parse(t, &self.policy.tn) {
+                Ok(tn) => dest_tns.push(tn),
+                Err(source) => {
+                    return Err(err(
+                        fail,
+                        VerifyError::TnInvalid {
+                            claim: "dest.tn",
+                            source,
+                        },
+                    ))
+                }
+            }
+        }
+        // 11: orig/dest against the call (E16).
+        if !ctx.orig.is_empty()
+            && !ctx
+                .orig
+                .iter()
+                .any(|p| matches!(p, PartyId::Tn(t) if *t == orig_tn))
+        {
+            let expected = ctx
+                .orig
+                .iter()
+                .map(PartyId::describe)
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Err(err(
+                fail,
+                VerifyError::OrigMismatch {
+                    passport: orig_tn.to_string(),
+                    expected,
+                },
+            ));
+        }
+        for want in &ctx.dest {
+            let ok = matches!(want, PartyId::Tn(t) if dest_tns.contains(t));
+            if !ok {
+                let passport = dest_tns
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(err(
+                    fail,
+                    VerifyError::DestMismatch {
+                        passport,
+                        expected: want.describe(),
+                    },
+                ));
+            }
+        }
+        // 14: freshness (E15) and Date.
+        let age = ctx.now.saturating_sub(claims.iat);
+        if age > self.policy.max_age {
+            return Err(err(
+                fail,
+                VerifyError::Stale {
+                    iat: claims.iat,
+                    now: ctx.now,
+                    age,
+                    max: self.policy.max_age,
+                },
+            ));
+        }
+        if -age > self.policy.max_future {
+            return Err(err(
+                fail,
+                VerifyError::Future {
+                    iat: claims.iat,
+                    now: ctx.now,
+                    ahead: -age,
+                    max: self.policy.max_future,
+                },
+            ));
+        }
+        if let Some(date) = ctx.date {
+            let diff = date.saturating_sub(claims.iat).saturating_abs();
+            if diff > self.policy.max_age {
+                return Err(err(
+                    fail,
+                    VerifyError::DateMismatch {
+                        date,
+                        iat: claims.iat,
+                        diff,
+                        max: self.policy.max_age,
+                    },
+                ));
+            }
+        }
+        Ok(Pending {
+            passport,
+            header,
+            claims,
+            x5u,
+            warnings,
+            call_id: ctx.call_id.clone(),
+        })
+    }
+
+    /// Stage 2: validate the chain at `now`, check TNAuthList and the signature.
+    /// `chain` is the certificate chain for `pending.x5u` (end entity first),
+    /// or the reason it could not be obtained.
+    pub fn complete(
+        &self,
+        pending: Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let Pending {
+            passport,
+            header,
+            claims,
+            x5u,
+            mut warnings,
+            call_id,
+        } = pending;
+        let call_id = call_id.as_deref();
+        let mut fail = Failure {
+            error: VerifyError::NoIdentity,
+            claims: Some(claims.clone()),
+            header: Some(header.clone()),
+            x5u: Some(x5u.clone()),
+            signer: None,
+            warnings: warnings.clone(),
+            ppt: header.ppt.clone(),
+        };
+        let chain = match chain {
+            Ok(c) => c,
+            Err(e) => {
+                fail.error = e;
+                return Err(Box::new(fail));
+            }
+        };
+        if let Some(leaf) = chain.first() {
+            fail.signer = Some(SignerInfo {
+                subject: leaf.subject().to_owned(),
+                spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
+                trusted: false,
+            });
+        }
+        // 12: chain (E17).
+        let validated =
+            match validate_chain(chain, &self.anchors, &self.crls, now, &self.policy.chain) {
+                Ok(v) => v,
+                Err(e) => {
+                    fail.error = VerifyError::Chain(e);
+                    return Err(Box::new(fail));
+                }
+            };
+        fail.signer = Some(SignerInfo {
+            subject: validated.leaf_subject.clone(),
+            spc: validated.spc.clone(),
+            trusted: true,
+        });
+        warnings.extend(validated.warnings.iter().cloned());
+        fail.warnings = warnings.clone();
+        // The token must have been signed while the certificate was valid.
+        if let Some(leaf) = chain.first() {
+            if claims.iat < leaf.not_before() || claims.iat > leaf.not_after() {
+                fail.error = VerifyError::SignedOutsideValidity {
+                    iat: claims.iat,
+                    subject: leaf.subject().to_owned(),
+                    not_before: leaf.not_before(),
+                    not_after: leaf.not_after(),
+                };
+                return Err(Box::new(fail));
+            }
+        }
+        // TNAuthList: delegate certificates list the numbers they cover.
+        if let Orig::Tn(t) = &claims.orig {
+            let canonical = TelephoneNumber::parse(t, &self.policy.tn)
+                .map(|tn| tn.to_string())
+                .unwrap_or_else(|_| t.clone());
+            if validated.tn_auth_list.authorizes(&canonical) == TnAuthorization::NotListed {
+                fail.error = VerifyError::TnNotAuthorized {
+                    tn: canonical,
+                    subject: validated.leaf_subject.clone(),
+                };
+                return Err(Box::new(fail));
+            }
+        }
+        // 13: signature (E18), over the received bytes.
+        if passport
+            .verify_signature(&validated.leaf_public_key)
+            .is_err()
+        {
+            fail.error = VerifyError::SignatureInvalid {
+                subject: validated.leaf_subject.clone(),
+            };
+            return Err(Box::new(fail));
+        }
+        if let Some(store) = &self.replay {
+            if let Err(r) = store.check_and_record(passport.signing_input(), call_id, now) {
+                fail.error = VerifyError::Replay {
+                    age: r.age,
+                    first_call_id: r.first_call_id,
+                };
+                return Err(Box::new(fail));
+            }
+        }
+        Ok(VerifiedPassport {
+            header,
+            claims,
+            chain: validated,
+            x5u,
+            signing_input: passport.signing_input().to_owned(),
+            warnings,
+        })
+    }
+
+    /// Both stages with a chain the caller already holds (`--cert`).
+    pub fn verify_with_chain(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+        chain: &[Certificate],
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let pending = self.prepare(identity, ctx)?;
+        self.complete(pending, Ok(chain), ctx.now)
+    }
+
+    /// Parse an Identity header value (or a bare full-form token, whose `x5u`
+    /// then stands for `info`).
+    pub fn parse_identity(&self, value: &str) -> Result<IdentityHeader, Box<Failure>> {
+        parse_identity_or_token(value, &self.limits).map_err(|e| Box::new(Failure::bare(e)))
+    }
+}
+
+/// Parse an Identity header value, or a bare full-form token whose `x5u` then
+/// stands for `info`.
+pub fn parse_identity_or_token(
+    value: &str,
+    limits: &Limits,
+) -> Result<IdentityHeader, VerifyError> {
+    let mut h = IdentityHeader::parse(value, limits)?;
+    if h.info.is_none() && !value.contains(';') {
+        if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
+            if let Ok(header) = p.header() {
+                h.info = header.x5u.clone();
+                h.ppt = header.ppt.clone();
+            }
+        }
+    }
+    Ok(h)
+}
+
+/// Build the report of a verification.
+pub fn report(result: &Result<VerifiedPassport, Box<Failure>>) -> Report {
+    match result {
+        Ok(v) => Report {
+            verstat: Verstat::Passed,
+            attest: v.claims.attest,
+            orig: Some(v.claims.orig.as_str().to_owned()),
+            dest: v
+                .claims
+                .dest
+                .tn
+                .iter()
+                .chain(v.claims.dest.uri.iter())
+                .cloned()
+                .collect(),
+            origid: v.claims.origid.clone(),
+            iat: Some(v.claims.iat),
+            x5u: Some(v.x5u.clone()),
+            ppt: v.header.ppt.clone(),
+            reason: None,
+            signer: Some(SignerInfo {
+                subject: v.chain.leaf_subject.clone(),
+                spc: v.chain.spc.clone(),
+                trusted: true,
+            }),
+            warnings: v.warnings.clone(),
+        },
+        Err(f) => Report {
+            verstat: f.error.verstat(),
+            attest: f.claims.as_ref().and_then(|c| c.attest),
+            orig: f.claims.as_ref().map(|c| c.orig.as_str().to_owned()),
+            dest: f
+                .claims
+                .as_ref()
+                .map(|c| c.dest.tn.iter().chain(c.dest.uri.iter()).cloned().collect())
+                .unwrap_or_default(),
+            origid: f.claims.as_ref().and_then(|c| c.origid.clone()),
+            iat: f.claims.as_ref().map(|c| c.iat),
+            x5u: f.x5u.clone(),
+            ppt: f
+                .header
+                .as_ref()
+                .and_then(|h| h.ppt.clone())
+                .or_else(|| f.ppt.clone()),
+            reason: Some(f.error.reason()),
+            signer: f.signer.clone(),
+            warnings: f.warnings.clone(),
+        },
+    }
+}
