@@ -151,9 +151,12 @@ pub struct PkiInitArgs {
     /// Service Provider Code for the SP certificate's TNAuthList.
     #[arg(long, default_value = "1234")]
     pub spc: String,
-    /// Validity of every certificate, in days from now.
+    /// Validity of every certificate, in days from the start of validity.
     #[arg(long, default_value_t = 3650)]
     pub days: u32,
+    /// Start of validity, Unix seconds (default: one hour ago).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub not_before: Option<i64>,
     /// CRL distribution point URL written into the certificates.
     #[arg(long, default_value = "http://127.0.0.1:8080/crl.pem")]
     pub crl_url: String,

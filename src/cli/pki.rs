@@ -31,9 +31,8 @@ pub const FILES: &[(&str, &str)] = &[
 ];
 
 pub fn init(a: PkiInitArgs) -> Result<i32> {
-    let t = now();
-    let not_before = t - 3600;
-    let not_after = t + i64::from(a.days) * 86_400;
+    let not_before = a.not_before.unwrap_or_else(|| now() - 3600);
+    let not_after = not_before + i64::from(a.days) * 86_400;
     let mut opts = LabPkiOptions::new(not_before, not_after);
     opts.spc = a.spc.clone();
     opts.crl_url = a.crl_url.clone();
