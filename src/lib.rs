@@ -19,6 +19,8 @@ pub mod pki;
 pub mod replay;
 pub mod report;
 pub mod sip;
+pub mod sip_verify;
+pub mod summary;
 pub mod tn;
 pub mod verify;
 
@@ -28,3 +30,8 @@ pub mod fetch;
 pub mod online;
 
 pub use limits::Limits;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,7 +8,8 @@ use std::path::PathBuf;
     name = "shaken",
     version,
     about = "STIR/SHAKEN toolkit: sign and verify caller ID (PASSporT, SIP Identity, STI certificates)",
-    long_about = None
+    long_about = None,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]

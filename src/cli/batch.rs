@@ -1,12 +1,844 @@
-//! `shaken verify --batch` and `shaken sign --batch`.
+//! `shaken verify --batch` and `shaken sign --batch`: JSON Lines in, JSON
+//! Lines out, one result per input line, in input order, on every core.
+//!
+//! The pipeline streams with flat memory: a reader thread cuts the input
+//! into chunks of lines, `--jobs` workers process whole chunks, and a writer
+//! puts the results back in input order. Chunks (input bytes, line offsets and
+//! output bytes) come from a fixed pool and return to it once written, so at
+//! most `jobs * CHUNKS_PER_JOB` chunks exist at any time: that pool is both
+//! the channel bound and the reorder window, and its buffers are reused. The
+//! workers take a lock only once per chunk (to receive it), keep their own
+//! counters, and the counters are merged at the end.
 
 use super::args::{SignArgs, VerifyArgs};
-use anyhow::{bail, Result};
+use super::common::{now, rfc3339};
+use super::verify::{build_setup, VerifySetup};
+use super::{EXIT_FAIL, EXIT_OK};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Deserializer, Serialize};
+use shaken::crypto::Signer;
+use shaken::identity::IdentityHeader;
+use shaken::passport::{self, Attestation, Claims, Header};
+use shaken::report::{Report, Verstat};
+use shaken::summary::{self, HtmlMeta, Summary};
+use shaken::tn::{TelephoneNumber, TnPolicy};
+use shaken::verify::{self, CallContext, PartyId};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-pub fn verify(_a: VerifyArgs) -> Result<i32> {
-    bail!("`shaken verify --batch` is not implemented yet")
+/// Most lines in one chunk.
+const CHUNK_LINES: usize = 256;
+/// A chunk is closed once its input bytes reach this size.
+const CHUNK_BYTES: usize = 256 * 1024;
+/// Chunks in flight per worker (pool size = jobs * this).
+const CHUNKS_PER_JOB: usize = 4;
+/// Most worker threads accepted from `--jobs`.
+const MAX_JOBS: usize = 256;
+
+/// Where a line sits in its chunk.
+enum Slot {
+    /// `data[start..end]`, without the line terminator.
+    Line { start: usize, end: usize },
+    /// A line longer than the limit (its length); its bytes were dropped.
+    TooLong(usize),
+    /// An empty or all-whitespace line: no output.
+    Blank,
 }
 
-pub fn sign(_a: SignArgs) -> Result<i32> {
-    bail!("`shaken sign --batch` is not implemented yet")
+/// A run of input lines and their output, recycled through the pool.
+#[derive(Default)]
+struct Chunk {
+    seq: u64,
+    first_line: u64,
+    data: Vec<u8>,
+    slots: Vec<Slot>,
+    out: Vec<u8>,
+}
+
+/// One kind of line work (verify or sign).
+trait Job: Sync {
+    /// Per-worker counters, merged at the end.
+    type Acc: Send + Default;
+    /// Process line `line_no` (1-based): `Ok(bytes)`, or `Err(len)` for a
+    /// line longer than the limit. Append the output line(s) to `out`.
+    fn line(
+        &self,
+        line_no: u64,
+        line: Result<&[u8], usize>,
+        out: &mut Vec<u8>,
+        acc: &mut Self::Acc,
+    );
+}
+
+/// The input of a batch: a file or stdin.
+enum Source {
+    Stdin,
+    File(std::fs::File),
+}
+
+impl Source {
+    fn open(path: &str) -> Result<Source> {
+        if path == "-" {
+            Ok(Source::Stdin)
+        } else {
+            Ok(Source::File(
+                std::fs::File::open(path).with_context(|| format!("opening --batch {path}"))?,
+            ))
+        }
+    }
+}
+
+/// Number of workers: `--jobs`, else every core.
+fn job_count(n: Option<usize>) -> Result<usize> {
+    match n {
+        Some(0) => bail!("--jobs must be at least 1"),
+        Some(n) => Ok(n.min(MAX_JOBS)),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+/// A progress display on stderr when it is a terminal; hidden otherwise.
+fn progress() -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {human_pos} lines  {per_sec}  {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Read one line into `data` (at most `max` bytes kept). `None` at EOF.
+fn read_line<R: BufRead>(
+    r: &mut R,
+    data: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<Slot>> {
+    let start = data.len();
+    let mut len = 0usize;
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let (used, done) = {
+            let buf = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if buf.is_empty() {
+                break;
+            }
+            any = true;
+            let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (buf.len(), false),
+            };
+            len = len.saturating_add(take);
+            if !too_long {
+                if len > max {
+                    too_long = true;
+                    data.truncate(start);
+                } else {
+                    data.extend_from_slice(buf.get(..take).unwrap_or_default());
+                }
+            }
+            (if done { take + 1 } else { take }, done)
+        };
+        r.consume(used);
+        if done {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if too_long {
+        return Ok(Some(Slot::TooLong(len)));
+    }
+    if data.last() == Some(&b'\r') {
+        data.pop();
+    }
+    let end = data.len();
+    let blank = data
+        .get(start..end)
+        .is_none_or(|l| l.iter().all(u8::is_ascii_whitespace));
+    if blank {
+        data.truncate(start);
+        return Ok(Some(Slot::Blank));
+    }
+    Ok(Some(Slot::Line { start, end }))
+}
+
+fn read_loop<R: BufRead>(
+    mut r: R,
+    max_line: usize,
+    free_rx: &Receiver<Chunk>,
+    work_tx: &SyncSender<Chunk>,
+) -> std::io::Result<()> {
+    let mut line_no = 0u64;
+    let mut seq = 0u64;
+    loop {
+        // Blocks while every chunk is in flight: this is the back-pressure.
+        let Ok(mut chunk) = free_rx.recv() else {
+            return Ok(()); // the writer stopped
+        };
+        chunk.seq = seq;
+        chunk.first_line = line_no + 1;
+        let mut eof = false;
+        while chunk.slots.len() < CHUNK_LINES && chunk.data.len() < CHUNK_BYTES {
+            match read_line(&mut r, &mut chunk.data, max_line)? {
+                None => {
+                    eof = true;
+                    break;
+                }
+                Some(slot) => {
+                    line_no += 1;
+                    chunk.slots.push(slot);
+                }
+            }
+        }
+        if chunk.slots.is_empty() {
+            return Ok(());
+        }
+        seq += 1;
+        if work_tx.send(chunk).is_err() || eof {
+            return Ok(());
+        }
+    }
+}
+
+fn work<J: Job>(job: &J, work_rx: &Mutex<Receiver<Chunk>>, done_tx: SyncSender<Chunk>) -> J::Acc {
+    let mut acc = J::Acc::default();
+    loop {
+        let next = match work_rx.lock() {
+            Ok(rx) => rx.recv(),
+            Err(poisoned) => poisoned.into_inner().recv(),
+        };
+        let Ok(mut chunk) = next else {
+            return acc;
+        };
+        let Chunk {
+            first_line,
+            data,
+            slots,
+            out,
+            ..
+        } = &mut chunk;
+        out.clear();
+        for (i, slot) in slots.iter().enumerate() {
+            let no = *first_line + i as u64;
+            match slot {
+                Slot::Blank => {}
+                Slot::TooLong(n) => job.line(no, Err(*n), out, &mut acc),
+                Slot::Line { start, end } => {
+                    let bytes = data.get(*start..*end).unwrap_or_default();
+                    job.line(no, Ok(bytes), out, &mut acc);
+                }
+            }
+        }
+        if done_tx.send(chunk).is_err() {
+            return acc;
+        }
+    }
+}
+
+fn write_loop(
+    done_rx: Receiver<Chunk>,
+    free_tx: SyncSender<Chunk>,
+    bar: &indicatif::ProgressBar,
+) -> std::io::Result<u64> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut pending: BTreeMap<u64, Chunk> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut lines = 0u64;
+    for chunk in done_rx {
+        pending.insert(chunk.seq, chunk);
+        while let Some(mut c) = pending.remove(&next) {
+            out.write_all(&c.out)?;
+            lines += c.slots.len() as u64;
+            bar.inc(c.slots.len() as u64);
+            c.data.clear();
+            c.slots.clear();
+            c.out.clear();
+            next += 1;
+            let _ = free_tx.send(c);
+        }
+    }
+    out.flush()?;
+    if !pending.is_empty() {
+        return Err(std::io::Error::other(
+            "internal error: batch chunks were lost before they could be written",
+        ));
+    }
+    Ok(lines)
+}
+
+/// Run `job` over every line of `input` with `jobs` workers; results go to
+/// stdout in input order. Returns the workers' counters and the line count.
+fn run_pipeline<J: Job>(
+    input: &str,
+    jobs: usize,
+    max_line: usize,
+    job: &J,
+) -> Result<(Vec<J::Acc>, u64)> {
+    let source = Source::open(input)?;
+    let pool = jobs.saturating_mul(CHUNKS_PER_JOB).max(2);
+    let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(pool);
+    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(pool);
+    let (done_tx, done_rx) = mpsc::sync_channel::<Chunk>(pool);
+    for _ in 0..pool {
+        free_tx
+            .send(Chunk::default())
+            .map_err(|_| anyhow!("internal error: chunk pool closed"))?;
+    }
+    let work_rx = Mutex::new(work_rx);
+    let bar = progress();
+    let result = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let r = match source {
+                Source::Stdin => read_loop(std::io::stdin().lock(), max_line, &free_rx, &work_tx),
+                Source::File(f) => read_loop(
+                    std::io::BufReader::with_capacity(64 * 1024, f),
+                    max_line,
+                    &free_rx,
+                    &work_tx,
+                ),
+            };
+            drop(work_tx);
+            r
+        });
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                let done_tx = done_tx.clone();
+                let work_rx = &work_rx;
+                s.spawn(move || work(job, work_rx, done_tx))
+            })
+            .collect();
+        drop(done_tx);
+        let bar_ref = &bar;
+        let writer = s.spawn(move || write_loop(done_rx, free_tx, bar_ref));
+        let written = writer
+            .join()
+            .map_err(|_| anyhow!("internal error: the output thread panicked"))?;
+        let accs = workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .map_err(|_| anyhow!("internal error: a worker thread panicked"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let read = reader
+            .join()
+            .map_err(|_| anyhow!("internal error: the input thread panicked"))?;
+        let lines = written.context("writing results to standard output")?;
+        read.with_context(|| format!("reading --batch {input}"))?;
+        Ok::<_, anyhow::Error>((accs, lines))
+    });
+    bar.finish_and_clear();
+    result
+}
+
+/// A JSON string that borrows from the line when it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `{"tn": "..."}`.
+#[derive(Deserialize)]
+struct OneTn<'a> {
+    #[serde(borrow)]
+    tn: Option<Text<'a>>,
+}
+
+/// `{"tn": ["...", ...]}`.
+#[derive(Deserialize)]
+struct ManyTn<'a> {
+    #[serde(borrow)]
+    tn: Option<Vec<Text<'a>>>,
+}
+
+/// An ATIS-1000082 verification request, bare or inside `verificationRequest`.
+#[derive(Deserialize)]
+struct VerifyRequest<'a> {
+    #[serde(borrow, rename = "verificationRequest")]
+    wrapped: Option<Box<VerifyRequest<'a>>>,
+    #[serde(borrow)]
+    from: Option<OneTn<'a>>,
+    #[serde(borrow)]
+    to: Option<ManyTn<'a>>,
+    time: Option<i64>,
+    #[serde(borrow)]
+    identity: Option<Text<'a>>,
+}
+
+/// The error object of a line that could not be processed.
+#[derive(Serialize)]
+struct LineError<'a> {
+    line: u64,
+    message: &'a str,
+}
+
+/// One output line of `verify --batch`.
+#[derive(Serialize)]
+struct VerifyLine<'a> {
+    line: u64,
+    #[serde(flatten)]
+    report: &'a Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<LineError<'a>>,
+}
+
+fn push_json<T: Serialize>(out: &mut Vec<u8>, value: &T) {
+    let mark = out.len();
+    if serde_json::to_writer(&mut *out, value).is_err() {
+        out.truncate(mark);
+        out.extend_from_slice(br#"{"error":"internal error: result could not be serialised"}"#);
+    }
+    out.push(b'\n');
+}
+
+/// The report of a request line that could not be read.
+fn malformed_report() -> Report {
+    Report {
+        verstat: Verstat::NoValidation,
+        attest: None,
+        orig: None,
+        dest: vec![],
+        origid: None,
+        iat: None,
+        x5u: None,
+        ppt: None,
+        reason: None,
+        signer: None,
+        warnings: vec![],
+    }
+}
+
+fn too_long_message(len: usize, max: usize) -> String {
+    format!("the line is {len} bytes, longer than the {max}-byte limit (Limits.max_batch_line)")
+}
+
+struct VerifyJob<'a> {
+    setup: &'a VerifySetup,
+    rt: &'a tokio::runtime::Runtime,
+    max_line: usize,
+}
+
+impl VerifyJob<'_> {
+    /// Parse and verify one request; `Err((message, calling))` for a line
+    /// that is not a usable request.
+    fn check(&self, bytes: &[u8]) -> Result<(Report, String), (String, Option<String>)> {
+        let mut req: VerifyRequest = serde_json::from_slice(bytes)
+            .map_err(|e| (format!("not a JSON verification request: {e}"), None))?;
+        if let Some(inner) = req.wrapped.take() {
+            req = *inner;
+        }
+        let policy = &self.setup.tn_policy;
+        let from = req
+            .from
+            .and_then(|f| f.tn)
+            .ok_or_else(|| ("missing \"from\": {\"tn\": ...}".to_owned(), None))?;
+        let orig = TelephoneNumber::parse(&from.0, policy).map_err(|e| {
+            (
+                format!("\"from.tn\" {:?} is not a telephone number: {e}", from.0),
+                Some(from.0.to_string()),
+            )
+        })?;
+        let calling = orig.to_string();
+        let err = |m: String| (m, Some(calling.clone()));
+        let to = req
+            .to
+            .and_then(|t| t.tn)
+            .ok_or_else(|| err("missing \"to\": {\"tn\": [...]}".to_owned()))?;
+        if to.is_empty() {
+            return Err(err("\"to.tn\" is empty".to_owned()));
+        }
+        let mut dest = Vec::with_capacity(to.len());
+        for t in &to {
+            let tn = TelephoneNumber::parse(&t.0, policy).map_err(|e| {
+                err(format!(
+                    "\"to.tn\" {:?} is not a telephone number: {e}",
+                    t.0
+                ))
+            })?;
+            dest.push(PartyId::Tn(tn));
+        }
+        let time = req
+            .time
+            .ok_or_else(|| err("missing \"time\" (Unix seconds)".to_owned()))?;
+        let identity = req
+            .identity
+            .ok_or_else(|| err("missing \"identity\" (the Identity header value)".to_owned()))?;
+        let ctx = CallContext {
+            now: self.setup.now.unwrap_or(time),
+            orig: vec![PartyId::Tn(orig)],
+            dest,
+            // With --now pinned, the request time is checked like a SIP Date.
+            date: self.setup.now.map(|_| time),
+            call_id: None,
+        };
+        let result = self.setup.verify_value(identity.0.trim(), &ctx, self.rt);
+        Ok((verify::report(&result), calling))
+    }
+}
+
+impl Job for VerifyJob<'_> {
+    type Acc = Summary;
+    fn line(&self, line_no: u64, line: Result<&[u8], usize>, out: &mut Vec<u8>, acc: &mut Summary) {
+        let outcome = match line {
+            Ok(bytes) => self.check(bytes),
+            Err(len) => Err((too_long_message(len, self.max_line), None)),
+        };
+        match outcome {
+            Ok((report, calling)) => {
+                acc.record(&report, Some(&calling));
+                push_json(
+                    out,
+                    &VerifyLine {
+                        line: line_no,
+                        report: &report,
+                        error: None,
+                    },
+                );
+            }
+            Err((message, calling)) => {
+                acc.record_malformed(calling.as_deref());
+                push_json(
+                    out,
+                    &VerifyLine {
+                        line: line_no,
+                        report: &malformed_report(),
+                        error: Some(LineError {
+                            line: line_no,
+                            message: &message,
+                        }),
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// Write the HTML report, if asked.
+pub(super) fn write_report(
+    path: Option<&std::path::Path>,
+    s: &Summary,
+    meta: &HtmlMeta,
+) -> Result<()> {
+    if let Some(p) = path {
+        std::fs::write(p, summary::render_html(s, meta))
+            .with_context(|| format!("writing --report {}", p.display()))?;
+        eprintln!("report written to {}", p.display());
+    }
+    Ok(())
+}
+
+/// `shaken verify --batch FILE|-`.
+pub fn verify(a: VerifyArgs) -> Result<i32> {
+    let Some(input) = a.batch.clone() else {
+        bail!("--batch FILE|- is required");
+    };
+    let jobs = job_count(a.jobs)?;
+    let setup = build_setup(&a, true)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let max_line = setup.limits.max_batch_line;
+    let job = VerifyJob {
+        setup: &setup,
+        rt: &rt,
+        max_line,
+    };
+    let started = Instant::now();
+    let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job)?;
+    let elapsed = started.elapsed();
+    let mut total = Summary::new();
+    for acc in &accs {
+        total.merge(acc);
+    }
+    eprint!("{}", total.text("lines", elapsed));
+    write_report(
+        a.report.as_deref(),
+        &total,
+        &HtmlMeta {
+            title: "shaken verify --batch".into(),
+            source: input.clone(),
+            generated: rfc3339(now()),
+            elapsed,
+            unit: "lines".into(),
+        },
+    )?;
+    Ok(if total.all_passed() {
+        EXIT_OK
+    } else {
+        EXIT_FAIL
+    })
+}
+
+/// An ATIS-1000082 signing request, bare or inside `signingRequest`.
+#[derive(Deserialize)]
+struct SignRequest<'a> {
+    #[serde(borrow, rename = "signingRequest")]
+    wrapped: Option<Box<SignRequest<'a>>>,
+    #[serde(borrow)]
+    attest: Option<Text<'a>>,
+    #[serde(borrow)]
+    dest: Option<ManyTn<'a>>,
+    iat: Option<i64>,
+    #[serde(borrow)]
+    orig: Option<OneTn<'a>>,
+    #[serde(borrow)]
+    origid: Option<Text<'a>>,
+}
+
+#[derive(Serialize)]
+struct SignedLine<'a> {
+    identity: &'a str,
+}
+
+#[derive(Serialize)]
+struct SignErrorLine<'a> {
+    line: u64,
+    error: &'a str,
+}
+
+/// Counters of `sign --batch`.
+#[derive(Default)]
+struct SignStats {
+    total: u64,
+    signed: u64,
+    by_attest: [u64; 3],
+}
+
+struct SignJob<'a> {
+    signer: &'a dyn Signer,
+    header: Header,
+    x5u: &'a str,
+    policy: TnPolicy,
+    max_line: usize,
+}
+
+impl SignJob<'_> {
+    fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation), String> {
+        let mut req: SignRequest = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a JSON signing request: {e}"))?;
+        if let Some(inner) = req.wrapped.take() {
+            req = *inner;
+        }
+        let attest: Attestation = req
+            .attest
+            .ok_or("missing \"attest\" (A, B or C)")?
+            .0
+            .parse()
+            .map_err(|e: String| format!("\"attest\": {e}"))?;
+        let orig = req
+            .orig
+            .and_then(|o| o.tn)
+            .ok_or("missing \"orig\": {\"tn\": ...}")?;
+        let orig = TelephoneNumber::parse(&orig.0, &self.policy)
+            .map_err(|e| format!("\"orig.tn\" {:?} is not a telephone number: {e}", orig.0))?;
+        let dest_in = req
+            .dest
+            .and_then(|d| d.tn)
+            .ok_or("missing \"dest\": {\"tn\": [...]}")?;
+        if dest_in.is_empty() {
+            return Err("\"dest.tn\" is empty".into());
+        }
+        let mut dest = Vec::with_capacity(dest_in.len());
+        for d in &dest_in {
+            dest.push(
+                TelephoneNumber::parse(&d.0, &self.policy)
+                    .map_err(|e| format!("\"dest.tn\" {:?} is not a telephone number: {e}", d.0))?
+                    .to_string(),
+            );
+        }
+        let iat = req.iat.ok_or("missing \"iat\" (Unix seconds)")?;
+        if iat < 0 {
+            return Err(format!("\"iat\" {iat} is negative"));
+        }
+        let origid = match req.origid {
+            Some(o) => {
+                uuid::Uuid::parse_str(&o.0)
+                    .map_err(|e| format!("\"origid\" {:?} is not a UUID: {e}", o.0))?;
+                o.0.to_ascii_lowercase()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let claims = Claims::shaken(attest, orig.to_string(), dest, iat, origid);
+        let token = passport::sign(&self.header, &claims, self.signer)
+            .map_err(|e| format!("signing: {e}"))?;
+        Ok((IdentityHeader::shaken(token, self.x5u).to_string(), attest))
+    }
+}
+
+impl Job for SignJob<'_> {
+    type Acc = SignStats;
+    fn line(
+        &self,
+        line_no: u64,
+        line: Result<&[u8], usize>,
+        out: &mut Vec<u8>,
+        acc: &mut SignStats,
+    ) {
+        acc.total += 1;
+        let outcome = match line {
+            Ok(bytes) => self.sign(bytes),
+            Err(len) => Err(too_long_message(len, self.max_line)),
+        };
+        match outcome {
+            Ok((identity, attest)) => {
+                acc.signed += 1;
+                let i = match attest {
+                    Attestation::A => 0,
+                    Attestation::B => 1,
+                    Attestation::C => 2,
+                };
+                if let Some(c) = acc.by_attest.get_mut(i) {
+                    *c += 1;
+                }
+                push_json(
+                    out,
+                    &SignedLine {
+                        identity: &identity,
+                    },
+                );
+            }
+            Err(message) => push_json(
+                out,
+                &SignErrorLine {
+                    line: line_no,
+                    error: &message,
+                },
+            ),
+        }
+    }
+}
+
+/// `shaken sign --batch FILE|-`.
+pub fn sign(a: SignArgs) -> Result<i32> {
+    let Some(input) = a.batch.clone() else {
+        bail!("--batch FILE|- is required");
+    };
+    let jobs = job_count(a.jobs)?;
+    super::sign::check_x5u(&a.x5u)?;
+    let signer = super::sign::load_signer(&a.key, a.deterministic)?;
+    let max_line = shaken::Limits::default().max_batch_line;
+    let job = SignJob {
+        signer: signer.as_ref(),
+        header: Header::shaken(&a.x5u),
+        x5u: &a.x5u,
+        policy: TnPolicy {
+            national: a.tn.tn_national,
+        },
+        max_line,
+    };
+    let started = Instant::now();
+    let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job)?;
+    let elapsed = started.elapsed();
+    let mut t = SignStats::default();
+    for s in &accs {
+        t.total += s.total;
+        t.signed += s.signed;
+        for (a, b) in t.by_attest.iter_mut().zip(s.by_attest.iter()) {
+            *a += b;
+        }
+    }
+    let [aa, bb, cc] = t.by_attest;
+    eprintln!(
+        "summary: {} lines, {} signed (A {aa}, B {bb}, C {cc}), {} failed in {:.2} s ({:.0} lines/s)",
+        t.total,
+        t.signed,
+        t.total - t.signed,
+        elapsed.as_secs_f64(),
+        summary::rate(t.total, elapsed)
+    );
+    Ok(if t.signed == t.total {
+        EXIT_OK
+    } else {
+        EXIT_FAIL
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn lines(input: &[u8], max: usize) -> Vec<String> {
+        let mut r = std::io::BufReader::with_capacity(4, input);
+        let mut data = Vec::new();
+        let mut v = Vec::new();
+        while let Some(slot) = read_line(&mut r, &mut data, max).unwrap() {
+            v.push(match slot {
+                Slot::Line { start, end } => String::from_utf8(data[start..end].to_vec()).unwrap(),
+                Slot::TooLong(n) => format!("<too long {n}>"),
+                Slot::Blank => "<blank>".into(),
+            });
+        }
+        v
+    }
+
+    #[test]
+    fn reads_lines_crlf_blank_and_too_long() {
+        assert_eq!(
+            lines(b"ab\r\n\n  \ncdefghij\nxyz", 5),
+            vec!["ab", "<blank>", "<blank>", "<too long 8>", "xyz"]
+        );
+        assert_eq!(lines(b"", 5), Vec::<String>::new());
+        assert_eq!(lines(b"a\n", 5), vec!["a"]);
+    }
+
+    #[test]
+    fn parses_bare_and_wrapped_requests() {
+        let bare = br#"{"from":{"tn":"12155551212"},"to":{"tn":["12355551212"]},"time":5,"identity":"x\/y"}"#;
+        let r: VerifyRequest = serde_json::from_slice(bare).unwrap();
+        assert_eq!(r.identity.unwrap().0, "x/y");
+        let wrapped = br#"{"verificationRequest":{"from":{"tn":"1"},"to":{"tn":[]},"time":5,"identity":"i"}}"#;
+        let r: VerifyRequest = serde_json::from_slice(wrapped).unwrap();
+        assert_eq!(r.wrapped.unwrap().time, Some(5));
+        let s: SignRequest =
+            serde_json::from_slice(br#"{"signingRequest":{"attest":"A"}}"#).unwrap();
+        assert_eq!(s.wrapped.unwrap().attest.unwrap().0, "A");
+        assert!(serde_json::from_slice::<VerifyRequest>(br#"{"time":"5"}"#).is_err());
+    }
+
+    #[test]
+    fn job_count_rules() {
+        assert!(job_count(Some(0)).is_err());
+        assert_eq!(job_count(Some(3)).unwrap(), 3);
+        assert_eq!(job_count(Some(100_000)).unwrap(), MAX_JOBS);
+        assert!(job_count(None).unwrap() >= 1);
+    }
 }

@@ -1,0 +1,625 @@
+//! The `shaken` binary: sign, verify, decode, pki, demo — the issue-2 contract.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use shaken::b64;
+use shaken::crypto::{KeySigner, Signer};
+use shaken::report::{Report, Verstat};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+const NOW: i64 = 1_800_000_000;
+const X5U: &str = "https://cr.example.net/sp.pem";
+const ORIG: &str = "12155550121";
+const DEST: &str = "12125550143";
+
+fn certs(f: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("certs")
+        .join(f)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn shaken(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args(args)
+        .env_remove("SHAKEN_TRUST_ANCHORS")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn sign_cli(extra: &[&str]) -> String {
+    let key = certs("sp.key.pem");
+    let iat = NOW.to_string();
+    let mut args = vec![
+        "sign",
+        "--key",
+        &key,
+        "--x5u",
+        X5U,
+        "--orig",
+        "+1 (215) 555-0121",
+        "--dest",
+        "212-555-0143",
+        "--attest",
+        "A",
+        "--iat",
+        &iat,
+    ];
+    args.extend_from_slice(extra);
+    let o = shaken(&args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(&o).trim().to_owned()
+}
+
+fn verify_json(identity: &str, extra: &[&str]) -> (i32, Report) {
+    let cert = certs("sp-chain.pem");
+    let root = certs("root.pem");
+    let now = NOW.to_string();
+    let mut args = vec![
+        "verify",
+        identity,
+        "--cert",
+        &cert,
+        "--trust-anchors",
+        &root,
+        "--now",
+        &now,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = shaken(&args);
+    let code = o.status.code().unwrap();
+    let report: Report = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (code, report)
+}
+
+/// A token with arbitrary header/payload JSON, signed by the lab SP key.
+fn craft(header: &str, payload: &str) -> String {
+    let signer =
+        KeySigner::from_pem(&std::fs::read_to_string(certs("sp.key.pem")).unwrap()).unwrap();
+    let input = format!(
+        "{}.{}",
+        b64::encode(header.as_bytes()),
+        b64::encode(payload.as_bytes())
+    );
+    let sig = signer.sign_es256(input.as_bytes()).unwrap();
+    format!(
+        "{input}.{};info=<{X5U}>;alg=ES256;ppt=shaken",
+        b64::encode(&sig)
+    )
+}
+
+const HEADER: &str =
+    r#"{"alg":"ES256","ppt":"shaken","typ":"passport","x5u":"https://cr.example.net/sp.pem"}"#;
+
+fn payload(iat: &str) -> String {
+    format!(
+        r#"{{"attest":"A","dest":{{"tn":["{DEST}"]}},"iat":{iat},"orig":{{"tn":"{ORIG}"}},"origid":"123e4567-e89b-12d3-a456-426655440000"}}"#
+    )
+}
+
+fn reason_id(r: &Report) -> (u16, String) {
+    let reason = r.reason.as_ref().expect("a reason");
+    (reason.code, reason.id.clone())
+}
+
+#[test]
+fn signed_header_verifies() {
+    let identity = sign_cli(&[]);
+    assert!(identity.ends_with(";info=<https://cr.example.net/sp.pem>;alg=ES256;ppt=shaken"));
+    let (code, r) = verify_json(&identity, &["--orig", ORIG, "--dest", DEST]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r.verstat, Verstat::Passed);
+    assert_eq!(r.attest.map(|a| a.as_str()), Some("A"));
+    assert_eq!(r.orig.as_deref(), Some(ORIG));
+    assert_eq!(r.dest, vec![DEST.to_string()]);
+    assert_eq!(r.iat, Some(NOW));
+    assert!(r.reason.is_none());
+    let signer = r.signer.unwrap();
+    assert_eq!(signer.spc.as_deref(), Some("1234"));
+    assert!(signer.subject.contains("CN=SHAKEN 1234"));
+    assert!(uuid::Uuid::parse_str(r.origid.as_deref().unwrap()).is_ok());
+}
+
+#[test]
+fn text_output_speaks_plainly() {
+    let identity = sign_cli(&["--attest", "B"]);
+    let now = NOW.to_string();
+    let (cert, root) = (certs("sp-chain.pem"), certs("root.pem"));
+    let o = shaken(&[
+        "verify",
+        &identity,
+        "--cert",
+        &cert,
+        "--trust-anchors",
+        &root,
+        "--now",
+        &now,
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.starts_with("PASSED"), "{text}");
+    assert!(
+        text.contains("not verified their right to use this number"),
+        "{text}"
+    );
+}
+
+#[test]
+fn orig_changed_in_token_fails_438() {
+    let identity = sign_cli(&[]);
+    let (token, params) = identity.split_once(';').unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let payload = String::from_utf8(b64::decode(parts[1]).unwrap()).unwrap();
+    let forged = payload.replace(ORIG, "12025550199");
+    let tampered = format!(
+        "{}.{}.{};{params}",
+        parts[0],
+        b64::encode(forged.as_bytes()),
+        parts[2]
+    );
+    let (code, r) = verify_json(&tampered, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(reason_id(&r), (438, "signature-invalid".into()));
+    assert_eq!(r.verstat, Verstat::Failed);
+}
+
+#[test]
+fn orig_flag_naming_another_number_fails_438() {
+    let identity = sign_cli(&[]);
+    let (code, r) = verify_json(&identity, &["--orig", "+1 202 555 0199"]);
+    assert_eq!(code, 1);
+    assert_eq!(reason_id(&r), (438, "orig-mismatch".into()));
+    assert_eq!(r.reason.unwrap().text, "Invalid Identity Header");
+    let (code, r) = verify_json(&identity, &["--dest", "12025550199"]);
+    assert_eq!(code, 1);
+    assert_eq!(reason_id(&r), (438, "dest-mismatch".into()));
+}
+
+#[test]
+fn alg_none_and_hs256_give_437() {
+    for alg in ["none", "HS256", "RS256", "ES384"] {
+        let header = HEADER.replace("ES256", alg);
+        let (code, r) = verify_json(&craft(&header, &payload(&NOW.to_string())), &[]);
+        assert_eq!(code, 1);
+        assert_eq!(reason_id(&r), (437, "alg-unsupported".into()), "{alg}");
+        assert_eq!(r.reason.unwrap().text, "Unsupported Credential");
+    }
+}
+
+#[test]
+fn stale_and_future_iat_give_403() {
+    let old = sign_cli(&["--iat", &(NOW - 61).to_string()]);
+    let (code, r) = verify_json(&old, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(reason_id(&r), (403, "iat-stale".into()));
+    assert_eq!(r.reason.as_ref().unwrap().text, "Stale Date");
+    // within a wider window it passes
+    assert_eq!(verify_json(&old, &["--max-age", "120"]).0, 0);
+    let future = sign_cli(&["--iat", &(NOW + 61).to_string()]);
+    assert_eq!(
+        reason_id(&verify_json(&future, &[]).1),
+        (403, "iat-future".into())
+    );
+}
+
+#[test]
+fn string_iat_rejected_unless_lenient() {
+    let identity = craft(HEADER, &payload(&format!("\"{NOW}\"")));
+    let (code, r) = verify_json(&identity, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(reason_id(&r), (438, "claims-invalid".into()));
+    let (code, r) = verify_json(&identity, &["--lenient-iat"]);
+    assert_eq!(code, 0, "{r:?}");
+    assert!(!r.warnings.is_empty());
+}
+
+#[test]
+fn no_trust_anchor_gives_437_with_instructions() {
+    let identity = sign_cli(&[]);
+    let now = NOW.to_string();
+    let cert = certs("sp-chain.pem");
+    let o = shaken(&[
+        "verify", &identity, "--cert", &cert, "--now", &now, "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let reason = r.reason.unwrap();
+    assert_eq!(reason.code, 437);
+    assert!(
+        reason.detail.contains("--trust-anchors"),
+        "{}",
+        reason.detail
+    );
+    // The environment variable supplies anchors.
+    let o = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args(["verify", &identity, "--cert", &cert, "--now", &now])
+        .env("SHAKEN_TRUST_ANCHORS", certs("root.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn certificate_expired_at_verification_time() {
+    let late = 5_000_000_000i64; // 2128: after the lab certificates expire
+    let identity = sign_cli(&["--iat", &late.to_string()]);
+    let (cert, root) = (certs("sp-chain.pem"), certs("root.pem"));
+    let now = late.to_string();
+    let o = shaken(&[
+        "verify",
+        &identity,
+        "--cert",
+        &cert,
+        "--trust-anchors",
+        &root,
+        "--now",
+        &now,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(reason_id(&r), (437, "cert-expired".into()));
+    assert_eq!(r.verstat, Verstat::Failed);
+}
+
+#[test]
+fn untrusted_root_gives_437() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other");
+    let o = shaken(&["pki", "init", other.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let identity = sign_cli(&[]);
+    let (code, r) = verify_json(
+        &identity,
+        &["--trust-anchors", other.join("root.pem").to_str().unwrap()],
+    );
+    // --trust-anchors given twice: both roots are anchors, so pass; with only the other root, fail.
+    assert_eq!(code, 0, "{r:?}");
+    let now = NOW.to_string();
+    let cert = certs("sp-chain.pem");
+    let o = shaken(&[
+        "verify",
+        &identity,
+        "--cert",
+        &cert,
+        "--trust-anchors",
+        other.join("root.pem").to_str().unwrap(),
+        "--now",
+        &now,
+        "--format",
+        "json",
+    ]);
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(reason_id(&r), (437, "cert-untrusted".into()));
+    // a trust-anchor directory works too
+    let o = shaken(&[
+        "verify",
+        &identity,
+        "--cert",
+        &cert,
+        "--trust-anchors",
+        other.to_str().unwrap(),
+        "--now",
+        &now,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "the directory holds keys that are not certificates: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn rejected_inputs_each_have_a_reason() {
+    let good = payload(&NOW.to_string());
+    let cases: Vec<(String, u16, &str)> = vec![
+        // compact form
+        (
+            format!("..{};info=<{X5U}>;ppt=shaken", b64::encode(&[7u8; 64])),
+            438,
+            "compact-form",
+        ),
+        // x5u != info
+        (
+            craft(HEADER, &good).replace(
+                "info=<https://cr.example.net/sp.pem>",
+                "info=<https://other.example/x.pem>",
+            ),
+            436,
+            "x5u-info-mismatch",
+        ),
+        // info missing
+        (
+            craft(HEADER, &good).replace(";info=<https://cr.example.net/sp.pem>", ""),
+            436,
+            "info-missing",
+        ),
+        // info not a URL
+        (
+            craft(HEADER, &good).replace("https://cr.example.net/sp.pem>", "not a url>"),
+            436,
+            "info-invalid",
+        ),
+        // typ wrong
+        (
+            craft(&HEADER.replace("\"passport\"", "\"JWT\""), &good),
+            437,
+            "typ-invalid",
+        ),
+        // typ missing
+        (
+            craft(&HEADER.replace(",\"typ\":\"passport\"", ""), &good),
+            436,
+            "header-param-missing",
+        ),
+        // key in the header
+        (
+            craft(&HEADER.replace("{", r#"{"jwk":{"kty":"EC"},"#), &good),
+            437,
+            "header-key-forbidden",
+        ),
+        // ppt not shaken
+        (
+            craft(&HEADER.replace("shaken", "div"), &good).replace("ppt=shaken", "ppt=div"),
+            438,
+            "ppt-unsupported",
+        ),
+        // duplicate member names (escaped)
+        (
+            craft(&HEADER.replace("{", r#"{"al\u0067":"none","#), &good),
+            438,
+            "token-malformed",
+        ),
+        // attest invalid
+        (
+            craft(HEADER, &good.replace("\"A\"", "\"D\"")),
+            438,
+            "attest-invalid",
+        ),
+        // origid missing
+        (
+            craft(
+                HEADER,
+                &good.replace(",\"origid\":\"123e4567-e89b-12d3-a456-426655440000\"", ""),
+            ),
+            438,
+            "claim-missing",
+        ),
+        // orig as uri
+        (
+            craft(
+                HEADER,
+                &good.replace(r#"{"tn":"12155550121"}"#, r#"{"uri":"sip:a@b"}"#),
+            ),
+            438,
+            "claim-not-tn",
+        ),
+        // dest not an array
+        (
+            craft(
+                HEADER,
+                &good.replace(r#"["12125550143"]"#, r#""12125550143""#),
+            ),
+            438,
+            "claims-invalid",
+        ),
+        // non-ASCII digits in orig
+        (
+            craft(HEADER, &good.replace("12155550121", "١٢١٥٥٥٥٠١٢١")),
+            438,
+            "tn-invalid",
+        ),
+        // garbage token
+        (
+            "abc;info=<https://cr.example.net/sp.pem>".into(),
+            438,
+            "token-malformed",
+        ),
+    ];
+    for (identity, code, id) in cases {
+        let (exit, r) = verify_json(&identity, &[]);
+        assert_eq!(exit, 1, "{id}");
+        assert_eq!(reason_id(&r), (code, id.to_string()), "{identity}");
+        assert_eq!(r.verstat, Verstat::NoValidation, "{id}");
+    }
+}
+
+#[test]
+fn der_signature_is_rejected() {
+    let identity = sign_cli(&[]);
+    let (token, params) = identity.split_once(';').unwrap();
+    let (input, _) = token.rsplit_once('.').unwrap();
+    let mut der = vec![0x30, 0x44, 0x02, 0x20];
+    der.extend([1u8; 32]);
+    der.extend([0x02, 0x20]);
+    der.extend([2u8; 32]);
+    let (_, r) = verify_json(&format!("{input}.{};{params}", b64::encode(&der)), &[]);
+    assert_eq!(reason_id(&r), (438, "token-malformed".into()));
+    assert!(r.reason.unwrap().detail.contains("DER"));
+}
+
+#[test]
+fn bare_token_and_stdin() {
+    let token = sign_cli(&["--format", "token"]);
+    assert!(!token.contains(';'));
+    let (code, r) = verify_json(&token, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r.x5u.as_deref(), Some(X5U));
+    // stdin, with a pasted header name
+    let identity = sign_cli(&[]);
+    let now = NOW.to_string();
+    let (cert, root) = (certs("sp-chain.pem"), certs("root.pem"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args([
+            "verify",
+            "-",
+            "--cert",
+            &cert,
+            "--trust-anchors",
+            &root,
+            "--now",
+            &now,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "Identity: {identity}").unwrap();
+    assert_eq!(child.wait_with_output().unwrap().status.code(), Some(0));
+}
+
+#[test]
+fn sign_json_format_and_deterministic() {
+    let a = sign_cli(&[
+        "--format",
+        "json",
+        "--deterministic",
+        "--origid",
+        "123e4567-e89b-12d3-a456-426655440000",
+    ]);
+    let b = sign_cli(&[
+        "--format",
+        "json",
+        "--deterministic",
+        "--origid",
+        "123e4567-e89b-12d3-a456-426655440000",
+    ]);
+    assert_eq!(a, b, "RFC 6979 signing is deterministic");
+    let v: serde_json::Value = serde_json::from_str(&a).unwrap();
+    assert_eq!(v["claims"]["orig"]["tn"], ORIG);
+    assert_eq!(v["claims"]["dest"]["tn"][0], DEST);
+    assert_eq!(v["header"]["ppt"], "shaken");
+    assert!(v["identity"]
+        .as_str()
+        .unwrap()
+        .starts_with(v["token"].as_str().unwrap()));
+}
+
+#[test]
+fn decode_labels_output_unverified() {
+    let identity = sign_cli(&[]);
+    let o = shaken(&["decode", &identity]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["claims"]["orig"]["tn"], ORIG);
+    assert_eq!(v["identity"]["info"], X5U);
+    assert_eq!(v["form"], "full");
+}
+
+#[test]
+fn usage_and_environment_errors_exit_2() {
+    assert_eq!(shaken(&["verify", "--no-such-flag"]).status.code(), Some(2));
+    let identity = sign_cli(&[]);
+    let o = shaken(&["verify", &identity, "--cert", "/nonexistent/chain.pem"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/chain.pem"));
+    let o = shaken(&[
+        "sign",
+        "--key",
+        "/nonexistent.pem",
+        "--x5u",
+        X5U,
+        "--orig",
+        ORIG,
+        "--dest",
+        DEST,
+        "--attest",
+        "A",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let key = certs("sp.key.pem");
+    let o = shaken(&[
+        "sign", "--key", &key, "--x5u", X5U, "--orig", "12ab", "--dest", DEST, "--attest", "A",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("invalid character"));
+    let o = shaken(&[
+        "sign", "--key", &key, "--x5u", X5U, "--orig", ORIG, "--dest", DEST, "--attest", "D",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn pki_init_output_signs_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("lab");
+    let o = shaken(&["pki", "init", d.to_str().unwrap(), "--spc", "707H"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // refuses to overwrite
+    assert_eq!(
+        shaken(&["pki", "init", d.to_str().unwrap()]).status.code(),
+        Some(2)
+    );
+    let p = |f: &str| d.join(f).to_string_lossy().into_owned();
+    let o = shaken(&[
+        "sign",
+        "--key",
+        &p("sp.key.pem"),
+        "--x5u",
+        X5U,
+        "--orig",
+        ORIG,
+        "--dest",
+        DEST,
+        "--attest",
+        "C",
+    ]);
+    let identity = stdout(&o).trim().to_owned();
+    let o = shaken(&[
+        "verify",
+        &identity,
+        "--cert",
+        &p("sp-chain.pem"),
+        "--trust-anchors",
+        &p("root.pem"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r.signer.unwrap().spc.as_deref(), Some("707H"));
+}
+
+#[test]
+fn demo_runs_offline() {
+    let o = shaken(&["demo", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 9);
+    assert!(lines.iter().all(|l| l["as_expected"] == true));
+    let passed = lines
+        .iter()
+        .filter(|l| l["report"]["verstat"] == "TN-Validation-Passed")
+        .count();
+    assert_eq!(passed, 3);
+}
