@@ -28,6 +28,8 @@ pub mod verify;
 pub mod fetch;
 #[cfg(feature = "fetch")]
 pub mod online;
+#[cfg(feature = "server")]
+pub mod server;
 
 pub use limits::Limits;
 
