@@ -9,7 +9,7 @@
 //! [`Signer`] trait so an HSM or KMS key can plug in.
 
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use p256::pkcs8::DecodePrivateKey;
 
 /// Length of an ES256 JWS signature: `r || s`, 32 bytes each.
 pub const ES256_SIG_LEN: usize = 64;
@@ -86,6 +86,7 @@ impl KeySigner {
         let public = secret.public_key().to_sec1_bytes().to_vec();
         #[cfg(not(feature = "rustcrypto"))]
         {
+            use p256::pkcs8::EncodePrivateKey;
             let der = secret
                 .to_pkcs8_der()
                 .map_err(|e| KeyError::Backend(e.to_string()))?;

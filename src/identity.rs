@@ -378,7 +378,7 @@ mod tests {
             IdentityHeader::parse(&long, &l()),
             Err(IdentityError::TooLong { .. })
         ));
-        let many = vec!["a.b.c;info=<x>"; 9].join(",");
+        let many = ["a.b.c;info=<x>"; 9].join(",");
         assert!(matches!(
             IdentityHeader::parse_list(&many, &l()),
             Err(IdentityError::TooMany { count: 9, .. })

@@ -71,7 +71,7 @@ fn with_payload(token: &str, payload: &serde_json::Value) -> String {
     let (h, _, s) = (
         parts.next().unwrap_or(""),
         parts.next(),
-        parts.last().unwrap_or(""),
+        parts.next_back().unwrap_or(""),
     );
     format!(
         "{h}.{}.{s}",
@@ -253,8 +253,8 @@ async fn run_async(a: DemoArgs) -> Result<i32> {
             )?;
             writeln!(
                 out,
-                "{:<44} {:<22} {:<6} {}",
-                "scenario", "verstat", "attest", "reason"
+                "{:<44} {:<22} {:<6} reason",
+                "scenario", "verstat", "attest"
             )?;
             writeln!(out, "{}", "-".repeat(110))?;
             for (case, report, ok) in &rows {

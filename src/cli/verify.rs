@@ -250,9 +250,8 @@ pub fn text(r: &Report) -> String {
     if !r.dest.is_empty() {
         line(&mut s, "called number", &r.dest.join(", "));
     }
-    match r.attest {
-        Some(a) => line(&mut s, "attestation", &format!("{a} - {}", a.meaning())),
-        None => {}
+    if let Some(a) = r.attest {
+        line(&mut s, "attestation", &format!("{a} - {}", a.meaning()));
     }
     if let Some(signer) = &r.signer {
         let spc = signer
