@@ -1,0 +1,371 @@
+//! Prometheus counters kept with atomics (no registry, no locks on the hot
+//! path; the text format is rendered on demand by `GET /metrics`).
+
+use crate::fetch::CacheStats;
+use crate::report::Verstat;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Which route a request hit (the `endpoint` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `POST /stir/v1/signing`.
+    Signing,
+    /// `POST /stir/v1/verification`.
+    Verification,
+    /// `GET /health`.
+    Health,
+    /// `GET /metrics`.
+    Metrics,
+    /// Anything else (404s).
+    Other,
+}
+
+const ENDPOINTS: [Endpoint; 5] = [
+    Endpoint::Signing,
+    Endpoint::Verification,
+    Endpoint::Health,
+    Endpoint::Metrics,
+    Endpoint::Other,
+];
+
+impl Endpoint {
+    /// Classify a request path.
+    pub fn from_path(path: &str) -> Endpoint {
+        match path {
+            super::SIGNING_PATH => Endpoint::Signing,
+            super::VERIFICATION_PATH => Endpoint::Verification,
+            "/health" => Endpoint::Health,
+            "/metrics" => Endpoint::Metrics,
+            _ => Endpoint::Other,
+        }
+    }
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Signing => "signing",
+            Endpoint::Verification => "verification",
+            Endpoint::Health => "health",
+            Endpoint::Metrics => "metrics",
+            Endpoint::Other => "other",
+        }
+    }
+    fn index(self) -> usize {
+        match self {
+            Endpoint::Signing => 0,
+            Endpoint::Verification => 1,
+            Endpoint::Health => 2,
+            Endpoint::Metrics => 3,
+            Endpoint::Other => 4,
+        }
+    }
+}
+
+/// HTTP statuses counted separately; anything else is counted as `other`.
+const STATUSES: [u16; 11] = [200, 400, 404, 405, 406, 411, 413, 415, 500, 503, 0];
+/// Latency histogram upper bounds, seconds.
+const BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+/// SIP reason codes counted in verification responses (0 = other).
+const REASONS: [u16; 6] = [403, 428, 436, 437, 438, 0];
+const VERSTATS: [Verstat; 3] = [Verstat::Passed, Verstat::Failed, Verstat::NoValidation];
+
+fn zeros<const N: usize>() -> [AtomicU64; N] {
+    std::array::from_fn(|_| AtomicU64::new(0))
+}
+
+fn bump(a: Option<&AtomicU64>, by: u64) {
+    if let Some(a) = a {
+        a.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+fn load(a: Option<&AtomicU64>) -> u64 {
+    a.map_or(0, |a| a.load(Ordering::Relaxed))
+}
+
+/// The service's counters. Share through the server state; every method
+/// takes `&self`.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: [[AtomicU64; STATUSES.len()]; ENDPOINTS.len()],
+    latency: [[AtomicU64; BUCKETS.len() + 1]; ENDPOINTS.len()],
+    latency_sum_us: [AtomicU64; ENDPOINTS.len()],
+    verstat: [AtomicU64; VERSTATS.len()],
+    reason: [AtomicU64; REASONS.len()],
+    signed: AtomicU64,
+    in_flight: AtomicI64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            requests: std::array::from_fn(|_| zeros()),
+            latency: std::array::from_fn(|_| zeros()),
+            latency_sum_us: zeros(),
+            verstat: zeros(),
+            reason: zeros(),
+            signed: AtomicU64::new(0),
+            in_flight: AtomicI64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    /// A request started (in-flight gauge up).
+    pub fn enter(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request ended or was dropped (in-flight gauge down).
+    pub fn leave(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A request finished with `status` after `elapsed`.
+    pub fn finished(&self, endpoint: Endpoint, status: u16, elapsed: Duration) {
+        let e = endpoint.index();
+        let s = STATUSES
+            .iter()
+            .position(|&x| x == status)
+            .unwrap_or(STATUSES.len() - 1);
+        bump(self.requests.get(e).and_then(|r| r.get(s)), 1);
+        let secs = elapsed.as_secs_f64();
+        let b = BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(BUCKETS.len());
+        bump(self.latency.get(e).and_then(|r| r.get(b)), 1);
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        bump(self.latency_sum_us.get(e), us);
+    }
+
+    /// A verification response was sent.
+    pub fn verification(&self, verstat: Verstat, reason_code: Option<u16>) {
+        let v = VERSTATS.iter().position(|&x| x == verstat);
+        bump(v.and_then(|i| self.verstat.get(i)), 1);
+        if let Some(code) = reason_code {
+            let r = REASONS
+                .iter()
+                .position(|&x| x == code)
+                .unwrap_or(REASONS.len() - 1);
+            bump(self.reason.get(r), 1);
+        }
+    }
+
+    /// A PASSporT was signed.
+    pub fn signed(&self) {
+        self.signed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests counted for `endpoint` with `status` (tests, the load driver).
+    pub fn requests(&self, endpoint: Endpoint, status: u16) -> u64 {
+        let s = STATUSES.iter().position(|&x| x == status);
+        load(s.and_then(|s| self.requests.get(endpoint.index()).and_then(|r| r.get(s))))
+    }
+
+    /// The Prometheus text exposition (format 0.0.4). `cache` is the x5u
+    /// cache's counters when the server fetches certificates.
+    pub fn render(&self, cache: Option<CacheStats>) -> String {
+        let mut o = String::with_capacity(4096);
+        let _ = writeln!(
+            o,
+            "# HELP shaken_http_requests_total HTTP requests by endpoint and status."
+        );
+        let _ = writeln!(o, "# TYPE shaken_http_requests_total counter");
+        for ep in ENDPOINTS {
+            for (si, status) in STATUSES.iter().enumerate() {
+                let n = load(self.requests.get(ep.index()).and_then(|r| r.get(si)));
+                if n == 0 {
+                    continue;
+                }
+                let status = if *status == 0 {
+                    "other".to_owned()
+                } else {
+                    status.to_string()
+                };
+                let _ = writeln!(
+                    o,
+                    "shaken_http_requests_total{{endpoint=\"{}\",status=\"{status}\"}} {n}",
+                    ep.as_str()
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "# HELP shaken_http_request_duration_seconds Time from request to response, by endpoint."
+        );
+        let _ = writeln!(o, "# TYPE shaken_http_request_duration_seconds histogram");
+        for ep in ENDPOINTS {
+            let row = self.latency.get(ep.index());
+            let mut cumulative = 0u64;
+            for (bi, le) in BUCKETS.iter().enumerate() {
+                cumulative += load(row.and_then(|r| r.get(bi)));
+                let _ = writeln!(
+                    o,
+                    "shaken_http_request_duration_seconds_bucket{{endpoint=\"{}\",le=\"{le}\"}} {cumulative}",
+                    ep.as_str()
+                );
+            }
+            cumulative += load(row.and_then(|r| r.get(BUCKETS.len())));
+            let sum_us = load(self.latency_sum_us.get(ep.index()));
+            let _ = writeln!(
+                o,
+                "shaken_http_request_duration_seconds_bucket{{endpoint=\"{ep}\",le=\"+Inf\"}} {cumulative}\n\
+                 shaken_http_request_duration_seconds_sum{{endpoint=\"{ep}\"}} {:.6}\n\
+                 shaken_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {cumulative}",
+                sum_us as f64 / 1e6,
+                ep = ep.as_str()
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP shaken_verifications_total Verification responses by verstat."
+        );
+        let _ = writeln!(o, "# TYPE shaken_verifications_total counter");
+        for (i, v) in VERSTATS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "shaken_verifications_total{{verstat=\"{}\"}} {}",
+                v.as_str(),
+                load(self.verstat.get(i))
+            );
+        }
+        let _ = writeln!(
+            o,
+            "# HELP shaken_verification_failures_total Verification responses by SIP reason code."
+        );
+        let _ = writeln!(o, "# TYPE shaken_verification_failures_total counter");
+        for (i, code) in REASONS.iter().enumerate() {
+            let code = if *code == 0 {
+                "other".to_owned()
+            } else {
+                code.to_string()
+            };
+            let _ = writeln!(
+                o,
+                "shaken_verification_failures_total{{reasoncode=\"{code}\"}} {}",
+                load(self.reason.get(i))
+            );
+        }
+        let _ = writeln!(o, "# HELP shaken_signatures_total PASSporTs signed.");
+        let _ = writeln!(o, "# TYPE shaken_signatures_total counter");
+        let _ = writeln!(
+            o,
+            "shaken_signatures_total {}",
+            self.signed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP shaken_http_requests_in_flight Requests being handled."
+        );
+        let _ = writeln!(o, "# TYPE shaken_http_requests_in_flight gauge");
+        let _ = writeln!(
+            o,
+            "shaken_http_requests_in_flight {}",
+            self.in_flight.load(Ordering::Relaxed)
+        );
+        if let Some(c) = cache {
+            let rows: [(&str, &str, u64); 7] = [
+                (
+                    "hits",
+                    "Lookups answered from a fresh cached chain.",
+                    c.hits,
+                ),
+                ("misses", "Lookups that found no fresh entry.", c.misses),
+                ("fetches", "HTTP fetches of x5u URLs.", c.fetches),
+                (
+                    "fetch_failures",
+                    "x5u fetches that failed (network, HTTP status or parse).",
+                    c.fetch_failures,
+                ),
+                (
+                    "negative_hits",
+                    "Lookups answered from the negative cache.",
+                    c.negative_hits,
+                ),
+                (
+                    "coalesced",
+                    "Lookups that joined a fetch already in flight.",
+                    c.coalesced,
+                ),
+                (
+                    "disk_hits",
+                    "Entries loaded from the on-disk cache.",
+                    c.disk_hits,
+                ),
+            ];
+            for (name, help, n) in rows {
+                let _ = writeln!(o, "# HELP shaken_x5u_cache_{name}_total {help}");
+                let _ = writeln!(o, "# TYPE shaken_x5u_cache_{name}_total counter");
+                let _ = writeln!(o, "shaken_x5u_cache_{name}_total {n}");
+            }
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn counts_and_renders() {
+        let m = Metrics::default();
+        m.enter();
+        m.finished(Endpoint::Verification, 200, Duration::from_micros(300));
+        m.enter();
+        m.finished(Endpoint::Other, 404, Duration::from_secs(10));
+        m.enter();
+        m.finished(Endpoint::Signing, 418, Duration::from_millis(1));
+        m.verification(Verstat::Passed, None);
+        m.verification(Verstat::NoValidation, Some(436));
+        m.verification(Verstat::Failed, Some(999));
+        m.signed();
+        for _ in 0..3 {
+            m.leave();
+        }
+        assert_eq!(m.requests(Endpoint::Verification, 200), 1);
+        assert_eq!(m.requests(Endpoint::Other, 404), 1);
+        let text = m.render(Some(CacheStats {
+            hits: 7,
+            ..CacheStats::default()
+        }));
+        for want in [
+            "shaken_http_requests_total{endpoint=\"verification\",status=\"200\"} 1",
+            "shaken_http_requests_total{endpoint=\"other\",status=\"404\"} 1",
+            "shaken_http_requests_total{endpoint=\"signing\",status=\"other\"} 1",
+            "shaken_http_request_duration_seconds_bucket{endpoint=\"verification\",le=\"0.0005\"} 1",
+            "shaken_http_request_duration_seconds_bucket{endpoint=\"verification\",le=\"0.00025\"} 0",
+            "shaken_http_request_duration_seconds_bucket{endpoint=\"other\",le=\"5\"} 0",
+            "shaken_http_request_duration_seconds_bucket{endpoint=\"other\",le=\"+Inf\"} 1",
+            "shaken_http_request_duration_seconds_count{endpoint=\"verification\"} 1",
+            "shaken_verifications_total{verstat=\"TN-Validation-Passed\"} 1",
+            "shaken_verifications_total{verstat=\"No-TN-Validation\"} 1",
+            "shaken_verification_failures_total{reasoncode=\"436\"} 1",
+            "shaken_verification_failures_total{reasoncode=\"other\"} 1",
+            "shaken_signatures_total 1",
+            "shaken_http_requests_in_flight 0",
+            "shaken_x5u_cache_hits_total 7",
+        ] {
+            assert!(text.contains(want), "missing {want} in\n{text}");
+        }
+        assert!(!m.render(None).contains("x5u_cache"));
+    }
+
+    #[test]
+    fn endpoints_from_paths() {
+        assert_eq!(Endpoint::from_path("/stir/v1/signing"), Endpoint::Signing);
+        assert_eq!(
+            Endpoint::from_path("/stir/v1/verification"),
+            Endpoint::Verification
+        );
+        assert_eq!(Endpoint::from_path("/health"), Endpoint::Health);
+        assert_eq!(Endpoint::from_path("/metrics"), Endpoint::Metrics);
+        assert_eq!(Endpoint::from_path("/stir/v1/signing/x"), Endpoint::Other);
+    }
+}
