@@ -5,12 +5,208 @@
 //! from the cache (or fetches it, one fetch per URL however many callers
 //! wait), and runs stage 2. A fetch failure becomes a 436 with a detail that
 //! names the URL and the cause.
+//!
+//! CRLs go through the same HTTP layer ([`CrlFetcher`]): `Accept:
+//! application/pkix-crl`, the CRL body cap, the same https/SSRF rules,
+//! cached per `Cache-Control: max-age` (bounded by the CRL's `nextUpdate`)
+//! with a negative cache and one fetch per URL at a time. With
+//! [`OnlineVerifier::with_crl_fetcher`] the CRL distribution points named in
+//! the chain are fetched for each verification (`--fetch-crl`).
 
-use crate::cert::{parse_chain, Certificate};
+use crate::cert::{parse_chain, Certificate, Crl};
 use crate::fetch::{CertCache, FetchError, FetchOptions, ParseFn};
 use crate::identity::IdentityHeader;
-use crate::verify::{CallContext, Failure, VerifiedPassport, Verifier, VerifyError};
-use std::sync::Arc;
+use crate::verify::{CallContext, CrlFailure, Failure, VerifiedPassport, Verifier, VerifyError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// `Accept` sent for CRL fetches (RFC 5280 §4.2.1.13 / the STI-PA CRL API).
+pub const CRL_ACCEPT: &str = "application/pkix-crl, application/x-pem-file;q=0.9, */*;q=0.1";
+
+/// Fetches and caches CRLs (PEM or DER) over the x5u HTTP layer.
+pub struct CrlFetcher {
+    cache: CertCache<Crl>,
+    negative: Mutex<HashMap<String, (Instant, FetchError)>>,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for CrlFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrlFetcher")
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl CrlFetcher {
+    /// A CRL fetcher with the x5u fetch rules of `opts` (https unless
+    /// `allow_http`, SSRF guard unless `allow_private`, timeouts) and the
+    /// CRL body cap `opts.limits.max_crl_body`.
+    pub fn new(opts: FetchOptions) -> Result<Self, FetchError> {
+        let limits = opts.limits.clone();
+        let parse: ParseFn<Crl> = Arc::new(move |body: &[u8]| {
+            Crl::from_pem_or_der(body, &limits).map_err(|e| e.to_string())
+        });
+        // CRLs are not written to the x5u on-disk cache.
+        let opts = FetchOptions {
+            cache_dir: None,
+            ..opts
+        };
+        Ok(CrlFetcher {
+            cache: CertCache::new(opts, parse)?,
+            negative: Mutex::new(HashMap::new()),
+            flights: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The CRL store (its counters count hits; fetches are made here).
+    pub fn cache(&self) -> &CertCache<Crl> {
+        &self.cache
+    }
+
+    /// A fresh cached CRL, or a fresh cached failure, without I/O.
+    pub fn get_cached(&self, url: &str) -> Option<Result<Arc<Crl>, FetchError>> {
+        if let Some(c) = self.cache.get_cached(url) {
+            return Some(Ok(c));
+        }
+        let neg = self.negative.lock().unwrap_or_else(|e| e.into_inner());
+        match neg.get(url) {
+            Some((until, e)) if *until > Instant::now() => Some(Err(e.clone())),
+            _ => None,
+        }
+    }
+
+    /// The CRL at `url`: from the cache, or fetched (one fetch per URL at a
+    /// time; failures are remembered for `limits.negative_cache_ttl`).
+    pub async fn get(&self, url: &str) -> Result<Arc<Crl>, FetchError> {
+        if let Some(r) = self.get_cached(url) {
+            return r;
+        }
+        let flight = {
+            let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(f.entry(url.to_owned()).or_default())
+        };
+        let _guard = flight.lock().await;
+        if let Some(r) = self.get_cached(url) {
+            return r;
+        }
+        let limits = &self.cache.http().options().limits;
+        let outcome = async {
+            let fetched = self
+                .cache
+                .http()
+                .get(url, CRL_ACCEPT, limits.max_crl_body)
+                .await?;
+            let crl =
+                Crl::from_pem_or_der(&fetched.body, limits).map_err(|e| FetchError::Parse {
+                    url: url.to_owned(),
+                    reason: e.to_string(),
+                })?;
+            Ok::<_, FetchError>((crl, fetched.max_age))
+        }
+        .await;
+        match outcome {
+            Ok((crl, max_age)) => {
+                let ttl = crl_ttl(
+                    max_age,
+                    crl.next_update(),
+                    unix_now(),
+                    limits.cache_default_ttl,
+                    limits.cache_min_ttl,
+                    limits.cache_max_ttl,
+                );
+                self.cache.insert(url, crl, ttl);
+                self.cache
+                    .get_cached(url)
+                    .ok_or_else(|| FetchError::Client {
+                        reason: "the CRL cache holds no entries (Limits::cache_max_entries is 0)"
+                            .to_owned(),
+                    })
+            }
+            Err(e) => {
+                tracing::debug!(%url, error = %e, "CRL fetch failed; negatively cached");
+                let until = Instant::now() + limits.negative_cache_ttl;
+                self.negative
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(url.to_owned(), (until, e.clone()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Fetches every URL; returns the CRLs obtained and the failures.
+    pub async fn fetch_all(&self, urls: &[String]) -> (Vec<Crl>, Vec<CrlFailure>) {
+        let mut crls = Vec::new();
+        let mut failures = Vec::new();
+        for url in urls {
+            match self.get(url).await {
+                Ok(c) => crls.push((*c).clone()),
+                Err(e) => failures.push(CrlFailure {
+                    url: url.clone(),
+                    detail: format!("{} ({e})", e.code()),
+                }),
+            }
+        }
+        (crls, failures)
+    }
+
+    /// Like [`fetch_all`](Self::fetch_all) from the cache only; `None` when
+    /// some URL is neither cached nor negatively cached.
+    pub fn cached_all(&self, urls: &[String]) -> Option<(Vec<Crl>, Vec<CrlFailure>)> {
+        let mut crls = Vec::new();
+        let mut failures = Vec::new();
+        for url in urls {
+            match self.get_cached(url)? {
+                Ok(c) => crls.push((*c).clone()),
+                Err(e) => failures.push(CrlFailure {
+                    url: url.clone(),
+                    detail: format!("{} ({e})", e.code()),
+                }),
+            }
+        }
+        Some((crls, failures))
+    }
+}
+
+/// Cache lifetime of a fetched CRL: `max-age` (or the default) clamped to
+/// `[min, max]`, and never past the CRL's `nextUpdate` (but at least `min`).
+fn crl_ttl(
+    max_age: Option<Duration>,
+    next_update: Option<i64>,
+    now: i64,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Duration {
+    let mut ttl = max_age.unwrap_or(default).max(min).min(max.max(min));
+    if let Some(nu) = next_update {
+        let left = Duration::from_secs(u64::try_from(nu.saturating_sub(now)).unwrap_or(0));
+        ttl = ttl.min(left).max(min);
+    }
+    ttl
+}
+
+/// The distinct http(s) CRL distribution point URLs of a chain, in order.
+pub fn crl_urls(chain: &[Certificate]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in chain {
+        for u in c.crl_distribution_points() {
+            if (u.starts_with("http://") || u.starts_with("https://")) && !out.contains(u) {
+                out.push(u.clone());
+            }
+        }
+    }
+    out
+}
 
 /// The x5u cache holding parsed chains (end entity first).
 pub type ChainCache = CertCache<Vec<Certificate>>;
@@ -36,12 +232,24 @@ pub fn fetch_error(e: &FetchError) -> VerifyError {
 pub struct OnlineVerifier {
     verifier: Arc<Verifier>,
     cache: Arc<ChainCache>,
+    crls: Option<Arc<CrlFetcher>>,
 }
 
 impl OnlineVerifier {
     /// Combine a verifier and a cache.
     pub fn new(verifier: Arc<Verifier>, cache: Arc<ChainCache>) -> Self {
-        OnlineVerifier { verifier, cache }
+        OnlineVerifier {
+            verifier,
+            cache,
+            crls: None,
+        }
+    }
+
+    /// Fetch the CRL distribution points named in each chain (`--fetch-crl`)
+    /// with this fetcher, and check revocation against them.
+    pub fn with_crl_fetcher(mut self, crls: Arc<CrlFetcher>) -> Self {
+        self.crls = Some(crls);
+        self
     }
 
     /// The verifier.
@@ -71,7 +279,19 @@ impl OnlineVerifier {
                 .map_err(|e| fetch_error(&e)),
         };
         match chain {
-            Ok(c) => self.verifier.complete(pending, Ok(c.as_slice()), ctx.now),
+            Ok(c) => match &self.crls {
+                Some(fetcher) => {
+                    let (crls, failures) = fetcher.fetch_all(&crl_urls(&c)).await;
+                    self.verifier.complete_with_crls(
+                        pending,
+                        Ok(c.as_slice()),
+                        ctx.now,
+                        &crls,
+                        &failures,
+                    )
+                }
+                None => self.verifier.complete(pending, Ok(c.as_slice()), ctx.now),
+            },
             Err(e) => self.verifier.complete(pending, Err(e), ctx.now),
         }
     }
@@ -89,9 +309,59 @@ impl OnlineVerifier {
             Err(f) => return Some(Err(f)),
         };
         let chain = self.cache.get_cached(&pending.x5u)?;
-        Some(
-            self.verifier
-                .complete(pending, Ok(chain.as_slice()), ctx.now),
-        )
+        match &self.crls {
+            Some(fetcher) => {
+                let (crls, failures) = fetcher.cached_all(&crl_urls(&chain))?;
+                Some(self.verifier.complete_with_crls(
+                    pending,
+                    Ok(chain.as_slice()),
+                    ctx.now,
+                    &crls,
+                    &failures,
+                ))
+            }
+            None => Some(
+                self.verifier
+                    .complete(pending, Ok(chain.as_slice()), ctx.now),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn crl_ttl_is_bounded_by_next_update() {
+        let (d, min, max) = (
+            Duration::from_secs(3600),
+            Duration::from_secs(60),
+            Duration::from_secs(86400),
+        );
+        assert_eq!(crl_ttl(None, None, 0, d, min, max), d);
+        assert_eq!(crl_ttl(Some(Duration::ZERO), None, 0, d, min, max), min);
+        assert_eq!(
+            crl_ttl(Some(Duration::from_secs(1 << 30)), None, 0, d, min, max),
+            max
+        );
+        assert_eq!(
+            crl_ttl(None, Some(600), 0, d, min, max),
+            Duration::from_secs(600)
+        );
+        assert_eq!(crl_ttl(None, Some(-5), 0, d, min, max), min);
+    }
+
+    #[test]
+    fn crl_urls_are_distinct_and_http_only() {
+        let pki = crate::pki::LabPki::generate(&crate::pki::LabPkiOptions::new(
+            1_767_225_600,
+            1_767_225_600 + 86400,
+        ))
+        .unwrap();
+        let chain =
+            parse_chain(pki.leaf_chain_pem().as_bytes(), &crate::Limits::default()).unwrap();
+        assert_eq!(crl_urls(&chain), ["http://127.0.0.1/crl.pem"]);
     }
 }

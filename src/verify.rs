@@ -411,6 +411,15 @@ impl VerifyError {
     }
 }
 
+/// A CRL that could not be obtained (fetched or parsed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlFailure {
+    /// The CRL URL or file.
+    pub url: String,
+    /// Why, e.g. the fetch error.
+    pub detail: String,
+}
+
 /// What stage 1 learned: the decoded PASSporT and where its certificate is.
 #[derive(Debug, Clone)]
 pub struct Pending {
@@ -508,6 +517,7 @@ impl From<VerifyError> for Failure {
 pub struct Verifier {
     anchors: TrustAnchors,
     crls: Vec<Crl>,
+    crl_failures: Vec<CrlFailure>,
     policy: VerifyPolicy,
     limits: Limits,
     replay: Option<std::sync::Arc<crate::replay::ReplayStore>>,
@@ -552,6 +562,7 @@ impl Verifier {
         Verifier {
             anchors,
             crls: vec![],
+            crl_failures: vec![],
             policy: VerifyPolicy::default(),
             limits: Limits::default(),
             replay: None,
@@ -580,6 +591,15 @@ impl Verifier {
     /// Check revocation against these CRLs.
     pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
         self.crls = crls;
+        self
+    }
+    /// CRLs that could not be obtained when the verifier was set up (e.g. a
+    /// `--crl URL` that did not answer). Under a hard CRL policy
+    /// (`policy.chain.crl_required`) every verification whose chain is
+    /// otherwise valid fails with `crl-unavailable` (437); under a soft one
+    /// each report carries a warning.
+    pub fn with_crl_failures(mut self, failures: Vec<CrlFailure>) -> Self {
+        self.crl_failures = failures;
         self
     }
     /// The policy.
@@ -883,6 +903,23 @@ impl Verifier {
         chain: Result<&[Certificate], VerifyError>,
         now: i64,
     ) -> Result<VerifiedPassport, Box<Failure>> {
+        self.complete_with_crls(pending, chain, now, &[], &[])
+    }
+
+    /// Stage 2 with CRLs obtained for this verification (e.g. fetched from
+    /// the certificates' CRL distribution points) in addition to the
+    /// verifier's own, and the CRLs that could not be obtained. A missing
+    /// CRL fails the verification (437 `crl-unavailable`, naming the URL and
+    /// the cause) when `policy.chain.crl_required` (hard policy), and is a
+    /// warning otherwise (soft policy).
+    pub fn complete_with_crls(
+        &self,
+        pending: Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+        extra_crls: &[Crl],
+        crl_failures: &[CrlFailure],
+    ) -> Result<VerifiedPassport, Box<Failure>> {
         let Pending {
             passport,
             header,
@@ -916,14 +953,50 @@ impl Verifier {
             });
         }
         // 12: chain (E17).
-        let validated =
-            match validate_chain(chain, &self.anchors, &self.crls, now, &self.policy.chain) {
-                Ok(v) => v,
-                Err(e) => {
-                    fail.error = VerifyError::Chain(e);
-                    return Err(Box::new(fail));
-                }
+        let all_crls: Vec<Crl>;
+        let crls: &[Crl] = if extra_crls.is_empty() {
+            &self.crls
+        } else {
+            all_crls = self.crls.iter().chain(extra_crls).cloned().collect();
+            &all_crls
+        };
+        let missing: Vec<&CrlFailure> = self.crl_failures.iter().chain(crl_failures).collect();
+        let hard = self.policy.chain.crl_required;
+        // With a CRL missing under the hard policy, validate without
+        // requiring coverage, then report the missing CRL by name.
+        let relaxed;
+        let chain_policy = if hard && !missing.is_empty() {
+            relaxed = crate::cert::ChainPolicy {
+                crl_required: false,
+                ..self.policy.chain.clone()
             };
+            &relaxed
+        } else {
+            &self.policy.chain
+        };
+        let validated = match validate_chain(chain, &self.anchors, crls, now, chain_policy) {
+            Ok(v) => v,
+            Err(e) => {
+                fail.error = VerifyError::Chain(e);
+                return Err(Box::new(fail));
+            }
+        };
+        if let Some(first) = missing.first() {
+            if hard {
+                fail.error = VerifyError::Chain(ChainError::CrlUnavailable {
+                    subject: validated.leaf_subject.clone(),
+                    url: first.url.clone(),
+                    detail: first.detail.clone(),
+                });
+                return Err(Box::new(fail));
+            }
+            for m in &missing {
+                warnings.push(format!(
+                    "CRL {} could not be obtained ({}); revocation was not checked against it (--crl-policy soft)",
+                    m.url, m.detail
+                ));
+            }
+        }
         fail.signer = Some(SignerInfo {
             subject: validated.leaf_subject.clone(),
             spc: validated.spc.clone(),

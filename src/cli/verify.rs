@@ -67,7 +67,7 @@ impl VerifySetup {
     }
 }
 
-/// Load CRL files named by `--crl` (URLs are fetched by the online layer).
+/// Load CRL files named by `--crl` (URLs are fetched by `build_setup`).
 pub fn load_crl_files(c: &CrlArgs, limits: &Limits) -> Result<Vec<Crl>> {
     let mut out = Vec::new();
     for src in &c.crl {
@@ -102,10 +102,57 @@ pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> 
         },
         ..VerifyPolicy::default()
     };
+    // The --cert chain first: its CRL distribution points are known now.
+    let cert_chain = match &a.cert {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("reading --cert {}", path.display()))?;
+            Some(
+                parse_chain(&bytes, &limits)
+                    .with_context(|| format!("--cert {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mut crls = load_crl_files(&a.crl, &limits)?;
+    // CRL URLs: `--crl URL`, and with `--fetch-crl --cert` the chain's CRL
+    // distribution points, fetched once here with the x5u rules. With x5u
+    // fetching, the distribution points are fetched per chain by the online
+    // verifier.
+    let mut crl_urls: Vec<String> = a
+        .crl
+        .crl
+        .iter()
+        .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
+        .cloned()
+        .collect();
+    if a.crl.fetch_crl {
+        if let Some(chain) = &cert_chain {
+            for u in shaken::online::crl_urls(chain) {
+                if !crl_urls.contains(&u) {
+                    crl_urls.push(u);
+                }
+            }
+        }
+    }
+    let crl_fetcher = if crl_urls.is_empty() && !a.crl.fetch_crl {
+        None
+    } else {
+        Some(Arc::new(shaken::online::CrlFetcher::new(fetch_options(
+            &a.fetch, &limits,
+        )?)?))
+    };
+    let mut crl_failures = Vec::new();
+    if let (Some(fetcher), false) = (&crl_fetcher, crl_urls.is_empty()) {
+        let (fetched, failed) = runtime()?.block_on(fetcher.fetch_all(&crl_urls));
+        crls.extend(fetched);
+        crl_failures = failed;
+    }
     let mut verifier = Verifier::new(anchors)
         .with_policy(policy)
         .with_limits(limits.clone())
-        .with_crls(load_crl_files(&a.crl, &limits)?);
+        .with_crls(crls)
+        .with_crl_failures(crl_failures);
     let replay = if a.no_replay {
         false
     } else {
@@ -116,20 +163,15 @@ pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> 
         verifier = verifier.with_replay(store);
     }
     let verifier = Arc::new(verifier);
-    let (chain, online) = match &a.cert {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading --cert {}", path.display()))?;
-            let chain = parse_chain(&bytes, &limits)
-                .with_context(|| format!("--cert {}", path.display()))?;
-            (Some(Arc::new(chain)), None)
-        }
+    let (chain, online) = match cert_chain {
+        Some(chain) => (Some(Arc::new(chain)), None),
         None => {
             let cache = chain_cache(fetch_options(&a.fetch, &limits)?)?;
-            (
-                None,
-                Some(OnlineVerifier::new(verifier.clone(), Arc::new(cache))),
-            )
+            let mut online = OnlineVerifier::new(verifier.clone(), Arc::new(cache));
+            if let (Some(fetcher), true) = (crl_fetcher, a.crl.fetch_crl) {
+                online = online.with_crl_fetcher(fetcher);
+            }
+            (None, Some(online))
         }
     };
     Ok(VerifySetup {
