@@ -159,12 +159,18 @@ pub fn call_context(
 }
 
 /// The verification of one Identity header.
+///
+/// In JSON, `ppt` appears once (the report's `ppt`, which always equals
+/// [`PassportResult::ppt`]): a JSON object never carries a key twice.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(from = "PassportResultJson")]
 pub struct PassportResult {
     /// Position among the request's Identity values (0-based, in order,
     /// comma-separated values counted one by one).
     pub index: usize,
-    /// The PASSporT type: the header `ppt`, else the Identity `ppt` parameter.
+    /// The PASSporT type: the header `ppt`, else the Identity `ppt`
+    /// parameter (the same as `report.ppt`).
+    #[serde(skip)]
     pub ppt: Option<String>,
     /// Whether this verifier handles the type (`shaken`). Unsupported
     /// PASSporTs are reported but never fail the call.
@@ -172,6 +178,26 @@ pub struct PassportResult {
     /// The verification report of this PASSporT.
     #[serde(flatten)]
     pub report: Report,
+}
+
+/// The JSON form of [`PassportResult`] (its `ppt` is the report's).
+#[derive(serde::Deserialize)]
+struct PassportResultJson {
+    index: usize,
+    supported: bool,
+    #[serde(flatten)]
+    report: Report,
+}
+
+impl From<PassportResultJson> for PassportResult {
+    fn from(j: PassportResultJson) -> Self {
+        PassportResult {
+            index: j.index,
+            ppt: j.report.ppt.clone(),
+            supported: j.supported,
+            report: j.report,
+        }
+    }
 }
 
 /// What to signal downstream for the call.
@@ -248,19 +274,20 @@ where
     }
 }
 
-/// The declared PASSporT type and whether this verifier handles it.
-fn classify(result: &Result<VerifiedPassport, Box<Failure>>) -> (Option<String>, bool) {
+/// Whether this verifier handles the PASSporT: its declared type (the
+/// header's `ppt` once decoded, before that the Identity parameter) is
+/// `shaken` or absent. A `ppt` mismatch between the two counts as a broken
+/// `shaken` PASSporT, so that it can never be waved through as "unsupported".
+fn is_supported(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
     match result {
-        Ok(v) => (v.header.ppt.clone(), true),
+        Ok(_) => true,
         Err(f) => {
-            // The header's ppt once decoded; before that, the Identity parameter.
             let declared = match &f.header {
-                Some(h) => h.ppt.clone(),
-                None => f.ppt.clone(),
+                Some(h) => h.ppt.as_deref(),
+                None => f.ppt.as_deref(),
             };
-            let supported = matches!(f.error, VerifyError::PptMismatch { .. })
-                || declared.as_deref().is_none_or(|p| p == PPT_SHAKEN);
-            (declared, supported)
+            matches!(f.error, VerifyError::PptMismatch { .. })
+                || declared.is_none_or(|p| p == PPT_SHAKEN)
         }
     }
 }
@@ -290,8 +317,9 @@ where
         let (ppt, supported, report) = match &ctx {
             Ok(ctx) => {
                 let result = verify_one(verifier, value, ctx, &mut chain_for);
-                let (ppt, supported) = classify(&result);
-                (ppt, supported, verify::report(&result))
+                let supported = is_supported(&result);
+                let report = verify::report(&result);
+                (report.ppt.clone(), supported, report)
             }
             Err(e) => {
                 // The identities to compare with are unreadable: every
@@ -930,7 +958,10 @@ mod tests {
         assert_eq!(v["passports"][0]["index"], 0);
         assert_eq!(v["passports"][0]["verstat"], "TN-Validation-Passed");
         assert_eq!(v["sip"]["verstat_param"], ";verstat=TN-Validation-Passed");
-        let back: SipReport = serde_json::from_value(v).unwrap();
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(text.matches("\"ppt\"").count(), 2, "{text}");
+        let back: SipReport = serde_json::from_str(&text).unwrap();
         assert!(back.passed());
+        assert_eq!(back.passports[0].ppt.as_deref(), Some("shaken"));
     }
 }
