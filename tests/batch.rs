@@ -1,0 +1,419 @@
+//! `shaken verify --batch` and `shaken sign --batch`: order, per-line errors,
+//! exit status, the stderr summary and the HTML report.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::{json, Value};
+use shaken::pki::{LabPki, LabPkiOptions};
+use shaken::report::{Report, Verstat};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const NOW: i64 = 1_800_000_000;
+const X5U: &str = "https://cr.example.net/sp.pem";
+const ORIG: &str = "12155550121";
+const DEST: &str = "12125550143";
+
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400 * 365)).unwrap();
+        std::fs::write(dir.path().join("root.pem"), &pki.root.cert_pem).unwrap();
+        std::fs::write(dir.path().join("chain.pem"), pki.leaf_chain_pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), &pki.leaf.key_pem).unwrap();
+        Lab { dir }
+    }
+    fn path(&self, f: &str) -> String {
+        self.dir.path().join(f).to_string_lossy().into_owned()
+    }
+    fn write(&self, f: &str, text: &str) -> String {
+        std::fs::write(self.dir.path().join(f), text).unwrap();
+        self.path(f)
+    }
+    fn verify_args(&self) -> Vec<String> {
+        vec![
+            "verify".into(),
+            "--cert".into(),
+            self.path("chain.pem"),
+            "--trust-anchors".into(),
+            self.path("root.pem"),
+            "--now".into(),
+            NOW.to_string(),
+        ]
+    }
+    fn sign_args(&self) -> Vec<String> {
+        vec![
+            "sign".into(),
+            "--key".into(),
+            self.path("key.pem"),
+            "--x5u".into(),
+            X5U.into(),
+        ]
+    }
+}
+
+fn run(args: &[String], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args(args)
+        .env_remove("SHAKEN_TRUST_ANCHORS")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.unwrap_or_default().to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+fn json_lines(o: &Output) -> Vec<Value> {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sign_request(attest: &str, orig: &str, dest: &str, iat: i64) -> Value {
+    json!({"attest": attest, "dest": {"tn": [dest]}, "iat": iat, "orig": {"tn": orig},
+           "origid": "de305d54-75b4-431b-adb2-eb6b9e546014"})
+}
+
+/// Sign `requests` with `sign --batch` (stdin) and return the output lines.
+fn sign_batch(lab: &Lab, requests: &[Value], extra: &[&str]) -> (Output, Vec<Value>) {
+    let mut input = String::new();
+    for r in requests {
+        input.push_str(&r.to_string());
+        input.push('\n');
+    }
+    let mut args = lab.sign_args();
+    args.extend(["--batch".to_owned(), "-".to_owned()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = run(&args, Some(input.as_bytes()));
+    let lines = json_lines(&o);
+    (o, lines)
+}
+
+fn identity(lab: &Lab, attest: &str, iat: i64) -> String {
+    let (o, lines) = sign_batch(lab, &[sign_request(attest, ORIG, DEST, iat)], &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    lines[0]["identity"].as_str().unwrap().to_owned()
+}
+
+fn verify_request(from: &str, to: &str, time: i64, identity: &str) -> Value {
+    json!({"from": {"tn": from}, "to": {"tn": [to]}, "time": time, "identity": identity})
+}
+
+fn verify_batch(lab: &Lab, input: &str, extra: &[&str]) -> (Output, Vec<Value>) {
+    let path = lab.write("in.jsonl", input);
+    let mut args = lab.verify_args();
+    args.extend(["--batch".to_owned(), path]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let o = run(&args, None);
+    let lines = json_lines(&o);
+    (o, lines)
+}
+
+#[test]
+fn mixed_good_and_bad_lines_keep_order_and_report_each() {
+    let lab = Lab::new();
+    let id_a = identity(&lab, "A", NOW);
+    let id_b = identity(&lab, "B", NOW - 10);
+    let id_c = identity(&lab, "C", NOW - 5);
+    // Tamper with the payload of C: the signature no longer verifies.
+    let mut parts: Vec<String> = id_c.splitn(3, '.').map(str::to_owned).collect();
+    let claims = String::from_utf8(shaken::b64::decode(&parts[1]).unwrap()).unwrap();
+    parts[1] = shaken::b64::encode(claims.replace("\"C\"", "\"A\"").as_bytes());
+    let tampered = parts.join(".");
+    let long = format!(
+        "{{\"from\":{{\"tn\":\"{ORIG}\"}},\"identity\":\"{}\"}}",
+        "x".repeat(17 * 1024)
+    );
+    let input = [
+        verify_request(ORIG, DEST, NOW, &id_a).to_string(), // 1 pass
+        "{not json".to_owned(),                             // 2 error
+        json!({"verificationRequest": verify_request(ORIG, DEST, NOW, &id_b)}).to_string(), // 3 pass (wrapper)
+        String::new(), // 4 blank: no output
+        json!({"from": {"tn": ORIG}, "to": {"tn": [DEST]}, "time": NOW}).to_string(), // 5 missing identity
+        verify_request(ORIG, DEST, NOW, &tampered).to_string(), // 6 signature-invalid
+        long,                                                   // 7 too long
+        verify_request(ORIG, "12125559999", NOW, &id_a).to_string(), // 8 dest mismatch
+        verify_request(ORIG, DEST, NOW, &id_a).to_string(), // 9 replay of line 1
+        json!({"from": {"tn": "not a number"}, "to": {"tn": [DEST]}, "time": NOW, "identity": id_a}).to_string(), // 10 bad tn
+    ]
+    .join("\n");
+    let (o, lines) = verify_batch(&lab, &input, &["--jobs", "2"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let numbers: Vec<u64> = lines.iter().map(|l| l["line"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, vec![1, 2, 3, 5, 6, 7, 8, 9, 10]);
+
+    // Every line deserialises as the `verify --format json` Report.
+    let reports: Vec<Report> = lines
+        .iter()
+        .map(|l| serde_json::from_value(l.clone()).unwrap())
+        .collect();
+    assert_eq!(reports[0].verstat, Verstat::Passed);
+    assert_eq!(reports[0].attest.unwrap().as_str(), "A");
+    assert_eq!(reports[2].verstat, Verstat::Passed);
+    assert_eq!(reports[2].attest.unwrap().as_str(), "B");
+    assert_eq!(
+        reports[4].reason.as_ref().unwrap().id,
+        "signature-invalid",
+        "{:?}",
+        lines[4]
+    );
+    assert_eq!(reports[4].verstat, Verstat::Failed);
+    assert_eq!(reports[6].reason.as_ref().unwrap().id, "dest-mismatch");
+    assert_eq!(reports[7].reason.as_ref().unwrap().id, "replay");
+    for (i, msg) in [
+        (1, "not a JSON verification request"),
+        (3, "missing \"identity\""),
+        (5, "longer than the 16384-byte limit"),
+        (8, "\"from.tn\""),
+    ] {
+        let l = &lines[i];
+        assert_eq!(l["verstat"], "No-TN-Validation", "{l}");
+        assert_eq!(l["error"]["line"], l["line"], "{l}");
+        let m = l["error"]["message"].as_str().unwrap();
+        assert!(m.contains(msg), "{m}");
+    }
+    assert!(lines[0].get("error").is_none());
+
+    // The summary on stderr.
+    assert!(
+        stderr.contains("9 lines, 2 passed, 7 not passed (4 malformed)"),
+        "{stderr}"
+    );
+    let row = |k: &str| {
+        stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with(k))
+            .unwrap_or_else(|| panic!("no {k} in {stderr}"))
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_eq!(row("TN-Validation-Passed"), 2);
+    assert_eq!(row("TN-Validation-Failed"), 2);
+    assert_eq!(row("No-TN-Validation"), 5);
+    assert_eq!(row("request-invalid"), 4);
+    assert_eq!(row("signature-invalid"), 1);
+    assert_eq!(row("replay"), 1);
+    assert_eq!(row("dest-mismatch"), 1);
+    assert!(stderr.contains("lines/s"), "{stderr}");
+    // Not a terminal: no progress bar escape codes.
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
+
+#[test]
+fn all_passed_exits_zero_and_stdin_works() {
+    let lab = Lab::new();
+    let id = identity(&lab, "A", NOW);
+    let input = format!("{}\n", verify_request(ORIG, DEST, NOW, &id));
+    let mut args = lab.verify_args();
+    args.extend(["--batch".to_owned(), "-".to_owned()]);
+    let o = run(&args, Some(input.as_bytes()));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(json_lines(&o)[0]["verstat"], "TN-Validation-Passed");
+}
+
+#[test]
+fn time_of_the_line_is_the_verification_time_without_now() {
+    let lab = Lab::new();
+    let t = NOW - 1000;
+    let id = identity(&lab, "A", t);
+    let input = [
+        verify_request(ORIG, DEST, t, &id).to_string(),
+        verify_request(ORIG, DEST, t + 500, &id).to_string(),
+    ]
+    .join("\n");
+    let path = lab.write("t.jsonl", &input);
+    let args: Vec<String> = [
+        "verify",
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--no-replay",
+        "--batch",
+        &path,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let o = run(&args, None);
+    let lines = json_lines(&o);
+    assert_eq!(lines[0]["verstat"], "TN-Validation-Passed", "{}", lines[0]);
+    assert_eq!(lines[1]["reason"]["id"], "iat-stale", "{}", lines[1]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn missing_input_file_is_exit_2() {
+    let lab = Lab::new();
+    let mut args = lab.verify_args();
+    args.extend(["--batch".to_owned(), lab.path("nope.jsonl")]);
+    let o = run(&args, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.jsonl"));
+    let o = run(
+        &[
+            lab.verify_args(),
+            vec!["--batch".into(), "-".into(), "--jobs".into(), "0".into()],
+        ]
+        .concat(),
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn sign_batch_round_trip() {
+    let lab = Lab::new();
+    let requests = vec![
+        sign_request("A", ORIG, DEST, NOW),
+        json!({"signingRequest": sign_request("B", "+1 (215) 555-0122", "212-555-0143", NOW)}),
+        json!({"attest": "D", "dest": {"tn": [DEST]}, "iat": NOW, "orig": {"tn": ORIG}}),
+        json!({"attest": "C", "dest": {"tn": [DEST]}, "iat": NOW, "orig": {"tn": ORIG}}),
+        json!({"attest": "A", "iat": NOW, "orig": {"tn": ORIG}}),
+    ];
+    let (o, lines) = sign_batch(&lab, &requests, &["--jobs", "2"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert_eq!(lines.len(), 5);
+    assert!(lines[0]["identity"]
+        .as_str()
+        .unwrap()
+        .ends_with(";info=<https://cr.example.net/sp.pem>;alg=ES256;ppt=shaken"));
+    assert_eq!(lines[2]["line"], 3);
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains("attest"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[4]["line"], 5);
+    assert!(
+        lines[4]["error"].as_str().unwrap().contains("dest"),
+        "{}",
+        lines[4]
+    );
+    assert!(
+        stderr.contains("5 lines, 3 signed (A 1, B 1, C 1), 2 failed"),
+        "{stderr}"
+    );
+
+    // sign --batch | verify --batch
+    let froms = [ORIG, "12155550122", ORIG];
+    let mut input = String::new();
+    for (l, from) in [&lines[0], &lines[1], &lines[3]].iter().zip(froms) {
+        input.push_str(
+            &verify_request(from, DEST, NOW, l["identity"].as_str().unwrap()).to_string(),
+        );
+        input.push('\n');
+    }
+    let (o, out) = verify_batch(&lab, &input, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let attests: Vec<&str> = out.iter().map(|l| l["attest"].as_str().unwrap()).collect();
+    assert_eq!(attests, vec!["A", "B", "C"]);
+    assert!(out.iter().all(|l| l["signer"]["spc"] == "1234"));
+}
+
+#[test]
+fn twenty_thousand_lines_on_two_jobs_stay_in_order() {
+    let lab = Lab::new();
+    let n = 20_000usize;
+    let mut input = String::with_capacity(n * 120);
+    for i in 0..n {
+        let orig = format!("1215555{:04}", i % 10_000);
+        input.push_str(&sign_request("A", &orig, DEST, NOW).to_string());
+        input.push('\n');
+    }
+    let path = lab.write("sign.jsonl", &input);
+    let mut args = lab.sign_args();
+    args.extend(["--batch".into(), path, "--jobs".into(), "2".into()]);
+    let o = run(&args, None);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let signed = json_lines(&o);
+    assert_eq!(signed.len(), n);
+    let mut vin = String::with_capacity(n * 700);
+    for (i, l) in signed.iter().enumerate() {
+        let orig = format!("1215555{:04}", i % 10_000);
+        vin.push_str(
+            &verify_request(&orig, DEST, NOW, l["identity"].as_str().unwrap()).to_string(),
+        );
+        vin.push('\n');
+    }
+    let (o, out) = verify_batch(&lab, &vin, &["--jobs", "2", "--no-replay"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.len(), n);
+    for (i, l) in out.iter().enumerate() {
+        assert_eq!(l["line"].as_u64().unwrap(), i as u64 + 1);
+        assert_eq!(l["verstat"], "TN-Validation-Passed", "{l}");
+        assert_eq!(l["orig"], format!("1215555{:04}", i % 10_000));
+    }
+    assert!(stderr.contains("20000 lines, 20000 passed"), "{stderr}");
+}
+
+#[test]
+fn html_report_has_the_numbers() {
+    let lab = Lab::new();
+    let id = identity(&lab, "B", NOW);
+    let input = [
+        verify_request(ORIG, DEST, NOW, &id).to_string(),
+        verify_request("12155550199", DEST, NOW, &id).to_string(),
+        "[]".to_owned(),
+    ]
+    .join("\n");
+    let report = lab.path("r.html");
+    let (o, _) = verify_batch(&lab, &input, &["--no-replay", "--report", &report]);
+    assert_eq!(o.status.code(), Some(1));
+    let html = std::fs::read_to_string(Path::new(&report)).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<td>total lines</td><td>3</td>"), "{html}");
+    assert!(
+        html.contains("<td>passed</td><td>1</td><td>33.3%</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>B</td><td>2</td>"), "{html}");
+    assert!(html.contains("<td>orig-mismatch</td><td>1</td>"), "{html}");
+    assert!(
+        html.contains("<td>request-invalid</td><td>1</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>1234</td><td>1</td><td>0</td>"), "{html}");
+    assert!(html.contains("<td>12155550199</td><td>1</td>"), "{html}");
+    assert!(!html.contains("<script"));
+}
