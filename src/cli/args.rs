@@ -108,6 +108,15 @@ pub struct ServeArgs {
     /// Per-request timeout, milliseconds.
     #[arg(long, value_name = "MS")]
     pub request_timeout_ms: Option<u64>,
+    /// Largest request body, bytes (default 16384); larger bodies get 413.
+    #[arg(long, value_name = "BYTES")]
+    pub max_body: Option<usize>,
+    /// Log format on stderr: text or json (filter with RUST_LOG, default info).
+    #[arg(long, value_enum)]
+    pub log_format: Option<OutFormat>,
+    /// Freeze the server clock at this time, Unix seconds (labs and tests replaying old traffic).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub now: Option<i64>,
     #[command(flatten)]
     pub tn: TnArgs,
     #[command(flatten)]
