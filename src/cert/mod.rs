@@ -7,6 +7,7 @@
 
 pub mod chain;
 pub mod crl;
+pub mod lint;
 pub mod tn_auth_list;
 
 pub use chain::*;
