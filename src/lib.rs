@@ -31,6 +31,9 @@ pub mod online;
 #[cfg(feature = "server")]
 pub mod server;
 
+#[cfg(feature = "cli")]
+pub mod capture;
+
 pub use limits::Limits;
 
 /// The README's Rust examples, compiled and run as doctests.
