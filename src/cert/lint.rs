@@ -959,8 +959,7 @@ mod tests {
         tweak(&mut p);
         let c = p.self_signed(&key).unwrap();
         let chain = parse_chain(c.der(), &Limits::default()).unwrap();
-        let f = lint_certificate(&chain[0], 0, Role::Root, None);
-        f
+        lint_certificate(&chain[0], 0, Role::Root, None)
     }
 
     #[test]
