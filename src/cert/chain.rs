@@ -129,7 +129,9 @@ pub enum ChainError {
         now: i64,
     },
     /// A certificate on the path is listed in a CRL.
-    #[error("certificate '{subject}' (serial {serial}) is revoked (listed in a CRL that covers it)")]
+    #[error(
+        "certificate '{subject}' (serial {serial}) is revoked (listed in a CRL that covers it)"
+    )]
     Revoked {
         /// The certificate.
         subject: String,
