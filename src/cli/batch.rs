@@ -102,15 +102,15 @@ fn job_count(n: Option<usize>) -> Result<usize> {
 }
 
 /// A progress display on stderr when it is a terminal; hidden otherwise.
-fn progress() -> indicatif::ProgressBar {
+pub(super) fn progress(unit: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{spinner} {human_pos} lines  {per_sec}  {elapsed}")
-    {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{human_pos}} {unit}  {{per_sec}}  {{elapsed}}"
+    )) {
         bar.set_style(style);
     }
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -302,7 +302,7 @@ fn run_pipeline<J: Job>(
             .map_err(|_| anyhow!("internal error: chunk pool closed"))?;
     }
     let work_rx = Mutex::new(work_rx);
-    let bar = progress();
+    let bar = progress("lines");
     let result = std::thread::scope(|s| {
         let reader = s.spawn(move || {
             let r = match source {

@@ -1,0 +1,370 @@
+//! `shaken verify --pcap`: captures written by the test itself (pcap and
+//! pcapng; UDP over IPv4 and IPv6, an INVITE split over TCP segments) with
+//! signed, unsigned and tampered calls.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use etherparse::PacketBuilder;
+use pcap_file::pcap::{PcapPacket, PcapWriter};
+use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
+use pcap_file::pcapng::PcapNgWriter;
+use pcap_file::DataLink;
+use serde_json::Value;
+use shaken::pki::{LabPki, LabPkiOptions};
+use std::borrow::Cow;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const T: i64 = 1_800_000_000;
+const X5U: &str = "https://cr.example.net/sp.pem";
+const ORIG: &str = "+12155550121";
+const DEST: &str = "+12125550143";
+
+struct Lab {
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = LabPki::generate(&LabPkiOptions::new(T - 86_400, T + 86_400 * 365)).unwrap();
+        std::fs::write(dir.path().join("root.pem"), &pki.root.cert_pem).unwrap();
+        std::fs::write(dir.path().join("chain.pem"), pki.leaf_chain_pem()).unwrap();
+        std::fs::write(dir.path().join("key.pem"), &pki.leaf.key_pem).unwrap();
+        Lab { dir }
+    }
+    fn path(&self, f: &str) -> String {
+        self.dir.path().join(f).to_string_lossy().into_owned()
+    }
+    fn sign(&self, attest: &str, iat: i64) -> String {
+        let o = shaken(&[
+            "sign",
+            "--key",
+            &self.path("key.pem"),
+            "--x5u",
+            X5U,
+            "--orig",
+            ORIG,
+            "--dest",
+            DEST,
+            "--attest",
+            attest,
+            "--iat",
+            &iat.to_string(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    }
+    fn verify(&self, capture: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "verify".to_owned(),
+            "--cert".into(),
+            self.path("chain.pem"),
+            "--trust-anchors".into(),
+            self.path("root.pem"),
+            "--pcap".into(),
+            capture.to_owned(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Command::new(env!("CARGO_BIN_EXE_shaken"))
+            .args(&args)
+            .env_remove("SHAKEN_TRUST_ANCHORS")
+            .output()
+            .unwrap()
+    }
+}
+
+fn shaken(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args(args)
+        .env_remove("SHAKEN_TRUST_ANCHORS")
+        .output()
+        .unwrap()
+}
+
+fn invite(call_id: &str, from: &str, identity: Option<&str>) -> Vec<u8> {
+    let mut m = format!(
+        "INVITE sip:{DEST}@example.net SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: {from};tag=1928301774\r\n\
+         To: <sip:{DEST}@example.net>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 314159 INVITE\r\n\
+         Contact: <sip:{ORIG}@192.0.2.1>\r\n"
+    );
+    if let Some(id) = identity {
+        m.push_str(&format!("Identity: {id}\r\n"));
+    }
+    let body = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n";
+    m.push_str(&format!(
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    m.into_bytes()
+}
+
+fn udp4(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4([192, 0, 2, 1], [198, 51, 100, 2], 64)
+        .udp(5060, 5060)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn udp6(payload: &[u8]) -> Vec<u8> {
+    let mut src = [0u8; 16];
+    src[0] = 0x20;
+    src[1] = 0x01;
+    src[2] = 0x0d;
+    src[3] = 0xb8;
+    src[15] = 1;
+    let mut dst = src;
+    dst[15] = 2;
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv6(src, dst, 64)
+        .udp(5060, 5060)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn tcp4(seq: u32, payload: &[u8], syn: bool) -> Vec<u8> {
+    let mut b = PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4([192, 0, 2, 7], [198, 51, 100, 2], 64)
+        .tcp(40000, 5060, seq, 65535);
+    if syn {
+        b = b.syn();
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+/// The frames of the test capture, with their times.
+fn frames(lab: &Lab) -> Vec<(i64, Vec<u8>)> {
+    let signed_a = lab.sign("A", T);
+    let signed_b = lab.sign("B", T + 1);
+    // Tampered: the attestation is changed after signing.
+    let c = lab.sign("C", T + 3);
+    let mut parts: Vec<String> = c.splitn(3, '.').map(str::to_owned).collect();
+    let claims = String::from_utf8(shaken::b64::decode(&parts[1]).unwrap()).unwrap();
+    parts[1] = shaken::b64::encode(claims.replace("\"C\"", "\"A\"").as_bytes());
+    let tampered = parts.join(".");
+    let from_ok = format!("<sip:{ORIG}@example.com>");
+    let a = invite("call-a@test", &from_ok, Some(&signed_a));
+    let b = invite("call-b@test", &from_ok, Some(&signed_b));
+    let (b1, rest) = b.split_at(200);
+    let (b2, b3) = rest.split_at(300);
+    let unsigned = invite(
+        "call-u@test",
+        "\"<script>alert(1)</script>\" <sip:alice&bob@evil.example>",
+        None,
+    );
+    let evil = invite("call-x<script>@test", &from_ok, Some(&tampered));
+    vec![
+        (T, udp4(&a)),
+        (T, udp4(b"\r\n\r\n")), // keep-alive, not SIP
+        (T + 1, tcp4(999, b"", true)),
+        (T + 1, tcp4(1000, b1, false)),
+        (T + 1, tcp4(1000 + 200 + 300, b3, false)), // out of order
+        (T + 2, tcp4(1000 + 200, b2, false)),
+        (T + 2, udp4(&a)), // retransmission of call A: not a new call
+        (T + 2, udp6(&unsigned)),
+        (T + 3, udp4(&evil)),
+    ]
+}
+
+fn write_pcap(path: &str, frames: &[(i64, Vec<u8>)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = PcapWriter::new(file).unwrap();
+    for (t, f) in frames {
+        let ts = Duration::new(*t as u64, 250_000_000);
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
+            .unwrap();
+    }
+}
+
+fn write_pcapng(path: &str, frames: &[(i64, Vec<u8>)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = PcapNgWriter::new(file).unwrap();
+    w.write_pcapng_block(InterfaceDescriptionBlock {
+        linktype: DataLink::ETHERNET,
+        snaplen: 0,
+        options: vec![],
+    })
+    .unwrap();
+    for (t, f) in frames {
+        // Default if_tsresol: microseconds. pcap-file writes the raw count.
+        let micros = (*t as u64) * 1_000_000 + 250_000;
+        w.write_pcapng_block(EnhancedPacketBlock {
+            interface_id: 0,
+            timestamp: Duration::from_nanos(micros),
+            original_len: f.len() as u32,
+            data: Cow::Borrowed(f),
+            options: vec![],
+        })
+        .unwrap();
+    }
+}
+
+fn rows(o: &Output) -> Vec<Value> {
+    String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn check_rows(rows: &[Value]) {
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["call_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "call-a@test",
+            "call-b@test",
+            "call-u@test",
+            "call-x<script>@test"
+        ]
+    );
+    assert_eq!(rows[0]["verstat"], "TN-Validation-Passed", "{}", rows[0]);
+    assert_eq!(rows[0]["attest"], "A");
+    assert_eq!(rows[0]["transport"], "udp");
+    assert_eq!(rows[0]["time"], "2027-01-15T08:00:00Z");
+    assert_eq!(rows[0]["packet"], 1);
+    assert_eq!(rows[1]["verstat"], "TN-Validation-Passed", "{}", rows[1]);
+    assert_eq!(rows[1]["attest"], "B");
+    assert_eq!(rows[1]["transport"], "tcp");
+    assert_eq!(rows[1]["packet"], 6);
+    assert_eq!(rows[2]["verstat"], "No-TN-Validation");
+    assert_eq!(rows[2]["reason"]["code"], 428);
+    assert!(rows[2]["src"]
+        .as_str()
+        .unwrap()
+        .starts_with("[2001:db8::1]"));
+    assert_eq!(rows[3]["verstat"], "TN-Validation-Failed", "{}", rows[3]);
+    assert_eq!(rows[3]["reason"]["id"], "signature-invalid");
+}
+
+#[test]
+fn pcap_with_signed_unsigned_and_tampered_calls() {
+    let lab = Lab::new();
+    let f = frames(&lab);
+    let path = lab.path("calls.pcap");
+    write_pcap(&path, &f);
+    let report = lab.path("calls.html");
+    let o = lab.verify(&path, &["--format", "json", "--report", &report]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    check_rows(&rows(&o));
+    assert!(
+        stderr.contains("4 calls, 2 passed, 2 not passed (0 malformed)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("9 packets"), "{stderr}");
+
+    // The HTML report: the numbers, and a stranger's <script> escaped.
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<td>total calls</td><td>4</td>"), "{html}");
+    assert!(html.contains("<td>TN-Validation-Passed</td><td>2</td><td>50.0%</td>"));
+    assert!(html.contains("<td>TN-Validation-Failed</td><td>1</td><td>25.0%</td>"));
+    assert!(html.contains("<td>No-TN-Validation</td><td>1</td><td>25.0%</td>"));
+    assert!(html.contains("<td>no-identity</td><td>1</td>"), "{html}");
+    assert!(
+        html.contains("<td>signature-invalid</td><td>1</td>"),
+        "{html}"
+    );
+    // URIs that are not numbers are shown as written, escaped. (The SIP
+    // parser already refuses '<' inside a URI; src/summary.rs tests <script>.)
+    assert!(
+        html.contains("<td>sip:alice&amp;bob@evil.example</td><td>1</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>12155550121</td><td>1</td>"), "{html}");
+    assert!(html.contains("<td>1234</td><td>3</td><td>1</td>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+}
+
+#[test]
+fn pcapng_gives_the_same_rows_and_text_table() {
+    let lab = Lab::new();
+    let f = frames(&lab);
+    let path = lab.path("calls.pcapng");
+    write_pcapng(&path, &f);
+    let o = lab.verify(&path, &["--format", "json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    check_rows(&rows(&o));
+
+    let o = lab.verify(&path, &[]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "time\tcall-id\tfrom\tto\tattest\tverstat\treason");
+    assert_eq!(lines.len(), 5, "{text}");
+    assert_eq!(
+        lines[1],
+        format!("2027-01-15T08:00:00Z\tcall-a@test\tsip:{ORIG}@example.com\tsip:{DEST}@example.net\tA\tTN-Validation-Passed\t-")
+    );
+    assert!(
+        lines[3].ends_with("\t-\tNo-TN-Validation\t428 no-identity"),
+        "{text}"
+    );
+    assert!(
+        lines[4].ends_with("\tA\tTN-Validation-Failed\t438 signature-invalid"),
+        "{text}"
+    );
+}
+
+#[test]
+fn now_overrides_the_capture_time() {
+    let lab = Lab::new();
+    let f = frames(&lab);
+    let path = lab.path("calls.pcap");
+    write_pcap(&path, &f);
+    let later = (T + 3600).to_string();
+    let o = lab.verify(&path, &["--format", "json", "--now", &later]);
+    let r = rows(&o);
+    assert_eq!(r[0]["reason"]["id"], "iat-stale", "{}", r[0]);
+}
+
+#[test]
+fn not_a_capture_is_exit_2() {
+    let lab = Lab::new();
+    let path = lab.path("x.pcap");
+    std::fs::write(&path, b"this is not a capture").unwrap();
+    let o = lab.verify(&path, &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a pcap or pcapng"));
+    let o = lab.verify(&lab.path("missing.pcap"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn truncated_capture_keeps_the_calls_before() {
+    let lab = Lab::new();
+    let f = frames(&lab);
+    let path = lab.path("calls.pcap");
+    write_pcap(&path, &f);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() - 50);
+    std::fs::write(&path, &bytes).unwrap();
+    let o = lab.verify(&path, &["--format", "json"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("warning"), "{stderr}");
+    assert_eq!(rows(&o).len(), 3, "{stderr}");
+}
