@@ -1,0 +1,109 @@
+//! Core benchmarks (criterion): sign, verify with a cached chain (replay on
+//! and off), token parsing, chain validation on a cache miss, TNAuthList.
+//!
+//! `cargo bench --bench core`. Speed goals live here and in
+//! `bench/compare.sh`, never in tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use shaken::cert::{parse_chain, validate_chain, ChainPolicy, TnAuthList, TrustAnchors};
+use shaken::crypto::{DeterministicSigner, KeySigner};
+use shaken::identity::IdentityHeader;
+use shaken::passport::{sign, Attestation, Claims, Header, Token};
+use shaken::replay::ReplayStore;
+use shaken::verify::{CallContext, PartyId, Verifier};
+use shaken::Limits;
+use std::sync::Arc;
+
+const NOW: i64 = 1_800_000_000;
+const X5U: &str = "https://cr.example.net/sp.pem";
+
+fn read(f: &str) -> String {
+    std::fs::read_to_string(format!("{}/certs/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn claims(i: u64) -> Claims {
+    Claims::shaken(
+        Attestation::A,
+        "12155550121",
+        vec!["12125550143".into()],
+        NOW,
+        uuid::Uuid::from_u64_pair(0x1234, i).to_string(),
+    )
+}
+
+fn benches(c: &mut Criterion) {
+    let limits = Limits::default();
+    let signer = KeySigner::from_pem(&read("sp.key.pem")).unwrap();
+    let det = DeterministicSigner::from_pem(&read("sp.key.pem")).unwrap();
+    let header = Header::shaken(X5U);
+    let mut anchors = TrustAnchors::new();
+    anchors.add_pem(read("root.pem").as_bytes()).unwrap();
+    let chain = parse_chain(read("sp-chain.pem").as_bytes(), &limits).unwrap();
+    let verifier = Verifier::new(anchors.clone());
+    let mut ctx = CallContext::at(NOW);
+    ctx.orig.push(PartyId::Tn("12155550121".parse().unwrap()));
+    ctx.dest.push(PartyId::Tn("12125550143".parse().unwrap()));
+
+    let mut g = c.benchmark_group("sign");
+    g.throughput(Throughput::Elements(1));
+    let cl = claims(1);
+    g.bench_function("claims_to_identity_header_ring", |b| {
+        b.iter(|| IdentityHeader::shaken(sign(&header, black_box(&cl), &signer).unwrap(), X5U).to_string())
+    });
+    g.bench_function("claims_to_identity_header_rfc6979", |b| {
+        b.iter(|| IdentityHeader::shaken(sign(&header, black_box(&cl), &det).unwrap(), X5U).to_string())
+    });
+    g.finish();
+
+    let identity = IdentityHeader::shaken(sign(&header, &cl, &signer).unwrap(), X5U).to_string();
+    let mut g = c.benchmark_group("verify");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_token", |b| {
+        b.iter(|| Token::parse(black_box(&identity[..identity.find(';').unwrap()]), &limits).unwrap())
+    });
+    g.bench_function("identity_with_cached_chain", |b| {
+        b.iter(|| {
+            let h = IdentityHeader::parse(black_box(&identity), &limits).unwrap();
+            verifier.verify_with_chain(&h, &ctx, &chain).unwrap()
+        })
+    });
+    // Replay store on: every iteration must be a new PASSporT, or it is a replay.
+    let tokens: Vec<String> = (0..4096u64)
+        .map(|i| IdentityHeader::shaken(sign(&header, &claims(i), &signer).unwrap(), X5U).to_string())
+        .collect();
+    let store = Arc::new(ReplayStore::new(120, 1_000_000));
+    let with_replay = Verifier::new(anchors.clone()).with_replay(store);
+    let mut i = 0usize;
+    let mut round = 0i64;
+    g.bench_function("identity_with_cached_chain_replay_on", |b| {
+        b.iter(|| {
+            i += 1;
+            if i == tokens.len() {
+                i = 0;
+                round += 1000; // move past the replay window instead of clearing
+            }
+            let mut ctx = ctx.clone();
+            ctx.now = NOW + round;
+            ctx.call_id = Some(format!("call-{i}"));
+            let h = IdentityHeader::parse(&tokens[i], &limits).unwrap();
+            let _ = black_box(with_replay.verify_with_chain(&h, &ctx, &chain));
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("certificate");
+    let chain_pem = read("sp-chain.pem");
+    g.bench_function("parse_and_validate_chain_cache_miss", |b| {
+        b.iter(|| {
+            let chain = parse_chain(black_box(chain_pem.as_bytes()), &limits).unwrap();
+            validate_chain(&chain, &anchors, &[], NOW, &ChainPolicy::default()).unwrap()
+        })
+    });
+    let tnal = TnAuthList::with_spc("1234").to_der().unwrap();
+    g.bench_function("tnauthlist_decode", |b| b.iter(|| TnAuthList::from_der(black_box(&tnal)).unwrap()));
+    g.finish();
+}
+
+criterion_group!(core, benches);
+criterion_main!(core);
