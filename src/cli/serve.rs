@@ -5,282 +5,298 @@
 //! until SIGTERM or Ctrl-C. It prints `listening on ADDR` on stderr once the
 //! socket is bound (port 0 picks a free port).
 
-use super::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
-use super::common::load_anchors;
-use super::sign::{check_x5u, load_signer};
-use super::verify::{fetch_options, load_crl_files};
-use super::EXIT_OK;
-use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
-use shaken::cert::{parse_chain, ChainPolicy};
-use shaken::online::chain_cache;
-use shaken::server::{ChainSource, FileConfig, Server, ServerClock, ServerConfig};
-use shaken::tn::{NationalRule, TnPolicy};
-use shaken::verify::{Verifier, VerifyPolicy};
-use shaken::Limits;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+#[cfg(feature = "server")]
+pub use imp::run;
 
-/// Default listen address: loopback only, so an unconfigured server is not
-/// exposed by accident.
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// Default freshness window, seconds (RFC 8224 §6.2 step 4).
-const DEFAULT_MAX_AGE: u32 = 60;
-/// Defaults of the flags declared with `default_value` (a flag left at its
-/// default does not override the file).
-const DEFAULT_CONNECT_MS: u64 = 2000;
-const DEFAULT_FETCH_MS: u64 = 5000;
-
-/// The flags and the file merged.
-struct Settings {
-    listen: String,
-    key: Option<PathBuf>,
-    x5u: Option<String>,
-    cert: Option<PathBuf>,
-    trust_anchors: Vec<PathBuf>,
-    max_age: u32,
-    replay: bool,
-    max_concurrent: Option<usize>,
-    request_timeout_ms: Option<u64>,
-    max_body: Option<usize>,
-    tn_national: NationalRule,
-    crl: CrlArgs,
-    fetch: FetchArgs,
-    now: Option<i64>,
+/// Without the `server` feature there is no service to run.
+#[cfg(not(feature = "server"))]
+pub fn run(_a: super::args::ServeArgs) -> anyhow::Result<i32> {
+    anyhow::bail!(
+        "this shaken was built without the `server` feature: `shaken serve` is not available"
+    )
 }
 
-fn parse_log_format(s: &str) -> Result<OutFormat> {
-    OutFormat::from_str(s, true)
-        .map_err(|_| anyhow::anyhow!("log-format {s:?}: expected text or json"))
-}
+#[cfg(feature = "server")]
+mod imp {
+    use crate::cli::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
+    use crate::cli::common::load_anchors;
+    use crate::cli::sign::{check_x5u, load_signer};
+    use crate::cli::verify::{fetch_options, load_crl_files};
+    use crate::cli::EXIT_OK;
+    use anyhow::{bail, Context, Result};
+    use clap::ValueEnum;
+    use shaken::cert::{parse_chain, ChainPolicy};
+    use shaken::online::chain_cache;
+    use shaken::server::{ChainSource, FileConfig, Server, ServerClock, ServerConfig};
+    use shaken::tn::{NationalRule, TnPolicy};
+    use shaken::verify::{Verifier, VerifyPolicy};
+    use shaken::Limits;
+    use std::io::IsTerminal;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::Duration;
 
-fn merge(a: ServeArgs, f: FileConfig) -> Result<Settings> {
-    let tn_national = if a.tn.tn_national != NationalRule::default() {
-        a.tn.tn_national
-    } else {
-        match &f.tn_national {
-            Some(s) => s
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("config tn-national: {e}"))?,
-            None => NationalRule::default(),
-        }
-    };
-    let crl_policy = if a.crl.crl_policy != CrlPolicyArg::default() {
-        a.crl.crl_policy
-    } else {
-        match &f.crl_policy {
-            Some(s) => CrlPolicyArg::from_str(s, true)
-                .map_err(|_| anyhow::anyhow!("config crl-policy {s:?}: expected hard or soft"))?,
-            None => CrlPolicyArg::default(),
-        }
-    };
-    let pick_ms = |flag: u64, default: u64, file: Option<u64>| {
-        if flag != default {
-            flag
+    /// Default listen address: loopback only, so an unconfigured server is not
+    /// exposed by accident.
+    const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+    /// Default freshness window, seconds (RFC 8224 §6.2 step 4).
+    const DEFAULT_MAX_AGE: u32 = 60;
+    /// Defaults of the flags declared with `default_value` (a flag left at its
+    /// default does not override the file).
+    const DEFAULT_CONNECT_MS: u64 = 2000;
+    const DEFAULT_FETCH_MS: u64 = 5000;
+
+    /// The flags and the file merged.
+    struct Settings {
+        listen: String,
+        key: Option<PathBuf>,
+        x5u: Option<String>,
+        cert: Option<PathBuf>,
+        trust_anchors: Vec<PathBuf>,
+        max_age: u32,
+        replay: bool,
+        max_concurrent: Option<usize>,
+        request_timeout_ms: Option<u64>,
+        max_body: Option<usize>,
+        tn_national: NationalRule,
+        crl: CrlArgs,
+        fetch: FetchArgs,
+        now: Option<i64>,
+    }
+
+    fn parse_log_format(s: &str) -> Result<OutFormat> {
+        OutFormat::from_str(s, true)
+            .map_err(|_| anyhow::anyhow!("log-format {s:?}: expected text or json"))
+    }
+
+    fn merge(a: ServeArgs, f: FileConfig) -> Result<Settings> {
+        let tn_national = if a.tn.tn_national != NationalRule::default() {
+            a.tn.tn_national
         } else {
-            file.unwrap_or(default)
-        }
-    };
-    let crl = CrlArgs {
-        crl: if a.crl.crl.is_empty() {
-            f.crl.clone()
-        } else {
-            a.crl.crl.clone()
-        },
-        fetch_crl: a.crl.fetch_crl || f.fetch_crl.unwrap_or(false),
-        crl_policy,
-    };
-    let fetch = FetchArgs {
-        allow_http_x5u: a.fetch.allow_http_x5u || f.allow_http_x5u.unwrap_or(false),
-        allow_private_x5u: a.fetch.allow_private_x5u || f.allow_private_x5u.unwrap_or(false),
-        tls_ca: if a.fetch.tls_ca.is_empty() {
-            f.tls_ca.clone()
-        } else {
-            a.fetch.tls_ca.clone()
-        },
-        cache_dir: a.fetch.cache_dir.clone().or(f.cache_dir.clone()),
-        connect_timeout_ms: pick_ms(
-            a.fetch.connect_timeout_ms,
-            DEFAULT_CONNECT_MS,
-            f.connect_timeout_ms,
-        ),
-        fetch_timeout_ms: pick_ms(
-            a.fetch.fetch_timeout_ms,
-            DEFAULT_FETCH_MS,
-            f.fetch_timeout_ms,
-        ),
-    };
-    Ok(Settings {
-        listen: a
-            .listen
-            .or(f.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
-        key: a.key.or(f.key),
-        x5u: a.x5u.or(f.x5u),
-        cert: a.cert.or(f.cert),
-        trust_anchors: if a.trust_anchors.is_empty() {
-            f.trust_anchors
-        } else {
-            a.trust_anchors
-        },
-        max_age: a.max_age.or(f.max_age).unwrap_or(DEFAULT_MAX_AGE),
-        replay: !a.no_replay && f.replay.unwrap_or(true),
-        max_concurrent: a.max_concurrent.or(f.max_concurrent),
-        request_timeout_ms: a.request_timeout_ms.or(f.request_timeout_ms),
-        max_body: a.max_body.or(f.max_body),
-        tn_national,
-        crl,
-        fetch,
-        now: a.now,
-    })
-}
-
-fn init_logging(format: OutFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
-    // A subscriber may already be set (tests embedding the CLI): keep it.
-    let _ = match format {
-        OutFormat::Json => builder.json().try_init(),
-        OutFormat::Text => builder.try_init(),
-    };
-}
-
-fn build_config(s: Settings) -> Result<ServerConfig> {
-    let limits = Limits::default();
-    let tn = TnPolicy {
-        national: s.tn_national,
-    };
-    let anchors = load_anchors(&s.trust_anchors)?;
-    if anchors.is_empty() {
-        tracing::warn!("no trust anchors (--trust-anchors or $SHAKEN_TRUST_ANCHORS): every verification will fail with 437");
-    }
-    let max_age = i64::from(s.max_age);
-    let policy = VerifyPolicy {
-        max_age,
-        max_future: max_age,
-        tn,
-        chain: ChainPolicy {
-            crl_required: s.crl.crl_policy == CrlPolicyArg::Hard
-                && (!s.crl.crl.is_empty() || s.crl.fetch_crl),
-            ..ChainPolicy::default()
-        },
-        ..VerifyPolicy::default()
-    };
-    let mut verifier = Verifier::new(anchors)
-        .with_policy(policy)
-        .with_limits(limits.clone())
-        .with_crls(load_crl_files(&s.crl, &limits)?);
-    if s.replay {
-        let store = Arc::new(verifier.default_replay_store());
-        verifier = verifier.with_replay(store);
-    }
-    let source = match &s.cert {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading --cert {}", path.display()))?;
-            let chain = parse_chain(&bytes, &limits)
-                .with_context(|| format!("--cert {}", path.display()))?;
-            ChainSource::Fixed(Arc::new(chain))
-        }
-        None => ChainSource::Online(Arc::new(
-            chain_cache(fetch_options(&s.fetch, &limits)?).context("building the x5u fetcher")?,
-        )),
-    };
-    let mut config = ServerConfig::new(s.listen, Arc::new(verifier), source);
-    match (&s.key, &s.x5u) {
-        (Some(key), Some(x5u)) => {
-            check_x5u(x5u)?;
-            let signer = load_signer(key, false)?;
-            config = config.with_signer(Arc::from(signer), x5u.clone());
-        }
-        (Some(_), None) => {
-            bail!("--key needs --x5u (the certificate URL put into signed PASSporTs)")
-        }
-        (None, Some(_)) => bail!("--x5u needs --key (the signing key)"),
-        (None, None) => {
-            tracing::info!("no --key: signing is off (/stir/v1/signing answers 404 SVC4003)")
-        }
-    }
-    if let Some(n) = s.max_concurrent {
-        if n == 0 {
-            bail!("--max-concurrent must be at least 1");
-        }
-        config = config.with_max_concurrent(n);
-    }
-    if let Some(ms) = s.request_timeout_ms {
-        if ms == 0 {
-            bail!("--request-timeout-ms must be at least 1");
-        }
-        config = config.with_request_timeout(Duration::from_millis(ms));
-    }
-    if let Some(b) = s.max_body {
-        if b == 0 {
-            bail!("--max-body must be at least 1");
-        }
-        config = config.with_max_body(b);
-    }
-    if let Some(t) = s.now {
-        config = config.with_clock(ServerClock::Fixed(t));
-    }
-    Ok(config)
-}
-
-/// Completes on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+            match &f.tn_national {
+                Some(s) => s
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("config tn-national: {e}"))?,
+                None => NationalRule::default(),
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
-        () = term => tracing::info!("SIGTERM: shutting down"),
+        };
+        let crl_policy = if a.crl.crl_policy != CrlPolicyArg::default() {
+            a.crl.crl_policy
+        } else {
+            match &f.crl_policy {
+                Some(s) => CrlPolicyArg::from_str(s, true).map_err(|_| {
+                    anyhow::anyhow!("config crl-policy {s:?}: expected hard or soft")
+                })?,
+                None => CrlPolicyArg::default(),
+            }
+        };
+        let pick_ms = |flag: u64, default: u64, file: Option<u64>| {
+            if flag != default {
+                flag
+            } else {
+                file.unwrap_or(default)
+            }
+        };
+        let crl = CrlArgs {
+            crl: if a.crl.crl.is_empty() {
+                f.crl.clone()
+            } else {
+                a.crl.crl.clone()
+            },
+            fetch_crl: a.crl.fetch_crl || f.fetch_crl.unwrap_or(false),
+            crl_policy,
+        };
+        let fetch = FetchArgs {
+            allow_http_x5u: a.fetch.allow_http_x5u || f.allow_http_x5u.unwrap_or(false),
+            allow_private_x5u: a.fetch.allow_private_x5u || f.allow_private_x5u.unwrap_or(false),
+            tls_ca: if a.fetch.tls_ca.is_empty() {
+                f.tls_ca.clone()
+            } else {
+                a.fetch.tls_ca.clone()
+            },
+            cache_dir: a.fetch.cache_dir.clone().or(f.cache_dir.clone()),
+            connect_timeout_ms: pick_ms(
+                a.fetch.connect_timeout_ms,
+                DEFAULT_CONNECT_MS,
+                f.connect_timeout_ms,
+            ),
+            fetch_timeout_ms: pick_ms(
+                a.fetch.fetch_timeout_ms,
+                DEFAULT_FETCH_MS,
+                f.fetch_timeout_ms,
+            ),
+        };
+        Ok(Settings {
+            listen: a
+                .listen
+                .or(f.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            key: a.key.or(f.key),
+            x5u: a.x5u.or(f.x5u),
+            cert: a.cert.or(f.cert),
+            trust_anchors: if a.trust_anchors.is_empty() {
+                f.trust_anchors
+            } else {
+                a.trust_anchors
+            },
+            max_age: a.max_age.or(f.max_age).unwrap_or(DEFAULT_MAX_AGE),
+            replay: !a.no_replay && f.replay.unwrap_or(true),
+            max_concurrent: a.max_concurrent.or(f.max_concurrent),
+            request_timeout_ms: a.request_timeout_ms.or(f.request_timeout_ms),
+            max_body: a.max_body.or(f.max_body),
+            tn_national,
+            crl,
+            fetch,
+            now: a.now,
+        })
     }
-}
 
-pub fn run(a: ServeArgs) -> Result<i32> {
-    let file = match &a.config {
-        Some(p) => FileConfig::load(p)?,
-        None => FileConfig::default(),
-    };
-    let log_format = match (a.log_format, &file.log_format) {
-        (Some(f), _) => f,
-        (None, Some(s)) => parse_log_format(s)?,
-        (None, None) => OutFormat::Text,
-    };
-    init_logging(log_format);
-    let settings = merge(a, file)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(async move {
-        // Built inside the runtime: the fetcher's client may spawn tasks.
-        let config = build_config(settings)?;
-        let server = Server::bind(config).await?;
-        let addr = server.local_addr();
-        eprintln!("listening on {addr}");
-        tracing::info!(%addr, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
-        server.run(shutdown_signal()).await?;
-        tracing::info!("stopped");
-        Ok::<_, anyhow::Error>(())
-    })?;
-    Ok(EXIT_OK)
+    fn init_logging(format: OutFormat) {
+        use tracing_subscriber::EnvFilter;
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+        // A subscriber may already be set (tests embedding the CLI): keep it.
+        let _ = match format {
+            OutFormat::Json => builder.json().try_init(),
+            OutFormat::Text => builder.try_init(),
+        };
+    }
+
+    fn build_config(s: Settings) -> Result<ServerConfig> {
+        let limits = Limits::default();
+        let tn = TnPolicy {
+            national: s.tn_national,
+        };
+        let anchors = load_anchors(&s.trust_anchors)?;
+        if anchors.is_empty() {
+            tracing::warn!("no trust anchors (--trust-anchors or $SHAKEN_TRUST_ANCHORS): every verification will fail with 437");
+        }
+        let max_age = i64::from(s.max_age);
+        let policy = VerifyPolicy {
+            max_age,
+            max_future: max_age,
+            tn,
+            chain: ChainPolicy {
+                crl_required: s.crl.crl_policy == CrlPolicyArg::Hard
+                    && (!s.crl.crl.is_empty() || s.crl.fetch_crl),
+                ..ChainPolicy::default()
+            },
+            ..VerifyPolicy::default()
+        };
+        let mut verifier = Verifier::new(anchors)
+            .with_policy(policy)
+            .with_limits(limits.clone())
+            .with_crls(load_crl_files(&s.crl, &limits)?);
+        if s.replay {
+            let store = Arc::new(verifier.default_replay_store());
+            verifier = verifier.with_replay(store);
+        }
+        let source = match &s.cert {
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("reading --cert {}", path.display()))?;
+                let chain = parse_chain(&bytes, &limits)
+                    .with_context(|| format!("--cert {}", path.display()))?;
+                ChainSource::Fixed(Arc::new(chain))
+            }
+            None => ChainSource::Online(Arc::new(
+                chain_cache(fetch_options(&s.fetch, &limits)?)
+                    .context("building the x5u fetcher")?,
+            )),
+        };
+        let mut config = ServerConfig::new(s.listen, Arc::new(verifier), source);
+        match (&s.key, &s.x5u) {
+            (Some(key), Some(x5u)) => {
+                check_x5u(x5u)?;
+                let signer = load_signer(key, false)?;
+                config = config.with_signer(Arc::from(signer), x5u.clone());
+            }
+            (Some(_), None) => {
+                bail!("--key needs --x5u (the certificate URL put into signed PASSporTs)")
+            }
+            (None, Some(_)) => bail!("--x5u needs --key (the signing key)"),
+            (None, None) => {
+                tracing::info!("no --key: signing is off (/stir/v1/signing answers 404 SVC4003)")
+            }
+        }
+        if let Some(n) = s.max_concurrent {
+            if n == 0 {
+                bail!("--max-concurrent must be at least 1");
+            }
+            config = config.with_max_concurrent(n);
+        }
+        if let Some(ms) = s.request_timeout_ms {
+            if ms == 0 {
+                bail!("--request-timeout-ms must be at least 1");
+            }
+            config = config.with_request_timeout(Duration::from_millis(ms));
+        }
+        if let Some(b) = s.max_body {
+            if b == 0 {
+                bail!("--max-body must be at least 1");
+            }
+            config = config.with_max_body(b);
+        }
+        if let Some(t) = s.now {
+            config = config.with_clock(ServerClock::Fixed(t));
+        }
+        Ok(config)
+    }
+
+    /// Completes on SIGTERM or Ctrl-C (SIGINT).
+    async fn shutdown_signal() {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => tracing::info!("Ctrl-C: shutting down"),
+            () = term => tracing::info!("SIGTERM: shutting down"),
+        }
+    }
+
+    pub fn run(a: ServeArgs) -> Result<i32> {
+        let file = match &a.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let log_format = match (a.log_format, &file.log_format) {
+            (Some(f), _) => f,
+            (None, Some(s)) => parse_log_format(s)?,
+            (None, None) => OutFormat::Text,
+        };
+        init_logging(log_format);
+        let settings = merge(a, file)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        rt.block_on(async move {
+            // Built inside the runtime: the fetcher's client may spawn tasks.
+            let config = build_config(settings)?;
+            let server = Server::bind(config).await?;
+            let addr = server.local_addr();
+            eprintln!("listening on {addr}");
+            tracing::info!(%addr, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            server.run(shutdown_signal()).await?;
+            tracing::info!("stopped");
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(EXIT_OK)
+    }
 }
