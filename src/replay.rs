@@ -16,10 +16,26 @@ use std::sync::Mutex;
 
 const SHARDS: usize = 16;
 
-#[derive(Debug, Clone)]
+/// 16 bytes of key (a 128-bit prefix of SHA-256: collisions are out of
+/// reach), 8 of time, 8 of Call-ID hash: about 40 bytes an entry with the
+/// table's overhead, so a million live PASSporTs fit in ~40 MiB.
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     first_seen: i64,
-    call_id: Option<String>,
+    /// 64-bit hash of the Call-ID; 0 when unknown.
+    call_id: u64,
+}
+
+fn call_id_hash(call_id: Option<&str>) -> u64 {
+    match call_id {
+        None => 0,
+        Some(c) => {
+            let d = Sha256::digest(c.as_bytes());
+            let mut b = [0u8; 8];
+            b.copy_from_slice(d.get(..8).unwrap_or(&[1u8; 8]));
+            u64::from_le_bytes(b).max(1)
+        }
+    }
 }
 
 /// A replay was detected.
@@ -28,14 +44,15 @@ struct Entry {
 pub struct Replayed {
     /// Seconds since the PASSporT was first verified.
     pub age: i64,
-    /// The Call-ID it was first seen with (or "(none)").
+    /// How the first call is identified: "a different Call-ID" or
+    /// "an unknown Call-ID" (the store keeps a hash, not the Call-ID itself).
     pub first_call_id: String,
 }
 
 /// A bounded, sharded store of recently verified PASSporTs. Share it with `Arc`.
 #[derive(Debug)]
 pub struct ReplayStore {
-    shards: Vec<Mutex<HashMap<[u8; 32], Entry>>>,
+    shards: Vec<Mutex<HashMap<u128, Entry>>>,
     ttl: i64,
     capacity_per_shard: usize,
 }
@@ -60,21 +77,28 @@ impl ReplayStore {
         call_id: Option<&str>,
         now: i64,
     ) -> Result<(), Replayed> {
-        let key: [u8; 32] = Sha256::digest(signing_input.as_bytes()).into();
-        let shard = usize::from(key[0]) % SHARDS;
+        let digest = Sha256::digest(signing_input.as_bytes());
+        let mut k = [0u8; 16];
+        k.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+        let key = u128::from_le_bytes(k);
+        let shard = (key % SHARDS as u128) as usize;
+        let call = call_id_hash(call_id);
         let Some(shard) = self.shards.get(shard) else {
             return Ok(());
         };
         let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = map.get(&key) {
             if now.saturating_sub(e.first_seen) <= self.ttl {
-                let same_call = matches!((call_id, &e.call_id), (Some(a), Some(b)) if a == b);
-                if same_call {
+                if call != 0 && e.call_id == call {
                     return Ok(()); // a forked INVITE carries the same Identity and Call-ID
                 }
                 return Err(Replayed {
                     age: now.saturating_sub(e.first_seen),
-                    first_call_id: e.call_id.clone().unwrap_or_else(|| "(none)".into()),
+                    first_call_id: if e.call_id == 0 {
+                        "an unknown Call-ID".into()
+                    } else {
+                        "a different Call-ID".into()
+                    },
                 });
             }
         }
@@ -96,7 +120,7 @@ impl ReplayStore {
             key,
             Entry {
                 first_seen: now,
-                call_id: call_id.map(str::to_owned),
+                call_id: call,
             },
         );
         Ok(())
@@ -127,7 +151,7 @@ mod tests {
         s.check_and_record("h.p", Some("call-1"), 1000).unwrap();
         let e = s.check_and_record("h.p", Some("call-2"), 1010).unwrap_err();
         assert_eq!(e.age, 10);
-        assert_eq!(e.first_call_id, "call-1");
+        assert_eq!(e.first_call_id, "a different Call-ID");
     }
 
     #[test]

@@ -25,6 +25,8 @@ use crate::passport::{
 use crate::report::{reason_phrase, Reason, Report, SignerInfo, Verstat};
 use crate::tn::{TelephoneNumber, TnError, TnPolicy};
 use crate::Limits;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A party of the call as the terminating side sees it (from SIP or the API).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,11 +310,11 @@ pub enum VerifyError {
         subject: String,
     },
     /// The same PASSporT was already accepted for another call.
-    #[error("replayed PASSporT: this identity was already verified {age} s ago for another call (Call-ID {first_call_id})")]
+    #[error("replayed PASSporT: this identity was already verified {age} s ago for another call (with {first_call_id})")]
     Replay {
         /// Seconds since first seen.
         age: i64,
-        /// The Call-ID it was first seen with.
+        /// How the first call is identified ("a different Call-ID"...).
         first_call_id: String,
     },
 }
@@ -456,7 +458,7 @@ pub struct VerifiedPassport {
     /// The claims, now trusted.
     pub claims: Claims,
     /// The validated chain (signer subject, SPC, TNAuthList).
-    pub chain: ValidatedChain,
+    pub chain: Arc<ValidatedChain>,
     /// The certificate URL.
     pub x5u: String,
     /// `header.payload` as received (the replay key; never the signature).
@@ -511,6 +513,79 @@ impl From<VerifyError> for Failure {
     }
 }
 
+/// Memo of chains that validated, so a cached chain costs its ECDSA path
+/// checks once, not on every call. Each use still re-checks the time: an
+/// entry applies only while the verification time is inside every
+/// certificate's validity and before the earliest `nextUpdate` of the
+/// verifier's CRLs (the CRL set of a `Verifier` never changes). Calls that
+/// bring extra CRLs or CRL failures bypass the memo.
+#[derive(Debug, Default)]
+struct ChainMemo {
+    map: std::sync::RwLock<HashMap<u64, Vec<Arc<MemoEntry>>>>,
+}
+
+#[derive(Debug)]
+struct MemoEntry {
+    ders: Vec<Vec<u8>>,
+    validated: Arc<ValidatedChain>,
+    usable_from: i64,
+    usable_until: i64,
+}
+
+const CHAIN_MEMO_CAP: usize = 4096;
+
+fn memo_key(chain: &[Certificate]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for c in chain {
+        let der = c.der();
+        der.len().hash(&mut h);
+        // The tail of a certificate is its signature: effectively unique.
+        der.get(der.len().saturating_sub(32)..).hash(&mut h);
+    }
+    h.finish()
+}
+
+impl ChainMemo {
+    fn get(&self, chain: &[Certificate], now: i64) -> Option<Arc<ValidatedChain>> {
+        let key = memo_key(chain);
+        let map = self.map.read().ok()?;
+        map.get(&key)?
+            .iter()
+            .find(|e| {
+                e.ders.len() == chain.len()
+                    && e.ders
+                        .iter()
+                        .zip(chain)
+                        .all(|(d, c)| d.as_slice() == c.der())
+            })
+            .filter(|e| e.usable_from <= now && now <= e.usable_until)
+            .map(|e| e.validated.clone())
+    }
+
+    fn put(&self, chain: &[Certificate], validated: Arc<ValidatedChain>, crls: &[Crl]) {
+        let usable_until = crls
+            .iter()
+            .filter_map(Crl::next_update)
+            .fold(validated.valid_until, i64::min);
+        let entry = Arc::new(MemoEntry {
+            ders: chain.iter().map(|c| c.der().to_vec()).collect(),
+            usable_from: validated.valid_from,
+            usable_until,
+            validated,
+        });
+        let key = memo_key(chain);
+        if let Ok(mut map) = self.map.write() {
+            if map.len() >= CHAIN_MEMO_CAP {
+                map.clear();
+            }
+            let slot = map.entry(key).or_default();
+            slot.retain(|e| e.ders != entry.ders);
+            slot.push(entry);
+        }
+    }
+}
+
 /// The verifier: trust anchors, CRLs, policy and limits. Cheap to share
 /// between threads (`Arc<Verifier>`).
 #[derive(Clone)]
@@ -521,6 +596,7 @@ pub struct Verifier {
     policy: VerifyPolicy,
     limits: Limits,
     replay: Option<std::sync::Arc<crate::replay::ReplayStore>>,
+    memo: Arc<ChainMemo>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -566,6 +642,7 @@ impl Verifier {
             policy: VerifyPolicy::default(),
             limits: Limits::default(),
             replay: None,
+            memo: Arc::default(),
         }
     }
     /// Detect replays with this store (shared between threads). Only
@@ -581,16 +658,19 @@ impl Verifier {
     /// Use this policy.
     pub fn with_policy(mut self, policy: VerifyPolicy) -> Self {
         self.policy = policy;
+        self.memo = Arc::default();
         self
     }
     /// Use these limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self.memo = Arc::default();
         self
     }
     /// Check revocation against these CRLs.
     pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
         self.crls = crls;
+        self.memo = Arc::default();
         self
     }
     /// CRLs that could not be obtained when the verifier was set up (e.g. a
@@ -600,6 +680,7 @@ impl Verifier {
     /// each report carries a warning.
     pub fn with_crl_failures(mut self, failures: Vec<CrlFailure>) -> Self {
         self.crl_failures = failures;
+        self.memo = Arc::default();
         self
     }
     /// The policy.
@@ -625,12 +706,38 @@ impl Verifier {
         identity: &IdentityHeader,
         ctx: &CallContext,
     ) -> Result<Pending, Box<Failure>> {
-        let mut fail = Failure::bare(VerifyError::NoIdentity);
+        self.prepare_inner(identity, ctx)
+            .map_err(|e| Box::new(self.failure_for(identity, e)))
+    }
+
+    /// What a failure report shows: the header and claims as far as they
+    /// decode (unverified). Built only on the failure path, so a passing call
+    /// never copies them.
+    fn failure_for(&self, identity: &IdentityHeader, error: VerifyError) -> Failure {
+        let mut fail = Failure::bare(error);
         fail.ppt = identity.ppt.clone();
-        let err = |mut fail: Failure, e: VerifyError| -> Box<Failure> {
-            fail.error = e;
-            Box::new(fail)
-        };
+        if let Ok(Token::Full(p)) = Token::parse(&identity.token, &self.limits) {
+            if let Ok(h) = p.header() {
+                fail.x5u = identity.info.clone().or_else(|| h.x5u.clone());
+                fail.header = Some(h);
+                fail.claims = Claims::from_json(
+                    crate::passport::dangerous::payload_json(&p),
+                    &self.limits,
+                    &self.policy.claims,
+                )
+                .ok();
+            }
+        }
+        fail
+    }
+
+    fn prepare_inner(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+    ) -> Result<Pending, VerifyError> {
+        let fail = ();
+        let err = |_: (), e: VerifyError| e;
         // 1-2: token, compact form.
         let passport = match Token::parse(&identity.token, &self.limits) {
             Ok(Token::Full(p)) => p,
@@ -645,17 +752,12 @@ impl Verifier {
             }
             Err(e) => return Err(err(fail, VerifyError::HeaderInvalid(e))),
         };
-        fail.header = Some(header.clone());
-        fail.x5u = identity.info.clone().or_else(|| header.x5u.clone());
         // Decode the claims now (unverified) so a failure report can show them.
         let claims = Claims::from_json(
             crate::passport::dangerous::payload_json(&passport),
             &self.limits,
             &self.policy.claims,
         );
-        if let Ok(c) = &claims {
-            fail.claims = Some(c.clone());
-        }
         // 3: ppt (E5/E13).
         match (&identity.ppt, &header.ppt) {
             (_, None) => {
@@ -920,33 +1022,97 @@ impl Verifier {
         extra_crls: &[Crl],
         crl_failures: &[CrlFailure],
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        let Pending {
-            passport,
-            header,
-            claims,
-            x5u,
-            mut warnings,
-            call_id,
-        } = pending;
-        let call_id = call_id.as_deref();
-        let mut fail = Failure {
-            error: VerifyError::NoIdentity,
-            claims: Some(claims.clone()),
-            header: Some(header.clone()),
-            x5u: Some(x5u.clone()),
-            signer: None,
-            warnings: warnings.clone(),
-            ppt: header.ppt.clone(),
-        };
-        let chain = match chain {
-            Ok(c) => c,
-            Err(e) => {
-                fail.error = e;
-                return Err(Box::new(fail));
+        let mut warnings = Vec::new();
+        let mut signer = None;
+        match self.stage2(
+            &pending,
+            chain,
+            now,
+            extra_crls,
+            crl_failures,
+            &mut warnings,
+            &mut signer,
+        ) {
+            Ok(validated) => {
+                let Pending {
+                    passport,
+                    header,
+                    claims,
+                    x5u,
+                    warnings: mut all,
+                    call_id: _,
+                } = pending;
+                all.extend(warnings);
+                let signing_input = passport.signing_input().to_owned();
+                Ok(VerifiedPassport {
+                    header,
+                    claims,
+                    chain: validated,
+                    x5u,
+                    signing_input,
+                    warnings: all,
+                })
             }
-        };
+            Err(error) => {
+                let Pending {
+                    header,
+                    claims,
+                    x5u,
+                    warnings: mut all,
+                    ..
+                } = pending;
+                all.extend(warnings);
+                Err(Box::new(Failure {
+                    error,
+                    ppt: header.ppt.clone(),
+                    claims: Some(claims),
+                    header: Some(header),
+                    x5u: Some(x5u),
+                    signer,
+                    warnings: all,
+                }))
+            }
+        }
+    }
+
+    /// The chain for this verification: from the memo when this exact chain
+    /// already validated and `now` is inside its validity (and before the next
+    /// CRL update), else a full validation.
+    fn validated_chain(
+        &self,
+        chain: &[Certificate],
+        crls: &[Crl],
+        extra: bool,
+        now: i64,
+        policy: &crate::cert::ChainPolicy,
+    ) -> Result<Arc<ValidatedChain>, ChainError> {
+        if !extra {
+            if let Some(v) = self.memo.get(chain, now) {
+                return Ok(v);
+            }
+        }
+        let v = Arc::new(validate_chain(chain, &self.anchors, crls, now, policy)?);
+        if !extra {
+            self.memo.put(chain, v.clone(), crls);
+        }
+        Ok(v)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn stage2(
+        &self,
+        pending: &Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+        extra_crls: &[Crl],
+        crl_failures: &[CrlFailure],
+        warnings: &mut Vec<String>,
+        signer: &mut Option<SignerInfo>,
+    ) -> Result<Arc<ValidatedChain>, VerifyError> {
+        let chain = chain?;
+        let claims = &pending.claims;
         if let Some(leaf) = chain.first() {
-            fail.signer = Some(SignerInfo {
+            *signer = Some(SignerInfo {
                 subject: leaf.subject().to_owned(),
                 spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
                 trusted: false,
@@ -974,21 +1140,17 @@ impl Verifier {
         } else {
             &self.policy.chain
         };
-        let validated = match validate_chain(chain, &self.anchors, crls, now, chain_policy) {
-            Ok(v) => v,
-            Err(e) => {
-                fail.error = VerifyError::Chain(e);
-                return Err(Box::new(fail));
-            }
-        };
+        let per_call = !extra_crls.is_empty() || !crl_failures.is_empty();
+        let validated = self
+            .validated_chain(chain, crls, per_call, now, chain_policy)
+            .map_err(VerifyError::Chain)?;
         if let Some(first) = missing.first() {
             if hard {
-                fail.error = VerifyError::Chain(ChainError::CrlUnavailable {
+                return Err(VerifyError::Chain(ChainError::CrlUnavailable {
                     subject: validated.leaf_subject.clone(),
                     url: first.url.clone(),
                     detail: first.detail.clone(),
-                });
-                return Err(Box::new(fail));
+                }));
             }
             for m in &missing {
                 warnings.push(format!(
@@ -997,23 +1159,21 @@ impl Verifier {
                 ));
             }
         }
-        fail.signer = Some(SignerInfo {
+        *signer = Some(SignerInfo {
             subject: validated.leaf_subject.clone(),
             spc: validated.spc.clone(),
             trusted: true,
         });
         warnings.extend(validated.warnings.iter().cloned());
-        fail.warnings = warnings.clone();
         // The token must have been signed while the certificate was valid.
         if let Some(leaf) = chain.first() {
             if claims.iat < leaf.not_before() || claims.iat > leaf.not_after() {
-                fail.error = VerifyError::SignedOutsideValidity {
+                return Err(VerifyError::SignedOutsideValidity {
                     iat: claims.iat,
                     subject: leaf.subject().to_owned(),
                     not_before: leaf.not_before(),
                     not_after: leaf.not_after(),
-                };
-                return Err(Box::new(fail));
+                });
             }
         }
         // TNAuthList: delegate certificates list the numbers they cover.
@@ -1022,40 +1182,35 @@ impl Verifier {
                 .map(|tn| tn.to_string())
                 .unwrap_or_else(|_| t.clone());
             if validated.tn_auth_list.authorizes(&canonical) == TnAuthorization::NotListed {
-                fail.error = VerifyError::TnNotAuthorized {
+                return Err(VerifyError::TnNotAuthorized {
                     tn: canonical,
                     subject: validated.leaf_subject.clone(),
-                };
-                return Err(Box::new(fail));
+                });
             }
         }
         // 13: signature (E18), over the received bytes.
-        if passport
+        if pending
+            .passport
             .verify_signature(&validated.leaf_public_key)
             .is_err()
         {
-            fail.error = VerifyError::SignatureInvalid {
+            return Err(VerifyError::SignatureInvalid {
                 subject: validated.leaf_subject.clone(),
-            };
-            return Err(Box::new(fail));
+            });
         }
         if let Some(store) = &self.replay {
-            if let Err(r) = store.check_and_record(passport.signing_input(), call_id, now) {
-                fail.error = VerifyError::Replay {
+            if let Err(r) = store.check_and_record(
+                pending.passport.signing_input(),
+                pending.call_id.as_deref(),
+                now,
+            ) {
+                return Err(VerifyError::Replay {
                     age: r.age,
                     first_call_id: r.first_call_id,
-                };
-                return Err(Box::new(fail));
+                });
             }
         }
-        Ok(VerifiedPassport {
-            header,
-            claims,
-            chain: validated,
-            x5u,
-            signing_input: passport.signing_input().to_owned(),
-            warnings,
-        })
+        Ok(validated)
     }
 
     /// Both stages with a chain the caller already holds (`--cert`).
