@@ -7,7 +7,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use shaken::cert::{parse_chain, validate_chain, ChainPolicy, TnAuthList, TrustAnchors};
-use shaken::crypto::{DeterministicSigner, KeySigner};
+use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
 use shaken::identity::IdentityHeader;
 use shaken::passport::{sign, Attestation, Claims, Header, Token};
 use shaken::replay::ReplayStore;
@@ -63,6 +63,12 @@ fn benches(c: &mut Criterion) {
     let identity = IdentityHeader::shaken(sign(&header, &cl, &signer).unwrap(), X5U).to_string();
     let mut g = c.benchmark_group("verify");
     g.throughput(Throughput::Elements(1));
+    // The physical limit: one raw ES256 verification on the active backend.
+    let point = chain[0].public_key_point().unwrap().to_vec();
+    let sig = signer.sign_es256(b"message").unwrap();
+    g.bench_function("raw_es256", |b| {
+        b.iter(|| shaken::crypto::verify_es256(black_box(&point), b"message", &sig).unwrap())
+    });
     g.bench_function("parse_token", |b| {
         b.iter(|| {
             Token::parse(black_box(&identity[..identity.find(';').unwrap()]), &limits).unwrap()
