@@ -494,6 +494,12 @@ pub struct Failure {
 }
 
 impl Failure {
+    /// A failure with nothing decoded yet (e.g. the Identity header itself
+    /// did not parse).
+    pub fn new(error: VerifyError) -> Self {
+        Self::bare(error)
+    }
+
     fn bare(error: VerifyError) -> Self {
         Failure {
             error,

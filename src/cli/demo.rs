@@ -218,15 +218,7 @@ async fn run_async(a: DemoArgs) -> Result<i32> {
         let limits = shaken::Limits::default();
         let result = match verify::parse_identity_or_token(&case.identity, &limits) {
             Ok(h) => online.verify(&h, &case.ctx).await,
-            Err(e) => Err(Box::new(verify::Failure {
-                error: e,
-                claims: None,
-                header: None,
-                x5u: None,
-                signer: None,
-                warnings: vec![],
-                ppt: None,
-            })),
+            Err(e) => Err(Box::new(verify::Failure::new(e))),
         };
         let report = verify::report(&result);
         let got = match &report.reason {

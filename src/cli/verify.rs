@@ -243,15 +243,7 @@ pub fn fetch_options(f: &FetchArgs, limits: &Limits) -> Result<FetchOptions> {
 
 /// A failure with nothing decoded yet.
 pub fn failure(e: VerifyError) -> verify::Failure {
-    verify::Failure {
-        error: e,
-        claims: None,
-        header: None,
-        x5u: None,
-        signer: None,
-        warnings: vec![],
-        ppt: None,
-    }
+    verify::Failure::new(e)
 }
 
 /// Print a report as text or JSON.
