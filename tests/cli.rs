@@ -623,3 +623,38 @@ fn demo_runs_offline() {
         .count();
     assert_eq!(passed, 3);
 }
+
+/// `--help` is read by people and scraped by scripts: golden files, refreshed
+/// with `SHAKEN_UPDATE_GOLDEN=1 cargo test --test cli help_`.
+#[test]
+fn help_output_is_golden() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/help");
+    for (name, args) in [
+        ("shaken.txt", vec!["--help"]),
+        ("sign.txt", vec!["sign", "--help"]),
+        ("verify.txt", vec!["verify", "--help"]),
+        ("decode.txt", vec!["decode", "--help"]),
+        ("serve.txt", vec!["serve", "--help"]),
+        ("cert-inspect.txt", vec!["cert", "inspect", "--help"]),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_shaken"))
+            .args(&args)
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{name}");
+        let got = stdout(&o);
+        let path = dir.join(name);
+        if std::env::var_os("SHAKEN_UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (run with SHAKEN_UPDATE_GOLDEN=1)", path.display())
+        });
+        assert_eq!(
+            got, want,
+            "{name} changed; if intended, rerun with SHAKEN_UPDATE_GOLDEN=1"
+        );
+    }
+}

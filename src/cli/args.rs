@@ -16,11 +16,32 @@ pub struct Cli {
     pub command: Command,
 }
 
+const SIGN_EXAMPLES: &str = "\
+Examples:
+  shaken sign --key sp.key.pem --x5u https://cr.example.net/sp.pem --orig '+1 215 555 0121' --dest 2125550143 --attest A
+  shaken sign --sip invite.txt --key sp.key.pem --x5u https://cr.example.net/sp.pem --attest B
+  shaken sign --batch requests.jsonl --key sp.key.pem --x5u https://cr.example.net/sp.pem
+
+Exit status: 0 signed, 2 usage or input error.";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  shaken verify \"$IDENTITY\" --trust-anchors sti-roots/ --orig 12155550121 --dest 12125550143
+  shaken verify \"$IDENTITY\" --cert sp-chain.pem --trust-anchors root.pem --format json
+  shaken verify --sip invite.txt --trust-anchors sti-roots/
+  shaken verify --batch requests.jsonl --trust-anchors sti-roots/ --report report.html
+  shaken verify --pcap calls.pcapng --trust-anchors sti-roots/
+
+Exit status: 0 TN-Validation-Passed, 1 the call did not pass (reason in the output),
+2 usage or environment error (unknown flag, unreadable file).";
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Sign a call: print the SIP Identity header value for orig/dest/attest.
+    #[command(after_help = SIGN_EXAMPLES)]
     Sign(SignArgs),
     /// Verify an Identity header (or a bare PASSporT) and say whether the caller ID can be trusted.
+    #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
     /// Decode an Identity header or PASSporT without checking anything (output is UNVERIFIED).
     Decode(DecodeArgs),
