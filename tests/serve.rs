@@ -777,3 +777,28 @@ fn bad_startup_settings_exit_2() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
     }
 }
+
+/// CRL URLs would go stale in a long-running service: refused at start-up, never ignored.
+#[test]
+fn crl_urls_are_refused_not_ignored() {
+    for args in [
+        vec!["serve", "--listen", "127.0.0.1:0", "--fetch-crl"],
+        vec![
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--crl",
+            "http://127.0.0.1:9/crl.pem",
+        ],
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_shaken"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("CRL"),
+            "{args:?}"
+        );
+    }
+}

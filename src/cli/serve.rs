@@ -186,6 +186,20 @@ mod imp {
             },
             ..VerifyPolicy::default()
         };
+        // A long-running service would need to refresh fetched CRLs before
+        // their nextUpdate; until it does, refuse rather than silently
+        // ignore CRL URLs.
+        if let Some(url) = s
+            .crl
+            .crl
+            .iter()
+            .find(|c| c.starts_with("http://") || c.starts_with("https://"))
+        {
+            bail!("--crl {url}: serve takes CRL files only (a fetched CRL would go stale in a long-running service); download it and pass the file");
+        }
+        if s.crl.fetch_crl {
+            bail!("--fetch-crl is not supported by serve yet: pass the CRL files with --crl FILE");
+        }
         let mut verifier = Verifier::new(anchors)
             .with_policy(policy)
             .with_limits(limits.clone())
