@@ -255,23 +255,19 @@ fn bare_report(reason: Reason, ppt: Option<String>) -> Report {
     }
 }
 
-/// Verify one Identity value: parse, stage 1, the chain, stage 2.
-fn verify_one<F>(
+/// Verify one Identity value: parse, then the caller's verification.
+fn verify_one<V>(
     verifier: &Verifier,
     value: &str,
     ctx: &CallContext,
-    chain_for: &mut F,
+    verify_identity: &mut V,
 ) -> Result<VerifiedPassport, Box<Failure>>
 where
-    F: FnMut(&str) -> Result<Arc<Vec<Certificate>>, VerifyError>,
+    V: FnMut(&IdentityHeader, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
 {
     let identity = IdentityHeader::parse(value, verifier.limits())
         .map_err(|e| Box::new(Failure::from(VerifyError::IdentityMalformed(e))))?;
-    let pending = verifier.prepare(&identity, ctx)?;
-    match chain_for(&pending.x5u) {
-        Ok(chain) => verifier.complete(pending, Ok(chain.as_slice()), ctx.now),
-        Err(e) => verifier.complete(pending, Err(e), ctx.now),
-    }
+    verify_identity(&identity, ctx)
 }
 
 /// Whether this verifier handles the PASSporT: its declared type (the
@@ -310,13 +306,36 @@ pub fn verify_request<F>(
 where
     F: FnMut(&str) -> Result<Arc<Vec<Certificate>>, VerifyError>,
 {
+    verify_request_with(verifier, req, now, |identity, ctx| {
+        let pending = verifier.prepare(identity, ctx)?;
+        match chain_for(&pending.x5u) {
+            Ok(chain) => verifier.complete(pending, Ok(chain.as_slice()), ctx.now),
+            Err(e) => verifier.complete(pending, Err(e), ctx.now),
+        }
+    })
+}
+
+/// [`verify_request`] with the whole per-PASSporT verification supplied by
+/// the caller: `verify_identity(identity, ctx)` runs both stages however the
+/// caller gets certificates and CRLs (e.g. `OnlineVerifier`, which also
+/// fetches the chain's CRL distribution points). `verifier` supplies the
+/// limits and the TN policy used to read the SIP headers.
+pub fn verify_request_with<V>(
+    verifier: &Verifier,
+    req: &SipRequest,
+    now: i64,
+    mut verify_identity: V,
+) -> SipReport
+where
+    V: FnMut(&IdentityHeader, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
+{
     let values = req.identity_headers();
     let ctx = call_context(req, now, &verifier.policy().tn);
     let mut passports = Vec::with_capacity(values.len());
     for (index, value) in values.iter().enumerate() {
         let (ppt, supported, report) = match &ctx {
             Ok(ctx) => {
-                let result = verify_one(verifier, value, ctx, &mut chain_for);
+                let result = verify_one(verifier, value, ctx, &mut verify_identity);
                 let supported = is_supported(&result);
                 let report = verify::report(&result);
                 (report.ppt.clone(), supported, report)

@@ -9,16 +9,12 @@ use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use shaken::capture::{CaptureLimits, CaptureReader, SipMessage, Transport};
-use shaken::cert::Certificate;
-use shaken::online::fetch_error;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{self, SipReport};
 use shaken::summary::{HtmlMeta, Summary};
 use shaken::tn::TelephoneNumber;
-use shaken::verify::VerifyError;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Retransmissions of an INVITE (same Call-ID and CSeq) seen within this many
@@ -120,19 +116,6 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
     };
     let mut reader = CaptureReader::new(file, limits).with_context(|| format!("--pcap {path}"))?;
     let rt = super::verify::runtime()?;
-    let chain_for = |x5u: &str| -> Result<Arc<Vec<Certificate>>, VerifyError> {
-        match (&setup.chain, &setup.online) {
-            (Some(c), _) => Ok(c.clone()),
-            (None, Some(o)) => match o.cache().get_cached(x5u) {
-                Some(c) => Ok(c),
-                None => rt.block_on(o.cache().get(x5u)).map_err(|e| fetch_error(&e)),
-            },
-            (None, None) => Err(VerifyError::CertUnavailable {
-                detail: "no certificate source configured".into(),
-                cause: "no-cert",
-            }),
-        }
-    };
     let started = Instant::now();
     let bar = progress("calls");
     let stdout = std::io::stdout();
@@ -194,7 +177,10 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
                 continue;
             }
         }
-        let report = sip_verify::verify_request(&setup.verifier, &req, now, chain_for);
+        let report =
+            sip_verify::verify_request_with(&setup.verifier, &req, now, |identity, ctx| {
+                setup.verify_identity(identity, ctx, &rt)
+            });
         summary.record(
             &report.overall,
             calling(&req, &report, &setup.tn_policy).as_deref(),

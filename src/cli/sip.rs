@@ -6,14 +6,10 @@ use super::sign::{check_x5u, load_signer};
 use super::verify::{build_setup, runtime, text};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{bail, Context, Result};
-use shaken::cert::Certificate;
-use shaken::online::fetch_error;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{self, SipReport};
 use shaken::tn::TnPolicy;
-use shaken::verify::VerifyError;
 use std::io::Write;
-use std::sync::Arc;
 
 fn source_name(path: &str) -> &str {
     if path == "-" {
@@ -42,28 +38,13 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
         }
     };
     let rt = runtime()?;
-    let chain_for = |url: &str| -> Result<Arc<Vec<Certificate>>, VerifyError> {
-        if let Some(chain) = &setup.chain {
-            return Ok(chain.clone());
-        }
-        match &setup.online {
-            Some(online) => match online.cache().get_cached(url) {
-                Some(c) => Ok(c),
-                None => rt
-                    .block_on(online.cache().get(url))
-                    .map_err(|e| fetch_error(&e)),
-            },
-            None => Err(VerifyError::CertUnavailable {
-                detail: "no certificate source configured (pass --cert or allow fetching)".into(),
-                cause: "no-cert",
-            }),
-        }
-    };
-    let report = sip_verify::verify_request(
+    // Both stages through the shared setup: --cert, or the x5u cache (and,
+    // with --fetch-crl, the chain's CRL distribution points).
+    let report = sip_verify::verify_request_with(
         &setup.verifier,
         &req,
         setup.now.unwrap_or_else(now),
-        chain_for,
+        |identity, ctx| setup.verify_identity(identity, ctx, &rt),
     );
     let mut out = std::io::stdout().lock();
     match a.format {
