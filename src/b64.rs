@@ -38,10 +38,14 @@ pub fn encode(bytes: &[u8]) -> String {
 
 /// Decode strict base64url: URL-safe alphabet, no padding, canonical trailing bits.
 pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
-    if let Some((offset, ch)) = text
-        .char_indices()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    if let Some(offset) = text
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
+        let ch = text
+            .get(offset..)
+            .and_then(|t| t.chars().next())
+            .unwrap_or('?');
         return Err(B64Error::InvalidChar { ch, offset });
     }
     if text.len() % 4 == 1 {

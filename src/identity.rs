@@ -78,29 +78,32 @@ pub enum IdentityError {
 
 /// Split `s` on `sep` where it is outside `"..."` and `<...>`.
 pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityError> {
+    // Byte scan: every delimiter is ASCII, and UTF-8 continuation bytes are
+    // never ASCII, so slicing at these offsets stays on char boundaries.
+    let sep = u8::try_from(sep).unwrap_or(b',');
     let mut parts = Vec::new();
     let mut start = 0;
     let mut in_quotes = false;
     let mut in_angle = false;
     let mut escaped = false;
-    for (i, c) in s.char_indices() {
+    for (i, b) in s.bytes().enumerate() {
         if in_quotes {
             if escaped {
                 escaped = false;
-            } else if c == '\\' {
+            } else if b == b'\\' {
                 escaped = true;
-            } else if c == '"' {
+            } else if b == b'"' {
                 in_quotes = false;
             }
             continue;
         }
-        match c {
-            '"' => in_quotes = true,
-            '<' => in_angle = true,
-            '>' => in_angle = false,
-            c if c == sep && !in_angle => {
+        match b {
+            b'"' => in_quotes = true,
+            b'<' => in_angle = true,
+            b'>' => in_angle = false,
+            b if b == sep && !in_angle => {
                 parts.push(s.get(start..i).unwrap_or(""));
-                start = i + c.len_utf8();
+                start = i + 1;
             }
             _ => {}
         }
@@ -168,10 +171,14 @@ impl IdentityHeader {
         if token.is_empty() {
             return Err(IdentityError::Empty);
         }
-        if let Some((offset, ch)) = token
-            .char_indices()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        if let Some(offset) = token
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
         {
+            let ch = token
+                .get(offset..)
+                .and_then(|t| t.chars().next())
+                .unwrap_or('?');
             return Err(IdentityError::BadTokenChar { ch, offset });
         }
         let mut h = IdentityHeader {
@@ -340,6 +347,18 @@ mod tests {
         assert_eq!(list.len(), 2);
         assert_eq!(list[0].info.as_deref(), Some("https://x/a,b"));
         assert_eq!(list[1].ppt.as_deref(), Some("div"));
+    }
+
+    #[test]
+    fn non_ascii_is_sliced_on_char_boundaries() {
+        let h = IdentityHeader::parse("a.b.c;info=<https://x/é,ü>;foo=\"ß;\"", &l()).unwrap();
+        assert_eq!(h.info.as_deref(), Some("https://x/é,ü"));
+        assert_eq!(
+            IdentityHeader::parse("aé.b.c;info=<x>", &l()),
+            Err(IdentityError::BadTokenChar {
+                ch: 'é', offset: 1
+            })
+        );
     }
 
     #[test]
