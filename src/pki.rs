@@ -1,6 +1,16 @@
 //! A lab STI PKI made with rcgen: a root ("SHAKEN Lab ROOT"), an intermediate
-//! STI-CA ("SHAKEN Lab STI-CA"), an end-entity ("SHAKEN <SPC>") and an empty
-//! CRL, following the ATIS-1000080 v005 profile (specs §5.2).
+//! STI-CA ("SHAKEN Lab STI-CA"), an end-entity ("SHAKEN <SPC>"), a lab
+//! "STI-PA CRL" signer and an empty CRL, following the ATIS-1000080 v005
+//! profile (specs §5.2): root, intermediate and end-entity lint clean.
+//!
+//! Revocation is modelled as in the real SHAKEN PKI: the CAs carry
+//! keyUsage keyCertSign only, so they cannot sign CRLs; the CRL is an
+//! INDIRECT CRL signed by a separate self-signed CRL signer
+//! ("SHAKEN Lab STI-PA CRL", keyUsage cRLSign), named by the cRLIssuer of the
+//! intermediate's and end-entity's CRL distribution point. The verifier
+//! ([`crate::cert::validate_chain`]) checks a CRL signature with the key of a
+//! trust anchor or of a certificate of the validated path, so the CRL signer
+//! is given to it as a trust anchor next to the root ([`LabPki::anchors_pem`]).
 //!
 //! For tests, demos and `shaken pki` commands: every validity time is an
 //! argument, keys are fresh ECDSA P-256 keys, and serials are 64+ random bits.
@@ -10,9 +20,9 @@ use crate::cert::{TnAuthList, TnAuthListError, TnEntry};
 use der::asn1::ObjectIdentifier;
 use der::{Encode, Sequence};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CrlDistributionPoint,
-    CustomExtension, DistinguishedName, DnType, DnValue, IsCa, KeyIdMethod, KeyPair,
-    KeyUsagePurpose, RevokedCertParams, SerialNumber, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension,
+    DistinguishedName, DnType, DnValue, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
 use ring::rand::SecureRandom;
 use sha1::{Digest, Sha1};
@@ -20,7 +30,12 @@ use sha1::{Digest, Sha1};
 /// The SHAKEN CP v1.4 policy OID put in the intermediate and end-entity.
 pub const LAB_POLICY_OID: &str = "2.16.840.1.114569.1.1.4";
 
+/// The CN of the lab CRL signer (the lab stand-in for the STI-PA's
+/// `CN=STI-PA CRL`).
+pub const LAB_CRL_SIGNER_CN: &str = "SHAKEN Lab STI-PA CRL";
+
 const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
+const OID_CRL_DISTRIBUTION_POINTS: &[u64] = &[2, 5, 29, 31];
 const OID_TN_AUTH_LIST_ARCS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 26];
 
 /// Why the lab PKI could not be made.
@@ -58,6 +73,10 @@ pub enum PkiError {
     /// The operating-system RNG failed.
     #[error("the system random number generator failed while making a serial number")]
     Rng,
+    /// A direct CRL was asked of an intermediate without cRLSign (the
+    /// default: ATIS-1000080 v005 CAs carry keyCertSign only).
+    #[error("the lab intermediate has no cRLSign and cannot sign a direct CRL; generate the PKI with LabPkiOptions::ca_crl_sign, or use issue_crl (the indirect STI-PA-style CRL)")]
+    CaNotCrlSigner,
     /// The SPC is unusable in a CN / TNAuthList.
     #[error("invalid SPC {spc:?}: {reason}")]
     BadSpc {
@@ -92,6 +111,11 @@ pub struct LabPkiOptions {
     pub not_after: i64,
     /// The CRL distribution point URL. Default `http://127.0.0.1/crl.pem`.
     pub crl_url: String,
+    /// Give the intermediate cRLSign as well as keyCertSign, so that
+    /// [`LabPki::issue_direct_crl`] works. Default false: v005 allows a CA
+    /// keyCertSign only, and the lint reports
+    /// `e_ca_key_usage_not_cert_sign_only` when this is set.
+    pub ca_crl_sign: bool,
 }
 
 impl LabPkiOptions {
@@ -103,6 +127,7 @@ impl LabPkiOptions {
             not_before,
             not_after,
             crl_url: "http://127.0.0.1/crl.pem".to_owned(),
+            ca_crl_sign: false,
         }
     }
 }
@@ -142,22 +167,33 @@ impl LeafOptions {
     }
 }
 
-/// The lab PKI: three certificates, an empty CRL, and the intermediate's key
-/// so that more leaves and CRLs can be issued.
+/// The lab PKI: three STI certificates, the CRL signer, an empty CRL, and
+/// the intermediate's and CRL signer's keys so that more leaves and CRLs can
+/// be issued.
 pub struct LabPki {
-    /// The self-signed root ("SHAKEN Lab ROOT"): the trust anchor.
+    /// The self-signed root ("SHAKEN Lab ROOT"): the trust anchor of the
+    /// certificate chains.
     pub root: Issued,
-    /// The intermediate STI-CA ("SHAKEN Lab STI-CA").
+    /// The intermediate STI-CA ("SHAKEN Lab STI-CA"), keyUsage keyCertSign.
     pub ca: Issued,
     /// The end-entity ("SHAKEN <spc>").
     pub leaf: Issued,
-    /// An empty CRL, PEM, signed by the intermediate, valid over the PKI's
-    /// validity.
+    /// The self-signed CRL signer ("SHAKEN Lab STI-PA CRL", keyUsage
+    /// cRLSign): signs [`LabPki::crl`] and [`LabPki::issue_crl`]; a verifier
+    /// needs it among its trust anchors to check those CRLs.
+    pub crl_signer: Issued,
+    /// An empty indirect CRL, PEM, signed by the CRL signer, valid over the
+    /// PKI's validity.
     pub crl: String,
     opts: LabPkiOptions,
     ca_cert: rcgen::Certificate,
     ca_key: KeyPair,
     ca_ski: Vec<u8>,
+    crl_signer_cert: rcgen::Certificate,
+    crl_signer_key: KeyPair,
+    crl_signer_ski: Vec<u8>,
+    /// DER of the CRL signer's subject Name (the cRLIssuer of the CDPs).
+    crl_issuer_der: Vec<u8>,
 }
 
 impl std::fmt::Debug for LabPki {
@@ -166,6 +202,7 @@ impl std::fmt::Debug for LabPki {
             .field("root", &self.root.cert_pem)
             .field("ca", &self.ca.cert_pem)
             .field("leaf", &self.leaf.cert_pem)
+            .field("crl_signer", &self.crl_signer.cert_pem)
             .field("opts", &self.opts)
             .finish_non_exhaustive()
     }
@@ -237,6 +274,25 @@ pub fn policies_extension(oid: &str) -> Result<CustomExtension, PkiError> {
     ))
 }
 
+/// The CRLDistributionPoints extension (non-critical) ATIS-1000080 v004+
+/// requires: one DistributionPoint with `uri` and the cRLIssuer
+/// `crl_issuer_der` (DER of a Name).
+fn cdp_extension(uri: &str, crl_issuer_der: &[u8]) -> CustomExtension {
+    CustomExtension::from_oid_content(
+        OID_CRL_DISTRIBUTION_POINTS,
+        crate::cert::cdp_extension_der(uri, Some(crl_issuer_der)),
+    )
+}
+
+/// The DER of the subject Name of a certificate rcgen just made.
+fn subject_der(cert: &rcgen::Certificate) -> Result<Vec<u8>, PkiError> {
+    let (_, x) = x509_parser::parse_x509_certificate(cert.der()).map_err(|e| PkiError::Der {
+        what: "CRL signer subject",
+        reason: e.to_string(),
+    })?;
+    Ok(x.subject().as_raw().to_vec())
+}
+
 fn check_spc(spc: &str) -> Result<(), PkiError> {
     let bad = |reason| PkiError::BadSpc {
         spc: spc.to_owned(),
@@ -259,14 +315,46 @@ fn issued(cert: &rcgen::Certificate, key: &KeyPair) -> Issued {
     }
 }
 
+/// Signs a CRL revoking `revoked_serials` with `cert`/`key` (AKI `key_id`).
+fn sign_crl(
+    cert: &rcgen::Certificate,
+    key: &KeyPair,
+    key_id: &[u8],
+    revoked_serials: &[u64],
+    this_update: i64,
+    next_update: i64,
+) -> Result<String, PkiError> {
+    let tu = when("this_update", this_update)?;
+    let nu = when("next_update", next_update)?;
+    let params = CertificateRevocationListParams {
+        this_update: tu,
+        next_update: nu,
+        crl_number: random_serial()?,
+        issuing_distribution_point: None,
+        revoked_certs: revoked_serials
+            .iter()
+            .map(|s| RevokedCertParams {
+                serial_number: SerialNumber::from(*s),
+                revocation_time: tu,
+                reason_code: None,
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: KeyIdMethod::PreSpecified(key_id.to_vec()),
+    };
+    let crl = params.signed_by(cert, key).map_err(rc("CRL"))?;
+    crl.pem().map_err(rc("CRL PEM"))
+}
+
 impl LabPki {
-    /// Makes the root, the intermediate, the default leaf and an empty CRL.
+    /// Makes the root, the intermediate, the CRL signer, the default leaf and
+    /// an empty CRL.
     pub fn generate(opts: &LabPkiOptions) -> Result<LabPki, PkiError> {
         check_spc(&opts.spc)?;
         let nb = when("not_before", opts.not_before)?;
         let na = when("not_after", opts.not_after)?;
 
-        // Root: self-signed, CA:TRUE, keyCertSign+cRLSign, SKI, no CP/CDP.
+        // Root: self-signed, CA:TRUE, keyCertSign, SKI, no CP/CDP.
         let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("root key"))?;
         let mut p = CertificateParams::default();
         p.distinguished_name = dn("SHAKEN Lab ROOT", &opts.org)?;
@@ -274,11 +362,30 @@ impl LabPki {
         p.not_after = na;
         p.serial_number = Some(random_serial()?);
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        p.key_usages = vec![KeyUsagePurpose::KeyCertSign];
         p.key_identifier_method = KeyIdMethod::PreSpecified(ski(&root_key));
         let root_cert = p.self_signed(&root_key).map_err(rc("root certificate"))?;
 
-        // Intermediate: CA:TRUE pathlen 0, AKI, one CP OID, CDP.
+        // CRL signer: self-signed, CA:FALSE, keyUsage cRLSign only, SKI. It
+        // is not an STI certificate (no CP, CDP or TNAuthList).
+        let signer_key =
+            KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("CRL signer key"))?;
+        let signer_ski = ski(&signer_key);
+        let mut p = CertificateParams::default();
+        p.distinguished_name = dn(LAB_CRL_SIGNER_CN, &opts.org)?;
+        p.not_before = nb;
+        p.not_after = na;
+        p.serial_number = Some(random_serial()?);
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = vec![KeyUsagePurpose::CrlSign];
+        p.key_identifier_method = KeyIdMethod::PreSpecified(signer_ski.clone());
+        let signer_cert = p
+            .self_signed(&signer_key)
+            .map_err(rc("CRL signer certificate"))?;
+        let crl_issuer_der = subject_der(&signer_cert)?;
+
+        // Intermediate: CA:TRUE pathlen 0, keyCertSign, AKI, one CP OID, CDP
+        // naming the CRL signer as cRLIssuer.
         let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("STI-CA key"))?;
         let ca_ski = ski(&ca_key);
         let mut p = CertificateParams::default();
@@ -287,13 +394,17 @@ impl LabPki {
         p.not_after = na;
         p.serial_number = Some(random_serial()?);
         p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        p.key_usages = if opts.ca_crl_sign {
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign]
+        } else {
+            vec![KeyUsagePurpose::KeyCertSign]
+        };
         p.key_identifier_method = KeyIdMethod::PreSpecified(ca_ski.clone());
         p.use_authority_key_identifier_extension = true;
-        p.crl_distribution_points = vec![CrlDistributionPoint {
-            uris: vec![opts.crl_url.clone()],
-        }];
-        p.custom_extensions = vec![policies_extension(LAB_POLICY_OID)?];
+        p.custom_extensions = vec![
+            policies_extension(LAB_POLICY_OID)?,
+            cdp_extension(&opts.crl_url, &crl_issuer_der),
+        ];
         let ca_cert = p
             .signed_by(&ca_key, &root_cert, &root_key)
             .map_err(rc("STI-CA certificate"))?;
@@ -306,11 +417,16 @@ impl LabPki {
                 cert_der: Vec::new(),
                 key_pem: String::new(),
             },
+            crl_signer: issued(&signer_cert, &signer_key),
             crl: String::new(),
             opts: opts.clone(),
             ca_cert,
             ca_key,
             ca_ski,
+            crl_signer_cert: signer_cert,
+            crl_signer_key: signer_key,
+            crl_signer_ski: signer_ski,
+            crl_issuer_der,
         };
         pki.leaf = pki.issue_leaf(&LeafOptions::new(opts.not_before, opts.not_after))?;
         pki.crl = pki.issue_crl(&[], opts.not_before, opts.not_after)?;
@@ -319,8 +435,8 @@ impl LabPki {
 
     /// Issues an end-entity certificate signed by the intermediate: CN
     /// "SHAKEN <SPC>", O, C=US, CA:FALSE, keyUsage digitalSignature, SKI,
-    /// AKI, the CP OID, the CDP and a TNAuthList with the SPC (plus
-    /// `opts.tns`).
+    /// AKI, the CP OID, a TNAuthList with the SPC (plus `opts.tns`) and the
+    /// CDP (URL and cRLIssuer = the CRL signer).
     pub fn issue_leaf(&self, opts: &LeafOptions) -> Result<Issued, PkiError> {
         let (params, key) = self.leaf_params(opts)?;
         let cert = params
@@ -329,36 +445,48 @@ impl LabPki {
         Ok(issued(&cert, &key))
     }
 
-    /// Issues a CRL (PEM) signed by the intermediate, revoking `revoked_serials`
-    /// as of `this_update`.
+    /// Issues an indirect CRL (PEM) signed by the CRL signer, revoking
+    /// `revoked_serials` as of `this_update`. It applies to the lab's
+    /// intermediate and end-entities through the cRLIssuer of their CDP, as
+    /// the STI-PA CRL does; a verifier needs [`LabPki::crl_signer`] among its
+    /// trust anchors to check it.
     pub fn issue_crl(
         &self,
         revoked_serials: &[u64],
         this_update: i64,
         next_update: i64,
     ) -> Result<String, PkiError> {
-        let tu = when("this_update", this_update)?;
-        let nu = when("next_update", next_update)?;
-        let params = CertificateRevocationListParams {
-            this_update: tu,
-            next_update: nu,
-            crl_number: random_serial()?,
-            issuing_distribution_point: None,
-            revoked_certs: revoked_serials
-                .iter()
-                .map(|s| RevokedCertParams {
-                    serial_number: SerialNumber::from(*s),
-                    revocation_time: tu,
-                    reason_code: None,
-                    invalidity_date: None,
-                })
-                .collect(),
-            key_identifier_method: KeyIdMethod::PreSpecified(self.ca_ski.clone()),
-        };
-        let crl = params
-            .signed_by(&self.ca_cert, &self.ca_key)
-            .map_err(rc("CRL"))?;
-        crl.pem().map_err(rc("CRL PEM"))
+        sign_crl(
+            &self.crl_signer_cert,
+            &self.crl_signer_key,
+            &self.crl_signer_ski,
+            revoked_serials,
+            this_update,
+            next_update,
+        )
+    }
+
+    /// Issues a direct CRL (PEM) signed by the intermediate. Only for a PKI
+    /// generated with [`LabPkiOptions::ca_crl_sign`] (else
+    /// [`PkiError::CaNotCrlSigner`]): a v005 CA has no cRLSign and a
+    /// verifier rejects CRLs it signs.
+    pub fn issue_direct_crl(
+        &self,
+        revoked_serials: &[u64],
+        this_update: i64,
+        next_update: i64,
+    ) -> Result<String, PkiError> {
+        if !self.opts.ca_crl_sign {
+            return Err(PkiError::CaNotCrlSigner);
+        }
+        sign_crl(
+            &self.ca_cert,
+            &self.ca_key,
+            &self.ca_ski,
+            revoked_serials,
+            this_update,
+            next_update,
+        )
     }
 
     /// Signs arbitrary rcgen parameters with the intermediate CA: for
@@ -402,9 +530,8 @@ impl LabPki {
         };
         p.key_identifier_method = KeyIdMethod::PreSpecified(ski(&key));
         p.use_authority_key_identifier_extension = true;
-        p.crl_distribution_points = vec![CrlDistributionPoint {
-            uris: vec![self.opts.crl_url.clone()],
-        }];
+        // Extensions in a fixed order that tests rely on: CP, TNAuthList
+        // (when asked for), CDP last.
         let mut exts = vec![policies_extension(LAB_POLICY_OID)?];
         if opts.tn_auth_list {
             let mut entries = vec![TnEntry::Spc(spc.to_owned())];
@@ -415,6 +542,7 @@ impl LabPki {
                 der,
             ));
         }
+        exts.push(cdp_extension(&self.opts.crl_url, &self.crl_issuer_der));
         p.custom_extensions = exts;
         Ok((p, key))
     }
@@ -423,6 +551,26 @@ impl LabPki {
     /// at the x5u URL.
     pub fn leaf_chain_pem(&self) -> String {
         format!("{}{}", self.leaf.cert_pem, self.ca.cert_pem)
+    }
+
+    /// The trust anchors a verifier of this PKI needs: the root (for the
+    /// chains) then the CRL signer (for the CRLs), PEM. `pki init` writes it
+    /// as `anchors.pem`.
+    pub fn anchors_pem(&self) -> String {
+        format!("{}{}", self.root.cert_pem, self.crl_signer.cert_pem)
+    }
+
+    /// The DER of the CRL signer's subject Name: the cRLIssuer of the lab
+    /// CDPs and the issuer of [`LabPki::issue_crl`] CRLs.
+    pub fn crl_issuer_name_der(&self) -> &[u8] {
+        &self.crl_issuer_der
+    }
+
+    /// The rcgen CRL distribution point extension the lab certificates carry
+    /// (the PKI's CRL URL, cRLIssuer = the CRL signer), for
+    /// [`LabPki::issue_custom`] parameters.
+    pub fn cdp_extension(&self) -> CustomExtension {
+        cdp_extension(&self.opts.crl_url, &self.crl_issuer_der)
     }
 
     /// The options the PKI was made with.
@@ -435,7 +583,8 @@ impl LabPki {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::cert::{parse_chain, Certificate};
+    use crate::cert::lint::lint_chain;
+    use crate::cert::{parse_chain, validate_chain, Certificate, ChainPolicy, Crl, TrustAnchors};
     use crate::Limits;
     use x509_parser::prelude::*;
 
@@ -465,7 +614,8 @@ mod tests {
         let bc = c.basic_constraints().unwrap().unwrap();
         assert!(bc.critical && bc.value.ca);
         let ku = c.key_usage().unwrap().unwrap();
-        assert!(ku.critical && ku.value.key_cert_sign() && !ku.value.digital_signature());
+        assert!(ku.critical && ku.value.key_cert_sign());
+        assert_eq!(ku.value.flags, 1 << 5, "keyCertSign only (v005)");
         let exts: Vec<String> = ext_map(&p.root.cert_der).into_iter().map(|e| e.0).collect();
         assert!(!exts.contains(&"2.5.29.32".to_owned()), "root has no CP");
         assert!(!exts.contains(&"2.5.29.31".to_owned()), "root has no CDP");
@@ -496,13 +646,152 @@ mod tests {
         let bc = c.basic_constraints().unwrap().unwrap();
         assert!(bc.critical && bc.value.ca);
         assert_eq!(bc.value.path_len_constraint, Some(0));
+        let ku = c.key_usage().unwrap().unwrap();
+        assert!(ku.critical);
+        assert_eq!(ku.value.flags, 1 << 5, "keyCertSign only (v005)");
         let exts = ext_map(&p.ca.cert_der);
         assert!(exts.contains(&("2.5.29.35".to_owned(), false)), "AKI");
         assert!(exts.contains(&("2.5.29.32".to_owned(), false)), "CP");
         let cert = Certificate::from_der(p.ca.cert_der.clone(), &Limits::default()).unwrap();
         assert_eq!(cert.policy_oids(), [LAB_POLICY_OID]);
         assert_eq!(cert.crl_distribution_points(), ["http://127.0.0.1/crl.pem"]);
+        assert_eq!(
+            crate::cert::crl_distribution_points(&cert),
+            [(
+                "http://127.0.0.1/crl.pem".to_owned(),
+                Some("CN=SHAKEN Lab STI-PA CRL, O=Shaken Lab, C=US".to_owned())
+            )]
+        );
         assert!(cert.tn_auth_list().is_none());
+        // A v005 CA cannot sign a direct CRL.
+        assert!(matches!(
+            p.issue_direct_crl(&[], T0, T0 + 10).unwrap_err(),
+            PkiError::CaNotCrlSigner
+        ));
+    }
+
+    #[test]
+    fn crl_signer_profile() {
+        let p = pki();
+        let (_, c) = X509Certificate::from_der(&p.crl_signer.cert_der).unwrap();
+        assert_eq!(
+            c.subject().to_string(),
+            "CN=SHAKEN Lab STI-PA CRL, O=Shaken Lab, C=US"
+        );
+        assert_eq!(c.subject(), c.issuer());
+        assert_eq!(c.subject().as_raw(), p.crl_issuer_name_der());
+        let ku = c.key_usage().unwrap().unwrap();
+        assert!(ku.critical && ku.value.crl_sign());
+        assert_eq!(ku.value.flags, 1 << 6, "cRLSign only");
+        let bc = c.basic_constraints().unwrap().unwrap();
+        assert!(bc.critical && !bc.value.ca);
+        let exts: Vec<String> = ext_map(&p.crl_signer.cert_der)
+            .into_iter()
+            .map(|e| e.0)
+            .collect();
+        for oid in ["2.5.29.31", "2.5.29.32", "1.3.6.1.5.5.7.1.26"] {
+            assert!(!exts.contains(&oid.to_owned()), "{oid}");
+        }
+        // The CRLs are indirect: issued by the signer, signed with its key.
+        let crl = Crl::from_pem_or_der(p.crl.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(crl.issuer(), "CN=SHAKEN Lab STI-PA CRL, O=Shaken Lab, C=US");
+        assert_eq!(crl.revoked_serials(), 0);
+        // anchors.pem: the root then the signer.
+        let anchors = parse_chain(p.anchors_pem().as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(anchors[0].der(), p.root.cert_der.as_slice());
+        assert_eq!(anchors[1].der(), p.crl_signer.cert_der.as_slice());
+    }
+
+    #[test]
+    fn lab_chain_lints_clean() {
+        let p = pki();
+        let chain = parse_chain(
+            format!("{}{}", p.leaf_chain_pem(), p.root.cert_pem).as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        let findings = lint_chain(&chain);
+        assert_eq!(findings, vec![], "leaf, intermediate and root lint clean");
+        // A leaf with extra TNs is the caller's choice; the default is clean.
+        let issued = p.issue_leaf(&LeafOptions::new(T0, T0 + 10)).unwrap();
+        let chain = parse_chain(
+            format!("{}{}", issued.cert_pem, p.ca.cert_pem).as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(lint_chain(&chain), vec![]);
+        // With ca_crl_sign the intermediate is the old v004 shape.
+        let mut o = LabPkiOptions::new(T0, T0 + 10);
+        o.ca_crl_sign = true;
+        let old = LabPki::generate(&o).unwrap();
+        let chain = parse_chain(old.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
+        let codes: Vec<&str> = lint_chain(&chain).iter().map(|f| f.code).collect();
+        assert_eq!(codes, ["e_ca_key_usage_not_cert_sign_only"]);
+    }
+
+    fn anchors(p: &LabPki) -> TrustAnchors {
+        let mut a = TrustAnchors::new();
+        assert_eq!(a.add_pem(p.anchors_pem().as_bytes()).unwrap(), 2);
+        a
+    }
+
+    #[test]
+    fn indirect_crl_revokes_with_the_signer_as_anchor() {
+        let p = pki();
+        let now = T0 + 86_400;
+        let mut lo = LeafOptions::new(T0, T0 + 86_400 * 30);
+        lo.serial = Some(0x1122_3344_5566_7788);
+        let leaf = p.issue_leaf(&lo).unwrap();
+        let chain = parse_chain(
+            format!("{}{}", leaf.cert_pem, p.ca.cert_pem).as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        let crl = |pem: &str| Crl::from_pem_or_der(pem.as_bytes(), &Limits::default()).unwrap();
+        let strict = ChainPolicy {
+            crl_required: true,
+            ..ChainPolicy::default()
+        };
+        // The empty lab CRL covers the leaf.
+        validate_chain(&chain, &anchors(&p), &[crl(&p.crl)], now, &strict).unwrap();
+        // Listed: revoked.
+        let revoking = crl(&p.issue_crl(&[0x1122_3344_5566_7788], T0, now + 60).unwrap());
+        let err = validate_chain(
+            &chain,
+            &anchors(&p),
+            std::slice::from_ref(&revoking),
+            now,
+            &ChainPolicy::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "cert-revoked");
+        // The root alone cannot check the CRL: the signer must be an anchor.
+        let mut root_only = TrustAnchors::new();
+        root_only.add_pem(p.root.cert_pem.as_bytes()).unwrap();
+        let err = validate_chain(&chain, &root_only, &[revoking], now, &strict).unwrap_err();
+        assert_eq!(err.code(), "crl-invalid");
+        assert!(err.to_string().contains("SHAKEN Lab STI-PA CRL"), "{err}");
+        // Without a CRL the root alone validates the chain.
+        validate_chain(&chain, &root_only, &[], now, &ChainPolicy::default()).unwrap();
+    }
+
+    #[test]
+    fn direct_crl_needs_ca_crl_sign() {
+        let mut o = LabPkiOptions::new(T0, T0 + 86_400 * 30);
+        o.ca_crl_sign = true;
+        let p = LabPki::generate(&o).unwrap();
+        let pem = p.issue_direct_crl(&[7], T0, T0 + 86_400 * 2).unwrap();
+        let c = Crl::from_pem_or_der(pem.as_bytes(), &Limits::default()).unwrap();
+        assert_eq!(c.issuer(), "CN=SHAKEN Lab STI-CA, O=Shaken Lab, C=US");
+        let chain = parse_chain(p.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
+        let mut root_only = TrustAnchors::new();
+        root_only.add_pem(p.root.cert_pem.as_bytes()).unwrap();
+        let strict = ChainPolicy {
+            crl_required: true,
+            ..ChainPolicy::default()
+        };
+        // The intermediate is on the path and has cRLSign: the root suffices.
+        validate_chain(&chain, &root_only, &[c], T0 + 86_400, &strict).unwrap();
     }
 
     #[test]
@@ -519,6 +808,7 @@ mod tests {
         for oid in ["2.5.29.14", "2.5.29.35", "2.5.29.31"] {
             assert!(exts.iter().any(|e| e.0 == oid), "{oid}");
         }
+        assert!(exts.contains(&("2.5.29.31".to_owned(), false)), "CDP");
         assert!(exts.contains(&("1.3.6.1.5.5.7.1.26".to_owned(), false)));
         assert!(exts.contains(&("2.5.29.32".to_owned(), false)));
         // AKI of the leaf = SKI of the CA.

@@ -854,9 +854,10 @@ mod tests {
         LabPki::generate(&LabPkiOptions::new(T0, T0 + 365 * DAY)).unwrap()
     }
 
+    /// The root and the lab CRL signer (which signs the lab's indirect CRLs).
     fn anchors(pki: &LabPki) -> TrustAnchors {
         let mut a = TrustAnchors::new();
-        a.add_pem(pki.root.cert_pem.as_bytes()).unwrap();
+        a.add_pem(pki.anchors_pem().as_bytes()).unwrap();
         a
     }
 
@@ -1421,7 +1422,7 @@ mod tests {
         let mut o = leaf_opts();
         o.serial = Some(0x5a5a_5a5a_5a5a_5a5a);
         let (mut params, key) = pki.leaf_params(&o).unwrap();
-        params.crl_distribution_points.clear();
+        params.custom_extensions.pop(); // the lab CDP
         params
             .custom_extensions
             .push(rcgen::CustomExtension::from_oid_content(
@@ -1528,11 +1529,21 @@ mod tests {
 
     #[test]
     fn indirect_crl_does_not_apply_without_crl_issuer() {
-        // The default lab leaf has a CDP without cRLIssuer: the STI-PA CRL
-        // says nothing about it.
+        // A leaf whose CDP has no cRLIssuer: the STI-PA CRL says nothing
+        // about it.
         let pki = lab();
         let pa = sti_pa();
-        let chain = parse_chain(pki.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
+        let (mut params, key) = pki.leaf_params(&leaf_opts()).unwrap();
+        params.custom_extensions.pop(); // the lab CDP, with cRLIssuer
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[2, 5, 29, 31],
+                crate::cert::cdp_extension_der("http://127.0.0.1/crl.pem", None),
+            ));
+        let leaf = pki.issue_custom(params, &key).unwrap();
+        let chain = chain_of(&pki, &leaf.cert_pem);
+        assert_eq!(crl_distribution_points(&chain[0])[0].1, None);
         let crl = pa.crl(&[], T0, NOW + DAY);
         validate_chain(
             &chain,

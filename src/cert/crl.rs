@@ -384,7 +384,7 @@ mod tests {
     fn parses_pem_and_der() {
         let pki = LabPki::generate(&LabPkiOptions::new(T0, T0 + 86400 * 30)).unwrap();
         let crl = Crl::from_pem_or_der(pki.crl.as_bytes(), &Limits::default()).unwrap();
-        assert_eq!(crl.issuer(), "CN=SHAKEN Lab STI-CA, O=Shaken Lab, C=US");
+        assert_eq!(crl.issuer(), "CN=SHAKEN Lab STI-PA CRL, O=Shaken Lab, C=US");
         assert_eq!(crl.revoked_serials(), 0);
         assert!(crl.unsupported().is_none());
         let pem = pki.issue_crl(&[5, 0x1234], T0, T0 + 3600).unwrap();
@@ -408,8 +408,9 @@ mod tests {
             let (_, c) = x509_parser::parse_x509_certificate(der).unwrap();
             c.tbs_certificate.subject_pki.raw.to_vec()
         };
-        crl.verify_signature(&spki(&pki.ca.cert_der)).unwrap();
-        let err = crl.verify_signature(&spki(&pki.root.cert_der)).unwrap_err();
+        crl.verify_signature(&spki(&pki.crl_signer.cert_der))
+            .unwrap();
+        let err = crl.verify_signature(&spki(&pki.ca.cert_der)).unwrap_err();
         assert!(err.contains("does not verify"), "{err}");
         assert!(crl.verify_signature(b"junk").is_err());
     }
