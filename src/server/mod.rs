@@ -406,7 +406,14 @@ impl Server {
             let _ = tx.send(true);
         });
         let mut signalled = rx.clone();
-        let graceful = axum::serve(self.listener, router(self.state))
+        // Request/response traffic: send each answer at once (no Nagle delay
+        // behind a delayed ACK on keep-alive connections).
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(target: "shaken::server", "TCP_NODELAY not set: {e}");
+            }
+        });
+        let graceful = axum::serve(listener, router(self.state))
             .with_graceful_shutdown(async move {
                 let _ = signalled.wait_for(|s| *s).await;
                 tracing::info!(target: "shaken::server", "shutting down: finishing requests in flight");
