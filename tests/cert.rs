@@ -416,8 +416,9 @@ fn fetch_crl_follows_the_distribution_point() {
         ),
     );
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("root.pem");
-    std::fs::write(&root, &pki.root.cert_pem).unwrap();
+    // The root and the lab STI-PA CRL signer, which signs the indirect CRL.
+    let root = dir.path().join("anchors.pem");
+    std::fs::write(&root, pki.anchors_pem()).unwrap();
     let now = NOW.to_string();
     let check = |leaf: &shaken::pki::Issued, path: &str| {
         let x5u = server.route(

@@ -605,6 +605,80 @@ fn pki_init_output_signs_and_verifies() {
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     let r: Report = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.signer.unwrap().spc.as_deref(), Some("707H"));
+    // The CRL is indirect, signed by the lab STI-PA CRL signer: anchors.pem
+    // (root + signer) checks it; root.pem alone cannot.
+    let with_crl = |anchors: &str| {
+        let o = shaken(&[
+            "verify",
+            &identity,
+            "--cert",
+            &p("sp-chain.pem"),
+            "--trust-anchors",
+            anchors,
+            "--crl",
+            &p("crl.pem"),
+            "--crl-policy",
+            "hard",
+            "--format",
+            "json",
+        ]);
+        let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+        (o.status.code(), r)
+    };
+    let (code, r) = with_crl(&p("anchors.pem"));
+    assert_eq!(code, Some(0), "{r:?}");
+    let (code, r) = with_crl(&p("root.pem"));
+    assert_eq!(code, Some(1));
+    assert_eq!(reason_id(&r), (437, "crl-invalid".into()));
+    // The fresh chain lints clean.
+    assert_eq!(lint_errors(&p("sp-chain.pem"), None), Vec::<String>::new());
+}
+
+/// The `error` findings of `shaken cert inspect FILE --format json` (FILE
+/// `-` reads `stdin`).
+fn lint_errors(file: &str, stdin: Option<&[u8]>) -> Vec<String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args(["cert", "inspect", file, "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.unwrap_or_default())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["lint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "warning")
+        .map(|f| f.to_string())
+        .collect()
+}
+
+#[test]
+fn committed_lab_pki_lints_clean() {
+    let none = Vec::<String>::new();
+    assert_eq!(lint_errors(&certs("sp-chain.pem"), None), none);
+    assert_eq!(lint_errors(&certs("root.pem"), None), none);
+    // The whole path, root appended.
+    let full = format!(
+        "{}{}",
+        std::fs::read_to_string(certs("sp-chain.pem")).unwrap(),
+        std::fs::read_to_string(certs("root.pem")).unwrap()
+    );
+    assert_eq!(lint_errors("-", Some(full.as_bytes())), none);
 }
 
 #[test]

@@ -10,14 +10,14 @@ use shaken::pki::{LabPki, LabPkiOptions};
 pub const FILES: &[(&str, &str)] = &[
     (
         "root.pem",
-        "trust anchor: self-signed root (\"SHAKEN Lab ROOT\"); pass to --trust-anchors",
+        "self-signed root (\"SHAKEN Lab ROOT\"): the chain anchor; --trust-anchors root.pem validates chains without CRLs",
     ),
     ("root.key.pem", "root private key"),
-    ("ca.pem", "intermediate STI-CA (\"SHAKEN Lab STI-CA\")"),
     (
-        "ca.key.pem",
-        "intermediate private key (signs SP certificates and the CRL)",
+        "ca.pem",
+        "intermediate STI-CA (\"SHAKEN Lab STI-CA\", keyUsage keyCertSign only)",
     ),
+    ("ca.key.pem", "intermediate private key (signs SP certificates)"),
     (
         "sp.pem",
         "SP end-entity certificate (\"SHAKEN <SPC>\", TNAuthList with the SPC)",
@@ -27,7 +27,19 @@ pub const FILES: &[(&str, &str)] = &[
         "sp-chain.pem",
         "SP certificate then intermediate: what an STI-CR serves at x5u; pass to --cert",
     ),
-    ("crl.pem", "empty CRL signed by the intermediate"),
+    (
+        "crl-signer.pem",
+        "self-signed lab STI-PA CRL signer (\"SHAKEN Lab STI-PA CRL\", keyUsage cRLSign): the cRLIssuer of the CRL distribution points; signs crl.pem",
+    ),
+    ("crl-signer.key.pem", "CRL signer private key"),
+    (
+        "anchors.pem",
+        "root.pem + crl-signer.pem: pass to --trust-anchors when checking CRLs (--crl crl.pem, --fetch-crl)",
+    ),
+    (
+        "crl.pem",
+        "empty indirect CRL signed by the CRL signer (the lab STI-PA CRL)",
+    ),
 ];
 
 pub fn init(a: PkiInitArgs) -> Result<i32> {
@@ -54,6 +66,9 @@ pub fn init(a: PkiInitArgs) -> Result<i32> {
         pki.leaf.cert_pem.clone(),
         pki.leaf.key_pem.clone(),
         pki.leaf_chain_pem(),
+        pki.crl_signer.cert_pem.clone(),
+        pki.crl_signer.key_pem.clone(),
+        pki.anchors_pem(),
         pki.crl.clone(),
     ];
     for ((name, what), body) in FILES.iter().zip(contents) {
