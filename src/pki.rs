@@ -1,5 +1,5 @@
 //! A lab STI PKI made with rcgen: a root ("SHAKEN Lab ROOT"), an intermediate
-//! STI-CA ("SHAKEN Lab STI-CA"), an end-entity ("SHAKEN <SPC>"), a lab
+//! STI-CA ("SHAKEN Lab STI-CA"), an end-entity (`SHAKEN <SPC>`), a lab
 //! "STI-PA CRL" signer and an empty CRL, following the ATIS-1000080 v005
 //! profile (specs §5.2): root, intermediate and end-entity lint clean.
 //!
@@ -101,7 +101,7 @@ pub struct Issued {
 /// Options for [`LabPki::generate`].
 #[derive(Debug, Clone)]
 pub struct LabPkiOptions {
-    /// The SPC of the end-entity (CN "SHAKEN <spc>"). Default "1234".
+    /// The SPC of the end-entity (CN `SHAKEN <spc>`). Default "1234".
     pub spc: String,
     /// The O= of every certificate. Default "Shaken Lab".
     pub org: String,
@@ -176,7 +176,7 @@ pub struct LabPki {
     pub root: Issued,
     /// The intermediate STI-CA ("SHAKEN Lab STI-CA"), keyUsage keyCertSign.
     pub ca: Issued,
-    /// The end-entity ("SHAKEN <spc>").
+    /// The end-entity (`SHAKEN <spc>`).
     pub leaf: Issued,
     /// The self-signed CRL signer ("SHAKEN Lab STI-PA CRL", keyUsage
     /// cRLSign): signs [`LabPki::crl`] and [`LabPki::issue_crl`]; a verifier
@@ -434,7 +434,7 @@ impl LabPki {
     }
 
     /// Issues an end-entity certificate signed by the intermediate: CN
-    /// "SHAKEN <SPC>", O, C=US, CA:FALSE, keyUsage digitalSignature, SKI,
+    /// `SHAKEN <SPC>`, O, C=US, CA:FALSE, keyUsage digitalSignature, SKI,
     /// AKI, the CP OID, a TNAuthList with the SPC (plus `opts.tns`) and the
     /// CDP (URL and cRLIssuer = the CRL signer).
     pub fn issue_leaf(&self, opts: &LeafOptions) -> Result<Issued, PkiError> {
