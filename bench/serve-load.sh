@@ -68,9 +68,21 @@ done
 CHECK="$(curl -s -H 'Content-Type: application/json' --data-binary @"$WORK/body.json" "http://$ADDR/stir/v1/verification" || true)"
 case "$CHECK" in *TN-Validation-Passed*) ;; *) echo "serve-load: sanity check failed: $CHECK" >&2; exit 1;; esac
 
+# Server CPU time (user+system clock ticks) around the run: verifications
+# per CPU-second is the server's per-core rate, whatever the core count.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+TICKS_BEFORE="$(cpu_ticks)"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/post.lua" \
     "http://$ADDR/stir/v1/verification" | tee "$WORK/wrk.txt"
+TICKS_AFTER="$(cpu_ticks)"
+HZ="$(getconf CLK_TCK)"
 echo
-echo "requests/s: $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")"
-echo "p99:        $(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")"
+RPS="$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")"
+REQS="$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")"
+CPU_S="$(awk -v a="$TICKS_BEFORE" -v b="$TICKS_AFTER" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')"
+PER_CORE="$(awk -v r="$REQS" -v c="$CPU_S" 'BEGIN {if (c > 0) printf "%.0f", r / c; else print "n/a"}')"
+echo "requests/s:           $RPS"
+echo "p99:                  $(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")"
+echo "server CPU:           ${CPU_S} s for $REQS requests"
+echo "server per CPU-second: $PER_CORE verifications (compare: shaken verify --batch --jobs 1 lines/s)"
 echo "server:     $(curl -s "http://$ADDR/metrics" | grep '^shaken_verifications_total' | tr '\n' ' ')"

@@ -382,25 +382,31 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             }
         },
     };
-    let report = verify::report(&result);
+    // Only the verdict goes back: no full Report is built per request.
     let mut body = Map::new();
-    match &report.reason {
-        Some(r) => {
-            body.insert("reasoncode".into(), r.code.into());
-            body.insert("reasontext".into(), r.text.clone().into());
-            body.insert("reasondesc".into(), r.detail.clone().into());
+    let outcome = match &result {
+        Err(f) => {
+            let r = f.error.reason();
             tracing::debug!(target: "shaken::server", reason = %r.id, detail = %r.detail, "verification did not pass");
-        }
-        None => {
-            if let Some(a) = report.attest {
-                body.insert("attest".into(), a.as_str().into());
+            body.insert("reasoncode".into(), r.code.into());
+            body.insert("reasontext".into(), r.text.into());
+            body.insert("reasondesc".into(), r.detail.into());
+            Outcome {
+                verstat: f.error.verstat(),
+                reason_code: Some(r.code),
+                reason_id: Some(r.id),
             }
         }
-    }
-    let outcome = Outcome {
-        verstat: report.verstat,
-        reason_code: report.reason.as_ref().map(|r| r.code),
-        reason_id: report.reason.as_ref().map(|r| r.id.clone()),
+        Ok(v) => {
+            if let Some(a) = v.attestation() {
+                body.insert("attest".into(), a.as_str().into());
+            }
+            Outcome {
+                verstat: Verstat::Passed,
+                reason_code: None,
+                reason_id: None,
+            }
+        }
     };
     Ok(respond(state, body, outcome))
 }
