@@ -697,6 +697,17 @@ pub fn validate_chain(
         })
         .collect();
 
+    // webpki does not check an anchor's own extensions. An anchor whose
+    // keyUsage lacks keyCertSign (e.g. an STI-PA CRL signer configured as an
+    // anchor so CRLs can be checked) must never issue certificates.
+    if let Some(a) = anchor {
+        if a.key_usage().is_some_and(|ku| !ku.key_cert_sign) {
+            return Err(ChainError::NotCa {
+                subject: a.subject().to_owned(),
+            });
+        }
+    }
+
     // webpki does not check anchor validity; an expired STI-PA root must fail.
     if let Some(a) = anchor {
         if now > a.not_after() {
@@ -1361,6 +1372,31 @@ mod tests {
             validate_chain(&chain, &anchors(&pki), &[], now, &ChainPolicy::default()).unwrap_err();
         assert_eq!(err.code(), "cert-expired");
         assert!(err.to_string().contains("SHAKEN"), "{err}");
+    }
+
+    #[test]
+    fn crl_signer_anchor_cannot_issue_certificates() {
+        // A self-signed anchor with keyUsage cRLSign only, and a leaf it signed.
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = rcgen::CertificateParams::default();
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "STI-PA CRL");
+        p.distinguished_name = dn;
+        p.not_before = time::OffsetDateTime::from_unix_timestamp(T0).unwrap();
+        p.not_after = time::OffsetDateTime::from_unix_timestamp(T0 + 365 * DAY).unwrap();
+        p.key_usages = vec![rcgen::KeyUsagePurpose::CrlSign];
+        p.is_ca = rcgen::IsCa::ExplicitNoCa; // rcgen writes extensions only then
+        let signer = p.self_signed(&key).unwrap();
+        let pki = lab();
+        let (leaf_params, leaf_key) = pki.leaf_params(&leaf_opts()).unwrap();
+        let leaf = leaf_params.signed_by(&leaf_key, &signer, &key).unwrap();
+        let chain = vec![Certificate::from_der(leaf.der().to_vec(), &Limits::default()).unwrap()];
+        let mut anchors = TrustAnchors::new();
+        anchors.add_der(signer.der()).unwrap();
+        let err =
+            validate_chain(&chain, &anchors, &[], T0 + DAY, &ChainPolicy::default()).unwrap_err();
+        assert_eq!(err.code(), "cert-not-ca", "{err}");
+        assert!(err.to_string().contains("STI-PA CRL"), "{err}");
     }
 
     /// A lab STI-PA CRL signer: self-signed "STI-PA CRL" with cRLSign.
