@@ -446,6 +446,77 @@ fn fetch_crl_follows_the_distribution_point() {
     assert_eq!(server.hits("/lab-crl.pem"), 2);
 }
 
+/// `--fetch-crl` also applies to `verify --sip` (and `--pcap`, which shares
+/// the path): the chain comes from x5u, the CRL from its distribution point.
+#[test]
+fn fetch_crl_applies_to_sip_messages() {
+    let server = Server::start();
+    let crl_url = server.url("/sip-crl.pem");
+    let pki = lab_pki(&crl_url);
+    let mut lo = LeafOptions::new(NOW - 86_400, NOW + 86_400);
+    lo.serial = Some(0x0bad_cafe_0bad_cafe);
+    let revoked = pki.issue_leaf(&lo).unwrap();
+    server.route(
+        "/sip-crl.pem",
+        Reply::Ok(
+            pki.issue_crl(&[0x0bad_cafe_0bad_cafe], NOW - 60, NOW + 86_400)
+                .unwrap()
+                .into_bytes(),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("anchors.pem");
+    std::fs::write(&anchors, pki.anchors_pem()).unwrap();
+    let invite = "INVITE sip:+12125550143@example.net SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\
+        From: <tel:+12155550121>;tag=1\r\n\
+        To: <tel:+12125550143>\r\n\
+        Call-ID: crl-test@127.0.0.1\r\n\
+        CSeq: 1 INVITE\r\n\
+        Content-Length: 0\r\n\r\n";
+    let req =
+        shaken::sip::SipRequest::parse(invite.as_bytes(), &shaken::Limits::default()).unwrap();
+    let now = NOW.to_string();
+    let check = |leaf: &shaken::pki::Issued, path: &str| {
+        let x5u = server.route(
+            path,
+            Reply::Ok(format!("{}{}", leaf.cert_pem, pki.ca.cert_pem).into_bytes()),
+        );
+        let signer = shaken::crypto::KeySigner::from_pem(&leaf.key_pem).unwrap();
+        let signed = shaken::sip_verify::sign_request(
+            &req,
+            &signer,
+            &x5u,
+            shaken::passport::Attestation::A,
+            NOW,
+            "123e4567-e89b-12d3-a456-426655440000",
+            &shaken::tn::TnPolicy::default(),
+        )
+        .unwrap();
+        let file = dir
+            .path()
+            .join(format!("{}.sip", path.trim_start_matches('/')));
+        std::fs::write(&file, signed).unwrap();
+        let mut args = vec![
+            "verify",
+            "--sip",
+            file.to_str().unwrap(),
+            "--trust-anchors",
+            anchors.to_str().unwrap(),
+            "--now",
+            &now,
+            "--format",
+            "json",
+            "--fetch-crl",
+        ];
+        args.extend_from_slice(LAB);
+        run(&args)
+    };
+    assert_failed(&check(&revoked, "/sip-revoked.pem"), 437, "cert-revoked");
+    assert_passed(&check(&pki.leaf, "/sip-good.pem"));
+    assert_eq!(server.hits("/sip-crl.pem"), 2);
+}
+
 // ------------------------------------------------------------ the x5u cache
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
