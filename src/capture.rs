@@ -70,11 +70,18 @@ pub struct CaptureLimits {
 
 impl Default for CaptureLimits {
     fn default() -> Self {
+        CaptureLimits::from(&crate::Limits::default())
+    }
+}
+
+impl From<&crate::Limits> for CaptureLimits {
+    /// The capture bounds held in [`crate::Limits`].
+    fn from(l: &crate::Limits) -> Self {
         CaptureLimits {
-            max_message: 64 * 1024,
-            max_flows: 10_000,
-            max_fragment_sets: 1_000,
-            idle: Duration::from_secs(120),
+            max_message: l.max_sip_message,
+            max_flows: l.capture_max_flows,
+            max_fragment_sets: l.capture_max_fragment_sets,
+            idle: l.capture_idle,
         }
     }
 }

@@ -61,6 +61,15 @@ pub struct Limits {
     pub max_identity_headers: usize,
     /// Largest line accepted in `--batch` JSON Lines input. Default 16 KiB.
     pub max_batch_line: usize,
+    /// Most TCP flows followed at once when reading a capture; the least
+    /// recently active is dropped when a new one starts. Default 10,000.
+    pub capture_max_flows: usize,
+    /// Most IP fragment sets held while waiting for the rest of their packet.
+    /// Default 1,000.
+    pub capture_max_fragment_sets: usize,
+    /// A capture's fragment set or TCP flow idle for longer than this
+    /// (capture time) is dropped. Default 120 s.
+    pub capture_idle: Duration,
 }
 
 impl Default for Limits {
@@ -85,6 +94,9 @@ impl Default for Limits {
             max_sip_headers: 256,
             max_identity_headers: 8,
             max_batch_line: 16 * 1024,
+            capture_max_flows: 10_000,
+            capture_max_fragment_sets: 1_000,
+            capture_idle: Duration::from_secs(120),
         }
     }
 }

@@ -110,10 +110,7 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
     };
     let setup = build_setup(&a, true)?;
     let file = std::fs::File::open(&path).with_context(|| format!("opening --pcap {path}"))?;
-    let limits = CaptureLimits {
-        max_message: setup.limits.max_sip_message,
-        ..CaptureLimits::default()
-    };
+    let limits = CaptureLimits::from(&setup.limits);
     let mut reader = CaptureReader::new(file, limits).with_context(|| format!("--pcap {path}"))?;
     let rt = super::verify::runtime()?;
     let started = Instant::now();
