@@ -767,23 +767,50 @@ pub enum SignError {
     Alg(String),
 }
 
-/// Sign `claims` under `header` and return the full-form token
-/// `header.payload.signature`, with both JSON parts in the deterministic form
-/// of RFC 8225 §9.
-pub fn sign(header: &Header, claims: &Claims, signer: &dyn Signer) -> Result<String, SignError> {
-    if header.alg != ALG_ES256 {
-        return Err(SignError::Alg(header.alg.clone()));
+/// A header already encoded as its token segment
+/// (`BASE64URL(canonical JSON)`): a signer that uses one header for every
+/// call (one key, one x5u) encodes it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedHeader(String);
+
+impl EncodedHeader {
+    /// Encode `header` (ES256 only).
+    pub fn new(header: &Header) -> Result<Self, SignError> {
+        if header.alg != ALG_ES256 {
+            return Err(SignError::Alg(header.alg.clone()));
+        }
+        Ok(EncodedHeader(b64::encode(
+            canonical(&header.to_json()).as_bytes(),
+        )))
     }
-    let h = b64::encode(canonical(&header.to_json()).as_bytes());
+    /// The base64url segment.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// [`sign`] with a pre-encoded header: the same token, less work per call.
+pub fn sign_encoded(
+    header: &EncodedHeader,
+    claims: &Claims,
+    signer: &dyn Signer,
+) -> Result<String, SignError> {
     let p = b64::encode(canonical(&claims.to_json()).as_bytes());
-    let mut token = String::with_capacity(h.len() + p.len() + 90);
-    token.push_str(&h);
+    let mut token = String::with_capacity(header.0.len() + p.len() + 90);
+    token.push_str(&header.0);
     token.push('.');
     token.push_str(&p);
     let sig = signer.sign_es256(token.as_bytes())?;
     token.push('.');
     token.push_str(&b64::encode(&sig));
     Ok(token)
+}
+
+/// Sign `claims` under `header` and return the full-form token
+/// `header.payload.signature`, with both JSON parts in the deterministic form
+/// of RFC 8225 §9.
+pub fn sign(header: &Header, claims: &Claims, signer: &dyn Signer) -> Result<String, SignError> {
+    sign_encoded(&EncodedHeader::new(header)?, claims, signer)
 }
 
 /// Rebuild the full form of a compact-form token (RFC 8225 §7) from the
@@ -886,6 +913,19 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8HNbQd/TmvCKwPKHkMF9fScavGeH
             sign(&Header::shaken(X5U), &claims, &signer).unwrap(),
             T5_SHAKEN
         );
+    }
+
+    #[test]
+    fn encoded_header_signs_the_same_token() {
+        let signer = DeterministicSigner::from_pem(A1_KEY).unwrap();
+        let h = EncodedHeader::new(&baseline_header()).unwrap();
+        assert_eq!(
+            sign_encoded(&h, &baseline_claims(), &signer).unwrap(),
+            T5_BASELINE
+        );
+        let mut bad = baseline_header();
+        bad.alg = "HS256".into();
+        assert!(matches!(EncodedHeader::new(&bad), Err(SignError::Alg(_))));
     }
 
     #[test]

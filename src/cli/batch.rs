@@ -658,7 +658,7 @@ struct SignStats {
 
 struct SignJob<'a> {
     signer: &'a dyn Signer,
-    header: Header,
+    header: passport::EncodedHeader,
     x5u: &'a str,
     /// The Identity header after the token (`;info=<x5u>;alg=ES256;ppt=shaken`),
     /// already escaped for a JSON string: the same for every line.
@@ -735,7 +735,7 @@ impl SignJob<'_> {
             None => uuid::Uuid::new_v4().to_string(),
         };
         let claims = Claims::shaken(attest, orig.to_string(), dest, iat, origid);
-        let token = passport::sign(&self.header, &claims, self.signer)
+        let token = passport::sign_encoded(&self.header, &claims, self.signer)
             .map_err(|e| format!("signing: {e}"))?;
         Ok((token, attest))
     }
@@ -809,7 +809,7 @@ pub fn sign(a: SignArgs) -> Result<i32> {
     let max_line = shaken::Limits::default().max_batch_line;
     let job = SignJob {
         signer: signer.as_ref(),
-        header: Header::shaken(&a.x5u),
+        header: passport::EncodedHeader::new(&Header::shaken(&a.x5u))?,
         x5u: &a.x5u,
         suffix_json: identity_suffix_json(&a.x5u)?,
         policy: TnPolicy {
@@ -904,7 +904,7 @@ mod tests {
     fn sign_job<'a>(signer: &'a dyn Signer, x5u: &'a str) -> SignJob<'a> {
         SignJob {
             signer,
-            header: Header::shaken(x5u),
+            header: passport::EncodedHeader::new(&Header::shaken(x5u)).unwrap(),
             x5u,
             suffix_json: identity_suffix_json(x5u).unwrap(),
             policy: TnPolicy::default(),
