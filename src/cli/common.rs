@@ -42,6 +42,9 @@ pub fn read_input(path: &str, max: usize) -> Result<Vec<u8>> {
 /// "y:" header name is stripped.
 pub fn identity_value(arg: Option<&str>, max: usize) -> Result<String> {
     let raw = match arg {
+        None if std::io::IsTerminal::is_terminal(&std::io::stdin()) => {
+            bail!("no Identity header value given: pass VALUE, or '-' with the value on stdin (see --help)")
+        }
         None | Some("-") => {
             let bytes = read_input("-", max)?;
             String::from_utf8(bytes).context("standard input is not UTF-8")?

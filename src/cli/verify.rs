@@ -251,9 +251,30 @@ pub fn render(report: &Report, format: OutFormat) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         OutFormat::Json => writeln!(out, "{}", serde_json::to_string(report)?)?,
-        OutFormat::Text => out.write_all(text(report).as_bytes())?,
+        OutFormat::Text => {
+            let mut t = text(report);
+            if use_colour() {
+                t = colour_headline(&t, report.passed());
+            }
+            out.write_all(t.as_bytes())?
+        }
     }
     Ok(())
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set (no-color.org).
+pub fn use_colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+/// The first line in bold green (passed) or bold red (not verified).
+pub fn colour_headline(text: &str, passed: bool) -> String {
+    let code = if passed { "1;32" } else { "1;31" };
+    match text.split_once('\n') {
+        Some((head, rest)) => format!("\x1b[{code}m{head}\x1b[0m\n{rest}"),
+        None => format!("\x1b[{code}m{text}\x1b[0m"),
+    }
 }
 
 /// The report for people.
@@ -373,4 +394,18 @@ pub fn decode(a: DecodeArgs) -> Result<i32> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
     Ok(EXIT_OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headline_colour() {
+        assert_eq!(
+            colour_headline("PASSED\n  x\n", true),
+            "\x1b[1;32mPASSED\x1b[0m\n  x\n"
+        );
+        assert_eq!(colour_headline("NOT", false), "\x1b[1;31mNOT\x1b[0m");
+    }
 }
