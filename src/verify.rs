@@ -523,8 +523,9 @@ impl From<VerifyError> for Failure {
 /// checks once, not on every call. Each use still re-checks the time: an
 /// entry applies only while the verification time is inside every
 /// certificate's validity and before the earliest `nextUpdate` of the
-/// verifier's CRLs (the CRL set of a `Verifier` never changes). Calls that
-/// bring extra CRLs or CRL failures bypass the memo.
+/// verifier's CRLs and the call's extra CRLs. Extra CRLs (fetched per call)
+/// are part of the key, so a new CRL means a full validation. Calls with CRL
+/// fetch failures bypass the memo.
 #[derive(Debug, Default)]
 struct ChainMemo {
     map: std::sync::RwLock<HashMap<u64, Vec<Arc<MemoEntry>>>>,
@@ -533,6 +534,9 @@ struct ChainMemo {
 #[derive(Debug)]
 struct MemoEntry {
     ders: Vec<Vec<u8>>,
+    /// The per-call CRLs the validation used (length and signature tail of
+    /// each): a different CRL set is a different entry.
+    crls: Vec<CrlFingerprint>,
     validated: Arc<ValidatedChain>,
     usable_from: i64,
     usable_until: i64,
@@ -540,7 +544,26 @@ struct MemoEntry {
 
 const CHAIN_MEMO_CAP: usize = 4096;
 
-fn memo_key(chain: &[Certificate]) -> u64 {
+type CrlFingerprint = (usize, Vec<u8>);
+
+/// A CRL is identified by its length and the tail of its signature: a CRL
+/// with other content has another signature (and a forged one fails the
+/// signature check on the full validation that a new fingerprint triggers).
+fn crl_fingerprints(crls: &[Crl]) -> Vec<CrlFingerprint> {
+    crls.iter()
+        .map(|c| {
+            let der = c.der();
+            (
+                der.len(),
+                der.get(der.len().saturating_sub(32)..)
+                    .unwrap_or(&[])
+                    .to_vec(),
+            )
+        })
+        .collect()
+}
+
+fn memo_key(chain: &[Certificate], crls: &[CrlFingerprint]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for c in chain {
@@ -549,12 +572,18 @@ fn memo_key(chain: &[Certificate]) -> u64 {
         // The tail of a certificate is its signature: effectively unique.
         der.get(der.len().saturating_sub(32)..).hash(&mut h);
     }
+    crls.hash(&mut h);
     h.finish()
 }
 
 impl ChainMemo {
-    fn get(&self, chain: &[Certificate], now: i64) -> Option<Arc<ValidatedChain>> {
-        let key = memo_key(chain);
+    fn get(
+        &self,
+        chain: &[Certificate],
+        crls: &[CrlFingerprint],
+        now: i64,
+    ) -> Option<Arc<ValidatedChain>> {
+        let key = memo_key(chain, crls);
         let map = self.map.read().ok()?;
         map.get(&key)?
             .iter()
@@ -564,29 +593,37 @@ impl ChainMemo {
                         .iter()
                         .zip(chain)
                         .all(|(d, c)| d.as_slice() == c.der())
+                    && e.crls.as_slice() == crls
             })
             .filter(|e| e.usable_from <= now && now <= e.usable_until)
             .map(|e| e.validated.clone())
     }
 
-    fn put(&self, chain: &[Certificate], validated: Arc<ValidatedChain>, crls: &[Crl]) {
+    fn put(
+        &self,
+        chain: &[Certificate],
+        fingerprints: Vec<CrlFingerprint>,
+        validated: Arc<ValidatedChain>,
+        crls: &[Crl],
+    ) {
         let usable_until = crls
             .iter()
             .filter_map(Crl::next_update)
             .fold(validated.valid_until, i64::min);
+        let key = memo_key(chain, &fingerprints);
         let entry = Arc::new(MemoEntry {
             ders: chain.iter().map(|c| c.der().to_vec()).collect(),
+            crls: fingerprints,
             usable_from: validated.valid_from,
             usable_until,
             validated,
         });
-        let key = memo_key(chain);
         if let Ok(mut map) = self.map.write() {
             if map.len() >= CHAIN_MEMO_CAP {
                 map.clear();
             }
             let slot = map.entry(key).or_default();
-            slot.retain(|e| e.ders != entry.ders);
+            slot.retain(|e| e.ders != entry.ders || e.crls != entry.crls);
             slot.push(entry);
         }
     }
@@ -1084,23 +1121,31 @@ impl Verifier {
     /// The chain for this verification: from the memo when this exact chain
     /// already validated and `now` is inside its validity (and before the next
     /// CRL update), else a full validation.
+    #[allow(clippy::too_many_arguments)]
     fn validated_chain(
         &self,
         chain: &[Certificate],
         crls: &[Crl],
-        extra: bool,
+        extra_crls: &[Crl],
+        bypass: bool,
         now: i64,
         policy: &crate::cert::ChainPolicy,
     ) -> Result<Arc<ValidatedChain>, ChainError> {
-        if !extra {
-            if let Some(v) = self.memo.get(chain, now) {
-                return Ok(v);
-            }
+        if bypass {
+            return Ok(Arc::new(validate_chain(
+                chain,
+                &self.anchors,
+                crls,
+                now,
+                policy,
+            )?));
+        }
+        let fingerprints = crl_fingerprints(extra_crls);
+        if let Some(v) = self.memo.get(chain, &fingerprints, now) {
+            return Ok(v);
         }
         let v = Arc::new(validate_chain(chain, &self.anchors, crls, now, policy)?);
-        if !extra {
-            self.memo.put(chain, v.clone(), crls);
-        }
+        self.memo.put(chain, fingerprints, v.clone(), crls);
         Ok(v)
     }
 
@@ -1146,9 +1191,11 @@ impl Verifier {
         } else {
             &self.policy.chain
         };
-        let per_call = !extra_crls.is_empty() || !crl_failures.is_empty();
+        // CRLs that could not be fetched this time make the result
+        // call-specific: no memo then.
+        let bypass = !crl_failures.is_empty();
         let validated = self
-            .validated_chain(chain, crls, per_call, now, chain_policy)
+            .validated_chain(chain, crls, extra_crls, bypass, now, chain_policy)
             .map_err(VerifyError::Chain)?;
         if let Some(first) = missing.first() {
             if hard {
@@ -1303,5 +1350,167 @@ pub fn report(result: &Result<VerifiedPassport, Box<Failure>>) -> Report {
             signer: f.signer.clone(),
             warnings: f.warnings.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::cert::parse_chain;
+    use crate::crypto::KeySigner;
+    use crate::passport::{sign, Attestation, Claims, Header};
+    use crate::pki::{LabPki, LabPkiOptions, LeafOptions};
+
+    const NOW: i64 = 1_800_000_000;
+    const X5U: &str = "https://cr.example.net/sp.pem";
+
+    struct Lab {
+        pki: LabPki,
+        verifier: Verifier,
+        chain: Vec<Certificate>,
+        leaf_key: String,
+        serial: u64,
+    }
+
+    fn lab() -> Lab {
+        let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+        let mut anchors = TrustAnchors::new();
+        anchors.add_pem(pki.anchors_pem().as_bytes()).unwrap();
+        let serial = 0x0123_4567_89ab_cdef;
+        let mut lo = LeafOptions::new(NOW - 3600, NOW + 3600);
+        lo.serial = Some(serial);
+        let leaf = pki.issue_leaf(&lo).unwrap();
+        let chain = parse_chain(
+            format!("{}{}", leaf.cert_pem, pki.ca.cert_pem).as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        Lab {
+            verifier: Verifier::new(anchors),
+            chain,
+            leaf_key: leaf.key_pem,
+            pki,
+            serial,
+        }
+    }
+
+    fn pending(lab: &Lab, origid: &str) -> Pending {
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            NOW,
+            origid,
+        );
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        lab.verifier
+            .prepare(&identity, &CallContext::at(NOW))
+            .unwrap()
+    }
+
+    fn crl(lab: &Lab, revoked: &[u64]) -> Crl {
+        let pem = lab.pki.issue_crl(revoked, NOW - 60, NOW + 3600).unwrap();
+        Crl::from_pem_or_der(pem.as_bytes(), &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn memo_never_serves_a_pass_across_a_new_crl() {
+        let lab = lab();
+        let empty = crl(&lab, &[]);
+        let revoking = crl(&lab, &[lab.serial]);
+        // Twice with the empty CRL: the second call is a memo hit.
+        for origid in ["a", "b"] {
+            let p = pending(&lab, origid);
+            lab.verifier
+                .complete_with_crls(p, Ok(&lab.chain), NOW, std::slice::from_ref(&empty), &[])
+                .unwrap();
+        }
+        // A new CRL that revokes the leaf: never the memoised pass.
+        let p = pending(&lab, "c");
+        let err = lab
+            .verifier
+            .complete_with_crls(p, Ok(&lab.chain), NOW, std::slice::from_ref(&revoking), &[])
+            .unwrap_err();
+        assert_eq!(err.error.full_id(), "cert-revoked", "{}", err.error);
+        // And without CRLs the chain memo still applies on its own key.
+        let p = pending(&lab, "d");
+        lab.verifier.complete(p, Ok(&lab.chain), NOW).unwrap();
+    }
+
+    #[test]
+    fn memo_rechecks_the_time() {
+        let lab = lab();
+        let p = pending(&lab, "a");
+        lab.verifier.complete(p, Ok(&lab.chain), NOW).unwrap();
+        // The leaf expires at NOW + 3600: a memoised chain must not outlive it.
+        let p = pending(&lab, "b");
+        let err = lab
+            .verifier
+            .complete(p, Ok(&lab.chain), NOW + 7200)
+            .unwrap_err();
+        assert_eq!(err.error.full_id(), "cert-expired", "{}", err.error);
+    }
+
+    #[test]
+    fn ids_are_unique() {
+        let samples = [
+            VerifyError::NoIdentity,
+            VerifyError::CompactForm,
+            VerifyError::InfoMissing,
+            VerifyError::SignatureInvalid {
+                subject: String::new(),
+            },
+            VerifyError::Replay {
+                age: 0,
+                first_call_id: String::new(),
+            },
+            VerifyError::Stale {
+                iat: 0,
+                now: 0,
+                age: 0,
+                max: 0,
+            },
+            VerifyError::Future {
+                iat: 0,
+                now: 0,
+                ahead: 0,
+                max: 0,
+            },
+            VerifyError::DateMismatch {
+                date: 0,
+                iat: 0,
+                diff: 0,
+                max: 0,
+            },
+            VerifyError::OrigMismatch {
+                passport: String::new(),
+                expected: String::new(),
+            },
+            VerifyError::DestMismatch {
+                passport: String::new(),
+                expected: String::new(),
+            },
+            VerifyError::AlgUnsupported {
+                alg: String::new(),
+                location: "",
+            },
+            VerifyError::TypInvalid { typ: String::new() },
+            VerifyError::X5uMismatch {
+                x5u: String::new(),
+                info: String::new(),
+            },
+            VerifyError::TnNotAuthorized {
+                tn: String::new(),
+                subject: String::new(),
+            },
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for e in &samples {
+            assert!(seen.insert(e.id()), "duplicate id {}", e.id());
+            assert!([403, 428, 436, 437, 438].contains(&e.sip_code()));
+        }
     }
 }
