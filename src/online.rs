@@ -227,12 +227,66 @@ pub fn fetch_error(e: &FetchError) -> VerifyError {
     }
 }
 
+/// Where a verification's CRLs come from: fixed URLs (`--crl URL`) and/or
+/// the CRL distribution points named in the chain (`--fetch-crl`), through
+/// one [`CrlFetcher`] (cached, refetched when `max-age` or `nextUpdate`
+/// runs out, so a long-running service never holds a stale CRL).
+#[derive(Clone)]
+pub struct CrlSource {
+    fetcher: Arc<CrlFetcher>,
+    urls: Vec<String>,
+    follow_cdp: bool,
+}
+
+impl std::fmt::Debug for CrlSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrlSource")
+            .field("urls", &self.urls)
+            .field("follow_cdp", &self.follow_cdp)
+            .finish()
+    }
+}
+
+impl CrlSource {
+    /// CRLs from `urls` and, with `follow_cdp`, from each chain's CRL
+    /// distribution points.
+    pub fn new(fetcher: Arc<CrlFetcher>, urls: Vec<String>, follow_cdp: bool) -> Self {
+        CrlSource {
+            fetcher,
+            urls,
+            follow_cdp,
+        }
+    }
+
+    fn urls_for(&self, chain: &[Certificate]) -> Vec<String> {
+        let mut urls = self.urls.clone();
+        if self.follow_cdp {
+            for u in crl_urls(chain) {
+                if !urls.contains(&u) {
+                    urls.push(u);
+                }
+            }
+        }
+        urls
+    }
+
+    /// The CRLs for `chain` from the cache only; `None` if one must be fetched.
+    pub fn cached(&self, chain: &[Certificate]) -> Option<(Vec<Crl>, Vec<CrlFailure>)> {
+        self.fetcher.cached_all(&self.urls_for(chain))
+    }
+
+    /// The CRLs for `chain`, fetched where not cached, and the failures.
+    pub async fn get(&self, chain: &[Certificate]) -> (Vec<Crl>, Vec<CrlFailure>) {
+        self.fetcher.fetch_all(&self.urls_for(chain)).await
+    }
+}
+
 /// A [`Verifier`] with a shared certificate cache.
 #[derive(Clone)]
 pub struct OnlineVerifier {
     verifier: Arc<Verifier>,
     cache: Arc<ChainCache>,
-    crls: Option<Arc<CrlFetcher>>,
+    crls: Option<CrlSource>,
 }
 
 impl OnlineVerifier {
@@ -248,7 +302,13 @@ impl OnlineVerifier {
     /// Fetch the CRL distribution points named in each chain (`--fetch-crl`)
     /// with this fetcher, and check revocation against them.
     pub fn with_crl_fetcher(mut self, crls: Arc<CrlFetcher>) -> Self {
-        self.crls = Some(crls);
+        self.crls = Some(CrlSource::new(crls, vec![], true));
+        self
+    }
+
+    /// Check revocation against the CRLs of `source` on every verification.
+    pub fn with_crl_source(mut self, source: CrlSource) -> Self {
+        self.crls = Some(source);
         self
     }
 
@@ -280,8 +340,11 @@ impl OnlineVerifier {
         };
         match chain {
             Ok(c) => match &self.crls {
-                Some(fetcher) => {
-                    let (crls, failures) = fetcher.fetch_all(&crl_urls(&c)).await;
+                Some(source) => {
+                    let (crls, failures) = match source.cached(&c) {
+                        Some(r) => r,
+                        None => source.get(&c).await,
+                    };
                     self.verifier.complete_with_crls(
                         pending,
                         Ok(c.as_slice()),
@@ -310,8 +373,8 @@ impl OnlineVerifier {
         };
         let chain = self.cache.get_cached(&pending.x5u)?;
         match &self.crls {
-            Some(fetcher) => {
-                let (crls, failures) = fetcher.cached_all(&crl_urls(&chain))?;
+            Some(source) => {
+                let (crls, failures) = source.cached(&chain)?;
                 Some(self.verifier.complete_with_crls(
                     pending,
                     Ok(chain.as_slice()),

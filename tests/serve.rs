@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use shaken::crypto::KeySigner;
 use shaken::identity::IdentityHeader;
 use shaken::passport::{self, Attestation, Claims, Header};
-use shaken::pki::{LabPki, LabPkiOptions};
+use shaken::pki::{LabPki, LabPkiOptions, LeafOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -778,27 +778,68 @@ fn bad_startup_settings_exit_2() {
     }
 }
 
-/// CRL URLs would go stale in a long-running service: refused at start-up, never ignored.
+/// `--crl URL` and `--fetch-crl` are fetched while serving (through the
+/// x5u HTTP rules and a cache bounded by the CRL's nextUpdate): a revoked
+/// certificate is 437 TN-Validation-Failed in a 200 body; with the CRL
+/// unreachable, the hard policy fails (437) and the soft one passes.
 #[test]
-fn crl_urls_are_refused_not_ignored() {
-    for args in [
-        vec!["serve", "--listen", "127.0.0.1:0", "--fetch-crl"],
-        vec![
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--crl",
-            "http://127.0.0.1:9/crl.pem",
-        ],
-    ] {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_shaken"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        assert!(
-            String::from_utf8_lossy(&o.stderr).contains("CRL"),
-            "{args:?}"
-        );
-    }
+fn crls_are_fetched_while_serving() {
+    let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 365 * 86_400)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::write(p("anchors.pem"), pki.anchors_pem()).unwrap();
+    let mut lo = LeafOptions::new(NOW - 86_400, NOW + 86_400);
+    lo.serial = Some(0x00c0_ffee_00c0_ffee);
+    let revoked = pki.issue_leaf(&lo).unwrap();
+    std::fs::write(
+        p("revoked-chain.pem"),
+        format!("{}{}", revoked.cert_pem, pki.ca.cert_pem),
+    )
+    .unwrap();
+    std::fs::write(p("good-chain.pem"), pki.leaf_chain_pem()).unwrap();
+    let crl_body = pki
+        .issue_crl(&[0x00c0_ffee_00c0_ffee], NOW - 60, NOW + 3600)
+        .unwrap();
+    let crl_url = cert_server(crl_body, Duration::ZERO).replace("/sp.pem", "/crl.pem");
+    let identity = |key_pem: &str| {
+        let signer = KeySigner::from_pem(key_pem).unwrap();
+        let claims = Claims::shaken(Attestation::A, ORIG, vec![DEST.into()], NOW, ORIGID);
+        let token = passport::sign(&Header::shaken(X5U_FIXED), &claims, &signer).unwrap();
+        IdentityHeader::shaken(token, X5U_FIXED).to_string()
+    };
+    let lab = [
+        "--allow-http-x5u",
+        "--allow-private-x5u",
+        "--no-replay",
+        "--trust-anchors",
+    ];
+    let start = |chain: &str, extra: &[&str]| {
+        let mut args: Vec<String> = lab.iter().map(|s| s.to_string()).collect();
+        args.push(p("anchors.pem"));
+        args.extend(["--cert".to_string(), p(chain)]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        Serve::start(&refs)
+    };
+    // --crl URL: revoked and good leaves.
+    let srv = start("revoked-chain.pem", &["--crl", &crl_url]);
+    let v = verify(srv.addr, &identity(&revoked.key_pem), NOW);
+    assert_eq!(v["verstat"], "TN-Validation-Failed", "{v}");
+    assert_eq!(v["reasoncode"], 437, "{v}");
+    assert!(v["reasondesc"].as_str().unwrap().contains("revoked"), "{v}");
+    let srv = start("good-chain.pem", &["--crl", &crl_url]);
+    let v = verify(srv.addr, &identity(&pki.leaf.key_pem), NOW);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    // Unreachable CRL: hard fails, soft passes.
+    let dead = dead_url();
+    let srv = start("good-chain.pem", &["--crl", &dead, "--crl-policy", "hard"]);
+    let v = verify(srv.addr, &identity(&pki.leaf.key_pem), NOW);
+    assert_eq!(v["reasoncode"], 437, "{v}");
+    assert!(
+        v["reasondesc"].as_str().unwrap().contains("127.0.0.1"),
+        "{v}"
+    );
+    let srv = start("good-chain.pem", &["--crl", &dead]);
+    let v = verify(srv.addr, &identity(&pki.leaf.key_pem), NOW);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
 }

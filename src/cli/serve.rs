@@ -186,20 +186,26 @@ mod imp {
             },
             ..VerifyPolicy::default()
         };
-        // A long-running service would need to refresh fetched CRLs before
-        // their nextUpdate; until it does, refuse rather than silently
-        // ignore CRL URLs.
-        if let Some(url) = s
+        // CRL URLs and distribution points are fetched while serving, through
+        // a cache that refetches before nextUpdate; files are loaded once.
+        let crl_urls: Vec<String> = s
             .crl
             .crl
             .iter()
-            .find(|c| c.starts_with("http://") || c.starts_with("https://"))
-        {
-            bail!("--crl {url}: serve takes CRL files only (a fetched CRL would go stale in a long-running service); download it and pass the file");
-        }
-        if s.crl.fetch_crl {
-            bail!("--fetch-crl is not supported by serve yet: pass the CRL files with --crl FILE");
-        }
+            .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
+            .cloned()
+            .collect();
+        let crl_source = if crl_urls.is_empty() && !s.crl.fetch_crl {
+            None
+        } else {
+            let fetcher = shaken::online::CrlFetcher::new(fetch_options(&s.fetch, &limits)?)
+                .context("building the CRL fetcher")?;
+            Some(shaken::online::CrlSource::new(
+                Arc::new(fetcher),
+                crl_urls,
+                s.crl.fetch_crl,
+            ))
+        };
         let mut verifier = Verifier::new(anchors)
             .with_policy(policy)
             .with_limits(limits.clone())
@@ -222,6 +228,9 @@ mod imp {
             )),
         };
         let mut config = ServerConfig::new(s.listen, Arc::new(verifier), source);
+        if let Some(src) = crl_source {
+            config = config.with_crl_source(src);
+        }
         match (&s.key, &s.x5u) {
             (Some(key), Some(x5u)) => {
                 check_x5u(x5u)?;

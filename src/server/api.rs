@@ -357,7 +357,19 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     let result = match verify::parse_identity_or_token(identity, verifier.limits()) {
         Err(e) => Err(Box::new(Failure::from(e))),
         Ok(id) => match (&config.chain_source, &state.0.online) {
-            (ChainSource::Fixed(chain), _) => verifier.verify_with_chain(&id, &ctx, chain),
+            (ChainSource::Fixed(chain), _) => match &config.crl_source {
+                None => verifier.verify_with_chain(&id, &ctx, chain),
+                Some(src) => match verifier.prepare(&id, &ctx) {
+                    Err(f) => Err(f),
+                    Ok(pending) => {
+                        let (crls, failures) = match src.cached(chain) {
+                            Some(r) => r,
+                            None => src.get(chain).await,
+                        };
+                        verifier.complete_with_crls(pending, Ok(chain), ctx.now, &crls, &failures)
+                    }
+                },
+            },
             (ChainSource::Online(_), Some(online)) => match online.verify_cached(&id, &ctx) {
                 Some(r) => r,
                 None => {

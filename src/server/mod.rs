@@ -25,7 +25,7 @@ pub use metrics::{Endpoint, Metrics};
 
 use crate::cert::Certificate;
 use crate::crypto::Signer;
-use crate::online::{ChainCache, OnlineVerifier};
+use crate::online::{ChainCache, CrlSource, OnlineVerifier};
 use crate::verify::Verifier;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -134,6 +134,8 @@ pub struct ServerConfig {
     pub max_concurrent: usize,
     /// The clock. Default the system clock.
     pub clock: ServerClock,
+    /// CRLs fetched (and refreshed) while serving: `--crl URL`, `--fetch-crl`.
+    pub crl_source: Option<CrlSource>,
 }
 
 impl ServerConfig {
@@ -154,7 +156,14 @@ impl ServerConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             clock: ServerClock::System,
+            crl_source: None,
         }
+    }
+    /// Check revocation against CRLs fetched while serving (cached, and
+    /// refetched when their `max-age` or `nextUpdate` runs out).
+    pub fn with_crl_source(mut self, source: CrlSource) -> Self {
+        self.crl_source = Some(source);
+        self
     }
     /// Enable signing.
     pub fn with_signer(mut self, signer: Arc<dyn Signer>, x5u: impl Into<String>) -> Self {
@@ -215,7 +224,11 @@ impl AppState {
     pub fn new(config: ServerConfig) -> Self {
         let online = match &config.chain_source {
             ChainSource::Online(cache) => {
-                Some(OnlineVerifier::new(config.verifier.clone(), cache.clone()))
+                let online = OnlineVerifier::new(config.verifier.clone(), cache.clone());
+                Some(match &config.crl_source {
+                    Some(src) => online.with_crl_source(src.clone()),
+                    None => online,
+                })
             }
             ChainSource::Fixed(_) => None,
         };
