@@ -98,6 +98,19 @@ impl CrlFetcher {
         if let Some(r) = self.get_cached(url) {
             return r;
         }
+        let result = self.fetch_and_store(url).await;
+        // The flight is over: later callers find the cache (or the negative
+        // cache); keep the map from growing with every URL ever seen.
+        {
+            let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            if f.get(url).is_some_and(|a| Arc::ptr_eq(a, &flight)) {
+                f.remove(url);
+            }
+        }
+        result
+    }
+
+    async fn fetch_and_store(&self, url: &str) -> Result<Arc<Crl>, FetchError> {
         let limits = &self.cache.http().options().limits;
         let outcome = async {
             let fetched = self
@@ -133,11 +146,16 @@ impl CrlFetcher {
             }
             Err(e) => {
                 tracing::debug!(%url, error = %e, "CRL fetch failed; negatively cached");
-                let until = Instant::now() + limits.negative_cache_ttl;
-                self.negative
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(url.to_owned(), (until, e.clone()));
+                let now = Instant::now();
+                let until = now + limits.negative_cache_ttl;
+                let mut neg = self.negative.lock().unwrap_or_else(|p| p.into_inner());
+                if neg.len() >= limits.cache_max_entries.max(1) {
+                    neg.retain(|_, (u, _)| *u > now);
+                    if neg.len() >= limits.cache_max_entries.max(1) {
+                        neg.clear();
+                    }
+                }
+                neg.insert(url.to_owned(), (until, e.clone()));
                 Err(e)
             }
         }
@@ -200,6 +218,9 @@ pub fn crl_urls(chain: &[Certificate]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in chain {
         for u in c.crl_distribution_points() {
+            if out.len() == MAX_CDP_URLS {
+                return out;
+            }
             if (u.starts_with("http://") || u.starts_with("https://")) && !out.contains(u) {
                 out.push(u.clone());
             }
@@ -207,6 +228,10 @@ pub fn crl_urls(chain: &[Certificate]) -> Vec<String> {
     }
     out
 }
+
+/// Most CRL distribution point URLs fetched for one chain (ATIS-1000080:
+/// exactly one per certificate; a chain has at most a few).
+pub const MAX_CDP_URLS: usize = 4;
 
 /// The x5u cache holding parsed chains (end entity first).
 pub type ChainCache = CertCache<Vec<Certificate>>;
@@ -343,6 +368,14 @@ impl OnlineVerifier {
                 Some(source) => {
                     let (crls, failures) = match source.cached(&c) {
                         Some(r) => r,
+                        // The distribution points of a chain that does not
+                        // lead to an anchor are a stranger's URLs: fetch
+                        // nothing for it (it fails as untrusted anyway).
+                        None if source.follow_cdp
+                            && !self.verifier.chain_is_trusted(&c, ctx.now) =>
+                        {
+                            (vec![], vec![])
+                        }
                         None => source.get(&c).await,
                     };
                     self.verifier.complete_with_crls(

@@ -1121,6 +1121,19 @@ impl Verifier {
     /// The chain for this verification: from the memo when this exact chain
     /// already validated and `now` is inside its validity (and before the next
     /// CRL update), else a full validation.
+    /// Whether `chain` leads to a trust anchor at `now` with the verifier's
+    /// own CRLs, not requiring revocation coverage. For deciding whether a
+    /// chain's CRL distribution points are worth fetching: a chain that does
+    /// not validate names URLs chosen by a stranger. Not memoised (its policy
+    /// differs from the verification's); call it only before a CRL fetch.
+    pub fn chain_is_trusted(&self, chain: &[Certificate], now: i64) -> bool {
+        let policy = crate::cert::ChainPolicy {
+            crl_required: false,
+            ..self.policy.chain.clone()
+        };
+        validate_chain(chain, &self.anchors, &self.crls, now, &policy).is_ok()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn validated_chain(
         &self,

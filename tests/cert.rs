@@ -446,6 +446,49 @@ fn fetch_crl_follows_the_distribution_point() {
     assert_eq!(server.hits("/lab-crl.pem"), 2);
 }
 
+/// The distribution points of a chain that leads to no trust anchor are a
+/// stranger's URLs: `--fetch-crl` fetches nothing for it.
+#[test]
+fn fetch_crl_never_follows_an_untrusted_chain() {
+    let server = Server::start();
+    let crl_url = server.url("/stranger-crl.pem");
+    let stranger = lab_pki(&crl_url);
+    server.route(
+        "/stranger-crl.pem",
+        Reply::Ok(
+            stranger
+                .issue_crl(&[], NOW - 60, NOW + 86_400)
+                .unwrap()
+                .into_bytes(),
+        ),
+    );
+    let x5u = server.route(
+        "/stranger.pem",
+        Reply::Ok(stranger.leaf_chain_pem().into_bytes()),
+    );
+    let ours = lab_pki("http://127.0.0.1:9/crl.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("anchors.pem");
+    std::fs::write(&anchors, ours.anchors_pem()).unwrap();
+    let id = identity(&stranger.leaf.key_pem, &x5u);
+    let now = NOW.to_string();
+    let mut args = vec![
+        "verify",
+        &id,
+        "--trust-anchors",
+        anchors.to_str().unwrap(),
+        "--now",
+        &now,
+        "--format",
+        "json",
+        "--fetch-crl",
+    ];
+    args.extend_from_slice(LAB);
+    assert_failed(&run(&args), 437, "cert-untrusted");
+    assert_eq!(server.hits("/stranger.pem"), 1);
+    assert_eq!(server.hits("/stranger-crl.pem"), 0);
+}
+
 /// `--fetch-crl` also applies to `verify --sip` (and `--pcap`, which shares
 /// the path): the chain comes from x5u, the CRL from its distribution point.
 #[test]
