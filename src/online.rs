@@ -123,6 +123,18 @@ impl CrlFetcher {
                     url: url.to_owned(),
                     reason: e.to_string(),
                 })?;
+            // A CRL that names its distribution point must come from there
+            // (specs §5.2): a CRL for another scope served at this URL is refused.
+            let idp = &crl.scope().uris;
+            if !idp.is_empty() && !idp.iter().any(|u| u == url) {
+                return Err(FetchError::Parse {
+                    url: url.to_owned(),
+                    reason: format!(
+                        "the CRL's issuingDistributionPoint names {}, not the URL it was fetched from",
+                        idp.join(", ")
+                    ),
+                });
+            }
             Ok::<_, FetchError>((crl, fetched.max_age))
         }
         .await;

@@ -360,6 +360,95 @@ fn crl_by_url_revokes() {
     assert_passed(&verify(&id, &extra));
 }
 
+/// A CRL whose issuingDistributionPoint names another URL than the one it was
+/// fetched from is refused (hard policy: 437 crl-unavailable naming why).
+#[test]
+fn crl_from_the_wrong_distribution_point_is_refused() {
+    let server = Server::start();
+    let pki = lab_pki(&server.url("/right.pem"));
+    // The lab STI-PA CRL signer as an rcgen issuer: its key, and its name
+    // written as src/pki.rs writes it (CN, O, C as PrintableString).
+    let key = rcgen::KeyPair::from_pem(&pki.crl_signer.key_pem).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    let mut dn = rcgen::DistinguishedName::new();
+    dn.push(rcgen::DnType::CommonName, shaken::pki::LAB_CRL_SIGNER_CN);
+    dn.push(rcgen::DnType::OrganizationName, "Shaken Lab");
+    dn.push(
+        rcgen::DnType::CountryName,
+        rcgen::DnValue::PrintableString(rcgen::PrintableString::try_from("US").unwrap()),
+    );
+    params.distinguished_name = dn;
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![rcgen::KeyUsagePurpose::CrlSign];
+    let signer = params.self_signed(&key).unwrap();
+    let crl_for = |idp: &str| {
+        let t = |s: i64| time::OffsetDateTime::from_unix_timestamp(s).unwrap();
+        rcgen::CertificateRevocationListParams {
+            this_update: t(NOW - 60),
+            next_update: t(NOW + 3600),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: Some(rcgen::CrlIssuingDistributionPoint {
+                distribution_point: rcgen::CrlDistributionPoint {
+                    uris: vec![idp.to_owned()],
+                },
+                scope: None,
+            }),
+            revoked_certs: vec![],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&signer, &key)
+        .unwrap()
+        .pem()
+        .unwrap()
+    };
+    let wrong = server.route(
+        "/wrong.pem",
+        Reply::Ok(crl_for(&server.url("/right.pem")).into_bytes()),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = dir.path().join("anchors.pem");
+    std::fs::write(&anchors, pki.anchors_pem()).unwrap();
+    let chain = dir.path().join("chain.pem");
+    std::fs::write(&chain, pki.leaf_chain_pem()).unwrap();
+    let id = identity(&pki.leaf.key_pem, "https://cr.example/x.pem");
+    let now = NOW.to_string();
+    let mut args = vec![
+        "verify",
+        &id,
+        "--trust-anchors",
+        anchors.to_str().unwrap(),
+        "--cert",
+        chain.to_str().unwrap(),
+        "--now",
+        &now,
+        "--format",
+        "json",
+        "--crl",
+        &wrong,
+        "--crl-policy",
+        "hard",
+    ];
+    args.extend_from_slice(LAB);
+    let r = run(&args);
+    assert_failed(&r, 437, "crl-unavailable");
+    assert!(
+        r.json["reason"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("issuingDistributionPoint"),
+        "{}",
+        r.stderr
+    );
+    // Served at the URL it names, the same kind of CRL is accepted.
+    let right = server.route(
+        "/right.pem",
+        Reply::Ok(crl_for(&server.url("/right.pem")).into_bytes()),
+    );
+    let last = args.len() - LAB.len() - 3;
+    args[last] = &right;
+    assert_passed(&run(&args));
+}
+
 #[test]
 fn crl_policy_hard_and_soft_with_unreachable_crl() {
     let id = identity(&read(&ossl("good.key.pem")), "https://cr.example/x.pem");
