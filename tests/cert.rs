@@ -33,7 +33,9 @@ const NOW: i64 = 1_893_456_000;
 const ORIGID: &str = "123e4567-e89b-12d3-a456-426614174000";
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shaken"));
+    c.env_remove("SHAKEN_TRUST_ANCHORS");
+    c
 }
 
 fn ossl(name: &str) -> PathBuf {
@@ -533,6 +535,32 @@ fn fetch_crl_follows_the_distribution_point() {
     assert_passed(&check(&pki.leaf, "/good.pem"));
     // Two verifications, two processes: one CRL fetch each.
     assert_eq!(server.hits("/lab-crl.pem"), 2);
+}
+
+/// With no trust anchor configured nothing can pass: 437 with the how-to,
+/// and the stranger's x5u is not even fetched.
+#[test]
+fn no_anchor_no_fetch() {
+    let server = Server::start();
+    let x5u = server.route(
+        "/sp.pem",
+        Reply::Ok(std::fs::read(ossl("good-chain.pem")).unwrap()),
+    );
+    let id = identity(&read(&ossl("good.key.pem")), &x5u);
+    let now = NOW.to_string();
+    let mut args = vec!["verify", &id, "--now", &now, "--format", "json"];
+    args.extend_from_slice(LAB);
+    let r = run(&args);
+    assert_failed(&r, 437, "no-trust-anchors");
+    assert!(
+        r.json["reason"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("--trust-anchors"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.hits("/sp.pem"), 0);
 }
 
 /// The distribution points of a chain that leads to no trust anchor are a
