@@ -732,3 +732,64 @@ fn help_output_is_golden() {
         );
     }
 }
+
+#[test]
+fn sip_verstat_with_attestation_suffix_is_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let invite =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sip/invite-no-date.txt");
+    let key = certs("sp.key.pem");
+    let now = NOW.to_string();
+    let o = shaken(&[
+        "sign",
+        "--sip",
+        invite.to_str().unwrap(),
+        "--key",
+        &key,
+        "--x5u",
+        X5U,
+        "--attest",
+        "B",
+        "--iat",
+        &now,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let signed = dir.path().join("signed.txt");
+    std::fs::write(&signed, &o.stdout).unwrap();
+    let (cert, root) = (certs("sp-chain.pem"), certs("root.pem"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--sip",
+            signed.to_str().unwrap(),
+            "--cert",
+            &cert,
+            "--trust-anchors",
+            &root,
+            "--now",
+            &now,
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let o = shaken(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let plain = run(&[]);
+    assert_eq!(
+        plain["sip"]["verstat_param"],
+        ";verstat=TN-Validation-Passed"
+    );
+    let suffixed = run(&["--verstat-attest"]);
+    assert_eq!(
+        suffixed["sip"]["verstat_param"],
+        ";verstat=TN-Validation-Passed-B"
+    );
+    assert_eq!(suffixed["verstat"], "TN-Validation-Passed");
+}

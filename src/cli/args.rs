@@ -313,6 +313,9 @@ pub struct VerifyArgs {
     /// Turn replay detection off.
     #[arg(long)]
     pub no_replay: bool,
+    /// With --sip: signal the verstat with the attestation appended (TN-Validation-Passed-A), a common vendor extension; the JSON `verstat` field stays standard.
+    #[arg(long)]
+    pub verstat_attest: bool,
     #[command(flatten)]
     pub tn: TnArgs,
     #[command(flatten)]

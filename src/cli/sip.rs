@@ -40,12 +40,16 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
     let rt = runtime()?;
     // Both stages through the shared setup: --cert, or the x5u cache (and,
     // with --fetch-crl, the chain's CRL distribution points).
-    let report = sip_verify::verify_request_with(
+    let mut report = sip_verify::verify_request_with(
         &setup.verifier,
         &req,
         setup.now.unwrap_or_else(now),
         |identity, ctx| setup.verify_identity(identity, ctx, &rt),
     );
+    if a.verstat_attest {
+        report.sip.verstat_param =
+            format!(";verstat={}", report.overall.verstat_with_attestation());
+    }
     let mut out = std::io::stdout().lock();
     match a.format {
         OutFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
