@@ -38,26 +38,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(to) = args.get(2) {
         ctx.dest.push(PartyId::from_uri(to, &policy));
     }
-    let result = IdentityHeader::parse(identity, &limits)
-        .map_err(|e| e.to_string())
-        .and_then(|h| {
-            verifier
-                .verify_with_chain(&h, &ctx, &chain)
-                .map_err(|f| f.error.to_string())
-        });
-    match &result {
-        Ok(v) => println!(
-            ";verstat=TN-Validation-Passed (attestation {:?})",
-            v.attestation()
+    let result = match IdentityHeader::parse(identity, &limits) {
+        Ok(h) => verifier.verify_with_chain(&h, &ctx, &chain),
+        Err(e) => Err(Box::new(shaken::verify::Failure::new(e.into()))),
+    };
+    // The same outcome as `shaken verify --format json` prints.
+    let r = report(&result);
+    match (&result, r.reason_header()) {
+        (Ok(v), _) => println!(
+            ";verstat={} (attestation {})",
+            r.verstat,
+            v.attestation().map_or("none", |a| a.as_str())
         ),
-        Err(why) => println!("verification failed: {why}"),
-    }
-    // The same outcome as a report (what `shaken verify --format json` prints).
-    if let Ok(h) = IdentityHeader::parse(identity, &limits) {
-        let r = report(&verifier.verify_with_chain(&h, &ctx, &chain));
-        if let Some(line) = r.reason_header() {
-            println!("{line}");
+        (Err(f), Some(reason)) => {
+            println!(";verstat={}", r.verstat);
+            println!("{reason}");
+            eprintln!("why: {}", f.error);
         }
+        (Err(f), None) => eprintln!("why: {}", f.error),
     }
     Ok(())
 }
