@@ -843,3 +843,37 @@ fn crls_are_fetched_while_serving() {
     let v = verify(srv.addr, &identity(&pki.leaf.key_pem), NOW);
     assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
 }
+
+/// A client that never finishes its headers is disconnected after the
+/// header-read timeout instead of holding the connection forever.
+#[test]
+fn slow_headers_are_cut_off() {
+    let lab = Lab::new();
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--header-read-timeout-ms",
+        "300",
+    ]);
+    let mut conn = std::net::TcpStream::connect(srv.addr).unwrap();
+    conn.write_all(b"POST /stir/v1/verification HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // The server closes the connection (EOF, or a reset): read_to_end returns.
+    let closed = match conn.read_to_end(&mut buf) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(
+        closed,
+        "connection still open after {:?}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // The service still answers.
+    assert_eq!(get(srv.addr, "/health").status, 200);
+}

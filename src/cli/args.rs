@@ -129,6 +129,9 @@ pub struct ServeArgs {
     /// Per-request timeout, milliseconds.
     #[arg(long, value_name = "MS")]
     pub request_timeout_ms: Option<u64>,
+    /// Time a client may take to send a request's headers, milliseconds (default 10000).
+    #[arg(long, value_name = "MS")]
+    pub header_read_timeout_ms: Option<u64>,
     /// Largest request body, bytes (default 16384); larger bodies get 413.
     #[arg(long, value_name = "BYTES")]
     pub max_body: Option<usize>,

@@ -57,6 +57,7 @@ mod imp {
         replay: bool,
         max_concurrent: Option<usize>,
         request_timeout_ms: Option<u64>,
+        header_read_timeout_ms: Option<u64>,
         max_body: Option<usize>,
         tn_national: NationalRule,
         crl: CrlArgs,
@@ -143,6 +144,7 @@ mod imp {
             replay: !a.no_replay && f.replay.unwrap_or(true),
             max_concurrent: a.max_concurrent.or(f.max_concurrent),
             request_timeout_ms: a.request_timeout_ms.or(f.request_timeout_ms),
+            header_read_timeout_ms: a.header_read_timeout_ms.or(f.header_read_timeout_ms),
             max_body: a.max_body.or(f.max_body),
             tn_national,
             crl,
@@ -256,6 +258,12 @@ mod imp {
                 bail!("--request-timeout-ms must be at least 1");
             }
             config = config.with_request_timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = s.header_read_timeout_ms {
+            if ms == 0 {
+                bail!("--header-read-timeout-ms must be at least 1");
+            }
+            config = config.with_header_read_timeout(Duration::from_millis(ms));
         }
         if let Some(b) = s.max_body {
             if b == 0 {

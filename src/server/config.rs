@@ -53,6 +53,8 @@ pub struct FileConfig {
     pub max_concurrent: Option<usize>,
     /// Per-request timeout, milliseconds.
     pub request_timeout_ms: Option<u64>,
+    /// Time a client may take to send its headers, milliseconds.
+    pub header_read_timeout_ms: Option<u64>,
     /// Largest request body, bytes.
     pub max_body: Option<usize>,
     /// `text` or `json`.

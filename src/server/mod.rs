@@ -32,7 +32,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +48,12 @@ pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default bound on requests handled at once: 1024. More wait in line.
 pub const DEFAULT_MAX_CONCURRENT: usize = 1024;
+/// Most open client connections; past it new connections are closed at once
+/// (idle keep-alive connections count too).
+pub const MAX_CONNECTIONS: usize = 10_000;
+/// How long a client may take to send a request's headers (slow-header
+/// clients would otherwise hold connections forever).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The key that signs, and the certificate URL put into `x5u`/`info`.
 #[derive(Clone)]
@@ -136,6 +142,9 @@ pub struct ServerConfig {
     pub clock: ServerClock,
     /// CRLs fetched (and refreshed) while serving: `--crl URL`, `--fetch-crl`.
     pub crl_source: Option<CrlSource>,
+    /// How long a client may take to send a request's headers. Default
+    /// [`HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -157,7 +166,13 @@ impl ServerConfig {
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             clock: ServerClock::System,
             crl_source: None,
+            header_read_timeout: HEADER_READ_TIMEOUT,
         }
+    }
+    /// Header-read timeout (slow clients are disconnected).
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
     }
     /// Check revocation against CRLs fetched while serving (cached, and
     /// refetched when their `max-age` or `nextUpdate` runs out).
@@ -411,7 +426,6 @@ impl Server {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let addr = self.addr;
         let drain = self.state.config().request_timeout + Duration::from_secs(1);
         let (tx, rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -419,27 +433,56 @@ impl Server {
             let _ = tx.send(true);
         });
         let mut signalled = rx.clone();
-        // Request/response traffic: send each answer at once (no Nagle delay
-        // behind a delayed ACK on keep-alive connections).
-        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+        let header_read_timeout = self.state.config().header_read_timeout;
+        let app = router(self.state);
+        let listener = self.listener;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let mut refused: u64 = 0;
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(target: "shaken::server", "accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = signalled.wait_for(|s| *s) => break,
+            };
+            let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                refused += 1;
+                if refused.is_power_of_two() {
+                    tracing::warn!(target: "shaken::server", %peer, refused, "connection limit ({MAX_CONNECTIONS}) reached: closing new connections");
+                }
+                continue; // dropping the stream closes it
+            };
+            // Request/response traffic: send each answer at once (no Nagle
+            // delay behind a delayed ACK on keep-alive connections).
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(target: "shaken::server", "TCP_NODELAY not set: {e}");
             }
-        });
-        let graceful = axum::serve(listener, router(self.state))
-            .with_graceful_shutdown(async move {
-                let _ = signalled.wait_for(|s| *s).await;
-                tracing::info!(target: "shaken::server", "shutting down: finishing requests in flight");
-            })
-            .into_future();
-        let mut deadline_rx = rx;
-        let deadline = async move {
-            let _ = deadline_rx.wait_for(|s| *s).await;
-            tokio::time::sleep(drain).await;
-        };
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .keep_alive(true)
+                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+            let conn = graceful.watch(conn);
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(target: "shaken::server", %peer, "connection ended: {e}");
+                }
+                drop(slot);
+            });
+        }
+        drop(listener);
+        tracing::info!(target: "shaken::server", "shutting down: finishing requests in flight");
         tokio::select! {
-            r = graceful => r.map_err(|source| ServerError::Serve { addr, source }),
-            () = deadline => {
+            () = graceful.shutdown() => Ok(()),
+            () = tokio::time::sleep(drain) => {
                 tracing::warn!(target: "shaken::server", "connections still open {} ms after shutdown: closing them", drain.as_millis());
                 Ok(())
             }
