@@ -336,6 +336,9 @@ pub struct FetchArgs {
     /// Allow x5u/CRL hosts on loopback, private, link-local or other non-public addresses (labs only; SSRF guard off).
     #[arg(long)]
     pub allow_private_x5u: bool,
+    /// Allow x5u/CRL URLs on a port other than 443 (https) or 80 (http) for public hosts.
+    #[arg(long)]
+    pub allow_any_port_x5u: bool,
     /// Extra TLS root (PEM) for certificate servers (repeatable).
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Vec<std::path::PathBuf>,

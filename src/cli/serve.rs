@@ -110,6 +110,7 @@ mod imp {
         let fetch = FetchArgs {
             allow_http_x5u: a.fetch.allow_http_x5u || f.allow_http_x5u.unwrap_or(false),
             allow_private_x5u: a.fetch.allow_private_x5u || f.allow_private_x5u.unwrap_or(false),
+            allow_any_port_x5u: a.fetch.allow_any_port_x5u || f.allow_any_port_x5u.unwrap_or(false),
             tls_ca: if a.fetch.tls_ca.is_empty() {
                 f.tls_ca.clone()
             } else {

@@ -234,6 +234,7 @@ pub fn fetch_options(f: &FetchArgs, limits: &Limits) -> Result<FetchOptions> {
     Ok(FetchOptions {
         allow_http: f.allow_http_x5u,
         allow_private: f.allow_private_x5u,
+        allow_any_port: f.allow_any_port_x5u,
         extra_tls_roots_pem: extra,
         limits,
         cache_dir: f.cache_dir.clone(),
@@ -399,6 +400,28 @@ pub fn decode(a: DecodeArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetch_flags_reach_the_fetcher() {
+        let f = FetchArgs {
+            allow_http_x5u: true,
+            allow_private_x5u: false,
+            allow_any_port_x5u: true,
+            connect_timeout_ms: 1500,
+            fetch_timeout_ms: 4000,
+            ..FetchArgs::default()
+        };
+        let o = fetch_options(&f, &Limits::default()).unwrap();
+        assert!(o.allow_http && !o.allow_private && o.allow_any_port);
+        assert_eq!(
+            o.limits.connect_timeout,
+            std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(
+            o.limits.fetch_timeout,
+            std::time::Duration::from_millis(4000)
+        );
+    }
 
     #[test]
     fn headline_colour() {

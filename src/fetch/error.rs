@@ -31,7 +31,7 @@ pub enum FetchError {
         scheme: String,
     },
     /// The URL names a port other than the scheme's standard port.
-    #[error("{url}: port {port} is not allowed (only the standard port of the scheme)")]
+    #[error("{url}: port {port} is not allowed (only the standard port of the scheme; --allow-any-port-x5u permits others)")]
     PortNotAllowed {
         /// The URL as given.
         url: String,

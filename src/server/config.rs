@@ -72,6 +72,8 @@ pub struct FileConfig {
     pub allow_http_x5u: Option<bool>,
     /// Allow private/loopback x5u hosts (labs).
     pub allow_private_x5u: Option<bool>,
+    /// Allow x5u/CRL URLs on a non-standard port.
+    pub allow_any_port_x5u: Option<bool>,
     /// Extra TLS roots for certificate servers.
     #[serde(default)]
     pub tls_ca: Vec<PathBuf>,
