@@ -399,6 +399,7 @@ pub fn decode(a: DecodeArgs) -> Result<i32> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
