@@ -303,6 +303,15 @@ pub enum VerifyError {
         /// Subject.
         subject: String,
     },
+    /// The PASSporT breaks a JWT claim constraint of its certificate
+    /// (RFC 8226 §8, RFC 9118).
+    #[error("certificate '{subject}' does not allow this PASSporT: {detail}")]
+    ClaimConstraint {
+        /// Subject.
+        subject: String,
+        /// Which constraint and how.
+        detail: String,
+    },
     /// The signature does not verify (ATIS E18).
     #[error("the ES256 signature does not verify with the public key of certificate '{subject}': the token was altered or signed with another key")]
     SignatureInvalid {
@@ -351,6 +360,7 @@ impl VerifyError {
             VerifyError::Chain(_) => "cert-untrusted",
             VerifyError::SignedOutsideValidity { .. } => "iat-outside-cert-validity",
             VerifyError::TnNotAuthorized { .. } => "tn-not-authorized",
+            VerifyError::ClaimConstraint { .. } => "claim-constraint-violated",
             VerifyError::SignatureInvalid { .. } => "signature-invalid",
             VerifyError::Replay { .. } => "replay",
         }
@@ -385,6 +395,7 @@ impl VerifyError {
         match self {
             VerifyError::Chain(_)
             | VerifyError::TnNotAuthorized { .. }
+            | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
             | VerifyError::Replay { .. } => Verstat::Failed,
             _ => Verstat::NoValidation,
@@ -1264,6 +1275,16 @@ impl Verifier {
                 subject: validated.leaf_subject.clone(),
             });
         }
+        // JWT claim constraints of the end-entity certificate, on the claims
+        // as received (now known to be the signer's).
+        for c in &validated.claim_constraints {
+            if let Err(v) = c.check(crate::passport::dangerous::payload_json(&pending.passport)) {
+                return Err(VerifyError::ClaimConstraint {
+                    subject: validated.leaf_subject.clone(),
+                    detail: v.to_string(),
+                });
+            }
+        }
         if let Some(store) = &self.replay {
             if let Err(r) = store.check_and_record(
                 pending.passport.signing_input(),
@@ -1465,6 +1486,70 @@ mod tests {
             .complete(p, Ok(&lab.chain), NOW + 7200)
             .unwrap_err();
         assert_eq!(err.error.full_id(), "cert-expired", "{}", err.error);
+    }
+
+    /// A leaf restricted by JWT claim constraints (`oid` .27 or .33).
+    fn constrained(lab: &Lab, oid: &[u64], der: Vec<u8>) -> (Vec<Certificate>, String) {
+        let (mut params, key) = lab
+            .pki
+            .leaf_params(&LeafOptions::new(NOW - 3600, NOW + 3600))
+            .unwrap();
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(oid, der));
+        let leaf = lab.pki.issue_custom(params, &key).unwrap();
+        let chain = parse_chain(
+            format!("{}{}", leaf.cert_pem, lab.pki.ca.cert_pem).as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        (chain, leaf.key_pem)
+    }
+
+    fn verify_attest(
+        lab: &Lab,
+        chain: &[Certificate],
+        key: &str,
+        attest: Attestation,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let signer = KeySigner::from_pem(key).unwrap();
+        let claims = Claims::shaken(attest, "12155550121", vec!["12125550143".into()], NOW, "o");
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        lab.verifier
+            .verify_with_chain(&identity, &CallContext::at(NOW), chain)
+    }
+
+    #[test]
+    fn claim_constraints_of_the_certificate_are_enforced() {
+        use crate::cert::claim_constraints::ClaimConstraints;
+        let lab = lab();
+        // RFC 9118: a gateway-only delegate that must never carry rcd.
+        let c = ClaimConstraints {
+            must_include: vec![],
+            permitted_values: vec![("attest".into(), vec!["C".into()])],
+            must_exclude: vec!["rcd".into()],
+        };
+        let (chain, key) = constrained(&lab, &[1, 3, 6, 1, 5, 5, 7, 1, 33], c.to_der().unwrap());
+        verify_attest(&lab, &chain, &key, Attestation::C).unwrap();
+        let err = verify_attest(&lab, &chain, &key, Attestation::A).unwrap_err();
+        assert_eq!(err.error.id(), "claim-constraint-violated", "{}", err.error);
+        assert_eq!(err.error.sip_code(), 438);
+        assert_eq!(err.error.verstat(), Verstat::Failed);
+        assert!(
+            err.error.to_string().contains("\"attest\""),
+            "{}",
+            err.error
+        );
+        // A malformed constraints extension makes the certificate unusable.
+        let (chain, key) = constrained(&lab, &[1, 3, 6, 1, 5, 5, 7, 1, 27], vec![0x30, 0x00]);
+        let err = verify_attest(&lab, &chain, &key, Attestation::C).unwrap_err();
+        assert_eq!(
+            err.error.full_id(),
+            "cert-bad-claim-constraints",
+            "{}",
+            err.error
+        );
     }
 
     #[test]

@@ -76,6 +76,9 @@ pub struct ValidatedChain {
     pub valid_until: i64,
     /// Accepted deviations, e.g. an old CP OID.
     pub warnings: Vec<String>,
+    /// The end-entity's JWT claim constraints (RFC 8226 / RFC 9118), enforced
+    /// on every PASSporT it signs.
+    pub claim_constraints: Vec<crate::cert::claim_constraints::ClaimConstraints>,
 }
 
 /// Why a chain was rejected. Each means SIP 437 Unsupported Credential.
@@ -235,6 +238,14 @@ pub enum ChainError {
         /// Why.
         reason: String,
     },
+    /// The end-entity JWT claim constraints are malformed.
+    #[error("certificate '{subject}' has malformed JWT claim constraints: {reason}")]
+    BadClaimConstraints {
+        /// The end-entity certificate.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
     /// A certificate policy OID other than the SHAKEN CP OIDs.
     #[error("certificate '{subject}' carries certificate policy {oid}, which is not a SHAKEN CP OID (2.16.840.1.114569.1.1.1 to .4)")]
     PolicyNotAllowed {
@@ -293,6 +304,7 @@ impl ChainError {
             ChainError::ExtendedKeyUsage { .. } => "cert-extended-key-usage",
             ChainError::MissingTnAuthList { .. } => "cert-missing-tnauthlist",
             ChainError::BadTnAuthList { .. } => "cert-bad-tnauthlist",
+            ChainError::BadClaimConstraints { .. } => "cert-bad-claim-constraints",
             ChainError::PolicyNotAllowed { .. } => "cert-policy-not-allowed",
             ChainError::TooComplex { .. } => "cert-path-too-complex",
             ChainError::Malformed { .. } => "cert-malformed",
@@ -772,6 +784,12 @@ pub fn validate_chain(
             }
         }
     }
+    if let Some(reason) = leaf.claim_constraints_error() {
+        return Err(ChainError::BadClaimConstraints {
+            subject,
+            reason: reason.to_owned(),
+        });
+    }
     if let Some(reason) = leaf.tn_auth_list_error() {
         return Err(ChainError::BadTnAuthList {
             subject,
@@ -845,6 +863,7 @@ pub fn validate_chain(
         valid_from,
         valid_until,
         warnings,
+        claim_constraints: leaf.claim_constraints().to_vec(),
     })
 }
 
@@ -1604,6 +1623,10 @@ mod tests {
         let all = vec![
             ChainError::NoTrustAnchors,
             ChainError::Empty,
+            ChainError::BadClaimConstraints {
+                subject: s(),
+                reason: s(),
+            },
             ChainError::Untrusted {
                 subject: s(),
                 issuer: s(),
@@ -1692,6 +1715,6 @@ mod tests {
                 "{msg}"
             );
         }
-        assert_eq!(seen.len(), 24);
+        assert_eq!(seen.len(), 25);
     }
 }

@@ -6,6 +6,7 @@
 //! needs are kept as owned values next to the DER.
 
 pub mod chain;
+pub mod claim_constraints;
 pub mod crl;
 pub mod lint;
 pub mod tn_auth_list;
@@ -142,6 +143,8 @@ pub struct Certificate {
     tn_auth_list: Option<TnAuthList>,
     tn_auth_list_error: Option<String>,
     tn_auth_list_critical: bool,
+    claim_constraints: Vec<claim_constraints::ClaimConstraints>,
+    claim_constraints_error: Option<String>,
     is_ca: bool,
     key_usage: Option<KeyUsageBits>,
     policy_oids: Vec<String>,
@@ -250,6 +253,8 @@ impl Certificate {
         let mut tn_auth_list = None;
         let mut tn_auth_list_error = None;
         let mut tn_auth_list_critical = false;
+        let mut constraints = Vec::new();
+        let mut constraints_error = None;
         let mut is_ca = false;
         let mut key_usage = None;
         let mut policy_oids = Vec::new();
@@ -267,6 +272,14 @@ impl Certificate {
                 match TnAuthList::from_der(ext.value) {
                     Ok(l) => tn_auth_list = Some(l),
                     Err(e) => tn_auth_list_error = Some(e.to_string()),
+                }
+                continue;
+            }
+            let enhanced = oid == claim_constraints::OID_ENHANCED_JWT_CLAIM_CONSTRAINTS;
+            if enhanced || oid == claim_constraints::OID_JWT_CLAIM_CONSTRAINTS {
+                match claim_constraints::ClaimConstraints::from_der(ext.value, enhanced) {
+                    Ok(c) => constraints.push(c),
+                    Err(e) => constraints_error = Some(format!("{oid}: {e}")),
                 }
                 continue;
             }
@@ -312,6 +325,8 @@ impl Certificate {
             tn_auth_list,
             tn_auth_list_error,
             tn_auth_list_critical,
+            claim_constraints: constraints,
+            claim_constraints_error: constraints_error,
             is_ca,
             key_usage,
             policy_oids,
@@ -364,6 +379,14 @@ impl Certificate {
     /// Whether the TNAuthList extension (if any) is marked critical.
     pub fn tn_auth_list_critical(&self) -> bool {
         self.tn_auth_list_critical
+    }
+    /// JWT claim constraints (RFC 8226 and RFC 9118 extensions), if any.
+    pub fn claim_constraints(&self) -> &[claim_constraints::ClaimConstraints] {
+        &self.claim_constraints
+    }
+    /// Why a claim-constraints extension is malformed, if one is.
+    pub fn claim_constraints_error(&self) -> Option<&str> {
+        self.claim_constraints_error.as_deref()
     }
     /// BasicConstraints `cA` (false when the extension is absent).
     pub fn is_ca(&self) -> bool {

@@ -102,6 +102,12 @@ fn cert_json(chain: &[Certificate], index: usize, cert: &Certificate) -> Value {
         "ski": ski,
         "aki": aki,
         "tn_auth_list": tnal,
+        "claim_constraints": cert.claim_constraints().iter().map(|c| json!({
+            "must_include": c.must_include,
+            "permitted_values": c.permitted_values.iter().map(|(k, v)| json!({"claim": k, "values": v})).collect::<Vec<_>>(),
+            "must_exclude": c.must_exclude,
+        })).collect::<Vec<_>>(),
+        "claim_constraints_error": cert.claim_constraints_error(),
         "policies": cert.policy_oids(),
         "crl_distribution_points": crl_distribution_points(cert)
             .into_iter()
@@ -141,6 +147,22 @@ fn cert_text(chain: &[Certificate], index: usize, cert: &Certificate) -> String 
         }
         (None, Some(err)) => line("TNAuthList", &format!("MALFORMED: {err}")),
         (None, None) => line("TNAuthList", "(none)"),
+    }
+    for c in cert.claim_constraints() {
+        let mut parts = Vec::new();
+        if !c.must_include.is_empty() {
+            parts.push(format!("must include {}", c.must_include.join(", ")));
+        }
+        for (claim, values) in &c.permitted_values {
+            parts.push(format!("{claim} only {}", values.join("|")));
+        }
+        if !c.must_exclude.is_empty() {
+            parts.push(format!("must exclude {}", c.must_exclude.join(", ")));
+        }
+        line("claim limits", &parts.join("; "));
+    }
+    if let Some(err) = cert.claim_constraints_error() {
+        line("claim limits", &format!("MALFORMED: {err}"));
     }
     if cert.policy_oids().is_empty() {
         line("policies", "(none)");
