@@ -66,6 +66,12 @@ pub enum IdentityError {
         /// `quoted string` or `<...>`.
         what: &'static str,
     },
+    /// Several Identity values where one was expected.
+    #[error("this holds {count} comma-separated Identity values; pass one at a time (or the whole SIP message with --sip, which checks each)")]
+    Multiple {
+        /// How many.
+        count: usize,
+    },
     /// Too many comma-separated values.
     #[error("Identity header holds {count} values; the limit is {max}")]
     TooMany {
@@ -269,6 +275,29 @@ impl IdentityHeader {
         parts.into_iter().map(|p| Self::parse(p, limits)).collect()
     }
 
+    /// Parse exactly one Identity value, with a clear error when the text
+    /// holds a comma-separated list of them (as a whole header line may).
+    pub fn parse_one(value: &str, limits: &Limits) -> Result<Self, IdentityError> {
+        if value.len() <= limits.max_identity_header_len {
+            let parts = split_outside(value, ',')?;
+            let tokens = parts
+                .iter()
+                .filter(|p| {
+                    let t = p.trim();
+                    let token = t.split(';').next().unwrap_or("");
+                    token.contains('.')
+                        && token
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                })
+                .count();
+            if parts.len() > 1 && tokens == parts.len() {
+                return Err(IdentityError::Multiple { count: parts.len() });
+            }
+        }
+        Self::parse(value, limits)
+    }
+
     /// The `alg` parameter, defaulting to ES256 as RFC 8224 §4.1 says.
     pub fn alg_or_default(&self) -> &str {
         self.alg.as_deref().unwrap_or("ES256")
@@ -359,6 +388,19 @@ mod tests {
                 ch: 'é', offset: 1
             })
         );
+    }
+
+    #[test]
+    fn a_list_where_one_is_expected_is_named() {
+        let one = "aGVhZA.cGF5.c2ln;info=<https://x/a,b>;ppt=shaken";
+        assert!(IdentityHeader::parse_one(one, &l()).is_ok());
+        let two = format!("{one}, {one}");
+        assert_eq!(
+            IdentityHeader::parse_one(&two, &l()),
+            Err(IdentityError::Multiple { count: 2 })
+        );
+        // A bare info URL with a comma is not mistaken for a list.
+        assert!(IdentityHeader::parse_one("a.b.c;info=https://x/a,b", &l()).is_ok());
     }
 
     #[test]

@@ -1324,7 +1324,7 @@ pub fn parse_identity_or_token(
     value: &str,
     limits: &Limits,
 ) -> Result<IdentityHeader, VerifyError> {
-    let mut h = IdentityHeader::parse(value, limits)?;
+    let mut h = IdentityHeader::parse_one(value, limits)?;
     if h.info.is_none() && !value.contains(';') {
         if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
             if let Ok(header) = p.header() {
