@@ -278,7 +278,8 @@ impl IdentityHeader {
     /// Parse exactly one Identity value, with a clear error when the text
     /// holds a comma-separated list of them (as a whole header line may).
     pub fn parse_one(value: &str, limits: &Limits) -> Result<Self, IdentityError> {
-        if value.len() <= limits.max_identity_header_len {
+        // Only a value with a comma can be a list (no scan on the hot path otherwise).
+        if value.len() <= limits.max_identity_header_len && value.contains(',') {
             let parts = split_outside(value, ',')?;
             let tokens = parts
                 .iter()
