@@ -603,18 +603,38 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
         total.merge(acc);
     }
     eprint!("{}", total.text("lines", elapsed));
-    write_report(
+    finish_verify(
         a.report.as_deref(),
         &total,
+        "shaken verify --batch",
+        &input,
+        elapsed,
+        "lines",
+    )
+}
+
+/// The end of a verifying run: the HTML report if asked for, and the exit
+/// status (0 when every call passed, else 1).
+pub(super) fn finish_verify(
+    report: Option<&std::path::Path>,
+    summary: &Summary,
+    title: &str,
+    source: &str,
+    elapsed: std::time::Duration,
+    unit: &str,
+) -> Result<i32> {
+    write_report(
+        report,
+        summary,
         &HtmlMeta {
-            title: "shaken verify --batch".into(),
-            source: input.clone(),
+            title: title.into(),
+            source: source.into(),
             generated: rfc3339(now()),
             elapsed,
-            unit: "lines".into(),
+            unit: unit.into(),
         },
     )?;
-    Ok(if total.all_passed() {
+    Ok(if summary.all_passed() {
         EXIT_OK
     } else {
         EXIT_FAIL

@@ -2,16 +2,15 @@
 //! capture's timestamps, with the full SIP procedure.
 
 use super::args::{OutFormat, VerifyArgs};
-use super::batch::{progress, write_report};
-use super::common::{now, rfc3339};
+use super::batch::{finish_verify, progress};
+use super::common::rfc3339;
 use super::verify::build_setup;
-use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use shaken::capture::{CaptureLimits, CaptureReader, SipMessage, Transport};
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{self, SipReport};
-use shaken::summary::{HtmlMeta, Summary};
+use shaken::summary::Summary;
 use shaken::tn::TelephoneNumber;
 use std::collections::HashMap;
 use std::io::Write;
@@ -234,22 +233,14 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
     if let Some(e) = &capture_error {
         eprintln!("warning: --pcap {path}: {e}; the calls before it are shown");
     }
-    write_report(
+    finish_verify(
         a.report.as_deref(),
         &summary,
-        &HtmlMeta {
-            title: "shaken verify --pcap".into(),
-            source: path.clone(),
-            generated: rfc3339(now()),
-            elapsed,
-            unit: "calls".into(),
-        },
-    )?;
-    Ok(if summary.all_passed() {
-        EXIT_OK
-    } else {
-        EXIT_FAIL
-    })
+        "shaken verify --pcap",
+        &path,
+        elapsed,
+        "calls",
+    )
 }
 
 #[cfg(test)]
