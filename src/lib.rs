@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod b64;
+pub mod batch;
 pub mod cert;
 pub mod crypto;
 pub mod identity;

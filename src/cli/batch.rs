@@ -15,15 +15,15 @@ use super::common::{now, rfc3339};
 use super::verify::{build_setup, VerifySetup};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{anyhow, bail, Context, Result};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
+use shaken::batch::{SignRequest, VerifyRequest};
 use shaken::crypto::Signer;
 use shaken::identity::IdentityHeader;
-use shaken::passport::{self, Attestation, Claims, Header};
+use shaken::passport::{self, Attestation, Header};
 use shaken::report::{Report, Verstat};
 use shaken::summary::{self, HtmlMeta, Summary};
-use shaken::tn::{TelephoneNumber, TnPolicy};
-use shaken::verify::{self, CallContext, PartyId};
-use std::borrow::Cow;
+use shaken::tn::TnPolicy;
+use shaken::verify;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -362,59 +362,6 @@ fn run_pipeline<J: Job>(
     result
 }
 
-/// A JSON string that borrows from the line when it has no escapes.
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// `{"tn": "..."}`.
-#[derive(Deserialize)]
-struct OneTn<'a> {
-    #[serde(borrow)]
-    tn: Option<Text<'a>>,
-}
-
-/// `{"tn": ["...", ...]}`.
-#[derive(Deserialize)]
-struct ManyTn<'a> {
-    #[serde(borrow)]
-    tn: Option<Vec<Text<'a>>>,
-}
-
-/// An ATIS-1000082 verification request, bare or inside `verificationRequest`.
-#[derive(Deserialize)]
-struct VerifyRequest<'a> {
-    #[serde(borrow, rename = "verificationRequest")]
-    wrapped: Option<Box<VerifyRequest<'a>>>,
-    #[serde(borrow)]
-    from: Option<OneTn<'a>>,
-    #[serde(borrow)]
-    to: Option<ManyTn<'a>>,
-    time: Option<i64>,
-    #[serde(borrow)]
-    identity: Option<Text<'a>>,
-}
-
 /// The error object of a line that could not be processed.
 #[derive(Serialize)]
 struct LineError<'a> {
@@ -472,57 +419,11 @@ impl VerifyJob<'_> {
     /// Parse and verify one request; `Err((message, calling))` for a line
     /// that is not a usable request.
     fn check(&self, bytes: &[u8]) -> Result<(Report, String), (String, Option<String>)> {
-        let mut req: VerifyRequest = serde_json::from_slice(bytes)
-            .map_err(|e| (format!("not a JSON verification request: {e}"), None))?;
-        if let Some(inner) = req.wrapped.take() {
-            req = *inner;
-        }
-        let policy = &self.setup.tn_policy;
-        let from = req
-            .from
-            .and_then(|f| f.tn)
-            .ok_or_else(|| ("missing \"from\": {\"tn\": ...}".to_owned(), None))?;
-        let orig = TelephoneNumber::parse(&from.0, policy).map_err(|e| {
-            (
-                format!("\"from.tn\" {:?} is not a telephone number: {e}", from.0),
-                Some(from.0.to_string()),
-            )
-        })?;
-        let calling = orig.to_string();
-        let err = |m: String| (m, Some(calling.clone()));
-        let to = req
-            .to
-            .and_then(|t| t.tn)
-            .ok_or_else(|| err("missing \"to\": {\"tn\": [...]}".to_owned()))?;
-        if to.is_empty() {
-            return Err(err("\"to.tn\" is empty".to_owned()));
-        }
-        let mut dest = Vec::with_capacity(to.len());
-        for t in &to {
-            let tn = TelephoneNumber::parse(&t.0, policy).map_err(|e| {
-                err(format!(
-                    "\"to.tn\" {:?} is not a telephone number: {e}",
-                    t.0
-                ))
-            })?;
-            dest.push(PartyId::Tn(tn));
-        }
-        let time = req
-            .time
-            .ok_or_else(|| err("missing \"time\" (Unix seconds)".to_owned()))?;
-        let identity = req
-            .identity
-            .ok_or_else(|| err("missing \"identity\" (the Identity header value)".to_owned()))?;
-        let ctx = CallContext {
-            now: self.setup.now.unwrap_or(time),
-            orig: vec![PartyId::Tn(orig)],
-            dest,
-            // With --now pinned, the request time is checked like a SIP Date.
-            date: self.setup.now.map(|_| time),
-            call_id: None,
-        };
-        let result = self.setup.verify_value(identity.0.trim(), &ctx, self.rt);
-        Ok((verify::report(&result), calling))
+        let req = VerifyRequest::parse(bytes, &self.setup.tn_policy)
+            .map_err(|r| (r.error.to_string(), r.calling))?;
+        let ctx = req.context(self.setup.now);
+        let result = self.setup.verify_value(&req.identity, &ctx, self.rt);
+        Ok((verify::report(&result), req.orig.to_string()))
     }
 }
 
@@ -641,22 +542,6 @@ pub(super) fn finish_verify(
     })
 }
 
-/// An ATIS-1000082 signing request, bare or inside `signingRequest`.
-#[derive(Deserialize)]
-struct SignRequest<'a> {
-    #[serde(borrow, rename = "signingRequest")]
-    wrapped: Option<Box<SignRequest<'a>>>,
-    #[serde(borrow)]
-    attest: Option<Text<'a>>,
-    #[serde(borrow)]
-    dest: Option<ManyTn<'a>>,
-    iat: Option<i64>,
-    #[serde(borrow)]
-    orig: Option<OneTn<'a>>,
-    #[serde(borrow)]
-    origid: Option<Text<'a>>,
-}
-
 #[derive(Serialize)]
 struct SignedLine<'a> {
     identity: &'a str,
@@ -710,51 +595,8 @@ fn json_plain(s: &str) -> bool {
 impl SignJob<'_> {
     /// Sign one request: the token (not yet the Identity header) and its attestation.
     fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation), String> {
-        let mut req: SignRequest = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a JSON signing request: {e}"))?;
-        if let Some(inner) = req.wrapped.take() {
-            req = *inner;
-        }
-        let attest: Attestation = req
-            .attest
-            .ok_or("missing \"attest\" (A, B or C)")?
-            .0
-            .parse()
-            .map_err(|e: String| format!("\"attest\": {e}"))?;
-        let orig = req
-            .orig
-            .and_then(|o| o.tn)
-            .ok_or("missing \"orig\": {\"tn\": ...}")?;
-        let orig = TelephoneNumber::parse(&orig.0, &self.policy)
-            .map_err(|e| format!("\"orig.tn\" {:?} is not a telephone number: {e}", orig.0))?;
-        let dest_in = req
-            .dest
-            .and_then(|d| d.tn)
-            .ok_or("missing \"dest\": {\"tn\": [...]}")?;
-        if dest_in.is_empty() {
-            return Err("\"dest.tn\" is empty".into());
-        }
-        let mut dest = Vec::with_capacity(dest_in.len());
-        for d in &dest_in {
-            dest.push(
-                TelephoneNumber::parse(&d.0, &self.policy)
-                    .map_err(|e| format!("\"dest.tn\" {:?} is not a telephone number: {e}", d.0))?
-                    .to_string(),
-            );
-        }
-        let iat = req.iat.ok_or("missing \"iat\" (Unix seconds)")?;
-        if iat < 0 {
-            return Err(format!("\"iat\" {iat} is negative"));
-        }
-        let origid = match req.origid {
-            Some(o) => {
-                uuid::Uuid::parse_str(&o.0)
-                    .map_err(|e| format!("\"origid\" {:?} is not a UUID: {e}", o.0))?;
-                o.0.to_ascii_lowercase()
-            }
-            None => uuid::Uuid::new_v4().to_string(),
-        };
-        let claims = Claims::shaken(attest, orig.to_string(), dest, iat, origid);
+        let SignRequest { attest, claims } =
+            SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
         let token = passport::sign_encoded(&self.header, &claims, self.signer)
             .map_err(|e| format!("signing: {e}"))?;
         Ok((token, attest))
