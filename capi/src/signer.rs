@@ -1,0 +1,241 @@
+//! Signing: `shaken_signer_new`, `shaken_sign`, `shaken_signer_free`.
+
+use std::os::raw::c_char;
+use std::str::FromStr;
+
+use shaken_lib::crypto::KeySigner;
+use shaken_lib::identity::IdentityHeader;
+use shaken_lib::passport::{self, Attestation, Claims, Header};
+use shaken_lib::tn::{TelephoneNumber, TnPolicy};
+
+use crate::error::{check_out, ffi_call, opt_text, text, text_list, ApiError};
+use crate::shaken_str;
+
+/// A signing key and its certificate URL (`x5u`). Created once, shared by
+/// any number of threads; freed with [`shaken_signer_free`].
+pub struct shaken_signer {
+    key: KeySigner,
+    x5u: String,
+    tn: TnPolicy,
+}
+
+/// Seconds since the Unix epoch on the system clock.
+pub(crate) fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Create a signer from a P-256 private key in PEM (PKCS#8 or SEC1) and the
+/// https URL where its certificate chain is published (`x5u`, also the
+/// Identity `info` parameter; http is accepted for labs).
+///
+/// On success `*out` receives the signer; on error it is set to NULL.
+///
+/// # Safety
+/// `key_pem` must point to `key_pem_len` readable bytes, `x5u` to
+/// `x5u_len` bytes, and `out` must be a writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_signer_new(
+    key_pem: *const c_char,
+    key_pem_len: usize,
+    x5u: *const c_char,
+    x5u_len: usize,
+    out: *mut *mut shaken_signer,
+) -> i32 {
+    ffi_call("shaken_signer_new", || {
+        // SAFETY: `out` comes from the caller, who promises it is writable.
+        unsafe { check_out(out, "out") }?;
+        // SAFETY: pointer/length pairs from the caller.
+        let (pem, x5u) = unsafe {
+            (
+                text(key_pem, key_pem_len, "key_pem")?,
+                text(x5u, x5u_len, "x5u")?,
+            )
+        };
+        let url = url::Url::parse(x5u).map_err(|e| ApiError::Invalid {
+            arg: "x5u",
+            detail: format!("{x5u:?} is not a valid URL: {e}"),
+        })?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(ApiError::Invalid {
+                arg: "x5u",
+                detail: format!("{x5u:?}: the scheme must be https (or http for labs)"),
+            });
+        }
+        let key = KeySigner::from_pem(pem).map_err(ApiError::Key)?;
+        let signer = Box::new(shaken_signer {
+            key,
+            x5u: x5u.to_owned(),
+            tn: TnPolicy::default(),
+        });
+        // SAFETY: `out` was checked non-NULL and writable above.
+        unsafe { out.write(Box::into_raw(signer)) };
+        Ok(())
+    })
+}
+
+/// Free a signer (NULL is ignored). No call may be using it.
+///
+/// # Safety
+/// `signer` must be NULL or a pointer from [`shaken_signer_new`] not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_signer_free(signer: *mut shaken_signer) {
+    if signer.is_null() {
+        return;
+    }
+    let _ = ffi_call("shaken_signer_free", || {
+        // SAFETY: from shaken_signer_new (Box::into_raw), freed only once.
+        drop(unsafe { Box::from_raw(signer) });
+        Ok(())
+    });
+}
+
+/// Sign a call: build the SHAKEN PASSporT (RFC 8588) and write the
+/// `Identity` header value (`token;info=<x5u>;alg=ES256;ppt=shaken`, no
+/// `Identity:` prefix) as a NUL-terminated string into `out`.
+///
+/// - `orig`: the calling number (canonicalised as `shaken sign` does:
+///   `+1 (215) 555-0121`, `tel:` and `sip:...;user=phone` URIs accepted);
+/// - `dest`/`dest_count`: the called numbers (at least one);
+/// - `attest`: `'A'`, `'B'` or `'C'`;
+/// - `origid`/`origid_len`: a UUID, or NULL/0 for a new random UUID v4;
+/// - `iat`: the signing time (Unix seconds), or 0 for now.
+///
+/// `*out_len` receives the length of the value without its NUL, also when
+/// the buffer is too small (`SHAKEN_ERR_BUFFER_TOO_SMALL`: call again with
+/// `*out_len + 1` bytes; the retry signs anew, with a new `origid` if none
+/// was given). 1024 bytes are enough for a few destinations.
+///
+/// # Safety
+/// `signer` must come from [`shaken_signer_new`]; each pointer/length pair
+/// must describe readable bytes; `dest` must point to `dest_count`
+/// elements; `out` must hold `out_cap` writable bytes; `out_len` must be a
+/// writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_sign(
+    signer: *const shaken_signer,
+    orig: *const c_char,
+    orig_len: usize,
+    dest: *const shaken_str,
+    dest_count: usize,
+    attest: c_char,
+    origid: *const c_char,
+    origid_len: usize,
+    iat: i64,
+    out: *mut c_char,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> i32 {
+    ffi_call("shaken_sign", || {
+        if out_len.is_null() {
+            return Err(ApiError::Null { arg: "out_len" });
+        }
+        // SAFETY: non-NULL and writable as the caller promised.
+        unsafe { out_len.write(0) };
+        // SAFETY: a pointer from shaken_signer_new, alive for the call.
+        let signer = unsafe { signer.as_ref() }.ok_or(ApiError::Null { arg: "signer" })?;
+        // SAFETY: pointer/length pairs and the array from the caller.
+        let (orig, dest, origid) = unsafe {
+            (
+                text(orig, orig_len, "orig")?,
+                text_list(dest, dest_count, "dest")?,
+                opt_text(origid, origid_len, "origid")?,
+            )
+        };
+        let value = sign_value(signer, orig, &dest, attest, origid, iat)?;
+        let needed = value.len() + 1;
+        // SAFETY: checked non-NULL above.
+        unsafe { out_len.write(value.len()) };
+        if out.is_null() && out_cap > 0 {
+            return Err(ApiError::Null { arg: "out" });
+        }
+        if out_cap < needed {
+            return Err(ApiError::BufferTooSmall {
+                needed,
+                cap: out_cap,
+            });
+        }
+        // SAFETY: the caller promises `out_cap >= needed` writable bytes at
+        // `out` (non-NULL since out_cap > 0); the value is ASCII without NUL.
+        let buf = unsafe { bytes_mut(out, needed)? };
+        let (body, nul) = buf.split_at_mut(value.len());
+        body.copy_from_slice(value.as_bytes());
+        if let Some(n) = nul.first_mut() {
+            *n = 0;
+        }
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `ptr` must be non-NULL and point to `len` writable bytes.
+unsafe fn bytes_mut<'a>(ptr: *mut c_char, len: usize) -> Result<&'a mut [u8], ApiError> {
+    if ptr.is_null() {
+        return Err(ApiError::Null { arg: "out" });
+    }
+    // SAFETY: forwarded from the caller.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len) })
+}
+
+fn sign_value(
+    signer: &shaken_signer,
+    orig: &str,
+    dest: &[&str],
+    attest: c_char,
+    origid: Option<&str>,
+    iat: i64,
+) -> Result<String, ApiError> {
+    let orig = TelephoneNumber::parse(orig, &signer.tn).map_err(|e| ApiError::Invalid {
+        arg: "orig",
+        detail: e.to_string(),
+    })?;
+    if dest.is_empty() {
+        return Err(ApiError::Invalid {
+            arg: "dest",
+            detail: "at least one called number is needed".into(),
+        });
+    }
+    let dest = dest
+        .iter()
+        .map(|d| {
+            TelephoneNumber::parse(d, &signer.tn)
+                .map(|t| t.to_string())
+                .map_err(|e| ApiError::Invalid {
+                    arg: "dest",
+                    detail: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let attest_char = char::from(attest as u8);
+    let attest =
+        Attestation::from_str(&attest_char.to_string()).map_err(|_| ApiError::Invalid {
+            arg: "attest",
+            detail: format!("{attest_char:?} is not 'A', 'B' or 'C'"),
+        })?;
+    let origid = match origid {
+        Some(o) => {
+            uuid::Uuid::parse_str(o).map_err(|e| ApiError::Invalid {
+                arg: "origid",
+                detail: format!("{o:?} is not a UUID: {e}"),
+            })?;
+            o.to_ascii_lowercase()
+        }
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let iat = match iat {
+        0 => wall_clock(),
+        i if i < 0 => {
+            return Err(ApiError::Invalid {
+                arg: "iat",
+                detail: format!("{i} is negative (0 means now)"),
+            })
+        }
+        i => i,
+    };
+    let header = Header::shaken(&signer.x5u);
+    let claims = Claims::shaken(attest, orig.to_string(), dest, iat, origid);
+    let token = passport::sign(&header, &claims, &signer.key).map_err(ApiError::Sign)?;
+    Ok(IdentityHeader::shaken(token, signer.x5u.clone()).to_string())
+}

@@ -1,0 +1,653 @@
+//! Verification: options, the verifier handle, `shaken_verify_identity` and
+//! `shaken_verify_sip`.
+
+use std::future::Future;
+use std::os::raw::c_char;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use shaken_lib::cert::{parse_chain, Certificate, ChainPolicy, Crl, TrustAnchors};
+use shaken_lib::fetch::FetchOptions;
+use shaken_lib::identity::IdentityHeader;
+use shaken_lib::online::{chain_cache, CrlFetcher, OnlineVerifier};
+use shaken_lib::sip::SipRequest;
+use shaken_lib::sip_verify;
+use shaken_lib::verify::{
+    self, CallContext, Failure, PartyId, VerifiedPassport, Verifier, VerifyError, VerifyPolicy,
+};
+use shaken_lib::Limits;
+
+use crate::error::{bytes, check_out, ffi_call, opt_text, text_list, ApiError};
+use crate::result::shaken_result;
+use crate::shaken_str;
+use crate::signer::wall_clock;
+
+/// Verifier settings, filled with the setters below and read by
+/// [`shaken_verifier_new`]; freed with [`shaken_verifier_options_free`]
+/// (it may be freed as soon as the verifier is created).
+///
+/// Defaults are those of `shaken verify`: no trust anchor (nothing is
+/// trusted until one is added), x5u fetched over https only with the SSRF
+/// guard, connect timeout 2000 ms, total 5000 ms, `iat` at most 60 s old or
+/// ahead, replay detection ON.
+pub struct shaken_verifier_options {
+    anchors: TrustAnchors,
+    crls: Vec<Crl>,
+    chain: Option<Vec<Certificate>>,
+    fetch: FetchOptions,
+    max_age: u32,
+    replay: bool,
+    fetch_crl: bool,
+    crl_hard: bool,
+}
+
+impl Default for shaken_verifier_options {
+    fn default() -> Self {
+        shaken_verifier_options {
+            anchors: TrustAnchors::new(),
+            crls: Vec::new(),
+            chain: None,
+            fetch: FetchOptions::default(),
+            max_age: 60,
+            replay: true,
+            fetch_crl: false,
+            crl_hard: false,
+        }
+    }
+}
+
+/// Create verifier options with the defaults. Returns NULL only if memory
+/// ran out (or on an internal error; see [`crate::shaken_last_error`]).
+#[no_mangle]
+pub extern "C" fn shaken_verifier_options_new() -> *mut shaken_verifier_options {
+    let mut out = std::ptr::null_mut();
+    let _ = ffi_call("shaken_verifier_options_new", || {
+        out = Box::into_raw(Box::new(shaken_verifier_options::default()));
+        Ok(())
+    });
+    out
+}
+
+/// Free verifier options (NULL is ignored).
+///
+/// # Safety
+/// `options` must be NULL or from [`shaken_verifier_options_new`], not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_free(options: *mut shaken_verifier_options) {
+    if options.is_null() {
+        return;
+    }
+    let _ = ffi_call("shaken_verifier_options_free", || {
+        // SAFETY: from Box::into_raw in shaken_verifier_options_new, freed once.
+        drop(unsafe { Box::from_raw(options) });
+        Ok(())
+    });
+}
+
+/// Apply `f` to the options behind `options`.
+///
+/// # Safety
+/// `options` must be NULL or a live pointer from
+/// [`shaken_verifier_options_new`] not used by another thread meanwhile.
+unsafe fn with_options(
+    function: &'static str,
+    options: *mut shaken_verifier_options,
+    f: impl FnOnce(&mut shaken_verifier_options) -> Result<(), ApiError>,
+) -> i32 {
+    ffi_call(function, || {
+        // SAFETY: the caller promises a live, exclusively used pointer.
+        let o = unsafe { options.as_mut() }.ok_or(ApiError::Null { arg: "options" })?;
+        f(o)
+    })
+}
+
+/// Add trust anchors (STI-PA roots): one or more PEM certificates. Without
+/// any, no certificate is trusted (every signed call fails with 437).
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`]; `pem` points to `pem_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_add_trust_anchors(
+    options: *mut shaken_verifier_options,
+    pem: *const c_char,
+    pem_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_add_trust_anchors", options, |o| {
+            let pem = bytes(pem, pem_len, "pem")?;
+            o.anchors
+                .add_pem(pem)
+                .map_err(|source| ApiError::Certificate {
+                    what: "trust anchors",
+                    source,
+                })?;
+            Ok(())
+        })
+    }
+}
+
+/// Add a CRL (PEM or DER) checked on every verification.
+///
+/// # Safety
+/// As [`shaken_verifier_options_add_trust_anchors`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_add_crl(
+    options: *mut shaken_verifier_options,
+    crl: *const c_char,
+    crl_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_add_crl", options, |o| {
+            let crl = bytes(crl, crl_len, "crl")?;
+            let crl = Crl::from_pem_or_der(crl, &Limits::default()).map_err(|source| {
+                ApiError::Certificate {
+                    what: "CRL",
+                    source,
+                }
+            })?;
+            o.crls.push(crl);
+            Ok(())
+        })
+    }
+}
+
+/// Pin the signer's certificate chain (PEM, end-entity first), like
+/// `shaken verify --cert`: it is used for every PASSporT and `x5u` is never
+/// fetched. Replaces an earlier pinned chain.
+///
+/// # Safety
+/// As [`shaken_verifier_options_add_trust_anchors`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_cert_chain(
+    options: *mut shaken_verifier_options,
+    pem: *const c_char,
+    pem_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_cert_chain", options, |o| {
+            let pem = bytes(pem, pem_len, "pem")?;
+            let chain =
+                parse_chain(pem, &Limits::default()).map_err(|source| ApiError::Certificate {
+                    what: "certificate chain",
+                    source,
+                })?;
+            o.chain = Some(chain);
+            Ok(())
+        })
+    }
+}
+
+/// Add a PEM CA certificate trusted for the TLS connections of x5u and CRL
+/// fetches (besides the built-in web roots).
+///
+/// # Safety
+/// As [`shaken_verifier_options_add_trust_anchors`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_add_tls_root(
+    options: *mut shaken_verifier_options,
+    pem: *const c_char,
+    pem_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_add_tls_root", options, |o| {
+            let pem = bytes(pem, pem_len, "pem")?;
+            o.fetch.extra_tls_roots_pem.push(pem.to_vec());
+            Ok(())
+        })
+    }
+}
+
+/// Lab switch: fetch `http://` x5u URLs too (default 0: https only).
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_allow_http_x5u(
+    options: *mut shaken_verifier_options,
+    allow: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_allow_http_x5u", options, |o| {
+            o.fetch.allow_http = allow != 0;
+            Ok(())
+        })
+    }
+}
+
+/// Lab switch: allow x5u hosts on loopback/private addresses (and any
+/// port); default 0 (the SSRF guard refuses them).
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_allow_private_x5u(
+    options: *mut shaken_verifier_options,
+    allow: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(
+            "shaken_verifier_options_set_allow_private_x5u",
+            options,
+            |o| {
+                o.fetch.allow_private = allow != 0;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Allow public x5u hosts on ports other than 443/80 (default 0).
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_allow_any_port_x5u(
+    options: *mut shaken_verifier_options,
+    allow: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options(
+            "shaken_verifier_options_set_allow_any_port_x5u",
+            options,
+            |o| {
+                o.fetch.allow_any_port = allow != 0;
+                Ok(())
+            },
+        )
+    }
+}
+
+/// Fetch timeouts in milliseconds: TCP/TLS connect, and the whole request
+/// (defaults 2000 and 5000). Each must be 1..=60000.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_timeouts(
+    options: *mut shaken_verifier_options,
+    connect_ms: u32,
+    total_ms: u32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_timeouts", options, |o| {
+            for (arg, v) in [("connect_ms", connect_ms), ("total_ms", total_ms)] {
+                if !(1..=60_000).contains(&v) {
+                    return Err(ApiError::Invalid {
+                        arg,
+                        detail: format!("{v} ms is outside 1..=60000"),
+                    });
+                }
+            }
+            o.fetch.limits.connect_timeout = Duration::from_millis(u64::from(connect_ms));
+            o.fetch.limits.fetch_timeout = Duration::from_millis(u64::from(total_ms));
+            Ok(())
+        })
+    }
+}
+
+/// Freshness window: `iat` may be at most `seconds` in the past or the
+/// future (default 60, RFC 8224 §6.2; 1..=86400).
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_max_age(
+    options: *mut shaken_verifier_options,
+    seconds: u32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_max_age", options, |o| {
+            if !(1..=86_400).contains(&seconds) {
+                return Err(ApiError::Invalid {
+                    arg: "seconds",
+                    detail: format!("{seconds} is outside 1..=86400"),
+                });
+            }
+            o.max_age = seconds;
+            Ok(())
+        })
+    }
+}
+
+/// Replay detection (default 1): a PASSporT seen again for another call
+/// fails with 438 `replay` (the same Call-ID is a fork, not a replay).
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_replay(
+    options: *mut shaken_verifier_options,
+    on: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_replay", options, |o| {
+            o.replay = on != 0;
+            Ok(())
+        })
+    }
+}
+
+/// Fetch the CRLs named by each fetched chain's distribution points
+/// (`--fetch-crl`); `hard` nonzero makes an unreachable CRL fail the call
+/// (437) instead of adding a warning. Default off.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_fetch_crl(
+    options: *mut shaken_verifier_options,
+    on: i32,
+    hard: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_fetch_crl", options, |o| {
+            o.fetch_crl = on != 0;
+            o.crl_hard = hard != 0;
+            Ok(())
+        })
+    }
+}
+
+/// A verifier: trust anchors, CRLs, the x5u certificate cache, the replay
+/// store and a runtime for blocking fetches. Create it once (per process:
+/// after `fork`), share it between all threads; free it with
+/// [`shaken_verifier_free`] when no call uses it any more.
+pub struct shaken_verifier {
+    verifier: Arc<Verifier>,
+    chain: Option<Arc<Vec<Certificate>>>,
+    online: Option<OnlineVerifier>,
+    limits: Limits,
+    /// Started on the first fetch, so a verifier created before `fork` and
+    /// first used after it starts its threads in the child.
+    runtime: OnceLock<tokio::runtime::Runtime>,
+}
+
+impl Drop for shaken_verifier {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            // A stuck DNS lookup must not hold up the caller's shutdown.
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}
+
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<shaken_verifier>();
+    shared::<crate::signer::shaken_signer>();
+};
+
+/// Create a verifier from `options` (which the caller still owns and may
+/// free afterwards). On error `*out` is NULL.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`]; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_new(
+    options: *const shaken_verifier_options,
+    out: *mut *mut shaken_verifier,
+) -> i32 {
+    ffi_call("shaken_verifier_new", || {
+        // SAFETY: `out` comes from the caller, who promises it is writable.
+        unsafe { check_out(out, "out") }?;
+        // SAFETY: a live options pointer from the caller.
+        let o = unsafe { options.as_ref() }.ok_or(ApiError::Null { arg: "options" })?;
+        let v = Box::new(build(o)?);
+        // SAFETY: checked non-NULL and writable above.
+        unsafe { out.write(Box::into_raw(v)) };
+        Ok(())
+    })
+}
+
+/// The same assembly as `shaken verify` (src/cli/verify.rs `build_setup`).
+fn build(o: &shaken_verifier_options) -> Result<shaken_verifier, ApiError> {
+    let limits = Limits::default();
+    let policy = VerifyPolicy {
+        max_age: i64::from(o.max_age),
+        max_future: i64::from(o.max_age),
+        chain: ChainPolicy {
+            crl_required: o.crl_hard && (o.fetch_crl || !o.crls.is_empty()),
+            ..ChainPolicy::default()
+        },
+        ..VerifyPolicy::default()
+    };
+    let mut verifier = Verifier::new(o.anchors.clone())
+        .with_policy(policy)
+        .with_limits(limits.clone())
+        .with_crls(o.crls.clone());
+    if o.replay {
+        let store = Arc::new(verifier.default_replay_store());
+        verifier = verifier.with_replay(store);
+    }
+    let verifier = Arc::new(verifier);
+    let (chain, online) = match &o.chain {
+        Some(chain) => (Some(Arc::new(chain.clone())), None),
+        None => {
+            let cache = chain_cache(o.fetch.clone()).map_err(ApiError::Fetch)?;
+            let mut online = OnlineVerifier::new(verifier.clone(), Arc::new(cache));
+            if o.fetch_crl {
+                let fetcher = CrlFetcher::new(o.fetch.clone()).map_err(ApiError::Fetch)?;
+                online = online.with_crl_fetcher(Arc::new(fetcher));
+            }
+            (None, Some(online))
+        }
+    };
+    Ok(shaken_verifier {
+        verifier,
+        chain,
+        online,
+        limits,
+        runtime: OnceLock::new(),
+    })
+}
+
+impl shaken_verifier {
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, ApiError> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("shaken-fetch")
+            .enable_all()
+            .build()
+            .map_err(ApiError::Runtime)?;
+        // Another thread may have won the race: its runtime is kept, ours dropped.
+        let _ = self.runtime.set(rt);
+        self.runtime.get().ok_or(ApiError::Invalid {
+            arg: "verifier",
+            detail: "the fetch runtime vanished".into(),
+        })
+    }
+
+    /// Run a fetch to completion on the calling thread (blocking, bounded by
+    /// the configured timeouts). From inside someone else's tokio runtime,
+    /// where blocking is forbidden, the wait happens on a helper thread.
+    fn block_on<F>(&self, fut: F) -> Result<F::Output, ApiError>
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let rt = self.runtime()?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Ok(rt.block_on(fut));
+        }
+        std::thread::scope(|s| {
+            match s.spawn(|| rt.block_on(fut)).join() {
+                Ok(v) => Ok(v),
+                // Caught again by ffi_call: SHAKEN_ERR_PANIC.
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        })
+    }
+
+    /// Both stages for one Identity header: the pinned chain, or the x5u
+    /// cache (fetching on a miss).
+    fn verify_identity(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        match (&self.chain, &self.online) {
+            (Some(chain), _) => self.verifier.verify_with_chain(identity, ctx, chain),
+            (None, Some(online)) => match online.verify_cached(identity, ctx) {
+                Some(r) => r,
+                None => match self.block_on(online.verify(identity, ctx)) {
+                    Ok(r) => r,
+                    Err(e) => Err(Box::new(Failure::new(VerifyError::CertUnavailable {
+                        detail: e.to_string(),
+                        cause: "fetch-runtime",
+                    }))),
+                },
+            },
+            (None, None) => Err(Box::new(Failure::new(VerifyError::CertUnavailable {
+                detail: "no certificate source configured".into(),
+                cause: "no-cert",
+            }))),
+        }
+    }
+}
+
+/// Free a verifier (NULL is ignored). No call may be using it. Stops its
+/// fetch thread (waiting at most 1 s for a fetch in progress).
+///
+/// # Safety
+/// `verifier` must be NULL or from [`shaken_verifier_new`], not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_free(verifier: *mut shaken_verifier) {
+    if verifier.is_null() {
+        return;
+    }
+    let _ = ffi_call("shaken_verifier_free", || {
+        // SAFETY: from Box::into_raw in shaken_verifier_new, freed once.
+        drop(unsafe { Box::from_raw(verifier) });
+        Ok(())
+    });
+}
+
+fn clock(now: i64) -> i64 {
+    if now <= 0 {
+        wall_clock()
+    } else {
+        now
+    }
+}
+
+/// Verify one `Identity` header value (without the `Identity:` prefix; a
+/// bare full-form PASSporT is accepted too) for a call from `orig` to
+/// `dest` at `now` (Unix seconds; 0 = the system clock).
+///
+/// - `orig`: the calling identity (a number or a `sip:`/`tel:` URI, e.g.
+///   the P-Asserted-Identity), or NULL/0 to skip that comparison;
+/// - `dest`/`dest_count`: the called identities, or NULL/0 to skip;
+/// - `call_id`: the SIP Call-ID, or NULL/0: the same PASSporT seen again
+///   with the same Call-ID is a forked INVITE, not a replay.
+///
+/// A verification that ran returns `SHAKEN_OK` whatever its verdict; read
+/// it from `*out` and free that with [`crate::shaken_result_free`]. A value
+/// that is not UTF-8 is a malformed header (438), not an API error.
+///
+/// # Safety
+/// `verifier` from [`shaken_verifier_new`]; pointer/length pairs readable;
+/// `dest` points to `dest_count` elements; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verify_identity(
+    verifier: *const shaken_verifier,
+    identity: *const c_char,
+    identity_len: usize,
+    orig: *const c_char,
+    orig_len: usize,
+    dest: *const shaken_str,
+    dest_count: usize,
+    call_id: *const c_char,
+    call_id_len: usize,
+    now: i64,
+    out: *mut *mut shaken_result,
+) -> i32 {
+    ffi_call("shaken_verify_identity", || {
+        // SAFETY: `out` comes from the caller, who promises it is writable.
+        unsafe { check_out(out, "out") }?;
+        // SAFETY: a live verifier pointer from the caller.
+        let v = unsafe { verifier.as_ref() }.ok_or(ApiError::Null { arg: "verifier" })?;
+        // SAFETY: pointer/length pairs and the array from the caller.
+        let (value, orig, dest, call_id) = unsafe {
+            (
+                bytes(identity, identity_len, "identity")?,
+                opt_text(orig, orig_len, "orig")?,
+                text_list(dest, dest_count, "dest")?,
+                opt_text(call_id, call_id_len, "call_id")?,
+            )
+        };
+        if identity.is_null() {
+            return Err(ApiError::Null { arg: "identity" });
+        }
+        let tn = &v.verifier.policy().tn;
+        let ctx = CallContext {
+            now: clock(now),
+            orig: orig.map(|o| PartyId::from_uri(o, tn)).into_iter().collect(),
+            dest: dest.iter().map(|d| PartyId::from_uri(d, tn)).collect(),
+            date: None,
+            call_id: call_id.map(str::to_owned),
+        };
+        let value = String::from_utf8_lossy(value);
+        let result = verify::parse_identity_or_token(&value, &v.limits)
+            .map_err(|e| Box::new(Failure::new(e)))
+            .and_then(|h| v.verify_identity(&h, &ctx));
+        let r = Box::new(shaken_result::from_report(verify::report(&result)));
+        // SAFETY: checked non-NULL and writable above.
+        unsafe { out.write(Box::into_raw(r)) };
+        Ok(())
+    })
+}
+
+/// Verify a whole SIP request (e.g. an INVITE as received, CRLF or LF):
+/// every Identity header is checked (RFC 9410); `orig` comes from
+/// P-Asserted-Identity (else From), `dest` from To, the Date header and the
+/// Call-ID are used; `now` as in [`shaken_verify_identity`]. A request
+/// without Identity gives 428 `No-TN-Validation`.
+///
+/// Returns `SHAKEN_ERR_SIP` when the bytes are not a SIP request at all.
+///
+/// # Safety
+/// `verifier` from [`shaken_verifier_new`]; `msg` points to `msg_len`
+/// bytes; `out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verify_sip(
+    verifier: *const shaken_verifier,
+    msg: *const c_char,
+    msg_len: usize,
+    now: i64,
+    out: *mut *mut shaken_result,
+) -> i32 {
+    ffi_call("shaken_verify_sip", || {
+        // SAFETY: `out` comes from the caller, who promises it is writable.
+        unsafe { check_out(out, "out") }?;
+        // SAFETY: a live verifier pointer from the caller.
+        let v = unsafe { verifier.as_ref() }.ok_or(ApiError::Null { arg: "verifier" })?;
+        if msg.is_null() {
+            return Err(ApiError::Null { arg: "msg" });
+        }
+        // SAFETY: pointer/length pair from the caller.
+        let msg = unsafe { bytes(msg, msg_len, "msg") }?;
+        let req = SipRequest::parse(msg, &v.limits).map_err(ApiError::Sip)?;
+        let report =
+            sip_verify::verify_request_with(&v.verifier, &req, clock(now), |identity, ctx| {
+                v.verify_identity(identity, ctx)
+            });
+        let r = Box::new(shaken_result::from_sip(report));
+        // SAFETY: checked non-NULL and writable above.
+        unsafe { out.write(Box::into_raw(r)) };
+        Ok(())
+    })
+}
