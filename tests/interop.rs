@@ -889,3 +889,50 @@ fn malleation_helper_is_an_involution() {
     let twice = with_malleated_signature(&with_malleated_signature(&identity));
     assert_eq!(twice, identity);
 }
+
+#[test]
+fn bare_token_in_a_sip_message_needs_info() {
+    // docs/interop.md: `shaken verify VALUE` takes a bare PASSporT (its x5u
+    // stands for info), but inside a SIP message the RFC 8224 grammar
+    // applies and an Identity header without info is 436. shaken only.
+    let iat = 1_800_000_000u64;
+    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args(["sign", "--key", &data("good.key.pem"), "--x5u", X5U])
+        .args(["--orig", ORIG, "--dest", DEST, "--attest", "A"])
+        .args(["--iat", &iat.to_string(), "--format", "token"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let token = stdout(&out);
+    let (code, report) = shaken_verify(&token, "good-chain.pem", iat, &[]);
+    assert_eq!(code, 0, "{report}");
+    let invite = format!(
+        "INVITE sip:{DEST}@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+         From: <sip:{ORIG}@example.com;user=phone>;tag=1\r\nTo: <sip:{DEST}@example.net;user=phone>\r\n\
+         Call-ID: interop@192.0.2.1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nIdentity: {token}\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("invite.txt");
+    std::fs::write(&path, invite).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        .args([
+            "verify",
+            "--sip",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .args([
+            "--cert",
+            &data("good-chain.pem"),
+            "--trust-anchors",
+            &data("root.pem"),
+        ])
+        .args(["--now", &iat.to_string()])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reason_id(&report), "info-missing", "{report}");
+    assert_eq!(report["reason"]["code"], 436);
+}
