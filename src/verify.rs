@@ -1015,13 +1015,16 @@ impl Verifier {
                 },
             ));
         }
-        if -age > self.policy.max_future {
+        // Saturating: the verification time can come from input (a batch
+        // line's "time"), and -i64::MIN overflows.
+        let ahead = age.saturating_neg();
+        if ahead > self.policy.max_future {
             return Err(err(
                 fail,
                 VerifyError::Future {
                     iat: claims.iat,
                     now: ctx.now,
-                    ahead: -age,
+                    ahead,
                     max: self.policy.max_future,
                 },
             ));
@@ -1550,6 +1553,44 @@ mod tests {
             "{}",
             err.error
         );
+    }
+
+    /// A verification time from hostile input (a batch line's `"time":
+    /// -9223372036854775808`) overflowed `-age`: a panic in debug builds, a
+    /// skipped future check in release builds.
+    #[test]
+    fn extreme_verification_times_fail_without_overflow() {
+        let lab = lab();
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426655440000",
+        );
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &CallContext::at(i64::MIN), &lab.chain)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.error,
+                VerifyError::Future {
+                    ahead: i64::MAX,
+                    ..
+                }
+            ),
+            "{}",
+            e.error
+        );
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &CallContext::at(i64::MAX), &lab.chain)
+            .unwrap_err();
+        assert!(matches!(e.error, VerifyError::Stale { .. }), "{}", e.error);
     }
 
     #[test]
