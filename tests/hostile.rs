@@ -1563,3 +1563,114 @@ fn batch_lines_with_hostile_fields() {
         );
     }
 }
+
+// ------------------------------------------------------------- SIP
+
+/// Whole INVITEs (`verify --sip`): a message that cannot be read is a call
+/// that did not pass (1, cause on stderr); one past the read cap is refused
+/// before it is read (2); a readable one gets a JSON report.
+#[test]
+fn sip_messages_with_hostile_content() {
+    let tok = token(header().as_bytes(), payload().as_bytes());
+    let base = format!(
+        "INVITE sip:{DEST}@b.example SIP/2.0\r\nVia: SIP/2.0/UDP a.example;branch=z9hG4bK1\r\nFrom: <sip:{ORIG}@a.example>;tag=1\r\nTo: <sip:{DEST}@b.example>\r\nCall-ID: x@y\r\nCSeq: 1 INVITE\r\n"
+    );
+    let many_headers: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let huge_headers: String = (0..10_000).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
+        (
+            "control: a signed INVITE",
+            format!("{base}Identity: {}\r\n\r\n", identity(&tok)).into_bytes(),
+            Expect::Pass,
+        ),
+        ("empty message", Vec::new(), Expect::Usage("")),
+        (
+            "20 Identity headers",
+            format!(
+                "{base}{}\r\n",
+                format!("Identity: {}\r\n", identity(&tok)).repeat(20)
+            )
+            .into_bytes(),
+            Expect::Usage(""),
+        ),
+        (
+            "300 header lines",
+            format!("{base}{many_headers}Identity: {}\r\n\r\n", identity(&tok)).into_bytes(),
+            Expect::Usage(""),
+        ),
+        (
+            "10,000 header lines (> 64 KiB)",
+            format!("{base}{huge_headers}Identity: {}\r\n\r\n", identity(&tok)).into_bytes(),
+            Expect::Usage("larger than 65536 bytes"),
+        ),
+        (
+            "non-UTF-8 header",
+            [
+                base.as_bytes(),
+                b"Identity: \xff\xfe",
+                identity(&tok).as_bytes(),
+                b"\r\n\r\n",
+            ]
+            .concat(),
+            Expect::Usage(""),
+        ),
+        (
+            "Date of 5,000 digits",
+            format!(
+                "{base}Identity: {}\r\nDate: {}\r\n\r\n",
+                identity(&tok),
+                "9".repeat(5000)
+            )
+            .into_bytes(),
+            Expect::Fail("sip-date-invalid", "is not an RFC 1123 date"),
+        ),
+        (
+            "Date in 1970",
+            format!(
+                "{base}Identity: {}\r\nDate: Thu, 01 Jan 1970 00:00:00 GMT\r\n\r\n",
+                identity(&tok)
+            )
+            .into_bytes(),
+            Expect::Fail("date-mismatch", "differ by 1800000000 s"),
+        ),
+    ];
+    let (cert, anchors, now) = (certs("sp-chain.pem"), certs("anchors.pem"), NOW.to_string());
+    let mut failures = Vec::new();
+    for (class, msg, want) in cases {
+        let o = run(
+            &os(&[
+                "verify",
+                "--sip",
+                "-",
+                "--cert",
+                &cert,
+                "--trust-anchors",
+                &anchors,
+                "--now",
+                &now,
+                "--format",
+                "json",
+            ]),
+            Some(msg),
+        );
+        // Unreadable messages: exit 1 with the cause on stderr (checked below), not 2.
+        let want = match (class, want) {
+            ("empty message", _) => Expect::Fail("", "SIP message is empty"),
+            ("20 Identity headers", _) => Expect::Fail("", "more than the limit of 8"),
+            ("300 header lines", _) => Expect::Fail("", "256"),
+            ("non-UTF-8 header", _) => Expect::Fail("", "not valid UTF-8"),
+            (_, w) => w,
+        };
+        let bad = match &want {
+            Expect::Fail("", text) => (o.code != 1 || !o.stderr.contains(text)).then(|| {
+                format!(
+                    "[{class}] exit {} stderr {:?} (want 1 and {text:?})",
+                    o.code, o.stderr
+                )
+            }),
+            w => check(class, &o, w),
+        };
+        failures.extend(bad);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
