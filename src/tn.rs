@@ -205,9 +205,54 @@ impl TelephoneNumber {
         Ok(TelephoneNumber(digits))
     }
 
+    /// Read a TN claim of a PASSporT (`orig.tn`, `dest.tn`). Claims carry
+    /// canonical E.164 digits without the `+` (RFC 8224 §8.3), so the digits
+    /// are read as a global number; when the national rule reads the same
+    /// digits differently (a 10-digit NANP number sent without its country
+    /// code, as some signers do), that reading is kept too. The two can be
+    /// different real numbers: `5012221234` is Belize `+501 222 1234` as
+    /// E.164 and Arkansas `+1 501 222 1234` as a national NANP number, so the
+    /// call's own numbers decide which one the signer meant
+    /// ([`ClaimTn::matches`]).
+    pub fn parse_claim(input: &str, policy: &TnPolicy) -> Result<ClaimTn, TnError> {
+        let global = TelephoneNumber::parse(
+            input,
+            &TnPolicy {
+                national: NationalRule::None,
+            },
+        )?;
+        let national = TelephoneNumber::parse(input, policy)?;
+        Ok(ClaimTn {
+            national: (national != global).then_some(national),
+            global,
+        })
+    }
+
     /// The canonical digits.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A PASSporT TN claim read both ways (see [`TelephoneNumber::parse_claim`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimTn {
+    /// The digits as an E.164 number (what RFC 8224 §8.3 says they are).
+    pub global: TelephoneNumber,
+    /// The national reading, when the national rule gives another number.
+    pub national: Option<TelephoneNumber>,
+}
+
+impl ClaimTn {
+    /// Whether `tn` (a number of the call) is this claim under either reading.
+    pub fn matches(&self, tn: &TelephoneNumber) -> bool {
+        self.global == *tn || self.national.as_ref() == Some(tn)
+    }
+
+    /// The reading to show when the call gives no number to decide by: the
+    /// national one if there is one (the policy's choice), else the E.164 one.
+    pub fn preferred(&self) -> &TelephoneNumber {
+        self.national.as_ref().unwrap_or(&self.global)
     }
 }
 
@@ -344,5 +389,69 @@ mod tests {
             p("mailto:x@y"),
             Err(TnError::UnsupportedScheme { .. })
         ));
+    }
+
+    #[test]
+    fn claims_are_read_as_e164_and_nationally() {
+        let nanp = TnPolicy::default();
+        let c = TelephoneNumber::parse_claim("5012221234", &nanp).unwrap();
+        assert_eq!(c.global.as_str(), "5012221234");
+        assert_eq!(c.national.as_ref().map(|t| t.as_str()), Some("15012221234"));
+        assert_eq!(c.preferred().as_str(), "15012221234");
+        for call in ["+5012221234", "+1 501 222 1234", "5012221234"] {
+            assert!(
+                c.matches(&TelephoneNumber::parse(call, &nanp).unwrap()),
+                "{call}"
+            );
+        }
+        assert!(!c.matches(&TelephoneNumber::parse("+12155550121", &nanp).unwrap()));
+        // Canonical 11-digit claims have one reading.
+        let c = TelephoneNumber::parse_claim("12155550121", &nanp).unwrap();
+        assert_eq!(
+            (c.global.as_str(), c.national.is_none()),
+            ("12155550121", true)
+        );
+        // Without the national rule there is only the E.164 reading.
+        let none = TnPolicy {
+            national: NationalRule::None,
+        };
+        assert!(TelephoneNumber::parse_claim("5012221234", &none)
+            .unwrap()
+            .national
+            .is_none());
+        assert!(TelephoneNumber::parse_claim("50x", &nanp).is_err());
+    }
+
+    /// Canonical output parses to itself as E.164 under every rule, and as
+    /// it is under the `none` rule (the fuzz target `tn` checks the same).
+    #[test]
+    fn canonical_form_is_a_fixed_point() {
+        for input in [
+            "+2511100240",
+            "sip:+2511100240@x;user=phone",
+            "2155550121",
+            "+44 20 7946 0018",
+            "*67",
+            "tel:911",
+        ] {
+            for national in [NationalRule::Nanp, NationalRule::None] {
+                let p = TnPolicy { national };
+                let Ok(tn) = TelephoneNumber::parse(input, &p) else {
+                    continue;
+                };
+                let plus = format!("+{tn}");
+                if tn.as_str().bytes().all(|b| b.is_ascii_digit()) {
+                    assert_eq!(TelephoneNumber::parse(&plus, &p).unwrap(), tn, "{input}");
+                }
+                let none = TnPolicy {
+                    national: NationalRule::None,
+                };
+                assert_eq!(
+                    TelephoneNumber::parse(tn.as_str(), &none).unwrap(),
+                    tn,
+                    "{input}"
+                );
+            }
+        }
     }
 }

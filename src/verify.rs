@@ -444,6 +444,8 @@ pub struct Pending {
     /// Warnings so far.
     pub warnings: Vec<String>,
     call_id: Option<String>,
+    /// The calling number as the call reads the `orig` claim.
+    orig_tn: TelephoneNumber,
 }
 
 impl Pending {
@@ -915,8 +917,8 @@ impl Verifier {
         if claims.iat_was_string {
             warnings.push("iat was a JSON string; accepted under the lenient iat policy".into());
         }
-        let orig_tn = match &claims.orig {
-            Orig::Tn(t) => match TelephoneNumber::parse(t, &self.policy.tn) {
+        let orig_claim = match &claims.orig {
+            Orig::Tn(t) => match TelephoneNumber::parse_claim(t, &self.policy.tn) {
                 Ok(tn) => tn,
                 Err(source) => {
                     return Err(err(
@@ -951,7 +953,7 @@ impl Verifier {
         }
         let mut dest_tns = Vec::with_capacity(claims.dest.tn.len());
         for t in &claims.dest.tn {
-            match TelephoneNumber::parse(t, &self.policy.tn) {
+            match TelephoneNumber::parse_claim(t, &self.policy.tn) {
                 Ok(tn) => dest_tns.push(tn),
                 Err(source) => {
                     return Err(err(
@@ -965,12 +967,16 @@ impl Verifier {
             }
         }
         // 11: orig/dest against the call (E16).
-        if !ctx.orig.is_empty()
-            && !ctx
-                .orig
-                .iter()
-                .any(|p| matches!(p, PartyId::Tn(t) if *t == orig_tn))
-        {
+        // A claim's digits are E.164, but a 10-digit claim may be a national
+        // NANP number: the call's numbers decide which reading the signer meant.
+        let matched = ctx.orig.iter().find_map(|p| match p {
+            PartyId::Tn(t) if orig_claim.matches(t) => Some(t.clone()),
+            _ => None,
+        });
+        let orig_tn = matched
+            .clone()
+            .unwrap_or_else(|| orig_claim.preferred().clone());
+        if !ctx.orig.is_empty() && matched.is_none() {
             let expected = ctx
                 .orig
                 .iter()
@@ -986,11 +992,11 @@ impl Verifier {
             ));
         }
         for want in &ctx.dest {
-            let ok = matches!(want, PartyId::Tn(t) if dest_tns.contains(t));
+            let ok = matches!(want, PartyId::Tn(t) if dest_tns.iter().any(|d| d.matches(t)));
             if !ok {
                 let passport = dest_tns
                     .iter()
-                    .map(|t| t.to_string())
+                    .map(|t| t.preferred().to_string())
                     .collect::<Vec<_>>()
                     .join(", ");
                 return Err(err(
@@ -1050,6 +1056,7 @@ impl Verifier {
             x5u,
             warnings,
             call_id: ctx.call_id.clone(),
+            orig_tn,
         })
     }
 
@@ -1098,6 +1105,7 @@ impl Verifier {
                     x5u,
                     warnings: mut all,
                     call_id: _,
+                    orig_tn: _,
                 } = pending;
                 all.extend(warnings);
                 let signing_input = passport.signing_input().to_owned();
@@ -1257,10 +1265,8 @@ impl Verifier {
             }
         }
         // TNAuthList: delegate certificates list the numbers they cover.
-        if let Orig::Tn(t) = &claims.orig {
-            let canonical = TelephoneNumber::parse(t, &self.policy.tn)
-                .map(|tn| tn.to_string())
-                .unwrap_or_else(|_| t.clone());
+        if let Orig::Tn(_) = &claims.orig {
+            let canonical = pending.orig_tn.to_string();
             if validated.tn_auth_list.authorizes(&canonical) == TnAuthorization::NotListed {
                 return Err(VerifyError::TnNotAuthorized {
                     tn: canonical,
@@ -1446,6 +1452,60 @@ mod tests {
         lab.verifier
             .prepare(&identity, &CallContext::at(NOW))
             .unwrap()
+    }
+
+    /// A 10-digit claim is E.164 (`5012221234` = Belize +501 222 1234) or a
+    /// national NANP number (+1 501 222 1234, Arkansas): the call decides.
+    /// Reading it only the NANP way failed every such foreign call.
+    #[test]
+    fn ten_digit_claims_match_either_reading_the_call_gives() {
+        let lab = lab();
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "5012221234",
+            vec!["2125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        let policy = TnPolicy::default();
+        let ctx = |orig: &str, dest: &str| CallContext {
+            now: NOW,
+            orig: vec![PartyId::from_uri(orig, &policy)],
+            dest: vec![PartyId::from_uri(dest, &policy)],
+            date: None,
+            call_id: None,
+        };
+        for (orig, dest) in [
+            ("+5012221234", "+12125550143"),
+            ("+15012221234", "+12125550143"),
+            ("5012221234", "2125550143"),
+            ("+5012221234", "+2125550143"),
+        ] {
+            lab.verifier
+                .verify_with_chain(&identity, &ctx(orig, dest), &lab.chain)
+                .unwrap_or_else(|f| panic!("{orig} -> {dest}: {}", f.error));
+        }
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &ctx("+12155550121", "+12125550143"), &lab.chain)
+            .unwrap_err();
+        assert!(
+            matches!(e.error, VerifyError::OrigMismatch { .. }),
+            "{}",
+            e.error
+        );
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &ctx("+5012221234", "+442125550143"), &lab.chain)
+            .unwrap_err();
+        assert!(
+            matches!(e.error, VerifyError::DestMismatch { .. }),
+            "{}",
+            e.error
+        );
     }
 
     fn crl(lab: &Lab, revoked: &[u64]) -> Crl {
