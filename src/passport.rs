@@ -387,7 +387,10 @@ impl Claims {
                 return Err(ClaimsError::WrongType {
                     claim: "origid",
                     expected: "a non-empty string (a UUID)",
-                    found: type_name(other).into(),
+                    found: match other {
+                        Value::String(_) => "an empty string".into(),
+                        _ => type_name(other).into(),
+                    },
                 })
             }
         };
@@ -1157,13 +1160,19 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8HNbQd/TmvCKwPKHkMF9fScavGeH
                 ..
             })
         ));
-        assert!(matches!(
-            c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"origid":""}"#),
-            Err(ClaimsError::WrongType {
-                claim: "origid",
-                ..
-            })
-        ));
+        // The message says what is wrong with it ("found a string" did not).
+        let e = c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"origid":""}"#).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ClaimsError::WrongType {
+                    claim: "origid",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().ends_with("found an empty string"), "{e}");
         assert!(matches!(
             c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"é":1}"#),
             Err(ClaimsError::NonAsciiName { .. })
