@@ -1105,7 +1105,7 @@ fn hostile_claims() {
             "origid empty",
             &crafted(&h, &p.replace(ORIGID, "")),
             &[],
-            Expect::Fail("claims-invalid", "\"origid\" must be"),
+            Expect::Fail("claims-invalid", "found an empty string"),
         ),
         row(
             "dest a string",
