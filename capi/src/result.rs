@@ -37,7 +37,7 @@ pub struct shaken_result {
 
 enum Source {
     Identity(Report),
-    Sip(Box<SipReport>),
+    Sip(SipReport),
 }
 
 fn verstat_c(v: Verstat) -> &'static CStr {
@@ -91,7 +91,7 @@ impl shaken_result {
     pub(crate) fn from_sip(r: SipReport) -> Self {
         let param = r.sip.verstat_param.clone();
         let header = r.sip.reason_header.clone();
-        shaken_result::new(Source::Sip(Box::new(r)), param, header)
+        shaken_result::new(Source::Sip(r), param, header)
     }
 }
 
