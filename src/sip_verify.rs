@@ -238,6 +238,33 @@ impl SipReport {
     }
 }
 
+/// The report of a message that is not a SIP request this reader accepts
+/// (`error` says why): nothing was verified, so the verdict is
+/// `No-TN-Validation` with reason `sip-malformed` (400, what a SIP stack
+/// answers to a request it cannot parse, RFC 3261 §21.4.1). No `Reason`
+/// header: a message that cannot be parsed is not forwarded.
+pub fn malformed_request_report(error: &dyn std::fmt::Display) -> SipReport {
+    SipReport {
+        overall: bare_report(
+            Reason {
+                code: 400,
+                text: "Bad Request".into(),
+                detail: format!("not a SIP request this tool can read: {error}"),
+                id: "sip-malformed".into(),
+            },
+            None,
+        ),
+        passports: vec![],
+        sip: SipSignal {
+            verstat_param: format!(";verstat={}", Verstat::NoValidation),
+            reason_header: None,
+        },
+        call_id: None,
+        from: None,
+        to: None,
+    }
+}
+
 /// A report with only a verdict and a reason (nothing was decoded).
 fn bare_report(reason: Reason, ppt: Option<String>) -> Report {
     Report {

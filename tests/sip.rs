@@ -489,6 +489,35 @@ fn malformed_sip_is_exit_1_unreadable_file_is_exit_2() {
         err.contains("not a SIP request") && err.contains("response"),
         "{err}"
     );
+    assert!(o.stdout.is_empty(), "text format prints nothing on stdout");
+    // With --format json, scripts still get one report on stdout.
+    let o = run(
+        &[
+            "verify",
+            "--sip",
+            "-",
+            "--cert",
+            &pki.chain,
+            "--trust-anchors",
+            &pki.root,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ],
+        Some(b"garbage\r\n\r\n"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let r: SipReport = serde_json::from_slice(&o.stdout).unwrap();
+    let reason = r.overall.reason.as_ref().unwrap();
+    assert_eq!((reason.code, reason.id.as_str()), (400, "sip-malformed"));
+    assert!(
+        reason.detail.contains("malformed request line"),
+        "{}",
+        reason.detail
+    );
+    assert_eq!(r.sip.verstat_param, ";verstat=No-TN-Validation");
+    assert!(r.sip.reason_header.is_none() && r.passports.is_empty());
     let o = run(
         &[
             "verify",

@@ -34,6 +34,15 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
                 "error: {}: not a SIP request this tool can read: {e}",
                 source_name(&path)
             );
+            // Scripts asking for JSON still get one report on stdout.
+            if matches!(a.format, OutFormat::Json) {
+                let report = sip_verify::malformed_request_report(&e);
+                writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string(&report)?
+                )?;
+            }
             return Ok(EXIT_FAIL);
         }
     };
