@@ -3,6 +3,7 @@
  * through shaken_verify_identity, reading the verdict, freeing the result.
  *   capi-bench CERTS_DIR IDENTITY NOW [ITERATIONS]
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,6 +3,7 @@
  *   threads certs/ 1800000000
  * Exit status 0 when every check passed.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
