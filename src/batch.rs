@@ -353,6 +353,8 @@ mod tests {
         let wrapped = br#"{"verificationRequest":{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":7,"identity":"a\u0062c"}}"#;
         let r = VerifyRequest::parse(wrapped, &p()).unwrap();
         assert_eq!(r.identity, "abc");
+        let escaped = br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":"x\/y"}"#;
+        assert_eq!(VerifyRequest::parse(escaped, &p()).unwrap().identity, "x/y");
         let ctx = r.context(Some(100));
         assert_eq!((ctx.now, ctx.date), (100, Some(7)));
         let ctx = r.context(None);

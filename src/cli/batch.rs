@@ -736,20 +736,6 @@ mod tests {
     }
 
     #[test]
-    fn parses_bare_and_wrapped_requests() {
-        let bare = br#"{"from":{"tn":"12155551212"},"to":{"tn":["12355551212"]},"time":5,"identity":"x\/y"}"#;
-        let r: VerifyRequest = serde_json::from_slice(bare).unwrap();
-        assert_eq!(r.identity.unwrap().0, "x/y");
-        let wrapped = br#"{"verificationRequest":{"from":{"tn":"1"},"to":{"tn":[]},"time":5,"identity":"i"}}"#;
-        let r: VerifyRequest = serde_json::from_slice(wrapped).unwrap();
-        assert_eq!(r.wrapped.unwrap().time, Some(5));
-        let s: SignRequest =
-            serde_json::from_slice(br#"{"signingRequest":{"attest":"A"}}"#).unwrap();
-        assert_eq!(s.wrapped.unwrap().attest.unwrap().0, "A");
-        assert!(serde_json::from_slice::<VerifyRequest>(br#"{"time":"5"}"#).is_err());
-    }
-
-    #[test]
     fn finds_newlines_across_blocks() {
         assert_eq!(find_newline(b""), None);
         assert_eq!(find_newline(b"abc"), None);
