@@ -302,6 +302,20 @@ int32_t shaken_verifier_options_add_tls_root(shaken_verifier_options *options,
                                              const char *pem,
                                              size_t pem_len);
 
+// Keep fetched certificates in a directory as well as in memory (like
+// `shaken verify --cache-dir`). Pre-forking SIP servers (Kamailio, OpenSIPS)
+// run many worker processes, each with its own verifier: with one shared
+// directory a certificate fetched by one worker is read from disk by the
+// others instead of fetched again. Writes are atomic (a temporary file
+// renamed), so the workers can share it safely. The directory is created
+// if missing. A UTF-8 path; the default is memory only.
+//
+// # Safety
+// `options` from [`shaken_verifier_options_new`]; `path` points to `path_len` bytes.
+int32_t shaken_verifier_options_set_cache_dir(shaken_verifier_options *options,
+                                              const char *path,
+                                              size_t path_len);
+
 // Lab switch: fetch `http://` x5u URLs too (default 0: https only).
 //
 // # Safety

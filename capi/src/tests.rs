@@ -535,6 +535,45 @@ fn fetches_x5u_once_blocking_and_from_inside_a_tokio_runtime() {
     }
 }
 
+/// Two verifiers (two worker processes) sharing a cache directory: the
+/// second reads the certificate from disk, the server sees one request.
+#[test]
+fn a_shared_cache_dir_saves_the_second_worker_a_fetch() {
+    let (port, hits) = serve(file("sp-chain.pem"));
+    let x5u = format!("http://127.0.0.1:{port}/sp.pem");
+    let dir = std::env::temp_dir().join(format!("shaken-capi-cache-{}-{port}", std::process::id()));
+    let dir_s = dir.to_str().unwrap().to_owned();
+    let with_dir = |o: *mut shaken_verifier_options| {
+        lab_fetching(o);
+        let rc =
+            unsafe { shaken_verifier_options_set_cache_dir(o, dir_s.as_ptr().cast(), dir_s.len()) };
+        assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    };
+    let sg = signer(&x5u);
+    let id = sign(sg, "12155550121", "12125550143", NOW);
+    let first = verifier(with_dir);
+    assert!(verify(first, &id, "12155550121", "12125550143").passed);
+    let second = verifier(with_dir);
+    let r = verify(second, &id, "12155550121", "12125550143");
+    assert!(r.passed, "{:?}", r.detail);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(std::fs::read_dir(&dir).unwrap().count() > 0);
+    // An empty path is refused with a reason.
+    let o = shaken_verifier_options_new();
+    assert_eq!(
+        unsafe { shaken_verifier_options_set_cache_dir(o, dir_s.as_ptr().cast(), 0) },
+        SHAKEN_ERR_INVALID_ARGUMENT
+    );
+    assert!(last_error().contains("path"), "{}", last_error());
+    unsafe {
+        shaken_verifier_options_free(o);
+        shaken_verifier_free(first);
+        shaken_verifier_free(second);
+        shaken_signer_free(sg);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn default_options_refuse_http_and_a_dead_server_is_436() {
     // Defaults: https only.

@@ -17,7 +17,7 @@ use shaken_lib::verify::{
 };
 use shaken_lib::Limits;
 
-use crate::error::{bytes, check_out, ffi_call, opt_text, text_list, ApiError};
+use crate::error::{bytes, check_out, ffi_call, opt_text, text, text_list, ApiError};
 use crate::result::shaken_result;
 use crate::shaken_str;
 use crate::signer::wall_clock;
@@ -196,6 +196,38 @@ pub unsafe extern "C" fn shaken_verifier_options_add_tls_root(
         with_options("shaken_verifier_options_add_tls_root", options, |o| {
             let pem = bytes(pem, pem_len, "pem")?;
             o.fetch.extra_tls_roots_pem.push(pem.to_vec());
+            Ok(())
+        })
+    }
+}
+
+/// Keep fetched certificates in a directory as well as in memory (like
+/// `shaken verify --cache-dir`). Pre-forking SIP servers (Kamailio, OpenSIPS)
+/// run many worker processes, each with its own verifier: with one shared
+/// directory a certificate fetched by one worker is read from disk by the
+/// others instead of fetched again. Writes are atomic (a temporary file
+/// renamed), so the workers can share it safely. The directory is created
+/// if missing. A UTF-8 path; the default is memory only.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`]; `path` points to `path_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_cache_dir(
+    options: *mut shaken_verifier_options,
+    path: *const c_char,
+    path_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_cache_dir", options, |o| {
+            let dir = text(path, path_len, "path")?;
+            if dir.is_empty() || dir.contains('\0') {
+                return Err(ApiError::Invalid {
+                    arg: "path",
+                    detail: "an empty path or one with a NUL byte is not a directory".into(),
+                });
+            }
+            o.fetch.cache_dir = Some(std::path::PathBuf::from(dir));
             Ok(())
         })
     }

@@ -114,6 +114,8 @@ pub(crate) async fn write(
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.{n}.tmp", std::process::id()));
     let result = async {
+        // Created on first use (and again if someone removed it meanwhile).
+        tokio::fs::create_dir_all(dir).await?;
         let mut f = tokio::fs::File::create(&tmp).await?;
         f.write_all(&encode(url, expires_unix, body)).await?;
         f.sync_all().await?;
@@ -190,5 +192,15 @@ mod tests {
             .unwrap();
         assert_eq!(read(dir.path(), URL, 100).await, None);
         assert_eq!(read(dir.path(), "https://absent.example/", 100).await, None);
+    }
+
+    /// A `--cache-dir` that does not exist yet is created on the first write
+    /// (it used to fail with only a warning, so nothing was ever cached).
+    #[tokio::test]
+    async fn missing_directory_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir.path().join("a/b");
+        write(&nested, URL, 7, b"x").await.unwrap();
+        assert_eq!(read(&nested, URL, 100).await, Some((7, b"x".to_vec())));
     }
 }
