@@ -72,6 +72,12 @@ pub enum IdentityError {
         /// How many.
         count: usize,
     },
+    /// Bytes that are not UTF-8 (a header value is text).
+    #[error("Identity header value is not UTF-8: invalid byte at offset {offset}")]
+    NotUtf8 {
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
     /// Too many comma-separated values.
     #[error("Identity header holds {count} values; the limit is {max}")]
     TooMany {

@@ -1,7 +1,7 @@
 //! `shaken verify --sip` and `shaken sign --sip`.
 
 use super::args::{OutFormat, SignArgs, VerifyArgs};
-use super::common::{now, read_input};
+use super::common::{now, read_bounded, read_input, Bounded};
 use super::sign::{check_x5u, load_signer};
 use super::verify::{build_setup, runtime, text};
 use super::{EXIT_FAIL, EXIT_OK};
@@ -24,10 +24,14 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
         bail!("--sip FILE|- is required");
     };
     let setup = build_setup(&a, false)?;
-    let bytes = read_input(&path, setup.limits.max_sip_message)?;
-    // The message comes from a stranger: a malformed one is a verification
-    // that did not pass (exit 1), not a usage error.
-    let req = match SipRequest::parse(&bytes, &setup.limits) {
+    // The message comes from a stranger: a malformed or oversized one is a
+    // verification that did not pass (exit 1), not a usage error.
+    let max = setup.limits.max_sip_message;
+    let parsed = match read_bounded(&path, max)? {
+        Bounded::Fits(bytes) => SipRequest::parse(&bytes, &setup.limits),
+        Bounded::TooLong(len) => Err(shaken::sip::SipError::TooLarge { len, max }),
+    };
+    let req = match parsed {
         Ok(r) => r,
         Err(e) => {
             eprintln!(

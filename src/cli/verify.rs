@@ -1,7 +1,7 @@
 //! `shaken verify` and `shaken decode`.
 
 use super::args::{CrlArgs, CrlPolicyArg, DecodeArgs, FetchArgs, OutFormat, VerifyArgs};
-use super::common::{identity_value, load_anchors, now, rfc3339};
+use super::common::{identity_input, identity_value, load_anchors, now, rfc3339, IdentityInput};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
 use shaken::cert::parse_chain;
@@ -195,7 +195,7 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
         return super::pcap::verify(a);
     }
     let setup = build_setup(&a, false)?;
-    let value = identity_value(a.value.as_deref(), setup.limits.max_identity_header_len * 2)?;
+    let value = identity_input(a.value.as_deref(), setup.limits.max_identity_header_len)?;
     let mut ctx = CallContext::at(setup.now.unwrap_or_else(now));
     if let Some(o) = &a.orig {
         ctx.orig.push(PartyId::Tn(
@@ -208,7 +208,10 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
         ));
     }
     let rt = runtime()?;
-    let result = setup.verify_value(&value, &ctx, &rt);
+    let result = match value {
+        IdentityInput::Value(v) => setup.verify_value(&v, &ctx, &rt),
+        IdentityInput::Refused(e) => Err(Box::new(Failure::new(VerifyError::IdentityMalformed(e)))),
+    };
     let report = verify::report(&result);
     render(&report, a.format)?;
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
