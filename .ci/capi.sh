@@ -25,7 +25,7 @@ cargo test --locked -p shaken-capi
 echo "== capi: clippy"
 cargo clippy --locked -p shaken-capi --all-targets -- -D warnings
 
-LIB="$PWD/target/release"
+LIB="${CARGO_TARGET_DIR:-$PWD/target}/release"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -Iinclude)

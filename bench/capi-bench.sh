@@ -11,7 +11,7 @@ OUT="${TMPDIR:-/tmp}/shaken-capi-bench"
 mkdir -p "$OUT"
 cargo build --locked --release -p shaken-capi
 cargo bench --locked -p shaken-capi --bench rust_api --no-run 2>/dev/null
-LIB="$PWD/target/release"
+LIB="${CARGO_TARGET_DIR:-$PWD/target}/release"
 gcc -O2 -Wall -Wextra -Werror -Iinclude bench/capi-bench.c -L"$LIB" -lshaken -Wl,-rpath,"$LIB" -o "$OUT/capi-bench"
 gcc -O2 -Wall -Wextra -Werror -Iinclude examples/c/sign_call.c -L"$LIB" -lshaken -Wl,-rpath,"$LIB" -o "$OUT/sign_call"
 ID=$("$OUT/sign_call" certs/sp.key.pem https://cr.example.net/sp.pem 12155550121 12125550143 A "$NOW")

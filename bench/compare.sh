@@ -39,9 +39,10 @@ if [ -z "${NO_BUILD:-}" ]; then
     cargo build --release --quiet
     cargo build --release --quiet --example raw_es256 --example x5u_server
 fi
-SHAKEN="$ROOT/target/release/shaken"
-RAW="$ROOT/target/release/examples/raw_es256"
-X5U_SERVER="$ROOT/target/release/examples/x5u_server"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+SHAKEN="$TARGET/release/shaken"
+RAW="$TARGET/release/examples/raw_es256"
+X5U_SERVER="$TARGET/release/examples/x5u_server"
 CERTS="$ROOT/certs"
 NOW=1800000000
 X5U=https://cr.example.net/sp.pem
