@@ -133,6 +133,15 @@ fn verify_args(value: &str, extra: &[&str]) -> Vec<OsString> {
     a
 }
 
+/// `verify VALUE --cert CERT` with the lab anchors and the pinned clock, JSON out.
+fn verify_cert_args(value: &str, cert: &str) -> Vec<OsString> {
+    let mut a = verify_args(value, &[]);
+    if let Some(c) = a.get_mut(3) {
+        *c = OsString::from(cert);
+    }
+    a
+}
+
 /// The JSON report of a run that exited 1, or a panic with its output.
 fn report(o: &Out) -> Value {
     serde_json::from_str(&o.stdout).unwrap_or_else(|e| {
@@ -1359,22 +1368,7 @@ fn chain_of_one_hundred_certificates() {
     let path = write_tmp(&dir, "chain100.pem", &pem);
     // As --cert: a local file the verifier refuses to load (input error, 2).
     let tok = crafted(&header(), &payload());
-    let now = NOW.to_string();
-    let o = run(
-        &os(&[
-            "verify",
-            &tok,
-            "--cert",
-            &path,
-            "--trust-anchors",
-            &certs("anchors.pem"),
-            "--now",
-            &now,
-            "--format",
-            "json",
-        ]),
-        None,
-    );
+    let o = run(&verify_cert_args(&tok, &path), None);
     assert_eq!(
         check(
             "100-certificate --cert",
@@ -1408,22 +1402,7 @@ fn certificate_with_a_one_mebibyte_extension() {
     assert!(pem.len() > 1024 * 1024);
     let path = write_tmp(&dir, "huge.pem", &pem);
     let tok = crafted(&header(), &payload());
-    let now = NOW.to_string();
-    let o = run(
-        &os(&[
-            "verify",
-            &tok,
-            "--cert",
-            &path,
-            "--trust-anchors",
-            &certs("anchors.pem"),
-            "--now",
-            &now,
-            "--format",
-            "json",
-        ]),
-        None,
-    );
+    let o = run(&verify_cert_args(&tok, &path), None);
     assert_eq!(
         check(
             "1 MiB extension --cert",
