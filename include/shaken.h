@@ -316,6 +316,19 @@ int32_t shaken_verifier_options_set_cache_dir(shaken_verifier_options *options,
                                               const char *path,
                                               size_t path_len);
 
+// Share replay detection between processes through a directory (default:
+// each verifier keeps its own in memory). Pre-forking SIP servers run one
+// verifier per worker process; give them all the same directory, on tmpfs
+// (e.g. `/dev/shm/shaken-replay`), and a PASSporT replayed onto a call that
+// another worker handles is caught too. Created if missing; checked to be
+// writable by [`shaken_verifier_new`]. Ignored when replay detection is off.
+//
+// # Safety
+// `options` from [`shaken_verifier_options_new`]; `path` points to `path_len` bytes.
+int32_t shaken_verifier_options_set_replay_dir(shaken_verifier_options *options,
+                                               const char *path,
+                                               size_t path_len);
+
 // Lab switch: fetch `http://` x5u URLs too (default 0: https only).
 //
 // # Safety

@@ -18,6 +18,7 @@ pub mod limits;
 pub mod passport;
 pub mod pki;
 pub mod replay;
+pub mod replay_dir;
 pub mod report;
 pub mod sip;
 pub mod sip_verify;

@@ -49,6 +49,70 @@ pub struct Replayed {
     pub first_call_id: String,
 }
 
+/// Where a verifier records the PASSporTs it verified, to catch replays.
+/// [`ReplayStore`] is the in-process one; [`crate::replay_dir::DirReplayStore`]
+/// is shared by the processes of one host (pre-forked SIP servers); an
+/// integrator can put one in front of a shared cache of their own.
+pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
+    /// Record a verified PASSporT (`signing_input` = `header.payload`) seen at
+    /// `now` with `call_id`. `Err` if the same PASSporT was already verified
+    /// within the window for a different (or unknown) Call-ID.
+    fn check_and_record(
+        &self,
+        signing_input: &str,
+        call_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), Replayed>;
+}
+
+impl ReplayGuard for ReplayStore {
+    fn check_and_record(
+        &self,
+        signing_input: &str,
+        call_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), Replayed> {
+        ReplayStore::check_and_record(self, signing_input, call_id, now)
+    }
+}
+
+/// The 128-bit replay key of a PASSporT: a prefix of SHA-256 of the signed
+/// bytes (`header.payload`), never of the signature.
+pub(crate) fn replay_key(signing_input: &str) -> [u8; 16] {
+    let digest = Sha256::digest(signing_input.as_bytes());
+    let mut k = [0u8; 16];
+    k.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+    k
+}
+
+/// The stored form of a Call-ID (0 = unknown).
+pub(crate) fn call_id_key(call_id: Option<&str>) -> u64 {
+    call_id_hash(call_id)
+}
+
+/// The verdict on a PASSporT seen before at `first_seen` for Call-ID hash
+/// `first_call`, now seen at `now` for `call`: `None` when it no longer
+/// counts (older than `ttl`) or is the same call (a fork).
+pub(crate) fn judge(
+    first_seen: i64,
+    first_call: u64,
+    call: u64,
+    now: i64,
+    ttl: i64,
+) -> Option<Replayed> {
+    if now.saturating_sub(first_seen) > ttl || (call != 0 && first_call == call) {
+        return None;
+    }
+    Some(Replayed {
+        age: now.saturating_sub(first_seen),
+        first_call_id: if first_call == 0 {
+            "an unknown Call-ID".into()
+        } else {
+            "a different Call-ID".into()
+        },
+    })
+}
+
 /// A bounded, sharded store of recently verified PASSporTs. Share it with `Arc`.
 #[derive(Debug)]
 pub struct ReplayStore {
@@ -77,10 +141,7 @@ impl ReplayStore {
         call_id: Option<&str>,
         now: i64,
     ) -> Result<(), Replayed> {
-        let digest = Sha256::digest(signing_input.as_bytes());
-        let mut k = [0u8; 16];
-        k.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
-        let key = u128::from_le_bytes(k);
+        let key = u128::from_le_bytes(replay_key(signing_input));
         let shard = (key % SHARDS as u128) as usize;
         let call = call_id_hash(call_id);
         let Some(shard) = self.shards.get(shard) else {
@@ -89,17 +150,11 @@ impl ReplayStore {
         let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(e) = map.get(&key) {
             if now.saturating_sub(e.first_seen) <= self.ttl {
-                if call != 0 && e.call_id == call {
-                    return Ok(()); // a forked INVITE carries the same Identity and Call-ID
-                }
-                return Err(Replayed {
-                    age: now.saturating_sub(e.first_seen),
-                    first_call_id: if e.call_id == 0 {
-                        "an unknown Call-ID".into()
-                    } else {
-                        "a different Call-ID".into()
-                    },
-                });
+                // A forked INVITE carries the same Identity and Call-ID.
+                return match judge(e.first_seen, e.call_id, call, now, self.ttl) {
+                    None => Ok(()),
+                    Some(r) => Err(r),
+                };
             }
         }
         if map.len() >= self.capacity_per_shard {

@@ -651,7 +651,7 @@ pub struct Verifier {
     crl_failures: Vec<CrlFailure>,
     policy: VerifyPolicy,
     limits: Limits,
-    replay: Option<std::sync::Arc<crate::replay::ReplayStore>>,
+    replay: Option<std::sync::Arc<dyn crate::replay::ReplayGuard>>,
     memo: Arc<ChainMemo>,
 }
 
@@ -705,6 +705,16 @@ impl Verifier {
     /// PASSporTs that verified are recorded.
     pub fn with_replay(mut self, store: std::sync::Arc<crate::replay::ReplayStore>) -> Self {
         self.replay = Some(store);
+        self
+    }
+    /// Detect replays with any [`crate::replay::ReplayGuard`], e.g. a
+    /// [`crate::replay_dir::DirReplayStore`] shared by the worker processes
+    /// of one host.
+    pub fn with_replay_guard(
+        mut self,
+        guard: std::sync::Arc<dyn crate::replay::ReplayGuard>,
+    ) -> Self {
+        self.replay = Some(guard);
         self
     }
     /// A replay store sized for this verifier's freshness window.

@@ -109,6 +109,17 @@ struct Outcome {
 }
 
 fn verify(v: *const shaken_verifier, identity: &str, orig: &str, dest: &str) -> Outcome {
+    verify_call(v, identity, orig, dest, None)
+}
+
+fn verify_call(
+    v: *const shaken_verifier,
+    identity: &str,
+    orig: &str,
+    dest: &str,
+    call_id: Option<&str>,
+) -> Outcome {
+    let (call_ptr, call_len) = call_id.map_or((null(), 0), |c| (c.as_ptr().cast(), c.len()));
     let d = [shaken_str {
         ptr: dest.as_ptr().cast(),
         len: dest.len(),
@@ -123,8 +134,8 @@ fn verify(v: *const shaken_verifier, identity: &str, orig: &str, dest: &str) -> 
             orig.len(),
             d.as_ptr(),
             1,
-            null(),
-            0,
+            call_ptr,
+            call_len,
             NOW,
             &mut r,
         )
@@ -570,6 +581,55 @@ fn a_shared_cache_dir_saves_the_second_worker_a_fetch() {
         shaken_verifier_free(first);
         shaken_verifier_free(second);
         shaken_signer_free(sg);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two workers (two verifiers) sharing a replay directory: a PASSporT
+/// replayed onto another call is caught by the other worker; the same call
+/// forked to it passes; an unusable directory is refused at creation.
+#[test]
+fn a_shared_replay_dir_catches_replays_across_workers() {
+    let dir = std::env::temp_dir().join(format!("shaken-capi-replay-{}", std::process::id()));
+    let dir_s = dir.to_str().unwrap().to_owned();
+    let with_dir = |o: *mut shaken_verifier_options| {
+        pinned(o);
+        let rc = unsafe {
+            shaken_verifier_options_set_replay_dir(o, dir_s.as_ptr().cast(), dir_s.len())
+        };
+        assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    };
+    let (w1, w2) = (verifier(with_dir), verifier(with_dir));
+    let sg = signer("https://cr.example.net/sp.pem");
+    let id = sign(sg, "12155550121", "12125550143", NOW);
+    let call = |v: *const shaken_verifier, call_id: &str| {
+        verify_call(v, &id, "12155550121", "12125550143", Some(call_id))
+    };
+    assert!(call(w1, "call-1@a").passed);
+    assert!(call(w2, "call-1@a").passed, "a fork of the same call");
+    let replay = call(w2, "call-2@b");
+    assert!(!replay.passed);
+    assert_eq!(replay.id.as_deref(), Some("replay"), "{:?}", replay.detail);
+    unsafe {
+        shaken_verifier_free(w1);
+        shaken_verifier_free(w2);
+        shaken_signer_free(sg);
+    }
+    // A path that is a file cannot be a replay directory: refused at creation.
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let file_s = file.to_str().unwrap().to_owned();
+    let o = shaken_verifier_options_new();
+    unsafe {
+        assert_eq!(
+            shaken_verifier_options_set_replay_dir(o, file_s.as_ptr().cast(), file_s.len()),
+            SHAKEN_OK
+        );
+        let mut v: *mut shaken_verifier = std::ptr::null_mut();
+        assert_eq!(shaken_verifier_new(o, &mut v), SHAKEN_ERR_INVALID_ARGUMENT);
+        assert!(v.is_null());
+        assert!(last_error().contains("replay_dir"), "{}", last_error());
+        shaken_verifier_options_free(o);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,6 +10,7 @@ use shaken_lib::cert::{parse_chain, Certificate, ChainPolicy, Crl, TrustAnchors}
 use shaken_lib::fetch::FetchOptions;
 use shaken_lib::identity::IdentityHeader;
 use shaken_lib::online::{chain_cache, CrlFetcher, OnlineVerifier};
+use shaken_lib::replay_dir::DirReplayStore;
 use shaken_lib::sip::SipRequest;
 use shaken_lib::sip_verify;
 use shaken_lib::verify::{
@@ -37,6 +38,7 @@ pub struct shaken_verifier_options {
     fetch: FetchOptions,
     max_age: u32,
     replay: bool,
+    replay_dir: Option<std::path::PathBuf>,
     fetch_crl: bool,
     crl_hard: bool,
 }
@@ -50,6 +52,7 @@ impl Default for shaken_verifier_options {
             fetch: FetchOptions::default(),
             max_age: 60,
             replay: true,
+            replay_dir: None,
             fetch_crl: false,
             crl_hard: false,
         }
@@ -228,6 +231,37 @@ pub unsafe extern "C" fn shaken_verifier_options_set_cache_dir(
                 });
             }
             o.fetch.cache_dir = Some(std::path::PathBuf::from(dir));
+            Ok(())
+        })
+    }
+}
+
+/// Share replay detection between processes through a directory (default:
+/// each verifier keeps its own in memory). Pre-forking SIP servers run one
+/// verifier per worker process; give them all the same directory, on tmpfs
+/// (e.g. `/dev/shm/shaken-replay`), and a PASSporT replayed onto a call that
+/// another worker handles is caught too. Created if missing; checked to be
+/// writable by [`shaken_verifier_new`]. Ignored when replay detection is off.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`]; `path` points to `path_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_replay_dir(
+    options: *mut shaken_verifier_options,
+    path: *const c_char,
+    path_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_replay_dir", options, |o| {
+            let dir = text(path, path_len, "path")?;
+            if dir.is_empty() || dir.contains('\0') {
+                return Err(ApiError::Invalid {
+                    arg: "path",
+                    detail: "an empty path or one with a NUL byte is not a directory".into(),
+                });
+            }
+            o.replay_dir = Some(std::path::PathBuf::from(dir));
             Ok(())
         })
     }
@@ -459,8 +493,20 @@ fn build(o: &shaken_verifier_options) -> Result<shaken_verifier, ApiError> {
         .with_limits(limits.clone())
         .with_crls(o.crls.clone());
     if o.replay {
-        let store = Arc::new(verifier.default_replay_store());
-        verifier = verifier.with_replay(store);
+        match &o.replay_dir {
+            None => {
+                let store = Arc::new(verifier.default_replay_store());
+                verifier = verifier.with_replay(store);
+            }
+            Some(dir) => {
+                let ttl = i64::from(o.max_age).saturating_mul(2);
+                let store = DirReplayStore::open(dir, ttl).map_err(|e| ApiError::Invalid {
+                    arg: "replay_dir",
+                    detail: e.to_string(),
+                })?;
+                verifier = verifier.with_replay_guard(Arc::new(store));
+            }
+        }
     }
     let verifier = Arc::new(verifier);
     let (chain, online) = match &o.chain {
