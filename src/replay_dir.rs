@@ -23,6 +23,8 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
 /// Replay detection shared through a directory (see the module docs).
 #[derive(Debug)]
 pub struct DirReplayStore {
@@ -30,7 +32,6 @@ pub struct DirReplayStore {
     ttl: i64,
     /// The window this process last swept.
     swept: AtomicI64,
-    tmp_counter: AtomicU64,
     errors: AtomicU64,
 }
 
@@ -67,7 +68,6 @@ impl DirReplayStore {
             dir,
             ttl: ttl_seconds.max(1),
             swept: AtomicI64::new(i64::MIN),
-            tmp_counter: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         })
     }
@@ -149,7 +149,9 @@ impl DirReplayStore {
         }
         // Publish atomically: write a private file, then link it to the key.
         std::fs::create_dir_all(&current_dir)?;
-        let n = self.tmp_counter.fetch_add(1, Ordering::Relaxed);
+        // Unique in the host: the process id, and a counter shared by every
+        // store of the process (two stores on one directory must not collide).
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = current_dir.join(format!(".{key}.{}.{n}", std::process::id()));
         let published = (|| {
             let mut f = std::fs::File::create(&tmp)?;
@@ -264,6 +266,8 @@ mod tests {
             .filter(|ok| *ok)
             .count();
         assert_eq!(passed, 1);
+        // And not by letting calls through on an I/O error.
+        assert_eq!(stores.iter().map(|s| s.errors()).sum::<u64>(), 0);
     }
 
     #[test]
