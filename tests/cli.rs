@@ -793,3 +793,42 @@ fn sip_verstat_with_attestation_suffix_is_opt_in() {
     );
     assert_eq!(suffixed["verstat"], "TN-Validation-Passed");
 }
+
+/// `--replay-dir`: two separate processes share replay detection through a
+/// directory (as the workers of a pre-forked server would); without it each
+/// process has its own store and the second use of a token passes.
+#[test]
+fn replay_dir_is_shared_between_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let replay_dir = dir.path().join("replay");
+    let rd = replay_dir.to_str().unwrap();
+    let id = sign_cli(&[]);
+    let (code, r) = verify_json(&id, &["--replay-dir", rd]);
+    assert_eq!(code, 0, "{:?}", r.reason);
+    let (code, r) = verify_json(&id, &["--replay-dir", rd]);
+    assert_eq!(code, 1);
+    let reason = r.reason.unwrap();
+    assert_eq!(
+        (reason.code, reason.id.as_str()),
+        (438, "replay"),
+        "{}",
+        reason.detail
+    );
+    // Without the shared directory another process does not know the token.
+    assert_eq!(verify_json(&id, &["--replay"]).0, 0);
+    // A path that cannot be a directory is a usage error naming the flag.
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let o = shaken(&[
+        "verify",
+        &id,
+        "--cert",
+        &certs("sp-chain.pem"),
+        "--trust-anchors",
+        &certs("root.pem"),
+        "--replay-dir",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--replay-dir"));
+}

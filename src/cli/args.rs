@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// Turn replay detection off (on by default in server mode).
     #[arg(long)]
     pub no_replay: bool,
+    /// Share replay detection with the other shaken processes of this host
+    /// through DIR (put it on tmpfs, e.g. /dev/shm/shaken-replay).
+    #[arg(long, value_name = "DIR")]
+    pub replay_dir: Option<PathBuf>,
     /// Most requests handled at once.
     #[arg(long, value_name = "N")]
     pub max_concurrent: Option<usize>,
@@ -316,6 +320,10 @@ pub struct VerifyArgs {
     /// Turn replay detection off.
     #[arg(long)]
     pub no_replay: bool,
+    /// Share replay detection with the other shaken processes of this host
+    /// through DIR (put it on tmpfs, e.g. /dev/shm/shaken-replay); implies --replay.
+    #[arg(long, value_name = "DIR")]
+    pub replay_dir: Option<std::path::PathBuf>,
     /// With --sip: signal the verstat with the attestation appended (TN-Validation-Passed-A), a common vendor extension; the JSON `verstat` field stays standard.
     #[arg(long)]
     pub verstat_attest: bool,

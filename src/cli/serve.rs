@@ -55,6 +55,7 @@ mod imp {
         trust_anchors: Vec<PathBuf>,
         max_age: u32,
         replay: bool,
+        replay_dir: Option<PathBuf>,
         max_concurrent: Option<usize>,
         request_timeout_ms: Option<u64>,
         header_read_timeout_ms: Option<u64>,
@@ -143,6 +144,7 @@ mod imp {
             },
             max_age: a.max_age.or(f.max_age).unwrap_or(DEFAULT_MAX_AGE),
             replay: !a.no_replay && f.replay.unwrap_or(true),
+            replay_dir: a.replay_dir.or(f.replay_dir),
             max_concurrent: a.max_concurrent.or(f.max_concurrent),
             request_timeout_ms: a.request_timeout_ms.or(f.request_timeout_ms),
             header_read_timeout_ms: a.header_read_timeout_ms.or(f.header_read_timeout_ms),
@@ -214,8 +216,7 @@ mod imp {
             .with_limits(limits.clone())
             .with_crls(load_crl_files(&s.crl, &limits)?);
         if s.replay {
-            let store = Arc::new(verifier.default_replay_store());
-            verifier = verifier.with_replay(store);
+            verifier = crate::cli::verify::with_replay_store(verifier, s.replay_dir.as_deref())?;
         }
         let source = match &s.cert {
             Some(path) => {

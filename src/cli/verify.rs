@@ -156,11 +156,10 @@ pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> 
     let replay = if a.no_replay {
         false
     } else {
-        a.replay || replay_default
+        a.replay || a.replay_dir.is_some() || replay_default
     };
     if replay {
-        let store = Arc::new(verifier.default_replay_store());
-        verifier = verifier.with_replay(store);
+        verifier = with_replay_store(verifier, a.replay_dir.as_deref())?;
     }
     let verifier = Arc::new(verifier);
     let (chain, online) = match cert_chain {
@@ -215,6 +214,23 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
     let report = verify::report(&result);
     render(&report, a.format)?;
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
+}
+
+/// Replay detection in memory, or shared through `dir` with the other
+/// processes of the host (`--replay-dir`).
+pub fn with_replay_store(verifier: Verifier, dir: Option<&std::path::Path>) -> Result<Verifier> {
+    Ok(match dir {
+        None => {
+            let store = Arc::new(verifier.default_replay_store());
+            verifier.with_replay(store)
+        }
+        Some(dir) => {
+            let p = verifier.policy();
+            let store = shaken::replay_dir::DirReplayStore::open(dir, p.max_age + p.max_future)
+                .context("--replay-dir")?;
+            verifier.with_replay_guard(Arc::new(store))
+        }
+    })
 }
 
 /// A small runtime for one-shot network work.

@@ -49,6 +49,9 @@ pub struct FileConfig {
     pub max_age: Option<u32>,
     /// Replay detection (default true).
     pub replay: Option<bool>,
+    /// Share replay detection with the other processes of this host through
+    /// this directory (tmpfs).
+    pub replay_dir: Option<PathBuf>,
     /// Most requests handled at once.
     pub max_concurrent: Option<usize>,
     /// Per-request timeout, milliseconds.
