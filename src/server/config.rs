@@ -120,6 +120,13 @@ mod tests {
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:8080"));
         assert_eq!(c.max_concurrent, Some(1024));
         assert!(!c.trust_anchors.is_empty());
+        // The commented-out keys are real keys too.
+        let uncommented = text.replace("# replay-dir", "replay-dir");
+        let c = FileConfig::from_toml(&uncommented, Path::new("serve.example.toml")).unwrap();
+        assert_eq!(
+            c.replay_dir.as_deref(),
+            Some(Path::new("/dev/shm/shaken-replay"))
+        );
     }
 
     #[test]
