@@ -12,6 +12,7 @@ use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
 use shaken::identity::IdentityHeader;
 use shaken::passport::{sign, Attestation, Claims, Header, Token};
 use shaken::replay::ReplayStore;
+use shaken::replay_dir::DirReplayStore;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{sign_request, verify_request};
 use shaken::tn::TnPolicy;
@@ -104,6 +105,28 @@ fn benches(c: &mut Criterion) {
             let _ = black_box(with_replay.verify_with_chain(&h, &ctx, &chain));
         })
     });
+    // The same with the store shared through a directory (--replay-dir), on
+    // tmpfs when the machine has /dev/shm.
+    let shm = std::path::Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let replay_dir = base.join(format!("shaken-bench-replay-{}", std::process::id()));
+    let dir_store = DirReplayStore::open(&replay_dir, 120).unwrap();
+    let with_dir = Verifier::new(anchors.clone()).with_replay_guard(Arc::new(dir_store));
+    let mut i = 0usize;
+    g.bench_function("identity_with_cached_chain_replay_dir", |b| {
+        b.iter(|| {
+            i = (i + 1) % tokens.len();
+            let mut ctx = ctx.clone();
+            ctx.call_id = Some(format!("call-{i}"));
+            let h = IdentityHeader::parse(&tokens[i], &limits).unwrap();
+            let _ = black_box(with_dir.verify_with_chain(&h, &ctx, &chain));
+        })
+    });
+    let _ = std::fs::remove_dir_all(&replay_dir);
     g.finish();
 
     // SIP: parse an INVITE and verify its Identity header against

@@ -12,7 +12,9 @@
 //! Files live in one subdirectory per window of `ttl` seconds; a window
 //! older than the previous one is removed whole (at most once a window per
 //! process). Put the directory on tmpfs (`/dev/shm/...`, `/run/...`): a
-//! check is a few system calls, about as long as an ECDSA verification.
+//! check is a few system calls, measured at about 8 µs per verification on
+//! tmpfs (40 µs -> 48 µs for a cached-chain verify, `cargo bench --bench core
+//! replay_dir`), against well under 1 µs for the in-memory store.
 //!
 //! On an I/O error (directory removed, disk full) the store lets the call
 //! through and logs a warning: a broken replay store must not fail every
