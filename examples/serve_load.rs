@@ -15,17 +15,10 @@
 //! Replay detection is off (a pool of pre-signed PASSporTs is reused).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[cfg(not(feature = "server"))]
-fn main() {
-    eprintln!("serve_load needs the `server` feature");
-}
-
-#[cfg(feature = "server")]
 fn main() {
     load::main();
 }
 
-#[cfg(feature = "server")]
 mod load {
 
     use shaken::cert::{parse_chain, TrustAnchors};

@@ -15,17 +15,10 @@
 //! file to anyone who can reach the loopback interface.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[cfg(not(feature = "server"))]
-fn main() {
-    eprintln!("x5u_server needs the `server` feature");
-}
-
-#[cfg(feature = "server")]
 fn main() {
     serve::main();
 }
 
-#[cfg(feature = "server")]
 mod serve {
     use axum::http::header;
     use axum::response::IntoResponse;

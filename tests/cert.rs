@@ -6,7 +6,6 @@
 //!
 //! Every server listens on 127.0.0.1:0; nothing leaves loopback. The clock is
 //! pinned with --now / CallContext::at.
-#![cfg(all(feature = "cli", feature = "fetch"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::Value;

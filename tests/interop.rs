@@ -22,7 +22,6 @@
 //! time, and secsipidx runs with `-expire 60`. When shaken verifies, `--now`
 //! is pinned to the token's own `iat`. The probe table behind docs/interop.md
 //! is printed by `behaviour_probes` (run it with `--nocapture`).
-#![cfg(feature = "cli")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -2,7 +2,6 @@
 //! `listening on ADDR` from its stderr), a lab PKI written to a tempdir, and
 //! for the x5u cases a loopback certificate server started here. The server
 //! clock is pinned with `--now`; no test depends on the wall clock.
-#![cfg(feature = "server")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{json, Value};

@@ -5,18 +5,8 @@
 //! until SIGTERM or Ctrl-C. It prints `listening on ADDR` on stderr once the
 //! socket is bound (port 0 picks a free port).
 
-#[cfg(feature = "server")]
 pub use imp::run;
 
-/// Without the `server` feature there is no service to run.
-#[cfg(not(feature = "server"))]
-pub fn run(_a: super::args::ServeArgs) -> anyhow::Result<i32> {
-    anyhow::bail!(
-        "this shaken was built without the `server` feature: `shaken serve` is not available"
-    )
-}
-
-#[cfg(feature = "server")]
 mod imp {
     use crate::cli::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
     use crate::cli::common::load_anchors;

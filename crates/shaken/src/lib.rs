@@ -16,8 +16,10 @@ pub mod identity;
 pub mod json;
 pub mod limits;
 pub mod passport;
+#[cfg(any(test, feature = "pki"))]
 pub mod pki;
 pub mod replay;
+#[cfg(feature = "replay-dir")]
 pub mod replay_dir;
 pub mod report;
 pub mod sip;
@@ -33,12 +35,12 @@ pub mod online;
 #[cfg(feature = "server")]
 pub mod server;
 
-#[cfg(feature = "cli")]
+#[cfg(feature = "capture")]
 pub mod capture;
 
 pub use limits::Limits;
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
+#[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;

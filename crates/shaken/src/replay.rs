@@ -86,6 +86,7 @@ pub(crate) fn replay_key(signing_input: &str) -> [u8; 16] {
 }
 
 /// The stored form of a Call-ID (0 = unknown).
+#[cfg_attr(not(feature = "replay-dir"), allow(dead_code))]
 pub(crate) fn call_id_key(call_id: Option<&str>) -> u64 {
     call_id_hash(call_id)
 }

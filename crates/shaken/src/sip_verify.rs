@@ -543,13 +543,13 @@ mod tests {
     const NOW: i64 = 1_471_375_418;
     const X5U: &str = "https://cert.example.org/sp.pem";
     const ORIGID: &str = "123e4567-e89b-12d3-a456-426655440000";
-    const TEL: &[u8] = include_bytes!("../tests/data/sip/invite-tel.txt");
-    const PAI2: &[u8] = include_bytes!("../tests/data/sip/invite-pai-two.txt");
-    const NO_DATE: &[u8] = include_bytes!("../tests/data/sip/invite-no-date.txt");
-    const COMPACT: &[u8] = include_bytes!("../tests/data/sip/invite-compact.txt");
-    const FOLDED: &[u8] = include_bytes!("../tests/data/sip/invite-folded.txt");
-    const USERPHONE: &[u8] = include_bytes!("../tests/data/sip/invite-sip-userphone.txt");
-    const LF: &[u8] = include_bytes!("../tests/data/sip/invite-lf.txt");
+    const TEL: &[u8] = include_bytes!("../../../tests/data/sip/invite-tel.txt");
+    const PAI2: &[u8] = include_bytes!("../../../tests/data/sip/invite-pai-two.txt");
+    const NO_DATE: &[u8] = include_bytes!("../../../tests/data/sip/invite-no-date.txt");
+    const COMPACT: &[u8] = include_bytes!("../../../tests/data/sip/invite-compact.txt");
+    const FOLDED: &[u8] = include_bytes!("../../../tests/data/sip/invite-folded.txt");
+    const USERPHONE: &[u8] = include_bytes!("../../../tests/data/sip/invite-sip-userphone.txt");
+    const LF: &[u8] = include_bytes!("../../../tests/data/sip/invite-lf.txt");
 
     struct Lab {
         pki: LabPki,

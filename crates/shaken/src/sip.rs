@@ -1608,31 +1608,31 @@ Via: SIP/2.0/UDP a;branch=1 , ,SIP/2.0/TCP b;branch=2,\n\n";
     const DATA: &[(&str, &[u8])] = &[
         (
             "invite-tel.txt",
-            include_bytes!("../tests/data/sip/invite-tel.txt"),
+            include_bytes!("../../../tests/data/sip/invite-tel.txt"),
         ),
         (
             "invite-sip-userphone.txt",
-            include_bytes!("../tests/data/sip/invite-sip-userphone.txt"),
+            include_bytes!("../../../tests/data/sip/invite-sip-userphone.txt"),
         ),
         (
             "invite-compact.txt",
-            include_bytes!("../tests/data/sip/invite-compact.txt"),
+            include_bytes!("../../../tests/data/sip/invite-compact.txt"),
         ),
         (
             "invite-folded.txt",
-            include_bytes!("../tests/data/sip/invite-folded.txt"),
+            include_bytes!("../../../tests/data/sip/invite-folded.txt"),
         ),
         (
             "invite-pai-two.txt",
-            include_bytes!("../tests/data/sip/invite-pai-two.txt"),
+            include_bytes!("../../../tests/data/sip/invite-pai-two.txt"),
         ),
         (
             "invite-no-date.txt",
-            include_bytes!("../tests/data/sip/invite-no-date.txt"),
+            include_bytes!("../../../tests/data/sip/invite-no-date.txt"),
         ),
         (
             "invite-lf.txt",
-            include_bytes!("../tests/data/sip/invite-lf.txt"),
+            include_bytes!("../../../tests/data/sip/invite-lf.txt"),
         ),
     ];
 

@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn example_file_parses() {
-        let text = include_str!("../../docs/serve.example.toml");
+        let text = include_str!("../../../../docs/serve.example.toml");
         let c = FileConfig::from_toml(text, Path::new("serve.example.toml")).unwrap();
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:8080"));
         assert_eq!(c.max_concurrent, Some(1024));
