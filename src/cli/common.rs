@@ -122,21 +122,7 @@ pub fn identity_value(arg: Option<&str>, max: usize) -> Result<String> {
         }
         Some(v) => v.to_owned(),
     };
-    let mut v = raw.trim();
-    for prefix in ["identity:", "y:"] {
-        if v.len() >= prefix.len()
-            && v.get(..prefix.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
-        {
-            v = v.get(prefix.len()..).unwrap_or("").trim();
-        }
-    }
-    // Unfold a header pasted over several lines.
-    let joined: String = v
-        .split(['\r', '\n'])
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join("");
+    let joined = shaken::identity::unpaste(&raw).into_owned();
     if joined.is_empty() {
         bail!("no Identity header value given (pass VALUE, or '-' and the value on stdin)");
     }

@@ -364,6 +364,44 @@ impl fmt::Display for IdentityHeader {
     }
 }
 
+/// The value of an `Identity` header as people and programs paste it: the
+/// surrounding blanks trimmed, a leading `Identity:` or compact `y:` header
+/// name (any case) removed, and a value folded over several lines joined.
+/// Every surface (CLI, batch, REST, C) reads values through this, so a
+/// pasted header line gets the same answer everywhere.
+pub fn unpaste(value: &str) -> std::borrow::Cow<'_, str> {
+    let mut v = value.trim();
+    for prefix in ["identity:", "y:"] {
+        if v.get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        {
+            v = v.get(prefix.len()..).unwrap_or("").trim();
+        }
+    }
+    if v.contains(['\r', '\n']) {
+        std::borrow::Cow::Owned(v.split(['\r', '\n']).map(str::trim).collect())
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
+#[cfg(test)]
+mod unpaste_tests {
+    use super::unpaste;
+
+    #[test]
+    fn pasted_header_names_and_folding() {
+        assert_eq!(unpaste("  a.b.c;info=<x>  "), "a.b.c;info=<x>");
+        assert_eq!(unpaste("Identity: a.b.c"), "a.b.c");
+        assert_eq!(unpaste("IDENTITY:a.b.c"), "a.b.c");
+        assert_eq!(unpaste("y: a.b.c"), "a.b.c");
+        assert_eq!(unpaste("Identity: a.b\r\n  .c;info=<x>"), "a.b.c;info=<x>");
+        assert_eq!(unpaste("Identity:"), "");
+        // Only a leading header name is removed.
+        assert_eq!(unpaste("a.b.c;info=<https://x/identity:1>"), "a.b.c;info=<https://x/identity:1>");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

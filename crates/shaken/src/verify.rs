@@ -1353,6 +1353,7 @@ pub fn parse_identity_or_token(
     value: &str,
     limits: &Limits,
 ) -> Result<IdentityHeader, VerifyError> {
+    let value = &*crate::identity::unpaste(value);
     let mut h = IdentityHeader::parse_one(value, limits)?;
     if h.info.is_none() && !value.contains(';') {
         if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
