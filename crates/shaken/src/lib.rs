@@ -8,13 +8,17 @@
 //! - **shell**: the `shaken` binary.
 #![forbid(unsafe_code)]
 
+pub mod atis;
 pub mod b64;
 pub mod batch;
 pub mod cert;
+pub mod config;
 pub mod crypto;
 pub mod identity;
 pub mod json;
 pub mod limits;
+#[cfg(feature = "fs")]
+pub mod load;
 pub mod passport;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
@@ -24,6 +28,7 @@ pub mod replay_dir;
 pub mod report;
 pub mod sip;
 pub mod sip_verify;
+pub mod sti;
 pub mod summary;
 pub mod tn;
 pub mod verify;
@@ -38,7 +43,15 @@ pub mod server;
 #[cfg(feature = "capture")]
 pub mod capture;
 
+pub use atis::{OrigId, RequestError, SignRequest, VerifyRequest};
+pub use config::{SignerConfig, VerifierConfig};
 pub use limits::Limits;
+pub use passport::Attestation;
+pub use report::{Report, Verstat};
+#[cfg(feature = "fetch")]
+pub use sti::StiVs;
+pub use sti::{Signed, StiAs};
+pub use verify::{CallContext, PartyId};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

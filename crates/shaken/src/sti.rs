@@ -1,0 +1,620 @@
+//! The entry points a SIP stack uses: [`StiAs`] signs calls, [`StiVs`]
+//! verifies them (ATIS-1000082's STI-AS and STI-VS), each built once from
+//! its configuration and shared by every thread.
+//!
+//! ```no_run
+//! # #[cfg(feature = "fetch")] {
+//! use shaken::{CallContext, StiVs, VerifierConfig};
+//! let mut config = VerifierConfig::default();
+//! config.trust_anchors.push("/etc/shaken/sti-roots".into());
+//! let vs = StiVs::from_config(&config).unwrap();
+//! let call = CallContext::for_call(1_800_000_000, "+12155550121", &["+12125550143"]).unwrap();
+//! let report = vs.verify_blocking("eyJ...;info=<https://cr.example.net/sp.pem>", &call);
+//! println!("{}", report.verstat);
+//! # }
+//! ```
+//!
+//! The CLI (`sign`, `verify`, `--batch`, `--sip`, `--pcap`), the REST
+//! service and the C ABI are thin shells over these two types.
+
+use crate::atis::{RequestPolicy, SignRequest};
+use crate::config::{check_x5u, ConfigError};
+use crate::crypto::{DeterministicSigner, KeySigner, Signer};
+use crate::identity::IdentityHeader;
+use crate::passport::{self, Claims, EncodedHeader, Header, SignError};
+use std::sync::Arc;
+
+/// A signed call: what to put into the SIP `Identity` header, and what was
+/// signed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Signed {
+    /// The `Identity` header value (`token;info=<x5u>;alg=ES256;ppt=shaken`).
+    pub identity: String,
+    /// The full-form PASSporT alone.
+    pub token: String,
+    /// The claims signed.
+    pub claims: Claims,
+}
+
+/// The signing service (STI-AS): one key, one certificate URL.
+#[derive(Clone)]
+pub struct StiAs {
+    signer: Arc<dyn Signer>,
+    x5u: String,
+    header: Header,
+    encoded: EncodedHeader,
+    policy: RequestPolicy,
+}
+
+impl std::fmt::Debug for StiAs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StiAs")
+            .field("x5u", &self.x5u)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StiAs {
+    /// A signer with any [`Signer`] (a key in memory, an HSM, a KMS) and the
+    /// URL of its certificate.
+    pub fn new(signer: Arc<dyn Signer>, x5u: impl Into<String>) -> Result<Self, ConfigError> {
+        let x5u = x5u.into();
+        check_x5u(&x5u)?;
+        let header = Header::shaken(&x5u);
+        let encoded = EncodedHeader::new(&header).map_err(|e| ConfigError::X5u {
+            value: x5u.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(StiAs {
+            signer,
+            x5u,
+            header,
+            encoded,
+            policy: RequestPolicy::default(),
+        })
+    }
+
+    /// A signer with a P-256 key in PEM (PKCS#8 or SEC1). `deterministic`:
+    /// RFC 6979 signatures (the same claims give the same token).
+    pub fn from_pem(
+        pem: &str,
+        x5u: impl Into<String>,
+        deterministic: bool,
+    ) -> Result<Self, ConfigError> {
+        let key = |source| ConfigError::Key {
+            what: "(inline)".into(),
+            source,
+        };
+        let signer: Arc<dyn Signer> = if deterministic {
+            Arc::new(DeterministicSigner::from_pem(pem).map_err(key)?)
+        } else {
+            Arc::new(KeySigner::from_pem(pem).map_err(key)?)
+        };
+        Self::new(signer, x5u)
+    }
+
+    /// A signer from its configuration (reads the key file; feature `fs`).
+    #[cfg(feature = "fs")]
+    pub fn from_config(config: &crate::config::SignerConfig) -> Result<Self, ConfigError> {
+        let pem = crate::load::text(&config.key, crate::config::Setting::Key)?;
+        let mut s = Self::from_pem(&pem, config.x5u.clone(), config.deterministic).map_err(
+            |e| match e {
+                ConfigError::Key { source, .. } => ConfigError::Key {
+                    what: config.key.describe(),
+                    source,
+                },
+                other => other,
+            },
+        )?;
+        s.policy = config.request_policy();
+        Ok(s)
+    }
+
+    /// Read requests under these rules (TN policy, list bound).
+    pub fn with_request_policy(mut self, policy: RequestPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The request rules.
+    pub fn request_policy(&self) -> &RequestPolicy {
+        &self.policy
+    }
+
+    /// The certificate URL put into every PASSporT.
+    pub fn x5u(&self) -> &str {
+        &self.x5u
+    }
+
+    /// The PASSporT header signed.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The key's public point (uncompressed SEC1), where the signer knows it.
+    pub fn public_key(&self) -> Option<Vec<u8>> {
+        self.signer.public_key()
+    }
+
+    /// Sign the claims of a request.
+    pub fn sign(&self, request: &SignRequest) -> Result<Signed, SignError> {
+        self.sign_claims(&request.claims)
+    }
+
+    /// Sign a JSON signing request (bare or inside `signingRequest`).
+    pub fn sign_json(&self, json: &[u8]) -> Result<Signed, SignFailure> {
+        let req = SignRequest::parse_with(json, &self.policy)?;
+        Ok(self.sign(&req)?)
+    }
+
+    /// Sign SHAKEN claims as they are.
+    pub fn sign_claims(&self, claims: &Claims) -> Result<Signed, SignError> {
+        let token = passport::sign_encoded(&self.encoded, claims, self.signer.as_ref())?;
+        let identity = IdentityHeader::shaken(token.clone(), self.x5u.clone()).to_string();
+        Ok(Signed {
+            identity,
+            token,
+            claims: claims.clone(),
+        })
+    }
+}
+
+/// Why a signing request was not signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignFailure {
+    /// The request is malformed.
+    #[error(transparent)]
+    Request(#[from] crate::atis::RequestError),
+    /// The key failed.
+    #[error("signing failed: {0}")]
+    Sign(#[from] SignError),
+}
+
+impl crate::verify::CallContext {
+    /// The call to verify against: its time, calling and called parties
+    /// (numbers in any common form, or `sip:`/`sips:`/`tel:` URIs), with the
+    /// default TN policy. A party that is neither a number nor a URI
+    /// (`"anonymous"`) is refused: a check against it would mean nothing.
+    pub fn for_call(now: i64, orig: &str, dest: &[&str]) -> Result<Self, crate::tn::TnError> {
+        let policy = crate::tn::TnPolicy::default();
+        Ok(crate::verify::CallContext {
+            now,
+            orig: vec![party(orig, &policy)?],
+            dest: dest
+                .iter()
+                .map(|d| party(d, &policy))
+                .collect::<Result<_, _>>()?,
+            ..Default::default()
+        })
+    }
+}
+
+/// A calling or called party as a surface receives it: a telephone number
+/// (canonicalised), or a `sip:`, `sips:` or `tel:` URI compared as a URI.
+/// Anything else is an error (the number's parse error).
+pub fn party(
+    value: &str,
+    policy: &crate::tn::TnPolicy,
+) -> Result<crate::verify::PartyId, crate::tn::TnError> {
+    use crate::verify::PartyId;
+    match crate::tn::TelephoneNumber::parse(value, policy) {
+        Ok(tn) => Ok(PartyId::Tn(tn)),
+        Err(e) => {
+            let v = value.trim();
+            let scheme = v.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+            match scheme.as_deref() {
+                Some("sip" | "sips" | "tel") => Ok(PartyId::Uri(v.to_owned())),
+                _ => Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "fetch")]
+pub use online::StiVs;
+
+#[cfg(feature = "fetch")]
+mod online {
+    use crate::atis::{RequestPolicy, VerifyRequest};
+    use crate::cert::Certificate;
+    use crate::config::{ConfigError, CrlSpec, ReplayMode, Setting, VerifierConfig};
+    use crate::fetch::FetchOptions;
+    use crate::identity::IdentityHeader;
+    use crate::online::{chain_cache, CrlFetcher, CrlSource, OnlineVerifier};
+    use crate::report::Report;
+    use crate::sip::SipRequest;
+    use crate::sip_verify::{self, SipReport};
+    use crate::verify::{self, CallContext, Failure, VerifiedPassport, Verifier, VerifyError};
+    use std::future::Future;
+    use std::sync::{Arc, OnceLock};
+    use std::time::Duration;
+
+    /// The verification service (STI-VS): trust anchors, CRLs, the
+    /// certificate source (a pinned chain, or `x5u` fetched through a
+    /// cache), replay detection and the freshness policy, built once from a
+    /// [`VerifierConfig`]. Cheap to share (`Arc<StiVs>`); every method takes
+    /// `&self`.
+    ///
+    /// Each check comes in three forms: `async` (for a tokio SIP stack),
+    /// `_blocking` (for a thread-per-call stack or C: it runs fetches on a
+    /// small runtime of its own, also when called from inside another
+    /// runtime), and `verify_cached` (no I/O at all: `None` when a
+    /// certificate is still to be fetched).
+    pub struct StiVs {
+        verifier: Arc<Verifier>,
+        chain: Option<Arc<Vec<Certificate>>>,
+        online: Option<OnlineVerifier>,
+        crls: Option<CrlSource>,
+        request_policy: RequestPolicy,
+        runtime: OnceLock<tokio::runtime::Runtime>,
+    }
+
+    impl std::fmt::Debug for StiVs {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("StiVs")
+                .field("verifier", &self.verifier)
+                .field("pinned_chain", &self.chain.is_some())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl Drop for StiVs {
+        fn drop(&mut self) {
+            if let Some(rt) = self.runtime.take() {
+                // A stuck DNS lookup must not hold up the caller's shutdown.
+                rt.shutdown_timeout(Duration::from_secs(1));
+            }
+        }
+    }
+
+    impl StiVs {
+        /// Build the service: read the files the configuration names, set up
+        /// the fetcher. Does no network I/O (CRL URLs and `x5u` are fetched
+        /// when a call needs them).
+        pub fn from_config(c: &VerifierConfig) -> Result<Self, ConfigError> {
+            let limits = c.limits.clone();
+            let anchors = crate::load::trust_anchors(&c.trust_anchors)?;
+            let mut crl_files = Vec::new();
+            for spec in &c.crl {
+                if let CrlSpec::Load(src) = spec {
+                    crl_files.push(crate::load::crl(src, &limits)?);
+                }
+            }
+            let mut verifier = Verifier::new(anchors)
+                .with_policy(c.policy())
+                .with_limits(limits.clone())
+                .with_crls(crl_files);
+            match &c.replay {
+                ReplayMode::Off => {}
+                ReplayMode::Memory => {
+                    let store = Arc::new(verifier.default_replay_store());
+                    verifier = verifier.with_replay(store);
+                }
+                ReplayMode::Dir(dir) => verifier = with_replay_dir(verifier, dir, c.replay_ttl())?,
+            }
+            let verifier = Arc::new(verifier);
+            let fetch = fetch_options(c)?;
+            let urls = c.crl_urls();
+            let crls = if urls.is_empty() && !c.fetch_crl {
+                None
+            } else {
+                let fetcher = CrlFetcher::new(fetch.clone())
+                    .map_err(|e| ConfigError::Fetcher(e.to_string()))?;
+                Some(CrlSource::new(Arc::new(fetcher), urls, c.fetch_crl))
+            };
+            let (chain, online) = match &c.cert {
+                Some(src) => (Some(Arc::new(crate::load::chain(src, &limits)?)), None),
+                None => {
+                    let cache =
+                        chain_cache(fetch).map_err(|e| ConfigError::Fetcher(e.to_string()))?;
+                    let mut online = OnlineVerifier::new(verifier.clone(), Arc::new(cache));
+                    if let Some(src) = &crls {
+                        online = online.with_crl_source(src.clone());
+                    }
+                    (None, Some(online))
+                }
+            };
+            Ok(StiVs {
+                verifier,
+                chain,
+                online,
+                crls,
+                request_policy: c.request_policy(),
+                runtime: OnceLock::new(),
+            })
+        }
+
+        /// The core verifier (anchors, policy, limits, replay store).
+        pub fn verifier(&self) -> &Arc<Verifier> {
+            &self.verifier
+        }
+
+        /// The pinned chain, when there is one.
+        pub fn pinned_chain(&self) -> Option<&Arc<Vec<Certificate>>> {
+            self.chain.as_ref()
+        }
+
+        /// The fetching verifier and its cache, when `x5u` is fetched.
+        pub fn online(&self) -> Option<&OnlineVerifier> {
+            self.online.as_ref()
+        }
+
+        /// How verification requests are read (TN policy, list bound).
+        pub fn request_policy(&self) -> &RequestPolicy {
+            &self.request_policy
+        }
+
+        /// Parse an Identity header value (a pasted `Identity:` prefix and
+        /// folded lines are accepted; a bare full-form token's `x5u` stands
+        /// for `info`).
+        pub fn parse_identity(&self, value: &str) -> Result<IdentityHeader, Box<Failure>> {
+            verify::parse_identity_or_token(value, self.verifier.limits())
+                .map_err(|e| Box::new(Failure::new(e)))
+        }
+
+        /// Verify without waiting for the network: `None` when a certificate
+        /// or CRL must still be fetched (then call [`verify_header`](Self::verify_header)).
+        pub fn verify_cached(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Option<Result<VerifiedPassport, Box<Failure>>> {
+            match (&self.chain, &self.online) {
+                (Some(chain), _) => match &self.crls {
+                    None => Some(self.verifier.verify_with_chain(identity, ctx, chain)),
+                    Some(src) => {
+                        let pending = match self.verifier.prepare(identity, ctx) {
+                            Ok(p) => p,
+                            Err(f) => return Some(Err(f)),
+                        };
+                        let (crls, failures) = src.cached(chain)?;
+                        Some(self.verifier.complete_with_crls(
+                            pending,
+                            Ok(chain),
+                            ctx.now,
+                            &crls,
+                            &failures,
+                        ))
+                    }
+                },
+                (None, Some(online)) => online.verify_cached(identity, ctx),
+                (None, None) => Some(Err(no_source())),
+            }
+        }
+
+        /// Verify one parsed Identity header for a call (fetches on a cache miss).
+        pub async fn verify_header(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            match (&self.chain, &self.online) {
+                (Some(chain), _) => match &self.crls {
+                    None => self.verifier.verify_with_chain(identity, ctx, chain),
+                    Some(src) => {
+                        let pending = self.verifier.prepare(identity, ctx)?;
+                        let (crls, failures) = match src.cached(chain) {
+                            Some(r) => r,
+                            None => src.get(chain).await,
+                        };
+                        self.verifier.complete_with_crls(
+                            pending,
+                            Ok(chain),
+                            ctx.now,
+                            &crls,
+                            &failures,
+                        )
+                    }
+                },
+                (None, Some(online)) => match online.verify_cached(identity, ctx) {
+                    Some(r) => r,
+                    None => online.verify(identity, ctx).await,
+                },
+                (None, None) => Err(no_source()),
+            }
+        }
+
+        /// Verify an Identity header value for a call.
+        pub async fn verify(
+            &self,
+            value: &str,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let identity = self.parse_identity(value)?;
+            self.verify_header(&identity, ctx).await
+        }
+
+        /// [`verify`](Self::verify), blocking; the report a person or a
+        /// script reads.
+        pub fn verify_blocking(&self, value: &str, ctx: &CallContext) -> Report {
+            verify::report(&self.verify_result_blocking(value, ctx))
+        }
+
+        /// [`verify`](Self::verify), blocking, with the verified PASSporT.
+        pub fn verify_result_blocking(
+            &self,
+            value: &str,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let identity = self.parse_identity(value)?;
+            self.verify_header_blocking(&identity, ctx)
+        }
+
+        /// [`verify_header`](Self::verify_header), blocking.
+        pub fn verify_header_blocking(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            if let Some(r) = self.verify_cached(identity, ctx) {
+                return r;
+            }
+            match self.block_on(self.verify_header(identity, ctx)) {
+                Ok(r) => r,
+                Err(detail) => Err(Box::new(Failure::new(VerifyError::CertUnavailable {
+                    detail,
+                    cause: "fetch-runtime",
+                }))),
+            }
+        }
+
+        /// Verify an ATIS-1000082 verification request. With `pinned_now`
+        /// (a fixed clock), the request time is checked like a SIP `Date`;
+        /// without it the request time is the verification time.
+        pub async fn verify_request(
+            &self,
+            req: &VerifyRequest<'_>,
+            pinned_now: Option<i64>,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            self.verify(&req.identity, &req.context(pinned_now)).await
+        }
+
+        /// [`verify_request`](Self::verify_request), blocking.
+        pub fn verify_request_blocking(
+            &self,
+            req: &VerifyRequest<'_>,
+            pinned_now: Option<i64>,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            self.verify_result_blocking(&req.identity, &req.context(pinned_now))
+        }
+
+        /// Verify a whole SIP request (RFC 8224 §6.2): orig from
+        /// P-Asserted-Identity (else From), dest from To, the Date header,
+        /// one report per Identity header and the call's verdict.
+        pub async fn verify_sip(&self, msg: &[u8], now: i64) -> SipReport {
+            let req = match SipRequest::parse(msg, self.verifier.limits()) {
+                Ok(r) => r,
+                Err(e) => return sip_verify::malformed_request_report(&e),
+            };
+            self.verify_sip_request(&req, now).await
+        }
+
+        /// [`verify_sip`](Self::verify_sip) on a request already parsed.
+        pub async fn verify_sip_request(&self, req: &SipRequest, now: i64) -> SipReport {
+            // First pass: which PASSporTs need verifying, with which call
+            // context (the procedure decides; nothing is verified yet).
+            let mut asked: Vec<(IdentityHeader, CallContext)> = Vec::new();
+            sip_verify::verify_request_with(&self.verifier, req, now, |identity, ctx| {
+                asked.push((identity.clone(), ctx.clone()));
+                Err(Box::new(Failure::new(VerifyError::NoIdentity)))
+            });
+            // Verify them, fetching as needed.
+            let mut results = Vec::with_capacity(asked.len());
+            for (identity, ctx) in &asked {
+                results.push(self.verify_header(identity, ctx).await);
+            }
+            // Second pass: the same procedure, answered in the same order.
+            let mut results = results.into_iter();
+            sip_verify::verify_request_with(&self.verifier, req, now, |_, _| {
+                results
+                    .next()
+                    .unwrap_or_else(|| Err(Box::new(Failure::new(VerifyError::NoIdentity))))
+            })
+        }
+
+        /// [`verify_sip`](Self::verify_sip), blocking.
+        pub fn verify_sip_blocking(&self, msg: &[u8], now: i64) -> SipReport {
+            let req = match SipRequest::parse(msg, self.verifier.limits()) {
+                Ok(r) => r,
+                Err(e) => return sip_verify::malformed_request_report(&e),
+            };
+            self.verify_sip_request_blocking(&req, now)
+        }
+
+        /// [`verify_sip_request`](Self::verify_sip_request), blocking.
+        pub fn verify_sip_request_blocking(&self, req: &SipRequest, now: i64) -> SipReport {
+            sip_verify::verify_request_with(&self.verifier, req, now, |identity, ctx| {
+                self.verify_header_blocking(identity, ctx)
+            })
+        }
+
+        fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
+            if let Some(rt) = self.runtime.get() {
+                return Ok(rt);
+            }
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("shaken-fetch")
+                .enable_all()
+                .build()
+                .map_err(|e| format!("starting the fetch runtime: {e}"))?;
+            // Another thread may have won the race: its runtime is kept.
+            let _ = self.runtime.set(rt);
+            self.runtime
+                .get()
+                .ok_or_else(|| "the fetch runtime vanished".to_owned())
+        }
+
+        /// Run `fut` to completion on the service's own runtime. From inside
+        /// another tokio runtime (a host that is itself async), the wait
+        /// happens on a scoped thread, since a runtime cannot block inside
+        /// one.
+        fn block_on<F>(&self, fut: F) -> Result<F::Output, String>
+        where
+            F: Future + Send,
+            F::Output: Send,
+        {
+            let rt = self.runtime()?;
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Ok(rt.block_on(fut));
+            }
+            std::thread::scope(|s| {
+                s.spawn(|| rt.block_on(fut))
+                    .join()
+                    .map_err(|_| "the fetch thread panicked".to_owned())
+            })
+        }
+    }
+
+    fn no_source() -> Box<Failure> {
+        Box::new(Failure::new(VerifyError::CertUnavailable {
+            detail: "no certificate source configured".into(),
+            cause: "no-cert",
+        }))
+    }
+
+    #[cfg(feature = "replay-dir")]
+    fn with_replay_dir(
+        verifier: Verifier,
+        dir: &std::path::Path,
+        ttl: i64,
+    ) -> Result<Verifier, ConfigError> {
+        let store = crate::replay_dir::DirReplayStore::open(dir, ttl)
+            .map_err(|e| ConfigError::ReplayDir(e.to_string()))?;
+        Ok(verifier.with_replay_guard(Arc::new(store)))
+    }
+
+    #[cfg(not(feature = "replay-dir"))]
+    fn with_replay_dir(
+        _verifier: Verifier,
+        _dir: &std::path::Path,
+        _ttl: i64,
+    ) -> Result<Verifier, ConfigError> {
+        Err(ConfigError::Unsupported {
+            setting: Setting::ReplayDir,
+            feature: "replay-dir",
+        })
+    }
+
+    /// The fetch rules of a configuration (x5u and CRLs alike).
+    pub(crate) fn fetch_options(c: &VerifierConfig) -> Result<FetchOptions, ConfigError> {
+        let mut limits = c.limits.clone();
+        limits.connect_timeout = Duration::from_millis(c.connect_timeout_ms);
+        limits.fetch_timeout = Duration::from_millis(c.fetch_timeout_ms);
+        let mut extra = Vec::new();
+        for src in &c.tls_ca {
+            extra.push(crate::load::read(src, Setting::TlsCa)?);
+        }
+        Ok(FetchOptions {
+            allow_http: c.allow_http_x5u,
+            allow_private: c.allow_private_x5u,
+            allow_any_port: c.allow_any_port_x5u,
+            extra_tls_roots_pem: extra,
+            limits,
+            cache_dir: c.cache_dir.clone(),
+            ..FetchOptions::default()
+        })
+    }
+}
