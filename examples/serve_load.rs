@@ -22,14 +22,16 @@ fn main() {
 mod load {
 
     use shaken::cert::{parse_chain, TrustAnchors};
+    use shaken::config::{ReplayMode, Source};
     use shaken::crypto::KeySigner;
     use shaken::identity::IdentityHeader;
     use shaken::passport::{self, Attestation, Claims, Header};
     use shaken::pki::{LabPki, LabPkiOptions};
-    use shaken::server::{ChainSource, Server, ServerClock, ServerConfig};
+    use shaken::server::{Server, ServerClock, ServerConfig};
     use shaken::tn::{TelephoneNumber, TnPolicy};
     use shaken::verify::{self, CallContext, PartyId, Verifier};
     use shaken::Limits;
+    use shaken::{StiVs, VerifierConfig};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
@@ -66,6 +68,7 @@ mod load {
         let mut anchors = TrustAnchors::new();
         anchors.add_pem(pki.root.cert_pem.as_bytes()).unwrap();
         let verifier = Arc::new(Verifier::new(anchors));
+        let (root_pem, chain_pem) = (pki.root.cert_pem.clone(), pki.leaf_chain_pem());
         let signer = KeySigner::from_pem(&pki.leaf.key_pem).unwrap();
         let identities: Vec<String> = (0..POOL)
             .map(|i| {
@@ -131,12 +134,13 @@ mod load {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let config = ServerConfig::new(
-                    "127.0.0.1:0",
-                    verifier.clone(),
-                    ChainSource::Fixed(Arc::new(chain)),
-                )
-                .with_clock(ServerClock::Fixed(NOW));
+                let mut vc = VerifierConfig::default();
+                vc.trust_anchors = vec![Source::Inline(root_pem.into_bytes())];
+                vc.cert = Some(Source::Inline(chain_pem.into_bytes()));
+                vc.replay = ReplayMode::Off;
+                let vs = Arc::new(StiVs::from_config(&vc).unwrap());
+                let config =
+                    ServerConfig::new("127.0.0.1:0", vs).with_clock(ServerClock::Fixed(NOW));
                 let server = Server::bind(config).await.unwrap();
                 addr_tx.send(server.local_addr()).unwrap();
                 server

@@ -411,7 +411,6 @@ fn too_long_message(len: usize, max: usize) -> String {
 
 struct VerifyJob<'a> {
     setup: &'a VerifySetup,
-    rt: &'a tokio::runtime::Runtime,
     max_line: usize,
 }
 
@@ -422,7 +421,7 @@ impl VerifyJob<'_> {
         let req = VerifyRequest::parse(bytes, &self.setup.tn_policy)
             .map_err(|r| (r.error.to_string(), r.calling))?;
         let ctx = req.context(self.setup.now);
-        let result = self.setup.verify_value(&req.identity, &ctx, self.rt);
+        let result = self.setup.verify_value(&req.identity, &ctx);
         Ok((verify::report(&result), req.orig.to_string()))
     }
 }
@@ -485,15 +484,9 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
     };
     let jobs = job_count(a.jobs)?;
     let setup = build_setup(&a, true)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     let max_line = setup.limits.max_batch_line;
     let job = VerifyJob {
         setup: &setup,
-        rt: &rt,
         max_line,
     };
     let started = Instant::now();
@@ -595,7 +588,7 @@ fn json_plain(s: &str) -> bool {
 impl SignJob<'_> {
     /// Sign one request: the token (not yet the Identity header) and its attestation.
     fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation), String> {
-        let SignRequest { attest, claims } =
+        let SignRequest { attest, claims, .. } =
             SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
         let token = passport::sign_encoded(&self.header, &claims, self.signer)
             .map_err(|e| format!("signing: {e}"))?;

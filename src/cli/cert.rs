@@ -2,7 +2,28 @@
 
 use super::args::{CertInspectArgs, CertVerifyArgs, CrlArgs, CrlPolicyArg, FetchArgs, OutFormat};
 use super::common::{load_anchors, now, read_input, rfc3339};
-use super::verify::{fetch_options, load_crl_files, runtime};
+use super::verify::{apply_fetch_args, config_error, runtime};
+use shaken::config::{CrlSpec, VerifierConfig};
+use shaken::fetch::FetchOptions;
+
+/// The x5u fetch rules of the flags (the library's, as for `verify`).
+fn fetch_options(f: &FetchArgs, limits: &Limits) -> Result<FetchOptions> {
+    let mut c = VerifierConfig::default();
+    c.limits = limits.clone();
+    apply_fetch_args(&mut c, f);
+    shaken::sti::fetch_options(&c).map_err(config_error)
+}
+
+/// The CRL files of `--crl` (URLs are fetched by the caller).
+fn load_crl_files(c: &CrlArgs, limits: &Limits) -> Result<Vec<Crl>> {
+    let mut out = Vec::new();
+    for spec in c.crl.iter().map(|s| CrlSpec::parse(s)) {
+        if let CrlSpec::Load(src) = spec {
+            out.push(shaken::load::crl(&src, limits).map_err(config_error)?);
+        }
+    }
+    Ok(out)
+}
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};

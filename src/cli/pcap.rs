@@ -111,7 +111,6 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
     let file = std::fs::File::open(&path).with_context(|| format!("opening --pcap {path}"))?;
     let limits = CaptureLimits::from(&setup.limits);
     let mut reader = CaptureReader::new(file, limits).with_context(|| format!("--pcap {path}"))?;
-    let rt = super::verify::runtime()?;
     let started = Instant::now();
     let bar = progress("calls");
     let stdout = std::io::stdout();
@@ -175,7 +174,7 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
         }
         let report =
             sip_verify::verify_request_with(&setup.verifier, &req, now, |identity, ctx| {
-                setup.verify_identity(identity, ctx, &rt)
+                setup.verify_identity(identity, ctx)
             });
         summary.record(
             &report.overall,

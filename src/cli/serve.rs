@@ -9,18 +9,14 @@ pub use imp::run;
 
 mod imp {
     use crate::cli::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
-    use crate::cli::common::load_anchors;
-    use crate::cli::sign::{check_x5u, load_signer};
-    use crate::cli::verify::{fetch_options, load_crl_files};
+    use crate::cli::verify::{anchor_sources, apply_crl_args, apply_fetch_args, config_error};
     use crate::cli::EXIT_OK;
     use anyhow::{bail, Context, Result};
     use clap::ValueEnum;
-    use shaken::cert::{parse_chain, ChainPolicy};
-    use shaken::online::chain_cache;
-    use shaken::server::{ChainSource, FileConfig, Server, ServerClock, ServerConfig};
-    use shaken::tn::{NationalRule, TnPolicy};
-    use shaken::verify::{Verifier, VerifyPolicy};
-    use shaken::Limits;
+    use shaken::config::{ReplayMode, Source};
+    use shaken::server::{FileConfig, Server, ServerClock, ServerConfig};
+    use shaken::tn::NationalRule;
+    use shaken::{SignerConfig, StiAs, StiVs, VerifierConfig};
     use std::io::IsTerminal;
     use std::path::PathBuf;
     use std::sync::Arc;
@@ -160,76 +156,36 @@ mod imp {
         };
     }
 
-    fn build_config(s: Settings) -> Result<ServerConfig> {
-        let limits = Limits::default();
-        let tn = TnPolicy {
-            national: s.tn_national,
+    /// The verifier settings of the merged flags and file: the same
+    /// library configuration `shaken verify` builds.
+    fn verifier_config(s: &Settings) -> VerifierConfig {
+        let mut c = VerifierConfig::default();
+        c.trust_anchors = anchor_sources(&s.trust_anchors);
+        c.cert = s.cert.clone().map(Source::Path);
+        c.max_age = s.max_age;
+        c.tn_national = s.tn_national;
+        c.replay = match (&s.replay_dir, s.replay) {
+            (_, false) => ReplayMode::Off,
+            (Some(d), true) => ReplayMode::Dir(d.clone()),
+            (None, true) => ReplayMode::Memory,
         };
-        let anchors = load_anchors(&s.trust_anchors)?;
-        if anchors.is_empty() {
+        apply_crl_args(&mut c, &s.crl);
+        apply_fetch_args(&mut c, &s.fetch);
+        c
+    }
+
+    fn build_config(s: Settings) -> Result<ServerConfig> {
+        let vc = verifier_config(&s);
+        let vs = StiVs::from_config(&vc).map_err(config_error)?;
+        if vs.verifier().anchors().is_empty() {
             tracing::warn!("no trust anchors (--trust-anchors or $SHAKEN_TRUST_ANCHORS): every verification will fail with 437");
         }
-        let max_age = i64::from(s.max_age);
-        let policy = VerifyPolicy {
-            max_age,
-            max_future: max_age,
-            tn,
-            chain: ChainPolicy {
-                crl_required: s.crl.crl_policy == CrlPolicyArg::Hard
-                    && (!s.crl.crl.is_empty() || s.crl.fetch_crl),
-                ..ChainPolicy::default()
-            },
-            ..VerifyPolicy::default()
-        };
-        // CRL URLs and distribution points are fetched while serving, through
-        // a cache that refetches before nextUpdate; files are loaded once.
-        let crl_urls: Vec<String> = s
-            .crl
-            .crl
-            .iter()
-            .filter(|c| c.starts_with("http://") || c.starts_with("https://"))
-            .cloned()
-            .collect();
-        let crl_source = if crl_urls.is_empty() && !s.crl.fetch_crl {
-            None
-        } else {
-            let fetcher = shaken::online::CrlFetcher::new(fetch_options(&s.fetch, &limits)?)
-                .context("building the CRL fetcher")?;
-            Some(shaken::online::CrlSource::new(
-                Arc::new(fetcher),
-                crl_urls,
-                s.crl.fetch_crl,
-            ))
-        };
-        let mut verifier = Verifier::new(anchors)
-            .with_policy(policy)
-            .with_limits(limits.clone())
-            .with_crls(load_crl_files(&s.crl, &limits)?);
-        if s.replay {
-            verifier = crate::cli::verify::with_replay_store(verifier, s.replay_dir.as_deref())?;
-        }
-        let source = match &s.cert {
-            Some(path) => {
-                let bytes = std::fs::read(path)
-                    .with_context(|| format!("reading --cert {}", path.display()))?;
-                let chain = parse_chain(&bytes, &limits)
-                    .with_context(|| format!("--cert {}", path.display()))?;
-                ChainSource::Fixed(Arc::new(chain))
-            }
-            None => ChainSource::Online(Arc::new(
-                chain_cache(fetch_options(&s.fetch, &limits)?)
-                    .context("building the x5u fetcher")?,
-            )),
-        };
-        let mut config = ServerConfig::new(s.listen, Arc::new(verifier), source);
-        if let Some(src) = crl_source {
-            config = config.with_crl_source(src);
-        }
+        let mut config = ServerConfig::new(s.listen, Arc::new(vs));
         match (&s.key, &s.x5u) {
             (Some(key), Some(x5u)) => {
-                check_x5u(x5u)?;
-                let signer = load_signer(key, false)?;
-                config = config.with_signer(Arc::from(signer), x5u.clone());
+                let mut sc = SignerConfig::new(key.as_path(), x5u.clone());
+                sc.tn_national = s.tn_national;
+                config = config.with_signing(StiAs::from_config(&sc).map_err(config_error)?);
             }
             (Some(_), None) => {
                 bail!("--key needs --x5u (the certificate URL put into signed PASSporTs)")

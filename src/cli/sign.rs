@@ -2,12 +2,13 @@
 
 use super::args::{SignArgs, SignFormat};
 use super::common::now;
+use super::verify::config_error;
 use super::EXIT_OK;
 use anyhow::{bail, Context, Result};
+use shaken::atis::RequestPolicy;
 use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
-use shaken::identity::IdentityHeader;
-use shaken::passport::{self, Claims, Header};
-use shaken::tn::{TelephoneNumber, TnPolicy};
+use shaken::tn::TnPolicy;
+use shaken::{SignRequest, SignerConfig, StiAs};
 
 /// Load a signer from a PEM key file.
 pub fn load_signer(path: &std::path::Path, deterministic: bool) -> Result<Box<dyn Signer>> {
@@ -25,11 +26,7 @@ pub fn load_signer(path: &std::path::Path, deterministic: bool) -> Result<Box<dy
 
 /// Check that an x5u is a URL we would fetch.
 pub fn check_x5u(x5u: &str) -> Result<()> {
-    let u = url::Url::parse(x5u).with_context(|| format!("--x5u {x5u:?} is not a valid URL"))?;
-    if !matches!(u.scheme(), "https" | "http") {
-        bail!("--x5u {x5u:?}: scheme must be https (or http for labs)");
-    }
-    Ok(())
+    shaken::config::check_x5u(x5u).map_err(config_error)
 }
 
 pub fn run(a: SignArgs) -> Result<i32> {
@@ -42,35 +39,41 @@ pub fn run(a: SignArgs) -> Result<i32> {
     let (Some(orig), Some(attest)) = (&a.orig, a.attest) else {
         bail!("--orig, --dest and --attest are required (or use --sip / --batch)");
     };
-    let policy = TnPolicy {
+    let policy = RequestPolicy::with_tn(TnPolicy {
         national: a.tn.tn_national,
-    };
-    check_x5u(&a.x5u)?;
-    let orig = TelephoneNumber::parse(orig, &policy).with_context(|| "--orig")?;
-    let mut dest = Vec::new();
-    for d in &a.dest {
-        dest.push(
-            TelephoneNumber::parse(d, &policy)
-                .with_context(|| "--dest")?
-                .to_string(),
-        );
-    }
-    let origid = match &a.origid {
-        Some(o) => {
-            uuid::Uuid::parse_str(o).with_context(|| format!("--origid {o:?} is not a UUID"))?;
-            o.to_ascii_lowercase()
-        }
-        None => uuid::Uuid::new_v4().to_string(),
-    };
+    });
     let iat = a.iat.unwrap_or_else(now);
-    if iat < 0 {
-        bail!("--iat must not be negative");
-    }
-    let signer = load_signer(&a.key, a.deterministic)?;
-    let header = Header::shaken(&a.x5u);
-    let claims = Claims::shaken(attest, orig.to_string(), dest, iat, origid);
-    let token = passport::sign(&header, &claims, signer.as_ref()).context("signing")?;
-    let identity = IdentityHeader::shaken(token.clone(), a.x5u.clone()).to_string();
+    let dest: Vec<&str> = a.dest.iter().map(String::as_str).collect();
+    // The same rules as a REST or batch signing request.
+    let request = SignRequest::new(
+        attest.as_str(),
+        orig,
+        &dest,
+        iat,
+        a.origid.as_deref(),
+        &policy,
+    )
+    .map_err(|e| {
+        let flag = match e.field() {
+            Some("orig.tn") => "--orig",
+            Some("dest.tn") => "--dest",
+            Some("origid") => "--origid",
+            Some("iat") => "--iat",
+            _ => "--attest",
+        };
+        anyhow::Error::new(e).context(flag)
+    })?;
+    let mut config = SignerConfig::new(a.key.as_path(), a.x5u.clone());
+    config.deterministic = a.deterministic;
+    config.tn_national = a.tn.tn_national;
+    let signer = StiAs::from_config(&config).map_err(config_error)?;
+    let signed = signer.sign(&request).context("signing")?;
+    let (identity, token, header, claims) = (
+        signed.identity,
+        signed.token,
+        signer.header(),
+        signed.claims,
+    );
     let out = match a.format {
         SignFormat::Header => identity,
         SignFormat::Token => token,

@@ -3,7 +3,7 @@
 use super::args::{OutFormat, SignArgs, VerifyArgs};
 use super::common::{now, read_bounded, read_input, Bounded};
 use super::sign::{check_x5u, load_signer};
-use super::verify::{build_setup, runtime, text};
+use super::verify::{build_setup, text};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{bail, Context, Result};
 use shaken::sip::SipRequest;
@@ -50,14 +50,13 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
             return Ok(EXIT_FAIL);
         }
     };
-    let rt = runtime()?;
     // Both stages through the shared setup: --cert, or the x5u cache (and,
     // with --fetch-crl, the chain's CRL distribution points).
     let mut report = sip_verify::verify_request_with(
         &setup.verifier,
         &req,
         setup.now.unwrap_or_else(now),
-        |identity, ctx| setup.verify_identity(identity, ctx, &rt),
+        |identity, ctx| setup.verify_identity(identity, ctx),
     );
     if a.verstat_attest {
         report.sip.verstat_param =

@@ -1,30 +1,28 @@
 //! `shaken verify` and `shaken decode`.
 
 use super::args::{CrlArgs, CrlPolicyArg, DecodeArgs, FetchArgs, OutFormat, VerifyArgs};
-use super::common::{identity_input, identity_value, load_anchors, now, rfc3339, IdentityInput};
+use super::common::{identity_input, identity_value, now, rfc3339, IdentityInput};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
-use shaken::cert::parse_chain;
-use shaken::cert::{Certificate, ChainPolicy, Crl};
-use shaken::fetch::FetchOptions;
-use shaken::online::{chain_cache, OnlineVerifier};
-use shaken::passport::{dangerous, ClaimsPolicy, Token};
+use shaken::config::{ConfigError, CrlPolicy, CrlSpec, ReplayMode, Setting, Source};
+use shaken::passport::ClaimsPolicy;
+use shaken::passport::{dangerous, Token};
 use shaken::report::Report;
 use shaken::tn::{TelephoneNumber, TnPolicy};
-use shaken::verify::{self, CallContext, PartyId, Verifier, VerifyError, VerifyPolicy};
+use shaken::verify::{self, CallContext, PartyId, Verifier, VerifyError};
 use shaken::verify::{Failure, VerifiedPassport};
 use shaken::Limits;
+use shaken::{StiVs, VerifierConfig};
 use std::io::Write;
 use std::sync::Arc;
 
-/// Everything a verification mode needs, built once from the flags.
+/// Everything a verification mode needs, built once from the flags: the
+/// library's verification service and the pinned clock.
 pub struct VerifySetup {
-    /// The core verifier (anchors, CRLs, policy, limits, replay store).
+    /// The verification service (anchors, CRLs, chain source, replay).
+    pub vs: Arc<StiVs>,
+    /// The core verifier.
     pub verifier: Arc<Verifier>,
-    /// The `--cert` chain, used instead of fetching x5u.
-    pub chain: Option<Arc<Vec<Certificate>>>,
-    /// The x5u cache (None with `--cert`).
-    pub online: Option<OnlineVerifier>,
     /// Limits.
     pub limits: Limits,
     /// TN canonicalisation.
@@ -34,152 +32,101 @@ pub struct VerifySetup {
 }
 
 impl VerifySetup {
-    /// Verify one Identity header value (sync; fetches on a cache miss).
+    /// Verify one Identity header value (blocking; fetches on a cache miss).
     pub fn verify_value(
         &self,
         value: &str,
         ctx: &CallContext,
-        rt: &tokio::runtime::Runtime,
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        let identity = verify::parse_identity_or_token(value, &self.limits)
-            .map_err(|e| Box::new(failure(e)))?;
-        self.verify_identity(&identity, ctx, rt)
+        self.vs.verify_result_blocking(value, ctx)
     }
 
-    /// Verify one parsed Identity header (sync; fetches on a cache miss).
+    /// Verify one parsed Identity header (blocking; fetches on a cache miss).
     pub fn verify_identity(
         &self,
         identity: &shaken::identity::IdentityHeader,
         ctx: &CallContext,
-        rt: &tokio::runtime::Runtime,
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        match (&self.chain, &self.online) {
-            (Some(chain), _) => self.verifier.verify_with_chain(identity, ctx, chain),
-            (None, Some(online)) => match online.verify_cached(identity, ctx) {
-                Some(r) => r,
-                None => rt.block_on(online.verify(identity, ctx)),
-            },
-            (None, None) => Err(Box::new(failure(VerifyError::CertUnavailable {
-                detail: "no certificate source configured".into(),
-                cause: "no-cert",
-            }))),
-        }
+        self.vs.verify_header_blocking(identity, ctx)
     }
 }
 
-/// Load CRL files named by `--crl` (URLs are fetched by `build_setup`).
-pub fn load_crl_files(c: &CrlArgs, limits: &Limits) -> Result<Vec<Crl>> {
-    let mut out = Vec::new();
-    for src in &c.crl {
-        if src.starts_with("http://") || src.starts_with("https://") {
-            continue;
-        }
-        let bytes = std::fs::read(src).with_context(|| format!("reading --crl {src}"))?;
-        out.push(Crl::from_pem_or_der(&bytes, limits).with_context(|| format!("--crl {src}"))?);
-    }
-    Ok(out)
-}
-
-/// Build the verifier and certificate source from the flags.
-/// `replay_default`: whether replay detection is on unless `--replay`/`--no-replay` say otherwise.
-pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> {
-    let limits = Limits::default();
-    let tn_policy = TnPolicy {
-        national: a.tn.tn_national,
-    };
-    let anchors = load_anchors(&a.trust_anchors)?;
-    let policy = VerifyPolicy {
-        max_age: i64::from(a.max_age),
-        max_future: i64::from(a.max_age),
-        claims: ClaimsPolicy {
-            lenient_iat_string: a.lenient_iat,
-        },
-        tn: tn_policy,
-        chain: ChainPolicy {
-            crl_required: a.crl.crl_policy == CrlPolicyArg::Hard
-                && (!a.crl.crl.is_empty() || a.crl.fetch_crl),
-            ..ChainPolicy::default()
-        },
-        ..VerifyPolicy::default()
-    };
-    // The --cert chain first: its CRL distribution points are known now.
-    let cert_chain = match &a.cert {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("reading --cert {}", path.display()))?;
-            Some(
-                parse_chain(&bytes, &limits)
-                    .with_context(|| format!("--cert {}", path.display()))?,
-            )
-        }
-        None => None,
-    };
-    let mut crls = load_crl_files(&a.crl, &limits)?;
-    // CRL URLs: `--crl URL`, and with `--fetch-crl --cert` the chain's CRL
-    // distribution points, fetched once here with the x5u rules. With x5u
-    // fetching, the distribution points are fetched per chain by the online
-    // verifier.
-    let mut crl_urls: Vec<String> = a
-        .crl
-        .crl
-        .iter()
-        .filter(|s| s.starts_with("http://") || s.starts_with("https://"))
-        .cloned()
-        .collect();
-    if a.crl.fetch_crl {
-        if let Some(chain) = &cert_chain {
-            for u in shaken::online::crl_urls(chain) {
-                if !crl_urls.contains(&u) {
-                    crl_urls.push(u);
-                }
-            }
-        }
-    }
-    let crl_fetcher = if crl_urls.is_empty() && !a.crl.fetch_crl {
-        None
-    } else {
-        Some(Arc::new(shaken::online::CrlFetcher::new(fetch_options(
-            &a.fetch, &limits,
-        )?)?))
-    };
-    let mut crl_failures = Vec::new();
-    if let (Some(fetcher), false) = (&crl_fetcher, crl_urls.is_empty()) {
-        let (fetched, failed) = runtime()?.block_on(fetcher.fetch_all(&crl_urls));
-        crls.extend(fetched);
-        crl_failures = failed;
-    }
-    let mut verifier = Verifier::new(anchors)
-        .with_policy(policy)
-        .with_limits(limits.clone())
-        .with_crls(crls)
-        .with_crl_failures(crl_failures);
+/// The flags of a verification mode as the library's configuration.
+/// `replay_default`: whether replay detection is on unless `--replay` /
+/// `--no-replay` say otherwise.
+pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     let replay = if a.no_replay {
         false
     } else {
         a.replay || a.replay_dir.is_some() || replay_default
     };
-    if replay {
-        verifier = with_replay_store(verifier, a.replay_dir.as_deref())?;
-    }
-    let verifier = Arc::new(verifier);
-    let (chain, online) = match cert_chain {
-        Some(chain) => (Some(Arc::new(chain)), None),
-        None => {
-            let cache = chain_cache(fetch_options(&a.fetch, &limits)?)?;
-            let mut online = OnlineVerifier::new(verifier.clone(), Arc::new(cache));
-            if let (Some(fetcher), true) = (crl_fetcher, a.crl.fetch_crl) {
-                online = online.with_crl_fetcher(fetcher);
-            }
-            (None, Some(online))
-        }
+    let mut c = VerifierConfig::default();
+    c.trust_anchors = anchor_sources(&a.trust_anchors);
+    c.cert = a.cert.clone().map(Source::Path);
+    c.max_age = a.max_age;
+    c.lenient_iat = a.lenient_iat;
+    c.tn_national = a.tn.tn_national;
+    c.replay = match (&a.replay_dir, replay) {
+        (_, false) => ReplayMode::Off,
+        (Some(d), true) => ReplayMode::Dir(d.clone()),
+        (None, true) => ReplayMode::Memory,
     };
+    apply_crl_args(&mut c, &a.crl);
+    apply_fetch_args(&mut c, &a.fetch);
+    c
+}
+
+/// `--crl`, `--fetch-crl`, `--crl-policy`.
+pub fn apply_crl_args(c: &mut VerifierConfig, a: &CrlArgs) {
+    c.crl = a.crl.iter().map(|s| CrlSpec::parse(s)).collect();
+    c.fetch_crl = a.fetch_crl;
+    c.crl_policy = match a.crl_policy {
+        CrlPolicyArg::Hard => CrlPolicy::Hard,
+        CrlPolicyArg::Soft => CrlPolicy::Soft,
+    };
+}
+
+/// The x5u fetch flags.
+pub fn apply_fetch_args(c: &mut VerifierConfig, f: &FetchArgs) {
+    c.allow_http_x5u = f.allow_http_x5u;
+    c.allow_private_x5u = f.allow_private_x5u;
+    c.allow_any_port_x5u = f.allow_any_port_x5u;
+    c.tls_ca = f.tls_ca.iter().cloned().map(Source::Path).collect();
+    c.cache_dir = f.cache_dir.clone();
+    c.connect_timeout_ms = f.connect_timeout_ms;
+    c.fetch_timeout_ms = f.fetch_timeout_ms;
+}
+
+/// `--trust-anchors`, else `$SHAKEN_TRUST_ANCHORS` (a path list).
+pub fn anchor_sources(paths: &[std::path::PathBuf]) -> Vec<Source> {
+    let mut list: Vec<std::path::PathBuf> = paths.to_vec();
+    if list.is_empty() {
+        if let Some(env) = std::env::var_os(super::common::TRUST_ANCHORS_ENV) {
+            list.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+        }
+    }
+    list.into_iter().map(Source::Path).collect()
+}
+
+/// A configuration error with the flag that holds the setting.
+pub fn config_error(e: ConfigError) -> anyhow::Error {
+    let flag = match e.setting() {
+        Setting::Fetcher => "--tls-ca".to_owned(),
+        s => format!("--{}", s.key()),
+    };
+    anyhow::Error::new(e).context(flag)
+}
+
+/// Build the verification service from the flags.
+pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> {
+    let config = verifier_config(a, replay_default);
+    let vs = Arc::new(StiVs::from_config(&config).map_err(config_error)?);
     Ok(VerifySetup {
-        verifier,
-        chain,
-        online,
-        limits,
-        tn_policy,
+        verifier: vs.verifier().clone(),
+        limits: config.limits.clone(),
+        tn_policy: config.tn_policy(),
         now: a.now,
+        vs,
     })
 }
 
@@ -206,31 +153,13 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
             TelephoneNumber::parse(d, &setup.tn_policy).with_context(|| "--dest")?,
         ));
     }
-    let rt = runtime()?;
     let result = match value {
-        IdentityInput::Value(v) => setup.verify_value(&v, &ctx, &rt),
+        IdentityInput::Value(v) => setup.verify_value(&v, &ctx),
         IdentityInput::Refused(e) => Err(Box::new(Failure::new(VerifyError::IdentityMalformed(e)))),
     };
     let report = verify::report(&result);
     render(&report, a.format)?;
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
-}
-
-/// Replay detection in memory, or shared through `dir` with the other
-/// processes of the host (`--replay-dir`).
-pub fn with_replay_store(verifier: Verifier, dir: Option<&std::path::Path>) -> Result<Verifier> {
-    Ok(match dir {
-        None => {
-            let store = Arc::new(verifier.default_replay_store());
-            verifier.with_replay(store)
-        }
-        Some(dir) => {
-            let p = verifier.policy();
-            let store = shaken::replay_dir::DirReplayStore::open(dir, p.max_age + p.max_future)
-                .context("--replay-dir")?;
-            verifier.with_replay_guard(Arc::new(store))
-        }
-    })
 }
 
 /// A small runtime for one-shot network work.
@@ -239,31 +168,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-/// Fetch options from the command line.
-pub fn fetch_options(f: &FetchArgs, limits: &Limits) -> Result<FetchOptions> {
-    let mut limits = limits.clone();
-    limits.connect_timeout = std::time::Duration::from_millis(f.connect_timeout_ms);
-    limits.fetch_timeout = std::time::Duration::from_millis(f.fetch_timeout_ms);
-    let mut extra = Vec::new();
-    for p in &f.tls_ca {
-        extra.push(std::fs::read(p).with_context(|| format!("reading --tls-ca {}", p.display()))?);
-    }
-    Ok(FetchOptions {
-        allow_http: f.allow_http_x5u,
-        allow_private: f.allow_private_x5u,
-        allow_any_port: f.allow_any_port_x5u,
-        extra_tls_roots_pem: extra,
-        limits,
-        cache_dir: f.cache_dir.clone(),
-        ..FetchOptions::default()
-    })
-}
-
-/// A failure with nothing decoded yet.
-pub fn failure(e: VerifyError) -> verify::Failure {
-    verify::Failure::new(e)
 }
 
 /// Print a report as text or JSON.
@@ -431,7 +335,9 @@ mod tests {
             fetch_timeout_ms: 4000,
             ..FetchArgs::default()
         };
-        let o = fetch_options(&f, &Limits::default()).unwrap();
+        let mut c = VerifierConfig::default();
+        apply_fetch_args(&mut c, &f);
+        let o = shaken::sti::fetch_options(&c).unwrap();
         assert!(o.allow_http && !o.allow_private && o.allow_any_port);
         assert_eq!(
             o.limits.connect_timeout,

@@ -149,13 +149,17 @@ impl RequestError {
 /// `"from": {"tn": ...}` (a `Missing` text) -> `from.tn`.
 fn member_of(missing: &'static str) -> &'static str {
     match missing {
-        MISSING_FROM => "from.tn",
-        MISSING_TO => "to.tn",
+        MISSING_FROM => "from",
+        MISSING_TO => "to",
+        MISSING_FROM_TN => "from.tn",
+        MISSING_TO_TN => "to.tn",
+        MISSING_ORIG_TN => "orig.tn",
+        MISSING_DEST_TN => "dest.tn",
         MISSING_TIME => "time",
         MISSING_IDENTITY => "identity",
         MISSING_ATTEST => "attest",
-        MISSING_ORIG => "orig.tn",
-        MISSING_DEST => "dest.tn",
+        MISSING_ORIG => "orig",
+        MISSING_DEST => "dest",
         MISSING_IAT => "iat",
         MISSING_VERIFY_WRAPPER => "verificationRequest",
         MISSING_SIGN_WRAPPER => "signingRequest",
@@ -165,6 +169,10 @@ fn member_of(missing: &'static str) -> &'static str {
 
 const MISSING_FROM: &str = "\"from\": {\"tn\": ...}";
 const MISSING_TO: &str = "\"to\": {\"tn\": [...]}";
+const MISSING_FROM_TN: &str = "\"from.tn\"";
+const MISSING_TO_TN: &str = "\"to.tn\"";
+const MISSING_ORIG_TN: &str = "\"orig.tn\"";
+const MISSING_DEST_TN: &str = "\"dest.tn\"";
 const MISSING_TIME: &str = "\"time\" (Unix seconds)";
 const MISSING_IDENTITY: &str = "\"identity\" (the Identity header value)";
 const MISSING_ATTEST: &str = "\"attest\" (A, B or C)";
@@ -347,8 +355,9 @@ struct RawSign<'a> {
 /// The members of a verification request, read but not yet checked.
 #[derive(Default)]
 struct VerifyFields<'a> {
-    from: Option<Cow<'a, str>>,
-    to: Option<Vec<Cow<'a, str>>>,
+    /// `None`: no `from`; `Some(None)`: `from` without `tn`.
+    from: Option<Option<Cow<'a, str>>>,
+    to: Option<Option<Vec<Cow<'a, str>>>>,
     time: Option<i64>,
     identity: Option<Cow<'a, str>>,
 }
@@ -357,8 +366,8 @@ struct VerifyFields<'a> {
 #[derive(Default)]
 struct SignFields<'a> {
     attest: Option<Cow<'a, str>>,
-    orig: Option<Cow<'a, str>>,
-    dest: Option<Vec<Cow<'a, str>>>,
+    orig: Option<Option<Cow<'a, str>>>,
+    dest: Option<Option<Vec<Cow<'a, str>>>>,
     iat: Option<i64>,
     origid: Option<Cow<'a, str>>,
 }
@@ -486,8 +495,8 @@ impl<'a> VerifyFields<'a> {
                     None => {}
                 }
                 Ok(VerifyFields {
-                    from: raw.from.and_then(|f| f.tn).map(|t| t.0),
-                    to: raw.to.and_then(|t| t.tn).map(texts),
+                    from: raw.from.map(|f| f.tn.map(|t| t.0)),
+                    to: raw.to.map(|t| t.tn.map(texts)),
                     time: raw.time,
                     identity: raw.identity.map(|t| t.0),
                 })
@@ -536,8 +545,8 @@ impl<'a> SignFields<'a> {
                 }
                 Ok(SignFields {
                     attest: raw.attest.map(|t| t.0),
-                    orig: raw.orig.and_then(|o| o.tn).map(|t| t.0),
-                    dest: raw.dest.and_then(|d| d.tn).map(texts),
+                    orig: raw.orig.map(|o| o.tn.map(|t| t.0)),
+                    dest: raw.dest.map(|d| d.tn.map(texts)),
                     iat: raw.iat,
                     origid: raw.origid.map(|t| t.0),
                 })
@@ -644,7 +653,8 @@ impl<'a> VerifyRequest<'a> {
         let f = VerifyFields::read(line, policy.require_wrapper).map_err(bare)?;
         let from = f
             .from
-            .ok_or_else(|| bare(RequestError::Missing(MISSING_FROM)))?;
+            .ok_or_else(|| bare(RequestError::Missing(MISSING_FROM)))?
+            .ok_or_else(|| bare(RequestError::Missing(MISSING_FROM_TN)))?;
         let orig = TelephoneNumber::parse(&from, &policy.tn).map_err(|source| Rejected {
             error: RequestError::BadTn {
                 field: "from.tn",
@@ -658,7 +668,8 @@ impl<'a> VerifyRequest<'a> {
             calling: Some(orig.to_string()),
         };
         let to =
-            f.to.ok_or_else(|| with(RequestError::Missing(MISSING_TO)))?;
+            f.to.ok_or_else(|| with(RequestError::Missing(MISSING_TO)))?
+                .ok_or_else(|| with(RequestError::Missing(MISSING_TO_TN)))?;
         let dest = tn_list(&to, "to.tn", policy).map_err(with)?;
         let time = f
             .time
@@ -722,8 +733,14 @@ impl SignRequest {
     pub fn parse_with(line: &[u8], policy: &RequestPolicy) -> Result<Self, RequestError> {
         let f = SignFields::read(line, policy.require_wrapper)?;
         let attest = f.attest.ok_or(RequestError::Missing(MISSING_ATTEST))?;
-        let orig = f.orig.ok_or(RequestError::Missing(MISSING_ORIG))?;
-        let dest = f.dest.ok_or(RequestError::Missing(MISSING_DEST))?;
+        let orig = f
+            .orig
+            .ok_or(RequestError::Missing(MISSING_ORIG))?
+            .ok_or(RequestError::Missing(MISSING_ORIG_TN))?;
+        let dest = f
+            .dest
+            .ok_or(RequestError::Missing(MISSING_DEST))?
+            .ok_or(RequestError::Missing(MISSING_DEST_TN))?;
         let iat = f.iat.ok_or(RequestError::Missing(MISSING_IAT))?;
         Self::build(&attest, &orig, &dest, iat, f.origid.as_deref(), policy)
     }
@@ -852,10 +869,12 @@ mod tests {
         let cases: &[(&[u8], &str, Option<&str>, Option<&str>)] = &[
             (b"", "not a JSON verification request", None, None),
             (b"[1]", "not a JSON verification request", None, None),
-            (br#"{"to":{"tn":["1"]}}"#, "missing \"from\"", None, Some("from.tn")),
+            (br#"{"to":{"tn":["1"]}}"#, "missing \"from\"", None, Some("from")),
+            (br#"{"from":{},"to":{"tn":["1"]}}"#, "missing \"from.tn\"", None, Some("from.tn")),
             (br#"{"from":{"tn":"abc"}}"#, "\"from.tn\" \"abc\"", Some("abc"), Some("from.tn")),
             (br#"{"from":{"tn":"anonymous"},"to":{"tn":["12125550143"]},"time":1,"identity":"x"}"#, "\"from.tn\" \"anonymous\"", Some("anonymous"), Some("from.tn")),
-            (br#"{"from":{"tn":"12155550121"}}"#, "missing \"to\"", Some("12155550121"), Some("to.tn")),
+            (br#"{"from":{"tn":"12155550121"}}"#, "missing \"to\"", Some("12155550121"), Some("to")),
+            (br#"{"from":{"tn":"12155550121"},"to":{"tn":null}}"#, "missing \"to.tn\"", Some("12155550121"), Some("to.tn")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":[]}}"#, "\"to.tn\" is empty", Some("12155550121"), Some("to.tn")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["x"]}}"#, "\"to.tn\" \"x\"", Some("12155550121"), Some("to.tn")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["1","2","3","4","5","6","7","8","9","10","11"]}}"#, "\"to.tn\" holds 11 numbers", Some("12155550121"), Some("to.tn")),
@@ -939,9 +958,11 @@ mod tests {
             (b"{", "not a JSON signing request", None),
             (br#"{}"#, "missing \"attest\"", Some("attest")),
             (br#"{"attest":"D","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1}"#, "\"attest\": invalid attestation \"D\"", Some("attest")),
-            (br#"{"attest":"A"}"#, "missing \"orig\"", Some("orig.tn")),
+            (br#"{"attest":"A"}"#, "missing \"orig\"", Some("orig")),
+            (br#"{"attest":"A","orig":{}}"#, "missing \"orig.tn\"", Some("orig.tn")),
             (br#"{"attest":"A","orig":{"tn":"x"},"dest":{"tn":["12125550143"]},"iat":1}"#, "\"orig.tn\" \"x\"", Some("orig.tn")),
-            (br#"{"attest":"A","orig":{"tn":"12155550121"}}"#, "missing \"dest\"", Some("dest.tn")),
+            (br#"{"attest":"A","orig":{"tn":"12155550121"}}"#, "missing \"dest\"", Some("dest")),
+            (br#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{}}"#, "missing \"dest.tn\"", Some("dest.tn")),
             (br#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":[]},"iat":1}"#, "\"dest.tn\" is empty", Some("dest.tn")),
             (br#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["y"]},"iat":1}"#, "\"dest.tn\" \"y\"", Some("dest.tn")),
             (br#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]}}"#, "missing \"iat\"", Some("iat")),

@@ -49,6 +49,13 @@ impl From<PathBuf> for Source {
     }
 }
 
+impl From<&str> for Source {
+    /// A path.
+    fn from(p: &str) -> Self {
+        Source::Path(PathBuf::from(p))
+    }
+}
+
 impl From<&std::path::Path> for Source {
     fn from(p: &std::path::Path) -> Self {
         Source::Path(p.to_owned())
@@ -133,9 +140,10 @@ impl<'de> Deserialize<'de> for CrlSpec {
 pub enum CrlPolicy {
     /// The call fails (437) when a CRL is configured but unavailable, or
     /// does not cover the certificate.
-    #[default]
     Hard,
-    /// Verification goes on without it, with a warning.
+    /// Verification goes on without it, with a warning (the default of
+    /// every surface).
+    #[default]
     Soft,
 }
 
@@ -228,7 +236,7 @@ impl Default for VerifierConfig {
             cert: None,
             crl: Vec::new(),
             fetch_crl: false,
-            crl_policy: CrlPolicy::Hard,
+            crl_policy: CrlPolicy::Soft,
             max_age: DEFAULT_MAX_AGE,
             lenient_iat: false,
             tn_national: NationalRule::default(),
@@ -550,6 +558,8 @@ mod tests {
     #[test]
     fn crl_required_only_when_crls_are_configured_and_hard() {
         let mut c = VerifierConfig::default();
+        assert_eq!(c.crl_policy, CrlPolicy::Soft);
+        c.crl_policy = CrlPolicy::Hard;
         assert!(!c.policy().chain.crl_required);
         c.fetch_crl = true;
         assert!(c.policy().chain.crl_required);

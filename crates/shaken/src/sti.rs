@@ -213,7 +213,7 @@ pub fn party(
 }
 
 #[cfg(feature = "fetch")]
-pub use online::StiVs;
+pub use online::{fetch_options, StiVs};
 
 #[cfg(feature = "fetch")]
 mod online {
@@ -599,7 +599,7 @@ mod online {
     }
 
     /// The fetch rules of a configuration (x5u and CRLs alike).
-    pub(crate) fn fetch_options(c: &VerifierConfig) -> Result<FetchOptions, ConfigError> {
+    pub fn fetch_options(c: &VerifierConfig) -> Result<FetchOptions, ConfigError> {
         let mut limits = c.limits.clone();
         limits.connect_timeout = Duration::from_millis(c.connect_timeout_ms);
         limits.fetch_timeout = Duration::from_millis(c.fetch_timeout_ms);

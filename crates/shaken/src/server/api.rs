@@ -2,12 +2,10 @@
 //! (SVC4001/SVC4005), signing and verification.
 
 use super::error::{RequestError, JSON_MEDIA_TYPE};
-use super::{AppState, ChainSource};
-use crate::identity::IdentityHeader;
-use crate::passport::{self, Attestation, Claims, Header};
+use super::AppState;
+use crate::atis::{self, RequestPolicy, SignRequest, VerifyRequest};
 use crate::report::{reason_phrase, Verstat};
-use crate::tn::{TelephoneNumber, TnPolicy};
-use crate::verify::{self, CallContext, Failure, PartyId, VerifyError};
+use crate::verify::{CallContext, Failure, VerifyError};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
@@ -83,7 +81,7 @@ fn check_accept(headers: &HeaderMap) -> Result<(), RequestError> {
 /// Read the body of a POST as JSON, in the order: Accept (SVC4002),
 /// Content-Length (SVC4007 for chunked bodies, SVC4000 for none, 413 over
 /// the cap), Content-Type (SVC4004), then the JSON itself (SVC4006).
-async fn read_json(req: Request, max_body: usize) -> Result<Value, RequestError> {
+async fn read_json(req: Request, max_body: usize) -> Result<axum::body::Bytes, RequestError> {
     let (parts, body) = req.into_parts();
     check_accept(&parts.headers)?;
     match parts.headers.get(header::CONTENT_LENGTH) {
@@ -120,14 +118,7 @@ async fn read_json(req: Request, max_body: usize) -> Result<Value, RequestError>
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(RequestError::MissingBody);
     }
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| RequestError::Unparsable(e.to_string()))?;
-    if !value.is_object() {
-        return Err(RequestError::Unparsable(
-            "the body must be a JSON object".into(),
-        ));
-    }
-    Ok(value)
+    Ok(bytes)
 }
 
 async fn read_body(body: Body, max_body: usize) -> Result<axum::body::Bytes, RequestError> {
@@ -138,74 +129,26 @@ async fn read_body(body: Body, max_body: usize) -> Result<axum::body::Bytes, Req
         .map_err(|e| RequestError::Unparsable(format!("the request body could not be read: {e}")))
 }
 
-/// A mandatory member (absent or null: SVC4001 naming `path`).
-fn field<'a>(
-    obj: &'a Map<String, Value>,
-    key: &str,
-    path: &str,
-) -> Result<&'a Value, RequestError> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Err(RequestError::MissingParameter(path.to_owned())),
-        Some(v) => Ok(v),
+/// A request the library refused, as SVC4001 (a member missing), SVC4006
+/// (not a JSON object) or SVC4005 (a member with an unusable value).
+fn request_error(e: &atis::RequestError) -> RequestError {
+    match (e, e.field()) {
+        (atis::RequestError::NotJson { detail, .. }, _) => RequestError::Unparsable(detail.clone()),
+        (atis::RequestError::Missing(_), Some(field)) => {
+            RequestError::MissingParameter(field.to_owned())
+        }
+        (_, field) => RequestError::InvalidValue {
+            name: field.unwrap_or("body").to_owned(),
+            reason: e.to_string(),
+        },
     }
 }
 
-fn invalid(path: &str, reason: impl Into<String>) -> RequestError {
-    RequestError::InvalidValue {
-        name: path.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, RequestError> {
-    v.as_object()
-        .ok_or_else(|| invalid(path, "must be a JSON object"))
-}
-
-fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, RequestError> {
-    v.as_str().ok_or_else(|| invalid(path, "must be a string"))
-}
-
-fn unix_time(v: &Value, path: &str) -> Result<i64, RequestError> {
-    v.as_i64()
-        .filter(|t| *t >= 0)
-        .ok_or_else(|| invalid(path, "must be a non-negative integer (Unix seconds)"))
-}
-
-fn tn(s: &str, path: &str, policy: &TnPolicy) -> Result<TelephoneNumber, RequestError> {
-    TelephoneNumber::parse(s, policy).map_err(|e| invalid(path, e.to_string()))
-}
-
-/// `dest.tn` / `to.tn`: an array of numbers (a single string is accepted).
-fn tn_list(
-    v: &Value,
-    path: &str,
-    policy: &TnPolicy,
-    max: usize,
-) -> Result<Vec<TelephoneNumber>, RequestError> {
-    let items: Vec<&Value> = match v {
-        Value::Array(a) => a.iter().collect(),
-        Value::String(_) => vec![v],
-        _ => return Err(invalid(path, "must be an array of telephone numbers")),
-    };
-    if items.is_empty() {
-        return Err(invalid(path, "must hold at least one telephone number"));
-    }
-    if items.len() > max {
-        return Err(invalid(
-            path,
-            format!("holds {} numbers; at most {max} are accepted", items.len()),
-        ));
-    }
-    items
-        .into_iter()
-        .map(|item| tn(string(item, path)?, path, policy))
-        .collect()
-}
-
-fn request_object<'a>(body: &'a Value, key: &str) -> Result<&'a Map<String, Value>, RequestError> {
-    let top = object(body, "body")?;
-    object(field(top, key, key)?, key)
+/// ATIS-1000082 requests come inside their wrapper object.
+fn request_policy(base: &RequestPolicy) -> RequestPolicy {
+    let mut p = base.clone();
+    p.require_wrapper = true;
+    p
 }
 
 pub(super) async fn signing(State(state): State<AppState>, req: Request) -> Response {
@@ -217,65 +160,18 @@ pub(super) async fn signing(State(state): State<AppState>, req: Request) -> Resp
 
 async fn sign(state: &AppState, req: Request) -> Result<Response, RequestError> {
     let config = state.config();
-    let Some(key) = &config.signing else {
+    let Some(signing) = &config.signing else {
         return Err(RequestError::NotFound);
     };
     let body = read_json(req, config.max_body).await?;
-    let sr = request_object(&body, "signingRequest")?;
-    let policy = config.verifier.policy().tn;
-    let limits = config.verifier.limits();
-
-    let attest = match string(field(sr, "attest", "attest")?, "attest")? {
-        "A" => Attestation::A,
-        "B" => Attestation::B,
-        "C" => Attestation::C,
-        other => {
-            return Err(invalid(
-                "attest",
-                format!("{:?} is not \"A\", \"B\" or \"C\"", truncate(other)),
-            ))
-        }
-    };
-    let dest = object(field(sr, "dest", "dest")?, "dest")?;
-    let dest = tn_list(
-        field(dest, "tn", "dest.tn")?,
-        "dest.tn",
-        &policy,
-        limits.max_dest_entries,
-    )?;
-    let iat = unix_time(field(sr, "iat", "iat")?, "iat")?;
-    let orig = object(field(sr, "orig", "orig")?, "orig")?;
-    let orig = tn(
-        string(field(orig, "tn", "orig.tn")?, "orig.tn")?,
-        "orig.tn",
-        &policy,
-    )?;
-    let origid = string(field(sr, "origid", "origid")?, "origid")?;
-    let origid = uuid::Uuid::parse_str(origid)
-        .map_err(|e| invalid("origid", format!("not a UUID: {e}")))?
-        .hyphenated()
-        .to_string();
-
-    let header = Header::shaken(&key.x5u);
-    let claims = Claims::shaken(
-        attest,
-        orig.to_string(),
-        dest.iter().map(ToString::to_string).collect(),
-        iat,
-        origid,
-    );
-    let token = passport::sign(&header, &claims, key.signer.as_ref()).map_err(|e| {
-        RequestError::Internal {
-            detail: format!("signing failed: {e}"),
-        }
+    let mut policy = request_policy(signing.request_policy());
+    policy.max_dest_entries = config.vs.request_policy().max_dest_entries;
+    let request = SignRequest::parse_with(&body, &policy).map_err(|e| request_error(&e))?;
+    let signed = signing.sign(&request).map_err(|e| RequestError::Internal {
+        detail: format!("signing failed: {e}"),
     })?;
     state.metrics().signed();
-    let identity = IdentityHeader::shaken(token, key.x5u.clone()).to_string();
-    Ok(Json(json!({"signingResponse": {"identity": identity}})).into_response())
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(32).collect()
+    Ok(Json(json!({"signingResponse": {"identity": signed.identity}})).into_response())
 }
 
 pub(super) async fn verification(State(state): State<AppState>, req: Request) -> Response {
@@ -299,28 +195,10 @@ fn respond(state: &AppState, mut body: Map<String, Value>, outcome: Outcome) -> 
 async fn verify_request(state: &AppState, req: Request) -> Result<Response, RequestError> {
     let config = state.config();
     let body = read_json(req, config.max_body).await?;
-    let vr = request_object(&body, "verificationRequest")?;
-    let verifier = &config.verifier;
-    let policy = verifier.policy().tn;
-
-    let from = object(field(vr, "from", "from")?, "from")?;
-    let from = tn(
-        string(field(from, "tn", "from.tn")?, "from.tn")?,
-        "from.tn",
-        &policy,
-    )?;
-    let to = object(field(vr, "to", "to")?, "to")?;
-    let to = tn_list(
-        field(to, "tn", "to.tn")?,
-        "to.tn",
-        &policy,
-        verifier.limits().max_dest_entries,
-    )?;
-    let time = unix_time(field(vr, "time", "time")?, "time")?;
-    let identity = string(field(vr, "identity", "identity")?, "identity")?.trim();
-    if identity.is_empty() {
-        return Err(invalid("identity", "must not be empty"));
-    }
+    let vs = &config.vs;
+    let request = VerifyRequest::parse_with(&body, &request_policy(vs.request_policy()))
+        .map_err(|r| request_error(&r.error))?;
+    let time = request.time;
 
     let now = config.clock.now();
     // E3: the request itself must be fresh.
@@ -348,49 +226,25 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
         ));
     }
 
-    let ctx = CallContext {
-        now,
-        orig: vec![PartyId::Tn(from)],
-        dest: to.into_iter().map(PartyId::Tn).collect(),
-        ..CallContext::default()
-    };
-    let result = match verify::parse_identity_or_token(identity, verifier.limits()) {
-        Err(e) => Err(Box::new(Failure::from(e))),
-        Ok(id) => match (&config.chain_source, &state.0.online) {
-            (ChainSource::Fixed(chain), _) => match &config.crl_source {
-                None => verifier.verify_with_chain(&id, &ctx, chain),
-                Some(src) => match verifier.prepare(&id, &ctx) {
-                    Err(f) => Err(f),
-                    Ok(pending) => {
-                        let (crls, failures) = match src.cached(chain) {
-                            Some(r) => r,
-                            None => src.get(chain).await,
-                        };
-                        verifier.complete_with_crls(pending, Ok(chain), ctx.now, &crls, &failures)
-                    }
-                },
-            },
-            (ChainSource::Online(_), Some(online)) => match online.verify_cached(&id, &ctx) {
-                Some(r) => r,
-                None => {
-                    // Leave a fifth of the request budget to answer with 436.
-                    let budget = config.request_timeout.mul_f32(0.8);
-                    match tokio::time::timeout(budget, online.verify(&id, &ctx)).await {
-                        Ok(r) => r,
-                        Err(_) => Err(Box::new(Failure::from(VerifyError::CertUnavailable {
-                            detail: format!(
-                                "x5u certificate was not obtained within {} ms",
-                                budget.as_millis()
-                            ),
-                            cause: "fetch-timeout",
-                        }))),
-                    }
+    let ctx = request.context(None);
+    let ctx = CallContext { now, ..ctx };
+    let result = match vs.parse_identity(&request.identity) {
+        Err(f) => Err(f),
+        Ok(id) => match vs.verify_cached(&id, &ctx) {
+            Some(r) => r,
+            None => {
+                // Leave a fifth of the request budget to answer with 436.
+                let budget = config.request_timeout.mul_f32(0.8);
+                match tokio::time::timeout(budget, vs.verify_header(&id, &ctx)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Box::new(Failure::from(VerifyError::CertUnavailable {
+                        detail: format!(
+                            "x5u certificate was not obtained within {} ms",
+                            budget.as_millis()
+                        ),
+                        cause: "fetch-timeout",
+                    }))),
                 }
-            },
-            (ChainSource::Online(_), None) => {
-                return Err(RequestError::Internal {
-                    detail: "online chain source without an online verifier".into(),
-                })
             }
         },
     };
@@ -448,58 +302,5 @@ mod tests {
         );
         assert!(accept("application/json;q=0").is_err());
         assert!(accept("application/xml").is_err());
-    }
-
-    #[test]
-    fn fields() {
-        let v = json!({"a": null, "s": "x", "n": 5, "neg": -1, "f": 1.5, "o": {}});
-        let o = v.as_object().unwrap();
-        assert_eq!(
-            field(o, "a", "p.a").unwrap_err(),
-            RequestError::MissingParameter("p.a".into())
-        );
-        assert_eq!(
-            field(o, "zz", "zz").unwrap_err(),
-            RequestError::MissingParameter("zz".into())
-        );
-        assert_eq!(string(&o["s"], "s").unwrap(), "x");
-        assert!(matches!(
-            string(&o["n"], "n"),
-            Err(RequestError::InvalidValue { .. })
-        ));
-        assert_eq!(unix_time(&o["n"], "n").unwrap(), 5);
-        assert!(unix_time(&o["neg"], "neg").is_err());
-        assert!(unix_time(&o["f"], "f").is_err());
-        assert!(unix_time(&o["s"], "s").is_err());
-        assert!(object(&o["o"], "o").is_ok());
-        assert!(object(&o["s"], "s").is_err());
-    }
-
-    #[test]
-    fn tn_lists() {
-        let p = TnPolicy::default();
-        let ok = tn_list(&json!(["+1 215 555 0121", "2155550122"]), "to.tn", &p, 10).unwrap();
-        assert_eq!(ok[0].as_str(), "12155550121");
-        assert_eq!(ok[1].as_str(), "12155550122");
-        assert_eq!(
-            tn_list(&json!("12155550121"), "to.tn", &p, 10)
-                .unwrap()
-                .len(),
-            1
-        );
-        for bad in [
-            json!([]),
-            json!(5),
-            json!([5]),
-            json!(["abc"]),
-            json!({"x": 1}),
-        ] {
-            let e = tn_list(&bad, "to.tn", &p, 10).unwrap_err();
-            assert!(
-                matches!(&e, RequestError::InvalidValue { name, .. } if name == "to.tn"),
-                "{bad}: {e:?}"
-            );
-        }
-        assert!(tn_list(&json!(["1", "2", "3"]), "dest.tn", &p, 2).is_err());
     }
 }

@@ -23,10 +23,7 @@ pub use config::{ConfigError, FileConfig};
 pub use error::RequestError;
 pub use metrics::{Endpoint, Metrics};
 
-use crate::cert::Certificate;
-use crate::crypto::Signer;
-use crate::online::{ChainCache, CrlSource, OnlineVerifier};
-use crate::verify::Verifier;
+use crate::sti::{StiAs, StiVs};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -54,42 +51,6 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 /// How long a client may take to send a request's headers (slow-header
 /// clients would otherwise hold connections forever).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The key that signs, and the certificate URL put into `x5u`/`info`.
-#[derive(Clone)]
-pub struct SigningKey {
-    /// The signer (in-memory key, HSM, KMS).
-    pub signer: Arc<dyn Signer>,
-    /// The x5u URL of the signer's certificate chain.
-    pub x5u: String,
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("x5u", &self.x5u)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Where the verifier gets the signer's certificate chain.
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum ChainSource {
-    /// Always this chain (end entity first), whatever `x5u` says (`--cert`; labs).
-    Fixed(Arc<Vec<Certificate>>),
-    /// Fetch `x5u` through this shared cache.
-    Online(Arc<ChainCache>),
-}
-
-impl std::fmt::Debug for ChainSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ChainSource::Fixed(c) => write!(f, "Fixed({} certificates)", c.len()),
-            ChainSource::Online(c) => write!(f, "Online({:?})", c.stats()),
-        }
-    }
-}
 
 /// Where request handling reads the time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -122,12 +83,11 @@ impl ServerClock {
 pub struct ServerConfig {
     /// Address to bind, e.g. `127.0.0.1:8080` (port 0: any free port).
     pub listen: String,
-    /// The signing key; `None` makes `/stir/v1/signing` answer 404 SVC4003.
-    pub signing: Option<SigningKey>,
-    /// The verifier (trust anchors, CRLs, policy, limits, replay store).
-    pub verifier: Arc<Verifier>,
-    /// Where certificate chains come from.
-    pub chain_source: ChainSource,
+    /// The signing service; `None` makes `/stir/v1/signing` answer 404 SVC4003.
+    pub signing: Option<StiAs>,
+    /// The verification service (trust anchors, CRLs, chain source, policy,
+    /// limits, replay store): the library's, as on every other surface.
+    pub vs: Arc<StiVs>,
     /// Largest |server time − request `time`|, seconds (ATIS E3). Default:
     /// the verifier's `max_age`.
     pub freshness: i64,
@@ -140,8 +100,6 @@ pub struct ServerConfig {
     pub max_concurrent: usize,
     /// The clock. Default the system clock.
     pub clock: ServerClock,
-    /// CRLs fetched (and refreshed) while serving: `--crl URL`, `--fetch-crl`.
-    pub crl_source: Option<CrlSource>,
     /// How long a client may take to send a request's headers. Default
     /// [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
@@ -149,23 +107,17 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// A verification-only configuration with the defaults.
-    pub fn new(
-        listen: impl Into<String>,
-        verifier: Arc<Verifier>,
-        chain_source: ChainSource,
-    ) -> Self {
-        let freshness = verifier.policy().max_age;
+    pub fn new(listen: impl Into<String>, vs: Arc<StiVs>) -> Self {
+        let freshness = vs.verifier().policy().max_age;
         ServerConfig {
             listen: listen.into(),
             signing: None,
-            verifier,
-            chain_source,
+            vs,
             freshness,
             max_body: DEFAULT_MAX_BODY,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             clock: ServerClock::System,
-            crl_source: None,
             header_read_timeout: HEADER_READ_TIMEOUT,
         }
     }
@@ -174,18 +126,9 @@ impl ServerConfig {
         self.header_read_timeout = timeout;
         self
     }
-    /// Check revocation against CRLs fetched while serving (cached, and
-    /// refetched when their `max-age` or `nextUpdate` runs out).
-    pub fn with_crl_source(mut self, source: CrlSource) -> Self {
-        self.crl_source = Some(source);
-        self
-    }
     /// Enable signing.
-    pub fn with_signer(mut self, signer: Arc<dyn Signer>, x5u: impl Into<String>) -> Self {
-        self.signing = Some(SigningKey {
-            signer,
-            x5u: x5u.into(),
-        });
+    pub fn with_signing(mut self, signing: StiAs) -> Self {
+        self.signing = Some(signing);
         self
     }
     /// Freshness window for the request `time`, seconds.
@@ -217,7 +160,6 @@ impl ServerConfig {
 
 struct Inner {
     config: ServerConfig,
-    online: Option<OnlineVerifier>,
     metrics: Metrics,
 }
 
@@ -237,19 +179,8 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State for `config`.
     pub fn new(config: ServerConfig) -> Self {
-        let online = match &config.chain_source {
-            ChainSource::Online(cache) => {
-                let online = OnlineVerifier::new(config.verifier.clone(), cache.clone());
-                Some(match &config.crl_source {
-                    Some(src) => online.with_crl_source(src.clone()),
-                    None => online,
-                })
-            }
-            ChainSource::Fixed(_) => None,
-        };
         AppState(Arc::new(Inner {
             config,
-            online,
             metrics: Metrics::default(),
         }))
     }
@@ -263,10 +194,7 @@ impl AppState {
     }
     /// The Prometheus text of `GET /metrics`.
     pub fn render_metrics(&self) -> String {
-        let cache = match &self.0.config.chain_source {
-            ChainSource::Online(c) => Some(c.stats()),
-            ChainSource::Fixed(_) => None,
-        };
+        let cache = self.0.config.vs.online().map(|o| o.cache().stats());
         self.0.metrics.render(cache)
     }
 }
