@@ -64,14 +64,12 @@ pub(crate) enum ApiError {
         #[source]
         source: shaken_lib::cert::CertError,
     },
-    #[error("{0}")]
-    Fetch(#[source] shaken_lib::fetch::FetchError),
+    #[error("certificate fetcher: {0}")]
+    Fetch(String),
     #[error("signing failed: {0}")]
     Sign(#[source] shaken_lib::passport::SignError),
     #[error("not a SIP request this library can read: {0}")]
     Sip(#[source] shaken_lib::sip::SipError),
-    #[error("starting the fetch runtime: {0}")]
-    Runtime(#[source] std::io::Error),
     #[error(
         "internal error in {function}: {message}; nothing was changed (please report this bug)"
     )]
@@ -94,7 +92,6 @@ impl ApiError {
             ApiError::Certificate { .. } | ApiError::Fetch(_) => SHAKEN_ERR_CERTIFICATE,
             ApiError::Sign(_) => SHAKEN_ERR_SIGN,
             ApiError::Sip(_) => SHAKEN_ERR_SIP,
-            ApiError::Runtime(_) => SHAKEN_ERR_RUNTIME,
             ApiError::Panic { .. } => SHAKEN_ERR_PANIC,
         }
     }

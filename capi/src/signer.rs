@@ -1,12 +1,10 @@
 //! Signing: `shaken_signer_new`, `shaken_sign`, `shaken_signer_free`.
 
 use std::os::raw::c_char;
-use std::str::FromStr;
 
-use shaken_lib::crypto::KeySigner;
-use shaken_lib::identity::IdentityHeader;
-use shaken_lib::passport::{self, Attestation, Claims, Header};
-use shaken_lib::tn::{TelephoneNumber, TnPolicy};
+use shaken_lib::atis::RequestPolicy;
+use shaken_lib::config::ConfigError;
+use shaken_lib::{SignRequest, StiAs};
 
 use crate::error::{check_out, ffi_call, opt_text, text, text_list, ApiError};
 use crate::shaken_str;
@@ -14,9 +12,7 @@ use crate::shaken_str;
 /// A signing key and its certificate URL (`x5u`). Created once, shared by
 /// any number of threads; freed with [`shaken_signer_free`].
 pub struct shaken_signer {
-    key: KeySigner,
-    x5u: String,
-    tn: TnPolicy,
+    signer: StiAs,
 }
 
 /// Seconds since the Unix epoch on the system clock.
@@ -54,22 +50,14 @@ pub unsafe extern "C" fn shaken_signer_new(
                 text(x5u, x5u_len, "x5u")?,
             )
         };
-        let url = url::Url::parse(x5u).map_err(|e| ApiError::Invalid {
-            arg: "x5u",
-            detail: format!("{x5u:?} is not a valid URL: {e}"),
-        })?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(ApiError::Invalid {
+        let signer = StiAs::from_pem(pem, x5u, false).map_err(|e| match e {
+            ConfigError::Key { source, .. } => ApiError::Key(source),
+            other => ApiError::Invalid {
                 arg: "x5u",
-                detail: format!("{x5u:?}: the scheme must be https (or http for labs)"),
-            });
-        }
-        let key = KeySigner::from_pem(pem).map_err(ApiError::Key)?;
-        let signer = Box::new(shaken_signer {
-            key,
-            x5u: x5u.to_owned(),
-            tn: TnPolicy::default(),
-        });
+                detail: other.to_string(),
+            },
+        })?;
+        let signer = Box::new(shaken_signer { signer });
         // SAFETY: `out` was checked non-NULL and writable above.
         unsafe { out.write(Box::into_raw(signer)) };
         Ok(())
@@ -187,55 +175,23 @@ fn sign_value(
     origid: Option<&str>,
     iat: i64,
 ) -> Result<String, ApiError> {
-    let orig = TelephoneNumber::parse(orig, &signer.tn).map_err(|e| ApiError::Invalid {
-        arg: "orig",
-        detail: e.to_string(),
-    })?;
-    if dest.is_empty() {
-        return Err(ApiError::Invalid {
-            arg: "dest",
-            detail: "at least one called number is needed".into(),
-        });
-    }
-    let dest = dest
-        .iter()
-        .map(|d| {
-            TelephoneNumber::parse(d, &signer.tn)
-                .map(|t| t.to_string())
-                .map_err(|e| ApiError::Invalid {
-                    arg: "dest",
-                    detail: e.to_string(),
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let attest_char = char::from(attest as u8);
-    let attest =
-        Attestation::from_str(&attest_char.to_string()).map_err(|_| ApiError::Invalid {
-            arg: "attest",
-            detail: format!("{attest_char:?} is not 'A', 'B' or 'C'"),
-        })?;
-    let origid = match origid {
-        Some(o) => {
-            uuid::Uuid::parse_str(o).map_err(|e| ApiError::Invalid {
-                arg: "origid",
-                detail: format!("{o:?} is not a UUID: {e}"),
-            })?;
-            o.to_ascii_lowercase()
-        }
-        None => uuid::Uuid::new_v4().to_string(),
-    };
     let iat = match iat {
         0 => wall_clock(),
-        i if i < 0 => {
-            return Err(ApiError::Invalid {
-                arg: "iat",
-                detail: format!("{i} is negative (0 means now)"),
-            })
-        }
         i => i,
     };
-    let header = Header::shaken(&signer.x5u);
-    let claims = Claims::shaken(attest, orig.to_string(), dest, iat, origid);
-    let token = passport::sign(&header, &claims, &signer.key).map_err(ApiError::Sign)?;
-    Ok(IdentityHeader::shaken(token, signer.x5u.clone()).to_string())
+    let attest = char::from(attest as u8).to_string();
+    // The same rules as a REST or batch signing request.
+    let request = SignRequest::new(&attest, orig, dest, iat, origid, &RequestPolicy::default())
+        .map_err(|e| ApiError::Invalid {
+            arg: match e.field() {
+                Some("orig.tn") => "orig",
+                Some("dest.tn") => "dest",
+                Some("origid") => "origid",
+                Some("iat") => "iat",
+                _ => "attest",
+            },
+            detail: e.to_string(),
+        })?;
+    let signed = signer.signer.sign(&request).map_err(ApiError::Sign)?;
+    Ok(signed.identity)
 }

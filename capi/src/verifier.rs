@@ -1,22 +1,13 @@
 //! Verification: options, the verifier handle, `shaken_verify_identity` and
 //! `shaken_verify_sip`.
 
-use std::future::Future;
 use std::os::raw::c_char;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use shaken_lib::cert::{parse_chain, Certificate, ChainPolicy, Crl, TrustAnchors};
-use shaken_lib::fetch::FetchOptions;
-use shaken_lib::identity::IdentityHeader;
-use shaken_lib::online::{chain_cache, CrlFetcher, OnlineVerifier};
-use shaken_lib::replay_dir::DirReplayStore;
+use shaken_lib::cert::{parse_chain, Crl, TrustAnchors};
+use shaken_lib::config::{ConfigError, CrlPolicy, CrlSpec, ReplayMode, Source};
 use shaken_lib::sip::SipRequest;
-use shaken_lib::sip_verify;
-use shaken_lib::verify::{
-    self, CallContext, Failure, PartyId, VerifiedPassport, Verifier, VerifyError, VerifyPolicy,
-};
-use shaken_lib::Limits;
+use shaken_lib::verify::{self, CallContext};
+use shaken_lib::{StiVs, VerifierConfig};
 
 use crate::error::{bytes, check_out, ffi_call, opt_text, text, text_list, ApiError};
 use crate::result::shaken_result;
@@ -32,29 +23,19 @@ use crate::signer::wall_clock;
 /// guard, connect timeout 2000 ms, total 5000 ms, `iat` at most 60 s old or
 /// ahead, replay detection ON.
 pub struct shaken_verifier_options {
-    anchors: TrustAnchors,
-    crls: Vec<Crl>,
-    chain: Option<Vec<Certificate>>,
-    fetch: FetchOptions,
-    max_age: u32,
+    /// The library's configuration, filled by the setters (certificates,
+    /// CRLs and TLS roots inline, checked when they are added).
+    config: VerifierConfig,
     replay: bool,
     replay_dir: Option<std::path::PathBuf>,
-    fetch_crl: bool,
-    crl_hard: bool,
 }
 
 impl Default for shaken_verifier_options {
     fn default() -> Self {
         shaken_verifier_options {
-            anchors: TrustAnchors::new(),
-            crls: Vec::new(),
-            chain: None,
-            fetch: FetchOptions::default(),
-            max_age: 60,
+            config: VerifierConfig::default(),
             replay: true,
             replay_dir: None,
-            fetch_crl: false,
-            crl_hard: false,
         }
     }
 }
@@ -119,12 +100,13 @@ pub unsafe extern "C" fn shaken_verifier_options_add_trust_anchors(
     unsafe {
         with_options("shaken_verifier_options_add_trust_anchors", options, |o| {
             let pem = bytes(pem, pem_len, "pem")?;
-            o.anchors
+            TrustAnchors::new()
                 .add_pem(pem)
                 .map_err(|source| ApiError::Certificate {
                     what: "trust anchors",
                     source,
                 })?;
+            o.config.trust_anchors.push(Source::Inline(pem.to_vec()));
             Ok(())
         })
     }
@@ -144,13 +126,15 @@ pub unsafe extern "C" fn shaken_verifier_options_add_crl(
     unsafe {
         with_options("shaken_verifier_options_add_crl", options, |o| {
             let crl = bytes(crl, crl_len, "crl")?;
-            let crl = Crl::from_pem_or_der(crl, &Limits::default()).map_err(|source| {
+            Crl::from_pem_or_der(crl, &o.config.limits).map_err(|source| {
                 ApiError::Certificate {
                     what: "CRL",
                     source,
                 }
             })?;
-            o.crls.push(crl);
+            o.config
+                .crl
+                .push(CrlSpec::Load(Source::Inline(crl.to_vec())));
             Ok(())
         })
     }
@@ -172,12 +156,11 @@ pub unsafe extern "C" fn shaken_verifier_options_set_cert_chain(
     unsafe {
         with_options("shaken_verifier_options_set_cert_chain", options, |o| {
             let pem = bytes(pem, pem_len, "pem")?;
-            let chain =
-                parse_chain(pem, &Limits::default()).map_err(|source| ApiError::Certificate {
-                    what: "certificate chain",
-                    source,
-                })?;
-            o.chain = Some(chain);
+            parse_chain(pem, &o.config.limits).map_err(|source| ApiError::Certificate {
+                what: "certificate chain",
+                source,
+            })?;
+            o.config.cert = Some(Source::Inline(pem.to_vec()));
             Ok(())
         })
     }
@@ -198,7 +181,7 @@ pub unsafe extern "C" fn shaken_verifier_options_add_tls_root(
     unsafe {
         with_options("shaken_verifier_options_add_tls_root", options, |o| {
             let pem = bytes(pem, pem_len, "pem")?;
-            o.fetch.extra_tls_roots_pem.push(pem.to_vec());
+            o.config.tls_ca.push(Source::Inline(pem.to_vec()));
             Ok(())
         })
     }
@@ -230,7 +213,7 @@ pub unsafe extern "C" fn shaken_verifier_options_set_cache_dir(
                     detail: "an empty path or one with a NUL byte is not a directory".into(),
                 });
             }
-            o.fetch.cache_dir = Some(std::path::PathBuf::from(dir));
+            o.config.cache_dir = Some(std::path::PathBuf::from(dir));
             Ok(())
         })
     }
@@ -279,7 +262,7 @@ pub unsafe extern "C" fn shaken_verifier_options_set_allow_http_x5u(
     // SAFETY: forwarded from the caller.
     unsafe {
         with_options("shaken_verifier_options_set_allow_http_x5u", options, |o| {
-            o.fetch.allow_http = allow != 0;
+            o.config.allow_http_x5u = allow != 0;
             Ok(())
         })
     }
@@ -301,7 +284,7 @@ pub unsafe extern "C" fn shaken_verifier_options_set_allow_private_x5u(
             "shaken_verifier_options_set_allow_private_x5u",
             options,
             |o| {
-                o.fetch.allow_private = allow != 0;
+                o.config.allow_private_x5u = allow != 0;
                 Ok(())
             },
         )
@@ -323,7 +306,7 @@ pub unsafe extern "C" fn shaken_verifier_options_set_allow_any_port_x5u(
             "shaken_verifier_options_set_allow_any_port_x5u",
             options,
             |o| {
-                o.fetch.allow_any_port = allow != 0;
+                o.config.allow_any_port_x5u = allow != 0;
                 Ok(())
             },
         )
@@ -352,8 +335,8 @@ pub unsafe extern "C" fn shaken_verifier_options_set_timeouts(
                     });
                 }
             }
-            o.fetch.limits.connect_timeout = Duration::from_millis(u64::from(connect_ms));
-            o.fetch.limits.fetch_timeout = Duration::from_millis(u64::from(total_ms));
+            o.config.connect_timeout_ms = u64::from(connect_ms);
+            o.config.fetch_timeout_ms = u64::from(total_ms);
             Ok(())
         })
     }
@@ -378,7 +361,7 @@ pub unsafe extern "C" fn shaken_verifier_options_set_max_age(
                     detail: format!("{seconds} is outside 1..=86400"),
                 });
             }
-            o.max_age = seconds;
+            o.config.max_age = seconds;
             Ok(())
         })
     }
@@ -418,8 +401,12 @@ pub unsafe extern "C" fn shaken_verifier_options_set_fetch_crl(
     // SAFETY: forwarded from the caller.
     unsafe {
         with_options("shaken_verifier_options_set_fetch_crl", options, |o| {
-            o.fetch_crl = on != 0;
-            o.crl_hard = hard != 0;
+            o.config.fetch_crl = on != 0;
+            o.config.crl_policy = if hard != 0 {
+                CrlPolicy::Hard
+            } else {
+                CrlPolicy::Soft
+            };
             Ok(())
         })
     }
@@ -430,22 +417,7 @@ pub unsafe extern "C" fn shaken_verifier_options_set_fetch_crl(
 /// after `fork`), share it between all threads; free it with
 /// [`shaken_verifier_free`] when no call uses it any more.
 pub struct shaken_verifier {
-    verifier: Arc<Verifier>,
-    chain: Option<Arc<Vec<Certificate>>>,
-    online: Option<OnlineVerifier>,
-    limits: Limits,
-    /// Started on the first fetch, so a verifier created before `fork` and
-    /// first used after it starts its threads in the child.
-    runtime: OnceLock<tokio::runtime::Runtime>,
-}
-
-impl Drop for shaken_verifier {
-    fn drop(&mut self) {
-        if let Some(rt) = self.runtime.take() {
-            // A stuck DNS lookup must not hold up the caller's shutdown.
-            rt.shutdown_timeout(Duration::from_secs(1));
-        }
-    }
+    vs: StiVs,
 }
 
 const _: () = {
@@ -478,123 +450,24 @@ pub unsafe extern "C" fn shaken_verifier_new(
 
 /// The same assembly as `shaken verify` (src/cli/verify.rs `build_setup`).
 fn build(o: &shaken_verifier_options) -> Result<shaken_verifier, ApiError> {
-    let limits = Limits::default();
-    let policy = VerifyPolicy {
-        max_age: i64::from(o.max_age),
-        max_future: i64::from(o.max_age),
-        chain: ChainPolicy {
-            crl_required: o.crl_hard && (o.fetch_crl || !o.crls.is_empty()),
-            ..ChainPolicy::default()
+    let mut config = o.config.clone();
+    config.replay = match (&o.replay_dir, o.replay) {
+        (_, false) => ReplayMode::Off,
+        (Some(d), true) => ReplayMode::Dir(d.clone()),
+        (None, true) => ReplayMode::Memory,
+    };
+    let vs = StiVs::from_config(&config).map_err(|e| match e {
+        ConfigError::ReplayDir(detail) => ApiError::Invalid {
+            arg: "replay_dir",
+            detail,
         },
-        ..VerifyPolicy::default()
-    };
-    let mut verifier = Verifier::new(o.anchors.clone())
-        .with_policy(policy)
-        .with_limits(limits.clone())
-        .with_crls(o.crls.clone());
-    if o.replay {
-        match &o.replay_dir {
-            None => {
-                let store = Arc::new(verifier.default_replay_store());
-                verifier = verifier.with_replay(store);
-            }
-            Some(dir) => {
-                let ttl = i64::from(o.max_age).saturating_mul(2);
-                let store = DirReplayStore::open(dir, ttl).map_err(|e| ApiError::Invalid {
-                    arg: "replay_dir",
-                    detail: e.to_string(),
-                })?;
-                verifier = verifier.with_replay_guard(Arc::new(store));
-            }
-        }
-    }
-    let verifier = Arc::new(verifier);
-    let (chain, online) = match &o.chain {
-        Some(chain) => (Some(Arc::new(chain.clone())), None),
-        None => {
-            let cache = chain_cache(o.fetch.clone()).map_err(ApiError::Fetch)?;
-            let mut online = OnlineVerifier::new(verifier.clone(), Arc::new(cache));
-            if o.fetch_crl {
-                let fetcher = CrlFetcher::new(o.fetch.clone()).map_err(ApiError::Fetch)?;
-                online = online.with_crl_fetcher(Arc::new(fetcher));
-            }
-            (None, Some(online))
-        }
-    };
-    Ok(shaken_verifier {
-        verifier,
-        chain,
-        online,
-        limits,
-        runtime: OnceLock::new(),
-    })
-}
-
-impl shaken_verifier {
-    fn runtime(&self) -> Result<&tokio::runtime::Runtime, ApiError> {
-        if let Some(rt) = self.runtime.get() {
-            return Ok(rt);
-        }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("shaken-fetch")
-            .enable_all()
-            .build()
-            .map_err(ApiError::Runtime)?;
-        // Another thread may have won the race: its runtime is kept, ours dropped.
-        let _ = self.runtime.set(rt);
-        self.runtime.get().ok_or(ApiError::Invalid {
-            arg: "verifier",
-            detail: "the fetch runtime vanished".into(),
-        })
-    }
-
-    /// Run a fetch to completion on the calling thread (blocking, bounded by
-    /// the configured timeouts). From inside someone else's tokio runtime,
-    /// where blocking is forbidden, the wait happens on a helper thread.
-    fn block_on<F>(&self, fut: F) -> Result<F::Output, ApiError>
-    where
-        F: Future + Send,
-        F::Output: Send,
-    {
-        let rt = self.runtime()?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Ok(rt.block_on(fut));
-        }
-        std::thread::scope(|s| {
-            match s.spawn(|| rt.block_on(fut)).join() {
-                Ok(v) => Ok(v),
-                // Caught again by ffi_call: SHAKEN_ERR_PANIC.
-                Err(payload) => std::panic::resume_unwind(payload),
-            }
-        })
-    }
-
-    /// Both stages for one Identity header: the pinned chain, or the x5u
-    /// cache (fetching on a miss).
-    fn verify_identity(
-        &self,
-        identity: &IdentityHeader,
-        ctx: &CallContext,
-    ) -> Result<VerifiedPassport, Box<Failure>> {
-        match (&self.chain, &self.online) {
-            (Some(chain), _) => self.verifier.verify_with_chain(identity, ctx, chain),
-            (None, Some(online)) => match online.verify_cached(identity, ctx) {
-                Some(r) => r,
-                None => match self.block_on(online.verify(identity, ctx)) {
-                    Ok(r) => r,
-                    Err(e) => Err(Box::new(Failure::new(VerifyError::CertUnavailable {
-                        detail: e.to_string(),
-                        cause: "fetch-runtime",
-                    }))),
-                },
-            },
-            (None, None) => Err(Box::new(Failure::new(VerifyError::CertUnavailable {
-                detail: "no certificate source configured".into(),
-                cause: "no-cert",
-            }))),
-        }
-    }
+        ConfigError::Fetcher(detail) => ApiError::Fetch(detail),
+        other => ApiError::Invalid {
+            arg: "options",
+            detail: other.to_string(),
+        },
+    })?;
+    Ok(shaken_verifier { vs })
 }
 
 /// Free a verifier (NULL is ignored). No call may be using it. Stops its
@@ -670,18 +543,32 @@ pub unsafe extern "C" fn shaken_verify_identity(
         if identity.is_null() {
             return Err(ApiError::Null { arg: "identity" });
         }
-        let tn = &v.verifier.policy().tn;
+        let tn = &v.vs.verifier().policy().tn;
+        // A party that is neither a number nor a sip:/sips:/tel: URI is an
+        // argument error, as a non-number `from.tn` is a request error on
+        // the REST service and in batches.
+        let party = |arg: &'static str, p: &str| {
+            shaken_lib::sti::party(p, tn).map_err(|e| ApiError::Invalid {
+                arg,
+                detail: format!("{p:?} is neither a telephone number nor a sip:/tel: URI: {e}"),
+            })
+        };
         let ctx = CallContext {
             now: clock(now),
-            orig: orig.map(|o| PartyId::from_uri(o, tn)).into_iter().collect(),
-            dest: dest.iter().map(|d| PartyId::from_uri(d, tn)).collect(),
+            orig: orig
+                .map(|o| party("orig", o))
+                .transpose()?
+                .into_iter()
+                .collect(),
+            dest: dest
+                .iter()
+                .map(|d| party("dest", d))
+                .collect::<Result<_, _>>()?,
             date: None,
             call_id: call_id.map(str::to_owned),
         };
         let value = String::from_utf8_lossy(value);
-        let result = verify::parse_identity_or_token(&value, &v.limits)
-            .map_err(|e| Box::new(Failure::new(e)))
-            .and_then(|h| v.verify_identity(&h, &ctx));
+        let result = v.vs.verify_result_blocking(&value, &ctx);
         let r = Box::new(shaken_result::from_report(verify::report(&result)));
         // SAFETY: checked non-NULL and writable above.
         unsafe { out.write(Box::into_raw(r)) };
@@ -718,11 +605,8 @@ pub unsafe extern "C" fn shaken_verify_sip(
         }
         // SAFETY: pointer/length pair from the caller.
         let msg = unsafe { bytes(msg, msg_len, "msg") }?;
-        let req = SipRequest::parse(msg, &v.limits).map_err(ApiError::Sip)?;
-        let report =
-            sip_verify::verify_request_with(&v.verifier, &req, clock(now), |identity, ctx| {
-                v.verify_identity(identity, ctx)
-            });
+        let req = SipRequest::parse(msg, v.vs.verifier().limits()).map_err(ApiError::Sip)?;
+        let report = v.vs.verify_sip_request_blocking(&req, clock(now));
         let r = Box::new(shaken_result::from_sip(report));
         // SAFETY: checked non-NULL and writable above.
         unsafe { out.write(Box::into_raw(r)) };
