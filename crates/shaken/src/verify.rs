@@ -681,7 +681,8 @@ fn check_url(info: &str) -> Result<(), VerifyError> {
         .map(|(s, _)| s)
         .filter(|s| {
             s.starts_with(|c: char| c.is_ascii_alphabetic())
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         })
         .ok_or_else(|| invalid("relative URL without scheme".into()))?;
     if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
