@@ -24,11 +24,14 @@
 //! is printed by `behaviour_probes` (run it with `--nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::Value;
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
+use support::{bin, test_data};
 
 const X5U: &str = "https://cr.example.net/good.pem";
 const ORIG: &str = "12155550121";
@@ -38,10 +41,10 @@ const HEADER_JSON: &str =
     r#"{"alg":"ES256","ppt":"shaken","typ":"passport","x5u":"https://cr.example.net/good.pem"}"#;
 
 fn data(file: &str) -> String {
-    format!(
-        "{}/tests/data/cert/openssl/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    test_data("cert/openssl")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn params() -> String {
@@ -154,7 +157,7 @@ fn sx_check(identity: &str, chain: &str, mode: SxCert) -> (bool, String) {
 // ---------------------------------------------------------------- shaken
 
 fn shaken_sign(key: &str, attest: &str, iat: u64) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let out = bin()
         .args(["sign", "--key", &data(key), "--x5u", X5U])
         .args(["--orig", ORIG, "--dest", DEST, "--attest", attest])
         .args(["--origid", ORIGID, "--iat", &iat.to_string()])
@@ -167,7 +170,7 @@ fn shaken_sign(key: &str, attest: &str, iat: u64) -> String {
 /// `shaken verify --format json` with the openssl chain and root, `--now`
 /// pinned: (exit code, report).
 fn shaken_verify(identity: &str, chain: &str, now: u64, extra: &[&str]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let out = bin()
         .args(["verify", identity, "--format", "json"])
         .args(["--cert", &data(chain), "--trust-anchors", &data("root.pem")])
         .args(["--now", &now.to_string(), "--orig", ORIG, "--dest", DEST])
@@ -294,7 +297,7 @@ fn shaken_signs_secsipidx_verifies() {
         assert_eq!(code, 0, "{report}");
     }
     // Deterministic (RFC 6979) signatures are ordinary ES256 signatures too.
-    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let out = bin()
         .args(["sign", "--key", &data("good.key.pem"), "--x5u", X5U])
         .args([
             "--orig",
@@ -895,7 +898,7 @@ fn bare_token_in_a_sip_message_needs_info() {
     // stands for info), but inside a SIP message the RFC 8224 grammar
     // applies and an Identity header without info is 436. shaken only.
     let iat = 1_800_000_000u64;
-    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let out = bin()
         .args(["sign", "--key", &data("good.key.pem"), "--x5u", X5U])
         .args(["--orig", ORIG, "--dest", DEST, "--attest", "A"])
         .args(["--iat", &iat.to_string(), "--format", "token"])
@@ -914,7 +917,7 @@ fn bare_token_in_a_sip_message_needs_info() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("invite.txt");
     std::fs::write(&path, invite).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let out = bin()
         .args([
             "verify",
             "--sip",

@@ -4,8 +4,8 @@
 Run from the repository root after `cargo build`:
     python3 tests/data/sip/regen.py [path/to/shaken]
 Signing is deterministic (RFC 6979, fixed key, iat and origid), so the output is
-byte-stable; tests/sip.rs checks that `signed-tel.txt` still matches. Then refresh
-the golden JSON reports with `SHAKEN_UPDATE_GOLDEN=1 cargo test --test sip`.
+byte-stable; tests/cli/sip.rs checks that `signed-tel.txt` still matches. Then refresh
+the golden JSON reports with `SHAKEN_UPDATE_GOLDEN=1 cargo test --test cli sip::`.
 """
 import base64, json, subprocess, sys
 

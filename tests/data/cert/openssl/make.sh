@@ -1,5 +1,5 @@
 #!/bin/sh
-# Regenerates the openssl-made SHAKEN test certificates used by tests/cert.rs.
+# Regenerates the openssl-made SHAKEN test certificates used by tests/cli/cert.rs.
 # Run once from this directory; the outputs are committed (CI machines may
 # lack openssl). Validity is 100 years from the day it was run; the tests pin
 # --now to 2030-01-01 (1893456000). Needs OpenSSL 1.1.1 or 3.x.

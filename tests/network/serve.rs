@@ -2,15 +2,16 @@
 //! `listening on ADDR` from its stderr), a lab PKI written to a tempdir, and
 //! for the x5u cases a loopback certificate server started here. The server
 //! clock is pinned with `--now`; no test depends on the wall clock.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::http::{closed_port, Reply, Server};
+use crate::support::{bin, LabDir};
 use serde_json::{json, Value};
 use shaken::crypto::KeySigner;
 use shaken::identity::IdentityHeader;
 use shaken::passport::{self, Attestation, Claims, Header};
 use shaken::pki::{LabPki, LabPkiOptions, LeafOptions};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,22 +24,19 @@ const X5U_FIXED: &str = "https://cr.example.net/sp-1234.pem";
 
 // ------------------------------------------------------------------ fixtures
 
-struct Lab {
-    dir: tempfile::TempDir,
-    pki: LabPki,
+/// The lab PKI in a temporary directory (`root.pem`, `chain.pem`, `key.pem`).
+struct Lab(LabDir);
+
+impl std::ops::Deref for Lab {
+    type Target = LabDir;
+    fn deref(&self) -> &LabDir {
+        &self.0
+    }
 }
 
 impl Lab {
     fn new() -> Lab {
-        let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 365 * 86_400)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("root.pem"), &pki.root.cert_pem).unwrap();
-        std::fs::write(dir.path().join("chain.pem"), pki.leaf_chain_pem()).unwrap();
-        std::fs::write(dir.path().join("sp.key.pem"), &pki.leaf.key_pem).unwrap();
-        Lab { dir, pki }
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir.path().join(name).display().to_string()
+        Lab(LabDir::new(NOW))
     }
     /// An Identity header signed here with the lab key.
     fn identity(&self, x5u: &str, iat: i64, origid: &str) -> String {
@@ -57,12 +55,11 @@ struct Serve {
 
 impl Serve {
     fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        let mut child = bin()
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--now", &NOW.to_string()])
             .args(args)
             .env("RUST_LOG", "info")
-            .env_remove("SHAKEN_TRUST_ANCHORS")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -111,7 +108,7 @@ fn signing_server(lab: &Lab) -> Serve {
         "--cert",
         &lab.path("chain.pem"),
         "--key",
-        &lab.path("sp.key.pem"),
+        &lab.path("key.pem"),
         "--x5u",
         X5U_FIXED,
         "--trust-anchors",
@@ -136,40 +133,16 @@ fn online_server(lab: &Lab) -> Serve {
 /// A certificate server on 127.0.0.1 answering every GET with `body` after
 /// `delay`. Returns the URL of `/sp.pem`.
 fn cert_server(body: String, delay: Duration) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let body = body.clone();
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                let mut byte = [0u8; 1];
-                while !buf.ends_with(b"\r\n\r\n") {
-                    match conn.read(&mut byte) {
-                        Ok(1) => buf.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                std::thread::sleep(delay);
-                let _ = write!(
-                    conn,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/pem-certificate-chain\r\n\
-                     cache-control: max-age=86400\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    format!("http://{addr}/sp.pem")
+    Server::always(Reply::Delayed(
+        delay,
+        Box::new(Reply::Ok(body.into_bytes())),
+    ))
+    .url("/sp.pem")
 }
 
 /// A URL on 127.0.0.1 where nothing listens.
 fn dead_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}/sp.pem")
+    format!("http://127.0.0.1:{}/sp.pem", closed_port())
 }
 
 // ------------------------------------------------------------------ client
@@ -707,7 +680,7 @@ fn config_file_with_flags_overriding() {
             "listen = \"127.0.0.1:1\"\ncert = {:?}\ntrust-anchors = [{:?}]\nkey = {:?}\nx5u = {X5U_FIXED:?}\nmax-body = 100\n",
             lab.path("chain.pem"),
             lab.path("root.pem"),
-            lab.path("sp.key.pem"),
+            lab.path("key.pem"),
         ),
     )
     .unwrap();
@@ -727,7 +700,7 @@ fn config_file_with_flags_overriding() {
 
     let bad = lab.dir.path().join("bad.toml");
     std::fs::write(&bad, "max-concurent = 5\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let out = bin()
         .args(["serve", "--config", &bad.display().to_string()])
         .output()
         .unwrap();
@@ -762,11 +735,11 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
 fn bad_startup_settings_exit_2() {
     let lab = Lab::new();
     for args in [
-        vec!["--key", &lab.path("sp.key.pem") as &str],
+        vec!["--key", &lab.path("key.pem") as &str],
         vec!["--x5u", X5U_FIXED],
         vec!["--listen", "256.0.0.1:99999"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_shaken"))
+        let out = bin()
             .arg("serve")
             .args(&args)
             .args(["--cert", &lab.path("chain.pem")])

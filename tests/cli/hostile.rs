@@ -12,35 +12,23 @@
 //! Tokens are signed with the lab SP key (`certs/sp.key.pem`) over the exact
 //! bytes under test, so the check that refuses them is the one each row
 //! targets, not the signature. `docs/hostile.md` is the table of classes.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::http::{Reply, Server};
+use crate::support::{
+    bin, certs, crafted, header, header_with, identity, payload_iat, token, DEST, ORIG, ORIGID, X5U,
+};
 use serde_json::Value;
 use shaken::b64;
-use shaken::crypto::{KeySigner, Signer};
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const NOW: i64 = 1_800_000_000;
-const X5U: &str = "https://cr.example.net/sp.pem";
-const ORIG: &str = "12155550121";
-const DEST: &str = "12125550143";
-const ORIGID: &str = "123e4567-e89b-12d3-a456-426655440000";
 /// Upper bound on one child's run: a guard against hangs, not a speed test.
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
 // ------------------------------------------------------------- harness
-
-fn certs(f: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("certs")
-        .join(f)
-        .to_string_lossy()
-        .into_owned()
-}
 
 struct Out {
     code: i32,
@@ -52,9 +40,8 @@ struct Out {
 /// Run the binary with a hang guard; `stdin` is fed from a thread.
 fn run(args: &[OsString], stdin: Option<Vec<u8>>) -> Out {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let mut child = bin()
         .args(args)
-        .env_remove("SHAKEN_TRUST_ANCHORS")
         .env_remove("RUST_LOG")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -222,7 +209,7 @@ fn run_table(rows: Vec<Row<'_>>) {
     for (class, args, stdin, want) in rows {
         let o = run(&args, stdin);
         if std::env::var_os("HOSTILE_SHOW").is_some() {
-            // `HOSTILE_SHOW=1 cargo test --test hostile -- --nocapture`: the table of docs/hostile.md.
+            // `HOSTILE_SHOW=1 cargo test --test cli hostile:: -- --nocapture`: the table of docs/hostile.md.
             let r: Value = serde_json::from_str(&o.stdout).unwrap_or(Value::Null);
             let said = match &r["reason"] {
                 Value::Null => o.stderr.trim().to_owned(),
@@ -239,17 +226,6 @@ fn run_table(rows: Vec<Row<'_>>) {
 
 // ------------------------------------------------------------- tokens
 
-fn signer() -> KeySigner {
-    KeySigner::from_pem(&std::fs::read_to_string(certs("sp.key.pem")).unwrap()).unwrap()
-}
-
-/// `b64(header).b64(payload).b64(sig)` with a valid signature over exactly these bytes.
-fn token(header: &[u8], payload: &[u8]) -> String {
-    let input = format!("{}.{}", b64::encode(header), b64::encode(payload));
-    let sig = signer().sign_es256(input.as_bytes()).unwrap();
-    format!("{input}.{}", b64::encode(&sig))
-}
-
 /// A token with the given signature bytes instead of a real one.
 fn token_with_sig(header: &[u8], payload: &[u8], sig: &[u8]) -> String {
     format!(
@@ -260,32 +236,8 @@ fn token_with_sig(header: &[u8], payload: &[u8], sig: &[u8]) -> String {
     )
 }
 
-fn identity(token: &str) -> String {
-    format!("{token};info=<{X5U}>;alg=ES256;ppt=shaken")
-}
-
-fn header_with(x5u: &str) -> String {
-    format!(r#"{{"alg":"ES256","ppt":"shaken","typ":"passport","x5u":"{x5u}"}}"#)
-}
-
-fn header() -> String {
-    header_with(X5U)
-}
-
-/// The payload with `iat` written as given (raw JSON text).
-fn payload_iat(iat: &str) -> String {
-    format!(
-        r#"{{"attest":"A","dest":{{"tn":["{DEST}"]}},"iat":{iat},"orig":{{"tn":"{ORIG}"}},"origid":"{ORIGID}"}}"#
-    )
-}
-
 fn payload() -> String {
     payload_iat(&NOW.to_string())
-}
-
-/// Identity value for a header and payload given as JSON text.
-fn crafted(header: &str, payload: &str) -> String {
-    identity(&token(header.as_bytes(), payload.as_bytes()))
 }
 
 /// One table row verifying `value` with the lab chain.
@@ -1286,55 +1238,17 @@ fn serve_static(body: String) -> u16 {
 
 /// Like [`serve_static`]; without `content_length` the body is close-delimited.
 fn serve_body(body: String, content_length: bool) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            let body = body.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.read(&mut buf);
-                let length = if content_length {
-                    format!("Content-Length: {}\r\n", body.len())
-                } else {
-                    String::new()
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-pem-file\r\n{length}Connection: close\r\n\r\n"
-                );
-                let _ = s.write_all(head.as_bytes());
-                let _ = s.write_all(body.as_bytes());
-            });
-        }
-    });
-    port
+    Server::always(Reply::Pem {
+        body: body.into_bytes(),
+        content_length,
+    })
+    .port
 }
 
 /// An HTTP server on loopback that sends its answer one byte a second.
 fn serve_drip() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { continue };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = s.read(&mut buf);
-                let reply =
-                    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n-----BEGIN CERTIFICATE-----";
-                for b in reply {
-                    if s.write_all(&[*b]).is_err() {
-                        return; // the client gave up: what we want
-                    }
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            });
-        }
-    });
-    port
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n-----BEGIN CERTIFICATE-----";
+    Server::always(Reply::Drip(reply.to_vec(), Duration::from_secs(1))).port
 }
 
 /// Verify a token whose x5u/info is `url`, fetching it (lab switches on).

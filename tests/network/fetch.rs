@@ -3,7 +3,6 @@
 //! Every server listens on 127.0.0.1:0 and counts accepted connections and
 //! requests. No test touches a non-loopback address. Cache expiry is driven by
 //! a `ManualClock`; only the timeout test waits (300 ms).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

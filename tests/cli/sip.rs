@@ -3,18 +3,17 @@
 //! shared store. The clock is pinned to the templates' Date (1471375418).
 //!
 //! Golden reports: `tests/data/sip/golden/*.json`; refresh them with
-//! `SHAKEN_UPDATE_GOLDEN=1 cargo test --test sip` after an intended change.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! `SHAKEN_UPDATE_GOLDEN=1 cargo test --test cli sip::` after an intended change.
 
+use crate::support::{bin, run_with_stdin, test_data};
 use shaken::cert::{parse_chain, TrustAnchors};
 use shaken::report::Verstat;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{verify_request, SipReport};
 use shaken::verify::Verifier;
 use shaken::Limits;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::Arc;
 
 const NOW: &str = "1471375418";
@@ -31,9 +30,7 @@ const TEMPLATES: &[&str] = &[
 ];
 
 fn data(f: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/sip")
-        .join(f)
+    test_data("sip").join(f)
 }
 
 fn path(p: &Path) -> String {
@@ -56,20 +53,7 @@ fn committed() -> Pki {
 }
 
 fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
-        .args(args)
-        .env_remove("SHAKEN_TRUST_ANCHORS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
+    run_with_stdin(args, stdin)
 }
 
 fn sign_args<'a>(pki: &'a Pki, sip: &'a str) -> Vec<&'a str> {
@@ -195,12 +179,12 @@ fn sign_then_verify_every_template() {
 fn pipeline_sign_into_verify() {
     let pki = committed();
     let tpl = path(&data("invite-tel.txt"));
-    let mut signer = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let mut signer = bin()
         .args(sign_args(&pki, &tpl))
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let verifier = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let verifier = bin()
         .args([
             "verify",
             "--sip",

@@ -1,38 +1,27 @@
 //! `shaken verify --batch` and `shaken sign --batch`: order, per-line errors,
 //! exit status, the stderr summary and the HTML report.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::{json_lines, run_with_stdin, LabDir, DEST, ORIG, X5U};
 use serde_json::{json, Value};
-use shaken::pki::{LabPki, LabPkiOptions};
 use shaken::report::{Report, Verstat};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const NOW: i64 = 1_800_000_000;
-const X5U: &str = "https://cr.example.net/sp.pem";
-const ORIG: &str = "12155550121";
-const DEST: &str = "12125550143";
 
-struct Lab {
-    dir: tempfile::TempDir,
+/// The lab PKI in a temporary directory, with the batch arguments.
+struct Lab(LabDir);
+
+impl std::ops::Deref for Lab {
+    type Target = LabDir;
+    fn deref(&self) -> &LabDir {
+        &self.0
+    }
 }
 
 impl Lab {
     fn new() -> Lab {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400 * 365)).unwrap();
-        std::fs::write(dir.path().join("root.pem"), &pki.root.cert_pem).unwrap();
-        std::fs::write(dir.path().join("chain.pem"), pki.leaf_chain_pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), &pki.leaf.key_pem).unwrap();
-        Lab { dir }
-    }
-    fn path(&self, f: &str) -> String {
-        self.dir.path().join(f).to_string_lossy().into_owned()
-    }
-    fn write(&self, f: &str, text: &str) -> String {
-        std::fs::write(self.dir.path().join(f), text).unwrap();
-        self.path(f)
+        Lab(LabDir::new(NOW))
     }
     fn verify_args(&self) -> Vec<String> {
         vec![
@@ -57,30 +46,7 @@ impl Lab {
 }
 
 fn run(args: &[String], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
-        .args(args)
-        .env_remove("SHAKEN_TRUST_ANCHORS")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.unwrap_or_default().to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    out
-}
-
-fn json_lines(o: &Output) -> Vec<Value> {
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    run_with_stdin(args, stdin)
 }
 
 fn sign_request(attest: &str, orig: &str, dest: &str, iat: i64) -> Value {

@@ -9,8 +9,8 @@
 //! Case counts are modest (the suite runs in a debug build on every CI run),
 //! the seed is fixed (see [`cfg`]) and nothing is persisted: a failure prints
 //! its minimal input, which then belongs in a unit test of the owning module.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::{self, X5U};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::Value;
@@ -22,10 +22,8 @@ use shaken::tn::{NationalRule, TelephoneNumber, TnPolicy};
 use shaken::verify::{parse_identity_or_token, CallContext, PartyId, Verifier};
 use shaken::Limits;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
-const X5U: &str = "https://cr.example.net/sp.pem";
 /// The lab certificates are valid from 2024-01-01 for a century.
 const IAT_MIN: i64 = 1_704_067_200;
 const IAT_MAX: i64 = 4_000_000_000;
@@ -52,12 +50,7 @@ fn cfg(cases: u32) -> Config {
 }
 
 fn certs(f: &str) -> Vec<u8> {
-    std::fs::read(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("certs")
-            .join(f),
-    )
-    .unwrap()
+    std::fs::read(support::certs(f)).unwrap()
 }
 
 struct Lab {

@@ -6,8 +6,9 @@
 //!
 //! Every server listens on 127.0.0.1:0; nothing leaves loopback. The clock is
 //! pinned with --now / CallContext::at.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::http::{closed_port, Reply, Server};
+use crate::support::{bin, test_data};
 use serde_json::Value;
 use shaken::cert::TrustAnchors;
 use shaken::crypto::KeySigner;
@@ -18,29 +19,16 @@ use shaken::passport::{self, Attestation, Claims, Header};
 use shaken::pki::{LabPki, LabPkiOptions, LeafOptions};
 use shaken::verify::{parse_identity_or_token, CallContext, Verifier};
 use shaken::Limits;
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 /// 2030-01-01T00:00:00Z: inside the openssl certificates' 100-year validity.
 const NOW: i64 = 1_893_456_000;
 const ORIGID: &str = "123e4567-e89b-12d3-a456-426614174000";
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_shaken"));
-    c.env_remove("SHAKEN_TRUST_ANCHORS");
-    c
-}
-
 fn ossl(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/cert/openssl")
-        .join(name)
+    test_data("cert/openssl").join(name)
 }
 
 fn read(p: &Path) -> String {
@@ -59,105 +47,6 @@ fn identity(key_pem: &str, x5u: &str) -> String {
     );
     let token = passport::sign(&Header::shaken(x5u), &claims, &signer).unwrap();
     IdentityHeader::shaken(token, x5u).to_string()
-}
-
-// ------------------------------------------------------------ the server
-
-#[derive(Clone)]
-enum Reply {
-    Ok(Vec<u8>),
-    Status(u16),
-    /// Read the request and never answer.
-    Hang,
-}
-
-/// A tiny HTTP/1.1 server on loopback: one thread per connection, counts
-/// requests per path.
-struct Server {
-    port: u16,
-    routes: Arc<Mutex<HashMap<String, Reply>>>,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-    total: Arc<AtomicUsize>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
-        let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-        let total = Arc::new(AtomicUsize::new(0));
-        let (r, h, t) = (routes.clone(), hits.clone(), total.clone());
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let (r, h, t) = (r.clone(), h.clone(), t.clone());
-                std::thread::spawn(move || serve(conn, &r, &h, &t));
-            }
-        });
-        Server {
-            port,
-            routes,
-            hits,
-            total,
-        }
-    }
-    fn route(&self, path: &str, reply: Reply) -> String {
-        self.routes.lock().unwrap().insert(path.to_owned(), reply);
-        self.url(path)
-    }
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-    fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-}
-
-fn serve(
-    mut conn: TcpStream,
-    routes: &Mutex<HashMap<String, Reply>>,
-    hits: &Mutex<HashMap<String, usize>>,
-    total: &AtomicUsize,
-) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&buf);
-    let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    total.fetch_add(1, Ordering::SeqCst);
-    *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-    let reply = routes
-        .lock()
-        .unwrap()
-        .get(&path)
-        .cloned()
-        .unwrap_or(Reply::Status(404));
-    let (status, body) = match reply {
-        Reply::Ok(b) => (200, b),
-        Reply::Status(s) => (s, Vec::new()),
-        Reply::Hang => {
-            std::thread::sleep(Duration::from_secs(30));
-            return;
-        }
-    };
-    let head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nCache-Control: max-age=86400\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = conn.write_all(head.as_bytes());
-    let _ = conn.write_all(&body);
-}
-
-/// A loopback port with nothing listening (connection refused).
-fn closed_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 // ------------------------------------------------------------ running verify
@@ -291,7 +180,7 @@ fn x5u_needs_the_lab_flags() {
     assert_failed(&r, 436, "fetch-scheme-not-allowed");
     let r = verify(&id, &["--allow-http-x5u"]);
     assert_failed(&r, 436, "fetch-private-address");
-    assert_eq!(server.total.load(Ordering::SeqCst), 0);
+    assert_eq!(server.total(), 0);
 }
 
 // ------------------------------------------------------------ fetch failures

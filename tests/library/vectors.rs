@@ -1,6 +1,6 @@
 //! The published test vectors (specs §8 b), read from tests/data/vectors/.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::{bin, test_data};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use shaken::cert::claim_constraints::ClaimConstraints;
@@ -13,13 +13,9 @@ use shaken::passport::{
     dangerous, rebuild_compact, sign, ClaimsPolicy, Header, Token, UnverifiedPassport,
 };
 use shaken::{b64, Limits};
-use std::path::PathBuf;
-use std::process::Command;
 
 fn vector(name: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/vectors")
-        .join(name);
+    let p = test_data("vectors").join(name);
     std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .trim()
@@ -81,7 +77,7 @@ fn t3_verifies_with_a2_and_string_iat_needs_the_lenient_policy() {
 
 #[test]
 fn t3_compact_form_is_refused_by_the_shaken_verifier() {
-    let o = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let o = bin()
         .args([
             "verify",
             &format!(

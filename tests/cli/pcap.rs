@@ -1,18 +1,21 @@
 //! `shaken verify --pcap`: captures written by the test itself (pcap and
 //! pcapng; UDP over IPv4 and IPv6, an INVITE split over TCP segments) with
 //! signed, unsigned and tampered calls.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use etherparse::PacketBuilder;
-use pcap_file::pcap::{PcapPacket, PcapWriter};
+use crate::support::{certs, json_lines, shaken, LabDir};
+use etherparse::{IpFragOffset, IpNumber, Ipv4Header, PacketBuilder, UdpHeader};
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketBlock;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionBlock;
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::DataLink;
 use serde_json::Value;
-use shaken::pki::{LabPki, LabPkiOptions};
+use shaken::capture::{CaptureLimits, CaptureReader};
+use shaken::crypto::DeterministicSigner;
+use shaken::identity::IdentityHeader;
+use shaken::passport::{self, Attestation, Claims, Header};
 use std::borrow::Cow;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 const T: i64 = 1_800_000_000;
@@ -20,21 +23,19 @@ const X5U: &str = "https://cr.example.net/sp.pem";
 const ORIG: &str = "+12155550121";
 const DEST: &str = "+12125550143";
 
-struct Lab {
-    dir: tempfile::TempDir,
+/// The lab PKI in a temporary directory; signs with and verifies by the binary.
+struct Lab(LabDir);
+
+impl std::ops::Deref for Lab {
+    type Target = LabDir;
+    fn deref(&self) -> &LabDir {
+        &self.0
+    }
 }
 
 impl Lab {
     fn new() -> Lab {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = LabPki::generate(&LabPkiOptions::new(T - 86_400, T + 86_400 * 365)).unwrap();
-        std::fs::write(dir.path().join("root.pem"), &pki.root.cert_pem).unwrap();
-        std::fs::write(dir.path().join("chain.pem"), pki.leaf_chain_pem()).unwrap();
-        std::fs::write(dir.path().join("key.pem"), &pki.leaf.key_pem).unwrap();
-        Lab { dir }
-    }
-    fn path(&self, f: &str) -> String {
-        self.dir.path().join(f).to_string_lossy().into_owned()
+        Lab(LabDir::new(T))
     }
     fn sign(&self, attest: &str, iat: i64) -> String {
         let o = shaken(&[
@@ -71,20 +72,8 @@ impl Lab {
             capture.to_owned(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        Command::new(env!("CARGO_BIN_EXE_shaken"))
-            .args(&args)
-            .env_remove("SHAKEN_TRUST_ANCHORS")
-            .output()
-            .unwrap()
+        shaken(&args)
     }
-}
-
-fn shaken(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shaken"))
-        .args(args)
-        .env_remove("SHAKEN_TRUST_ANCHORS")
-        .output()
-        .unwrap()
 }
 
 fn invite(call_id: &str, from: &str, identity: Option<&str>) -> Vec<u8> {
@@ -184,20 +173,34 @@ fn frames(lab: &Lab) -> Vec<(i64, Vec<u8>)> {
 }
 
 fn write_pcap(path: &str, frames: &[(i64, Vec<u8>)]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = PcapWriter::new(file).unwrap();
+    std::fs::write(path, pcap_bytes(DataLink::ETHERNET, frames)).unwrap();
+}
+
+fn write_pcapng(path: &str, frames: &[(i64, Vec<u8>)]) {
+    std::fs::write(path, pcapng_bytes(DataLink::ETHERNET, frames)).unwrap();
+}
+
+/// A pcap file (microseconds, little-endian) of `frames` on `link`.
+fn pcap_bytes(link: DataLink, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    let header = PcapHeader {
+        datalink: link,
+        endianness: pcap_file::Endianness::Little,
+        ..PcapHeader::default()
+    };
+    let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
     for (t, f) in frames {
         let ts = Duration::new(*t as u64, 250_000_000);
         w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))
             .unwrap();
     }
+    w.into_writer()
 }
 
-fn write_pcapng(path: &str, frames: &[(i64, Vec<u8>)]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = PcapNgWriter::new(file).unwrap();
+/// A pcapng file of `frames` on one interface of type `link`.
+fn pcapng_bytes(link: DataLink, frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    let mut w = PcapNgWriter::new(Vec::new()).unwrap();
     w.write_pcapng_block(InterfaceDescriptionBlock {
-        linktype: DataLink::ETHERNET,
+        linktype: link,
         snaplen: 0,
         options: vec![],
     })
@@ -214,14 +217,11 @@ fn write_pcapng(path: &str, frames: &[(i64, Vec<u8>)]) {
         })
         .unwrap();
     }
+    w.into_inner()
 }
 
 fn rows(o: &Output) -> Vec<Value> {
-    String::from_utf8(o.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(o)
 }
 
 fn check_rows(rows: &[Value]) {
@@ -367,4 +367,138 @@ fn truncated_capture_keeps_the_calls_before() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("warning"), "{stderr}");
     assert_eq!(rows(&o).len(), 3, "{stderr}");
+}
+
+// ------------------------------------------------------------- fuzz seeds
+
+/// An INVITE signed with the committed lab key (`certs/sp.key.pem`) by the
+/// library's deterministic signer: the same bytes on every run.
+fn deterministic_invite(call_id: &str, attest: Attestation, iat: i64) -> Vec<u8> {
+    let key = std::fs::read_to_string(certs("sp.key.pem")).unwrap();
+    let signer = DeterministicSigner::from_pem(&key).unwrap();
+    let claims = Claims::shaken(
+        attest,
+        ORIG.trim_start_matches('+'),
+        vec![DEST.trim_start_matches('+').to_owned()],
+        iat,
+        "123e4567-e89b-12d3-a456-426614174000",
+    );
+    let token = passport::sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+    let identity = IdentityHeader::shaken(token, X5U).to_string();
+    invite(
+        call_id,
+        &format!("<sip:{ORIG}@example.com>"),
+        Some(&identity),
+    )
+}
+
+/// Raw IPv4 (link type RAW) fragments of one UDP datagram, 256 bytes of IP
+/// payload each.
+fn ipv4_udp_fragments(payload: &[u8]) -> Vec<Vec<u8>> {
+    let mut ip_payload = UdpHeader::without_ipv4_checksum(5060, 5060, payload.len())
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    ip_payload.extend_from_slice(payload);
+    let chunks: Vec<&[u8]> = ip_payload.chunks(256).collect();
+    let last = chunks.len() - 1;
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut h = Ipv4Header::new(
+                chunk.len() as u16,
+                64,
+                IpNumber::UDP,
+                [192, 0, 2, 9],
+                [198, 51, 100, 2],
+            )
+            .unwrap();
+            h.identification = 0x5348;
+            h.more_fragments = i != last;
+            h.fragment_offset = IpFragOffset::try_new((i * 256 / 8) as u16).unwrap();
+            h.header_checksum = h.calc_header_checksum();
+            let mut out = h.to_bytes().to_vec();
+            out.extend_from_slice(chunk);
+            out
+        })
+        .collect()
+}
+
+/// The seeds of the `pcap` fuzz target: (file name, bytes, INVITEs in it).
+fn fuzz_seeds() -> Vec<(&'static str, Vec<u8>, usize)> {
+    let a = deterministic_invite("seed-a@test", Attestation::A, T);
+    let b = deterministic_invite("seed-b@test", Attestation::B, T + 1);
+    let (b1, rest) = b.split_at(200);
+    let (b2, b3) = rest.split_at(300);
+    let unsigned = invite("seed-u@test", &format!("<sip:{ORIG}@example.com>"), None);
+    let fragments = ipv4_udp_fragments(&a);
+    vec![
+        (
+            "udp-ipv4.pcap",
+            pcap_bytes(
+                DataLink::ETHERNET,
+                &[(T, udp4(&a)), (T, udp4(b"\r\n\r\n")), (T + 2, udp4(&a))],
+            ),
+            2,
+        ),
+        (
+            "tcp-out-of-order.pcapng",
+            pcapng_bytes(
+                DataLink::ETHERNET,
+                &[
+                    (T + 1, tcp4(999, b"", true)),
+                    (T + 1, tcp4(1000, b1, false)),
+                    (T + 1, tcp4(1000 + 200 + 300, b3, false)),
+                    (T + 2, tcp4(1000 + 200, b2, false)),
+                ],
+            ),
+            1,
+        ),
+        (
+            "udp-ipv6-unsigned.pcapng",
+            pcapng_bytes(DataLink::ETHERNET, &[(T + 2, udp6(&unsigned))]),
+            1,
+        ),
+        (
+            "raw-ipv4-fragments.pcap",
+            pcap_bytes(
+                DataLink::RAW,
+                &fragments
+                    .into_iter()
+                    .map(|f| (T + 3, f))
+                    .collect::<Vec<_>>(),
+            ),
+            1,
+        ),
+    ]
+}
+
+/// The committed seed corpus of the `pcap` fuzz target (fuzz/seeds/pcap) is
+/// what [`fuzz_seeds`] makes, and the reader finds the INVITEs in each.
+/// `SHAKEN_UPDATE_FUZZ_SEEDS=1` rewrites the files.
+#[test]
+fn fuzz_seeds_are_current_and_readable() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/pcap");
+    let update = std::env::var_os("SHAKEN_UPDATE_FUZZ_SEEDS").is_some();
+    for (name, bytes, want) in fuzz_seeds() {
+        let reader = CaptureReader::new(bytes.as_slice(), CaptureLimits::default()).unwrap();
+        let invites: Vec<_> = reader.map(|m| m.unwrap()).collect();
+        assert_eq!(invites.len(), want, "{name}");
+        let path = dir.join(name);
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (SHAKEN_UPDATE_FUZZ_SEEDS=1 makes it)",
+                path.display()
+            )
+        });
+        assert!(
+            committed == bytes,
+            "{name} is stale: SHAKEN_UPDATE_FUZZ_SEEDS=1 rewrites it"
+        );
+    }
 }

@@ -1,37 +1,13 @@
 //! The `shaken` binary: sign, verify, decode, pki, demo — the issue-2 contract.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use crate::support::{bin, certs, crafted, header, payload_iat, shaken, stdout, DEST, ORIG, X5U};
 use shaken::b64;
-use shaken::crypto::{KeySigner, Signer};
 use shaken::report::{Report, Verstat};
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 const NOW: i64 = 1_800_000_000;
-const X5U: &str = "https://cr.example.net/sp.pem";
-const ORIG: &str = "12155550121";
-const DEST: &str = "12125550143";
-
-fn certs(f: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("certs")
-        .join(f)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn shaken(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shaken"))
-        .args(args)
-        .env_remove("SHAKEN_TRUST_ANCHORS")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
 
 fn sign_cli(extra: &[&str]) -> String {
     let key = certs("sp.key.pem");
@@ -89,31 +65,6 @@ fn verify_json(identity: &str, extra: &[&str]) -> (i32, Report) {
         )
     });
     (code, report)
-}
-
-/// A token with arbitrary header/payload JSON, signed by the lab SP key.
-fn craft(header: &str, payload: &str) -> String {
-    let signer =
-        KeySigner::from_pem(&std::fs::read_to_string(certs("sp.key.pem")).unwrap()).unwrap();
-    let input = format!(
-        "{}.{}",
-        b64::encode(header.as_bytes()),
-        b64::encode(payload.as_bytes())
-    );
-    let sig = signer.sign_es256(input.as_bytes()).unwrap();
-    format!(
-        "{input}.{};info=<{X5U}>;alg=ES256;ppt=shaken",
-        b64::encode(&sig)
-    )
-}
-
-const HEADER: &str =
-    r#"{"alg":"ES256","ppt":"shaken","typ":"passport","x5u":"https://cr.example.net/sp.pem"}"#;
-
-fn payload(iat: &str) -> String {
-    format!(
-        r#"{{"attest":"A","dest":{{"tn":["{DEST}"]}},"iat":{iat},"orig":{{"tn":"{ORIG}"}},"origid":"123e4567-e89b-12d3-a456-426655440000"}}"#
-    )
 }
 
 fn reason_id(r: &Report) -> (u16, String) {
@@ -197,8 +148,8 @@ fn orig_flag_naming_another_number_fails_438() {
 #[test]
 fn alg_none_and_hs256_give_437() {
     for alg in ["none", "HS256", "RS256", "ES384"] {
-        let header = HEADER.replace("ES256", alg);
-        let (code, r) = verify_json(&craft(&header, &payload(&NOW.to_string())), &[]);
+        let header = header().replace("ES256", alg);
+        let (code, r) = verify_json(&crafted(&header, &payload_iat(&NOW.to_string())), &[]);
         assert_eq!(code, 1);
         assert_eq!(reason_id(&r), (437, "alg-unsupported".into()), "{alg}");
         assert_eq!(r.reason.unwrap().text, "Unsupported Credential");
@@ -223,7 +174,7 @@ fn stale_and_future_iat_give_403() {
 
 #[test]
 fn string_iat_rejected_unless_lenient() {
-    let identity = craft(HEADER, &payload(&format!("\"{NOW}\"")));
+    let identity = crafted(&header(), &payload_iat(&format!("\"{NOW}\"")));
     let (code, r) = verify_json(&identity, &[]);
     assert_eq!(code, 1);
     assert_eq!(reason_id(&r), (438, "claims-invalid".into()));
@@ -250,7 +201,7 @@ fn no_trust_anchor_gives_437_with_instructions() {
         reason.detail
     );
     // The environment variable supplies anchors.
-    let o = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let o = bin()
         .args(["verify", &identity, "--cert", &cert, "--now", &now])
         .env("SHAKEN_TRUST_ANCHORS", certs("root.pem"))
         .output()
@@ -332,7 +283,7 @@ fn untrusted_root_gives_437() {
 
 #[test]
 fn rejected_inputs_each_have_a_reason() {
-    let good = payload(&NOW.to_string());
+    let good = payload_iat(&NOW.to_string());
     let cases: Vec<(String, u16, &str)> = vec![
         // compact form
         (
@@ -342,7 +293,7 @@ fn rejected_inputs_each_have_a_reason() {
         ),
         // x5u != info
         (
-            craft(HEADER, &good).replace(
+            crafted(&header(), &good).replace(
                 "info=<https://cr.example.net/sp.pem>",
                 "info=<https://other.example/x.pem>",
             ),
@@ -351,56 +302,56 @@ fn rejected_inputs_each_have_a_reason() {
         ),
         // info missing
         (
-            craft(HEADER, &good).replace(";info=<https://cr.example.net/sp.pem>", ""),
+            crafted(&header(), &good).replace(";info=<https://cr.example.net/sp.pem>", ""),
             436,
             "info-missing",
         ),
         // info not a URL
         (
-            craft(HEADER, &good).replace("https://cr.example.net/sp.pem>", "not a url>"),
+            crafted(&header(), &good).replace("https://cr.example.net/sp.pem>", "not a url>"),
             436,
             "info-invalid",
         ),
         // typ wrong
         (
-            craft(&HEADER.replace("\"passport\"", "\"JWT\""), &good),
+            crafted(&header().replace("\"passport\"", "\"JWT\""), &good),
             437,
             "typ-invalid",
         ),
         // typ missing
         (
-            craft(&HEADER.replace(",\"typ\":\"passport\"", ""), &good),
+            crafted(&header().replace(",\"typ\":\"passport\"", ""), &good),
             436,
             "header-param-missing",
         ),
         // key in the header
         (
-            craft(&HEADER.replace("{", r#"{"jwk":{"kty":"EC"},"#), &good),
+            crafted(&header().replace("{", r#"{"jwk":{"kty":"EC"},"#), &good),
             437,
             "header-key-forbidden",
         ),
         // ppt not shaken
         (
-            craft(&HEADER.replace("shaken", "div"), &good).replace("ppt=shaken", "ppt=div"),
+            crafted(&header().replace("shaken", "div"), &good).replace("ppt=shaken", "ppt=div"),
             438,
             "ppt-unsupported",
         ),
         // duplicate member names (escaped)
         (
-            craft(&HEADER.replace("{", r#"{"al\u0067":"none","#), &good),
+            crafted(&header().replace("{", r#"{"al\u0067":"none","#), &good),
             438,
             "token-malformed",
         ),
         // attest invalid
         (
-            craft(HEADER, &good.replace("\"A\"", "\"D\"")),
+            crafted(&header(), &good.replace("\"A\"", "\"D\"")),
             438,
             "attest-invalid",
         ),
         // origid missing
         (
-            craft(
-                HEADER,
+            crafted(
+                &header(),
                 &good.replace(",\"origid\":\"123e4567-e89b-12d3-a456-426655440000\"", ""),
             ),
             438,
@@ -408,8 +359,8 @@ fn rejected_inputs_each_have_a_reason() {
         ),
         // orig as uri
         (
-            craft(
-                HEADER,
+            crafted(
+                &header(),
                 &good.replace(r#"{"tn":"12155550121"}"#, r#"{"uri":"sip:a@b"}"#),
             ),
             438,
@@ -417,8 +368,8 @@ fn rejected_inputs_each_have_a_reason() {
         ),
         // dest not an array
         (
-            craft(
-                HEADER,
+            crafted(
+                &header(),
                 &good.replace(r#"["12125550143"]"#, r#""12125550143""#),
             ),
             438,
@@ -426,7 +377,7 @@ fn rejected_inputs_each_have_a_reason() {
         ),
         // non-ASCII digits in orig
         (
-            craft(HEADER, &good.replace("12155550121", "١٢١٥٥٥٥٠١٢١")),
+            crafted(&header(), &good.replace("12155550121", "١٢١٥٥٥٥٠١٢١")),
             438,
             "tn-invalid",
         ),
@@ -470,7 +421,7 @@ fn bare_token_and_stdin() {
     let identity = sign_cli(&[]);
     let now = NOW.to_string();
     let (cert, root) = (certs("sp-chain.pem"), certs("root.pem"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let mut child = bin()
         .args([
             "verify",
             "-",
@@ -637,7 +588,7 @@ fn pki_init_output_signs_and_verifies() {
 /// The `error` findings of `shaken cert inspect FILE --format json` (FILE
 /// `-` reads `stdin`).
 fn lint_errors(file: &str, stdin: Option<&[u8]>) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shaken"))
+    let mut child = bin()
         .args(["cert", "inspect", file, "--format", "json"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -711,11 +662,7 @@ fn help_output_is_golden() {
         ("serve.txt", vec!["serve", "--help"]),
         ("cert-inspect.txt", vec!["cert", "inspect", "--help"]),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_shaken"))
-            .args(&args)
-            .env("COLUMNS", "100")
-            .output()
-            .unwrap();
+        let o = bin().args(&args).env("COLUMNS", "100").output().unwrap();
         assert_eq!(o.status.code(), Some(0), "{name}");
         let got = stdout(&o);
         let path = dir.join(name);

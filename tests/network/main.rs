@@ -1,0 +1,10 @@
+//! The network pieces against loopback servers the tests start: the fetch
+//! layer (`fetch::`) and `shaken serve` (`serve::`). Nothing leaves
+//! 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod fetch;
+mod serve;
