@@ -864,9 +864,13 @@ mod tests {
         );
     }
 
+    /// A request line, the text its error contains, the calling number
+    /// kept for summaries, and the member named.
+    type Case<'a> = (&'a [u8], &'a str, Option<&'a str>, Option<&'a str>);
+
     #[test]
     fn verify_request_errors_name_the_field() {
-        let cases: &[(&[u8], &str, Option<&str>, Option<&str>)] = &[
+        let cases: &[Case] = &[
             (b"", "not a JSON verification request", None, None),
             (b"[1]", "not a JSON verification request", None, None),
             (br#"{"to":{"tn":["1"]}}"#, "missing \"from\"", None, Some("from")),

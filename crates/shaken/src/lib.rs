@@ -17,7 +17,11 @@ pub mod crypto;
 pub mod identity;
 pub mod json;
 pub mod limits;
+// Edge (feature `fs`): reads the files a configuration names (trust
+// anchors, chains, CRLs, keys); the library's only other file access is the
+// disk cache in `fetch` and `replay_dir`.
 #[cfg(feature = "fs")]
+#[allow(clippy::disallowed_methods)]
 pub mod load;
 pub mod passport;
 #[cfg(any(test, feature = "pki"))]
