@@ -215,6 +215,7 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             )
             .into(),
         );
+        body.insert("reasonid".into(), "request-time-stale".into());
         return Ok(respond(
             state,
             body,
@@ -257,6 +258,10 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             body.insert("reasoncode".into(), r.code.into());
             body.insert("reasontext".into(), r.text.into());
             body.insert("reasondesc".into(), r.detail.into());
+            // Beyond ATIS-1000082: the stable reason id every other surface
+            // reports (`reason.id` in the CLI's JSON, the C ABI's
+            // shaken_result_reason_id), for scripts and dashboards.
+            body.insert("reasonid".into(), r.id.clone().into());
             Outcome {
                 verstat: f.error.verstat(),
                 reason_code: Some(r.code),
