@@ -62,4 +62,6 @@ pub extern "C" fn shaken_abi_version() -> u32 {
 }
 
 #[cfg(test)]
+mod surfaces;
+#[cfg(test)]
 mod tests;
