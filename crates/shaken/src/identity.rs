@@ -398,7 +398,10 @@ mod unpaste_tests {
         assert_eq!(unpaste("Identity: a.b\r\n  .c;info=<x>"), "a.b.c;info=<x>");
         assert_eq!(unpaste("Identity:"), "");
         // Only a leading header name is removed.
-        assert_eq!(unpaste("a.b.c;info=<https://x/identity:1>"), "a.b.c;info=<https://x/identity:1>");
+        assert_eq!(
+            unpaste("a.b.c;info=<https://x/identity:1>"),
+            "a.b.c;info=<https://x/identity:1>"
+        );
     }
 }
 
