@@ -9,6 +9,9 @@ pub mod chain;
 pub mod claim_constraints;
 pub mod crl;
 pub mod lint;
+pub mod revocation;
+#[cfg(test)]
+mod test_lab;
 pub mod tn_auth_list;
 
 pub use chain::*;
