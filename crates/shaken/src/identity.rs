@@ -88,6 +88,29 @@ pub enum IdentityError {
     },
 }
 
+/// An unreadable Identity header fails verification with 438 (`identity-malformed`).
+impl crate::diagnostic::Diagnostic for IdentityError {
+    fn id(&self) -> &'static str {
+        match self {
+            IdentityError::Empty => "identity-empty",
+            IdentityError::TooLong { .. } => "identity-too-long",
+            IdentityError::BadTokenChar { .. } => "identity-bad-token-char",
+            IdentityError::DuplicateParam { .. } => "identity-duplicate-param",
+            IdentityError::BadParam { .. } => "identity-bad-param",
+            IdentityError::Unterminated { .. } => "identity-unterminated",
+            IdentityError::Multiple { .. } => "identity-multiple",
+            IdentityError::NotUtf8 { .. } => "identity-not-utf8",
+            IdentityError::TooMany { .. } => "identity-too-many",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
 /// Split `s` on `sep` where it is outside `"..."` and `<...>`.
 pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityError> {
     // Byte scan: every delimiter is ASCII, and UTF-8 continuation bytes are

@@ -12,6 +12,7 @@ pub mod b64;
 pub mod batch;
 pub mod cert;
 pub mod crypto;
+pub mod diagnostic;
 pub mod identity;
 pub mod json;
 pub mod limits;
@@ -38,6 +39,7 @@ pub mod server;
 #[cfg(feature = "capture")]
 pub mod capture;
 
+pub use diagnostic::Diagnostic;
 pub use limits::Limits;
 
 /// The README's Rust examples, compiled and run as doctests.

@@ -282,6 +282,20 @@ pub enum ChainError {
     },
 }
 
+/// Every chain failure is 437 Unsupported Credential and `TN-Validation-Failed`
+/// (ATIS E17); the id is [`ChainError::code`].
+impl crate::diagnostic::Diagnostic for ChainError {
+    fn id(&self) -> &'static str {
+        self.code()
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(self.sip_status())
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::Failed)
+    }
+}
+
 impl ChainError {
     /// A stable kebab-case code, unique per variant.
     pub fn code(&self) -> &'static str {

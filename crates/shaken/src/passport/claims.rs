@@ -425,6 +425,30 @@ pub enum ClaimsError {
     },
 }
 
+/// Claims that do not read fail verification with 438 (E14, E19).
+impl crate::diagnostic::Diagnostic for ClaimsError {
+    fn id(&self) -> &'static str {
+        match self {
+            ClaimsError::NotObject => "claims-not-object",
+            ClaimsError::NonAsciiName { .. } => "claims-name-not-ascii",
+            ClaimsError::Missing { .. } => "claims-missing",
+            ClaimsError::WrongType { .. } => "claims-wrong-type",
+            ClaimsError::IatIsString { .. } => "claims-iat-string",
+            ClaimsError::OrigNotSingle { .. } => "claims-orig-not-single",
+            ClaimsError::UnknownIdentityType { .. } => "claims-unknown-identity-type",
+            ClaimsError::DestEmpty => "claims-dest-empty",
+            ClaimsError::TooManyDest { .. } => "claims-too-many-dest",
+            ClaimsError::BadAttest { .. } => "claims-bad-attest",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

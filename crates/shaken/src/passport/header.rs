@@ -114,6 +114,29 @@ pub enum HeaderError {
     },
 }
 
+/// The SIP codes are those verification answers with (specs §5.1): a
+/// missing parameter is 436 (E9), a key in the header 437, the rest 438.
+impl crate::diagnostic::Diagnostic for HeaderError {
+    fn id(&self) -> &'static str {
+        match self {
+            HeaderError::NotObject => "header-not-object",
+            HeaderError::Missing { .. } => "header-param-required",
+            HeaderError::WrongType { .. } => "header-param-wrong-type",
+            HeaderError::Forbidden { .. } => "header-param-forbidden",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(match self {
+            HeaderError::Missing { .. } => 436,
+            HeaderError::Forbidden { .. } => 437,
+            HeaderError::NotObject | HeaderError::WrongType { .. } => 438,
+        })
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

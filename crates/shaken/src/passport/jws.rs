@@ -57,6 +57,25 @@ pub enum PassportError {
     },
 }
 
+/// A token that does not decode fails verification with 438 (`token-malformed`).
+impl crate::diagnostic::Diagnostic for PassportError {
+    fn id(&self) -> &'static str {
+        match self {
+            PassportError::TooLong { .. } => "token-too-long",
+            PassportError::Segments { .. } => "token-segments",
+            PassportError::Base64 { .. } => "token-base64",
+            PassportError::Json { .. } => "token-json",
+            PassportError::SignatureLength { .. } => "token-signature-length",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
 /// A decoded full-form PASSporT whose signature has not been checked.
 #[derive(Debug, Clone)]
 pub struct UnverifiedPassport {

@@ -18,6 +18,22 @@ pub enum SignError {
     Alg(String),
 }
 
+/// Signing is not verification: no SIP code, no verstat.
+impl crate::diagnostic::Diagnostic for SignError {
+    fn id(&self) -> &'static str {
+        match self {
+            SignError::Key(_) => "sign-key-failed",
+            SignError::Alg(_) => "sign-alg-unsupported",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 /// A header already encoded as its token segment
 /// (`BASE64URL(canonical JSON)`): a signer that uses one header for every
 /// call (one key, one x5u) encodes it once.

@@ -34,6 +34,29 @@ pub enum NameAddrError {
     BadParam(String),
 }
 
+/// Reported inside a SIP header error (`sip-bad-name-addr`); no SIP code of its
+/// own.
+impl crate::diagnostic::Diagnostic for NameAddrError {
+    fn id(&self) -> &'static str {
+        match self {
+            NameAddrError::Empty => "name-addr-empty",
+            NameAddrError::UnterminatedQuote => "name-addr-unterminated-quote",
+            NameAddrError::UnterminatedAngle => "name-addr-unterminated-angle",
+            NameAddrError::MissingAngle => "name-addr-missing-angle",
+            NameAddrError::BadDisplayName(_) => "name-addr-bad-display-name",
+            NameAddrError::BadUri(_) => "name-addr-bad-uri",
+            NameAddrError::TrailingText(_) => "name-addr-trailing-text",
+            NameAddrError::BadParam(_) => "name-addr-bad-param",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 /// RFC 3261 token characters.
 pub(super) fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric()

@@ -176,6 +176,37 @@ pub enum SipError {
     },
 }
 
+/// A message that does not read is answered 400 Bad Request (RFC 3261
+/// §21.4.1) and nothing is verified (see `malformed_request_report`).
+impl crate::diagnostic::Diagnostic for SipError {
+    fn id(&self) -> &'static str {
+        match self {
+            SipError::TooLarge { .. } => "sip-too-large",
+            SipError::Empty => "sip-empty",
+            SipError::Response { .. } => "sip-response",
+            SipError::BadRequestLine { .. } => "sip-bad-request-line",
+            SipError::UnsupportedVersion { .. } => "sip-unsupported-version",
+            SipError::NotUtf8 { .. } => "sip-not-utf8",
+            SipError::ControlChar { .. } => "sip-control-char",
+            SipError::MissingColon { .. } => "sip-missing-colon",
+            SipError::BadHeaderName { .. } => "sip-bad-header-name",
+            SipError::OrphanContinuation { .. } => "sip-orphan-continuation",
+            SipError::TooManyHeaders { .. } => "sip-too-many-headers",
+            SipError::TooManyIdentityHeaders { .. } => "sip-too-many-identity-headers",
+            SipError::MissingHeader { .. } => "sip-missing-header",
+            SipError::DuplicateHeader { .. } => "sip-duplicate-header",
+            SipError::BadNameAddr { .. } => "sip-bad-name-addr",
+            SipError::BadDate { .. } => "sip-bad-date",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(400)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
 /// A parsed SIP request: the original bytes plus the request line and the
 /// headers, unfolded. Parse once with [`SipRequest::parse`], then query.
 #[derive(Debug, Clone)]

@@ -79,6 +79,21 @@ pub enum SipVerifyError {
     Sign(#[from] SignError),
 }
 
+/// The id and SIP code are [`SipVerifyError::id`] and
+/// [`SipVerifyError::sip_code`]; a call whose context cannot be read is
+/// `No-TN-Validation`.
+impl crate::diagnostic::Diagnostic for SipVerifyError {
+    fn id(&self) -> &'static str {
+        SipVerifyError::id(self)
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(SipVerifyError::sip_code(self))
+    }
+    fn verstat(&self) -> Option<Verstat> {
+        Some(Verstat::NoValidation)
+    }
+}
+
 impl SipVerifyError {
     /// Stable kebab-case identifier (used as the reason id when the call
     /// context cannot be derived).
@@ -104,7 +119,10 @@ impl SipVerifyError {
     pub fn sip_code(&self) -> u16 {
         match self {
             SipVerifyError::Header { header: "Date", .. } | SipVerifyError::DateOff { .. } => 403,
-            _ => 438,
+            SipVerifyError::Header { .. }
+            | SipVerifyError::NotTn { .. }
+            | SipVerifyError::NegativeIat { .. }
+            | SipVerifyError::Sign(_) => 438,
         }
     }
 

@@ -4,6 +4,7 @@
 //! with whatever was decoded before it, for the report.
 
 use crate::cert::ChainError;
+use crate::diagnostic::Diagnostic;
 use crate::identity::IdentityError;
 use crate::passport::{Claims, ClaimsError, Header, HeaderError, PassportError};
 use crate::report::{reason_phrase, Reason, SignerInfo, Verstat};
@@ -238,7 +239,11 @@ impl VerifyError {
             VerifyError::InfoInvalid { .. } => "info-invalid",
             VerifyError::HeaderParamMissing { .. } => "header-param-missing",
             VerifyError::HeaderInvalid(HeaderError::Forbidden { .. }) => "header-key-forbidden",
-            VerifyError::HeaderInvalid(_) => "header-invalid",
+            VerifyError::HeaderInvalid(
+                HeaderError::NotObject
+                | HeaderError::Missing { .. }
+                | HeaderError::WrongType { .. },
+            ) => "header-invalid",
             VerifyError::X5uMismatch { .. } => "x5u-info-mismatch",
             VerifyError::TypInvalid { .. } => "typ-invalid",
             VerifyError::AlgUnsupported { .. } => "alg-unsupported",
@@ -280,7 +285,23 @@ impl VerifyError {
             | VerifyError::HeaderInvalid(HeaderError::Forbidden { .. })
             | VerifyError::Chain(_) => 437,
             VerifyError::HeaderInvalid(HeaderError::Missing { .. }) => 436,
-            _ => 438,
+            VerifyError::IdentityMalformed(_)
+            | VerifyError::TokenMalformed(_)
+            | VerifyError::CompactForm
+            | VerifyError::UnsupportedPpt { .. }
+            | VerifyError::PptMismatch { .. }
+            | VerifyError::HeaderInvalid(HeaderError::NotObject | HeaderError::WrongType { .. })
+            | VerifyError::ClaimsInvalid(_)
+            | VerifyError::ShakenClaimMissing { .. }
+            | VerifyError::AttestInvalid { .. }
+            | VerifyError::NotTn { .. }
+            | VerifyError::TnInvalid { .. }
+            | VerifyError::OrigMismatch { .. }
+            | VerifyError::DestMismatch { .. }
+            | VerifyError::TnNotAuthorized { .. }
+            | VerifyError::ClaimConstraint { .. }
+            | VerifyError::SignatureInvalid { .. }
+            | VerifyError::Replay { .. } => 438,
         }
     }
 
@@ -294,18 +315,39 @@ impl VerifyError {
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
             | VerifyError::Replay { .. } => Verstat::Failed,
-            _ => Verstat::NoValidation,
+            VerifyError::NoIdentity
+            | VerifyError::IdentityMalformed(_)
+            | VerifyError::TokenMalformed(_)
+            | VerifyError::CompactForm
+            | VerifyError::UnsupportedPpt { .. }
+            | VerifyError::PptMismatch { .. }
+            | VerifyError::InfoMissing
+            | VerifyError::InfoInvalid { .. }
+            | VerifyError::HeaderParamMissing { .. }
+            | VerifyError::HeaderInvalid(_)
+            | VerifyError::X5uMismatch { .. }
+            | VerifyError::TypInvalid { .. }
+            | VerifyError::AlgUnsupported { .. }
+            | VerifyError::ClaimsInvalid(_)
+            | VerifyError::ShakenClaimMissing { .. }
+            | VerifyError::AttestInvalid { .. }
+            | VerifyError::NotTn { .. }
+            | VerifyError::TnInvalid { .. }
+            | VerifyError::OrigMismatch { .. }
+            | VerifyError::DestMismatch { .. }
+            | VerifyError::Stale { .. }
+            | VerifyError::Future { .. }
+            | VerifyError::DateMismatch { .. }
+            | VerifyError::CertUnavailable { .. }
+            | VerifyError::SignedOutsideValidity { .. } => Verstat::NoValidation,
         }
     }
 
     /// Stable id, refined by the certificate rule or the fetch cause where
-    /// there is one (e.g. `cert-expired`, `fetch-timeout`).
+    /// there is one (e.g. `cert-expired`, `fetch-timeout`): the id a report
+    /// shows, and [`Diagnostic::id`].
     pub fn full_id(&self) -> String {
-        match self {
-            VerifyError::Chain(c) => c.code().to_owned(),
-            VerifyError::CertUnavailable { cause, .. } => (*cause).to_owned(),
-            other => other.id().to_owned(),
-        }
+        Diagnostic::id(self).to_owned()
     }
 
     /// The [`Reason`] of a report.
@@ -317,6 +359,52 @@ impl VerifyError {
             detail: self.to_string(),
             id: self.full_id(),
         }
+    }
+}
+
+/// The id is the one a report shows ([`VerifyError::full_id`]): a chain
+/// failure forwards its [`ChainError`] id and an unavailable certificate its
+/// cause (a `fetch-*` id), so that the reason names the rule that failed.
+impl Diagnostic for VerifyError {
+    fn id(&self) -> &'static str {
+        match self {
+            VerifyError::Chain(c) => c.code(),
+            VerifyError::CertUnavailable { cause, .. } => cause,
+            VerifyError::NoIdentity
+            | VerifyError::IdentityMalformed(_)
+            | VerifyError::TokenMalformed(_)
+            | VerifyError::CompactForm
+            | VerifyError::UnsupportedPpt { .. }
+            | VerifyError::PptMismatch { .. }
+            | VerifyError::InfoMissing
+            | VerifyError::InfoInvalid { .. }
+            | VerifyError::HeaderParamMissing { .. }
+            | VerifyError::HeaderInvalid(_)
+            | VerifyError::X5uMismatch { .. }
+            | VerifyError::TypInvalid { .. }
+            | VerifyError::AlgUnsupported { .. }
+            | VerifyError::ClaimsInvalid(_)
+            | VerifyError::ShakenClaimMissing { .. }
+            | VerifyError::AttestInvalid { .. }
+            | VerifyError::NotTn { .. }
+            | VerifyError::TnInvalid { .. }
+            | VerifyError::OrigMismatch { .. }
+            | VerifyError::DestMismatch { .. }
+            | VerifyError::Stale { .. }
+            | VerifyError::Future { .. }
+            | VerifyError::DateMismatch { .. }
+            | VerifyError::SignedOutsideValidity { .. }
+            | VerifyError::TnNotAuthorized { .. }
+            | VerifyError::ClaimConstraint { .. }
+            | VerifyError::SignatureInvalid { .. }
+            | VerifyError::Replay { .. } => VerifyError::id(self),
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(VerifyError::sip_code(self))
+    }
+    fn verstat(&self) -> Option<Verstat> {
+        Some(VerifyError::verstat(self))
     }
 }
 
