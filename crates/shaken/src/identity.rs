@@ -67,7 +67,7 @@ pub enum IdentityError {
         what: &'static str,
     },
     /// Several Identity values where one was expected.
-    #[error("this holds {count} comma-separated Identity values; pass one at a time (or the whole SIP message with --sip, which checks each)")]
+    #[error("this holds {count} comma-separated Identity values; pass one at a time, or pass the whole SIP message, whose verification checks each")]
     Multiple {
         /// How many.
         count: usize,

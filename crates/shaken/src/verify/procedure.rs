@@ -669,7 +669,7 @@ impl Verifier {
             }
             for m in &missing {
                 warnings.push(format!(
-                    "CRL {} could not be obtained ({}); revocation was not checked against it (--crl-policy soft)",
+                    "CRL {} could not be obtained ({}); revocation was not checked against it (soft CRL policy)",
                     m.url, m.detail
                 ));
             }
