@@ -517,6 +517,12 @@ pub(super) fn finish_verify(
     elapsed: std::time::Duration,
     unit: &str,
 ) -> Result<i32> {
+    // Once per run, not per line: the reasons a flag can fix.
+    for (id, _) in summary.by_reason.top(usize::MAX) {
+        if let Some(h) = super::hints::for_id(id) {
+            eprintln!("hint: {id}: {h}");
+        }
+    }
     write_report(
         report,
         summary,

@@ -388,6 +388,9 @@ pub fn verify(a: CertVerifyArgs) -> Result<i32> {
                     }
                 }
             }
+            if let Some(h) = super::hints::for_id(e.code()) {
+                eprintln!("hint: {h}");
+            }
             EXIT_FAIL
         }
     };

@@ -131,7 +131,8 @@ pub fn identity_value(arg: Option<&str>, max: usize) -> Result<String> {
 
 /// Load trust anchors from the given paths or, if none, from
 /// $SHAKEN_TRUST_ANCHORS. An empty result is allowed: the verifier then
-/// reports 437 with instructions.
+/// reports 437 `no-trust-anchors`, and the CLI adds the flag to pass
+/// (`hints`).
 pub fn load_anchors(paths: &[PathBuf]) -> Result<TrustAnchors> {
     let mut list: Vec<PathBuf> = paths.to_vec();
     if list.is_empty() {

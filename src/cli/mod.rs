@@ -7,6 +7,7 @@ mod batch;
 mod cert;
 mod common;
 mod demo;
+mod hints;
 mod pcap;
 mod pki;
 mod serve;
@@ -50,6 +51,9 @@ pub fn run() -> i32 {
                 return EXIT_OK;
             }
             eprintln!("error: {e:#}");
+            if let Some(h) = hints::for_error(&e) {
+                eprintln!("hint: {h}");
+            }
             EXIT_ERROR
         }
     }

@@ -2,6 +2,7 @@
 
 use super::args::{OutFormat, SignArgs, VerifyArgs};
 use super::common::{now, read_bounded, read_input, Bounded};
+use super::hints;
 use super::sign::{check_x5u, load_signer};
 use super::verify::{build_setup, text};
 use super::{EXIT_FAIL, EXIT_OK};
@@ -67,6 +68,7 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
         OutFormat::Json => writeln!(out, "{}", serde_json::to_string(&report)?)?,
         OutFormat::Text => out.write_all(sip_text(&report).as_bytes())?,
     }
+    hints::print_for_report(&report.overall);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
 }
 

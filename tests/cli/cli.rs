@@ -195,11 +195,15 @@ fn no_trust_anchor_gives_437_with_instructions() {
     let r: Report = serde_json::from_slice(&o.stdout).unwrap();
     let reason = r.reason.unwrap();
     assert_eq!(reason.code, 437);
+    // The library's detail is neutral; the CLI's text output gives the flag.
     assert!(
-        reason.detail.contains("--trust-anchors"),
+        reason.detail.contains("no trust anchors configured"),
         "{}",
         reason.detail
     );
+    let o = shaken(&["verify", &identity, "--cert", &cert, "--now", &now]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("--trust-anchors"), "{}", stdout(&o));
     // The environment variable supplies anchors.
     let o = bin()
         .args(["verify", &identity, "--cert", &cert, "--now", &now])
@@ -477,6 +481,26 @@ fn decode_labels_output_unverified() {
     assert_eq!(v["claims"]["orig"]["tn"], ORIG);
     assert_eq!(v["identity"]["info"], X5U);
     assert_eq!(v["form"], "full");
+}
+
+/// The library's message is neutral; the CLI adds the flag that helps.
+#[test]
+fn decode_of_several_identity_values_hints_at_sip() {
+    let identity = sign_cli(&[]);
+    let two = format!("{identity}, {identity}");
+    let o = shaken(&["decode", &two]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains(
+            "2 comma-separated Identity values; pass one at a time, or pass the whole SIP message"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: pass the whole message with --sip FILE"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -31,6 +31,23 @@ pub enum B64Error {
     NonCanonical,
 }
 
+/// A building block: its SIP code is that of the token or header it was in.
+impl crate::diagnostic::Diagnostic for B64Error {
+    fn id(&self) -> &'static str {
+        match self {
+            B64Error::InvalidChar { .. } => "base64-invalid-char",
+            B64Error::InvalidLength { .. } => "base64-invalid-length",
+            B64Error::NonCanonical => "base64-non-canonical",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 /// Encode bytes as base64url without padding.
 pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)

@@ -51,6 +51,23 @@ pub enum CaptureError {
     },
 }
 
+/// Reading a capture: no SIP code, no verstat.
+impl crate::diagnostic::Diagnostic for CaptureError {
+    fn id(&self) -> &'static str {
+        match self {
+            CaptureError::Io(_) => "capture-io",
+            CaptureError::UnknownFormat { .. } => "capture-unknown-format",
+            CaptureError::Format { .. } => "capture-format",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 /// Bounds on what the reader keeps in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureLimits {

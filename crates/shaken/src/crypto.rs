@@ -29,6 +29,23 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// A signature that does not verify fails with 438, `TN-Validation-Failed`
+/// (E18, `signature-invalid`).
+impl crate::diagnostic::Diagnostic for SignatureError {
+    fn id(&self) -> &'static str {
+        match self {
+            SignatureError::BadPublicKey => "signature-bad-public-key",
+            SignatureError::Mismatch => "signature-mismatch",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::Failed)
+    }
+}
+
 /// Why a private key could not be loaded or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -42,6 +59,23 @@ pub enum KeyError {
     /// Signing failed (an HSM or KMS error, say).
     #[error("signing failed: {0}")]
     SignFailed(String),
+}
+
+/// Signing keys: no SIP code, no verstat.
+impl crate::diagnostic::Diagnostic for KeyError {
+    fn id(&self) -> &'static str {
+        match self {
+            KeyError::Unreadable(_) => "key-unreadable",
+            KeyError::Backend(_) => "key-backend",
+            KeyError::SignFailed(_) => "key-sign-failed",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
 }
 
 /// Something that makes ES256 signatures: an in-memory key, an HSM, a KMS.

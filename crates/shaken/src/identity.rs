@@ -67,7 +67,7 @@ pub enum IdentityError {
         what: &'static str,
     },
     /// Several Identity values where one was expected.
-    #[error("this holds {count} comma-separated Identity values; pass one at a time (or the whole SIP message with --sip, which checks each)")]
+    #[error("this holds {count} comma-separated Identity values; pass one at a time, or pass the whole SIP message, whose verification checks each")]
     Multiple {
         /// How many.
         count: usize,
@@ -86,6 +86,29 @@ pub enum IdentityError {
         /// Limit.
         max: usize,
     },
+}
+
+/// An unreadable Identity header fails verification with 438 (`identity-malformed`).
+impl crate::diagnostic::Diagnostic for IdentityError {
+    fn id(&self) -> &'static str {
+        match self {
+            IdentityError::Empty => "identity-empty",
+            IdentityError::TooLong { .. } => "identity-too-long",
+            IdentityError::BadTokenChar { .. } => "identity-bad-token-char",
+            IdentityError::DuplicateParam { .. } => "identity-duplicate-param",
+            IdentityError::BadParam { .. } => "identity-bad-param",
+            IdentityError::Unterminated { .. } => "identity-unterminated",
+            IdentityError::Multiple { .. } => "identity-multiple",
+            IdentityError::NotUtf8 { .. } => "identity-not-utf8",
+            IdentityError::TooMany { .. } => "identity-too-many",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
 }
 
 /// Split `s` on `sep` where it is outside `"..."` and `<...>`.

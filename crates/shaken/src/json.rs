@@ -21,6 +21,21 @@ pub enum JsonError {
     Invalid(String),
 }
 
+/// A building block: its SIP code is that of the token it was in.
+impl crate::diagnostic::Diagnostic for JsonError {
+    fn id(&self) -> &'static str {
+        match self {
+            JsonError::Invalid(_) => "json-invalid",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 struct Strict {
     depth: usize,
     max_depth: usize,

@@ -14,6 +14,7 @@ pub mod batch;
 pub mod cert;
 pub mod config;
 pub mod crypto;
+pub mod diagnostic;
 pub mod identity;
 pub mod json;
 pub mod limits;
@@ -65,6 +66,7 @@ pub mod capture;
 
 pub use atis::{OrigId, RequestError, SignRequest, VerifyRequest};
 pub use config::{SignerConfig, VerifierConfig};
+pub use diagnostic::Diagnostic;
 pub use limits::Limits;
 pub use passport::Attestation;
 pub use report::{Report, Verstat};

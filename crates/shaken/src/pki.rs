@@ -87,6 +87,27 @@ pub enum PkiError {
     },
 }
 
+/// The lab PKI generator: no SIP code, no verstat.
+impl crate::diagnostic::Diagnostic for PkiError {
+    fn id(&self) -> &'static str {
+        match self {
+            PkiError::Rcgen { .. } => "pki-rcgen",
+            PkiError::TnAuthList(_) => "pki-tnauthlist",
+            PkiError::Der { .. } => "pki-der",
+            PkiError::Time { .. } => "pki-time",
+            PkiError::Rng => "pki-rng",
+            PkiError::CaNotCrlSigner => "pki-ca-not-crl-signer",
+            PkiError::BadSpc { .. } => "pki-bad-spc",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 /// A certificate and its private key.
 #[derive(Debug, Clone)]
 pub struct Issued {

@@ -51,6 +51,21 @@ pub enum DirReplayError {
     },
 }
 
+/// Setting up the replay directory: no SIP code, no verstat.
+impl crate::diagnostic::Diagnostic for DirReplayError {
+    fn id(&self) -> &'static str {
+        match self {
+            DirReplayError::Io { .. } => "replay-dir-io",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 impl DirReplayStore {
     /// Use (and create) `dir`, keeping PASSporTs for `ttl_seconds` (the
     /// freshness window, past plus future, as [`crate::verify::Verifier::default_replay_store`]).

@@ -107,6 +107,27 @@ pub enum TnError {
     },
 }
 
+/// A `tn` claim that is not a number fails verification with 438 (`tn-invalid`).
+impl crate::diagnostic::Diagnostic for TnError {
+    fn id(&self) -> &'static str {
+        match self {
+            TnError::Empty { .. } => "tn-empty",
+            TnError::NonAsciiDigit { .. } => "tn-non-ascii-digit",
+            TnError::InvalidChar { .. } => "tn-invalid-char",
+            TnError::TooLong { .. } => "tn-too-long",
+            TnError::NotTelephoneUri { .. } => "tn-not-telephone-uri",
+            TnError::UnsupportedScheme { .. } => "tn-unsupported-scheme",
+            TnError::MisplacedPlus { .. } => "tn-misplaced-plus",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
 impl TelephoneNumber {
     /// Canonicalise a raw number, a `tel:` URI, or a `sip:`/`sips:` URI (also
     /// inside `<...>` or a full name-addr such as `"Bob" <sip:...>;tag=x`).

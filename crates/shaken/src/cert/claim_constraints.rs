@@ -62,6 +62,24 @@ pub enum ClaimConstraintsError {
     },
 }
 
+/// Reported inside `cert-bad-claim-constraints` (437) during verification; no
+/// SIP code of its own.
+impl crate::diagnostic::Diagnostic for ClaimConstraintsError {
+    fn id(&self) -> &'static str {
+        match self {
+            ClaimConstraintsError::Der { .. } => "claim-constraints-der",
+            ClaimConstraintsError::Empty => "claim-constraints-empty",
+            ClaimConstraintsError::EmptyList { .. } => "claim-constraints-empty-list",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 /// A claim constraint the PASSporT breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -88,6 +106,24 @@ pub enum ClaimViolation {
         /// The claim.
         claim: String,
     },
+}
+
+/// A PASSporT that breaks its certificate's constraints fails with 438,
+/// `TN-Validation-Failed` (`claim-constraint-violated`).
+impl crate::diagnostic::Diagnostic for ClaimViolation {
+    fn id(&self) -> &'static str {
+        match self {
+            ClaimViolation::Missing { .. } => "claim-constraint-missing",
+            ClaimViolation::NotPermitted { .. } => "claim-constraint-not-permitted",
+            ClaimViolation::Excluded { .. } => "claim-constraint-excluded",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::Failed)
+    }
 }
 
 #[derive(Sequence)]

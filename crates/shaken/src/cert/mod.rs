@@ -9,6 +9,9 @@ pub mod chain;
 pub mod claim_constraints;
 pub mod crl;
 pub mod lint;
+pub mod revocation;
+#[cfg(test)]
+mod test_lab;
 pub mod tn_auth_list;
 
 pub use chain::*;
@@ -114,6 +117,32 @@ pub enum CertError {
         /// What the parser reported.
         reason: String,
     },
+}
+
+/// Reading certificates, anchors and CRLs: local input, no SIP code of its own
+/// (a fetched chain that does not parse is `fetch-parse`, 436).
+impl crate::diagnostic::Diagnostic for CertError {
+    fn id(&self) -> &'static str {
+        match self {
+            CertError::Empty { .. } => "input-empty",
+            CertError::NoPemBlock { .. } => "input-no-pem-block",
+            CertError::Pem { .. } => "input-bad-pem",
+            CertError::TooManyCerts { .. } => "chain-too-long",
+            CertError::CertTooLarge { .. } => "cert-too-large",
+            CertError::CrlTooLarge { .. } => "crl-too-large",
+            CertError::X509 { .. } => "cert-not-x509",
+            CertError::TrailingData { .. } => "input-trailing-data",
+            CertError::AtIndex { .. } => "chain-cert-invalid",
+            CertError::BadAnchor { .. } => "anchor-invalid",
+            CertError::BadCrl { .. } => "crl-not-x509",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
 }
 
 /// The key-usage bits that matter for STI certificates.

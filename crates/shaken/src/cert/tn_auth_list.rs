@@ -120,6 +120,27 @@ pub enum TnAuthListError {
     },
 }
 
+/// Reported inside `cert-bad-tnauthlist` (437) during verification; no SIP code
+/// of its own.
+impl crate::diagnostic::Diagnostic for TnAuthListError {
+    fn id(&self) -> &'static str {
+        match self {
+            TnAuthListError::Der { .. } => "tnauthlist-der",
+            TnAuthListError::ImplicitTag { .. } => "tnauthlist-implicit-tag",
+            TnAuthListError::Empty => "tnauthlist-empty",
+            TnAuthListError::BadSpc { .. } => "tnauthlist-bad-spc",
+            TnAuthListError::BadTn { .. } => "tnauthlist-bad-tn",
+            TnAuthListError::BadCount { .. } => "tnauthlist-bad-count",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
 // ---- ASN.1 mirror types (borrowed, for the `der` derive) ----
 
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]

@@ -1,0 +1,561 @@
+//! PASSporT claims (RFC 8225 §5) and the SHAKEN extension (RFC 8588):
+//! `iat`, `orig`, `dest`, `attest`, `origid`; extension claims are kept.
+
+use crate::Limits;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// SHAKEN attestation level (RFC 8588 §4, ATIS-1000074 §5.2.3).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Attestation {
+    /// Full attestation.
+    A,
+    /// Partial attestation.
+    B,
+    /// Gateway attestation.
+    C,
+}
+
+impl Attestation {
+    /// What the level means, in words a person can act on.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Attestation::A => "full: the signing carrier knows the customer and has verified their right to use this number",
+            Attestation::B => "partial: the signing carrier knows the customer, but has not verified their right to use this number",
+            Attestation::C => "gateway: the signing carrier only knows where the call entered its network, not who placed it",
+        }
+    }
+    /// `"A"`, `"B"` or `"C"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attestation::A => "A",
+            Attestation::B => "B",
+            Attestation::C => "C",
+        }
+    }
+}
+
+impl fmt::Display for Attestation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Attestation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "A" | "a" => Ok(Attestation::A),
+            "B" | "b" => Ok(Attestation::B),
+            "C" | "c" => Ok(Attestation::C),
+            other => Err(format!("invalid attestation {other:?}: expected A, B or C")),
+        }
+    }
+}
+
+/// The originating identity: exactly one of `tn` or `uri` (RFC 8225 §5.2.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Orig {
+    /// A canonical telephone number.
+    Tn(String),
+    /// A URI.
+    Uri(String),
+}
+
+impl Orig {
+    /// The number or URI as text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Orig::Tn(s) | Orig::Uri(s) => s,
+        }
+    }
+}
+
+/// The destination identities (RFC 8225 §5.2.1): arrays of `tn` and `uri`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dest {
+    /// Canonical telephone numbers.
+    pub tn: Vec<String>,
+    /// URIs.
+    pub uri: Vec<String>,
+}
+
+/// How strictly claims are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClaimsPolicy {
+    /// Accept `iat` as a decimal string (`"1443208345"`), as the RFC 8225 §7.1
+    /// and the original RFC 8588 §6 examples do (erratum 6656 fixed it).
+    /// Off by default: RFC 8225 §5.1.1 requires a JSON number.
+    pub lenient_iat_string: bool,
+}
+
+/// PASSporT claims (RFC 8225 §5, RFC 8588).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// Issued-at, seconds since the epoch.
+    pub iat: i64,
+    /// Originating identity.
+    pub orig: Orig,
+    /// Destination identities.
+    pub dest: Dest,
+    /// SHAKEN attestation (absent in non-SHAKEN PASSporTs).
+    pub attest: Option<Attestation>,
+    /// SHAKEN origination identifier.
+    pub origid: Option<String>,
+    /// Extension claims, kept as received.
+    pub extra: BTreeMap<String, Value>,
+    /// `iat` arrived as a string (only possible under the lenient policy).
+    pub iat_was_string: bool,
+}
+
+impl Claims {
+    /// SHAKEN claims with `tn` orig and dest.
+    pub fn shaken(
+        attest: Attestation,
+        orig_tn: impl Into<String>,
+        dest_tns: Vec<String>,
+        iat: i64,
+        origid: impl Into<String>,
+    ) -> Self {
+        let mut tn = dest_tns;
+        tn.sort();
+        tn.dedup();
+        Claims {
+            iat,
+            orig: Orig::Tn(orig_tn.into()),
+            dest: Dest { tn, uri: vec![] },
+            attest: Some(attest),
+            origid: Some(origid.into()),
+            extra: BTreeMap::new(),
+            iat_was_string: false,
+        }
+    }
+
+    /// Read claims from parsed JSON, checking every type.
+    pub fn from_json(
+        v: &Value,
+        limits: &Limits,
+        policy: &ClaimsPolicy,
+    ) -> Result<Self, ClaimsError> {
+        let obj = v.as_object().ok_or(ClaimsError::NotObject)?;
+        for name in obj.keys() {
+            if !name.is_ascii() {
+                return Err(ClaimsError::NonAsciiName { name: name.clone() });
+            }
+        }
+        let mut iat_was_string = false;
+        let iat = match obj.get("iat") {
+            None => return Err(ClaimsError::Missing { claim: "iat" }),
+            Some(Value::Number(n)) => {
+                n.as_i64()
+                    .filter(|i| *i >= 0)
+                    .ok_or_else(|| ClaimsError::WrongType {
+                        claim: "iat",
+                        expected: "a non-negative integer (NumericDate)",
+                        found: n.to_string(),
+                    })?
+            }
+            Some(Value::String(s)) if policy.lenient_iat_string => {
+                iat_was_string = true;
+                s.parse::<i64>()
+                    .ok()
+                    .filter(|i| *i >= 0 && s.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| ClaimsError::WrongType {
+                        claim: "iat",
+                        expected: "a non-negative integer (NumericDate)",
+                        found: format!("{s:?}"),
+                    })?
+            }
+            Some(Value::String(s)) => return Err(ClaimsError::IatIsString { value: s.clone() }),
+            Some(other) => {
+                return Err(ClaimsError::WrongType {
+                    claim: "iat",
+                    expected: "a non-negative integer (NumericDate)",
+                    found: type_name(other).into(),
+                })
+            }
+        };
+        let orig = match obj.get("orig") {
+            None => return Err(ClaimsError::Missing { claim: "orig" }),
+            Some(Value::Object(o)) => {
+                if o.len() != 1 {
+                    return Err(ClaimsError::OrigNotSingle { count: o.len() });
+                }
+                match (o.get("tn"), o.get("uri")) {
+                    (Some(Value::String(tn)), None) => Orig::Tn(tn.clone()),
+                    (None, Some(Value::String(uri))) => Orig::Uri(uri.clone()),
+                    (Some(other), None) | (None, Some(other)) => {
+                        return Err(ClaimsError::WrongType {
+                            claim: "orig.tn/orig.uri",
+                            expected: "a string",
+                            found: type_name(other).into(),
+                        })
+                    }
+                    _ => {
+                        let key = o.keys().next().cloned().unwrap_or_default();
+                        return Err(ClaimsError::UnknownIdentityType { claim: "orig", key });
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(ClaimsError::WrongType {
+                    claim: "orig",
+                    expected: "an object {\"tn\": ...} or {\"uri\": ...}",
+                    found: type_name(other).into(),
+                })
+            }
+        };
+        let dest = match obj.get("dest") {
+            None => return Err(ClaimsError::Missing { claim: "dest" }),
+            Some(Value::Object(o)) => {
+                let mut dest = Dest::default();
+                for (k, v) in o {
+                    let list = match k.as_str() {
+                        "tn" => &mut dest.tn,
+                        "uri" => &mut dest.uri,
+                        _ => {
+                            return Err(ClaimsError::UnknownIdentityType {
+                                claim: "dest",
+                                key: k.clone(),
+                            })
+                        }
+                    };
+                    let Value::Array(items) = v else {
+                        return Err(ClaimsError::WrongType {
+                            claim: if k == "tn" { "dest.tn" } else { "dest.uri" },
+                            expected: "an array of strings (RFC 8225 §5.2.1; erratum 5715)",
+                            found: type_name(v).into(),
+                        });
+                    };
+                    if items.len() > limits.max_dest_entries {
+                        return Err(ClaimsError::TooManyDest {
+                            count: items.len(),
+                            max: limits.max_dest_entries,
+                        });
+                    }
+                    for item in items {
+                        match item {
+                            Value::String(s) => list.push(s.clone()),
+                            other => {
+                                return Err(ClaimsError::WrongType {
+                                    claim: if k == "tn" { "dest.tn[]" } else { "dest.uri[]" },
+                                    expected: "a string",
+                                    found: type_name(other).into(),
+                                })
+                            }
+                        }
+                    }
+                }
+                if dest.tn.is_empty() && dest.uri.is_empty() {
+                    return Err(ClaimsError::DestEmpty);
+                }
+                dest
+            }
+            Some(other) => {
+                return Err(ClaimsError::WrongType {
+                    claim: "dest",
+                    expected: "an object {\"tn\": [...]}",
+                    found: type_name(other).into(),
+                })
+            }
+        };
+        let attest = match obj.get("attest") {
+            None => None,
+            Some(Value::String(s)) => Some(match s.as_str() {
+                "A" => Attestation::A,
+                "B" => Attestation::B,
+                "C" => Attestation::C,
+                _ => return Err(ClaimsError::BadAttest { value: s.clone() }),
+            }),
+            Some(other) => {
+                return Err(ClaimsError::WrongType {
+                    claim: "attest",
+                    expected: "the string \"A\", \"B\" or \"C\"",
+                    found: type_name(other).into(),
+                })
+            }
+        };
+        let origid = match obj.get("origid") {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(other) => {
+                return Err(ClaimsError::WrongType {
+                    claim: "origid",
+                    expected: "a non-empty string (a UUID)",
+                    found: match other {
+                        Value::String(_) => "an empty string".into(),
+                        _ => type_name(other).into(),
+                    },
+                })
+            }
+        };
+        let extra = obj
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "iat" | "orig" | "dest" | "attest" | "origid"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Claims {
+            iat,
+            orig,
+            dest,
+            attest,
+            origid,
+            extra,
+            iat_was_string,
+        })
+    }
+
+    /// The claims as a JSON object (`iat` always a number).
+    pub fn to_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("iat".into(), Value::from(self.iat));
+        let mut orig = Map::new();
+        match &self.orig {
+            Orig::Tn(t) => orig.insert("tn".into(), Value::String(t.clone())),
+            Orig::Uri(u) => orig.insert("uri".into(), Value::String(u.clone())),
+        };
+        m.insert("orig".into(), Value::Object(orig));
+        let mut dest = Map::new();
+        if !self.dest.tn.is_empty() {
+            dest.insert(
+                "tn".into(),
+                self.dest.tn.iter().cloned().map(Value::String).collect(),
+            );
+        }
+        if !self.dest.uri.is_empty() {
+            dest.insert(
+                "uri".into(),
+                self.dest.uri.iter().cloned().map(Value::String).collect(),
+            );
+        }
+        m.insert("dest".into(), Value::Object(dest));
+        if let Some(a) = self.attest {
+            m.insert("attest".into(), Value::String(a.as_str().into()));
+        }
+        if let Some(o) = &self.origid {
+            m.insert("origid".into(), Value::String(o.clone()));
+        }
+        for (k, v) in &self.extra {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Why claims are unacceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    /// Payload is not an object.
+    #[error("PASSporT payload is not a JSON object")]
+    NotObject,
+    /// Claim names must be US-ASCII (RFC 8225 §5).
+    #[error("claim name {name:?} is not US-ASCII (RFC 8225 §5)")]
+    NonAsciiName {
+        /// The name.
+        name: String,
+    },
+    /// A required claim is missing.
+    #[error("required claim {claim:?} is missing")]
+    Missing {
+        /// The claim.
+        claim: &'static str,
+    },
+    /// A claim has the wrong type.
+    #[error("claim {claim:?} must be {expected}, found {found}")]
+    WrongType {
+        /// The claim.
+        claim: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// What it is.
+        found: String,
+    },
+    /// `iat` given as a string.
+    #[error("claim \"iat\" is the string {value:?}; RFC 8225 §5.1.1 requires a JSON number (accept it with the lenient iat option)")]
+    IatIsString {
+        /// The string.
+        value: String,
+    },
+    /// `orig` must hold exactly one identity.
+    #[error("claim \"orig\" must hold exactly one of \"tn\" or \"uri\"; it holds {count} members")]
+    OrigNotSingle {
+        /// Member count.
+        count: usize,
+    },
+    /// An identity type we do not know.
+    #[error("claim {claim:?} holds unknown identity type {key:?} (expected \"tn\" or \"uri\")")]
+    UnknownIdentityType {
+        /// `orig` or `dest`.
+        claim: &'static str,
+        /// The key found.
+        key: String,
+    },
+    /// `dest` holds nothing.
+    #[error("claim \"dest\" holds no identity")]
+    DestEmpty,
+    /// Too many `dest` entries.
+    #[error("claim \"dest\" holds {count} entries; the limit is {max}")]
+    TooManyDest {
+        /// Count.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// `attest` is not A, B or C.
+    #[error("claim \"attest\" is {value:?}; it must be \"A\", \"B\" or \"C\" (RFC 8588)")]
+    BadAttest {
+        /// The value.
+        value: String,
+    },
+}
+
+/// Claims that do not read fail verification with 438 (E14, E19).
+impl crate::diagnostic::Diagnostic for ClaimsError {
+    fn id(&self) -> &'static str {
+        match self {
+            ClaimsError::NotObject => "claims-not-object",
+            ClaimsError::NonAsciiName { .. } => "claims-name-not-ascii",
+            ClaimsError::Missing { .. } => "claims-missing",
+            ClaimsError::WrongType { .. } => "claims-wrong-type",
+            ClaimsError::IatIsString { .. } => "claims-iat-string",
+            ClaimsError::OrigNotSingle { .. } => "claims-orig-not-single",
+            ClaimsError::UnknownIdentityType { .. } => "claims-unknown-identity-type",
+            ClaimsError::DestEmpty => "claims-dest-empty",
+            ClaimsError::TooManyDest { .. } => "claims-too-many-dest",
+            ClaimsError::BadAttest { .. } => "claims-bad-attest",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        Some(438)
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        Some(crate::report::Verstat::NoValidation)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::json::{canonical, parse_strict};
+    use crate::passport::vectors::limits;
+    use crate::passport::Header;
+
+    #[test]
+    fn unknown_claims_and_header_params_are_kept() {
+        let payload = r#"{"attest":"A","dest":{"tn":["1"]},"iat":1,"orig":{"tn":"2"},"origid":"x","rcd":{"nam":"Bob"}}"#;
+        let v = parse_strict(payload.as_bytes(), 8).unwrap();
+        let c = Claims::from_json(&v, &limits(), &ClaimsPolicy::default()).unwrap();
+        assert_eq!(c.extra.get("rcd").unwrap()["nam"], "Bob");
+        assert_eq!(canonical(&c.to_json()), payload);
+        let h =
+            Header::from_json(&parse_strict(br#"{"alg":"ES256","foo":[1]}"#, 8).unwrap()).unwrap();
+        assert!(h.extra.contains_key("foo"));
+    }
+
+    #[test]
+    fn rejects_bad_claims() {
+        let l = limits();
+        let pol = ClaimsPolicy::default();
+        let c = |s: &str| Claims::from_json(&parse_strict(s.as_bytes(), 8).unwrap(), &l, &pol);
+        assert!(matches!(
+            c(r#"{"dest":{"tn":["1"]},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::Missing { claim: "iat" })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::Missing { claim: "dest" })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":["1"]}}"#),
+            Err(ClaimsError::Missing { claim: "orig" })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1.5,"dest":{"tn":["1"]},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::WrongType { claim: "iat", .. })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":-1,"dest":{"tn":["1"]},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::WrongType { claim: "iat", .. })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":"1"},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::WrongType {
+                claim: "dest.tn",
+                ..
+            })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":[1]},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::WrongType { .. })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::DestEmpty)
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2","uri":"x"}}"#),
+            Err(ClaimsError::OrigNotSingle { count: 2 })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":2}}"#),
+            Err(ClaimsError::WrongType { .. })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"xx":["1"]},"orig":{"tn":"2"}}"#),
+            Err(ClaimsError::UnknownIdentityType { .. })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"attest":"D"}"#),
+            Err(ClaimsError::BadAttest { .. })
+        ));
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"attest":1}"#),
+            Err(ClaimsError::WrongType {
+                claim: "attest",
+                ..
+            })
+        ));
+        // The message says what is wrong with it ("found a string" did not).
+        let e = c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"origid":""}"#).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ClaimsError::WrongType {
+                    claim: "origid",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().ends_with("found an empty string"), "{e}");
+        assert!(matches!(
+            c(r#"{"iat":1,"dest":{"tn":["1"]},"orig":{"tn":"2"},"é":1}"#),
+            Err(ClaimsError::NonAsciiName { .. })
+        ));
+        let many: Vec<String> = (0..11).map(|i| format!("\"{i}\"")).collect();
+        assert!(matches!(
+            c(&format!(
+                r#"{{"iat":1,"dest":{{"tn":[{}]}},"orig":{{"tn":"2"}}}}"#,
+                many.join(",")
+            )),
+            Err(ClaimsError::TooManyDest { count: 11, .. })
+        ));
+    }
+}

@@ -1,0 +1,1010 @@
+//! The verification procedure: [`Verifier::prepare`] (stage 1, no
+//! certificate needed) and [`Verifier::complete`] (stage 2, the chain, the
+//! TNAuthList, the signature, replay).
+//!
+//! The checks run in the order of specs §5.1, which follows the ATIS-1000082
+//! error cases E1..E19 (ARCHITECTURE.md "Verification order"); read
+//! `prepare_inner` and then `stage2` top-down, one comment per step:
+//!
+//! | step | check | error case | SIP |
+//! |---|---|---|---|
+//! | 1 | Identity header parsed (`parse_identity_or_token`), token decodes ([`Token::parse`]) | - | 438 |
+//! | 2 | not the compact form | E4 | 438 |
+//! | 3 | `ppt` is `shaken` (header and Identity parameter) | E5/E13 | 438 |
+//! | 4 | `info` present and a fetchable URL | E6/E7 | 436 |
+//! | 6 | header has `typ` and `x5u` (and `alg`) | E9 | 436 |
+//! | 7 | `x5u` equals `info` | E10 | 436 |
+//! | 8 | `typ` is `passport` | E11 | 437 |
+//! | 9 | `alg` is ES256 | E12 | 437 |
+//! | 10 | claims present and typed, SHAKEN claims, `attest` in A/B/C | E14/E19 | 438 |
+//! | 11 | `orig`/`dest` match the call | E16 | 438 |
+//! | 14 | `iat` fresh, SIP `Date` close to `iat` | E15 | 403 |
+//! | 5 | *the caller obtains the certificate* (between the stages) | E8 | 436 |
+//! | 12 | chain valid at `now`, not revoked | E17 | 437 |
+//! | 12a | `iat` inside the certificate validity | - | 403 |
+//! | 12b | TNAuthList covers `orig` | - | 438 |
+//! | 13 | signature over the received bytes | E18 | 438 |
+//! | 13a | JWT claim constraints of the certificate | - | 438 |
+//! | 13b | replay | - | 438 |
+//!
+//! Step 14 (freshness) runs in stage 1 so that a stale token never costs a
+//! fetch; the numbers are those of specs §5.1.
+
+use super::context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
+use super::error::{Failure, VerifyError};
+use super::memo::{crl_fingerprints, ChainMemo};
+use crate::cert::{
+    validate_chain, Certificate, ChainError, Crl, TnAuthorization, TrustAnchors, ValidatedChain,
+};
+use crate::identity::IdentityHeader;
+use crate::passport::{
+    Attestation, Claims, ClaimsError, Header, HeaderError, Orig, Token, UnverifiedPassport,
+    ALG_ES256, PPT_SHAKEN, TYP_PASSPORT,
+};
+use crate::report::SignerInfo;
+use crate::tn::TelephoneNumber;
+use crate::Limits;
+use std::sync::Arc;
+
+/// What stage 1 learned: the decoded PASSporT and where its certificate is.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    passport: UnverifiedPassport,
+    header: Header,
+    claims: Claims,
+    /// The certificate URL (`x5u` == `info`).
+    pub x5u: String,
+    /// Warnings so far.
+    pub warnings: Vec<String>,
+    call_id: Option<String>,
+    /// The calling number as the call reads the `orig` claim.
+    orig_tn: TelephoneNumber,
+}
+
+impl Pending {
+    /// The claims, not yet verified.
+    pub fn unverified_claims(&self) -> &Claims {
+        &self.claims
+    }
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The decoded token.
+    pub fn passport(&self) -> &UnverifiedPassport {
+        &self.passport
+    }
+}
+
+/// A PASSporT whose signature, certificate and claims all checked out.
+#[derive(Debug, Clone)]
+pub struct VerifiedPassport {
+    /// The header.
+    pub header: Header,
+    /// The claims, now trusted.
+    pub claims: Claims,
+    /// The validated chain (signer subject, SPC, TNAuthList).
+    pub chain: Arc<ValidatedChain>,
+    /// The certificate URL.
+    pub x5u: String,
+    /// `header.payload` as received (the replay key; never the signature).
+    pub signing_input: String,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+impl VerifiedPassport {
+    /// The attestation level.
+    pub fn attestation(&self) -> Option<Attestation> {
+        self.claims.attest
+    }
+}
+
+/// The verifier: trust anchors, CRLs, policy and limits. Cheap to share
+/// between threads (`Arc<Verifier>`).
+#[derive(Clone)]
+pub struct Verifier {
+    anchors: TrustAnchors,
+    crls: Vec<Crl>,
+    crl_failures: Vec<CrlFailure>,
+    policy: VerifyPolicy,
+    limits: Limits,
+    replay: Option<std::sync::Arc<dyn crate::replay::ReplayGuard>>,
+    memo: Arc<ChainMemo>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("anchors", &self.anchors.len())
+            .field("crls", &self.crls.len())
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+/// `info` must be an absolute http(s) URL with a host (RFC 8224 §4.1: the
+/// fetcher refuses the rest anyway; saying so here names the real problem).
+/// Parsed with `http::Uri` (RFC 3986), so the core does not need the WHATWG
+/// `url` crate; the fetcher parses the same string again before any request.
+fn check_url(info: &str) -> Result<(), VerifyError> {
+    let invalid = |reason: String| VerifyError::InfoInvalid {
+        info: info.to_owned(),
+        reason,
+    };
+    // The scheme first (RFC 3986 §3.1), so that `file:`, `data:` or `ldap:`
+    // say that they cannot be fetched rather than that they are not URLs.
+    let scheme = info
+        .split_once(':')
+        .map(|(s, _)| s)
+        .filter(|s| {
+            s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        })
+        .ok_or_else(|| invalid("relative URL without scheme".into()))?;
+    if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
+        return Err(invalid(format!(
+            "scheme {scheme:?} cannot be fetched (expected https)"
+        )));
+    }
+    let parsed: http::Uri = info
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| invalid(format!("not a URL: {e}")))?;
+    if parsed.host().is_none_or(str::is_empty) {
+        return Err(invalid("no host".into()));
+    }
+    Ok(())
+}
+
+impl Verifier {
+    /// A verifier trusting `anchors`.
+    pub fn new(anchors: TrustAnchors) -> Self {
+        Verifier {
+            anchors,
+            crls: vec![],
+            crl_failures: vec![],
+            policy: VerifyPolicy::default(),
+            limits: Limits::default(),
+            replay: None,
+            memo: Arc::default(),
+        }
+    }
+    /// Detect replays with this store (shared between threads). Only
+    /// PASSporTs that verified are recorded.
+    pub fn with_replay(mut self, store: std::sync::Arc<crate::replay::ReplayStore>) -> Self {
+        self.replay = Some(store);
+        self
+    }
+    /// Detect replays with any [`crate::replay::ReplayGuard`], e.g. a
+    /// [`crate::replay_dir::DirReplayStore`] shared by the worker processes
+    /// of one host.
+    pub fn with_replay_guard(
+        mut self,
+        guard: std::sync::Arc<dyn crate::replay::ReplayGuard>,
+    ) -> Self {
+        self.replay = Some(guard);
+        self
+    }
+    /// A replay store sized for this verifier's freshness window.
+    pub fn default_replay_store(&self) -> crate::replay::ReplayStore {
+        crate::replay::ReplayStore::new(self.policy.max_age + self.policy.max_future, 1_000_000)
+    }
+    /// Use this policy.
+    pub fn with_policy(mut self, policy: VerifyPolicy) -> Self {
+        self.policy = policy;
+        self.memo = Arc::default();
+        self
+    }
+    /// Use these limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self.memo = Arc::default();
+        self
+    }
+    /// Check revocation against these CRLs.
+    pub fn with_crls(mut self, crls: Vec<Crl>) -> Self {
+        self.crls = crls;
+        self.memo = Arc::default();
+        self
+    }
+    /// CRLs that could not be obtained when the verifier was set up (e.g. a
+    /// `--crl URL` that did not answer). Under a hard CRL policy
+    /// (`policy.chain.crl_required`) every verification whose chain is
+    /// otherwise valid fails with `crl-unavailable` (437); under a soft one
+    /// each report carries a warning.
+    pub fn with_crl_failures(mut self, failures: Vec<CrlFailure>) -> Self {
+        self.crl_failures = failures;
+        self.memo = Arc::default();
+        self
+    }
+    /// The policy.
+    pub fn policy(&self) -> &VerifyPolicy {
+        &self.policy
+    }
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+    /// The trust anchors.
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
+    }
+    /// The CRLs.
+    pub fn crls(&self) -> &[Crl] {
+        &self.crls
+    }
+}
+
+/// The procedure, top-down: stage 1, stage 2, then their helpers.
+impl Verifier {
+    /// Stage 1: everything that needs no certificate.
+    pub fn prepare(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+    ) -> Result<Pending, Box<Failure>> {
+        self.prepare_inner(identity, ctx)
+            .map_err(|e| Box::new(self.failure_for(identity, e)))
+    }
+
+    /// Stage 1, in order: steps 1-4, 6-11 and 14 (module docs).
+    fn prepare_inner(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+    ) -> Result<Pending, VerifyError> {
+        let fail = ();
+        let err = |_: (), e: VerifyError| e;
+        // Step 1: the token decodes (strict base64url, strict JSON,
+        // 64-byte signature); the Identity header itself was parsed by the caller.
+        // Step 2 (E4): not the compact form.
+        let passport = match Token::parse(&identity.token, &self.limits) {
+            Ok(Token::Full(p)) => p,
+            Ok(Token::Compact { .. }) => return Err(err(fail, VerifyError::CompactForm)),
+            Err(e) => return Err(err(fail, VerifyError::TokenMalformed(e))),
+        };
+        // Step 2b: the header is a typed JOSE header; forbidden key parameters
+        // (jwk, kid, x5c, crit...) are refused here (RFC 8725 §3.1, specs §7).
+        let header = match passport.header() {
+            Ok(h) => h,
+            Err(HeaderError::Missing { param }) => {
+                return Err(err(fail, VerifyError::HeaderParamMissing { param }))
+            }
+            Err(e) => return Err(err(fail, VerifyError::HeaderInvalid(e))),
+        };
+        // Decode the claims now (unverified) so a failure report can show them.
+        let claims = Claims::from_json(
+            crate::passport::dangerous::payload_json(&passport),
+            &self.limits,
+            &self.policy.claims,
+        );
+        // Step 3 (E5/E13): ppt is "shaken", in the header and the Identity parameter.
+        match (&identity.ppt, &header.ppt) {
+            (_, None) => {
+                return Err(err(
+                    fail,
+                    VerifyError::UnsupportedPpt {
+                        found: "absent from the header".into(),
+                    },
+                ))
+            }
+            (Some(p), Some(h)) if p != h => {
+                return Err(err(
+                    fail,
+                    VerifyError::PptMismatch {
+                        param: p.clone(),
+                        header: h.clone(),
+                    },
+                ))
+            }
+            (_, Some(h)) if h != PPT_SHAKEN => {
+                return Err(err(
+                    fail,
+                    VerifyError::UnsupportedPpt {
+                        found: format!("{h:?}"),
+                    },
+                ))
+            }
+            _ => {}
+        }
+        // Step 4 (E6/E7): info is present and a fetchable URL.
+        // (Step 5, E8, obtaining the certificate, is the caller's: between the stages.)
+        let Some(info) = identity.info.clone() else {
+            return Err(err(fail, VerifyError::InfoMissing));
+        };
+        if let Err(e) = check_url(&info) {
+            return Err(err(fail, e));
+        }
+        // Step 6 (E9): the header has typ and x5u (alg was required by the decoder).
+        if header.typ.is_none() {
+            return Err(err(fail, VerifyError::HeaderParamMissing { param: "typ" }));
+        }
+        let Some(x5u) = header.x5u.clone() else {
+            return Err(err(fail, VerifyError::HeaderParamMissing { param: "x5u" }));
+        };
+        // Step 7 (E10): x5u equals info.
+        if self.policy.require_x5u_equals_info && x5u != info {
+            return Err(err(fail, VerifyError::X5uMismatch { x5u, info }));
+        }
+        // Step 8 (E11): typ is "passport".
+        if header.typ.as_deref() != Some(TYP_PASSPORT) {
+            let typ = header.typ.clone().unwrap_or_default();
+            return Err(err(fail, VerifyError::TypInvalid { typ }));
+        }
+        // Step 9 (E12): alg is ES256, in the header and in the Identity parameter.
+        if header.alg != ALG_ES256 {
+            let alg = header.alg.clone();
+            return Err(err(
+                fail,
+                VerifyError::AlgUnsupported {
+                    alg,
+                    location: "PASSporT header",
+                },
+            ));
+        }
+        if identity.alg_or_default() != ALG_ES256 {
+            let alg = identity.alg_or_default().to_owned();
+            return Err(err(
+                fail,
+                VerifyError::AlgUnsupported {
+                    alg,
+                    location: "Identity alg parameter",
+                },
+            ));
+        }
+        // Step 10 (E14, E19): the claims are present and typed, the SHAKEN
+        // claims are present, attest is A, B or C, orig and dest are tn.
+        let claims = match claims {
+            Ok(c) => c,
+            Err(ClaimsError::BadAttest { value }) => {
+                return Err(err(fail, VerifyError::AttestInvalid { value }))
+            }
+            Err(e) => return Err(err(fail, VerifyError::ClaimsInvalid(e))),
+        };
+        let mut warnings = Vec::new();
+        if claims.attest.is_none() {
+            return Err(err(
+                fail,
+                VerifyError::ShakenClaimMissing { claim: "attest" },
+            ));
+        }
+        match &claims.origid {
+            None => {
+                return Err(err(
+                    fail,
+                    VerifyError::ShakenClaimMissing { claim: "origid" },
+                ))
+            }
+            Some(o) if uuid::Uuid::parse_str(o).is_err() => warnings.push(format!(
+                "origid {o:?} is not a UUID (RFC 8588 recommends one; traceback may be harder)"
+            )),
+            Some(_) => {}
+        }
+        if claims.iat_was_string {
+            warnings.push("iat was a JSON string; accepted under the lenient iat policy".into());
+        }
+        let orig_claim = match &claims.orig {
+            Orig::Tn(t) => match TelephoneNumber::parse_claim(t, &self.policy.tn) {
+                Ok(tn) => tn,
+                Err(source) => {
+                    return Err(err(
+                        fail,
+                        VerifyError::TnInvalid {
+                            claim: "orig.tn",
+                            source,
+                        },
+                    ))
+                }
+            },
+            Orig::Uri(u) => {
+                let found = u.clone();
+                return Err(err(
+                    fail,
+                    VerifyError::NotTn {
+                        claim: "orig",
+                        found,
+                    },
+                ));
+            }
+        };
+        if claims.dest.tn.is_empty() {
+            let found = claims.dest.uri.join(", ");
+            return Err(err(
+                fail,
+                VerifyError::NotTn {
+                    claim: "dest",
+                    found,
+                },
+            ));
+        }
+        let mut dest_tns = Vec::with_capacity(claims.dest.tn.len());
+        for t in &claims.dest.tn {
+            match TelephoneNumber::parse_claim(t, &self.policy.tn) {
+                Ok(tn) => dest_tns.push(tn),
+                Err(source) => {
+                    return Err(err(
+                        fail,
+                        VerifyError::TnInvalid {
+                            claim: "dest.tn",
+                            source,
+                        },
+                    ))
+                }
+            }
+        }
+        // Step 11 (E16): orig and dest match the call.
+        // A claim's digits are E.164, but a 10-digit claim may be a national
+        // NANP number: the call's numbers decide which reading the signer meant.
+        let matched = ctx.orig.iter().find_map(|p| match p {
+            PartyId::Tn(t) if orig_claim.matches(t) => Some(t.clone()),
+            _ => None,
+        });
+        let orig_tn = matched
+            .clone()
+            .unwrap_or_else(|| orig_claim.preferred().clone());
+        if !ctx.orig.is_empty() && matched.is_none() {
+            let expected = ctx
+                .orig
+                .iter()
+                .map(PartyId::describe)
+                .collect::<Vec<_>>()
+                .join(" or ");
+            return Err(err(
+                fail,
+                VerifyError::OrigMismatch {
+                    passport: orig_tn.to_string(),
+                    expected,
+                },
+            ));
+        }
+        for want in &ctx.dest {
+            let ok = matches!(want, PartyId::Tn(t) if dest_tns.iter().any(|d| d.matches(t)));
+            if !ok {
+                let passport = dest_tns
+                    .iter()
+                    .map(|t| t.preferred().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(err(
+                    fail,
+                    VerifyError::DestMismatch {
+                        passport,
+                        expected: want.describe(),
+                    },
+                ));
+            }
+        }
+        // Step 14 (E15): iat is fresh, and the SIP Date is close to iat. Run in
+        // stage 1 so that a stale token never costs a fetch.
+        let age = ctx.now.saturating_sub(claims.iat);
+        if age > self.policy.max_age {
+            return Err(err(
+                fail,
+                VerifyError::Stale {
+                    iat: claims.iat,
+                    now: ctx.now,
+                    age,
+                    max: self.policy.max_age,
+                },
+            ));
+        }
+        // Saturating: the verification time can come from input (a batch
+        // line's "time"), and -i64::MIN overflows.
+        let ahead = age.saturating_neg();
+        if ahead > self.policy.max_future {
+            return Err(err(
+                fail,
+                VerifyError::Future {
+                    iat: claims.iat,
+                    now: ctx.now,
+                    ahead,
+                    max: self.policy.max_future,
+                },
+            ));
+        }
+        if let Some(date) = ctx.date {
+            let diff = date.saturating_sub(claims.iat).saturating_abs();
+            if diff > self.policy.max_age {
+                return Err(err(
+                    fail,
+                    VerifyError::DateMismatch {
+                        date,
+                        iat: claims.iat,
+                        diff,
+                        max: self.policy.max_age,
+                    },
+                ));
+            }
+        }
+        Ok(Pending {
+            passport,
+            header,
+            claims,
+            x5u,
+            warnings,
+            call_id: ctx.call_id.clone(),
+            orig_tn,
+        })
+    }
+
+    /// Stage 2: validate the chain at `now`, check TNAuthList and the signature.
+    /// `chain` is the certificate chain for `pending.x5u` (end entity first),
+    /// or the reason it could not be obtained.
+    pub fn complete(
+        &self,
+        pending: Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        self.complete_with_crls(pending, chain, now, &[], &[])
+    }
+
+    /// Stage 2 with CRLs obtained for this verification (e.g. fetched from
+    /// the certificates' CRL distribution points) in addition to the
+    /// verifier's own, and the CRLs that could not be obtained. A missing
+    /// CRL fails the verification (437 `crl-unavailable`, naming the URL and
+    /// the cause) when `policy.chain.crl_required` (hard policy), and is a
+    /// warning otherwise (soft policy).
+    pub fn complete_with_crls(
+        &self,
+        pending: Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+        extra_crls: &[Crl],
+        crl_failures: &[CrlFailure],
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let mut warnings = Vec::new();
+        let mut signer = None;
+        match self.stage2(
+            &pending,
+            chain,
+            now,
+            extra_crls,
+            crl_failures,
+            &mut warnings,
+            &mut signer,
+        ) {
+            Ok(validated) => {
+                let Pending {
+                    passport,
+                    header,
+                    claims,
+                    x5u,
+                    warnings: mut all,
+                    call_id: _,
+                    orig_tn: _,
+                } = pending;
+                all.extend(warnings);
+                let signing_input = passport.signing_input().to_owned();
+                Ok(VerifiedPassport {
+                    header,
+                    claims,
+                    chain: validated,
+                    x5u,
+                    signing_input,
+                    warnings: all,
+                })
+            }
+            Err(error) => {
+                let Pending {
+                    header,
+                    claims,
+                    x5u,
+                    warnings: mut all,
+                    ..
+                } = pending;
+                all.extend(warnings);
+                Err(Box::new(Failure {
+                    error,
+                    ppt: header.ppt.clone(),
+                    claims: Some(claims),
+                    header: Some(header),
+                    x5u: Some(x5u),
+                    signer,
+                    warnings: all,
+                }))
+            }
+        }
+    }
+
+    /// Stage 2, in order: the result of step 5, then steps 12-13b.
+    #[allow(clippy::too_many_arguments)]
+    fn stage2(
+        &self,
+        pending: &Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+        extra_crls: &[Crl],
+        crl_failures: &[CrlFailure],
+        warnings: &mut Vec<String>,
+        signer: &mut Option<SignerInfo>,
+    ) -> Result<Arc<ValidatedChain>, VerifyError> {
+        // Step 5 (E8): the certificate the caller obtained, or why it could not be.
+        let chain = chain?;
+        let claims = &pending.claims;
+        if let Some(leaf) = chain.first() {
+            *signer = Some(SignerInfo {
+                subject: leaf.subject().to_owned(),
+                spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
+                trusted: false,
+            });
+        }
+        // Step 12 (E17): the chain leads to a trust anchor at `now` and is not
+        // revoked (CRLs of the verifier and of this call).
+        let all_crls: Vec<Crl>;
+        let crls: &[Crl] = if extra_crls.is_empty() {
+            &self.crls
+        } else {
+            all_crls = self.crls.iter().chain(extra_crls).cloned().collect();
+            &all_crls
+        };
+        let missing: Vec<&CrlFailure> = self.crl_failures.iter().chain(crl_failures).collect();
+        let hard = self.policy.chain.crl_required;
+        // With a CRL missing under the hard policy, validate without
+        // requiring coverage, then report the missing CRL by name.
+        let relaxed;
+        let chain_policy = if hard && !missing.is_empty() {
+            relaxed = crate::cert::ChainPolicy {
+                crl_required: false,
+                ..self.policy.chain.clone()
+            };
+            &relaxed
+        } else {
+            &self.policy.chain
+        };
+        // CRLs that could not be fetched this time make the result
+        // call-specific: no memo then.
+        let bypass = !crl_failures.is_empty();
+        let validated = self
+            .validated_chain(chain, crls, extra_crls, bypass, now, chain_policy)
+            .map_err(VerifyError::Chain)?;
+        if let Some(first) = missing.first() {
+            if hard {
+                return Err(VerifyError::Chain(ChainError::CrlUnavailable {
+                    subject: validated.leaf_subject.clone(),
+                    url: first.url.clone(),
+                    detail: first.detail.clone(),
+                }));
+            }
+            for m in &missing {
+                warnings.push(format!(
+                    "CRL {} could not be obtained ({}); revocation was not checked against it (soft CRL policy)",
+                    m.url, m.detail
+                ));
+            }
+        }
+        *signer = Some(SignerInfo {
+            subject: validated.leaf_subject.clone(),
+            spc: validated.spc.clone(),
+            trusted: true,
+        });
+        warnings.extend(validated.warnings.iter().cloned());
+        // Step 12a: the token was signed while the certificate was valid.
+        if let Some(leaf) = chain.first() {
+            if claims.iat < leaf.not_before() || claims.iat > leaf.not_after() {
+                return Err(VerifyError::SignedOutsideValidity {
+                    iat: claims.iat,
+                    subject: leaf.subject().to_owned(),
+                    not_before: leaf.not_before(),
+                    not_after: leaf.not_after(),
+                });
+            }
+        }
+        // Step 12b: the TNAuthList covers orig (delegate certificates list the
+        // numbers they cover).
+        if let Orig::Tn(_) = &claims.orig {
+            let canonical = pending.orig_tn.to_string();
+            if validated.tn_auth_list.authorizes(&canonical) == TnAuthorization::NotListed {
+                return Err(VerifyError::TnNotAuthorized {
+                    tn: canonical,
+                    subject: validated.leaf_subject.clone(),
+                });
+            }
+        }
+        // Step 13 (E18): the signature verifies, over the received bytes.
+        if pending
+            .passport
+            .verify_signature(&validated.leaf_public_key)
+            .is_err()
+        {
+            return Err(VerifyError::SignatureInvalid {
+                subject: validated.leaf_subject.clone(),
+            });
+        }
+        // Step 13a: the JWT claim constraints of the end-entity certificate
+        // (RFC 8226 §8, RFC 9118), on the claims as received (now known to be
+        // the signer's).
+        for c in &validated.claim_constraints {
+            if let Err(v) = c.check(crate::passport::dangerous::payload_json(&pending.passport)) {
+                return Err(VerifyError::ClaimConstraint {
+                    subject: validated.leaf_subject.clone(),
+                    detail: v.to_string(),
+                });
+            }
+        }
+        // Step 13b: not a replay (only a PASSporT that verified is recorded).
+        if let Some(store) = &self.replay {
+            if let Err(r) = store.check_and_record(
+                pending.passport.signing_input(),
+                pending.call_id.as_deref(),
+                now,
+            ) {
+                return Err(VerifyError::Replay {
+                    age: r.age,
+                    first_call_id: r.first_call_id,
+                });
+            }
+        }
+        Ok(validated)
+    }
+
+    /// Both stages with a chain the caller already holds (`--cert`).
+    pub fn verify_with_chain(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+        chain: &[Certificate],
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let pending = self.prepare(identity, ctx)?;
+        self.complete(pending, Ok(chain), ctx.now)
+    }
+
+    /// Parse an Identity header value (or a bare full-form token, whose `x5u`
+    /// then stands for `info`).
+    pub fn parse_identity(&self, value: &str) -> Result<IdentityHeader, Box<Failure>> {
+        parse_identity_or_token(value, &self.limits).map_err(|e| Box::new(Failure::bare(e)))
+    }
+
+    /// What a failure report shows: the header and claims as far as they
+    /// decode (unverified). Built only on the failure path, so a passing call
+    /// never copies them.
+    fn failure_for(&self, identity: &IdentityHeader, error: VerifyError) -> Failure {
+        let mut fail = Failure::bare(error);
+        fail.ppt = identity.ppt.clone();
+        if let Ok(Token::Full(p)) = Token::parse(&identity.token, &self.limits) {
+            if let Ok(h) = p.header() {
+                fail.x5u = identity.info.clone().or_else(|| h.x5u.clone());
+                fail.header = Some(h);
+                fail.claims = Claims::from_json(
+                    crate::passport::dangerous::payload_json(&p),
+                    &self.limits,
+                    &self.policy.claims,
+                )
+                .ok();
+            }
+        }
+        fail
+    }
+
+    /// The chain for this verification: from the memo when this exact chain
+    /// already validated and `now` is inside its validity (and before the next
+    /// CRL update), else a full validation.
+    #[allow(clippy::too_many_arguments)]
+    fn validated_chain(
+        &self,
+        chain: &[Certificate],
+        crls: &[Crl],
+        extra_crls: &[Crl],
+        bypass: bool,
+        now: i64,
+        policy: &crate::cert::ChainPolicy,
+    ) -> Result<Arc<ValidatedChain>, ChainError> {
+        if bypass {
+            return Ok(Arc::new(validate_chain(
+                chain,
+                &self.anchors,
+                crls,
+                now,
+                policy,
+            )?));
+        }
+        let fingerprints = crl_fingerprints(extra_crls);
+        if let Some(v) = self.memo.get(chain, &fingerprints, now) {
+            return Ok(v);
+        }
+        let v = Arc::new(validate_chain(chain, &self.anchors, crls, now, policy)?);
+        self.memo.put(chain, fingerprints, v.clone(), crls);
+        Ok(v)
+    }
+
+    /// Whether `chain` leads to a trust anchor at `now` with the verifier's
+    /// own CRLs, not requiring revocation coverage. For deciding whether a
+    /// chain's CRL distribution points are worth fetching: a chain that does
+    /// not validate names URLs chosen by a stranger. Not memoised (its policy
+    /// differs from the verification's); call it only before a CRL fetch.
+    pub fn chain_is_trusted(&self, chain: &[Certificate], now: i64) -> bool {
+        let policy = crate::cert::ChainPolicy {
+            crl_required: false,
+            ..self.policy.chain.clone()
+        };
+        validate_chain(chain, &self.anchors, &self.crls, now, &policy).is_ok()
+    }
+}
+
+/// Parse an Identity header value, or a bare full-form token whose `x5u` then
+/// stands for `info`.
+pub fn parse_identity_or_token(
+    value: &str,
+    limits: &Limits,
+) -> Result<IdentityHeader, VerifyError> {
+    let value = &*crate::identity::unpaste(value);
+    let mut h = IdentityHeader::parse_one(value, limits)?;
+    if h.info.is_none() && !value.contains(';') {
+        if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
+            if let Ok(header) = p.header() {
+                h.info = header.x5u.clone();
+                h.ppt = header.ppt.clone();
+            }
+        }
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::cert::parse_chain;
+    use crate::crypto::KeySigner;
+    use crate::passport::sign;
+    use crate::pki::LeafOptions;
+    use crate::report::Verstat;
+    use crate::tn::TnPolicy;
+    use crate::verify::test_lab::{lab, Lab, NOW, X5U};
+
+    /// A 10-digit claim is E.164 (`5012221234` = Belize +501 222 1234) or a
+    /// national NANP number (+1 501 222 1234, Arkansas): the call decides.
+    /// Reading it only the NANP way failed every such foreign call.
+    #[test]
+    fn ten_digit_claims_match_either_reading_the_call_gives() {
+        let lab = lab();
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "5012221234",
+            vec!["2125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        let policy = TnPolicy::default();
+        let ctx = |orig: &str, dest: &str| CallContext {
+            now: NOW,
+            orig: vec![PartyId::from_uri(orig, &policy)],
+            dest: vec![PartyId::from_uri(dest, &policy)],
+            date: None,
+            call_id: None,
+        };
+        for (orig, dest) in [
+            ("+5012221234", "+12125550143"),
+            ("+15012221234", "+12125550143"),
+            ("5012221234", "2125550143"),
+            ("+5012221234", "+2125550143"),
+        ] {
+            lab.verifier
+                .verify_with_chain(&identity, &ctx(orig, dest), &lab.chain)
+                .unwrap_or_else(|f| panic!("{orig} -> {dest}: {}", f.error));
+        }
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &ctx("+12155550121", "+12125550143"), &lab.chain)
+            .unwrap_err();
+        assert!(
+            matches!(e.error, VerifyError::OrigMismatch { .. }),
+            "{}",
+            e.error
+        );
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &ctx("+5012221234", "+442125550143"), &lab.chain)
+            .unwrap_err();
+        assert!(
+            matches!(e.error, VerifyError::DestMismatch { .. }),
+            "{}",
+            e.error
+        );
+    }
+
+    fn constrained(lab: &Lab, oid: &[u64], der: Vec<u8>) -> (Vec<Certificate>, String) {
+        let (mut params, key) = lab
+            .pki
+            .leaf_params(&LeafOptions::new(NOW - 3600, NOW + 3600))
+            .unwrap();
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(oid, der));
+        let leaf = lab.pki.issue_custom(params, &key).unwrap();
+        let chain = parse_chain(
+            format!("{}{}", leaf.cert_pem, lab.pki.ca.cert_pem).as_bytes(),
+            &Limits::default(),
+        )
+        .unwrap();
+        (chain, leaf.key_pem)
+    }
+
+    fn verify_attest(
+        lab: &Lab,
+        chain: &[Certificate],
+        key: &str,
+        attest: Attestation,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let signer = KeySigner::from_pem(key).unwrap();
+        let claims = Claims::shaken(attest, "12155550121", vec!["12125550143".into()], NOW, "o");
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        lab.verifier
+            .verify_with_chain(&identity, &CallContext::at(NOW), chain)
+    }
+
+    #[test]
+    fn claim_constraints_of_the_certificate_are_enforced() {
+        use crate::cert::claim_constraints::ClaimConstraints;
+        let lab = lab();
+        // RFC 9118: a gateway-only delegate that must never carry rcd.
+        let c = ClaimConstraints {
+            must_include: vec![],
+            permitted_values: vec![("attest".into(), vec!["C".into()])],
+            must_exclude: vec!["rcd".into()],
+        };
+        let (chain, key) = constrained(&lab, &[1, 3, 6, 1, 5, 5, 7, 1, 33], c.to_der().unwrap());
+        verify_attest(&lab, &chain, &key, Attestation::C).unwrap();
+        let err = verify_attest(&lab, &chain, &key, Attestation::A).unwrap_err();
+        assert_eq!(err.error.id(), "claim-constraint-violated", "{}", err.error);
+        assert_eq!(err.error.sip_code(), 438);
+        assert_eq!(err.error.verstat(), Verstat::Failed);
+        assert!(
+            err.error.to_string().contains("\"attest\""),
+            "{}",
+            err.error
+        );
+        // A malformed constraints extension makes the certificate unusable.
+        let (chain, key) = constrained(&lab, &[1, 3, 6, 1, 5, 5, 7, 1, 27], vec![0x30, 0x00]);
+        let err = verify_attest(&lab, &chain, &key, Attestation::C).unwrap_err();
+        assert_eq!(
+            err.error.full_id(),
+            "cert-bad-claim-constraints",
+            "{}",
+            err.error
+        );
+    }
+
+    /// A verification time from hostile input (a batch line's `"time":
+    /// -9223372036854775808`) overflowed `-age`: a panic in debug builds, a
+    /// skipped future check in release builds.
+    #[test]
+    fn extreme_verification_times_fail_without_overflow() {
+        let lab = lab();
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426655440000",
+        );
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &CallContext::at(i64::MIN), &lab.chain)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.error,
+                VerifyError::Future {
+                    ahead: i64::MAX,
+                    ..
+                }
+            ),
+            "{}",
+            e.error
+        );
+        let e = lab
+            .verifier
+            .verify_with_chain(&identity, &CallContext::at(i64::MAX), &lab.chain)
+            .unwrap_err();
+        assert!(matches!(e.error, VerifyError::Stale { .. }), "{}", e.error);
+    }
+}

@@ -1,0 +1,75 @@
+//! The command line's own hints for library diagnostics. The library says
+//! what is wrong in neutral words ("no trust anchors configured"); the shell
+//! knows which flag or variable fixes it, and says so on stderr, keyed by the
+//! diagnostic's stable id (never by its text).
+
+use shaken::report::Report;
+use shaken::Diagnostic;
+
+/// The flag (or environment variable) that addresses the diagnostic `id`.
+pub fn for_id(id: &str) -> Option<&'static str> {
+    match id {
+        "no-trust-anchors" => {
+            Some("pass --trust-anchors FILE|DIR (the STI-PA roots) or set SHAKEN_TRUST_ANCHORS")
+        }
+        "identity-multiple" => {
+            Some("pass the whole message with --sip FILE to verify every Identity header it holds")
+        }
+        _ => None,
+    }
+}
+
+/// The hint for a report's reason, if it has one.
+pub fn for_report(report: &Report) -> Option<&'static str> {
+    report.reason.as_ref().and_then(|r| for_id(&r.id))
+}
+
+/// Print the hint for a report's reason on stderr (diagnostics go there;
+/// stdout stays the report).
+pub fn print_for_report(report: &Report) {
+    if let Some(h) = for_report(report) {
+        eprintln!("hint: {h}");
+    }
+}
+
+/// The hint for the first library diagnostic in an error's cause chain.
+pub fn for_error(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(|cause| {
+        let id = if let Some(d) = cause.downcast_ref::<shaken::verify::VerifyError>() {
+            Diagnostic::id(d)
+        } else if let Some(d) = cause.downcast_ref::<shaken::identity::IdentityError>() {
+            Diagnostic::id(d)
+        } else if let Some(d) = cause.downcast_ref::<shaken::cert::ChainError>() {
+            Diagnostic::id(d)
+        } else {
+            return None;
+        };
+        for_id(id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use shaken::cert::ChainError;
+    use shaken::identity::IdentityError;
+    use shaken::verify::VerifyError;
+
+    #[test]
+    fn hints_follow_the_ids_through_the_cause_chain() {
+        let e = anyhow::Error::new(VerifyError::IdentityMalformed(IdentityError::Multiple {
+            count: 2,
+        }));
+        // The wrapper's id is identity-malformed (no hint); its source is the
+        // IdentityError the hint is for.
+        assert_eq!(for_error(&e), for_id("identity-multiple"));
+        assert!(for_error(&e).unwrap().contains("--sip"));
+        // VerifyError::Chain forwards the chain's id.
+        let e = anyhow::Error::new(VerifyError::Chain(ChainError::NoTrustAnchors));
+        assert!(for_error(&e).unwrap().contains("--trust-anchors"));
+        let e = anyhow::Error::new(ChainError::NoTrustAnchors).context("verifying");
+        assert!(for_error(&e).unwrap().contains("--trust-anchors"));
+        assert_eq!(for_id("signature-invalid"), None);
+    }
+}
