@@ -109,7 +109,23 @@ fn outcome(report: &Value) -> Value {
     if report["verstat"] == "TN-Validation-Passed" {
         o["attest"] = report["attest"].clone();
     }
+    o["warnings"] = warning_ids(report);
     o
+}
+
+/// The ids that start the report's warnings (`dest-not-compared: ...`).
+fn warning_ids(report: &Value) -> Value {
+    report["warnings"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .filter_map(|x| x.as_str()?.split_once(':'))
+                .map(|(id, _)| id)
+                .filter(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+                .map(Value::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Compare only what the table states.

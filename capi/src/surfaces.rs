@@ -187,6 +187,18 @@ fn verification_the_same_through_the_c_abi() {
             if j["verstat"] == "TN-Validation-Passed" {
                 o["attest"] = j["attest"].clone();
             }
+            // The ids that start the warnings (`dest-not-compared: ...`).
+            o["warnings"] = j["warnings"]
+                .as_array()
+                .map(|w| {
+                    w.iter()
+                        .filter_map(|x| x.as_str()?.split_once(':'))
+                        .map(|(id, _)| id)
+                        .filter(|id| id.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+                        .map(Value::from)
+                        .collect()
+                })
+                .unwrap_or_default();
             o
         } else {
             request_error(rc, "from.tn", "to.tn")

@@ -35,3 +35,10 @@ pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 pub use error::{Failure, VerifyError};
 pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};
 pub use report::report;
+
+/// Warning id (at the start of the warning text) when the call's calling
+/// number was not given, so `orig` was not compared.
+pub const ORIG_NOT_COMPARED: &str = "orig-not-compared";
+/// Warning id when the call's called number was not given, so `dest` was
+/// not compared.
+pub const DEST_NOT_COMPARED: &str = "dest-not-compared";

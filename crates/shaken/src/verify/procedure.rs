@@ -33,6 +33,7 @@
 use super::context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 use super::error::{Failure, VerifyError};
 use super::memo::{crl_fingerprints, ChainMemo};
+use super::{DEST_NOT_COMPARED, ORIG_NOT_COMPARED};
 use crate::cert::{
     validate_chain, Certificate, ChainError, Crl, TnAuthorization, TrustAnchors, ValidatedChain,
 };
@@ -475,6 +476,18 @@ impl Verifier {
                 ));
             }
         }
+        // A check the caller skipped is said, not hidden: without the call's
+        // numbers a PASSporT lifted from another call would pass.
+        if ctx.orig.is_empty() {
+            warnings.push(format!(
+                "{ORIG_NOT_COMPARED}: no calling number was given, so the PASSporT's orig was not compared with the call"
+            ));
+        }
+        if ctx.dest.is_empty() {
+            warnings.push(format!(
+                "{DEST_NOT_COMPARED}: no called number was given, so the PASSporT's dest was not compared with the call"
+            ));
+        }
         // Step 14 (E15): iat is fresh, and the SIP Date is close to iat. Run in
         // stage 1 so that a stale token never costs a fetch.
         let age = ctx.now.saturating_sub(claims.iat);
@@ -905,6 +918,39 @@ mod tests {
             "{}",
             e.error
         );
+    }
+
+    #[test]
+    fn a_skipped_comparison_is_a_warning() {
+        let lab = lab();
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        let token = sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U);
+        let ids = |ctx: &CallContext| -> Vec<String> {
+            lab.verifier
+                .verify_with_chain(&identity, ctx, &lab.chain)
+                .unwrap()
+                .warnings
+                .iter()
+                .filter_map(|w| w.split_once(':').map(|(id, _)| id.to_owned()))
+                .collect()
+        };
+        assert_eq!(
+            ids(&CallContext::at(NOW)),
+            [ORIG_NOT_COMPARED, DEST_NOT_COMPARED]
+        );
+        let both = CallContext::for_call(NOW, "12155550121", &["12125550143"]).unwrap();
+        assert!(ids(&both).is_empty());
+        let mut no_dest = both.clone();
+        no_dest.dest.clear();
+        assert_eq!(ids(&no_dest), [DEST_NOT_COMPARED]);
     }
 
     fn constrained(lab: &Lab, oid: &[u64], der: Vec<u8>) -> (Vec<Certificate>, String) {
