@@ -12,6 +12,13 @@ pub fn for_id(id: &str) -> Option<&'static str> {
         "no-trust-anchors" => {
             Some("pass --trust-anchors FILE|DIR (the STI-PA roots) or set SHAKEN_TRUST_ANCHORS")
         }
+        "fetch-scheme-not-allowed" => {
+            Some("--allow-http-x5u allows plain-http x5u URLs (labs only)")
+        }
+        "fetch-port-not-allowed" => Some("--allow-any-port-x5u allows x5u URLs on other ports"),
+        "fetch-private-address" => Some(
+            "--allow-private-x5u turns the SSRF guard off (labs only: never on a carrier network)",
+        ),
         "identity-multiple" => {
             Some("pass the whole message with --sip FILE to verify every Identity header it holds")
         }

@@ -377,7 +377,10 @@ async fn ssrf_guard_refuses_loopback_before_connecting() {
             matches!(err, FetchError::PrivateAddress { .. }),
             "{url}: {err}"
         );
-        assert!(err.to_string().contains("--allow-private-x5u"), "{err}");
+        assert!(
+            err.to_string().contains("refused by the SSRF guard"),
+            "{err}"
+        );
         let err = cache.get(&url).await.unwrap_err();
         assert!(
             matches!(err, FetchError::PrivateAddress { .. }),

@@ -817,11 +817,7 @@ mod tests {
     /// Texts that still name a CLI flag, in files owned by another part of
     /// the rewrite (fetch/error.rs): to be made neutral there, with the CLI
     /// adding the flag as it does for `no-trust-anchors`.
-    const FLAG_TEXTS_LEFT: &[&str] = &[
-        "fetch-scheme-not-allowed",
-        "fetch-port-not-allowed",
-        "fetch-private-address",
-    ];
+    const FLAG_TEXTS_LEFT: &[&str] = &[];
 
     fn collect<T: Diagnostic>(
         name: &'static str,

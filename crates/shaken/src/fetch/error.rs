@@ -23,7 +23,7 @@ pub enum FetchError {
         reason: String,
     },
     /// The scheme is not `https` (or `http` when plain HTTP is allowed).
-    #[error("{url}: scheme {scheme:?} is not allowed (https only; use --allow-http-x5u for labs)")]
+    #[error("{url}: scheme {scheme:?} is not allowed (https only; a lab may allow plain http explicitly)")]
     SchemeNotAllowed {
         /// The URL as given.
         url: String,
@@ -31,7 +31,7 @@ pub enum FetchError {
         scheme: String,
     },
     /// The URL names a port other than the scheme's standard port.
-    #[error("{url}: port {port} is not allowed (only the standard port of the scheme; --allow-any-port-x5u permits others)")]
+    #[error("{url}: port {port} is not allowed (only the standard port of the scheme, unless other ports are allowed explicitly)")]
     PortNotAllowed {
         /// The URL as given.
         url: String,
@@ -48,7 +48,7 @@ pub enum FetchError {
     },
     /// The host is, or resolves only to, a non-public address (SSRF guard).
     #[error(
-        "{host} resolves to {addr}, a {range} address; refused (use --allow-private-x5u for labs)"
+        "{host} resolves to {addr}, a {range} address; refused by the SSRF guard (a lab may allow private addresses explicitly)"
     )]
     PrivateAddress {
         /// The host from the URL (a name or an IP literal).
@@ -277,6 +277,8 @@ mod tests {
             range: "private (RFC 1918)",
         };
         assert!(p.to_string().contains("resolves to 10.0.0.5"));
-        assert!(p.to_string().contains("--allow-private-x5u"));
+        assert!(
+            p.to_string().contains("refused by the SSRF guard") && !p.to_string().contains("--")
+        );
     }
 }
