@@ -750,6 +750,23 @@ fn bad_startup_settings_exit_2() {
     }
 }
 
+/// A port in use: exit 2, the OS's reason said once (it used to be printed
+/// twice, by the error and again by its cause).
+#[test]
+fn busy_port_is_said_once() {
+    let lab = Lab::new();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = bin()
+        .args(["serve", "--listen", &addr, "--cert", &lab.path("chain.pem")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert_eq!(err.matches("in use").count(), 1, "{err}");
+}
+
 /// `--crl URL` and `--fetch-crl` are fetched while serving (through the
 /// x5u HTTP rules and a cache bounded by the CRL's nextUpdate): a revoked
 /// certificate is 437 TN-Validation-Failed in a 200 body; with the CRL

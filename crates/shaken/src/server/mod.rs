@@ -291,7 +291,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 #[non_exhaustive]
 pub enum ServerError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: String,
@@ -299,7 +299,7 @@ pub enum ServerError {
         source: std::io::Error,
     },
     /// Accepting or serving failed.
-    #[error("serving on {addr}: {source}")]
+    #[error("serving on {addr}")]
     Serve {
         /// The address.
         addr: SocketAddr,
