@@ -49,6 +49,13 @@ impl From<PathBuf> for Source {
     }
 }
 
+impl From<String> for Source {
+    /// A path.
+    fn from(p: String) -> Self {
+        Source::Path(PathBuf::from(p))
+    }
+}
+
 impl From<&str> for Source {
     /// A path.
     fn from(p: &str) -> Self {
@@ -254,6 +261,13 @@ impl Default for VerifierConfig {
 }
 
 impl VerifierConfig {
+    /// The defaults with these trust anchors (a PEM file or a directory).
+    pub fn new(trust_anchors: impl Into<Source>) -> Self {
+        let mut c = VerifierConfig::default();
+        c.trust_anchors.push(trust_anchors.into());
+        c
+    }
+
     /// Telephone-number canonicalisation.
     pub fn tn_policy(&self) -> TnPolicy {
         TnPolicy {

@@ -75,7 +75,8 @@ pub use sti::StiVs;
 pub use sti::{Signed, StiAs};
 pub use verify::{CallContext, PartyId};
 
-/// The README's Rust examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's Rust examples, compiled and run as doctests (they use the
+/// fetching verifier).
+#[cfg(all(doctest, feature = "fetch"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
