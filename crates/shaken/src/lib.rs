@@ -80,3 +80,31 @@ pub use verify::{CallContext, PartyId};
 #[cfg(all(doctest, feature = "fetch"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod architecture {
+    /// ARCHITECTURE.md names every module of the library: a module added
+    /// without a line on the map fails here.
+    #[test]
+    fn every_module_is_on_the_map() {
+        let map = include_str!("../../../ARCHITECTURE.md");
+        let lib = include_str!("lib.rs");
+        let mut seen = 0;
+        for line in lib.lines() {
+            let line = line.trim();
+            let Some(name) = line
+                .strip_prefix("pub mod ")
+                .or_else(|| line.strip_prefix("mod "))
+                .and_then(|r| r.strip_suffix(';'))
+            else {
+                continue;
+            };
+            seen += 1;
+            assert!(
+                map.contains(&format!("`{name}`")),
+                "ARCHITECTURE.md does not name the module `{name}`"
+            );
+        }
+        assert!(seen > 20, "found only {seen} modules in lib.rs");
+    }
+}
