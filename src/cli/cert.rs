@@ -306,7 +306,7 @@ pub fn verify(a: CertVerifyArgs) -> Result<i32> {
     if let (Ok(v), Some(first)) = (&result, failures.first()) {
         if hard {
             result = Err(ChainError::CrlUnavailable {
-                subject: v.leaf_subject.clone(),
+                subject: v.leaf_subject().to_owned(),
                 url: first.url.clone(),
                 detail: first.detail.clone(),
             });
@@ -322,35 +322,35 @@ pub fn verify(a: CertVerifyArgs) -> Result<i32> {
     let mut out = std::io::stdout().lock();
     let code = match &result {
         Ok(v) => {
-            warnings.extend(v.warnings.iter().cloned());
+            warnings.extend(v.warnings().iter().cloned());
             match a.format {
                 OutFormat::Json => writeln!(
                     out,
                     "{}",
                     json!({
                         "valid": true,
-                        "leaf": v.leaf_subject,
-                        "spc": v.spc,
-                        "anchor": v.anchor_subject,
-                        "valid_from": rfc3339(v.valid_from),
-                        "valid_until": rfc3339(v.valid_until),
+                        "leaf": v.leaf_subject(),
+                        "spc": v.spc(),
+                        "anchor": v.anchor_subject(),
+                        "valid_from": rfc3339(v.valid_from()),
+                        "valid_until": rfc3339(v.valid_until()),
                         "crls": crls.len(),
                         "warnings": warnings,
                     })
                 )?,
                 OutFormat::Text => {
                     writeln!(out, "VALID: the chain leads to a trusted STI root.")?;
-                    writeln!(out, "  {:<14}{}", "certificate", v.leaf_subject)?;
-                    if let Some(spc) = &v.spc {
+                    writeln!(out, "  {:<14}{}", "certificate", v.leaf_subject())?;
+                    if let Some(spc) = v.spc() {
                         writeln!(out, "  {:<14}{spc}", "SPC")?;
                     }
-                    writeln!(out, "  {:<14}{}", "trust anchor", v.anchor_subject)?;
+                    writeln!(out, "  {:<14}{}", "trust anchor", v.anchor_subject())?;
                     writeln!(
                         out,
                         "  {:<14}{} to {}",
                         "usable",
-                        rfc3339(v.valid_from),
-                        rfc3339(v.valid_until)
+                        rfc3339(v.valid_from()),
+                        rfc3339(v.valid_until())
                     )?;
                     writeln!(out, "  {:<14}{} CRL(s) applied", "revocation", crls.len())?;
                     for w in &warnings {

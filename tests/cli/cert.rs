@@ -595,7 +595,7 @@ async fn a_thousand_verifications_fetch_once() {
     let ctx = CallContext::at(NOW);
     for _ in 0..1000 {
         let v = online.verify(&id, &ctx).await.unwrap();
-        assert_eq!(v.chain.spc.as_deref(), Some("7E57"));
+        assert_eq!(v.chain().spc(), Some("7E57"));
     }
     assert_eq!(server.hits("/good.pem"), 1);
     assert_eq!(online.cache().stats().fetches, 1);

@@ -162,9 +162,9 @@ proptest! {
         let token = sign(&Header::shaken(X5U), &c, &lab().signer).unwrap();
         let value = IdentityHeader::shaken(token.clone(), X5U).to_string();
         let v = verify(&value, &c).map_err(TestCaseError::fail)?;
-        prop_assert_eq!(&v.claims, &c);
-        prop_assert_eq!(&v.header, &Header::shaken(X5U));
-        prop_assert_eq!(v.x5u.as_str(), X5U);
+        prop_assert_eq!(v.claims(), &c);
+        prop_assert_eq!(v.header(), &Header::shaken(X5U));
+        prop_assert_eq!(v.x5u(), X5U);
         // The bare token (x5u standing for info) verifies too.
         prop_assert!(verify(&token, &c).is_ok());
         // And decodes to the same header and claims.

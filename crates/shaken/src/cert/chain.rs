@@ -63,24 +63,63 @@ impl Default for ChainPolicy {
 #[derive(Debug, Clone)]
 pub struct ValidatedChain {
     /// Subject of the end-entity certificate.
-    pub leaf_subject: String,
+    pub(crate) leaf_subject: String,
     /// The end-entity key: a 65-byte uncompressed P-256 point.
-    pub leaf_public_key: Vec<u8>,
+    pub(crate) leaf_public_key: Vec<u8>,
     /// The first SPC of the TNAuthList (the "signer").
-    pub spc: Option<String>,
+    pub(crate) spc: Option<String>,
     /// The TNAuthList (empty when absent and not required).
-    pub tn_auth_list: TnAuthList,
+    pub(crate) tn_auth_list: TnAuthList,
     /// Subject of the trust anchor the path ends at.
-    pub anchor_subject: String,
+    pub(crate) anchor_subject: String,
     /// Latest `notBefore` on the path (anchor included), unix seconds.
-    pub valid_from: i64,
+    pub(crate) valid_from: i64,
     /// Earliest `notAfter` on the path (anchor included), unix seconds.
-    pub valid_until: i64,
+    pub(crate) valid_until: i64,
     /// Accepted deviations, e.g. an old CP OID.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// The end-entity's JWT claim constraints (RFC 8226 / RFC 9118), enforced
     /// on every PASSporT it signs.
-    pub claim_constraints: Vec<crate::cert::claim_constraints::ClaimConstraints>,
+    pub(crate) claim_constraints: Vec<crate::cert::claim_constraints::ClaimConstraints>,
+}
+
+impl ValidatedChain {
+    /// Subject of the end-entity certificate.
+    pub fn leaf_subject(&self) -> &str {
+        &self.leaf_subject
+    }
+    /// The end-entity key: a 65-byte uncompressed P-256 point.
+    pub fn leaf_public_key(&self) -> &[u8] {
+        &self.leaf_public_key
+    }
+    /// The first SPC of the TNAuthList (the "signer").
+    pub fn spc(&self) -> Option<&str> {
+        self.spc.as_deref()
+    }
+    /// The TNAuthList (empty when absent and not required).
+    pub fn tn_auth_list(&self) -> &TnAuthList {
+        &self.tn_auth_list
+    }
+    /// Subject of the trust anchor the path ends at.
+    pub fn anchor_subject(&self) -> &str {
+        &self.anchor_subject
+    }
+    /// Latest `notBefore` on the path (anchor included), unix seconds.
+    pub fn valid_from(&self) -> i64 {
+        self.valid_from
+    }
+    /// Earliest `notAfter` on the path (anchor included), unix seconds.
+    pub fn valid_until(&self) -> i64 {
+        self.valid_until
+    }
+    /// Accepted deviations, e.g. an old CP OID.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+    /// The end-entity's JWT claim constraints (RFC 8226 / RFC 9118).
+    pub fn claim_constraints(&self) -> &[crate::cert::claim_constraints::ClaimConstraints] {
+        &self.claim_constraints
+    }
 }
 
 /// Why a chain was rejected. Each means SIP 437 Unsupported Credential.

@@ -81,17 +81,44 @@ impl Pending {
 #[derive(Debug, Clone)]
 pub struct VerifiedPassport {
     /// The header.
-    pub header: Header,
+    pub(crate) header: Header,
     /// The claims, now trusted.
-    pub claims: Claims,
+    pub(crate) claims: Claims,
     /// The validated chain (signer subject, SPC, TNAuthList).
-    pub chain: Arc<ValidatedChain>,
+    pub(crate) chain: Arc<ValidatedChain>,
     /// The certificate URL.
     pub x5u: String,
     /// `header.payload` as received (the replay key; never the signature).
-    pub signing_input: String,
+    pub(crate) signing_input: String,
     /// Warnings.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl VerifiedPassport {
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The claims, now trusted.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+    /// The validated chain (signer subject, SPC, TNAuthList).
+    pub fn chain(&self) -> &Arc<ValidatedChain> {
+        &self.chain
+    }
+    /// The certificate URL.
+    pub fn x5u(&self) -> &str {
+        &self.x5u
+    }
+    /// `header.payload` as received (the replay key; never the signature).
+    pub fn signing_input(&self) -> &str {
+        &self.signing_input
+    }
+    /// Things worth knowing that did not fail the call.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
 }
 
 impl VerifiedPassport {
