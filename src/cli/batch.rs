@@ -11,7 +11,7 @@
 //! counters, and the counters are merged at the end.
 
 use super::args::{SignArgs, VerifyArgs};
-use super::common::{now, rfc3339};
+use super::clock::{now, rfc3339};
 use super::verify::{build_setup, VerifySetup};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{anyhow, bail, Context, Result};

@@ -1,7 +1,8 @@
 //! `shaken cert inspect` and `shaken cert verify`.
 
 use super::args::{CertInspectArgs, CertVerifyArgs, CrlArgs, CrlPolicyArg, FetchArgs, OutFormat};
-use super::common::{load_anchors, now, read_input, rfc3339};
+use super::clock::{now, rfc3339};
+use super::input::{load_anchors, read_input};
 use super::verify::{apply_fetch_args, config_error, runtime};
 use shaken::config::{CrlSpec, VerifierConfig};
 use shaken::fetch::FetchOptions;

@@ -2,7 +2,7 @@
 //! beyond a loopback certificate server it starts itself.
 
 use super::args::{DemoArgs, OutFormat};
-use super::common::now;
+use super::clock::now;
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
 use shaken::crypto::KeySigner;

@@ -5,9 +5,10 @@
 mod args;
 mod batch;
 mod cert;
-mod common;
+mod clock;
 mod demo;
 mod hints;
+mod input;
 mod pcap;
 mod pki;
 mod serve;

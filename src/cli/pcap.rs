@@ -3,7 +3,7 @@
 
 use super::args::{OutFormat, VerifyArgs};
 use super::batch::{finish_verify, progress};
-use super::common::rfc3339;
+use super::clock::rfc3339;
 use super::verify::build_setup;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

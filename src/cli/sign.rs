@@ -1,7 +1,7 @@
 //! `shaken sign`.
 
 use super::args::{SignArgs, SignFormat};
-use super::common::now;
+use super::clock::now;
 use super::verify::config_error;
 use super::EXIT_OK;
 use anyhow::{bail, Context, Result};

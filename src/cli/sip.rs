@@ -1,8 +1,9 @@
 //! `shaken verify --sip` and `shaken sign --sip`.
 
 use super::args::{OutFormat, SignArgs, VerifyArgs};
-use super::common::{now, read_bounded, read_input, Bounded};
+use super::clock::now;
 use super::hints;
+use super::input::{read_bounded, read_input, Bounded};
 use super::sign::{check_x5u, load_signer};
 use super::verify::{build_setup, text};
 use super::{EXIT_FAIL, EXIT_OK};

@@ -1,7 +1,8 @@
 //! `shaken verify` and `shaken decode`.
 
 use super::args::{CrlArgs, CrlPolicyArg, DecodeArgs, FetchArgs, OutFormat, VerifyArgs};
-use super::common::{identity_input, identity_value, now, rfc3339, IdentityInput};
+use super::clock::{now, rfc3339};
+use super::input::{identity_input, identity_value, IdentityInput};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
 use shaken::config::{ConfigError, CrlPolicy, CrlSpec, ReplayMode, Setting, Source};
@@ -101,7 +102,7 @@ pub fn apply_fetch_args(c: &mut VerifierConfig, f: &FetchArgs) {
 pub fn anchor_sources(paths: &[std::path::PathBuf]) -> Vec<Source> {
     let mut list: Vec<std::path::PathBuf> = paths.to_vec();
     if list.is_empty() {
-        if let Some(env) = std::env::var_os(super::common::TRUST_ANCHORS_ENV) {
+        if let Some(env) = std::env::var_os(super::input::TRUST_ANCHORS_ENV) {
             list.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
         }
     }
