@@ -12,7 +12,7 @@
 
 use super::args::{SignArgs, VerifyArgs};
 use super::clock::{now, rfc3339};
-use super::verify::{build_setup, VerifySetup};
+use super::setup::{build_setup, check_x5u, load_signer, VerifySetup};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
@@ -665,8 +665,8 @@ pub fn sign(a: SignArgs) -> Result<i32> {
         bail!("--batch FILE|- is required");
     };
     let jobs = job_count(a.jobs)?;
-    super::sign::check_x5u(&a.x5u)?;
-    let signer = super::sign::load_signer(&a.key, a.deterministic)?;
+    check_x5u(&a.x5u)?;
+    let signer = load_signer(&a.key, a.deterministic)?;
     let max_line = shaken::Limits::default().max_batch_line;
     let job = SignJob {
         signer: signer.as_ref(),

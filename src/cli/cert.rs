@@ -2,8 +2,8 @@
 
 use super::args::{CertInspectArgs, CertVerifyArgs, CrlArgs, CrlPolicyArg, FetchArgs, OutFormat};
 use super::clock::{now, rfc3339};
-use super::input::{load_anchors, read_input};
-use super::verify::{apply_fetch_args, config_error, runtime};
+use super::input::read_input;
+use super::setup::{apply_fetch_args, config_error, load_anchors, runtime};
 use shaken::config::{CrlSpec, VerifierConfig};
 use shaken::fetch::FetchOptions;
 

@@ -89,7 +89,7 @@ fn with_header(token: &str, header: &serde_json::Value) -> String {
 }
 
 pub fn run(a: DemoArgs) -> Result<i32> {
-    super::verify::runtime()?.block_on(run_async(a))
+    super::setup::runtime()?.block_on(run_async(a))
 }
 
 async fn run_async(a: DemoArgs) -> Result<i32> {

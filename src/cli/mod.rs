@@ -12,6 +12,7 @@ mod input;
 mod pcap;
 mod pki;
 mod serve;
+mod setup;
 mod sign;
 mod sip;
 mod verify;

@@ -4,7 +4,7 @@
 use super::args::{OutFormat, VerifyArgs};
 use super::batch::{finish_verify, progress};
 use super::clock::rfc3339;
-use super::verify::build_setup;
+use super::setup::build_setup;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use shaken::capture::{CaptureLimits, CaptureReader, SipMessage, Transport};

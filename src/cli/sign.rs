@@ -2,32 +2,12 @@
 
 use super::args::{SignArgs, SignFormat};
 use super::clock::now;
-use super::verify::config_error;
+use super::setup::config_error;
 use super::EXIT_OK;
 use anyhow::{bail, Context, Result};
 use shaken::atis::RequestPolicy;
-use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
 use shaken::tn::TnPolicy;
 use shaken::{SignRequest, SignerConfig, StiAs};
-
-/// Load a signer from a PEM key file.
-pub fn load_signer(path: &std::path::Path, deterministic: bool) -> Result<Box<dyn Signer>> {
-    let pem =
-        std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
-    Ok(if deterministic {
-        Box::new(
-            DeterministicSigner::from_pem(&pem)
-                .with_context(|| format!("key {}", path.display()))?,
-        )
-    } else {
-        Box::new(KeySigner::from_pem(&pem).with_context(|| format!("key {}", path.display()))?)
-    })
-}
-
-/// Check that an x5u is a URL we would fetch.
-pub fn check_x5u(x5u: &str) -> Result<()> {
-    shaken::config::check_x5u(x5u).map_err(config_error)
-}
 
 pub fn run(a: SignArgs) -> Result<i32> {
     if a.sip.is_some() {
