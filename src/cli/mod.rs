@@ -11,6 +11,7 @@ mod hints;
 mod input;
 mod pcap;
 mod pki;
+mod render;
 mod serve;
 mod setup;
 mod sign;

@@ -2,8 +2,8 @@
 //! capture's timestamps, with the full SIP procedure.
 
 use super::args::{OutFormat, VerifyArgs};
-use super::batch::{finish_verify, progress};
 use super::clock::rfc3339;
+use super::render::{finish_verify, progress};
 use super::setup::build_setup;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
