@@ -448,10 +448,7 @@ impl Job for VerifyJob<'_> {
 }
 
 /// `shaken verify --batch FILE|-`.
-pub fn verify(a: VerifyArgs) -> Result<i32> {
-    let Some(input) = a.batch.clone() else {
-        bail!("--batch FILE|- is required");
-    };
+pub fn verify(input: String, a: VerifyArgs) -> Result<i32> {
     let jobs = job_count(a.jobs)?;
     let setup = build_setup(&a, true)?;
     let max_line = setup.limits.max_batch_line;
@@ -596,10 +593,7 @@ impl Job for SignJob<'_> {
 }
 
 /// `shaken sign --batch FILE|-`.
-pub fn sign(a: SignArgs) -> Result<i32> {
-    let Some(input) = a.batch.clone() else {
-        bail!("--batch FILE|- is required");
-    };
+pub fn sign(input: String, a: SignArgs) -> Result<i32> {
     let jobs = job_count(a.jobs)?;
     check_x5u(&a.x5u)?;
     let signer = load_signer(&a.key, a.deterministic)?;

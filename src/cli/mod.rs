@@ -3,22 +3,26 @@
 //! not pass, 2 usage, I/O or internal error.
 
 mod args;
-mod batch;
-mod cert;
 mod clock;
-mod demo;
 mod hints;
 mod input;
+mod mode;
+mod render;
+mod setup;
+
+// The command modules: one function per mode; none imports another.
+mod batch;
+mod cert;
+mod demo;
 mod pcap;
 mod pki;
-mod render;
 mod serve;
-mod setup;
 mod sign;
 mod sip;
 mod verify;
 
 use clap::Parser;
+use mode::Mode;
 
 /// Exit status: success / verification passed.
 pub const EXIT_OK: i32 = 0;
@@ -37,16 +41,25 @@ pub fn run() -> i32 {
             return code;
         }
     };
-    let result = match cli.command {
-        args::Command::Sign(a) => sign::run(a),
-        args::Command::Verify(a) => verify::run(a),
-        args::Command::Decode(a) => verify::decode(a),
-        args::Command::Pki(args::PkiCommand::Init(a)) => pki::init(a),
-        args::Command::Demo(a) => demo::run(a),
-        args::Command::Cert(args::CertCommand::Inspect(a)) => cert::inspect(a),
-        args::Command::Cert(args::CertCommand::Verify(a)) => cert::verify(a),
-        args::Command::Serve(a) => serve::run(a),
-    };
+    let result = Mode::from_args(cli.command).and_then(|mode| match mode {
+        Mode::Sign { orig, attest, args } => sign::run(&orig, attest, args),
+        Mode::SignSip {
+            message,
+            attest,
+            args,
+        } => sip::sign(message, attest, args),
+        Mode::SignBatch { input, args } => batch::sign(input, args),
+        Mode::Verify(args) => verify::run(args),
+        Mode::VerifySip { message, args } => sip::verify(message, args),
+        Mode::VerifyBatch { input, args } => batch::verify(input, args),
+        Mode::VerifyPcap { capture, args } => pcap::verify(capture, args),
+        Mode::Decode(args) => verify::decode(args),
+        Mode::PkiInit(args) => pki::init(args),
+        Mode::Demo(args) => demo::run(args),
+        Mode::CertInspect(args) => cert::inspect(args),
+        Mode::CertVerify(args) => cert::verify(args),
+        Mode::Serve(args) => serve::run(args),
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -4,21 +4,14 @@ use super::args::{SignArgs, SignFormat};
 use super::clock::now;
 use super::setup::config_error;
 use super::EXIT_OK;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use shaken::atis::RequestPolicy;
+use shaken::passport::Attestation;
 use shaken::tn::TnPolicy;
 use shaken::{SignRequest, SignerConfig, StiAs};
 
-pub fn run(a: SignArgs) -> Result<i32> {
-    if a.sip.is_some() {
-        return super::sip::sign(a);
-    }
-    if a.batch.is_some() {
-        return super::batch::sign(a);
-    }
-    let (Some(orig), Some(attest)) = (&a.orig, a.attest) else {
-        bail!("--orig, --dest and --attest are required (or use --sip / --batch)");
-    };
+/// `shaken sign --orig TN --dest TN --attest A|B|C`: sign one call.
+pub fn run(orig: &str, attest: Attestation, a: SignArgs) -> Result<i32> {
     let policy = RequestPolicy::with_tn(TnPolicy {
         national: a.tn.tn_national,
     });

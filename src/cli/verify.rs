@@ -14,16 +14,8 @@ use shaken::verify::{self, CallContext, Failure, PartyId, VerifyError};
 use shaken::Limits;
 use std::io::Write;
 
+/// `shaken verify VALUE|-`: verify one Identity header value.
 pub fn run(a: VerifyArgs) -> Result<i32> {
-    if a.sip.is_some() {
-        return super::sip::verify(a);
-    }
-    if a.batch.is_some() {
-        return super::batch::verify(a);
-    }
-    if a.pcap.is_some() {
-        return super::pcap::verify(a);
-    }
     let setup = build_setup(&a, false)?;
     let value = identity_input(a.value.as_deref(), setup.limits.max_identity_header_len)?;
     let mut ctx = CallContext::at(setup.now.unwrap_or_else(now));
