@@ -81,3 +81,158 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    /// The command modules: one function per mode each. None may name
+    /// another (that is how the dispatch cycles came about); what they share
+    /// lives in the shared modules.
+    const COMMANDS: [(&str, &str); 9] = [
+        ("batch", include_str!("batch.rs")),
+        ("cert", include_str!("cert.rs")),
+        ("demo", include_str!("demo.rs")),
+        ("pcap", include_str!("pcap.rs")),
+        ("pki", include_str!("pki.rs")),
+        ("serve", include_str!("serve.rs")),
+        ("sign", include_str!("sign.rs")),
+        ("sip", include_str!("sip.rs")),
+        ("verify", include_str!("verify.rs")),
+    ];
+    /// The modules the command modules may use.
+    const SHARED: [&str; 8] = [
+        "args", "clock", "hints", "input", "mod", "mode", "render", "setup",
+    ];
+
+    /// The command modules that `src` names as a module through `super::`
+    /// or `crate::cli::`, in a `use` (also inside `{...}` groups) or in a
+    /// path (`super::sign::load_signer(...)`). A name followed by `(` is a
+    /// function of the parent (`super::verify(a)` in a tests module), not a
+    /// module. Comments are skipped.
+    fn named_commands(src: &str) -> Vec<String> {
+        let code: String = src
+            .lines()
+            .map(|l| l.split("//").next().unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let ident_len = |s: &str| {
+            s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(s.len())
+        };
+        let is_module = |after: &str| {
+            let after = after.trim_start();
+            after.starts_with("::")
+                || after.starts_with(';')
+                || after.starts_with(',')
+                || after.starts_with('}')
+                || after.starts_with("as ")
+        };
+        let mut found = Vec::new();
+        for prefix in ["super::", "crate::cli::"] {
+            let mut rest = code.as_str();
+            while let Some(i) = rest.find(prefix) {
+                rest = &rest[i + prefix.len()..];
+                let mut tail = rest.trim_start();
+                while let Some(t) = tail.strip_prefix("super::") {
+                    tail = t.trim_start();
+                }
+                rest = tail;
+                let mut items: Vec<&str> = Vec::new();
+                if let Some(group) = tail.strip_prefix('{') {
+                    // Top-level items of the group, up to its closing brace.
+                    let (mut depth, mut start) = (0usize, 0usize);
+                    for (j, c) in group.char_indices() {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => {
+                                items.push(&group[start..j]);
+                                break;
+                            }
+                            '}' => depth -= 1,
+                            ',' if depth == 0 => {
+                                items.push(&group[start..j]);
+                                start = j + 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                    for item in items {
+                        let item = item.trim();
+                        let n = ident_len(item);
+                        if n > 0 && (n == item.len() || is_module(&item[n..])) {
+                            found.push(item[..n].to_owned());
+                        }
+                    }
+                } else {
+                    let n = ident_len(tail);
+                    if n > 0 && is_module(&tail[n..]) {
+                        found.push(tail[..n].to_owned());
+                    }
+                }
+            }
+        }
+        found
+            .into_iter()
+            .filter(|name| COMMANDS.iter().any(|(c, _)| c == name))
+            .collect()
+    }
+
+    #[test]
+    fn no_command_module_imports_another() {
+        let mut cycles = Vec::new();
+        for (name, src) in COMMANDS {
+            for other in named_commands(src) {
+                if other != name {
+                    cycles.push(format!("{name}.rs names {other}"));
+                }
+            }
+        }
+        assert!(
+            cycles.is_empty(),
+            "command modules must not import each other (put what they share in setup, \
+             input, render or clock, and dispatch in mode/mod.rs): {cycles:?}"
+        );
+    }
+
+    #[test]
+    fn the_cycle_guard_sees_every_form() {
+        for src in [
+            "use super::sign::load_signer;",
+            "use super::sign;",
+            "use super::{args::SignArgs, sign::check_x5u};",
+            "use super::{\n    args::X,\n    sign,\n};",
+            "use crate::cli::sign::{check_x5u, load_signer};",
+            "    let s = super::sign::load_signer(&k, d)?;",
+            "use super::super::sign::x;",
+            "use super::sign as s;",
+        ] {
+            assert_eq!(named_commands(src), ["sign"], "{src:?}");
+        }
+        for src in [
+            "use super::setup::{build_setup, check_x5u};",
+            "use super::*;",
+            "    super::verify(a)",
+            "// use super::sign::load_signer;",
+            "use super::{args::SignArgs, setup::{sign, verify}};",
+        ] {
+            assert!(named_commands(src).is_empty(), "{src:?}");
+        }
+    }
+
+    #[test]
+    fn every_cli_module_is_a_command_or_shared() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/cli");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap();
+            assert!(
+                COMMANDS.iter().any(|(c, _)| *c == stem) || SHARED.contains(&stem),
+                "src/cli/{stem}.rs: list it in COMMANDS (checked for cycles) or SHARED"
+            );
+        }
+    }
+}
