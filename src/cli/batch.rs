@@ -11,8 +11,8 @@
 //! counters, and the counters are merged at the end.
 
 use super::args::{SignArgs, VerifyArgs};
-use super::common::{now, rfc3339};
-use super::verify::{build_setup, VerifySetup};
+use super::render::{finish_verify, progress};
+use super::setup::{build_setup, check_x5u, load_signer, VerifySetup};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
@@ -21,14 +21,14 @@ use shaken::crypto::Signer;
 use shaken::identity::IdentityHeader;
 use shaken::passport::{self, Attestation, Header};
 use shaken::report::{Report, Verstat};
-use shaken::summary::{self, HtmlMeta, Summary};
+use shaken::summary::{self, Summary};
 use shaken::tn::TnPolicy;
 use shaken::verify;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Most lines in one chunk.
 const CHUNK_LINES: usize = 256;
@@ -99,22 +99,6 @@ fn job_count(n: Option<usize>) -> Result<usize> {
         Some(n) => Ok(n.min(MAX_JOBS)),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
-}
-
-/// A progress display on stderr when it is a terminal; hidden otherwise.
-pub(super) fn progress(unit: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new_spinner();
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
-        "{{spinner}} {{human_pos}} {unit}  {{per_sec}}  {{elapsed}}"
-    )) {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// Index of the first `\n` in `buf`. Scans 64-byte blocks with
@@ -463,25 +447,8 @@ impl Job for VerifyJob<'_> {
     }
 }
 
-/// Write the HTML report, if asked.
-pub(super) fn write_report(
-    path: Option<&std::path::Path>,
-    s: &Summary,
-    meta: &HtmlMeta,
-) -> Result<()> {
-    if let Some(p) = path {
-        std::fs::write(p, summary::render_html(s, meta))
-            .with_context(|| format!("writing --report {}", p.display()))?;
-        eprintln!("report written to {}", p.display());
-    }
-    Ok(())
-}
-
 /// `shaken verify --batch FILE|-`.
-pub fn verify(a: VerifyArgs) -> Result<i32> {
-    let Some(input) = a.batch.clone() else {
-        bail!("--batch FILE|- is required");
-    };
+pub fn verify(input: String, a: VerifyArgs) -> Result<i32> {
     let jobs = job_count(a.jobs)?;
     let setup = build_setup(&a, true)?;
     let max_line = setup.limits.max_batch_line;
@@ -505,40 +472,6 @@ pub fn verify(a: VerifyArgs) -> Result<i32> {
         elapsed,
         "lines",
     )
-}
-
-/// The end of a verifying run: the HTML report if asked for, and the exit
-/// status (0 when every call passed, else 1).
-pub(super) fn finish_verify(
-    report: Option<&std::path::Path>,
-    summary: &Summary,
-    title: &str,
-    source: &str,
-    elapsed: std::time::Duration,
-    unit: &str,
-) -> Result<i32> {
-    // Once per run, not per line: the reasons a flag can fix.
-    for (id, _) in summary.by_reason.top(usize::MAX) {
-        if let Some(h) = super::hints::for_id(id) {
-            eprintln!("hint: {id}: {h}");
-        }
-    }
-    write_report(
-        report,
-        summary,
-        &HtmlMeta {
-            title: title.into(),
-            source: source.into(),
-            generated: rfc3339(now()),
-            elapsed,
-            unit: unit.into(),
-        },
-    )?;
-    Ok(if summary.all_passed() {
-        EXIT_OK
-    } else {
-        EXIT_FAIL
-    })
 }
 
 #[derive(Serialize)]
@@ -660,13 +593,10 @@ impl Job for SignJob<'_> {
 }
 
 /// `shaken sign --batch FILE|-`.
-pub fn sign(a: SignArgs) -> Result<i32> {
-    let Some(input) = a.batch.clone() else {
-        bail!("--batch FILE|- is required");
-    };
+pub fn sign(input: String, a: SignArgs) -> Result<i32> {
     let jobs = job_count(a.jobs)?;
-    super::sign::check_x5u(&a.x5u)?;
-    let signer = super::sign::load_signer(&a.key, a.deterministic)?;
+    check_x5u(&a.x5u)?;
+    let signer = load_signer(&a.key, a.deterministic)?;
     let max_line = shaken::Limits::default().max_batch_line;
     let job = SignJob {
         signer: signer.as_ref(),

@@ -1,8 +1,9 @@
 //! `shaken cert inspect` and `shaken cert verify`.
 
 use super::args::{CertInspectArgs, CertVerifyArgs, CrlArgs, CrlPolicyArg, FetchArgs, OutFormat};
-use super::common::{load_anchors, now, read_input, rfc3339};
-use super::verify::{apply_fetch_args, config_error, runtime};
+use super::clock::{now, rfc3339};
+use super::input::read_input;
+use super::setup::{apply_fetch_args, config_error, load_anchors, runtime};
 use shaken::config::{CrlSpec, VerifierConfig};
 use shaken::fetch::FetchOptions;
 

@@ -2,7 +2,7 @@
 //! beyond a loopback certificate server it starts itself.
 
 use super::args::{DemoArgs, OutFormat};
-use super::common::now;
+use super::clock::now;
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
 use shaken::crypto::KeySigner;
@@ -89,7 +89,7 @@ fn with_header(token: &str, header: &serde_json::Value) -> String {
 }
 
 pub fn run(a: DemoArgs) -> Result<i32> {
-    super::verify::runtime()?.block_on(run_async(a))
+    super::setup::runtime()?.block_on(run_async(a))
 }
 
 async fn run_async(a: DemoArgs) -> Result<i32> {

@@ -2,10 +2,10 @@
 //! capture's timestamps, with the full SIP procedure.
 
 use super::args::{OutFormat, VerifyArgs};
-use super::batch::{finish_verify, progress};
-use super::common::rfc3339;
-use super::verify::build_setup;
-use anyhow::{bail, Context, Result};
+use super::clock::rfc3339;
+use super::render::{finish_verify, progress};
+use super::setup::build_setup;
+use anyhow::{Context, Result};
 use serde::Serialize;
 use shaken::capture::{CaptureLimits, CaptureReader, SipMessage, Transport};
 use shaken::sip::SipRequest;
@@ -103,10 +103,8 @@ impl Seen {
     }
 }
 
-pub fn verify(a: VerifyArgs) -> Result<i32> {
-    let Some(path) = a.pcap.clone() else {
-        bail!("--pcap FILE is required");
-    };
+/// `shaken verify --pcap FILE`: verify every INVITE of the capture at `path`.
+pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
     let setup = build_setup(&a, true)?;
     let file = std::fs::File::open(&path).with_context(|| format!("opening --pcap {path}"))?;
     let limits = CaptureLimits::from(&setup.limits);

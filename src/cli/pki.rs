@@ -1,7 +1,7 @@
 //! `shaken pki init`.
 
 use super::args::PkiInitArgs;
-use super::common::now;
+use super::clock::now;
 use super::EXIT_OK;
 use anyhow::{bail, Context, Result};
 use shaken::pki::{LabPki, LabPkiOptions};

@@ -9,7 +9,7 @@ pub use imp::run;
 
 mod imp {
     use crate::cli::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
-    use crate::cli::verify::{anchor_sources, apply_crl_args, apply_fetch_args, config_error};
+    use crate::cli::setup::{anchor_sources, apply_crl_args, apply_fetch_args, config_error};
     use crate::cli::EXIT_OK;
     use anyhow::{bail, Context, Result};
     use clap::ValueEnum;

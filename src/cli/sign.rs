@@ -1,44 +1,17 @@
 //! `shaken sign`.
 
 use super::args::{SignArgs, SignFormat};
-use super::common::now;
-use super::verify::config_error;
+use super::clock::now;
+use super::setup::config_error;
 use super::EXIT_OK;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use shaken::atis::RequestPolicy;
-use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
+use shaken::passport::Attestation;
 use shaken::tn::TnPolicy;
 use shaken::{SignRequest, SignerConfig, StiAs};
 
-/// Load a signer from a PEM key file.
-pub fn load_signer(path: &std::path::Path, deterministic: bool) -> Result<Box<dyn Signer>> {
-    let pem =
-        std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
-    Ok(if deterministic {
-        Box::new(
-            DeterministicSigner::from_pem(&pem)
-                .with_context(|| format!("key {}", path.display()))?,
-        )
-    } else {
-        Box::new(KeySigner::from_pem(&pem).with_context(|| format!("key {}", path.display()))?)
-    })
-}
-
-/// Check that an x5u is a URL we would fetch.
-pub fn check_x5u(x5u: &str) -> Result<()> {
-    shaken::config::check_x5u(x5u).map_err(config_error)
-}
-
-pub fn run(a: SignArgs) -> Result<i32> {
-    if a.sip.is_some() {
-        return super::sip::sign(a);
-    }
-    if a.batch.is_some() {
-        return super::batch::sign(a);
-    }
-    let (Some(orig), Some(attest)) = (&a.orig, a.attest) else {
-        bail!("--orig, --dest and --attest are required (or use --sip / --batch)");
-    };
+/// `shaken sign --orig TN --dest TN --attest A|B|C`: sign one call.
+pub fn run(orig: &str, attest: Attestation, a: SignArgs) -> Result<i32> {
     let policy = RequestPolicy::with_tn(TnPolicy {
         national: a.tn.tn_national,
     });

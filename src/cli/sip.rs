@@ -1,12 +1,14 @@
 //! `shaken verify --sip` and `shaken sign --sip`.
 
 use super::args::{OutFormat, SignArgs, VerifyArgs};
-use super::common::{now, read_bounded, read_input, Bounded};
+use super::clock::now;
 use super::hints;
-use super::sign::{check_x5u, load_signer};
-use super::verify::{build_setup, text};
+use super::input::{read_bounded, read_input, Bounded};
+use super::render::text;
+use super::setup::{build_setup, check_x5u, load_signer};
 use super::{EXIT_FAIL, EXIT_OK};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use shaken::passport::Attestation;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{self, SipReport};
 use shaken::tn::TnPolicy;
@@ -20,10 +22,8 @@ fn source_name(path: &str) -> &str {
     }
 }
 
-pub fn verify(a: VerifyArgs) -> Result<i32> {
-    let Some(path) = a.sip.clone() else {
-        bail!("--sip FILE|- is required");
-    };
+/// `shaken verify --sip FILE|-`: verify the SIP request at `path`.
+pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
     let setup = build_setup(&a, false)?;
     // The message comes from a stranger: a malformed or oversized one is a
     // verification that did not pass (exit 1), not a usage error.
@@ -110,13 +110,8 @@ fn sip_text(r: &SipReport) -> String {
     s
 }
 
-pub fn sign(a: SignArgs) -> Result<i32> {
-    let Some(path) = a.sip.clone() else {
-        bail!("--sip FILE|- is required");
-    };
-    let Some(attest) = a.attest else {
-        bail!("--attest is required with --sip");
-    };
+/// `shaken sign --sip FILE|- --attest A|B|C`: sign the SIP request at `path`.
+pub fn sign(path: String, attest: Attestation, a: SignArgs) -> Result<i32> {
     check_x5u(&a.x5u)?;
     let limits = shaken::Limits::default();
     let bytes = read_input(&path, limits.max_sip_message)?;

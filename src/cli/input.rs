@@ -1,20 +1,8 @@
-//! Helpers shared by the subcommands: input, clock, trust anchors.
+//! Reading the inputs of the subcommands: files and stdin with a size bound,
+//! the Identity value.
 
 use anyhow::{bail, Context, Result};
-use shaken::cert::TrustAnchors;
 use std::io::Read;
-use std::path::{Path, PathBuf};
-
-/// Environment variable naming default trust anchors (paths separated by ':').
-pub const TRUST_ANCHORS_ENV: &str = "SHAKEN_TRUST_ANCHORS";
-
-/// The current time in Unix seconds (the shell owns the clock).
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
 
 /// Read a file, or stdin for "-", with a size bound.
 pub fn read_input(path: &str, max: usize) -> Result<Vec<u8>> {
@@ -127,77 +115,4 @@ pub fn identity_value(arg: Option<&str>, max: usize) -> Result<String> {
         bail!("no Identity header value given (pass VALUE, or '-' and the value on stdin)");
     }
     Ok(joined)
-}
-
-/// Load trust anchors from the given paths or, if none, from
-/// $SHAKEN_TRUST_ANCHORS. An empty result is allowed: the verifier then
-/// reports 437 `no-trust-anchors`, and the CLI adds the flag to pass
-/// (`hints`).
-pub fn load_anchors(paths: &[PathBuf]) -> Result<TrustAnchors> {
-    let mut list: Vec<PathBuf> = paths.to_vec();
-    if list.is_empty() {
-        if let Some(env) = std::env::var_os(TRUST_ANCHORS_ENV) {
-            list.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
-        }
-    }
-    let mut anchors = TrustAnchors::new();
-    for p in &list {
-        add_anchor_path(&mut anchors, p)?;
-    }
-    Ok(anchors)
-}
-
-fn add_anchor_path(anchors: &mut TrustAnchors, path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("trust anchors {}: cannot read", path.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("listing {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e, "pem" | "crt" | "cer"))
-            })
-            .collect();
-        entries.sort();
-        for p in entries {
-            add_anchor_file(anchors, &p)?;
-        }
-    } else {
-        add_anchor_file(anchors, path)?;
-    }
-    Ok(())
-}
-
-fn add_anchor_file(anchors: &mut TrustAnchors, path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let n = anchors
-        .add_pem(&bytes)
-        .with_context(|| format!("trust anchors {}", path.display()))?;
-    if n == 0 {
-        bail!("trust anchors {}: no CERTIFICATE found", path.display());
-    }
-    Ok(())
-}
-
-/// Format Unix seconds as RFC 3339 UTC.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn rfc3339_known() {
-        assert_eq!(rfc3339(1471375418), "2016-08-16T19:23:38Z");
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-    }
 }

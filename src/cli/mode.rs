@@ -1,0 +1,192 @@
+//! What the binary is asked to do, decided once from the parsed flags (as
+//! ripgrep's `Mode`): one variant per thing `shaken` can do. `mod.rs` matches
+//! on it in one place, and each arm calls one function of one command
+//! module, so no command module dispatches to another.
+//!
+//! Which flag selects which mode, and what a mode needs beyond what clap
+//! enforces, is decided here and nowhere else.
+
+use super::args::{
+    CertCommand, CertInspectArgs, CertVerifyArgs, Command, DecodeArgs, DemoArgs, PkiCommand,
+    PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
+};
+use anyhow::{bail, Result};
+use shaken::passport::Attestation;
+
+/// One thing the binary can do, with the flags it runs with.
+#[derive(Debug)]
+pub enum Mode {
+    /// `sign --orig --dest --attest`: sign one call.
+    Sign {
+        /// `--orig`.
+        orig: String,
+        /// `--attest`.
+        attest: Attestation,
+        /// The flags.
+        args: SignArgs,
+    },
+    /// `sign --sip FILE|-`: add an Identity header to a SIP request.
+    SignSip {
+        /// The SIP message, a path or `-`.
+        message: String,
+        /// `--attest`.
+        attest: Attestation,
+        /// The flags.
+        args: SignArgs,
+    },
+    /// `sign --batch FILE|-`: sign JSON Lines of signing requests.
+    SignBatch {
+        /// The JSON Lines input, a path or `-`.
+        input: String,
+        /// The flags.
+        args: SignArgs,
+    },
+    /// `verify VALUE|-`: verify one Identity header value (or PASSporT).
+    Verify(VerifyArgs),
+    /// `verify --sip FILE|-`: verify every Identity header of a SIP request.
+    VerifySip {
+        /// The SIP message, a path or `-`.
+        message: String,
+        /// The flags.
+        args: VerifyArgs,
+    },
+    /// `verify --batch FILE|-`: verify JSON Lines of verification requests.
+    VerifyBatch {
+        /// The JSON Lines input, a path or `-`.
+        input: String,
+        /// The flags.
+        args: VerifyArgs,
+    },
+    /// `verify --pcap FILE`: verify every INVITE of a capture.
+    VerifyPcap {
+        /// The pcap/pcapng file.
+        capture: String,
+        /// The flags.
+        args: VerifyArgs,
+    },
+    /// `decode`: show an Identity header or PASSporT, checking nothing.
+    Decode(DecodeArgs),
+    /// `pki init DIR`: write a lab PKI.
+    PkiInit(PkiInitArgs),
+    /// `demo`: the whole job on built-in data.
+    Demo(DemoArgs),
+    /// `cert inspect`: show and lint a certificate chain.
+    CertInspect(CertInspectArgs),
+    /// `cert verify`: validate a chain to the trust anchors.
+    CertVerify(CertVerifyArgs),
+    /// `serve`: the REST signing and verification service.
+    Serve(ServeArgs),
+}
+
+impl Mode {
+    /// The mode of the parsed command line. `sign` and `verify` choose by
+    /// their input flags, in this order: `--sip`, `--batch`, `--pcap`, else
+    /// one call or value (clap already refuses the combinations that
+    /// conflict). An error is a usage error (exit 2).
+    pub fn from_args(command: Command) -> Result<Mode> {
+        Ok(match command {
+            Command::Sign(args) => {
+                if let Some(message) = args.sip.clone() {
+                    let Some(attest) = args.attest else {
+                        bail!("--attest is required with --sip");
+                    };
+                    Mode::SignSip {
+                        message,
+                        attest,
+                        args,
+                    }
+                } else if let Some(input) = args.batch.clone() {
+                    Mode::SignBatch { input, args }
+                } else {
+                    let (Some(orig), Some(attest)) = (args.orig.clone(), args.attest) else {
+                        bail!("--orig, --dest and --attest are required (or use --sip / --batch)");
+                    };
+                    Mode::Sign { orig, attest, args }
+                }
+            }
+            Command::Verify(args) => {
+                if let Some(message) = args.sip.clone() {
+                    Mode::VerifySip { message, args }
+                } else if let Some(input) = args.batch.clone() {
+                    Mode::VerifyBatch { input, args }
+                } else if let Some(capture) = args.pcap.clone() {
+                    Mode::VerifyPcap { capture, args }
+                } else {
+                    Mode::Verify(args)
+                }
+            }
+            Command::Decode(args) => Mode::Decode(args),
+            Command::Pki(PkiCommand::Init(args)) => Mode::PkiInit(args),
+            Command::Demo(args) => Mode::Demo(args),
+            Command::Cert(CertCommand::Inspect(args)) => Mode::CertInspect(args),
+            Command::Cert(CertCommand::Verify(args)) => Mode::CertVerify(args),
+            Command::Serve(args) => Mode::Serve(args),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+    use super::*;
+    use crate::cli::args::Cli;
+    use clap::Parser;
+
+    fn mode(argv: &[&str]) -> Mode {
+        let cli =
+            Cli::try_parse_from(std::iter::once("shaken").chain(argv.iter().copied())).unwrap();
+        Mode::from_args(cli.command).unwrap()
+    }
+
+    const KEY: [&str; 4] = ["--key", "k.pem", "--x5u", "https://x/c.pem"];
+
+    #[test]
+    fn sign_modes() {
+        let one = [&KEY[..], &["--orig", "1", "--dest", "2", "--attest", "A"]].concat();
+        assert!(
+            matches!(mode(&[&["sign"], &one[..]].concat()), Mode::Sign { ref orig, .. } if orig == "1")
+        );
+        let sip = [&KEY[..], &["--sip", "m.txt", "--attest", "B"]].concat();
+        assert!(matches!(
+            mode(&[&["sign"], &sip[..]].concat()),
+            Mode::SignSip { ref message, attest: Attestation::B, .. } if message == "m.txt"
+        ));
+        let batch = [&KEY[..], &["--batch", "-"]].concat();
+        assert!(
+            matches!(mode(&[&["sign"], &batch[..]].concat()), Mode::SignBatch { ref input, .. } if input == "-")
+        );
+    }
+
+    #[test]
+    fn verify_modes() {
+        assert!(matches!(mode(&["verify", "x"]), Mode::Verify(_)));
+        assert!(matches!(
+            mode(&["verify", "--sip", "-"]),
+            Mode::VerifySip { ref message, .. } if message == "-"
+        ));
+        assert!(matches!(
+            mode(&["verify", "--batch", "b.jsonl"]),
+            Mode::VerifyBatch { ref input, .. } if input == "b.jsonl"
+        ));
+        assert!(matches!(
+            mode(&["verify", "--pcap", "c.pcap"]),
+            Mode::VerifyPcap { ref capture, .. } if capture == "c.pcap"
+        ));
+    }
+
+    #[test]
+    fn other_modes() {
+        assert!(matches!(mode(&["decode", "x"]), Mode::Decode(_)));
+        assert!(matches!(mode(&["pki", "init", "d"]), Mode::PkiInit(_)));
+        assert!(matches!(mode(&["demo"]), Mode::Demo(_)));
+        assert!(matches!(
+            mode(&["cert", "inspect", "c.pem"]),
+            Mode::CertInspect(_)
+        ));
+        assert!(matches!(
+            mode(&["cert", "verify", "c.pem"]),
+            Mode::CertVerify(_)
+        ));
+        assert!(matches!(mode(&["serve"]), Mode::Serve(_)));
+    }
+}

@@ -1,0 +1,241 @@
+//! Turning flags into library objects, shared by the modes: the
+//! verification service and its configuration, the trust anchors, the
+//! signer, the async runtime.
+
+use super::args::{CrlArgs, CrlPolicyArg, FetchArgs, VerifyArgs};
+use anyhow::{bail, Context, Result};
+use shaken::cert::TrustAnchors;
+use shaken::config::{ConfigError, CrlPolicy, CrlSpec, ReplayMode, Setting, Source};
+use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
+use shaken::tn::TnPolicy;
+use shaken::verify::{CallContext, Failure, VerifiedPassport, Verifier};
+use shaken::Limits;
+use shaken::{StiVs, VerifierConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Environment variable naming default trust anchors (paths separated by ':').
+pub const TRUST_ANCHORS_ENV: &str = "SHAKEN_TRUST_ANCHORS";
+
+/// Everything a verification mode needs, built once from the flags: the
+/// library's verification service and the pinned clock.
+pub struct VerifySetup {
+    /// The verification service (anchors, CRLs, chain source, replay).
+    pub vs: Arc<StiVs>,
+    /// The core verifier.
+    pub verifier: Arc<Verifier>,
+    /// Limits.
+    pub limits: Limits,
+    /// TN canonicalisation.
+    pub tn_policy: TnPolicy,
+    /// `--now`, if given (else each call uses the wall clock or its own time).
+    pub now: Option<i64>,
+}
+
+impl VerifySetup {
+    /// Verify one Identity header value (blocking; fetches on a cache miss).
+    pub fn verify_value(
+        &self,
+        value: &str,
+        ctx: &CallContext,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        self.vs.verify_result_blocking(value, ctx)
+    }
+
+    /// Verify one parsed Identity header (blocking; fetches on a cache miss).
+    pub fn verify_identity(
+        &self,
+        identity: &shaken::identity::IdentityHeader,
+        ctx: &CallContext,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        self.vs.verify_header_blocking(identity, ctx)
+    }
+}
+
+/// The flags of a verification mode as the library's configuration.
+/// `replay_default`: whether replay detection is on unless `--replay` /
+/// `--no-replay` say otherwise.
+pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
+    let replay = if a.no_replay {
+        false
+    } else {
+        a.replay || a.replay_dir.is_some() || replay_default
+    };
+    let mut c = VerifierConfig::default();
+    c.trust_anchors = anchor_sources(&a.trust_anchors);
+    c.cert = a.cert.clone().map(Source::Path);
+    c.max_age = a.max_age;
+    c.lenient_iat = a.lenient_iat;
+    c.tn_national = a.tn.tn_national;
+    c.replay = match (&a.replay_dir, replay) {
+        (_, false) => ReplayMode::Off,
+        (Some(d), true) => ReplayMode::Dir(d.clone()),
+        (None, true) => ReplayMode::Memory,
+    };
+    apply_crl_args(&mut c, &a.crl);
+    apply_fetch_args(&mut c, &a.fetch);
+    c
+}
+
+/// `--crl`, `--fetch-crl`, `--crl-policy`.
+pub fn apply_crl_args(c: &mut VerifierConfig, a: &CrlArgs) {
+    c.crl = a.crl.iter().map(|s| CrlSpec::parse(s)).collect();
+    c.fetch_crl = a.fetch_crl;
+    c.crl_policy = match a.crl_policy {
+        CrlPolicyArg::Hard => CrlPolicy::Hard,
+        CrlPolicyArg::Soft => CrlPolicy::Soft,
+    };
+}
+
+/// The x5u fetch flags.
+pub fn apply_fetch_args(c: &mut VerifierConfig, f: &FetchArgs) {
+    c.allow_http_x5u = f.allow_http_x5u;
+    c.allow_private_x5u = f.allow_private_x5u;
+    c.allow_any_port_x5u = f.allow_any_port_x5u;
+    c.tls_ca = f.tls_ca.iter().cloned().map(Source::Path).collect();
+    c.cache_dir = f.cache_dir.clone();
+    c.connect_timeout_ms = f.connect_timeout_ms;
+    c.fetch_timeout_ms = f.fetch_timeout_ms;
+}
+
+/// `--trust-anchors`, else `$SHAKEN_TRUST_ANCHORS` (a path list).
+pub fn anchor_sources(paths: &[std::path::PathBuf]) -> Vec<Source> {
+    let mut list: Vec<std::path::PathBuf> = paths.to_vec();
+    if list.is_empty() {
+        if let Some(env) = std::env::var_os(TRUST_ANCHORS_ENV) {
+            list.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+        }
+    }
+    list.into_iter().map(Source::Path).collect()
+}
+
+/// A configuration error with the flag that holds the setting.
+pub fn config_error(e: ConfigError) -> anyhow::Error {
+    let flag = match e.setting() {
+        Setting::Fetcher => "--tls-ca".to_owned(),
+        s => format!("--{}", s.key()),
+    };
+    anyhow::Error::new(e).context(flag)
+}
+
+/// Build the verification service from the flags.
+pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> {
+    let config = verifier_config(a, replay_default);
+    let vs = Arc::new(StiVs::from_config(&config).map_err(config_error)?);
+    Ok(VerifySetup {
+        verifier: vs.verifier().clone(),
+        limits: config.limits.clone(),
+        tn_policy: config.tn_policy(),
+        now: a.now,
+        vs,
+    })
+}
+
+/// A small runtime for one-shot network work.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Load a signer from a PEM key file.
+pub fn load_signer(path: &std::path::Path, deterministic: bool) -> Result<Box<dyn Signer>> {
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading key {}", path.display()))?;
+    Ok(if deterministic {
+        Box::new(
+            DeterministicSigner::from_pem(&pem)
+                .with_context(|| format!("key {}", path.display()))?,
+        )
+    } else {
+        Box::new(KeySigner::from_pem(&pem).with_context(|| format!("key {}", path.display()))?)
+    })
+}
+
+/// Check that an x5u is a URL we would fetch.
+pub fn check_x5u(x5u: &str) -> Result<()> {
+    shaken::config::check_x5u(x5u).map_err(config_error)
+}
+
+/// Load trust anchors from the given paths or, if none, from
+/// $SHAKEN_TRUST_ANCHORS. An empty result is allowed: the verifier then
+/// reports 437 `no-trust-anchors`, and the CLI adds the flag to pass
+/// (`hints`).
+pub fn load_anchors(paths: &[PathBuf]) -> Result<TrustAnchors> {
+    let mut list: Vec<PathBuf> = paths.to_vec();
+    if list.is_empty() {
+        if let Some(env) = std::env::var_os(TRUST_ANCHORS_ENV) {
+            list.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+        }
+    }
+    let mut anchors = TrustAnchors::new();
+    for p in &list {
+        add_anchor_path(&mut anchors, p)?;
+    }
+    Ok(anchors)
+}
+
+fn add_anchor_path(anchors: &mut TrustAnchors, path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("trust anchors {}: cannot read", path.display()))?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("listing {}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| matches!(e, "pem" | "crt" | "cer"))
+            })
+            .collect();
+        entries.sort();
+        for p in entries {
+            add_anchor_file(anchors, &p)?;
+        }
+    } else {
+        add_anchor_file(anchors, path)?;
+    }
+    Ok(())
+}
+
+fn add_anchor_file(anchors: &mut TrustAnchors, path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let n = anchors
+        .add_pem(&bytes)
+        .with_context(|| format!("trust anchors {}", path.display()))?;
+    if n == 0 {
+        bail!("trust anchors {}: no CERTIFICATE found", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn fetch_flags_reach_the_fetcher() {
+        let f = FetchArgs {
+            allow_http_x5u: true,
+            allow_private_x5u: false,
+            allow_any_port_x5u: true,
+            connect_timeout_ms: 1500,
+            fetch_timeout_ms: 4000,
+            ..FetchArgs::default()
+        };
+        let mut c = VerifierConfig::default();
+        apply_fetch_args(&mut c, &f);
+        let o = shaken::sti::fetch_options(&c).unwrap();
+        assert!(o.allow_http && !o.allow_private && o.allow_any_port);
+        assert_eq!(
+            o.limits.connect_timeout,
+            std::time::Duration::from_millis(1500)
+        );
+        assert_eq!(
+            o.limits.fetch_timeout,
+            std::time::Duration::from_millis(4000)
+        );
+    }
+}
