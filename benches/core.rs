@@ -11,13 +11,13 @@ use shaken::cert::{parse_chain, validate_chain, ChainPolicy, TnAuthList, TrustAn
 use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
 use shaken::identity::IdentityHeader;
 use shaken::passport::{sign, Attestation, Claims, Header, Token};
-use shaken::replay::ReplayStore;
 use shaken::replay_dir::DirReplayStore;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{sign_request, verify_request};
 use shaken::tn::TnPolicy;
 use shaken::verify::{CallContext, PartyId, Verifier};
 use shaken::Limits;
+use shaken::ReplayStore;
 use std::sync::Arc;
 
 const NOW: i64 = 1_800_000_000;

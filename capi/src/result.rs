@@ -10,8 +10,8 @@ use std::os::raw::c_char;
 use std::ptr;
 use std::sync::OnceLock;
 
-use shaken_lib::report::{Report, Verstat};
 use shaken_lib::sip_verify::SipReport;
+use shaken_lib::{Report, Verstat};
 
 use crate::error::{c_string, ffi_call};
 

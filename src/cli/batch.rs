@@ -20,10 +20,10 @@ use shaken::batch::{SignRequest, VerifyRequest};
 use shaken::crypto::Signer;
 use shaken::identity::IdentityHeader;
 use shaken::passport::{self, Attestation, Header};
-use shaken::report::{Report, Verstat};
 use shaken::summary::{self, Summary};
 use shaken::tn::TnPolicy;
 use shaken::verify;
+use shaken::Report;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -374,19 +374,7 @@ fn push_json<T: Serialize>(out: &mut Vec<u8>, value: &T) {
 
 /// The report of a request line that could not be read.
 fn malformed_report() -> Report {
-    Report {
-        verstat: Verstat::NoValidation,
-        attest: None,
-        orig: None,
-        dest: vec![],
-        origid: None,
-        iat: None,
-        x5u: None,
-        ppt: None,
-        reason: None,
-        signer: None,
-        warnings: vec![],
-    }
+    Report::unverified()
 }
 
 fn too_long_message(len: usize, max: usize) -> String {

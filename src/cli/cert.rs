@@ -298,10 +298,8 @@ pub fn verify(a: CertVerifyArgs) -> Result<i32> {
     let at = a.now.unwrap_or_else(now);
     let (crls, failures) = gather_crls(&a.crl, &a.fetch, &chain, &limits)?;
     let hard = a.crl.crl_policy == CrlPolicyArg::Hard;
-    let policy = ChainPolicy {
-        crl_required: hard && (!a.crl.crl.is_empty() || a.crl.fetch_crl) && failures.is_empty(),
-        ..ChainPolicy::default()
-    };
+    let mut policy = ChainPolicy::default();
+    policy.crl_required = hard && (!a.crl.crl.is_empty() || a.crl.fetch_crl) && failures.is_empty();
     let mut result = validate_chain(&chain, &anchors, &crls, at, &policy);
     let mut warnings: Vec<String> = Vec::new();
     if let (Ok(v), Some(first)) = (&result, failures.first()) {

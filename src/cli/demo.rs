@@ -5,16 +5,16 @@ use super::args::{DemoArgs, OutFormat};
 use super::clock::now;
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
+use shaken::canonical_json as canonical;
 use shaken::crypto::KeySigner;
 use shaken::fetch::FetchOptions;
 use shaken::identity::IdentityHeader;
-use shaken::json::canonical;
 use shaken::online::{chain_cache, OnlineVerifier};
 use shaken::passport::{self, Attestation, Claims, Header};
 use shaken::pki::{LabPki, LabPkiOptions};
-use shaken::report::Report;
 use shaken::tn::TelephoneNumber;
 use shaken::verify::{self, CallContext, PartyId, Verifier};
+use shaken::Report;
 use std::io::Write;
 use std::sync::Arc;
 

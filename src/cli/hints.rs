@@ -3,8 +3,8 @@
 //! knows which flag or variable fixes it, and says so on stderr, keyed by the
 //! diagnostic's stable id (never by its text).
 
-use shaken::report::Report;
 use shaken::Diagnostic;
+use shaken::Report;
 
 /// The flag (or environment variable) that addresses the diagnostic `id`.
 pub fn for_id(id: &str) -> Option<&'static str> {

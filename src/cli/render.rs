@@ -7,8 +7,8 @@ use super::clock::{now, rfc3339};
 use super::hints;
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
-use shaken::report::Report;
 use shaken::summary::{self, HtmlMeta, Summary};
+use shaken::Report;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 

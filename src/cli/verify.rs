@@ -62,13 +62,7 @@ pub fn decode(a: DecodeArgs) -> Result<i32> {
             out["header"] = p.header_json().clone();
             out["claims"] = dangerous::payload_json(&p).clone();
             out["signature"] = shaken::b64::encode(p.signature()).into();
-            if let Ok(c) = dangerous::claims(
-                &p,
-                &limits,
-                &ClaimsPolicy {
-                    lenient_iat_string: true,
-                },
-            ) {
+            if let Ok(c) = dangerous::claims(&p, &limits, &ClaimsPolicy::new(true)) {
                 out["iat_utc"] = rfc3339(c.iat).into();
             }
         }

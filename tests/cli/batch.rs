@@ -3,7 +3,7 @@
 
 use crate::support::{json_lines, run_with_stdin, LabDir, DEST, ORIG, X5U};
 use serde_json::{json, Value};
-use shaken::report::{Report, Verstat};
+use shaken::{Report, Verstat};
 use std::path::Path;
 use std::process::Output;
 

@@ -2,7 +2,7 @@
 
 use crate::support::{bin, certs, crafted, header, payload_iat, shaken, stdout, DEST, ORIG, X5U};
 use shaken::b64;
-use shaken::report::{Report, Verstat};
+use shaken::{Report, Verstat};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::Stdio;

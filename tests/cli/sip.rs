@@ -7,11 +7,11 @@
 
 use crate::support::{bin, run_with_stdin, test_data};
 use shaken::cert::{parse_chain, TrustAnchors};
-use shaken::report::Verstat;
 use shaken::sip::SipRequest;
 use shaken::sip_verify::{verify_request, SipReport};
 use shaken::verify::Verifier;
 use shaken::Limits;
+use shaken::Verstat;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::Arc;
@@ -119,7 +119,7 @@ fn verify(pki: &Pki, msg: &[u8]) -> (i32, SipReport) {
     (code, report)
 }
 
-fn reason(r: &shaken::report::Report) -> Option<(u16, &str)> {
+fn reason(r: &shaken::Report) -> Option<(u16, &str)> {
     r.reason.as_ref().map(|r| (r.code, r.id.as_str()))
 }
 

@@ -3,12 +3,12 @@
 use crate::support::{bin, test_data};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use shaken::canonical_json as canonical;
 use shaken::cert::claim_constraints::ClaimConstraints;
 use shaken::cert::{TnAuthList, TnEntry};
 use shaken::crypto::{
     public_point_from_pem, verify_es256, DeterministicSigner, RawSignature, Signer,
 };
-use shaken::json::canonical;
 use shaken::passport::{
     dangerous, rebuild_compact, sign, ClaimsPolicy, Header, Token, UnverifiedPassport,
 };
@@ -57,14 +57,7 @@ fn t3_verifies_with_a2_and_string_iat_needs_the_lenient_policy() {
     p.verify_signature(&public_point_from_pem(&vector("rfc8225-a2-public.pem")).unwrap())
         .unwrap();
     assert!(dangerous::claims(&p, &limits(), &ClaimsPolicy::default()).is_err());
-    let c = dangerous::claims(
-        &p,
-        &limits(),
-        &ClaimsPolicy {
-            lenient_iat_string: true,
-        },
-    )
-    .unwrap();
+    let c = dangerous::claims(&p, &limits(), &ClaimsPolicy::new(true)).unwrap();
     assert_eq!(c.iat, 1443208345);
     // The compact form decodes to the same signature.
     let Token::Compact { signature } =

@@ -1,11 +1,21 @@
 //! # shaken — STIR/SHAKEN for Rust
 //!
-//! Layers (see `ARCHITECTURE.md`):
-//! - **core** (pure, sans-I/O): [`tn`], [`passport`], [`identity`], [`cert`],
-//!   [`sip`], [`verify`], [`report`], [`limits`]. Bytes and a clock in, values out.
-//! - **edge**: [`fetch`] (x5u/CRL over HTTPS and the certificate cache, feature
-//!   `fetch`) and `server` (ATIS-1000082 REST, feature `server`).
-//! - **shell**: the `shaken` binary.
+//! Sign and verify the PASSporTs of the SIP `Identity` header (RFC 8225,
+//! RFC 8588, RFC 8224) and check STI certificates (RFC 8226, ATIS-1000080).
+//! The core does not take care of network I/O: it is pure functions over
+//! bytes and a clock the caller passes in. Fetching, the REST service,
+//! pcap reading and the lab PKI are features (see `ARCHITECTURE.md`).
+//!
+//! Start with the two services, built once from plain configuration:
+//! - [`StiAs`] signs calls ([`SignRequest`], [`SignerConfig`]);
+//! - [`StiVs`] (feature `fetch`) verifies an `Identity` value, an
+//!   ATIS-1000082 request or a whole SIP message, async, blocking or from
+//!   the cache only ([`VerifierConfig`], [`CallContext`], [`Report`]).
+//!
+//! The layers under them stay public for stacks that bring their own I/O:
+//! [`verify::Verifier`] (`prepare`, fetch the chain yourself, `complete`),
+//! [`passport`], [`identity`], [`cert`], [`sip`], [`tn`]. Every failure
+//! implements [`Diagnostic`] (stable id, SIP code, verstat, sentence).
 #![forbid(unsafe_code)]
 
 pub mod atis;
@@ -14,10 +24,10 @@ pub mod batch;
 pub mod cert;
 pub mod config;
 pub mod crypto;
-pub mod diagnostic;
+mod diagnostic;
 pub mod identity;
-pub mod json;
-pub mod limits;
+mod json;
+mod limits;
 // Edge (feature `fs`): reads the files a configuration names (trust
 // anchors, chains, CRLs, keys); the library's only other file access is the
 // disk cache in `fetch` and `replay_dir`.
@@ -27,14 +37,14 @@ pub mod load;
 pub mod passport;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
-pub mod replay;
+mod replay;
 // Edge: the replay store shared through a directory (files, renames, hard
 // links). `clippy.toml` bans file I/O in the core; this module is where it is
 // meant to happen.
 #[cfg(feature = "replay-dir")]
 #[allow(clippy::disallowed_methods)]
 pub mod replay_dir;
-pub mod report;
+mod report;
 pub mod sip;
 pub mod sip_verify;
 pub mod sti;
@@ -67,9 +77,11 @@ pub mod capture;
 pub use atis::{OrigId, RequestError, SignRequest, VerifyRequest};
 pub use config::{SignerConfig, VerifierConfig};
 pub use diagnostic::Diagnostic;
+pub use json::{canonical as canonical_json, parse_strict as parse_json_strict, JsonError};
 pub use limits::Limits;
 pub use passport::Attestation;
-pub use report::{Report, Verstat};
+pub use replay::{ReplayGuard, ReplayStore, Replayed};
+pub use report::{reason_phrase, Reason, Report, SignerInfo, Verstat};
 #[cfg(feature = "fetch")]
 pub use sti::StiVs;
 pub use sti::{Signed, StiAs};

@@ -50,7 +50,7 @@ pub struct Replayed {
 }
 
 /// Where a verifier records the PASSporTs it verified, to catch replays.
-/// [`ReplayStore`] is the in-process one; [`crate::replay_dir::DirReplayStore`]
+/// [`ReplayStore`] is the in-process one; `replay_dir::DirReplayStore`
 /// is shared by the processes of one host (pre-forked SIP servers); an
 /// integrator can put one in front of a shared cache of their own.
 pub trait ReplayGuard: Send + Sync + std::fmt::Debug {

@@ -80,6 +80,7 @@ pub struct SignerInfo {
 
 /// The result of verifying one PASSporT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// `TN-Validation-Passed`, `TN-Validation-Failed` or `No-TN-Validation`.
     pub verstat: Verstat,
@@ -106,6 +107,24 @@ pub struct Report {
 }
 
 impl Report {
+    /// A `No-TN-Validation` report with nothing decoded: what is said for an
+    /// input that was not a call at all (a malformed request line).
+    pub fn unverified() -> Self {
+        Report {
+            verstat: Verstat::NoValidation,
+            attest: None,
+            orig: None,
+            dest: vec![],
+            origid: None,
+            iat: None,
+            x5u: None,
+            ppt: None,
+            reason: None,
+            signer: None,
+            warnings: vec![],
+        }
+    }
+
     /// Whether the PASSporT passed.
     pub fn passed(&self) -> bool {
         self.verstat == Verstat::Passed

@@ -40,6 +40,7 @@ static SIG_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
 
 /// What the chain must satisfy beyond RFC 5280.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ChainPolicy {
     /// Require a TNAuthList in the end-entity certificate. Default true.
     pub require_tn_auth_list: bool,

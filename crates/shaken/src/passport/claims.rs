@@ -86,11 +86,20 @@ pub struct Dest {
 
 /// How strictly claims are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ClaimsPolicy {
     /// Accept `iat` as a decimal string (`"1443208345"`), as the RFC 8225 §7.1
     /// and the original RFC 8588 §6 examples do (erratum 6656 fixed it).
     /// Off by default: RFC 8225 §5.1.1 requires a JSON number.
     pub lenient_iat_string: bool,
+}
+
+impl ClaimsPolicy {
+    /// The strict default, or (`lenient_iat_string`) the one that accepts
+    /// an `iat` sent as a decimal string.
+    pub fn new(lenient_iat_string: bool) -> Self {
+        ClaimsPolicy { lenient_iat_string }
+    }
 }
 
 /// PASSporT claims (RFC 8225 §5, RFC 8588).

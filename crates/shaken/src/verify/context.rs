@@ -63,6 +63,7 @@ impl CallContext {
 
 /// Local verification policy.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct VerifyPolicy {
     /// Oldest acceptable `iat`, seconds before `now` (default 60, RFC 8224 §6.2 step 4).
     pub max_age: i64,

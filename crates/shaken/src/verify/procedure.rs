@@ -205,7 +205,7 @@ impl Verifier {
         self
     }
     /// Detect replays with any [`crate::replay::ReplayGuard`], e.g. a
-    /// [`crate::replay_dir::DirReplayStore`] shared by the worker processes
+    /// `replay_dir::DirReplayStore` shared by the worker processes
     /// of one host.
     pub fn with_replay_guard(
         mut self,
