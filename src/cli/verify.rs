@@ -35,6 +35,8 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
     };
     let report = verify::report(&result);
     render(&report, a.format)?;
+    // The library's detail is neutral; the flag that fixes it goes to stderr.
+    super::hints::print_for_report(&report);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
 }
 

@@ -1,6 +1,7 @@
 //! The `shaken` binary: sign, verify, decode, pki, demo — the issue-2 contract.
 
 use crate::support::{bin, certs, crafted, header, payload_iat, shaken, stdout, DEST, ORIG, X5U};
+use serde_json::Value;
 use shaken::b64;
 use shaken::{Report, Verstat};
 use std::io::Write;
@@ -802,4 +803,42 @@ fn replay_dir_is_shared_between_processes() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--replay-dir"));
+}
+
+/// A refused x5u: the report's detail is the library's neutral sentence,
+/// and the flag that would allow it is a hint on stderr (never in JSON).
+#[test]
+fn ssrf_refusal_names_the_flag_only_as_a_hint() {
+    let key = certs("sp.key.pem");
+    let iat = NOW.to_string();
+    let x5u = "https://127.0.0.1/sp.pem";
+    let o = shaken(&[
+        "sign", "--key", &key, "--x5u", x5u, "--orig", ORIG, "--dest", DEST, "--attest", "A",
+        "--iat", &iat,
+    ]);
+    let identity = stdout(&o).trim().to_owned();
+    let o = shaken(&[
+        "verify",
+        &identity,
+        "--trust-anchors",
+        &certs("anchors.pem"),
+        "--now",
+        &iat,
+        "--orig",
+        ORIG,
+        "--dest",
+        DEST,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["reason"]["id"], "fetch-private-address", "{r}");
+    let detail = r["reason"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("SSRF guard") && !detail.contains("--"),
+        "{detail}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("hint: --allow-private-x5u"), "{err}");
 }
