@@ -19,7 +19,7 @@ use serde::Serialize;
 use shaken::batch::{SignRequest, VerifyRequest};
 use shaken::crypto::Signer;
 use shaken::identity::IdentityHeader;
-use shaken::passport::{self, Attestation, Header};
+use shaken::passport::{self, Attestation, Claims, Header};
 use shaken::summary::{self, Summary};
 use shaken::tn::TnPolicy;
 use shaken::verify;
@@ -462,9 +462,28 @@ pub fn verify(input: String, a: VerifyArgs) -> Result<i32> {
     )
 }
 
+/// One signed line: the Identity value and the request fields back, so
+/// that `sign --batch | verify --batch -` works as it is (the verifier reads
+/// `orig`/`dest`/`iat` for `from`/`to`/`time`).
 #[derive(Serialize)]
 struct SignedLine<'a> {
     identity: &'a str,
+    line: u64,
+    attest: &'a str,
+    orig: TnOne<'a>,
+    dest: TnMany<'a>,
+    iat: i64,
+    origid: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TnOne<'a> {
+    tn: &'a str,
+}
+
+#[derive(Serialize)]
+struct TnMany<'a> {
+    tn: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -513,29 +532,66 @@ fn json_plain(s: &str) -> bool {
 }
 
 impl SignJob<'_> {
-    /// Sign one request: the token (not yet the Identity header) and its attestation.
-    fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation), String> {
+    /// Sign one request: the token (not yet the Identity header), its
+    /// attestation and the claims signed.
+    fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation, Claims), String> {
         let SignRequest { attest, claims, .. } =
             SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
         let token = passport::sign_encoded(&self.header, &claims, self.signer)
             .map_err(|e| format!("signing: {e}"))?;
-        Ok((token, attest))
+        Ok((token, attest, claims))
     }
 
-    /// Append `{"identity":"TOKEN;info=<x5u>;alg=ES256;ppt=shaken"}` and a
-    /// newline: the same bytes as serialising `SignedLine`, with the constant
-    /// part escaped once per run instead of once per line.
-    fn push_identity(&self, out: &mut Vec<u8>, token: String) {
-        if json_plain(&token) {
+    /// Append the line `{"identity":"TOKEN;info=<x5u>;alg=ES256;ppt=shaken",
+    /// "line":N,"attest":..,"orig":{"tn":..},"dest":{"tn":[..]},"iat":..,
+    /// "origid":..}`: the same bytes as serialising `SignedLine`, with the
+    /// constant part escaped once per run instead of once per line.
+    fn push_identity(&self, out: &mut Vec<u8>, token: String, line: u64, claims: &Claims) {
+        let orig = claims.orig.as_str();
+        let origid = claims.origid.as_deref();
+        let plain = json_plain(&token)
+            && json_plain(orig)
+            && origid.is_none_or(json_plain)
+            && claims.dest.tn.iter().all(|d| json_plain(d));
+        let attest = claims.attest.map_or("", |a| a.as_str());
+        if plain {
+            use std::io::Write as _;
             out.extend_from_slice(b"{\"identity\":\"");
             out.extend_from_slice(token.as_bytes());
             out.extend_from_slice(self.suffix_json.as_bytes());
-            out.extend_from_slice(b"\"}\n");
+            let _ = write!(
+                out,
+                "\",\"line\":{line},\"attest\":\"{attest}\",\"orig\":{{\"tn\":\"{orig}\"}},\"dest\":{{\"tn\":["
+            );
+            for (i, d) in claims.dest.tn.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(d.as_bytes());
+                out.push(b'"');
+            }
+            let _ = write!(out, "]}},\"iat\":{}", claims.iat);
+            match origid {
+                Some(o) => {
+                    let _ = write!(out, ",\"origid\":\"{o}\"}}");
+                }
+                None => out.extend_from_slice(b",\"origid\":null}"),
+            }
+            out.push(b'\n');
         } else {
             push_json(
                 out,
                 &SignedLine {
                     identity: &IdentityHeader::shaken(token, self.x5u).to_string(),
+                    line,
+                    attest,
+                    orig: TnOne { tn: orig },
+                    dest: TnMany {
+                        tn: &claims.dest.tn,
+                    },
+                    iat: claims.iat,
+                    origid,
                 },
             );
         }
@@ -557,7 +613,7 @@ impl Job for SignJob<'_> {
             Err(len) => Err(too_long_message(len, self.max_line)),
         };
         match outcome {
-            Ok((token, attest)) => {
+            Ok((token, attest, claims)) => {
                 acc.signed += 1;
                 let i = match attest {
                     Attestation::A => 0,
@@ -567,7 +623,7 @@ impl Job for SignJob<'_> {
                 if let Some(c) = acc.by_attest.get_mut(i) {
                     *c += 1;
                 }
-                self.push_identity(out, token);
+                self.push_identity(out, token, line_no, &claims);
             }
             Err(message) => push_json(
                 out,

@@ -383,3 +383,44 @@ fn html_report_has_the_numbers() {
     assert!(html.contains("<td>12155550199</td><td>1</td>"), "{html}");
     assert!(!html.contains("<script"));
 }
+
+/// `sign --batch` lines carry the request back (`line`, `attest`, `orig`,
+/// `dest`, `iat`, `origid`), so they verify as they are:
+/// `shaken sign --batch r.jsonl | shaken verify --batch -`.
+#[test]
+fn signed_lines_verify_as_they_are() {
+    let lab = Lab::new();
+    let requests = [
+        sign_request("A", ORIG, DEST, NOW),
+        json!({"attest": "b", "orig": {"tn": "+1 215 555 0122"}, "dest": {"tn": "2125550143"}, "iat": NOW + 5}),
+        json!({"attest": "A", "orig": {"tn": "anonymous"}, "dest": {"tn": [DEST]}, "iat": NOW}),
+    ];
+    let (o, signed) = sign_batch(&lab, &requests, &[]);
+    assert_eq!(o.status.code(), Some(1), "one request is bad");
+    assert_eq!(signed.len(), 3);
+    assert_eq!(signed[0]["line"], 1);
+    assert_eq!(signed[0]["attest"], "A");
+    assert_eq!(signed[0]["orig"]["tn"], "12155550121");
+    assert_eq!(signed[0]["dest"]["tn"], json!(["12125550143"]));
+    assert_eq!(signed[0]["iat"], NOW);
+    assert_eq!(signed[0]["origid"], "de305d54-75b4-431b-adb2-eb6b9e546014");
+    assert_eq!(signed[1]["attest"], "B");
+    assert_eq!(signed[1]["orig"]["tn"], "12155550122");
+    assert!(signed[1]["origid"].as_str().unwrap().len() == 36);
+    assert!(signed[2]["error"].as_str().unwrap().contains("orig.tn"));
+    // Piped into verify --batch: the two signed lines pass, the error line
+    // is a request error there too.
+    let mut args = lab.verify_args();
+    args.extend([
+        "--batch".to_owned(),
+        "-".to_owned(),
+        "--now".to_owned(),
+        (NOW + 5).to_string(),
+    ]);
+    let o = run(&args, Some(&o.stdout));
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(lines[0]["verstat"], "TN-Validation-Passed", "{}", lines[0]);
+    assert_eq!(lines[1]["verstat"], "TN-Validation-Passed", "{}", lines[1]);
+    assert!(lines[2]["error"].is_object(), "{}", lines[2]);
+}

@@ -502,3 +502,71 @@ fn fuzz_seeds_are_current_and_readable() {
         );
     }
 }
+
+// ------------------------------------------------- examples/data/calls.pcapng
+
+/// The README's sample capture (`examples/data/calls.pcapng`): four calls
+/// on 2027-01-15 from 08:00:00Z (Unix 1800000000), signed with the committed
+/// lab key by the deterministic signer, so the file is byte-stable: call A
+/// (attestation A, UDP/IPv4), call B (B, split over TCP segments), an
+/// unsigned call (UDP/IPv6), and a call whose signature is another
+/// PASSporT's (UDP/IPv4).
+fn example_capture() -> Vec<u8> {
+    let from = format!("<sip:{ORIG}@example.com>");
+    let a = deterministic_invite("call-a@example.com", Attestation::A, T);
+    let b = deterministic_invite("call-b@example.com", Attestation::B, T + 1);
+    let (b1, rest) = b.split_at(200);
+    let (b2, b3) = rest.split_at(300);
+    let unsigned = invite("call-u@example.com", &from, None);
+    // A signature that belongs to another PASSporT: well-formed, not this one's.
+    let good = String::from_utf8(deterministic_invite("x", Attestation::C, T + 3)).unwrap();
+    let other = String::from_utf8(deterministic_invite("x", Attestation::A, T + 3)).unwrap();
+    let sig = |m: &str| -> String {
+        let id = m
+            .lines()
+            .find_map(|l| l.strip_prefix("Identity: "))
+            .unwrap();
+        let token = id.split(';').next().unwrap();
+        token.rsplit('.').next().unwrap().to_owned()
+    };
+    let forged = good
+        .replace(&sig(&good), &sig(&other))
+        .replace("Call-ID: x", "Call-ID: call-x@example.com")
+        .replace("z9hG4bK-x", "z9hG4bK-call-x");
+    pcapng_bytes(
+        DataLink::ETHERNET,
+        &[
+            (T, udp4(&a)),
+            (T + 1, tcp4(999, b"", true)),
+            (T + 1, tcp4(1000, b1, false)),
+            (T + 1, tcp4(1000 + 200, b2, false)),
+            (T + 1, tcp4(1000 + 200 + 300, b3, false)),
+            (T + 2, udp6(&unsigned)),
+            (T + 3, udp4(forged.as_bytes())),
+        ],
+    )
+}
+
+/// `examples/data/calls.pcapng` is what [`example_capture`] makes (and
+/// reads back as four INVITEs). `SHAKEN_UPDATE_EXAMPLES=1` rewrites it.
+#[test]
+fn example_capture_is_current() {
+    let bytes = example_capture();
+    let reader = CaptureReader::new(bytes.as_slice(), CaptureLimits::default()).unwrap();
+    assert_eq!(reader.map(|m| m.unwrap()).count(), 4);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/calls.pcapng");
+    if std::env::var_os("SHAKEN_UPDATE_EXAMPLES").is_some() {
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let committed = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (SHAKEN_UPDATE_EXAMPLES=1 makes it)",
+            path.display()
+        )
+    });
+    assert!(
+        committed == bytes,
+        "{} is stale: SHAKEN_UPDATE_EXAMPLES=1 rewrites it",
+        path.display()
+    );
+}

@@ -195,6 +195,10 @@ pub struct RequestPolicy {
     pub max_dest_entries: usize,
     /// Refuse a request that is not inside its wrapper object.
     pub require_wrapper: bool,
+    /// Read a line of `shaken sign --batch` output as a verification
+    /// request: without `from`/`to`/`time`, its `orig`/`dest`/`iat` stand
+    /// for them (JSON Lines only; the REST service keeps ATIS's names).
+    pub signed_lines: bool,
 }
 
 impl Default for RequestPolicy {
@@ -203,6 +207,7 @@ impl Default for RequestPolicy {
             tn: TnPolicy::default(),
             max_dest_entries: Limits::default().max_dest_entries,
             require_wrapper: false,
+            signed_lines: false,
         }
     }
 }
@@ -335,6 +340,12 @@ struct RawVerify<'a> {
     time: Option<i64>,
     #[serde(borrow)]
     identity: Option<Text<'a>>,
+    /// A signed line's members (`signed_lines`).
+    #[serde(borrow)]
+    orig: Option<OneTn<'a>>,
+    #[serde(borrow)]
+    dest: Option<ManyTn<'a>>,
+    iat: Option<i64>,
 }
 
 /// The wire shape of a signing request, bare or wrapped.
@@ -485,7 +496,11 @@ fn not_json(kind: &'static str, detail: impl ToString) -> RequestError {
 }
 
 impl<'a> VerifyFields<'a> {
-    fn read(line: &'a [u8], require_wrapper: bool) -> Result<Self, RequestError> {
+    fn read(
+        line: &'a [u8],
+        require_wrapper: bool,
+        signed_lines: bool,
+    ) -> Result<Self, RequestError> {
         match serde_json::from_slice::<RawVerify<'a>>(line) {
             Ok(mut raw) => {
                 match raw.wrapped.take() {
@@ -494,6 +509,18 @@ impl<'a> VerifyFields<'a> {
                         return Err(RequestError::Missing(MISSING_VERIFY_WRAPPER))
                     }
                     None => {}
+                }
+                if signed_lines {
+                    // A line of `sign --batch` output: its own names.
+                    if raw.from.is_none() {
+                        raw.from = raw.orig.take();
+                    }
+                    if raw.to.is_none() {
+                        raw.to = raw.dest.take();
+                    }
+                    if raw.time.is_none() {
+                        raw.time = raw.iat.take();
+                    }
                 }
                 Ok(VerifyFields {
                     from: raw.from.map(|f| f.tn.map(|t| t.0)),
@@ -640,9 +667,13 @@ impl std::fmt::Display for Rejected {
 impl std::error::Error for Rejected {}
 
 impl<'a> VerifyRequest<'a> {
-    /// Parse one JSON Lines request (without its newline), wrapper optional.
+    /// Parse one JSON Lines request (without its newline), wrapper
+    /// optional; a line of `shaken sign --batch` output is read too (its
+    /// `orig`/`dest`/`iat` stand for `from`/`to`/`time`).
     pub fn parse(line: &'a [u8], policy: &TnPolicy) -> Result<Self, Rejected> {
-        Self::parse_with(line, &RequestPolicy::with_tn(*policy))
+        let mut p = RequestPolicy::with_tn(*policy);
+        p.signed_lines = true;
+        Self::parse_with(line, &p)
     }
 
     /// Parse a request under `policy`.
@@ -651,7 +682,8 @@ impl<'a> VerifyRequest<'a> {
             error,
             calling: None,
         };
-        let f = VerifyFields::read(line, policy.require_wrapper).map_err(bare)?;
+        let f =
+            VerifyFields::read(line, policy.require_wrapper, policy.signed_lines).map_err(bare)?;
         let from = f
             .from
             .ok_or_else(|| bare(RequestError::Missing(MISSING_FROM)))?
@@ -844,6 +876,23 @@ mod tests {
         let e = VerifyRequest::parse(line, &p()).unwrap_err();
         assert_eq!(e.error.field(), Some("identity"));
         assert_eq!(e.error.id(), "request-member-missing");
+    }
+
+    #[test]
+    fn signed_lines_are_verification_requests_in_json_lines_only() {
+        let line = br#"{"identity":"a.b.c;info=<u>","line":1,"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1800000000,"origid":"x"}"#;
+        let r = VerifyRequest::parse(line, &p()).unwrap();
+        assert_eq!(
+            (r.orig.as_str(), r.dest[0].as_str(), r.time),
+            ("12155550121", "12125550143", 1_800_000_000)
+        );
+        // The REST service keeps ATIS's names.
+        let e = VerifyRequest::parse_with(line, &RequestPolicy::default()).unwrap_err();
+        assert_eq!(e.error.field(), Some("from"));
+        // from/to/time win over orig/dest/iat.
+        let both = br#"{"identity":"x","from":{"tn":"12155550199"},"orig":{"tn":"12155550121"},"to":{"tn":"12125550143"},"time":5,"iat":9}"#;
+        let r = VerifyRequest::parse(both, &p()).unwrap();
+        assert_eq!((r.orig.as_str(), r.time), ("12155550199", 5));
     }
 
     #[test]

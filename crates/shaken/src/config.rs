@@ -306,6 +306,7 @@ impl VerifierConfig {
             tn: self.tn_policy(),
             max_dest_entries: self.limits.max_dest_entries,
             require_wrapper: false,
+            signed_lines: false,
         }
     }
 
