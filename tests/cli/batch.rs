@@ -424,3 +424,51 @@ fn signed_lines_verify_as_they_are() {
     assert_eq!(lines[1]["verstat"], "TN-Validation-Passed", "{}", lines[1]);
     assert!(lines[2]["error"].is_object(), "{}", lines[2]);
 }
+
+/// `examples/data/verify.jsonl`, the README's verification batch: three
+/// calls at 2027-01-15T08:00:00Z (Unix 1800000000) signed with the
+/// committed lab key by the deterministic signer (byte-stable): one that
+/// passes, one whose calling number was changed (spoofed), one whose
+/// PASSporT was altered after signing. `SHAKEN_UPDATE_EXAMPLES=1` rewrites it.
+#[test]
+fn example_verify_batch_is_current() {
+    use shaken::crypto::DeterministicSigner;
+    use shaken::identity::IdentityHeader;
+    use shaken::passport::{self, Attestation, Claims, Header};
+    let key = std::fs::read_to_string(crate::support::certs("sp.key.pem")).unwrap();
+    let signer = DeterministicSigner::from_pem(&key).unwrap();
+    let sign = |attest, origid: &str| {
+        let claims = Claims::shaken(attest, ORIG, vec![DEST.into()], NOW, origid);
+        let token = passport::sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        IdentityHeader::shaken(token, X5U).to_string()
+    };
+    let good = sign(Attestation::A, "de305d54-75b4-431b-adb2-eb6b9e546014");
+    let spoofed = sign(Attestation::A, "de305d54-75b4-431b-adb2-eb6b9e546015");
+    // Altered after signing: attestation C in the token, A claimed.
+    let c = sign(Attestation::C, "de305d54-75b4-431b-adb2-eb6b9e546016");
+    let mut parts: Vec<String> = c.splitn(3, '.').map(str::to_owned).collect();
+    let claims = String::from_utf8(shaken::b64::decode(&parts[1]).unwrap()).unwrap();
+    parts[1] = shaken::b64::encode(claims.replace("\"C\"", "\"A\"").as_bytes());
+    let altered = parts.join(".");
+    let mut text = String::new();
+    for (from, identity) in [(ORIG, &good), ("12155550199", &spoofed), (ORIG, &altered)] {
+        text.push_str(&verify_request(from, DEST, NOW, identity).to_string());
+        text.push('\n');
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/verify.jsonl");
+    if std::env::var_os("SHAKEN_UPDATE_EXAMPLES").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (SHAKEN_UPDATE_EXAMPLES=1 makes it)",
+            path.display()
+        )
+    });
+    assert_eq!(
+        committed,
+        text,
+        "{} is stale: SHAKEN_UPDATE_EXAMPLES=1 rewrites it",
+        path.display()
+    );
+}
