@@ -66,7 +66,7 @@ pub fn run() -> i32 {
             if is_broken_pipe(&e) {
                 return EXIT_OK;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render::error_chain(&e));
             if let Some(h) = hints::for_error(&e) {
                 eprintln!("hint: {h}");
             }

@@ -14,3 +14,4 @@ mod cli;
 mod hostile;
 mod pcap;
 mod sip;
+mod usage;

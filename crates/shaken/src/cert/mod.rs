@@ -508,6 +508,27 @@ pub(crate) fn pem_blocks(
     Ok(out)
 }
 
+/// The registered short name of a dotted OID (`2.5.29.37` ->
+/// `extendedKeyUsage`, `1.3.132.0.34` -> `secp384r1`), from x509-parser's
+/// `oid-registry`, plus the SHAKEN OIDs it does not know. `None` when no
+/// registry has it.
+pub fn oid_name(dotted: &str) -> Option<&'static str> {
+    match dotted {
+        OID_TN_AUTH_LIST => return Some("TNAuthList"),
+        claim_constraints::OID_JWT_CLAIM_CONSTRAINTS => return Some("JWTClaimConstraints"),
+        claim_constraints::OID_ENHANCED_JWT_CLAIM_CONSTRAINTS => {
+            return Some("EnhancedJWTClaimConstraints")
+        }
+        "2.16.840.1.114569.1.1.4" => return Some("SHAKEN certificate policy (ATIS-1000080)"),
+        "1.3.6.1.5.5.7.3.20" => return Some("id-kp-jwt-stir-shaken"),
+        _ => {}
+    }
+    let oid: x509_parser::oid_registry::Oid<'static> = dotted.parse().ok()?;
+    x509_parser::objects::oid_registry()
+        .get(&oid)
+        .map(|entry| entry.sn())
+}
+
 /// Parses a certificate chain as served by an STI-CR: a PEM chain (one or
 /// more `CERTIFICATE` blocks, end-entity first, text around the blocks
 /// tolerated) or a single DER certificate. Bounded by
