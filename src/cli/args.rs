@@ -77,10 +77,30 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum CertCommand {
-    /// Show every certificate of a chain (subject, issuer, validity, key, TNAuthList, policies, CRL DPs) and lint it against ATIS-1000080.
+    /// Show every certificate of a chain (subject, issuer, validity, key, TNAuthList, policies, CRL DPs) and lint it against ATIS-1000080 (always exit 0; see `cert lint`).
     Inspect(CertInspectArgs),
     /// Validate a chain to the trust anchors (no PASSporT) and say why it fails.
     Verify(CertVerifyArgs),
+    /// Lint a chain against ATIS-1000080 and its validity at --now; exit 1 on any error-level finding (for CI).
+    #[command(
+        after_help = "Exit status: 0 no error-level finding (warnings allowed), 1 an error-level finding,\n2 usage or input error (unreadable file, fetch failed)."
+    )]
+    Lint(CertLintArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertLintArgs {
+    /// PEM/DER file, URL (fetched with the x5u rules) or '-' for stdin.
+    #[arg(value_name = "FILE|URL|-")]
+    pub source: String,
+    /// Time the validity is checked at, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -88,6 +108,9 @@ pub struct CertInspectArgs {
     /// PEM/DER file, URL (fetched with the x5u rules) or '-' for stdin.
     #[arg(value_name = "FILE|URL|-")]
     pub source: String,
+    /// Time expiry is judged at, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,

@@ -58,6 +58,7 @@ pub fn run() -> i32 {
         Mode::Demo(args) => demo::run(args),
         Mode::CertInspect(args) => cert::inspect(args),
         Mode::CertVerify(args) => cert::verify(args),
+        Mode::CertLint(args) => cert::lint(args),
         Mode::Serve(args) => serve::run(args),
     });
     match result {

@@ -7,8 +7,8 @@
 //! enforces, is decided here and nowhere else.
 
 use super::args::{
-    CertCommand, CertInspectArgs, CertVerifyArgs, Command, DecodeArgs, DemoArgs, PkiCommand,
-    PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
+    CertCommand, CertInspectArgs, CertLintArgs, CertVerifyArgs, Command, DecodeArgs, DemoArgs,
+    PkiCommand, PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
 };
 use anyhow::{bail, Result};
 use shaken::passport::Attestation;
@@ -74,6 +74,8 @@ pub enum Mode {
     CertInspect(CertInspectArgs),
     /// `cert verify`: validate a chain to the trust anchors.
     CertVerify(CertVerifyArgs),
+    /// `cert lint`: lint a chain, exit 1 on an error-level finding.
+    CertLint(CertLintArgs),
     /// `serve`: the REST signing and verification service.
     Serve(ServeArgs),
 }
@@ -135,6 +137,7 @@ impl Mode {
             Command::Demo(args) => Mode::Demo(args),
             Command::Cert(CertCommand::Inspect(args)) => Mode::CertInspect(args),
             Command::Cert(CertCommand::Verify(args)) => Mode::CertVerify(args),
+            Command::Cert(CertCommand::Lint(args)) => Mode::CertLint(args),
             Command::Serve(args) => Mode::Serve(args),
         })
     }
@@ -338,6 +341,10 @@ mod tests {
         assert!(matches!(
             mode(&["cert", "verify", "c.pem"]),
             Mode::CertVerify(_)
+        ));
+        assert!(matches!(
+            mode(&["cert", "lint", "c.pem"]),
+            Mode::CertLint(_)
         ));
         assert!(matches!(mode(&["serve"]), Mode::Serve(_)));
     }

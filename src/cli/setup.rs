@@ -3,7 +3,7 @@
 //! signer, the async runtime.
 
 use super::args::{CrlArgs, CrlPolicyArg, FetchArgs, VerifyArgs};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use shaken::cert::TrustAnchors;
 use shaken::config::{ConfigError, CrlPolicy, CrlSpec, ReplayMode, Setting, Source};
 use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
@@ -11,7 +11,7 @@ use shaken::tn::TnPolicy;
 use shaken::verify::{CallContext, Failure, VerifiedPassport, Verifier};
 use shaken::Limits;
 use shaken::{StiVs, VerifierConfig};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Environment variable naming default trust anchors (paths separated by ':').
@@ -121,6 +121,11 @@ pub fn config_error(e: ConfigError) -> anyhow::Error {
 /// Build the verification service from the flags.
 pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> {
     let config = verifier_config(a, replay_default);
+    // The notes only (the anchors are small; StiVs reads them again and
+    // reports any error with its setting).
+    if let Ok((_, notes)) = shaken::load::trust_anchors_with_notes(&config.trust_anchors) {
+        print_anchor_notes(&notes);
+    }
     let vs = Arc::new(StiVs::from_config(&config).map_err(config_error)?);
     Ok(VerifySetup {
         verifier: vs.verifier().clone(),
@@ -159,55 +164,26 @@ pub fn check_x5u(x5u: &str) -> Result<()> {
 }
 
 /// Load trust anchors from the given paths or, if none, from
-/// $SHAKEN_TRUST_ANCHORS. An empty result is allowed: the verifier then
-/// reports 437 `no-trust-anchors`, and the CLI adds the flag to pass
-/// (`hints`).
+/// $SHAKEN_TRUST_ANCHORS (the library's loader, as `verify` uses). An empty
+/// result is allowed: the verifier then reports 437 `no-trust-anchors`, and
+/// the CLI adds the flag to pass (`hints`). The loader's notes (skipped
+/// files, anchors that are not self-signed) go to stderr.
 pub fn load_anchors(paths: &[PathBuf]) -> Result<TrustAnchors> {
-    let mut list: Vec<PathBuf> = paths.to_vec();
-    if list.is_empty() {
-        if let Some(env) = std::env::var_os(TRUST_ANCHORS_ENV) {
-            list.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
-        }
-    }
-    let mut anchors = TrustAnchors::new();
-    for p in &list {
-        add_anchor_path(&mut anchors, p)?;
-    }
+    let (anchors, notes) =
+        shaken::load::trust_anchors_with_notes(&anchor_sources(paths)).map_err(config_error)?;
+    print_anchor_notes(&notes);
     Ok(anchors)
 }
 
-fn add_anchor_path(anchors: &mut TrustAnchors, path: &Path) -> Result<()> {
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("trust anchors {}: cannot read", path.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .with_context(|| format!("listing {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e, "pem" | "crt" | "cer"))
-            })
-            .collect();
-        entries.sort();
-        for p in entries {
-            add_anchor_file(anchors, &p)?;
+/// The trust-anchor notes on stderr: a skipped file is a note, an anchor
+/// that is not self-signed a warning.
+pub fn print_anchor_notes(notes: &[shaken::load::AnchorNote]) {
+    for n in notes {
+        match n {
+            shaken::load::AnchorNote::Skipped { .. } => eprintln!("note: --trust-anchors {n}"),
+            _ => eprintln!("warning: --trust-anchors {n}"),
         }
-    } else {
-        add_anchor_file(anchors, path)?;
     }
-    Ok(())
-}
-
-fn add_anchor_file(anchors: &mut TrustAnchors, path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let n = anchors
-        .add_pem(&bytes)
-        .with_context(|| format!("trust anchors {}", path.display()))?;
-    if n == 0 {
-        bail!("trust anchors {}: no CERTIFICATE found", path.display());
-    }
-    Ok(())
 }
 
 #[cfg(test)]

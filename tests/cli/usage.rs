@@ -259,3 +259,90 @@ fn times_take_rfc3339_or_unix_seconds() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("RFC 3339"), "{}", stderr(&o));
 }
+
+/// `cert lint` gates CI (exit 1 on an error finding); `cert inspect` keeps
+/// exit 0, flags expiry at `--now` and names OIDs (item 6).
+#[test]
+fn cert_lint_gates_and_inspect_flags_expiry_and_names_oids() {
+    let openssl = |f: &str| {
+        test_data(&format!("cert/openssl/{f}"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let good = certs("sp-chain.pem");
+    let o = shaken(&["cert", "lint", &good, "--now", NOW]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("PASSED"));
+    let bad = openssl("bad-ku-chain.pem");
+    let o = shaken(&["cert", "lint", &bad, "--now", NOW, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["errors"], 4);
+    assert!(v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "e_ee_key_usage"));
+    assert_eq!(shaken(&["cert", "inspect", &bad]).status.code(), Some(0));
+
+    // Expired at --now: flagged in the text, the JSON and by lint.
+    let expired = openssl("expired-chain.pem");
+    let o = shaken(&["cert", "inspect", &expired, "--now", "2027-01-01T00:00:00Z"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains("EXPIRED at 2027-01-01T00:00:00Z"),
+        "{}",
+        stdout(&o)
+    );
+    let o = shaken(&[
+        "cert", "inspect", &expired, "--now", NOW, "--format", "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["certificates"][0]["validity"], "expired");
+    assert!(v["lint"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["code"] == "e_expired"));
+    let o = shaken(&[
+        "cert",
+        "inspect",
+        &good,
+        "--now",
+        "2000-01-01T00:00:00Z",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["certificates"][0]["validity"], "not-yet-valid");
+    assert_eq!(
+        shaken(&["cert", "lint", &expired, "--now", NOW])
+            .status
+            .code(),
+        Some(1)
+    );
+
+    // OIDs with their names.
+    let rsa = test_data("keys/rsa.cert.pem")
+        .to_string_lossy()
+        .into_owned();
+    let text = stdout(&shaken(&["cert", "inspect", &rsa, "--now", NOW]));
+    for named in [
+        "rsaEncryption (1.2.840.113549.1.1.1)",
+        "extendedKeyUsage (2.5.29.37)",
+        "sha256WithRSAEncryption (1.2.840.113549.1.1.11)",
+    ] {
+        assert!(text.contains(named), "{named} not in {text}");
+    }
+    let p384 = test_data("keys/p384.cert.pem")
+        .to_string_lossy()
+        .into_owned();
+    let text = stdout(&shaken(&["cert", "inspect", &p384, "--now", NOW]));
+    assert!(text.contains("secp384r1 (1.3.132.0.34)"), "{text}");
+    let text = stdout(&shaken(&["cert", "inspect", &good, "--now", NOW]));
+    assert!(
+        text.contains("SHAKEN certificate policy (2.16.840.1.114569.1.1.4)"),
+        "{text}"
+    );
+}

@@ -16,3 +16,8 @@ openssl pkey -in p256.pkcs8.pem -pubout -out p256.public.pem   # BEGIN PUBLIC KE
 rm p256.pkcs8.pem
 # The one good key: P-256 in SEC1 after an EC PARAMETERS block, as ecparam writes it.
 openssl ecparam -name prime256v1 -genkey -out p256.sec1-with-params.pem
+# Certificates with OIDs cert inspect/lint must name (issue 22 item 6).
+openssl req -x509 -key rsa.pkcs8.pem -subj "/C=US/O=Lab/CN=SHAKEN RSA" -days 36500 \
+  -set_serial 0x1122334455667788 -addext "extendedKeyUsage=serverAuth" -out rsa.cert.pem
+openssl req -x509 -key p384.pkcs8.pem -subj "/C=US/O=Lab/CN=SHAKEN P384 ROOT" -days 36500 \
+  -set_serial 0x1122334455667789 -out p384.cert.pem

@@ -274,9 +274,9 @@ impl Certificate {
                     point.len()
                 )
             }
-            (OID_EC_PUBLIC_KEY, Some(c)) => format!("id-ecPublicKey on curve {c}"),
+            (OID_EC_PUBLIC_KEY, Some(c)) => format!("id-ecPublicKey on curve {}", oid_with_name(c)),
             (OID_EC_PUBLIC_KEY, None) => "id-ecPublicKey without a named curve".to_owned(),
-            (a, _) => format!("key algorithm {a}"),
+            (a, _) => format!("key algorithm {}", oid_with_name(a)),
         };
 
         let mut tn_auth_list = None;
@@ -508,6 +508,15 @@ pub(crate) fn pem_blocks(
     Ok(out)
 }
 
+/// A dotted OID with its name where one is known: `extendedKeyUsage
+/// (2.5.29.37)`, else the OID alone.
+pub fn oid_with_name(dotted: &str) -> String {
+    match oid_name(dotted) {
+        Some(name) => format!("{name} ({dotted})"),
+        None => dotted.to_owned(),
+    }
+}
+
 /// The registered short name of a dotted OID (`2.5.29.37` ->
 /// `extendedKeyUsage`, `1.3.132.0.34` -> `secp384r1`), from x509-parser's
 /// `oid-registry`, plus the SHAKEN OIDs it does not know. `None` when no
@@ -519,7 +528,7 @@ pub fn oid_name(dotted: &str) -> Option<&'static str> {
         claim_constraints::OID_ENHANCED_JWT_CLAIM_CONSTRAINTS => {
             return Some("EnhancedJWTClaimConstraints")
         }
-        "2.16.840.1.114569.1.1.4" => return Some("SHAKEN certificate policy (ATIS-1000080)"),
+        o if SHAKEN_POLICY_OIDS.contains(&o) => return Some("SHAKEN certificate policy"),
         "1.3.6.1.5.5.7.3.20" => return Some("id-kp-jwt-stir-shaken"),
         _ => {}
     }
