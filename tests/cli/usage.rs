@@ -346,3 +346,53 @@ fn cert_lint_gates_and_inspect_flags_expiry_and_names_oids() {
         "{text}"
     );
 }
+
+/// A SIP message copied from an SBC log or ngrep, with its prefix line, is
+/// signed and verified; the skip is said on stderr (item 7).
+#[test]
+fn a_sip_message_with_a_log_prefix_line_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let invite = std::fs::read_to_string(test_data("sip/invite-no-date.txt")).unwrap();
+    let logged = dir.path().join("logged.txt");
+    std::fs::write(
+        &logged,
+        format!("U 192.0.2.1:5060 -> 192.0.2.2:5060 #1\n{invite}"),
+    )
+    .unwrap();
+    let key = certs("sp.key.pem");
+    let o = shaken(&[
+        "sign",
+        "--sip",
+        logged.to_str().unwrap(),
+        "--key",
+        &key,
+        "--x5u",
+        X5U,
+        "--attest",
+        "A",
+        "--iat",
+        NOW,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped the log prefix line"),
+        "{}",
+        stderr(&o)
+    );
+    let signed = dir.path().join("signed.txt");
+    std::fs::write(&signed, &o.stdout).unwrap();
+    assert!(stdout(&o).starts_with("INVITE "), "{}", stdout(&o));
+    let (cert, root) = (certs("sp-chain.pem"), certs("root.pem"));
+    let o = shaken(&[
+        "verify",
+        "--sip",
+        signed.to_str().unwrap(),
+        "--cert",
+        &cert,
+        "--trust-anchors",
+        &root,
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
