@@ -11,6 +11,7 @@ mod support;
 mod batch;
 mod cert;
 mod cli;
+mod golden;
 mod hostile;
 mod pcap;
 mod sip;
