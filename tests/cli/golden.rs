@@ -74,7 +74,7 @@ fn identity() -> String {
         .to_owned()
 }
 
-fn verify_args<'a>(extra: &[&'a str]) -> Vec<String> {
+fn verify_args(extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
         "verify",
         "--cert",
