@@ -3,6 +3,23 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// The one parser of every time flag (`--now`, `--iat`, `--not-before`):
+/// Unix seconds (`1767225600`) or RFC 3339 (`2026-01-01T00:00:00Z`,
+/// `2026-01-01T01:00:00+01:00`).
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|_| {
+            format!(
+                "{s:?} is neither Unix seconds (1767225600) nor RFC 3339 (2026-01-01T00:00:00Z)"
+            )
+        })
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "shaken",
@@ -22,7 +39,8 @@ Examples:
   shaken sign --sip invite.txt --key sp.key.pem --x5u https://cr.example.net/sp.pem --attest B
   shaken sign --batch requests.jsonl --key sp.key.pem --x5u https://cr.example.net/sp.pem
 
-Exit status: 0 signed, 2 usage or input error.";
+Exit status: 0 signed (with --batch: every line signed), 1 with --batch: a line failed
+(its error is on its output line), 2 usage or input error.";
 
 const VERIFY_EXAMPLES: &str = "\
 Examples:
@@ -59,10 +77,30 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum CertCommand {
-    /// Show every certificate of a chain (subject, issuer, validity, key, TNAuthList, policies, CRL DPs) and lint it against ATIS-1000080.
+    /// Show every certificate of a chain (subject, issuer, validity, key, TNAuthList, policies, CRL DPs) and lint it against ATIS-1000080 (always exit 0; see `cert lint`).
     Inspect(CertInspectArgs),
     /// Validate a chain to the trust anchors (no PASSporT) and say why it fails.
     Verify(CertVerifyArgs),
+    /// Lint a chain against ATIS-1000080 and its validity at --now; exit 1 on any error-level finding (for CI).
+    #[command(
+        after_help = "Exit status: 0 no error-level finding (warnings allowed), 1 an error-level finding,\n2 usage or input error (unreadable file, fetch failed)."
+    )]
+    Lint(CertLintArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CertLintArgs {
+    /// PEM/DER file, URL (fetched with the x5u rules) or '-' for stdin.
+    #[arg(value_name = "FILE|URL|-")]
+    pub source: String,
+    /// Time the validity is checked at, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +108,9 @@ pub struct CertInspectArgs {
     /// PEM/DER file, URL (fetched with the x5u rules) or '-' for stdin.
     #[arg(value_name = "FILE|URL|-")]
     pub source: String,
+    /// Time expiry is judged at, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,
@@ -85,8 +126,8 @@ pub struct CertVerifyArgs {
     /// Trusted roots: PEM file or directory (repeatable). Default: $SHAKEN_TRUST_ANCHORS.
     #[arg(long, value_name = "PATH")]
     pub trust_anchors: Vec<PathBuf>,
-    /// Verification time, Unix seconds; default now.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    /// Verification time, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<i64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
@@ -142,8 +183,8 @@ pub struct ServeArgs {
     /// Log format on stderr: text or json (filter with RUST_LOG, default info).
     #[arg(long, value_enum)]
     pub log_format: Option<OutFormat>,
-    /// Freeze the server clock at this time, Unix seconds (labs and tests replaying old traffic).
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    /// Freeze the server clock at this time, Unix seconds or RFC 3339 (labs and tests replaying old traffic).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<i64>,
     #[command(flatten)]
     pub tn: TnArgs,
@@ -192,8 +233,9 @@ pub struct PkiInitArgs {
     /// Validity of every certificate, in days from the start of validity.
     #[arg(long, default_value_t = 3650)]
     pub days: u32,
-    /// Start of validity, Unix seconds (default: one hour ago).
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    /// Start of validity, Unix seconds or RFC 3339 [default: one hour ago]. Set it before the
+    /// oldest call you will replay (a capture's timestamps are checked against it).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub not_before: Option<i64>,
     /// CRL distribution point URL written into the certificates.
     #[arg(long, default_value = "http://127.0.0.1:8080/crl.pem")]
@@ -201,6 +243,9 @@ pub struct PkiInitArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// Output format: text (one line per file on stderr) or json (one object on stdout).
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -246,10 +291,12 @@ pub struct SignArgs {
     #[arg(long, value_name = "A|B|C", required_unless_present = "batch")]
     pub attest: Option<shaken::passport::Attestation>,
     /// Sign a SIP request: orig from P-Asserted-Identity (else From), dest from To; prints the message with Identity (and Date) added.
-    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest", "batch"])]
+    /// (--format does not apply: the output is the SIP message.)
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest", "batch", "format"])]
     pub sip: Option<String>,
     /// JSON Lines of ATIS-1000082 signing requests; prints {"identity": ...} per line, in order.
-    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest"])]
+    /// (Each line carries its own attest, origid and iat.)
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest", "attest", "origid", "iat", "format"])]
     pub batch: Option<String>,
     /// Worker threads for --batch (default: all cores).
     #[arg(long, value_name = "N")]
@@ -257,8 +304,8 @@ pub struct SignArgs {
     /// Origination identifier (UUID); default a new random UUID v4.
     #[arg(long, value_name = "UUID")]
     pub origid: Option<String>,
-    /// Issued-at time, Unix seconds; default now.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    /// Issued-at time, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub iat: Option<i64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SignFormat::Header)]
@@ -275,11 +322,12 @@ pub struct VerifyArgs {
     /// Identity header value (or a bare full-form PASSporT), or '-' for stdin.
     #[arg(value_name = "VALUE|-")]
     pub value: Option<String>,
-    /// Expected calling number; the PASSporT's orig must match it.
-    #[arg(long, value_name = "TN")]
+    /// Expected calling number; the PASSporT's orig must match it. (--sip, --batch and --pcap
+    /// take the numbers from each call.)
+    #[arg(long, value_name = "TN", conflicts_with_all = ["sip", "batch", "pcap"])]
     pub orig: Option<String>,
     /// Expected called number (repeatable); each must be in the PASSporT's dest.
-    #[arg(long, value_name = "TN")]
+    #[arg(long, value_name = "TN", conflicts_with_all = ["sip", "batch", "pcap"])]
     pub dest: Vec<String>,
     /// Certificate or chain (PEM, end entity first) to use instead of fetching x5u.
     #[arg(long, value_name = "FILE")]
@@ -287,8 +335,8 @@ pub struct VerifyArgs {
     /// Trusted STI-CA roots: PEM file or directory of PEM files (repeatable). Default: $SHAKEN_TRUST_ANCHORS (paths separated by ':').
     #[arg(long, value_name = "PATH")]
     pub trust_anchors: Vec<PathBuf>,
-    /// Verification time, Unix seconds; default now.
-    #[arg(long, value_name = "UNIX_SECONDS")]
+    /// Verification time, Unix seconds or RFC 3339 [default: now; with --pcap, each packet's time].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<i64>,
     /// Freshness window for iat, seconds, applied to the past and the future.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -315,10 +363,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Detect replayed PASSporTs (default: on for --batch/--pcap, off for one header).
-    #[arg(long, overrides_with = "no_replay")]
+    #[arg(long, conflicts_with = "no_replay")]
     pub replay: bool,
     /// Turn replay detection off.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replay_dir")]
     pub no_replay: bool,
     /// Share replay detection with the other shaken processes of this host
     /// through DIR (put it on tmpfs, e.g. /dev/shm/shaken-replay); implies --replay.
@@ -366,6 +414,9 @@ pub struct DecodeArgs {
     /// Identity header value or PASSporT, or '-' for stdin.
     #[arg(value_name = "VALUE|-")]
     pub value: Option<String>,
+    /// Output format: json (indented, as decode has always printed) or text.
+    #[arg(long, value_enum, default_value_t = OutFormat::Json)]
+    pub format: OutFormat,
 }
 
 #[derive(Args, Debug)]

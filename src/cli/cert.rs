@@ -1,6 +1,8 @@
 //! `shaken cert inspect` and `shaken cert verify`.
 
-use super::args::{CertInspectArgs, CertVerifyArgs, CrlArgs, CrlPolicyArg, FetchArgs, OutFormat};
+use super::args::{
+    CertInspectArgs, CertLintArgs, CertVerifyArgs, CrlArgs, CrlPolicyArg, FetchArgs, OutFormat,
+};
 use super::clock::{now, rfc3339};
 use super::input::read_input;
 use super::setup::{apply_fetch_args, config_error, load_anchors, runtime};
@@ -28,10 +30,10 @@ fn load_crl_files(c: &CrlArgs, limits: &Limits) -> Result<Vec<Crl>> {
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use shaken::cert::lint::{lint_chain, role_of, Finding, Severity};
+use shaken::cert::lint::{lint_chain_at, role_of, Finding, Severity, Validity};
 use shaken::cert::{
-    crl_distribution_points, parse_chain, validate_chain, Certificate, ChainError, ChainPolicy,
-    Crl, TnEntry,
+    crl_distribution_points, oid_name, oid_with_name, parse_chain, validate_chain, Certificate,
+    ChainError, ChainPolicy, Crl, TnEntry,
 };
 use shaken::online::{chain_cache, crl_urls, CrlFetcher};
 use shaken::verify::CrlFailure;
@@ -101,7 +103,7 @@ fn tn_entry_text(e: &TnEntry) -> String {
     }
 }
 
-fn cert_json(chain: &[Certificate], index: usize, cert: &Certificate) -> Value {
+fn cert_json(chain: &[Certificate], index: usize, cert: &Certificate, now: i64) -> Value {
     let (ski, aki) = key_ids(cert);
     let tnal = match (cert.tn_auth_list(), cert.tn_auth_list_error()) {
         (Some(l), _) => json!({
@@ -119,6 +121,7 @@ fn cert_json(chain: &[Certificate], index: usize, cert: &Certificate) -> Value {
         "serial": cert.serial_hex(),
         "not_before": rfc3339(cert.not_before()),
         "not_after": rfc3339(cert.not_after()),
+        "validity": Validity::of(cert, now).as_str(),
         "key": cert.key_description(),
         "is_ca": cert.is_ca(),
         "ski": ski,
@@ -131,6 +134,7 @@ fn cert_json(chain: &[Certificate], index: usize, cert: &Certificate) -> Value {
         })).collect::<Vec<_>>(),
         "claim_constraints_error": cert.claim_constraints_error(),
         "policies": cert.policy_oids(),
+        "policy_names": cert.policy_oids().iter().map(|o| oid_name(o)).collect::<Vec<_>>(),
         "crl_distribution_points": crl_distribution_points(cert)
             .into_iter()
             .map(|(url, issuer)| json!({"url": url, "crl_issuer": issuer}))
@@ -138,7 +142,7 @@ fn cert_json(chain: &[Certificate], index: usize, cert: &Certificate) -> Value {
     })
 }
 
-fn cert_text(chain: &[Certificate], index: usize, cert: &Certificate) -> String {
+fn cert_text(chain: &[Certificate], index: usize, cert: &Certificate, now: i64) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: &str| s.push_str(&format!("  {k:<14}{v}\n"));
     let (ski, aki) = key_ids(cert);
@@ -148,9 +152,14 @@ fn cert_text(chain: &[Certificate], index: usize, cert: &Certificate) -> String 
     line(
         "validity",
         &format!(
-            "{} to {}",
+            "{} to {}{}",
             rfc3339(cert.not_before()),
-            rfc3339(cert.not_after())
+            rfc3339(cert.not_after()),
+            match Validity::of(cert, now) {
+                Validity::Expired => format!("  EXPIRED at {}", rfc3339(now)),
+                Validity::NotYetValid => format!("  NOT YET VALID at {}", rfc3339(now)),
+                _ => String::new(),
+            }
         ),
     );
     line("key", cert.key_description());
@@ -189,7 +198,12 @@ fn cert_text(chain: &[Certificate], index: usize, cert: &Certificate) -> String 
     if cert.policy_oids().is_empty() {
         line("policies", "(none)");
     } else {
-        line("policies", &cert.policy_oids().join(", "));
+        let named: Vec<String> = cert
+            .policy_oids()
+            .iter()
+            .map(|o| oid_with_name(o))
+            .collect();
+        line("policies", &named.join(", "));
     }
     let points = crl_distribution_points(cert);
     if points.is_empty() {
@@ -217,51 +231,103 @@ fn finding_json(f: &Finding) -> Value {
     })
 }
 
-/// `shaken cert inspect FILE|URL|-`.
+/// The lint block of `cert inspect` and `cert lint`: a count line, then one
+/// line per finding.
+fn lint_text(findings: &[Finding]) -> String {
+    let errors = error_count(findings);
+    let mut s = format!(
+        "ATIS-1000080 v005 lint: {errors} error(s), {} warning(s)\n",
+        findings.len() - errors
+    );
+    for f in findings {
+        let sev = match f.severity {
+            Severity::Error => "error",
+            _ => "warning",
+        };
+        s.push_str(&format!(
+            "  {sev:<8}{:<36}cert {} ({}): {}\n",
+            f.code,
+            f.cert,
+            f.role.as_str(),
+            f.message
+        ));
+    }
+    s
+}
+
+fn error_count(findings: &[Finding]) -> usize {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count()
+}
+
+/// `shaken cert inspect FILE|URL|-`: always exit 0 (`cert lint` gates).
 pub fn inspect(a: CertInspectArgs) -> Result<i32> {
     let limits = Limits::default();
     let chain = load_chain(&a.source, &a.fetch, &limits)?;
-    let findings = lint_chain(&chain);
+    let at = a.now.unwrap_or_else(now);
+    let findings = lint_chain_at(&chain, at);
     let mut out = std::io::stdout().lock();
     match a.format {
         OutFormat::Json => {
             let v = json!({
-                "certificates": chain.iter().enumerate().map(|(i, c)| cert_json(&chain, i, c)).collect::<Vec<_>>(),
+                "now": rfc3339(at),
+                "certificates": chain.iter().enumerate().map(|(i, c)| cert_json(&chain, i, c, at)).collect::<Vec<_>>(),
                 "lint": findings.iter().map(finding_json).collect::<Vec<_>>(),
             });
             writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         }
         OutFormat::Text => {
             for (i, c) in chain.iter().enumerate() {
-                out.write_all(cert_text(&chain, i, c).as_bytes())?;
+                out.write_all(cert_text(&chain, i, c, at).as_bytes())?;
                 writeln!(out)?;
             }
-            let errors = findings
-                .iter()
-                .filter(|f| f.severity == Severity::Error)
-                .count();
-            writeln!(
-                out,
-                "ATIS-1000080 v005 lint: {errors} error(s), {} warning(s)",
-                findings.len() - errors
-            )?;
-            for f in &findings {
-                let sev = match f.severity {
-                    Severity::Error => "error",
-                    _ => "warning",
-                };
+            out.write_all(lint_text(&findings).as_bytes())?;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `shaken cert lint FILE|URL|-`: exit 1 on any error-level finding.
+pub fn lint(a: CertLintArgs) -> Result<i32> {
+    let limits = Limits::default();
+    let chain = load_chain(&a.source, &a.fetch, &limits)?;
+    let at = a.now.unwrap_or_else(now);
+    let findings = lint_chain_at(&chain, at);
+    let errors = error_count(&findings);
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        OutFormat::Json => writeln!(
+            out,
+            "{}",
+            json!({
+                "source": a.source,
+                "now": rfc3339(at),
+                "certificates": chain.len(),
+                "passed": errors == 0,
+                "errors": errors,
+                "warnings": findings.len() - errors,
+                "findings": findings.iter().map(finding_json).collect::<Vec<_>>(),
+            })
+        )?,
+        OutFormat::Text => {
+            out.write_all(lint_text(&findings).as_bytes())?;
+            if errors == 0 {
                 writeln!(
                     out,
-                    "  {sev:<8}{:<36}cert {} ({}): {}",
-                    f.code,
-                    f.cert,
-                    f.role.as_str(),
-                    f.message
+                    "PASSED: no error-level finding in {} certificate(s).",
+                    chain.len()
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "FAILED: {errors} error-level finding(s); the codes are explained in docs/certificates.md."
                 )?;
             }
         }
     }
-    Ok(EXIT_OK)
+    Ok(if errors == 0 { EXIT_OK } else { EXIT_FAIL })
 }
 
 /// The CRLs named by `--crl` (files and URLs) and, with `--fetch-crl`, the

@@ -41,6 +41,28 @@ pub fn print_for_report(report: &Report) {
 
 /// The hint for the first library diagnostic in an error's cause chain.
 pub fn for_error(e: &anyhow::Error) -> Option<&'static str> {
+    for_diagnostic(e).or_else(|| for_io(e))
+}
+
+/// What to do about a file the system would not give us.
+fn for_io(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(
+        |cause| match cause.downcast_ref::<std::io::Error>()?.kind() {
+            std::io::ErrorKind::NotFound => {
+                Some("check the path (a relative path is taken from the current directory)")
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                Some("the file is not readable by this user: check its owner and mode (ls -l)")
+            }
+            std::io::ErrorKind::AddrInUse => {
+                Some("another process listens on that address: stop it or pick another port")
+            }
+            _ => None,
+        },
+    )
+}
+
+fn for_diagnostic(e: &anyhow::Error) -> Option<&'static str> {
     e.chain().find_map(|cause| {
         let id = if let Some(d) = cause.downcast_ref::<shaken::verify::VerifyError>() {
             Diagnostic::id(d)

@@ -58,6 +58,7 @@ pub fn run() -> i32 {
         Mode::Demo(args) => demo::run(args),
         Mode::CertInspect(args) => cert::inspect(args),
         Mode::CertVerify(args) => cert::verify(args),
+        Mode::CertLint(args) => cert::lint(args),
         Mode::Serve(args) => serve::run(args),
     });
     match result {
@@ -66,7 +67,7 @@ pub fn run() -> i32 {
             if is_broken_pipe(&e) {
                 return EXIT_OK;
             }
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", render::error_chain(&e));
             if let Some(h) = hints::for_error(&e) {
                 eprintln!("hint: {h}");
             }

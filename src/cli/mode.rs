@@ -7,8 +7,8 @@
 //! enforces, is decided here and nowhere else.
 
 use super::args::{
-    CertCommand, CertInspectArgs, CertVerifyArgs, Command, DecodeArgs, DemoArgs, PkiCommand,
-    PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
+    CertCommand, CertInspectArgs, CertLintArgs, CertVerifyArgs, Command, DecodeArgs, DemoArgs,
+    PkiCommand, PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
 };
 use anyhow::{bail, Result};
 use shaken::passport::Attestation;
@@ -74,6 +74,8 @@ pub enum Mode {
     CertInspect(CertInspectArgs),
     /// `cert verify`: validate a chain to the trust anchors.
     CertVerify(CertVerifyArgs),
+    /// `cert lint`: lint a chain, exit 1 on an error-level finding.
+    CertLint(CertLintArgs),
     /// `serve`: the REST signing and verification service.
     Serve(ServeArgs),
 }
@@ -86,6 +88,9 @@ impl Mode {
     pub fn from_args(command: Command) -> Result<Mode> {
         Ok(match command {
             Command::Sign(args) => {
+                if args.jobs.is_some() && args.batch.is_none() {
+                    bail!("--jobs sets the workers of --batch: use it with --batch");
+                }
                 if let Some(message) = args.sip.clone() {
                     let Some(attest) = args.attest else {
                         bail!("--attest is required with --sip");
@@ -105,6 +110,18 @@ impl Mode {
                 }
             }
             Command::Verify(args) => {
+                if args.report.is_some() && args.batch.is_none() && args.pcap.is_none() {
+                    bail!(
+                        "--report writes the summary of many calls: use it with --batch or --pcap \
+                         (one value or --sip prints its report on stdout; add --format json)"
+                    );
+                }
+                if args.jobs.is_some() && args.batch.is_none() {
+                    bail!("--jobs sets the workers of --batch: use it with --batch (--pcap reads one capture in order)");
+                }
+                if args.verstat_attest && args.sip.is_none() {
+                    bail!("--verstat-attest changes the verstat parameter --sip signals: use it with --sip");
+                }
                 if let Some(message) = args.sip.clone() {
                     Mode::VerifySip { message, args }
                 } else if let Some(input) = args.batch.clone() {
@@ -120,6 +137,7 @@ impl Mode {
             Command::Demo(args) => Mode::Demo(args),
             Command::Cert(CertCommand::Inspect(args)) => Mode::CertInspect(args),
             Command::Cert(CertCommand::Verify(args)) => Mode::CertVerify(args),
+            Command::Cert(CertCommand::Lint(args)) => Mode::CertLint(args),
             Command::Serve(args) => Mode::Serve(args),
         })
     }
@@ -174,6 +192,143 @@ mod tests {
         ));
     }
 
+    fn refused(argv: &[&str]) -> String {
+        match Cli::try_parse_from(std::iter::once("shaken").chain(argv.iter().copied())) {
+            Err(e) => e.to_string(),
+            Ok(cli) => Mode::from_args(cli.command).unwrap_err().to_string(),
+        }
+    }
+
+    /// A flag the chosen mode would not use is a usage error naming it
+    /// (issue 22 item 5), never silently ignored.
+    #[test]
+    fn ignored_flags_are_refused() {
+        let sign = |extra: &[&str]| refused(&[&["sign"], &KEY[..], extra].concat());
+        for (extra, names) in [
+            (
+                &["--sip", "m", "--attest", "A", "--format", "json"][..],
+                ["--sip", "--format"],
+            ),
+            (
+                &["--batch", "b", "--format", "token"][..],
+                ["--batch", "--format"],
+            ),
+            (
+                &["--batch", "b", "--attest", "A"][..],
+                ["--batch", "--attest"],
+            ),
+            (&["--batch", "b", "--iat", "1"][..], ["--batch", "--iat"]),
+            (
+                &["--batch", "b", "--origid", "x"][..],
+                ["--batch", "--origid"],
+            ),
+            (
+                &["--orig", "1", "--dest", "2", "--attest", "A", "--jobs", "2"][..],
+                ["--jobs", "--batch"],
+            ),
+        ] {
+            let e = sign(extra);
+            for n in names {
+                assert!(e.contains(n), "{extra:?}: {e}");
+            }
+        }
+        for (argv, names) in [
+            (
+                &["verify", "x", "--report", "r.html"][..],
+                ["--report", "--batch"],
+            ),
+            (
+                &["verify", "--sip", "m", "--report", "r.html"][..],
+                ["--report", "--pcap"],
+            ),
+            (
+                &["verify", "x", "--replay", "--no-replay"][..],
+                ["--replay", "--no-replay"],
+            ),
+            (
+                &["verify", "x", "--no-replay", "--replay-dir", "d"][..],
+                ["--no-replay", "--replay-dir"],
+            ),
+            (
+                &["verify", "--batch", "b", "--orig", "1"][..],
+                ["--orig", "--batch"],
+            ),
+            (
+                &["verify", "--pcap", "c", "--dest", "1"][..],
+                ["--dest", "--pcap"],
+            ),
+            (
+                &["verify", "--sip", "m", "--orig", "1"][..],
+                ["--orig", "--sip"],
+            ),
+            (&["verify", "x", "--jobs", "2"][..], ["--jobs", "--batch"]),
+            (
+                &["verify", "--pcap", "c", "--jobs", "2"][..],
+                ["--jobs", "--batch"],
+            ),
+            (
+                &["verify", "x", "--verstat-attest"][..],
+                ["--verstat-attest", "--sip"],
+            ),
+        ] {
+            let e = refused(argv);
+            for n in names {
+                assert!(e.contains(n), "{argv:?}: {e}");
+            }
+        }
+        // What each mode does use stays accepted.
+        mode(&[
+            "verify", "--batch", "b", "--jobs", "2", "--report", "r.html", "--replay",
+        ]);
+        mode(&["verify", "--pcap", "c", "--report", "r.html", "--no-replay"]);
+        mode(&[
+            "verify",
+            "--sip",
+            "m",
+            "--verstat-attest",
+            "--replay-dir",
+            "d",
+        ]);
+        mode(
+            &[
+                &["sign"],
+                &KEY[..],
+                &["--batch", "b", "--jobs", "2", "--deterministic"],
+            ]
+            .concat(),
+        );
+        mode(
+            &[
+                &["sign"],
+                &KEY[..],
+                &[
+                    "--sip",
+                    "m",
+                    "--attest",
+                    "A",
+                    "--iat",
+                    "2026-01-01T00:00:00Z",
+                ],
+            ]
+            .concat(),
+        );
+    }
+
+    #[test]
+    fn times_are_unix_seconds_or_rfc3339() {
+        use crate::cli::args::parse_time;
+        assert_eq!(parse_time("1767225600"), Ok(1_767_225_600));
+        assert_eq!(parse_time("2026-01-01T00:00:00Z"), Ok(1_767_225_600));
+        assert_eq!(parse_time("2026-01-01T01:00:00+01:00"), Ok(1_767_225_600));
+        assert_eq!(parse_time("-5"), Ok(-5));
+        let e = parse_time("yesterday").unwrap_err();
+        assert!(e.contains("RFC 3339") && e.contains("Unix seconds"), "{e}");
+        let Mode::Verify(a) = mode(&["verify", "x", "--now", "2026-01-01T00:00:00Z"]) else {
+            panic!("not verify");
+        };
+        assert_eq!(a.now, Some(1_767_225_600));
+    }
+
     #[test]
     fn other_modes() {
         assert!(matches!(mode(&["decode", "x"]), Mode::Decode(_)));
@@ -186,6 +341,10 @@ mod tests {
         assert!(matches!(
             mode(&["cert", "verify", "c.pem"]),
             Mode::CertVerify(_)
+        ));
+        assert!(matches!(
+            mode(&["cert", "lint", "c.pem"]),
+            Mode::CertLint(_)
         ));
         assert!(matches!(mode(&["serve"]), Mode::Serve(_)));
     }

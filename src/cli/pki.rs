@@ -1,10 +1,11 @@
 //! `shaken pki init`.
 
-use super::args::PkiInitArgs;
-use super::clock::now;
+use super::args::{OutFormat, PkiInitArgs};
+use super::clock::{now, rfc3339};
 use super::EXIT_OK;
 use anyhow::{bail, Context, Result};
 use shaken::pki::{LabPki, LabPkiOptions};
+use std::io::Write;
 
 /// The files `pki init` writes, and what each is.
 pub const FILES: &[(&str, &str)] = &[
@@ -71,10 +72,55 @@ pub fn init(a: PkiInitArgs) -> Result<i32> {
         pki.anchors_pem(),
         pki.crl.clone(),
     ];
+    let mut written = Vec::new();
     for ((name, what), body) in FILES.iter().zip(contents) {
         let p = a.dir.join(name);
-        std::fs::write(&p, body).with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("wrote {:<40} {what}", p.display());
+        let private = name.ends_with(".key.pem");
+        write_file(&p, body.as_bytes(), private)
+            .with_context(|| format!("writing {}", p.display()))?;
+        match a.format {
+            OutFormat::Text => eprintln!("wrote {:<40} {what}", p.display()),
+            OutFormat::Json => written.push(serde_json::json!({
+                "path": p.display().to_string(),
+                "what": what,
+                "private_key": private,
+            })),
+        }
+    }
+    if a.format == OutFormat::Json {
+        let out = serde_json::json!({
+            "dir": a.dir.display().to_string(),
+            "spc": a.spc,
+            "not_before": rfc3339(not_before),
+            "not_after": rfc3339(not_after),
+            "files": written,
+        });
+        writeln!(std::io::stdout().lock(), "{out}")?;
     }
     Ok(EXIT_OK)
+}
+
+/// Write `body` to `path`; a private key gets mode 0600 (owner only) from its
+/// creation on, so it is never readable by others, even for a moment. An
+/// existing file (`--force`) is truncated and its mode set again.
+fn write_file(path: &std::path::Path, body: &[u8], private: bool) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if private {
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path)?;
+        if private {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        f.write_all(body)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = private;
+        opts.open(path)?.write_all(body)
+    }
 }

@@ -194,3 +194,62 @@ mod tests {
         assert_eq!(colour_headline("NOT", false), "\x1b[1;31mNOT\x1b[0m");
     }
 }
+
+/// An error and its causes on one line, `outer: cause: root`, each cause
+/// said once: a library error whose text already ends with its source
+/// (`signing key k.pem: No such file or directory`) is not followed by that
+/// source again (ripgrep's `{err:#}`, without the echo).
+pub fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let msg = cause.to_string();
+        if msg.is_empty() || text.contains(&msg) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&msg);
+    }
+    text
+}
+
+#[cfg(test)]
+mod chain_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::error_chain;
+
+    /// A library error in the thiserror style `#[error("...: {source}")]`.
+    #[derive(Debug)]
+    struct Outer {
+        source: std::io::Error,
+    }
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "signing key k.pem: {}", self.source)
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn a_cause_is_said_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(Outer { source: io() }).context("--key");
+        assert_eq!(
+            error_chain(&e),
+            "--key: signing key k.pem: No such file or directory"
+        );
+        // Causes that are not repeated stay, in order.
+        let e = anyhow::Error::new(io())
+            .context("reading x")
+            .context("--cert");
+        assert_eq!(
+            error_chain(&e),
+            "--cert: reading x: No such file or directory"
+        );
+    }
+}

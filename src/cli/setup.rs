@@ -121,6 +121,11 @@ pub fn config_error(e: ConfigError) -> anyhow::Error {
 /// Build the verification service from the flags.
 pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> {
     let config = verifier_config(a, replay_default);
+    // The notes only (the anchors are small; StiVs reads them again and
+    // reports any error with its setting).
+    if let Ok((_, notes)) = shaken::load::trust_anchors_with_notes(&config.trust_anchors) {
+        print_anchor_notes(&notes);
+    }
     let vs = Arc::new(StiVs::from_config(&config).map_err(config_error)?);
     Ok(VerifySetup {
         verifier: vs.verifier().clone(),
@@ -159,12 +164,26 @@ pub fn check_x5u(x5u: &str) -> Result<()> {
 }
 
 /// Load trust anchors from the given paths or, if none, from
-/// $SHAKEN_TRUST_ANCHORS. An empty result is allowed: the verifier then
-/// reports 437 `no-trust-anchors`, and the CLI adds the flag to pass
-/// (`hints`).
+/// $SHAKEN_TRUST_ANCHORS (the library's loader, as `verify` uses). An empty
+/// result is allowed: the verifier then reports 437 `no-trust-anchors`, and
+/// the CLI adds the flag to pass (`hints`). The loader's notes (skipped
+/// files, anchors that are not self-signed) go to stderr.
 pub fn load_anchors(paths: &[PathBuf]) -> Result<TrustAnchors> {
-    // The library's loader, as for `verify` and `serve`.
-    shaken::load::trust_anchors(&anchor_sources(paths)).map_err(config_error)
+    let (anchors, notes) =
+        shaken::load::trust_anchors_with_notes(&anchor_sources(paths)).map_err(config_error)?;
+    print_anchor_notes(&notes);
+    Ok(anchors)
+}
+
+/// The trust-anchor notes on stderr: a skipped file is a note, an anchor
+/// that is not self-signed a warning.
+pub fn print_anchor_notes(notes: &[shaken::load::AnchorNote]) {
+    for n in notes {
+        match n {
+            shaken::load::AnchorNote::Skipped { .. } => eprintln!("note: --trust-anchors {n}"),
+            _ => eprintln!("warning: --trust-anchors {n}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
             return Ok(EXIT_FAIL);
         }
     };
+    note_prefix(&req, &path);
     // Both stages through the shared setup: --cert, or the x5u cache (and,
     // with --fetch-crl, the chain's CRL distribution points).
     let mut report = sip_verify::verify_request_with(
@@ -70,6 +71,16 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
     }
     hints::print_for_report(&report.overall);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
+}
+
+/// Say on stderr that a log prefix line before the request line was skipped.
+fn note_prefix(req: &SipRequest, path: &str) {
+    if let Some(line) = req.skipped_prefix() {
+        eprintln!(
+            "note: {}: skipped the log prefix line {line:?} before the request line",
+            source_name(path)
+        );
+    }
 }
 
 /// The SIP report for people: the call's verdict, one line per PASSporT,
@@ -117,6 +128,7 @@ pub fn sign(path: String, attest: Attestation, a: SignArgs) -> Result<i32> {
     let bytes = read_input(&path, limits.max_sip_message)?;
     let req = SipRequest::parse(&bytes, &limits)
         .with_context(|| format!("{}: not a SIP request", source_name(&path)))?;
+    note_prefix(&req, &path);
     let origid = match &a.origid {
         Some(o) => {
             uuid::Uuid::parse_str(o).with_context(|| format!("--origid {o:?} is not a UUID"))?;

@@ -1,6 +1,6 @@
 //! `shaken verify` and `shaken decode`.
 
-use super::args::{DecodeArgs, VerifyArgs};
+use super::args::{DecodeArgs, OutFormat, VerifyArgs};
 use super::clock::{now, rfc3339};
 use super::input::{identity_input, identity_value, IdentityInput};
 use super::render::render;
@@ -70,6 +70,41 @@ pub fn decode(a: DecodeArgs) -> Result<i32> {
         }
     }
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?;
+    match a.format {
+        OutFormat::Json => writeln!(stdout, "{}", serde_json::to_string_pretty(&out)?)?,
+        OutFormat::Text => stdout.write_all(decode_text(&out).as_bytes())?,
+    }
     Ok(EXIT_OK)
+}
+
+/// The decoded value for people: the warning first, then each part with its
+/// JSON on one line (the JSON form is the one to parse).
+fn decode_text(out: &serde_json::Value) -> String {
+    let line = |k: &str, v: &serde_json::Value| {
+        let v = match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        format!("  {k:<10}{v}\n")
+    };
+    let mut s = String::from("UNVERIFIED: decoded only; nothing was checked.\n");
+    let id = &out["identity"];
+    for (k, v) in [
+        ("info", &id["info"]),
+        ("alg", &id["alg"]),
+        ("ppt", &id["ppt"]),
+    ] {
+        if !v.is_null() {
+            s.push_str(&line(k, v));
+        }
+    }
+    if let Some(params) = id["params"].as_array().filter(|p| !p.is_empty()) {
+        s.push_str(&line("params", &serde_json::Value::Array(params.clone())));
+    }
+    for k in ["form", "header", "claims", "iat_utc", "signature"] {
+        if let Some(v) = out.get(k) {
+            s.push_str(&line(k, v));
+        }
+    }
+    s
 }

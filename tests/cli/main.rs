@@ -12,6 +12,8 @@ mod batch;
 mod cert;
 mod cli;
 mod docs;
+mod golden;
 mod hostile;
 mod pcap;
 mod sip;
+mod usage;

@@ -53,6 +53,24 @@ pub enum KeyError {
     /// Not a PEM private key we understand.
     #[error("not a P-256 private key in PKCS#8 (\"BEGIN PRIVATE KEY\") or SEC1 (\"BEGIN EC PRIVATE KEY\") PEM: {0}")]
     Unreadable(String),
+    /// A private key, but not the ECDSA P-256 key ES256 needs (RSA,
+    /// Ed25519, P-384, P-521...). `found` says what it is, with the
+    /// algorithm's name and OID.
+    #[error("found {found}; SHAKEN signs with ES256, which needs an ECDSA P-256 (prime256v1) private key: make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out key.pem` and have a certificate issued for it")]
+    WrongAlgorithm {
+        /// What the key is, e.g. "an RSA key (rsaEncryption, 1.2.840.113549.1.1.1)".
+        found: String,
+    },
+    /// An encrypted PKCS#8 key (`BEGIN ENCRYPTED PRIVATE KEY`): signing
+    /// needs the plain key.
+    #[error("the private key is encrypted (\"BEGIN ENCRYPTED PRIVATE KEY\"); decrypt it first, e.g. `openssl pkey -in key.pem -out plain.pem` (and keep plain.pem readable by its owner only)")]
+    Encrypted,
+    /// Not a private key at all: a certificate, a public key, a CSR.
+    #[error("found {found}, not a private key: give the P-256 private key (\"BEGIN PRIVATE KEY\" or \"BEGIN EC PRIVATE KEY\") that belongs to the certificate")]
+    NotPrivate {
+        /// What the file holds, e.g. "a certificate (\"BEGIN CERTIFICATE\")".
+        found: String,
+    },
     /// The signing backend refused the key.
     #[error("the signing backend rejected the key: {0}")]
     Backend(String),
@@ -66,6 +84,9 @@ impl crate::diagnostic::Diagnostic for KeyError {
     fn id(&self) -> &'static str {
         match self {
             KeyError::Unreadable(_) => "key-unreadable",
+            KeyError::WrongAlgorithm { .. } => "key-wrong-algorithm",
+            KeyError::Encrypted => "key-encrypted",
+            KeyError::NotPrivate { .. } => "key-not-private",
             KeyError::Backend(_) => "key-backend",
             KeyError::SignFailed(_) => "key-sign-failed",
         }
@@ -87,12 +108,197 @@ pub trait Signer: Send + Sync {
     fn public_key(&self) -> Option<Vec<u8>>;
 }
 
-fn load_secret(pem: &str) -> Result<p256::SecretKey, KeyError> {
-    if pem.contains("BEGIN EC PRIVATE KEY") {
-        p256::SecretKey::from_sec1_pem(pem).map_err(|e| KeyError::Unreadable(e.to_string()))
-    } else {
-        p256::SecretKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Unreadable(e.to_string()))
+/// id-ecPublicKey (RFC 5480): the algorithm of every EC key.
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+/// The same, as an OID value.
+const EC_ALG: p256::pkcs8::ObjectIdentifier =
+    p256::pkcs8::ObjectIdentifier::new_unwrap(OID_EC_PUBLIC_KEY);
+/// prime256v1 / secp256r1 / P-256 (RFC 5480).
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+
+/// The PEM blocks of `text`, in order: each `-----BEGIN L-----` .. `-----END
+/// L-----` span decoded by `pem-rfc7468` (what comes between blocks, such as
+/// openssl's `Bag Attributes` lines, is skipped). A block that does not
+/// decode is returned as its error.
+fn pem_blocks(text: &str) -> Vec<Result<(String, Vec<u8>), String>> {
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        rest = &rest[start..];
+        let Some(end) = rest.find("-----END ") else {
+            blocks.push(Err("a PEM block without its END line".to_owned()));
+            break;
+        };
+        // The END line runs to its closing dashes.
+        let after = end + "-----END ".len();
+        let close = rest[after..]
+            .find("-----")
+            .map_or(rest.len(), |i| after + i + "-----".len());
+        let block = &rest[..close];
+        blocks.push(
+            p256::pkcs8::der::pem::decode_vec(block.as_bytes())
+                .map(|(label, der)| (label.to_owned(), der))
+                .map_err(|e| e.to_string()),
+        );
+        rest = &rest[close..];
     }
+    blocks
+}
+
+/// An algorithm or curve OID with its registered name (x509-parser's
+/// `oid-registry`), e.g. `rsaEncryption, 1.2.840.113549.1.1.1`.
+fn oid_with_name(oid: &p256::pkcs8::ObjectIdentifier) -> String {
+    let dotted = oid.to_string();
+    match crate::cert::oid_name(&dotted) {
+        Some(name) => format!("{name}, {dotted}"),
+        None => dotted,
+    }
+}
+
+/// What a key of algorithm `alg` (and EC `curve`) is, for people.
+fn key_kind(
+    alg: &p256::pkcs8::ObjectIdentifier,
+    curve: Option<&p256::pkcs8::ObjectIdentifier>,
+) -> String {
+    let common = match alg.to_string().as_str() {
+        "1.2.840.113549.1.1.1" | "1.2.840.113549.1.1.10" => Some("an RSA key"),
+        "1.3.101.112" => Some("an Ed25519 key"),
+        "1.3.101.113" => Some("an Ed448 key"),
+        "1.3.101.110" | "1.3.101.111" => Some("an X25519/X448 key (key agreement only)"),
+        "1.2.840.10040.4.1" => Some("a DSA key"),
+        _ => None,
+    };
+    match (common, curve) {
+        (_, Some(c)) => {
+            let name = match c.to_string().as_str() {
+                OID_P256 => "P-256",
+                "1.3.132.0.34" => "P-384",
+                "1.3.132.0.35" => "P-521",
+                "1.3.132.0.10" => "secp256k1",
+                _ => "another curve",
+            };
+            format!("an ECDSA key on {name} ({})", oid_with_name(c))
+        }
+        (Some(k), None) => format!("{k} ({})", oid_with_name(alg)),
+        (None, None) => format!("a key of algorithm {}", oid_with_name(alg)),
+    }
+}
+
+/// A PKCS#8 `PrivateKeyInfo`: P-256 or an error naming the key it is.
+fn pkcs8_secret(der: &[u8]) -> Result<p256::SecretKey, KeyError> {
+    let info = p256::pkcs8::PrivateKeyInfo::try_from(der)
+        .map_err(|e| KeyError::Unreadable(format!("PKCS#8: {e}")))?;
+    let alg = info.algorithm.oid;
+    if alg.to_string() == OID_EC_PUBLIC_KEY {
+        let curve = info.algorithm.parameters_oid().map_err(|e| {
+            KeyError::Unreadable(format!("PKCS#8 EC key without a named curve: {e}"))
+        })?;
+        if curve.to_string() != OID_P256 {
+            return Err(KeyError::WrongAlgorithm {
+                found: format!("{} (PKCS#8)", key_kind(&alg, Some(&curve))),
+            });
+        }
+        return p256::SecretKey::from_pkcs8_der(der)
+            .map_err(|e| KeyError::Unreadable(format!("PKCS#8 P-256 key: {e}")));
+    }
+    Err(KeyError::WrongAlgorithm {
+        found: format!("{} (PKCS#8)", key_kind(&alg, None)),
+    })
+}
+
+/// A SEC1 `ECPrivateKey`: P-256 or an error naming its curve.
+fn sec1_secret(der: &[u8]) -> Result<p256::SecretKey, KeyError> {
+    let key = sec1::EcPrivateKey::try_from(der)
+        .map_err(|e| KeyError::Unreadable(format!("SEC1: {e}")))?;
+    if let Some(curve) = key.parameters.and_then(|p| p.named_curve()) {
+        if curve.to_string() != OID_P256 {
+            return Err(KeyError::WrongAlgorithm {
+                found: format!("{} (SEC1)", key_kind(&EC_ALG, Some(&curve))),
+            });
+        }
+    }
+    p256::SecretKey::from_sec1_der(der)
+        .map_err(|e| KeyError::Unreadable(format!("SEC1 P-256 key: {e}")))
+}
+
+/// What a `PUBLIC KEY` block holds, for the error.
+fn public_key_kind(der: &[u8]) -> String {
+    match p256::pkcs8::SubjectPublicKeyInfoRef::try_from(der) {
+        Ok(spki) => {
+            let curve = spki.algorithm.parameters_oid().ok();
+            format!(
+                "a public key, {} (\"BEGIN PUBLIC KEY\")",
+                key_kind(&spki.algorithm.oid, curve.as_ref())
+            )
+        }
+        Err(_) => "a public key (\"BEGIN PUBLIC KEY\")".to_owned(),
+    }
+}
+
+/// The P-256 key in a PEM text (PKCS#8 or SEC1; other blocks such as `EC
+/// PARAMETERS` are skipped). Anything else is an error that names what the
+/// text holds instead: another algorithm or curve (by the PKCS#8 or SEC1
+/// algorithm OID), an encrypted key, a certificate, a public key.
+fn load_secret(pem: &str) -> Result<p256::SecretKey, KeyError> {
+    let blocks = pem_blocks(pem);
+    let mut other = None;
+    for block in &blocks {
+        let (label, der) = match block {
+            Ok(b) => b,
+            Err(e) => return Err(KeyError::Unreadable(format!("PEM: {e}"))),
+        };
+        match label.as_str() {
+            "PRIVATE KEY" => return pkcs8_secret(der),
+            "EC PRIVATE KEY" => return sec1_secret(der),
+            "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted),
+            "RSA PRIVATE KEY" => {
+                return Err(KeyError::WrongAlgorithm {
+                    found: "an RSA key (PKCS#1, \"BEGIN RSA PRIVATE KEY\")".to_owned(),
+                })
+            }
+            "DSA PRIVATE KEY" => {
+                return Err(KeyError::WrongAlgorithm {
+                    found: "a DSA key (\"BEGIN DSA PRIVATE KEY\")".to_owned(),
+                })
+            }
+            "OPENSSH PRIVATE KEY" => {
+                return Err(KeyError::Unreadable(
+                    "an OpenSSH private key; write it as PKCS#8 with `ssh-keygen -p -m PKCS8 -f KEY` (it must be ECDSA P-256)".to_owned(),
+                ))
+            }
+            "EC PARAMETERS" => {}
+            _ => {
+                if other.is_none() {
+                    other = Some((label.clone(), der.clone()));
+                }
+            }
+        }
+    }
+    Err(match other {
+        Some((label, _))
+            if matches!(
+                label.as_str(),
+                "CERTIFICATE" | "TRUSTED CERTIFICATE" | "X509 CERTIFICATE"
+            ) =>
+        {
+            KeyError::NotPrivate {
+                found: format!("a certificate (\"BEGIN {label}\")"),
+            }
+        }
+        Some((label, der)) if label == "PUBLIC KEY" => KeyError::NotPrivate {
+            found: public_key_kind(&der),
+        },
+        Some((label, _)) if label.contains("CERTIFICATE REQUEST") => KeyError::NotPrivate {
+            found: format!("a certificate signing request (\"BEGIN {label}\")"),
+        },
+        Some((label, _)) => KeyError::Unreadable(format!(
+            "found a \"BEGIN {label}\" block and no private key"
+        )),
+        None if blocks.is_empty() => {
+            KeyError::Unreadable("no PEM block (\"-----BEGIN ...-----\") found".to_owned())
+        }
+        None => KeyError::Unreadable("EC parameters only, no key".to_owned()),
+    })
 }
 
 /// An in-memory P-256 key on the fastest backend (ring, hedged nonces: the
@@ -297,6 +503,76 @@ ARKt9C1cFPkyd3FBP4SeiNZxQhDrD0tdBHls3/wFe8++K2FrPyQF9vuh
         let point = det.public_key().unwrap();
         assert!(verify_es256(&point, b"m", &[0u8; 64]).is_err());
         assert!(verify_es256(&point, b"m", &[0xffu8; 64]).is_err());
+    }
+
+    /// A wrong key names what it is and what is needed (issue 22 item 4):
+    /// the keys in tests/data/keys/ were made with the openssl CLI
+    /// (tests/data/keys/make.sh).
+    #[test]
+    fn wrong_keys_name_what_they_are() {
+        macro_rules! key {
+            ($f:literal) => {
+                include_str!(concat!("../../../tests/data/keys/", $f))
+            };
+        }
+        let cert = include_str!("../../../certs/sp.pem");
+        for (pem, id, words) in [
+            (
+                key!("rsa.pkcs8.pem"),
+                "key-wrong-algorithm",
+                &["RSA", "rsaEncryption", "1.2.840.113549.1.1.1", "P-256"][..],
+            ),
+            (
+                key!("rsa.pkcs1.pem"),
+                "key-wrong-algorithm",
+                &["RSA", "PKCS#1", "P-256"],
+            ),
+            (
+                key!("ed25519.pem"),
+                "key-wrong-algorithm",
+                &["Ed25519", "1.3.101.112", "P-256"],
+            ),
+            (
+                key!("p384.pkcs8.pem"),
+                "key-wrong-algorithm",
+                &["P-384", "secp384r1", "1.3.132.0.34"],
+            ),
+            (
+                key!("p384.sec1.pem"),
+                "key-wrong-algorithm",
+                &["P-384", "SEC1"],
+            ),
+            (
+                key!("p521.pkcs8.pem"),
+                "key-wrong-algorithm",
+                &["P-521", "secp521r1", "1.3.132.0.35"],
+            ),
+            (
+                key!("p256.encrypted.pem"),
+                "key-encrypted",
+                &["encrypted", "openssl pkey -in key.pem -out plain.pem"],
+            ),
+            (
+                key!("p256.public.pem"),
+                "key-not-private",
+                &["public key", "P-256", "private key"],
+            ),
+            (cert, "key-not-private", &["certificate", "private key"]),
+            ("hello", "key-unreadable", &["no PEM block"]),
+        ] {
+            let e = KeySigner::from_pem(pem).unwrap_err();
+            let text = e.to_string();
+            assert_eq!(crate::diagnostic::Diagnostic::id(&e), id, "{text}");
+            for w in words {
+                assert!(text.contains(w), "{id}: {w:?} not in {text:?}");
+            }
+            // Never the P-256 OID a wrong key used to be blamed with.
+            assert!(!text.contains("unknown/unsupported algorithm"), "{text}");
+            assert!(DeterministicSigner::from_pem(pem).is_err());
+        }
+        // A P-256 SEC1 key after an EC PARAMETERS block (openssl ecparam -genkey).
+        KeySigner::from_pem(key!("p256.sec1-with-params.pem")).unwrap();
+        KeySigner::from_pem(RFC8225_A1_KEY).unwrap();
     }
 
     #[test]

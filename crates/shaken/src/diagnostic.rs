@@ -756,7 +756,10 @@ mod samples {
     pub(super) fn key_errors() -> Vec<KeyError> {
         use KeyError as E;
         successors(Some(E::Unreadable(s())), |e| match e {
-            E::Unreadable(_) => Some(E::Backend(s())),
+            E::Unreadable(_) => Some(E::WrongAlgorithm { found: s() }),
+            E::WrongAlgorithm { .. } => Some(E::Encrypted),
+            E::Encrypted => Some(E::NotPrivate { found: s() }),
+            E::NotPrivate { .. } => Some(E::Backend(s())),
             E::Backend(_) => Some(E::SignFailed(s())),
             E::SignFailed(_) => None,
         })

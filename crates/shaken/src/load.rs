@@ -3,7 +3,7 @@
 //! The only place outside `fetch` and `replay_dir` where the library touches
 //! the file system; every error names the setting and the path.
 
-use crate::cert::{parse_chain, Certificate, Crl, TrustAnchors};
+use crate::cert::{parse_chain, CertError, Certificate, Crl, TrustAnchors};
 use crate::config::{ConfigError, Setting, Source};
 use crate::limits::Limits;
 use std::path::{Path, PathBuf};
@@ -20,21 +20,63 @@ pub fn read(source: &Source, setting: Setting) -> Result<Vec<u8>, ConfigError> {
     }
 }
 
+/// Something worth telling about trust anchors that did not stop them from
+/// loading: the caller shows it (the CLI on stderr).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnchorNote {
+    /// A file of an anchors directory that holds no certificate (a key, a
+    /// CRL, notes): skipped.
+    #[error("{path}: holds no certificate; skipped (only the certificates of an anchors directory are read)")]
+    Skipped {
+        /// The file.
+        path: String,
+    },
+    /// A certificate given as an anchor that is not self-issued: an
+    /// intermediate becomes a trust anchor (often a chain file given as
+    /// anchors), so whatever it issued is trusted without its root.
+    #[error("{what}: {subject} is not self-signed (issued by {issuer}) but is trusted as an anchor; give only the STI root certificates (is this a chain file?)")]
+    NotSelfSigned {
+        /// The file or `(inline)`.
+        what: String,
+        /// Its subject.
+        subject: String,
+        /// Its issuer.
+        issuer: String,
+    },
+}
+
 /// Trust anchors from files, directories (their `.pem`, `.crt` and `.cer`
 /// files, in name order) and inline PEM. A file without any certificate is
 /// an error: an anchors file that trusts nothing is a mistake.
 pub fn trust_anchors(sources: &[Source]) -> Result<TrustAnchors, ConfigError> {
-    let mut anchors = TrustAnchors::new();
-    for s in sources {
-        match s {
-            Source::Inline(b) => add_anchors(&mut anchors, b, "(inline)")?,
-            Source::Path(p) => add_anchor_path(&mut anchors, p)?,
-        }
-    }
-    Ok(anchors)
+    trust_anchors_with_notes(sources).map(|(anchors, _)| anchors)
 }
 
-fn add_anchor_path(anchors: &mut TrustAnchors, path: &Path) -> Result<(), ConfigError> {
+/// [`trust_anchors`], with what the caller should be told: files of a
+/// directory that hold no certificate are skipped (a note, not an error: a
+/// key next to the roots must not stop a verifier), and every anchor that
+/// is not self-signed is noted. A file named directly that holds no
+/// certificate is still an error.
+pub fn trust_anchors_with_notes(
+    sources: &[Source],
+) -> Result<(TrustAnchors, Vec<AnchorNote>), ConfigError> {
+    let mut anchors = TrustAnchors::new();
+    let mut notes = Vec::new();
+    for s in sources {
+        match s {
+            Source::Inline(b) => add_anchors(&mut anchors, &mut notes, b, "(inline)")?,
+            Source::Path(p) => add_anchor_path(&mut anchors, &mut notes, p)?,
+        }
+    }
+    Ok((anchors, notes))
+}
+
+fn add_anchor_path(
+    anchors: &mut TrustAnchors,
+    notes: &mut Vec<AnchorNote>,
+    path: &Path,
+) -> Result<(), ConfigError> {
     let unreadable = |e| ConfigError::Read {
         setting: Setting::TrustAnchors,
         path: path.to_owned(),
@@ -54,28 +96,63 @@ fn add_anchor_path(anchors: &mut TrustAnchors, path: &Path) -> Result<(), Config
         entries.sort();
         for p in entries {
             let bytes = read(&Source::Path(p.clone()), Setting::TrustAnchors)?;
-            add_anchors(anchors, &bytes, &p.display().to_string())?;
+            let what = p.display().to_string();
+            match add_anchors(anchors, notes, &bytes, &what) {
+                Err(ConfigError::NoCertificate { .. }) => {
+                    notes.push(AnchorNote::Skipped { path: what })
+                }
+                other => other?,
+            }
         }
     } else {
         let bytes = read(&Source::Path(path.to_owned()), Setting::TrustAnchors)?;
-        add_anchors(anchors, &bytes, &path.display().to_string())?;
+        add_anchors(anchors, notes, &bytes, &path.display().to_string())?;
     }
     Ok(())
 }
 
-fn add_anchors(anchors: &mut TrustAnchors, bytes: &[u8], what: &str) -> Result<(), ConfigError> {
-    let n = anchors
-        .add_pem(bytes)
-        .map_err(|source| ConfigError::Certificate {
-            setting: Setting::TrustAnchors,
-            what: what.to_owned(),
-            source,
-        })?;
+fn add_anchors(
+    anchors: &mut TrustAnchors,
+    notes: &mut Vec<AnchorNote>,
+    bytes: &[u8],
+    what: &str,
+) -> Result<(), ConfigError> {
+    let no_certificate = || ConfigError::NoCertificate {
+        setting: Setting::TrustAnchors,
+        what: what.to_owned(),
+    };
+    let n = match anchors.add_pem(bytes) {
+        Ok(n) => n,
+        // Nothing that even looks like a certificate: no CERTIFICATE block.
+        Err(CertError::NoPemBlock { .. } | CertError::Empty { .. }) => 0,
+        Err(source) => {
+            return Err(ConfigError::Certificate {
+                setting: Setting::TrustAnchors,
+                what: what.to_owned(),
+                source,
+            })
+        }
+    };
     if n == 0 {
-        return Err(ConfigError::NoCertificate {
-            setting: Setting::TrustAnchors,
-            what: what.to_owned(),
-        });
+        return Err(no_certificate());
+    }
+    // The anchors that are not self-issued (x509-parser reads the PEM; the
+    // certificates parsed above, so a failure here only skips the check).
+    for pem in x509_parser::pem::Pem::iter_from_buffer(bytes).flatten() {
+        if pem.label != "CERTIFICATE" {
+            continue;
+        }
+        let Ok((_, x)) = x509_parser::parse_x509_certificate(&pem.contents) else {
+            continue;
+        };
+        let (subject, issuer) = (x.subject(), x.issuer());
+        if subject.as_raw() != issuer.as_raw() {
+            notes.push(AnchorNote::NotSelfSigned {
+                what: what.to_owned(),
+                subject: subject.to_string(),
+                issuer: issuer.to_string(),
+            });
+        }
     }
     Ok(())
 }
@@ -140,6 +217,49 @@ mod tests {
             "{e}"
         );
         assert!(!e.to_string().contains("--"), "{e}");
+    }
+
+    /// A key next to the roots is skipped with a note; an intermediate (a
+    /// chain file) given as an anchor is noted (issue 22 item 6).
+    #[test]
+    fn anchor_directories_skip_files_without_certificates_and_note_intermediates() {
+        let pki = pki();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("root.pem"), &pki.root.cert_pem).unwrap();
+        std::fs::write(dir.path().join("root.key.pem"), &pki.root.key_pem).unwrap();
+        std::fs::write(dir.path().join("empty.crt"), "").unwrap();
+        let (a, notes) = trust_anchors_with_notes(&[Source::Path(dir.path().to_owned())]).unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes
+            .iter()
+            .all(|n| matches!(n, AnchorNote::Skipped { .. })));
+        assert!(
+            notes[1].to_string().contains("root.key.pem"),
+            "{}",
+            notes[1]
+        );
+        // The old entry point loads the same anchors.
+        assert_eq!(
+            trust_anchors(&[Source::Path(dir.path().to_owned())])
+                .unwrap()
+                .len(),
+            1
+        );
+        // A chain given as anchors: the intermediate (and leaf) are noted.
+        let (a, notes) =
+            trust_anchors_with_notes(&[Source::Inline(pki.leaf_chain_pem().into_bytes())]).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        let text = notes[1].to_string();
+        assert!(
+            text.contains("not self-signed") && text.contains("ROOT"),
+            "{text}"
+        );
+        // A file named directly that holds no certificate is still an error.
+        let e =
+            trust_anchors_with_notes(&[Source::Path(dir.path().join("root.key.pem"))]).unwrap_err();
+        assert_eq!(e.id(), "config-no-certificate");
     }
 
     #[test]

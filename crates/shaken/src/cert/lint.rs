@@ -12,7 +12,7 @@
 
 use super::crl::{name_key, NameKey};
 use super::SHAKEN_POLICY_OIDS;
-use super::{to_hex, Certificate, TnAuthList, TnEntry, OID_TN_AUTH_LIST};
+use super::{oid_with_name, to_hex, Certificate, TnAuthList, TnEntry, OID_TN_AUTH_LIST};
 use sha1::{Digest, Sha1};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
@@ -278,7 +278,98 @@ pub const RULES: &[Rule] = &[
         "v005",
         "no extensions beyond KU, BC, CP, SKI, AKI, CDP and TNAuthList",
     ),
+    e(
+        "e_expired",
+        "RFC 5280",
+        "the certificate has not expired at the lint time (notAfter)",
+    ),
+    e(
+        "e_not_yet_valid",
+        "RFC 5280",
+        "the certificate is valid at the lint time (notBefore)",
+    ),
 ];
+
+/// Where `now` (Unix seconds) falls in a certificate's validity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Validity {
+    /// notBefore <= now <= notAfter.
+    Valid,
+    /// now < notBefore.
+    NotYetValid,
+    /// now > notAfter.
+    Expired,
+}
+
+impl Validity {
+    /// The validity of `cert` at `now`.
+    pub fn of(cert: &Certificate, now: i64) -> Validity {
+        if now < cert.not_before() {
+            Validity::NotYetValid
+        } else if now > cert.not_after() {
+            Validity::Expired
+        } else {
+            Validity::Valid
+        }
+    }
+    /// `valid`, `not-yet-valid` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::NotYetValid => "not-yet-valid",
+            Validity::Expired => "expired",
+        }
+    }
+}
+
+/// Unix seconds as RFC 3339 UTC (the seconds themselves if out of range).
+fn utc(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// [`lint_chain`] plus the validity of every certificate at `now` (the
+/// profile checks do not depend on time; these do, so the time is an
+/// argument): an expired or not-yet-valid certificate is an error finding.
+pub fn lint_chain_at(chain: &[Certificate], now: i64) -> Vec<Finding> {
+    let mut out = lint_chain(chain);
+    for (index, cert) in chain.iter().enumerate() {
+        let (code, message) = match Validity::of(cert, now) {
+            Validity::Valid => continue,
+            Validity::Expired => (
+                "e_expired",
+                format!(
+                    "expired: notAfter {} is before the lint time {}; the issuer must renew it",
+                    utc(cert.not_after()),
+                    utc(now)
+                ),
+            ),
+            Validity::NotYetValid => (
+                "e_not_yet_valid",
+                format!(
+                    "not yet valid: notBefore {} is after the lint time {}; check the clocks, or wait",
+                    utc(cert.not_before()),
+                    utc(now)
+                ),
+            ),
+        };
+        out.push(Finding {
+            code,
+            severity: Severity::Error,
+            cert: index,
+            role: role_of(chain, index),
+            message,
+        });
+    }
+    out
+}
 
 /// Extensions the profile specifies (v005: nothing else is allowed).
 const ALLOWED_EXTENSIONS: [&str; 7] = [
@@ -435,7 +526,8 @@ impl Linter {
             self.add(
                 "e_signature_algorithm",
                 format!(
-                    "signature algorithm {sig}; the {role} must use ecdsa-with-SHA256{}",
+                    "signature algorithm {}; the {role} must use ecdsa-with-SHA256{}",
+                    oid_with_name(&sig),
                     if self.is_ca() {
                         " (or ecdsa-with-SHA384, CP v1.4)"
                     } else {
@@ -571,7 +663,8 @@ impl Linter {
                 self.add(
                     "e_unspecified_extension",
                     format!(
-                        "extension {oid}{} is not specified by ATIS-1000080 (v005 forbids others)",
+                        "extension {}{} is not specified by ATIS-1000080 (v005 forbids others)",
+                        oid_with_name(&oid),
                         if ext.critical { " (critical)" } else { "" }
                     ),
                 );
@@ -967,6 +1060,26 @@ mod tests {
     fn clean_leaf_and_root_have_no_findings() {
         assert_eq!(lint_leaf(|_| {}), vec![]);
         assert_eq!(root_findings(|_| {}), vec![]);
+    }
+
+    #[test]
+    fn validity_at_the_lint_time() {
+        let pki = lab();
+        let chain = parse_chain(pki.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
+        let (nb, na) = (chain[0].not_before(), chain[0].not_after());
+        assert_eq!(Validity::of(&chain[0], nb), Validity::Valid);
+        assert_eq!(Validity::of(&chain[0], na + 1), Validity::Expired);
+        assert_eq!(Validity::of(&chain[0], nb - 1), Validity::NotYetValid);
+        let base = lint_chain(&chain);
+        assert_eq!(lint_chain_at(&chain, nb), base);
+        let late = lint_chain_at(&chain, na + 1);
+        let expired: Vec<_> = late.iter().filter(|f| f.code == "e_expired").collect();
+        assert_eq!(expired.len(), chain.len());
+        assert!(expired.iter().all(|f| f.severity == Severity::Error));
+        let early = lint_chain_at(&chain, nb - 1);
+        assert!(early
+            .iter()
+            .any(|f| f.code == "e_not_yet_valid" && f.cert == 0));
     }
 
     #[test]

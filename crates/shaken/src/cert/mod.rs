@@ -274,9 +274,9 @@ impl Certificate {
                     point.len()
                 )
             }
-            (OID_EC_PUBLIC_KEY, Some(c)) => format!("id-ecPublicKey on curve {c}"),
+            (OID_EC_PUBLIC_KEY, Some(c)) => format!("id-ecPublicKey on curve {}", oid_with_name(c)),
             (OID_EC_PUBLIC_KEY, None) => "id-ecPublicKey without a named curve".to_owned(),
-            (a, _) => format!("key algorithm {a}"),
+            (a, _) => format!("key algorithm {}", oid_with_name(a)),
         };
 
         let mut tn_auth_list = None;
@@ -506,6 +506,36 @@ pub(crate) fn pem_blocks(
         rest = body_start.get(end + end_marker.len()..).unwrap_or_default();
     }
     Ok(out)
+}
+
+/// A dotted OID with its name where one is known: `extendedKeyUsage
+/// (2.5.29.37)`, else the OID alone.
+pub fn oid_with_name(dotted: &str) -> String {
+    match oid_name(dotted) {
+        Some(name) => format!("{name} ({dotted})"),
+        None => dotted.to_owned(),
+    }
+}
+
+/// The registered short name of a dotted OID (`2.5.29.37` ->
+/// `extendedKeyUsage`, `1.3.132.0.34` -> `secp384r1`), from x509-parser's
+/// `oid-registry`, plus the SHAKEN OIDs it does not know. `None` when no
+/// registry has it.
+pub fn oid_name(dotted: &str) -> Option<&'static str> {
+    match dotted {
+        OID_TN_AUTH_LIST => return Some("TNAuthList"),
+        claim_constraints::OID_JWT_CLAIM_CONSTRAINTS => return Some("JWTClaimConstraints"),
+        claim_constraints::OID_ENHANCED_JWT_CLAIM_CONSTRAINTS => {
+            return Some("EnhancedJWTClaimConstraints")
+        }
+        o if SHAKEN_POLICY_OIDS.contains(&o) => return Some("SHAKEN certificate policy"),
+        "1.3.6.1.5.5.7.3.20" => return Some("id-kp-jwt-stir-shaken"),
+        _ => {}
+    }
+    let oid: x509_parser::oid_registry::Oid<'static> = dotted.parse().ok()?;
+    x509_parser::objects::oid_registry()
+        .get(&oid)
+        .map(|entry| entry.sn())
 }
 
 /// Parses a certificate chain as served by an STI-CR: a PEM chain (one or

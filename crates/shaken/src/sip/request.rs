@@ -12,6 +12,12 @@
 //!   between the three parts are tolerated; a status line is rejected with
 //!   [`SipError::Response`]);
 //! - CRLF or bare LF line ends, mixed; blank lines before the request line;
+//! - one log prefix line before the request line, as SBC logs and ngrep
+//!   write (`U 192.0.2.1:5060 -> 192.0.2.2:5060`, `2026-01-01 12:00:00 RECV
+//!   from ...`): only the first non-blank line, only when it is clearly not
+//!   SIP (it names no `SIP/` version) and the next non-blank line is a valid
+//!   request line. It is reported by [`SipRequest::skipped_prefix`] and is
+//!   not part of the request (edits and line numbers start after it);
 //! - header folding (a line starting with SP or HTAB continues the previous
 //!   header; the pieces are joined with one space);
 //! - `Name : value` spacing; header names are RFC 3261 tokens;
@@ -225,6 +231,8 @@ pub struct SipRequest {
     last_line_unterminated: bool,
     /// Byte offset of the body (after the empty line), or the input length.
     body_start: usize,
+    /// The log prefix line skipped before the request line, if any.
+    skipped_prefix: Option<String>,
 }
 
 /// One logical header (folded lines joined).
@@ -384,6 +392,21 @@ impl SipRequest {
     /// Parse a SIP request. See the module documentation for what is
     /// accepted. The body is not interpreted (Content-Length is not checked).
     pub fn parse(bytes: &[u8], limits: &Limits) -> Result<SipRequest, SipError> {
+        Self::parse_inner(bytes, limits, true)
+    }
+
+    /// The log prefix line (an SBC or ngrep header line) skipped before the
+    /// request line, cut to 80 characters; `None` when the input starts with
+    /// the request line.
+    pub fn skipped_prefix(&self) -> Option<&str> {
+        self.skipped_prefix.as_deref()
+    }
+
+    fn parse_inner(
+        bytes: &[u8],
+        limits: &Limits,
+        allow_prefix: bool,
+    ) -> Result<SipRequest, SipError> {
         if bytes.len() > limits.max_sip_message {
             return Err(SipError::TooLarge {
                 len: bytes.len(),
@@ -402,7 +425,25 @@ impl SipRequest {
             }
         };
         let req_text = line_text(req_line, req_no)?;
-        let (method, request_uri) = parse_request_line(req_text, req_no)?;
+        let (method, request_uri) = match parse_request_line(req_text, req_no) {
+            Ok(parts) => parts,
+            // A log prefix line: clearly not SIP (no `SIP/` version), and a
+            // request follows. Only this one line is skipped.
+            Err(e @ SipError::BadRequestLine { .. })
+                if allow_prefix && !req_text.to_ascii_uppercase().contains("SIP/") =>
+            {
+                let rest = bytes.get(req_line.end..).unwrap_or_default();
+                return match Self::parse_inner(rest, limits, false) {
+                    Ok(mut request) => {
+                        request.skipped_prefix = Some(excerpt(req_text));
+                        Ok(request)
+                    }
+                    Err(SipError::BadRequestLine { .. } | SipError::Empty) => Err(e),
+                    Err(other) => Err(other),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         let eol = if req_line.eol == "\n" { "\n" } else { "\r\n" };
 
         let mut headers: Vec<Header> = Vec::new();
@@ -469,6 +510,7 @@ impl SipRequest {
             headers_end,
             last_line_unterminated: last_unterminated,
             body_start,
+            skipped_prefix: None,
         };
         let identities = request.identity_headers().len();
         if identities > limits.max_identity_headers {
@@ -990,6 +1032,37 @@ Via: SIP/2.0/UDP a;branch=1 , ,SIP/2.0/TCP b;branch=2,\n\n";
         assert!(err
             .to_string()
             .contains("this is a SIP response, not a request"));
+    }
+
+    /// One log prefix line (ngrep, SBC logs) before the request line is
+    /// skipped and reported; anything less clear is still an error.
+    #[test]
+    fn a_log_prefix_line_is_skipped() {
+        let msg = "INVITE sip:b@x SIP/2.0\r\nFrom: <sip:+12155550121@x>\r\n\r\n";
+        for prefix in [
+            "U 192.0.2.1:5060 -> 192.0.2.2:5060 #17\n",
+            "2026-01-01 12:00:00.123 RECV from udp:192.0.2.1:5060 (812 bytes):\r\n",
+            "\r\n#\n",
+        ] {
+            let r = parse(&format!("{prefix}{msg}")).unwrap();
+            assert_eq!(r.method(), "INVITE", "{prefix:?}");
+            assert!(r.skipped_prefix().is_some(), "{prefix:?}");
+            assert_eq!(r.header_values("From").len(), 1);
+            // Edits start after the prefix: it is not part of the request.
+            let edited = r.with_headers_added(&["Date: x".to_owned()]);
+            assert!(edited.starts_with(b"INVITE "), "{prefix:?}");
+        }
+        assert_eq!(parse(msg).unwrap().skipped_prefix(), None);
+        for bad in [
+            // Two prefix lines.
+            format!("log one\nlog two\n{msg}"),
+            // A line naming a SIP version is not a log prefix.
+            format!("SIP/2.0 INVITE\n{msg}"),
+            // A prefix with no request after it.
+            "U 192.0.2.1:5060 -> 192.0.2.2:5060\nFrom: <sip:a@x>\n".to_owned(),
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
