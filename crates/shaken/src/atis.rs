@@ -844,7 +844,9 @@ mod tests {
         let key = |line: &[u8]| VerifyRequest::parse(line, &p()).unwrap().call_key();
         let a = key(br#"{"from":{"tn":"+1 215 555 0121"},"to":{"tn":["2125550143"]},"time":5,"identity":"x"}"#);
         // A retry: the same call, numbers written another way, other token.
-        let retry = key(br#"{"from":{"tn":"12155550121"},"to":{"tn":"12125550143"},"time":5,"identity":"y"}"#);
+        let retry = key(
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":"12125550143"},"time":5,"identity":"y"}"#,
+        );
         assert_eq!(a, retry);
         assert!(a.starts_with("atis-") && a.len() == 45, "{a}");
         // Another call: other time, other numbers.
@@ -855,7 +857,11 @@ mod tests {
         ] {
             assert_ne!(key(other), a);
         }
-        let r = VerifyRequest::parse(br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":"x"}"#, &p()).unwrap();
+        let r = VerifyRequest::parse(
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":"x"}"#,
+            &p(),
+        )
+        .unwrap();
         assert_eq!(r.context(None).call_id, Some(a));
     }
 

@@ -125,6 +125,7 @@ impl Diagnostic for crate::server::RequestError {
             E::MissingContentLength => "http-content-length-missing",
             E::BodyTooLarge { .. } => "http-body-too-large",
             E::MethodNotAllowed => "http-method-not-allowed",
+            E::Unauthorized { .. } => "http-unauthorized",
             E::Internal { .. } => "http-internal",
         }
     }

@@ -325,7 +325,11 @@ mod online {
                 Some(CrlSource::new(Arc::new(fetcher), urls, c.fetch_crl))
             };
             let (chain, online, cache) = match &c.cert {
-                Some(src) => (Some(Arc::new(crate::load::chain(src, &limits)?)), None, None),
+                Some(src) => (
+                    Some(Arc::new(crate::load::chain(src, &limits)?)),
+                    None,
+                    None,
+                ),
                 None => {
                     let cache = match kept_cache {
                         Some(cache) => cache,

@@ -86,6 +86,23 @@ pub struct FileConfig {
     pub connect_timeout_ms: Option<u64>,
     /// x5u total fetch timeout, milliseconds.
     pub fetch_timeout_ms: Option<u64>,
+    /// API key file (`Authorization: Bearer KEY` on signing and verification).
+    pub api_keys: Option<PathBuf>,
+    /// `/metrics` needs an API key too.
+    pub metrics_auth: Option<bool>,
+    /// HTTPS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: the CA client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+    /// Networks allowed to connect (CIDR).
+    #[serde(default)]
+    pub allow_from: Vec<String>,
+    /// Sign on a non-loopback address without client authentication.
+    pub allow_unauthenticated_signing: Option<bool>,
+    /// Reload every this many seconds (as on SIGHUP).
+    pub reload_interval: Option<u64>,
 }
 
 impl FileConfig {
