@@ -137,8 +137,17 @@ mod tests {
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:8080"));
         assert_eq!(c.max_concurrent, Some(1024));
         assert!(!c.trust_anchors.is_empty());
+        assert!(c.api_keys.is_some() && c.tls_cert.is_some() && c.tls_key.is_some());
+        assert_eq!(c.allow_from.len(), 2);
+        assert_eq!(c.reload_interval, Some(300));
         // The commented-out keys are real keys too.
-        let uncommented = text.replace("# replay-dir", "replay-dir");
+        let uncommented = text
+            .replace("# replay-dir", "replay-dir")
+            .replace("# client-ca", "client-ca");
+        assert!(FileConfig::from_toml(&uncommented, Path::new("x"))
+            .unwrap()
+            .client_ca
+            .is_some());
         let c = FileConfig::from_toml(&uncommented, Path::new("serve.example.toml")).unwrap();
         assert_eq!(
             c.replay_dir.as_deref(),
