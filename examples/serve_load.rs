@@ -193,7 +193,9 @@ mod load {
         }
         println!();
         println!("  per CPU-s: verifications per second of the server's own CPU time");
-        println!("  (its runtime threads, from /proc/self/task/TID/stat), whatever the client uses.");
+        println!(
+            "  (its runtime threads, from /proc/self/task/TID/stat), whatever the client uses."
+        );
     }
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,9 +276,10 @@ mod load {
                 let key = rcgen::KeyPair::generate().unwrap();
                 let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
                 if server {
-                    p.subject_alt_names.push(rcgen::SanType::IpAddress(
-                        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-                    ));
+                    p.subject_alt_names
+                        .push(rcgen::SanType::IpAddress(std::net::IpAddr::V4(
+                            std::net::Ipv4Addr::LOCALHOST,
+                        )));
                 }
                 let cert = p.signed_by(&key, &ca.0, &ca.1).unwrap();
                 (cert.pem(), key.serialize_pem())
@@ -364,9 +367,7 @@ mod load {
         let root_pem = s.root_pem.to_owned();
         let chain_pem = s.chain_pem.to_owned();
         let server_threads = s.server_threads;
-        let tls = mode
-            .tls()
-            .then(|| s.tls.server_config(mode == Mode::Mtls));
+        let tls = mode.tls().then(|| s.tls.server_config(mode == Mode::Mtls));
         let keys_file = s.tls.dir.path().join("api-keys.txt");
         std::fs::write(&keys_file, format!("{API_KEY}\n")).unwrap();
         let server_thread = std::thread::spawn(move || {
@@ -418,8 +419,9 @@ mod load {
             .pool_max_idle_per_host(concurrency)
             .use_rustls_tls();
         if mode.tls() {
-            builder = builder
-                .add_root_certificate(reqwest::Certificate::from_pem(s.tls.ca_pem.as_bytes()).unwrap());
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(s.tls.ca_pem.as_bytes()).unwrap(),
+            );
         }
         if mode == Mode::Mtls {
             builder = builder.identity(
@@ -450,7 +452,11 @@ mod load {
                 .text()
                 .await
                 .unwrap();
-            assert!(text.contains("TN-Validation-Passed"), "{}: {text}", mode.name());
+            assert!(
+                text.contains("TN-Validation-Passed"),
+                "{}: {text}",
+                mode.name()
+            );
 
             let issued = Arc::new(AtomicU64::new(0));
             let cpu_before = cpu_seconds(&tids.lock().unwrap());

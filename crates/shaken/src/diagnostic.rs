@@ -925,7 +925,8 @@ mod samples {
             E::InvalidValue { .. } => Some(E::Unparsable(s())),
             E::Unparsable(_) => Some(E::MissingContentLength),
             E::MissingContentLength => Some(E::BodyTooLarge { limit: 1 }),
-            E::BodyTooLarge { .. } => Some(E::MethodNotAllowed),
+            E::BodyTooLarge { .. } => Some(E::Unauthorized { presented: false }),
+            E::Unauthorized { .. } => Some(E::MethodNotAllowed),
             E::MethodNotAllowed => Some(E::Internal { detail: s() }),
             E::Internal { .. } => None,
         })
