@@ -9,8 +9,16 @@
 //!
 //! ```text
 //! cargo run --release --example serve_load -- [--seconds 5] [--concurrency 32] [--requests 200000]
-//!     [--server-threads 1] [--client-threads 1]
+//!     [--server-threads 1] [--client-threads 1] [--rounds 1]
+//!     [--modes http,http+key,https,https+key,https+mtls]
 //! ```
+//!
+//! Each mode runs against its own server, one after the other in one run:
+//! plain HTTP, HTTP with an API key, HTTPS, HTTPS with an API key, and
+//! mutual TLS. The table gives verifications per second of the server's
+//! own CPU time (its runtime threads' utime + stime), so the cost of
+//! authentication and TLS is measured per CPU second whatever the client
+//! (which shares the machine) uses.
 //!
 //! Replay detection is off (a pool of pre-signed PASSporTs is reused).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -27,7 +35,7 @@ mod load {
     use shaken::identity::IdentityHeader;
     use shaken::passport::{self, Attestation, Claims, Header};
     use shaken::pki::{LabPki, LabPkiOptions};
-    use shaken::server::{Server, ServerClock, ServerConfig};
+    use shaken::server::{ApiKeys, Server, ServerClock, ServerConfig, TlsFiles};
     use shaken::tn::{TelephoneNumber, TnPolicy};
     use shaken::verify::{self, CallContext, PartyId, Verifier};
     use shaken::Limits;
@@ -125,11 +133,253 @@ mod load {
         // so the server's share of the machine is known.
         let server_threads = arg("--server-threads", 1).clamp(1, 64) as usize;
         let client_threads = arg("--client-threads", 1).clamp(1, 64) as usize;
+        let rounds = arg("--rounds", 1).clamp(1, 10);
+        let modes = modes();
+        let tls = TlsMaterial::new();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!("shaken serve load (in-process client, loopback, fixed chain, keep-alive)");
+        println!("  cores                 {cores} (server threads {server_threads}, client threads {client_threads})");
+        println!("  concurrency           {concurrency}, {seconds} s per mode, {rounds} round(s)");
+        println!("  library, 1 core       {core_rate:.0} verifications/s");
+        println!();
+        println!(
+            "  {:<14} {:>9} {:>10} {:>9} {:>9} {:>12} {:>8}",
+            "mode", "requests", "req/s", "p50 ms", "p99 ms", "per CPU-s", "vs plain"
+        );
+        let mut plain_per_cpu: Option<f64> = None;
+        for round in 0..rounds {
+            for &mode in &modes {
+                let r = run_mode(
+                    mode,
+                    &Setup {
+                        root_pem: &root_pem,
+                        chain_pem: &chain_pem,
+                        bodies: bodies.clone(),
+                        tls: &tls,
+                        seconds,
+                        concurrency,
+                        max_requests,
+                        server_threads,
+                        client_threads,
+                    },
+                );
+                let per_cpu = if r.server_cpu > 0.0 {
+                    r.requests as f64 / r.server_cpu
+                } else {
+                    0.0
+                };
+                if mode == Mode::Plain && round == 0 {
+                    plain_per_cpu = Some(per_cpu);
+                }
+                let rel = plain_per_cpu
+                    .filter(|p| *p > 0.0)
+                    .map_or("-".to_owned(), |p| format!("{:.1} %", 100.0 * per_cpu / p));
+                println!(
+                    "  {:<14} {:>9} {:>10.0} {:>9.3} {:>9.3} {:>12.0} {:>8}{}",
+                    mode.name(),
+                    r.requests,
+                    r.rate,
+                    r.p50,
+                    r.p99,
+                    per_cpu,
+                    rel,
+                    if r.failures > 0 {
+                        format!("  ({} failed)", r.failures)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        println!();
+        println!("  per CPU-s: verifications per second of the server's own CPU time");
+        println!(
+            "  (its runtime threads, from /proc/self/task/TID/stat), whatever the client uses."
+        );
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Mode {
+        Plain,
+        ApiKey,
+        Https,
+        HttpsKey,
+        Mtls,
+    }
+
+    impl Mode {
+        fn name(self) -> &'static str {
+            match self {
+                Mode::Plain => "http",
+                Mode::ApiKey => "http+key",
+                Mode::Https => "https",
+                Mode::HttpsKey => "https+key",
+                Mode::Mtls => "https+mtls",
+            }
+        }
+        fn tls(self) -> bool {
+            matches!(self, Mode::Https | Mode::HttpsKey | Mode::Mtls)
+        }
+        fn key(self) -> bool {
+            matches!(self, Mode::ApiKey | Mode::HttpsKey)
+        }
+    }
+
+    /// `--modes http,http+key,https,https+key,https+mtls` (default all).
+    fn modes() -> Vec<Mode> {
+        let all = [
+            Mode::Plain,
+            Mode::ApiKey,
+            Mode::Https,
+            Mode::HttpsKey,
+            Mode::Mtls,
+        ];
+        let args: Vec<String> = std::env::args().collect();
+        match args
+            .iter()
+            .position(|a| a == "--modes")
+            .and_then(|i| args.get(i + 1))
+        {
+            None => all.to_vec(),
+            Some(list) => list
+                .split(',')
+                .filter_map(|m| all.iter().copied().find(|x| x.name() == m.trim()))
+                .collect(),
+        }
+    }
+
+    const API_KEY: &str = "bench-key-0123456789abcdef";
+
+    /// A server CA, a server certificate for 127.0.0.1, a client CA and a
+    /// client certificate, made here with rcgen.
+    struct TlsMaterial {
+        ca_pem: String,
+        server_cert: String,
+        server_key: String,
+        client_ca_pem: String,
+        client_identity_pem: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl TlsMaterial {
+        fn new() -> Self {
+            let ca = |name: &str| {
+                let key = rcgen::KeyPair::generate().unwrap();
+                let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+                p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+                p.distinguished_name
+                    .push(rcgen::DnType::CommonName, name.to_owned());
+                let cert = p.self_signed(&key).unwrap();
+                (cert, key)
+            };
+            let leaf = |ca: &(rcgen::Certificate, rcgen::KeyPair), server: bool| {
+                let key = rcgen::KeyPair::generate().unwrap();
+                let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+                if server {
+                    p.subject_alt_names
+                        .push(rcgen::SanType::IpAddress(std::net::IpAddr::V4(
+                            std::net::Ipv4Addr::LOCALHOST,
+                        )));
+                }
+                let cert = p.signed_by(&key, &ca.0, &ca.1).unwrap();
+                (cert.pem(), key.serialize_pem())
+            };
+            let server_ca = ca("bench server CA");
+            let client_ca = ca("bench client CA");
+            let (server_cert, server_key) = leaf(&server_ca, true);
+            let (client_cert, client_key) = leaf(&client_ca, false);
+            TlsMaterial {
+                ca_pem: server_ca.0.pem(),
+                server_cert,
+                server_key,
+                client_ca_pem: client_ca.0.pem(),
+                client_identity_pem: format!("{client_cert}{client_key}"),
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn server_config(&self, mtls: bool) -> Arc<tokio_rustls::rustls::ServerConfig> {
+            let p = |f: &str, text: &str| {
+                let path = self.dir.path().join(f);
+                std::fs::write(&path, text).unwrap();
+                path
+            };
+            TlsFiles {
+                cert: p("cert.pem", &self.server_cert),
+                key: p("key.pem", &self.server_key),
+                client_ca: mtls.then(|| p("client-ca.pem", &self.client_ca_pem)),
+            }
+            .load()
+            .unwrap()
+        }
+    }
+
+    struct Setup<'a> {
+        root_pem: &'a str,
+        chain_pem: &'a str,
+        bodies: Arc<Vec<String>>,
+        tls: &'a TlsMaterial,
+        seconds: u64,
+        concurrency: usize,
+        max_requests: u64,
+        server_threads: usize,
+        client_threads: usize,
+    }
+
+    struct Outcome {
+        requests: usize,
+        failures: u64,
+        rate: f64,
+        p50: f64,
+        p99: f64,
+        server_cpu: f64,
+    }
+
+    /// CPU seconds (user + system) used so far by these threads.
+    fn cpu_seconds(tids: &[String]) -> f64 {
+        let hz = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        let mut ticks = 0u64;
+        for tid in tids {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
+                continue;
+            };
+            // Fields after the command name in parentheses: state is field 3,
+            // utime 14 and stime 15.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            ticks += f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+        ticks as f64 / hz
+    }
+
+    fn run_mode(mode: Mode, s: &Setup<'_>) -> Outcome {
+        let tids: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let record = tids.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let root_pem = s.root_pem.to_owned();
+        let chain_pem = s.chain_pem.to_owned();
+        let server_threads = s.server_threads;
+        let tls = mode.tls().then(|| s.tls.server_config(mode == Mode::Mtls));
+        let keys_file = s.tls.dir.path().join("api-keys.txt");
+        std::fs::write(&keys_file, format!("{API_KEY}\n")).unwrap();
         let server_thread = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(server_threads)
+                .on_thread_start(move || {
+                    if let Ok(link) = std::fs::read_link("/proc/thread-self") {
+                        if let Some(tid) = link.file_name().and_then(|t| t.to_str()) {
+                            record.lock().unwrap().push(tid.to_owned());
+                        }
+                    }
+                })
                 .enable_all()
                 .build()
                 .unwrap();
@@ -139,8 +389,14 @@ mod load {
                 vc.cert = Some(Source::Inline(chain_pem.into_bytes()));
                 vc.replay = ReplayMode::Off;
                 let vs = Arc::new(StiVs::from_config(&vc).unwrap());
-                let config =
+                let mut config =
                     ServerConfig::new("127.0.0.1:0", vs).with_clock(ServerClock::Fixed(NOW));
+                if mode.key() {
+                    config = config.with_api_keys(Arc::new(ApiKeys::load(&keys_file).unwrap()));
+                }
+                if let Some(tls) = tls {
+                    config = config.with_tls(tls, None);
+                }
                 let server = Server::bind(config).await.unwrap();
                 addr_tx.send(server.local_addr()).unwrap();
                 server
@@ -153,37 +409,66 @@ mod load {
         });
         let addr = addr_rx.recv().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(client_threads)
+            .worker_threads(s.client_threads)
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(async move {
-            let url = format!("http://{addr}/stir/v1/verification");
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(concurrency)
-                .build()
-                .unwrap();
-
-            // One check that the server really passes these.
-            let r = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(bodies[0].clone())
+        let (seconds, concurrency, max_requests) = (s.seconds, s.concurrency, s.max_requests);
+        let bodies = s.bodies.clone();
+        let mut builder = reqwest::Client::builder()
+            .pool_max_idle_per_host(concurrency)
+            .use_rustls_tls();
+        if mode.tls() {
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(s.tls.ca_pem.as_bytes()).unwrap(),
+            );
+        }
+        if mode == Mode::Mtls {
+            builder = builder.identity(
+                reqwest::Identity::from_pem(s.tls.client_identity_pem.as_bytes()).unwrap(),
+            );
+        }
+        let client = builder.build().unwrap();
+        let scheme = if mode.tls() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}/stir/v1/verification");
+        let auth = mode.key().then(|| format!("Bearer {API_KEY}"));
+        let outcome = rt.block_on(async move {
+            let post = move |client: &reqwest::Client, body: String| {
+                let mut r = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body);
+                if let Some(a) = &auth {
+                    r = r.header("authorization", a);
+                }
+                r
+            };
+            // One check that the server really passes these, which also opens
+            // the connection pool (handshakes are not what is measured).
+            let text = post(&client, bodies[0].clone())
                 .send()
                 .await
+                .unwrap()
+                .text()
+                .await
                 .unwrap();
-            let text = r.text().await.unwrap();
-            assert!(text.contains("TN-Validation-Passed"), "{text}");
+            assert!(
+                text.contains("TN-Validation-Passed"),
+                "{}: {text}",
+                mode.name()
+            );
 
             let issued = Arc::new(AtomicU64::new(0));
+            let cpu_before = cpu_seconds(&tids.lock().unwrap());
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let start = Instant::now();
             let mut tasks = Vec::new();
             for w in 0..concurrency {
                 let client = client.clone();
-                let url = url.clone();
                 let bodies = bodies.clone();
                 let issued = issued.clone();
+                let post = post.clone();
+                let mk = move |i: usize| post(&client, bodies[i % bodies.len()].clone());
                 tasks.push(tokio::spawn(async move {
                     let mut lat: Vec<u32> = Vec::new();
                     let mut failures = 0u64;
@@ -191,16 +476,10 @@ mod load {
                     while Instant::now() < deadline
                         && issued.fetch_add(1, Ordering::Relaxed) < max_requests
                     {
-                        let body = bodies[i % bodies.len()].clone();
+                        let req = mk(i);
                         i += concurrency;
                         let t = Instant::now();
-                        let ok = match client
-                            .post(&url)
-                            .header("content-type", "application/json")
-                            .body(body)
-                            .send()
-                            .await
-                        {
+                        let ok = match req.send().await {
                             Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                             Err(_) => false,
                         };
@@ -220,24 +499,19 @@ mod load {
                 failures += f;
             }
             let elapsed = start.elapsed().as_secs_f64();
+            let server_cpu = cpu_seconds(&tids.lock().unwrap()) - cpu_before;
             all.sort_unstable();
-            let rate = all.len() as f64 / elapsed;
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            println!("shaken serve load (in-process client, loopback, fixed chain)");
-            println!("  cores                 {cores} (server threads {server_threads}, client threads {client_threads})");
-            println!("  concurrency           {concurrency}");
-            println!("  requests              {} in {elapsed:.2} s ({failures} failed)", all.len());
-            println!("  verifications/s       {rate:.0}");
-            println!("  latency p50           {:.3} ms", percentile(&all, 0.50));
-            println!("  latency p99           {:.3} ms", percentile(&all, 0.99));
-            println!("  library, 1 core       {core_rate:.0} verifications/s");
-            let per_core = rate / server_threads.min(cores) as f64;
-            println!(
-                "  server per core       {per_core:.0} /s = {:.0} % of the library per-core rate",
-                100.0 * per_core / core_rate
-            );
+            Outcome {
+                requests: all.len(),
+                failures,
+                rate: all.len() as f64 / elapsed,
+                p50: percentile(&all, 0.50),
+                p99: percentile(&all, 0.99),
+                server_cpu,
+            }
         });
         let _ = stop_tx.send(());
         let _ = server_thread.join();
+        outcome
     }
 }

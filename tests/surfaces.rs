@@ -370,11 +370,15 @@ fn signing_the_same_on_cli_batch_and_rest() {
     }
 
     // The REST service.
+    // `--cert`: the certificate the key is checked against at start (x5u
+    // names a host that does not exist; nothing leaves loopback).
     let srv = Serve::start(&[
         "--key",
         &key,
         "--x5u",
         x5u,
+        "--cert",
+        &certs("sp-chain.pem"),
         "--trust-anchors",
         &certs("anchors.pem"),
         "--now",

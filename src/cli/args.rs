@@ -186,6 +186,32 @@ pub struct ServeArgs {
     /// Freeze the server clock at this time, Unix seconds or RFC 3339 (labs and tests replaying old traffic).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<i64>,
+    /// API keys clients must send as `Authorization: Bearer KEY` for signing and
+    /// verification: one per line, `#` comments, `sha256:HEX` for the SHA-256 of a key.
+    #[arg(long, value_name = "FILE")]
+    pub api_keys: Option<PathBuf>,
+    /// Put /metrics behind the API keys too (it is open by default, like /health).
+    #[arg(long)]
+    pub metrics_auth: bool,
+    /// Serve HTTPS with this certificate chain (PEM, end entity first); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: clients must present a certificate chained to this CA (PEM); needs --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Accept connections only from this network (CIDR, repeatable); other peers are disconnected.
+    #[arg(long, value_name = "CIDR")]
+    pub allow_from: Vec<String>,
+    /// Start a signing service on a non-loopback address without --api-keys or --client-ca
+    /// (anyone who reaches the port can then get PASSporTs signed with your certificate).
+    #[arg(long)]
+    pub allow_unauthenticated_signing: bool,
+    /// Also reload (as on SIGHUP) every SECONDS: trust anchors, CRLs, key, x5u certificate, TLS, API keys.
+    #[arg(long, value_name = "SECONDS")]
+    pub reload_interval: Option<u64>,
     #[command(flatten)]
     pub tn: TnArgs,
     #[command(flatten)]

@@ -1,9 +1,13 @@
 //! `shaken serve`: the ATIS-1000082 signing and verification service.
 //!
 //! The shell reads the flags and the optional TOML file (flags win), sets up
-//! logging, builds a [`ServerConfig`] and runs [`shaken::server::Server`]
-//! until SIGTERM or Ctrl-C. It prints `listening on ADDR` on stderr once the
-//! socket is bound (port 0 picks a free port).
+//! logging, refuses an exposed signing service without client
+//! authentication (before binding), loads the [`Services`] (verifier,
+//! signer checked against its certificate, API keys, TLS), builds a
+//! [`ServerConfig`] and runs [`shaken::server::Server`] until SIGTERM or
+//! Ctrl-C. It prints `listening on ADDR` on stderr once the socket is bound
+//! (port 0 picks a free port). SIGHUP and `--reload-interval` load the
+//! services again and swap them in; a failed reload keeps the running ones.
 
 pub use imp::run;
 
@@ -14,7 +18,10 @@ mod imp {
     use anyhow::{bail, Context, Result};
     use clap::ValueEnum;
     use shaken::config::{ReplayMode, Source};
-    use shaken::server::{FileConfig, Server, ServerClock, ServerConfig};
+    use shaken::server::{
+        AllowFrom, ApiKeys, AppState, FileConfig, Server, ServerClock, ServerConfig, Services,
+        TlsFiles,
+    };
     use shaken::tn::NationalRule;
     use shaken::{SignerConfig, StiAs, StiVs, VerifierConfig};
     use std::io::IsTerminal;
@@ -31,6 +38,11 @@ mod imp {
     /// default does not override the file).
     const DEFAULT_CONNECT_MS: u64 = 2000;
     const DEFAULT_FETCH_MS: u64 = 5000;
+    /// A signing or TLS certificate closer than this to its end is warned
+    /// about at start and on every reload.
+    const EXPIRY_WARNING_SECONDS: i64 = 30 * 86_400;
+    /// Shortest `--reload-interval`.
+    const MIN_RELOAD_INTERVAL: u64 = 1;
 
     /// The flags and the file merged.
     struct Settings {
@@ -50,6 +62,14 @@ mod imp {
         crl: CrlArgs,
         fetch: FetchArgs,
         now: Option<i64>,
+        api_keys: Option<PathBuf>,
+        metrics_auth: bool,
+        tls_cert: Option<PathBuf>,
+        tls_key: Option<PathBuf>,
+        client_ca: Option<PathBuf>,
+        allow_from: Vec<String>,
+        allow_unauthenticated_signing: bool,
+        reload_interval: Option<u64>,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -139,7 +159,70 @@ mod imp {
             crl,
             fetch,
             now: a.now,
+            api_keys: a.api_keys.or(f.api_keys),
+            metrics_auth: a.metrics_auth || f.metrics_auth.unwrap_or(false),
+            tls_cert: a.tls_cert.or(f.tls_cert),
+            tls_key: a.tls_key.or(f.tls_key),
+            client_ca: a.client_ca.or(f.client_ca),
+            allow_from: if a.allow_from.is_empty() {
+                f.allow_from
+            } else {
+                a.allow_from
+            },
+            allow_unauthenticated_signing: a.allow_unauthenticated_signing
+                || f.allow_unauthenticated_signing.unwrap_or(false),
+            reload_interval: a.reload_interval.or(f.reload_interval),
         })
+    }
+
+    /// Whether `listen` can only be reached from this host. A name other
+    /// than `localhost` counts as exposed (it may resolve to anything).
+    fn is_loopback(listen: &str) -> bool {
+        if let Ok(a) = listen.parse::<std::net::SocketAddr>() {
+            return a.ip().is_loopback();
+        }
+        let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h);
+        host.eq_ignore_ascii_case("localhost")
+    }
+
+    /// The checks made before anything is read or bound: combinations of
+    /// flags that cannot work, and a signing service reachable from the
+    /// network that authenticates nobody.
+    fn check_settings(s: &Settings) -> Result<()> {
+        match (&s.tls_cert, &s.tls_key) {
+            (Some(_), None) => bail!("--tls-cert needs --tls-key (its private key)"),
+            (None, Some(_)) => bail!("--tls-key needs --tls-cert (the certificate chain)"),
+            _ => {}
+        }
+        if s.client_ca.is_some() && s.tls_cert.is_none() {
+            bail!("--client-ca (mutual TLS) needs --tls-cert and --tls-key (HTTPS)");
+        }
+        if s.metrics_auth && s.api_keys.is_none() {
+            bail!("--metrics-auth needs --api-keys (the keys /metrics then asks for)");
+        }
+        if s.reload_interval.is_some_and(|n| n < MIN_RELOAD_INTERVAL) {
+            bail!("--reload-interval must be at least {MIN_RELOAD_INTERVAL} second");
+        }
+        let authenticated = s.api_keys.is_some() || s.client_ca.is_some();
+        if s.key.is_some()
+            && !authenticated
+            && !s.allow_unauthenticated_signing
+            && !is_loopback(&s.listen)
+        {
+            bail!(
+                "refusing to start: --listen {} is not a loopback address and --key enables signing, \
+                 but no client authentication is configured, so anyone who reaches the port could get \
+                 PASSporTs signed with your STI certificate. Configure --api-keys FILE and/or \
+                 --client-ca FILE (mutual TLS, with --tls-cert/--tls-key), listen on 127.0.0.1, or \
+                 accept the risk with --allow-unauthenticated-signing (--allow-from CIDR narrows who \
+                 can connect but authenticates no one)",
+                s.listen
+            );
+        }
+        if s.api_keys.is_some() && s.tls_cert.is_none() && !is_loopback(&s.listen) {
+            tracing::warn!("--api-keys over plain HTTP on {}: keys travel in clear text; add --tls-cert/--tls-key", s.listen);
+        }
+        Ok(())
     }
 
     fn init_logging(format: OutFormat) {
@@ -174,27 +257,147 @@ mod imp {
         c
     }
 
-    fn build_config(s: Settings) -> Result<ServerConfig> {
-        let vc = verifier_config(&s);
-        let vs = StiVs::from_config(&vc).map_err(config_error)?;
-        if vs.verifier().anchors().is_empty() {
-            tracing::warn!("no trust anchors (--trust-anchors or $SHAKEN_TRUST_ANCHORS): every verification will fail with 437");
+    /// The `notAfter` of the first certificate of a PEM file, when it parses.
+    fn first_not_after(pem: &[u8]) -> Option<i64> {
+        shaken::cert::parse_chain(pem, &shaken::Limits::default())
+            .ok()
+            .and_then(|c| c.first().map(|c| c.not_after()))
+    }
+
+    fn warn_expiry(what: &str, not_after: i64, now: i64) {
+        let left = not_after.saturating_sub(now);
+        if left < 0 {
+            tracing::warn!("{what} expired {} days ago", -left / 86_400);
+        } else if left < EXPIRY_WARNING_SECONDS {
+            tracing::warn!("{what} expires in {} days", left / 86_400);
         }
-        let mut config = ServerConfig::new(s.listen, Arc::new(vs));
+    }
+
+    /// The signing certificate: the leaf of `--cert`, or of the chain at
+    /// `x5u` fetched once through the library's guarded fetcher (https, SSRF
+    /// guard, size and time limits, as for verification).
+    async fn signing_certificate(
+        s: &Settings,
+        vc: &VerifierConfig,
+        x5u: &str,
+    ) -> Result<shaken::cert::Certificate> {
+        let chain = match &s.cert {
+            Some(path) => shaken::load::chain(&Source::Path(path.clone()), &vc.limits)
+                .map_err(config_error)?,
+            None => {
+                let opts = shaken::sti::fetch_options(vc).map_err(config_error)?;
+                let fetcher = shaken::fetch::HttpFetcher::new(&opts)
+                    .map_err(|e| anyhow::anyhow!("setting up the x5u fetcher: {e}"))?;
+                let body = fetcher
+                    .get(x5u, shaken::fetch::X5U_ACCEPT, vc.limits.max_fetch_body)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "fetching the signing certificate at --x5u {x5u} (to check it matches --key): {e}; \
+                             give it with --cert FILE if this host cannot reach it"
+                        )
+                    })?;
+                shaken::cert::parse_chain(&body.body, &vc.limits)
+                    .map_err(|e| anyhow::anyhow!("the certificate at --x5u {x5u}: {e}"))?
+            }
+        };
+        chain
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no certificate at --x5u {x5u}"))
+    }
+
+    /// Load everything a reload replaces. `previous`: the services in use
+    /// (their replay store and x5u cache are kept).
+    async fn load_services(s: &Settings, previous: Option<&Services>) -> Result<Services> {
+        let vc = verifier_config(s);
+        let vs = match previous {
+            Some(p) => p.vs.rebuild(&vc),
+            None => StiVs::from_config(&vc),
+        }
+        .map_err(config_error)?;
+        let now = s.now.unwrap_or_else(|| ServerClock::System.now());
+        let mut services = Services::new(Arc::new(vs));
         match (&s.key, &s.x5u) {
             (Some(key), Some(x5u)) => {
                 let mut sc = SignerConfig::new(key.as_path(), x5u.clone());
                 sc.tn_national = s.tn_national;
-                config = config.with_signing(StiAs::from_config(&sc).map_err(config_error)?);
+                let signer = StiAs::from_config(&sc).map_err(config_error)?;
+                let cert = signing_certificate(s, &vc, x5u).await?;
+                let from = match &s.cert {
+                    Some(p) => format!("--cert {}", p.display()),
+                    None => format!("--x5u {x5u}"),
+                };
+                match (signer.public_key(), cert.public_key_point()) {
+                    (Some(k), Some(c)) if k.as_slice() == c => {}
+                    _ => bail!(
+                        "the signing key --key {} does not match the certificate of {from} ({}): \
+                         verifiers would fail every PASSporT with 438; install the key and certificate \
+                         that belong together",
+                        key.display(),
+                        cert.subject()
+                    ),
+                }
+                warn_expiry(
+                    &format!("the signing certificate ({from}, {})", cert.subject()),
+                    cert.not_after(),
+                    now,
+                );
+                services = services.with_signing(signer, Some(cert.not_after()));
             }
             (Some(_), None) => {
                 bail!("--key needs --x5u (the certificate URL put into signed PASSporTs)")
             }
             (None, Some(_)) => bail!("--x5u needs --key (the signing key)"),
-            (None, None) => {
-                tracing::info!("no --key: signing is off (/stir/v1/signing answers 404 SVC4003)")
-            }
+            (None, None) => {}
         }
+        if let Some(path) = &s.api_keys {
+            let keys = ApiKeys::load(path)?;
+            services = services.with_api_keys(Arc::new(keys));
+        }
+        if let (Some(cert), Some(key)) = (&s.tls_cert, &s.tls_key) {
+            let files = TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: s.client_ca.clone(),
+            };
+            let tls = files.load()?;
+            let not_after = std::fs::read(cert).ok().and_then(|b| first_not_after(&b));
+            if let Some(t) = not_after {
+                warn_expiry(
+                    &format!("the TLS certificate --tls-cert {}", cert.display()),
+                    t,
+                    now,
+                );
+            }
+            services = services.with_tls(tls, not_after);
+        }
+        Ok(services)
+    }
+
+    fn build_config(s: &Settings, services: Services) -> Result<ServerConfig> {
+        if services.vs.verifier().anchors().is_empty() {
+            tracing::warn!("no trust anchors (--trust-anchors or $SHAKEN_TRUST_ANCHORS): every verification will fail with 437");
+        }
+        let mut config = ServerConfig::new(s.listen.clone(), services.vs.clone());
+        if let Some(signing) = services.signing.clone() {
+            config = config.with_signing(signing);
+            if let Some(t) = services.signing_cert_not_after {
+                config = config.with_signing_cert_not_after(t);
+            }
+        } else {
+            tracing::info!("no --key: signing is off (/stir/v1/signing answers 404 SVC4003)");
+        }
+        if let Some(keys) = services.api_keys.clone() {
+            config = config.with_api_keys(keys);
+        }
+        if let Some(tls) = services.tls.clone() {
+            config = config.with_tls(tls, services.tls_not_after);
+        }
+        let allow = AllowFrom::parse(&s.allow_from)?;
+        config = config
+            .with_allow_from(allow)
+            .with_metrics_auth(s.metrics_auth);
         if let Some(n) = s.max_concurrent {
             if n == 0 {
                 bail!("--max-concurrent must be at least 1");
@@ -223,6 +426,85 @@ mod imp {
             config = config.with_clock(ServerClock::Fixed(t));
         }
         Ok(config)
+    }
+
+    /// One reload: load the services again and swap them in, or keep the
+    /// running ones and say why.
+    async fn reload(settings: &Settings, state: &AppState, trigger: &str) {
+        let current = state.services();
+        match load_services(settings, Some(&current)).await {
+            Ok(next) => {
+                let anchors = next.vs.verifier().anchors().len();
+                let keys = next.api_keys.as_ref().map(|k| k.len());
+                match state.reload(next) {
+                    Ok(()) => tracing::info!(
+                        trigger,
+                        anchors,
+                        api_keys = keys.unwrap_or(0),
+                        "reloaded: trust anchors, CRLs, signing key and certificate, TLS and API keys swapped in"
+                    ),
+                    Err(e) => tracing::error!(trigger, "reload failed, keeping the running state: {e}"),
+                }
+            }
+            Err(e) => {
+                state.reload_failed();
+                tracing::error!(trigger, "reload failed, keeping the running state: {e:#}");
+            }
+        }
+    }
+
+    /// Reload on SIGHUP and every `interval`, until the process ends.
+    async fn reload_loop(settings: Settings, state: AppState, mut hup: Hangup) {
+        let mut tick = settings.reload_interval.map(|n| {
+            let period = Duration::from_secs(n.max(MIN_RELOAD_INTERVAL));
+            let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
+        loop {
+            let trigger = tokio::select! {
+                () = hup.recv() => "SIGHUP",
+                _ = async {
+                    match &mut tick {
+                        Some(t) => t.tick().await,
+                        None => std::future::pending().await,
+                    }
+                } => "reload-interval",
+            };
+            reload(&settings, &state, trigger).await;
+        }
+    }
+
+    /// SIGHUP, registered before the socket is bound (its default action
+    /// would end the process).
+    struct Hangup {
+        #[cfg(unix)]
+        signal: Option<tokio::signal::unix::Signal>,
+    }
+
+    impl Hangup {
+        fn register() -> Hangup {
+            #[cfg(unix)]
+            {
+                let signal =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+                if signal.is_none() {
+                    tracing::warn!("SIGHUP handler not installed: reload with --reload-interval");
+                }
+                Hangup { signal }
+            }
+            #[cfg(not(unix))]
+            Hangup {}
+        }
+        async fn recv(&mut self) {
+            #[cfg(unix)]
+            if let Some(s) = &mut self.signal {
+                if s.recv().await.is_some() {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
+        }
     }
 
     /// Completes on SIGTERM or Ctrl-C (SIGINT).
@@ -261,17 +543,24 @@ mod imp {
         };
         init_logging(log_format);
         let settings = merge(a, file)?;
+        // Before anything is read or bound: no socket is ever opened for a
+        // configuration that would sign for strangers.
+        check_settings(&settings)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")?;
         rt.block_on(async move {
+            let hup = Hangup::register();
             // Built inside the runtime: the fetcher's client may spawn tasks.
-            let config = build_config(settings)?;
+            let services = load_services(&settings, None).await?;
+            let config = build_config(&settings, services)?;
+            let https = config.tls.is_some();
             let server = Server::bind(config).await?;
             let addr = server.local_addr();
             eprintln!("listening on {addr}");
-            tracing::info!(%addr, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            tracing::info!(%addr, https, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            tokio::spawn(reload_loop(settings, server.state().clone(), hup));
             server.run(shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok::<_, anyhow::Error>(())

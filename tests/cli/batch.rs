@@ -95,6 +95,20 @@ fn verify_batch(lab: &Lab, input: &str, extra: &[&str]) -> (Output, Vec<Value>) 
 }
 
 #[test]
+fn a_retried_line_gets_the_same_answer_and_another_call_is_a_replay() {
+    let lab = Lab::new();
+    let id = identity(&lab, "A", NOW);
+    let line = verify_request(ORIG, DEST, NOW, &id).to_string();
+    let other_call = verify_request(ORIG, DEST, NOW + 2, &id).to_string();
+    let input = [line.clone(), line, other_call].join("\n");
+    let (_, lines) = verify_batch(&lab, &input, &["--jobs", "1"]);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["verstat"], "TN-Validation-Passed", "{}", lines[0]);
+    assert_eq!(lines[1]["verstat"], "TN-Validation-Passed", "{}", lines[1]);
+    assert_eq!(lines[2]["reason"]["id"], "replay", "{}", lines[2]);
+}
+
+#[test]
 fn mixed_good_and_bad_lines_keep_order_and_report_each() {
     let lab = Lab::new();
     let id_a = identity(&lab, "A", NOW);
@@ -118,7 +132,7 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
         verify_request(ORIG, DEST, NOW, &tampered).to_string(), // 6 signature-invalid
         long,                                                   // 7 too long
         verify_request(ORIG, "12125559999", NOW, &id_a).to_string(), // 8 dest mismatch
-        verify_request(ORIG, DEST, NOW, &id_a).to_string(), // 9 replay of line 1
+        verify_request(ORIG, DEST, NOW - 1, &id_a).to_string(), // 9 replay of line 1 (another call: another time)
         json!({"from": {"tn": "not a number"}, "to": {"tn": [DEST]}, "time": NOW, "identity": id_a}).to_string(), // 10 bad tn
     ]
     .join("\n");

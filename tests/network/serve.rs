@@ -4,6 +4,7 @@
 //! clock is pinned with `--now`; no test depends on the wall clock.
 
 use crate::support::http::{closed_port, Reply, Server};
+use crate::support::tls::{self, Issued, TestCa};
 use crate::support::{bin, LabDir};
 use serde_json::{json, Value};
 use shaken::crypto::KeySigner;
@@ -865,4 +866,698 @@ fn slow_headers_are_cut_off() {
     assert!(started.elapsed() < Duration::from_secs(4));
     // The service still answers.
     assert_eq!(get(srv.addr, "/health").status, 200);
+}
+
+// ------------------------------------------------------------------ issue 14: who may use the service
+
+const KEY_A: &str = "sbc-east-0123456789abcdef";
+const KEY_B: &str = "sbc-west-fedcba9876543210";
+
+impl Serve {
+    fn hup(&self) {
+        let st = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Wait (bounded, not timed) until `/metrics` (read with `key`) shows
+    /// `want`.
+    fn wait_metric(&self, key: Option<&str>, want: &str) {
+        for _ in 0..200 {
+            let m = get_with(self.addr, "/metrics", key);
+            if m.body.contains(want) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("metrics never showed {want}; log:\n{}", self.log());
+    }
+}
+
+impl Serve {
+    /// Wait (bounded) until the log holds `want` `n` times.
+    fn wait_log(&self, want: &str, n: usize) {
+        for _ in 0..200 {
+            if self.log().matches(want).count() >= n {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the log never showed {want} {n} times:\n{}", self.log());
+    }
+}
+
+fn get_with(addr: SocketAddr, path: &str, key: Option<&str>) -> Resp {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut headers = vec![];
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    request(addr, "GET", path, &headers, "")
+}
+
+fn post_with(addr: SocketAddr, path: &str, body: &str, extra: &[(&str, &str)]) -> Resp {
+    let len = body.len().to_string();
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("Content-Length", len.as_str()),
+    ];
+    headers.extend_from_slice(extra);
+    request(addr, "POST", path, &headers, body)
+}
+
+fn sign_with(addr: SocketAddr, key: Option<&str>) -> Resp {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let extra: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    post_with(
+        addr,
+        "/stir/v1/signing",
+        &signing_request().to_string(),
+        &extra,
+    )
+}
+
+fn keyed_server(lab: &Lab, keys: &str, extra: &[&str]) -> Serve {
+    let mut args = vec![
+        "--cert".to_owned(),
+        lab.path("chain.pem"),
+        "--key".to_owned(),
+        lab.path("key.pem"),
+        "--x5u".to_owned(),
+        X5U_FIXED.to_owned(),
+        "--trust-anchors".to_owned(),
+        lab.path("root.pem"),
+        "--api-keys".to_owned(),
+        keys.to_owned(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Serve::start(&args)
+}
+
+fn assert_401(r: &Resp, presented: bool) {
+    assert_error(
+        r,
+        401,
+        "policyException",
+        "POL4001",
+        "Unauthorized: a valid API key is required (Authorization: Bearer KEY)",
+        &[],
+    );
+    assert!(
+        r.headers
+            .contains("www-authenticate: bearer realm=\"shaken\""),
+        "{}",
+        r.headers
+    );
+    assert_eq!(
+        r.headers.contains("error=\"invalid_token\""),
+        presented,
+        "{}",
+        r.headers
+    );
+}
+
+#[test]
+fn api_keys_missing_wrong_and_right() {
+    let lab = Lab::new();
+    let digest_b: String = ring::digest::digest(&ring::digest::SHA256, KEY_B.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let keys = lab.write(
+        "keys.txt",
+        &format!("# SBCs\n{KEY_A}  # east\nsha256:{digest_b}\n"),
+    );
+    let srv = keyed_server(&lab, &keys, &[]);
+    // Missing, wrong, another scheme: 401 on both API endpoints.
+    assert_401(&sign_with(srv.addr, None), false);
+    assert_401(
+        &sign_with(srv.addr, Some("sbc-east-0123456789abcdeX")),
+        true,
+    );
+    assert_401(
+        &post_with(
+            srv.addr,
+            "/stir/v1/signing",
+            &signing_request().to_string(),
+            &[("Authorization", &format!("Basic {KEY_A}"))],
+        ),
+        true,
+    );
+    let v = post_with(
+        srv.addr,
+        "/stir/v1/verification",
+        &verification_request("x", NOW).to_string(),
+        &[],
+    );
+    assert_401(&v, false);
+    // The plain key and the hashed one both work.
+    let r = sign_with(srv.addr, Some(KEY_A));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let identity = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let auth = format!("Bearer {KEY_B}");
+    let v = post_with(
+        srv.addr,
+        "/stir/v1/verification",
+        &verification_request(&identity, NOW).to_string(),
+        &[("Authorization", &auth)],
+    );
+    assert_eq!(v.status, 200, "{}", v.body);
+    assert_eq!(
+        v.json()["verificationResponse"]["verstat"],
+        "TN-Validation-Passed"
+    );
+    // Health, readiness and (without --metrics-auth) metrics stay open.
+    assert_eq!(get(srv.addr, "/health").status, 200);
+    let ready = get(srv.addr, "/health/ready");
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    let m = get(srv.addr, "/metrics");
+    assert_eq!(m.status, 200);
+    for want in [
+        "shaken_clients_refused_total{reason=\"api-key-missing\"} 2",
+        "shaken_clients_refused_total{reason=\"api-key-invalid\"} 2",
+        "shaken_http_requests_total{endpoint=\"signing\",status=\"401\"} 3",
+        "shaken_api_keys 2",
+        "shaken_signatures_by_attestation_total{attest=\"A\"} 1",
+        "shaken_verifications_passed_total{attest=\"A\"} 1",
+        "shaken_ready 1",
+    ] {
+        assert!(m.body.contains(want), "missing {want}:\n{}", m.body);
+    }
+    // Neither key is ever logged.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = srv.log();
+    assert!(!log.contains(KEY_A) && !log.contains(KEY_B), "{log}");
+    assert!(log.contains("auth=\"api-key-missing\""), "{log}");
+}
+
+#[test]
+fn metrics_auth_puts_metrics_behind_the_keys() {
+    let lab = Lab::new();
+    let keys = lab.write("keys.txt", &format!("{KEY_A}\n"));
+    let srv = keyed_server(&lab, &keys, &["--metrics-auth"]);
+    assert_401(&get(srv.addr, "/metrics"), false);
+    let m = get_with(srv.addr, "/metrics", Some(KEY_A));
+    assert_eq!(m.status, 200);
+    assert!(m.body.contains("shaken_reloads_total"), "{}", m.body);
+    assert_eq!(get(srv.addr, "/health").status, 200);
+    assert_eq!(get(srv.addr, "/health/ready").status, 200);
+}
+
+#[test]
+fn a_removed_key_is_refused_after_sighup_and_a_broken_file_keeps_the_running_keys() {
+    let lab = Lab::new();
+    let keys = lab.write("keys.txt", &format!("{KEY_A}\n{KEY_B}\n"));
+    let srv = keyed_server(&lab, &keys, &[]);
+    assert_eq!(sign_with(srv.addr, Some(KEY_A)).status, 200);
+    // Rotate: KEY_A removed.
+    lab.write("keys.txt", &format!("# east retired\n{KEY_B}\n"));
+    srv.hup();
+    srv.wait_metric(None, "shaken_reloads_total{result=\"ok\"} 1");
+    assert_401(&sign_with(srv.addr, Some(KEY_A)), true);
+    assert_eq!(sign_with(srv.addr, Some(KEY_B)).status, 200);
+    // A broken file: the reload fails, is counted and logged, and the
+    // running keys stay.
+    lab.write("keys.txt", "sha256:not-hex\n");
+    srv.hup();
+    srv.wait_metric(None, "shaken_reloads_total{result=\"failed\"} 1");
+    assert_eq!(sign_with(srv.addr, Some(KEY_B)).status, 200);
+    assert_401(&sign_with(srv.addr, Some(KEY_A)), true);
+    let log = srv.log();
+    assert!(
+        log.contains("reload failed, keeping the running state") && log.contains("line 1"),
+        "{log}"
+    );
+    assert_eq!(get(srv.addr, "/health/ready").status, 200);
+}
+
+#[test]
+fn a_reload_with_a_broken_trust_anchor_file_keeps_serving() {
+    let lab = Lab::new();
+    let anchors = lab.write("anchors.pem", &lab.pki.root.cert_pem);
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &anchors,
+        "--reload-interval",
+        "1",
+    ]);
+    let id = lab.identity(X5U_FIXED, NOW, ORIGID);
+    std::fs::write(&anchors, "-----BEGIN CERTIFICATE-----\nnot base64\n").unwrap();
+    srv.wait_metric(None, "shaken_reloads_total{result=\"failed\"} 1");
+    let v = verify(srv.addr, &id, NOW);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    // Fixed again: the next tick swaps a good state in.
+    std::fs::write(&anchors, &lab.pki.root.cert_pem).unwrap();
+    srv.wait_metric(None, "shaken_reloads_total{result=\"ok\"}");
+    let log = srv.log();
+    assert!(log.contains("trigger=\"reload-interval\""), "{log}");
+}
+
+#[test]
+fn allow_from_closes_connections_from_other_peers() {
+    let lab = Lab::new();
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--allow-from",
+        "10.0.0.0/8",
+    ]);
+    // We connect from 127.0.0.1, outside 10/8: closed without an answer,
+    // even for /health.
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
+    drop(srv);
+    // Loopback allowed: served.
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--allow-from",
+        "10.0.0.0/8",
+        "--allow-from",
+        "127.0.0.0/8",
+    ]);
+    assert_eq!(get(srv.addr, "/health").status, 200);
+    // A value that is no network: exit 2.
+    let out = bin()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-from",
+            "10.0.0.0/33",
+        ])
+        .args(["--cert", &lab.path("chain.pem")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-from"));
+}
+
+/// A signing service on a non-loopback address with no client
+/// authentication never opens its socket: exit 2 before binding, with the
+/// options that fix it named.
+#[test]
+fn exposed_signing_without_authentication_is_refused_before_binding() {
+    let lab = Lab::new();
+    for listen in ["0.0.0.0:0", "[::]:0", "shaken.example.net:8080"] {
+        let out = bin()
+            .args(["serve", "--listen", listen])
+            .args(["--key", &lab.path("key.pem"), "--x5u", X5U_FIXED])
+            .args(["--cert", &lab.path("chain.pem")])
+            .args(["--trust-anchors", &lab.path("root.pem")])
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{listen}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("listening on"), "{err}");
+        for named in [
+            "--api-keys",
+            "--client-ca",
+            "--allow-unauthenticated-signing",
+            listen,
+        ] {
+            assert!(err.contains(named), "{named} not in {err}");
+        }
+    }
+    // The same in the TOML file.
+    let file = lab.write(
+        "serve.toml",
+        &format!(
+            "listen = \"0.0.0.0:0\"\nkey = {:?}\nx5u = {X5U_FIXED:?}\ncert = {:?}\n",
+            lab.path("key.pem"),
+            lab.path("chain.pem")
+        ),
+    );
+    let out = bin().args(["serve", "--config", &file]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--api-keys") && !err.contains("listening on"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_signing_key_that_does_not_match_its_certificate_fails_the_start() {
+    let lab = Lab::new();
+    let other = Lab::new();
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--key", &other.path("key.pem"), "--x5u", X5U_FIXED])
+        .args(["--cert", &lab.path("chain.pem")])
+        .args(["--trust-anchors", &lab.path("root.pem")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not match the certificate") && !err.contains("listening on"),
+        "{err}"
+    );
+    // Without --cert the certificate is fetched from x5u once (here from a
+    // loopback server, lab switches on).
+    let url = cert_server(lab.pki.leaf_chain_pem(), Duration::ZERO);
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["--key", &other.path("key.pem"), "--x5u", &url])
+        .args(["--allow-http-x5u", "--allow-private-x5u"])
+        .args(["--trust-anchors", &lab.path("root.pem")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not match the certificate of --x5u"),
+        "{err}"
+    );
+    // The right key with the fetched certificate starts, and the
+    // certificate's remaining validity is a metric.
+    let srv = Serve::start(&[
+        "--key",
+        &lab.path("key.pem"),
+        "--x5u",
+        &url,
+        "--allow-http-x5u",
+        "--allow-private-x5u",
+        "--trust-anchors",
+        &lab.path("root.pem"),
+    ]);
+    let m = get(srv.addr, "/metrics");
+    let left = 365 * 86_400; // LabDir: valid until NOW + 365 days
+    assert!(
+        m.body
+            .contains(&format!("shaken_signing_certificate_expiry_seconds {left}")),
+        "{}",
+        m.body
+    );
+}
+
+#[test]
+fn readiness_needs_trust_anchors_and_warns_of_a_certificate_near_its_end() {
+    let lab = Lab::new();
+    let srv = Serve::start(&["--cert", &lab.path("chain.pem")]);
+    let r = get(srv.addr, "/health/ready");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["status"], "not-ready");
+    assert!(r.body.contains("no trust anchors"), "{}", r.body);
+    assert_eq!(get(srv.addr, "/health").status, 200, "liveness stays 200");
+    drop(srv);
+    // A signing certificate with 10 days left: a warning at start.
+    let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 10 * 86_400)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::write(p("chain.pem"), pki.leaf_chain_pem()).unwrap();
+    std::fs::write(p("key.pem"), &pki.leaf.key_pem).unwrap();
+    std::fs::write(p("root.pem"), &pki.root.cert_pem).unwrap();
+    let srv = Serve::start(&[
+        "--cert",
+        &p("chain.pem"),
+        "--key",
+        &p("key.pem"),
+        "--x5u",
+        X5U_FIXED,
+        "--trust-anchors",
+        &p("root.pem"),
+    ]);
+    assert_eq!(get(srv.addr, "/health/ready").status, 200);
+    assert!(
+        srv.log().contains("expires in 9 days") || srv.log().contains("expires in 10 days"),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn a_retried_verification_gets_the_same_answer_and_another_call_is_a_replay() {
+    let lab = Lab::new();
+    let srv = signing_server(&lab);
+    let id = lab.identity(X5U_FIXED, NOW, ORIGID);
+    let first = verify(srv.addr, &id, NOW);
+    assert_eq!(
+        first,
+        json!({"verstat": "TN-Validation-Passed", "attest": "A"})
+    );
+    // The SBC timed out and retried: same identity, from, to, time.
+    assert_eq!(verify(srv.addr, &id, NOW), first);
+    // The same PASSporT for another call (another time): a replay.
+    let other = verify(srv.addr, &id, NOW + 1);
+    assert_eq!(other["reasonid"], "replay", "{other}");
+    let m = get(srv.addr, "/metrics");
+    assert!(
+        m.body
+            .contains("shaken_verification_reasons_total{reason=\"replay\"} 1"),
+        "{}",
+        m.body
+    );
+}
+
+#[test]
+fn request_ids_are_echoed_or_made_and_logged_with_the_peer() {
+    let lab = Lab::new();
+    let srv = signing_server(&lab);
+    let r = post_with(
+        srv.addr,
+        "/stir/v1/signing",
+        &signing_request().to_string(),
+        &[("X-Request-ID", "sbc-7-call-42")],
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.headers.contains("x-request-id: sbc-7-call-42"),
+        "{}",
+        r.headers
+    );
+    let r = get(srv.addr, "/health");
+    let made = r
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap()
+        .to_owned();
+    assert_eq!(made.len(), 36, "a UUID: {made}");
+    std::thread::sleep(Duration::from_millis(200));
+    let log = srv.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("request_id=\"sbc-7-call-42\""))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains("peer=127.0.0.1:"), "{line}");
+    assert!(line.contains(&format!("origid=\"{ORIGID}\"")), "{line}");
+    assert!(line.contains("attest=\"A\""), "{line}");
+}
+
+// ------------------------------------------------------------------ HTTPS and mutual TLS
+
+struct TlsLab {
+    ca: TestCa,
+    cert: String,
+    key: String,
+    client_ca: String,
+    client: Issued,
+    stranger: Issued,
+}
+
+fn tls_lab(lab: &Lab) -> TlsLab {
+    let ca = TestCa::new("shaken test server CA");
+    let server = ca.server();
+    let clients = TestCa::new("shaken test client CA");
+    let other = TestCa::new("some other CA");
+    TlsLab {
+        cert: lab.write("tls-cert.pem", &server.cert_pem),
+        key: lab.write("tls-key.pem", &server.key_pem),
+        client_ca: lab.write("client-ca.pem", &clients.cert_pem),
+        client: clients.client("sbc-east"),
+        stranger: other.client("sbc-east"),
+        ca,
+    }
+}
+
+fn tls_post(
+    addr: SocketAddr,
+    config: Arc<tokio_rustls::rustls::ClientConfig>,
+    path: &str,
+    body: &str,
+) -> std::io::Result<Resp> {
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let out = tls::exchange(addr, config, req.as_bytes())?;
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Ok(Resp {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        headers: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    })
+}
+
+#[test]
+fn https_serves_and_plain_http_gets_nothing() {
+    let lab = Lab::new();
+    let t = tls_lab(&lab);
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--tls-cert",
+        &t.cert,
+        "--tls-key",
+        &t.key,
+    ]);
+    let id = lab.identity(X5U_FIXED, NOW, ORIGID);
+    let r = tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, None),
+        "/stir/v1/verification",
+        &verification_request(&id, NOW).to_string(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("TN-Validation-Passed"), "{}", r.body);
+    // Plain HTTP to the TLS port: no HTTP answer.
+    let mut s = TcpStream::connect(srv.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    assert!(!String::from_utf8_lossy(&out).contains("HTTP/1.1 200"));
+    let m = tls_post(srv.addr, tls::client_config(&t.ca, None), "/metrics", "");
+    // GET only; a POST to /metrics is 405, which proves TLS carried it.
+    assert_eq!(m.unwrap().status, 405);
+}
+
+#[test]
+fn mutual_tls_refuses_clients_without_a_certificate_from_the_client_ca() {
+    let lab = Lab::new();
+    let t = tls_lab(&lab);
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--key",
+        &lab.path("key.pem"),
+        "--x5u",
+        X5U_FIXED,
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--tls-cert",
+        &t.cert,
+        "--tls-key",
+        &t.key,
+        "--client-ca",
+        &t.client_ca,
+    ]);
+    let body = signing_request().to_string();
+    // No client certificate: no service.
+    let none = tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, None),
+        "/stir/v1/signing",
+        &body,
+    );
+    assert!(none.is_err(), "served without a client certificate");
+    // A certificate from another CA (same name): no service.
+    let stranger = tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, Some(&t.stranger)),
+        "/stir/v1/signing",
+        &body,
+    );
+    assert!(stranger.is_err(), "served a certificate from another CA");
+    // The client CA's certificate: signed.
+    let r = tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, Some(&t.client)),
+        "/stir/v1/signing",
+        &body,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("signingResponse"));
+    let m = tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, Some(&t.client)),
+        "/metrics",
+        "",
+    )
+    .unwrap();
+    assert_eq!(m.status, 405);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(srv.log().contains("TLS handshake refused"), "{}", srv.log());
+}
+
+#[test]
+fn a_new_tls_certificate_is_served_after_sighup() {
+    let lab = Lab::new();
+    let t = tls_lab(&lab);
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--tls-cert",
+        &t.cert,
+        "--tls-key",
+        &t.key,
+    ]);
+    let body = verification_request(&lab.identity(X5U_FIXED, NOW, ORIGID), NOW).to_string();
+    assert!(tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, None),
+        "/stir/v1/verification",
+        &body
+    )
+    .is_ok());
+    // A certificate from a new CA: clients that trust only the new CA
+    // connect after the reload.
+    let new_ca = TestCa::new("renewed server CA");
+    let renewed = new_ca.server();
+    // A key that does not go with the certificate: the reload fails, the
+    // old certificate stays.
+    lab.write("tls-cert.pem", &renewed.cert_pem);
+    srv.hup();
+    srv.wait_log("reload failed, keeping the running state", 1);
+    assert!(tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, None),
+        "/stir/v1/verification",
+        &body
+    )
+    .is_ok());
+    lab.write("tls-key.pem", &renewed.key_pem);
+    srv.hup();
+    srv.wait_log("reloaded:", 1);
+    let r = tls_post(
+        srv.addr,
+        tls::client_config(&new_ca, None),
+        "/stir/v1/verification",
+        &body,
+    );
+    assert_eq!(r.unwrap().status, 200);
+    assert!(tls_post(
+        srv.addr,
+        tls::client_config(&t.ca, None),
+        "/stir/v1/verification",
+        &body
+    )
+    .is_err());
 }

@@ -737,8 +737,33 @@ impl<'a> VerifyRequest<'a> {
             orig: vec![PartyId::Tn(self.orig.clone())],
             dest: self.dest.iter().cloned().map(PartyId::Tn).collect(),
             date: pinned_now.map(|_| self.time),
-            call_id: None,
+            call_id: Some(self.call_key()),
         }
+    }
+
+    /// The call this request stands for, as a Call-ID: a hex SHA-256 of the
+    /// canonical `from`, `to` and `time`. An ATIS-1000082 request carries no
+    /// Call-ID, so a client that retries a verification (same identity, from,
+    /// to and time) asks about the same call, and the replay store treats the
+    /// retry as a fork (the same answer as the first time); the same PASSporT
+    /// for another call (another time or other numbers) is still a replay.
+    pub fn call_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"shaken-atis-call\0");
+        h.update(self.orig.as_str().as_bytes());
+        for d in &self.dest {
+            h.update(b"\0");
+            h.update(d.as_str().as_bytes());
+        }
+        h.update(b"\0");
+        h.update(self.time.to_string().as_bytes());
+        let digest = h.finalize();
+        let mut out = String::with_capacity(40);
+        for b in digest.iter().take(20) {
+            out.push_str(&format!("{b:02x}"));
+        }
+        format!("atis-{out}")
     }
 }
 
@@ -844,6 +869,32 @@ mod tests {
             require_wrapper: true,
             ..RequestPolicy::default()
         }
+    }
+
+    #[test]
+    fn call_key_names_the_call_not_the_spelling() {
+        let key = |line: &[u8]| VerifyRequest::parse(line, &p()).unwrap().call_key();
+        let a = key(br#"{"from":{"tn":"+1 215 555 0121"},"to":{"tn":["2125550143"]},"time":5,"identity":"x"}"#);
+        // A retry: the same call, numbers written another way, other token.
+        let retry = key(
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":"12125550143"},"time":5,"identity":"y"}"#,
+        );
+        assert_eq!(a, retry);
+        assert!(a.starts_with("atis-") && a.len() == 45, "{a}");
+        // Another call: other time, other numbers.
+        for other in [
+            &br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":6,"identity":"x"}"#[..],
+            br#"{"from":{"tn":"12155550122"},"to":{"tn":["12125550143"]},"time":5,"identity":"x"}"#,
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143","12125550144"]},"time":5,"identity":"x"}"#,
+        ] {
+            assert_ne!(key(other), a);
+        }
+        let r = VerifyRequest::parse(
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":"x"}"#,
+            &p(),
+        )
+        .unwrap();
+        assert_eq!(r.context(None).call_id, Some(a));
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl Diagnostic for crate::server::RequestError {
             E::MissingContentLength => "http-content-length-missing",
             E::BodyTooLarge { .. } => "http-body-too-large",
             E::MethodNotAllowed => "http-method-not-allowed",
+            E::Unauthorized { .. } => "http-unauthorized",
             E::Internal { .. } => "http-internal",
         }
     }
@@ -927,7 +928,8 @@ mod samples {
             E::InvalidValue { .. } => Some(E::Unparsable(s())),
             E::Unparsable(_) => Some(E::MissingContentLength),
             E::MissingContentLength => Some(E::BodyTooLarge { limit: 1 }),
-            E::BodyTooLarge { .. } => Some(E::MethodNotAllowed),
+            E::BodyTooLarge { .. } => Some(E::Unauthorized { presented: false }),
+            E::Unauthorized { .. } => Some(E::MethodNotAllowed),
             E::MethodNotAllowed => Some(E::Internal { detail: s() }),
             E::Internal { .. } => None,
         })

@@ -222,7 +222,7 @@ mod online {
     use crate::config::{ConfigError, CrlSpec, ReplayMode, Setting, VerifierConfig};
     use crate::fetch::FetchOptions;
     use crate::identity::IdentityHeader;
-    use crate::online::{chain_cache, CrlFetcher, CrlSource, OnlineVerifier};
+    use crate::online::{chain_cache, ChainCache, CrlFetcher, CrlSource, OnlineVerifier};
     use crate::report::Report;
     use crate::sip::SipRequest;
     use crate::sip_verify::{self, SipReport};
@@ -246,6 +246,7 @@ mod online {
         verifier: Arc<Verifier>,
         chain: Option<Arc<Vec<Certificate>>>,
         online: Option<OnlineVerifier>,
+        cache: Option<Arc<ChainCache>>,
         crls: Option<CrlSource>,
         request_policy: RequestPolicy,
         runtime: OnceLock<tokio::runtime::Runtime>,
@@ -274,6 +275,20 @@ mod online {
         /// the fetcher. Does no network I/O (CRL URLs and `x5u` are fetched
         /// when a call needs them).
         pub fn from_config(c: &VerifierConfig) -> Result<Self, ConfigError> {
+            Self::build(c, None)
+        }
+
+        /// A new service from `c` (the files read again: trust anchors,
+        /// CRL files, a pinned chain) that keeps this one's replay guard and
+        /// x5u certificate cache, so that swapping it in forgets no verified
+        /// PASSporT and refetches no certificate. What a service reload uses.
+        pub fn rebuild(&self, c: &VerifierConfig) -> Result<Self, ConfigError> {
+            Self::build(c, Some(self))
+        }
+
+        fn build(c: &VerifierConfig, previous: Option<&StiVs>) -> Result<Self, ConfigError> {
+            let kept_replay = previous.and_then(|p| p.verifier.replay_guard().cloned());
+            let kept_cache = previous.and_then(|p| p.cache.clone());
             let limits = c.limits.clone();
             let anchors = crate::load::trust_anchors(&c.trust_anchors)?;
             let mut crl_files = Vec::new();
@@ -288,6 +303,11 @@ mod online {
                 .with_crls(crl_files);
             match &c.replay {
                 ReplayMode::Off => {}
+                _ if kept_replay.is_some() => {
+                    if let Some(guard) = kept_replay {
+                        verifier = verifier.with_replay_guard(guard);
+                    }
+                }
                 ReplayMode::Memory => {
                     let store = Arc::new(verifier.default_replay_store());
                     verifier = verifier.with_replay(store);
@@ -304,22 +324,31 @@ mod online {
                     .map_err(|e| ConfigError::Fetcher(e.to_string()))?;
                 Some(CrlSource::new(Arc::new(fetcher), urls, c.fetch_crl))
             };
-            let (chain, online) = match &c.cert {
-                Some(src) => (Some(Arc::new(crate::load::chain(src, &limits)?)), None),
+            let (chain, online, cache) = match &c.cert {
+                Some(src) => (
+                    Some(Arc::new(crate::load::chain(src, &limits)?)),
+                    None,
+                    None,
+                ),
                 None => {
-                    let cache =
-                        chain_cache(fetch).map_err(|e| ConfigError::Fetcher(e.to_string()))?;
-                    let mut online = OnlineVerifier::new(verifier.clone(), Arc::new(cache));
+                    let cache = match kept_cache {
+                        Some(cache) => cache,
+                        None => Arc::new(
+                            chain_cache(fetch).map_err(|e| ConfigError::Fetcher(e.to_string()))?,
+                        ),
+                    };
+                    let mut online = OnlineVerifier::new(verifier.clone(), cache.clone());
                     if let Some(src) = &crls {
                         online = online.with_crl_source(src.clone());
                     }
-                    (None, Some(online))
+                    (None, Some(online), Some(cache))
                 }
             };
             Ok(StiVs {
                 verifier,
                 chain,
                 online,
+                cache,
                 crls,
                 request_policy: c.request_policy(),
                 runtime: OnceLock::new(),

@@ -21,6 +21,11 @@ pub(super) struct Outcome {
     pub reason_id: Option<String>,
 }
 
+/// The origid (and attestation) of a signed or verified PASSporT, for the
+/// request log.
+#[derive(Debug, Clone)]
+pub(super) struct Origid(pub String, pub Option<crate::passport::Attestation>);
+
 /// Longest `Accept` value echoed back in SVC4002.
 const MAX_ECHO: usize = 100;
 
@@ -34,6 +39,22 @@ pub(super) async fn method_not_allowed() -> RequestError {
 
 pub(super) async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// 200 `{"status":"ready"}` once trust anchors, the signing key and its
+/// certificate are loaded (and unexpired); 503 `{"status":"not-ready",
+/// "reasons":[...]}` before.
+pub(super) async fn ready(State(state): State<AppState>) -> Response {
+    let why = state.not_ready();
+    if why.is_empty() {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not-ready", "reasons": why})),
+        )
+            .into_response()
+    }
 }
 
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
@@ -160,18 +181,22 @@ pub(super) async fn signing(State(state): State<AppState>, req: Request) -> Resp
 
 async fn sign(state: &AppState, req: Request) -> Result<Response, RequestError> {
     let config = state.config();
-    let Some(signing) = &config.signing else {
+    let services = state.services();
+    let Some(signing) = &services.signing else {
         return Err(RequestError::NotFound);
     };
     let body = read_json(req, config.max_body).await?;
     let mut policy = request_policy(signing.request_policy());
-    policy.max_dest_entries = config.vs.request_policy().max_dest_entries;
+    policy.max_dest_entries = services.vs.request_policy().max_dest_entries;
     let request = SignRequest::parse_with(&body, &policy).map_err(|e| request_error(&e))?;
     let signed = signing.sign(&request).map_err(|e| RequestError::Internal {
         detail: format!("signing failed: {e}"),
     })?;
-    state.metrics().signed();
-    Ok(Json(json!({"signingResponse": {"identity": signed.identity}})).into_response())
+    state.metrics().signed_with(request.attest);
+    let mut resp = Json(json!({"signingResponse": {"identity": signed.identity}})).into_response();
+    resp.extensions_mut()
+        .insert(Origid(request.origid.to_string(), Some(request.attest)));
+    Ok(resp)
 }
 
 pub(super) async fn verification(State(state): State<AppState>, req: Request) -> Response {
@@ -181,21 +206,38 @@ pub(super) async fn verification(State(state): State<AppState>, req: Request) ->
     }
 }
 
-/// The verification response and the outcome for the log.
-fn respond(state: &AppState, mut body: Map<String, Value>, outcome: Outcome) -> Response {
+/// The verification response and the outcome for the log. `catalogue_id`
+/// is the failure's stable id from the diagnostic catalogue (the metric
+/// label); `verified` the origid and attestation of a PASSporT that passed.
+fn respond(
+    state: &AppState,
+    mut body: Map<String, Value>,
+    outcome: Outcome,
+    catalogue_id: Option<&'static str>,
+    verified: Option<Origid>,
+) -> Response {
     body.insert("verstat".into(), outcome.verstat.as_str().into());
-    state
-        .metrics()
-        .verification(outcome.verstat, outcome.reason_code);
+    let m = state.metrics();
+    m.verification(outcome.verstat, outcome.reason_code);
+    if let Some(id) = catalogue_id {
+        m.reason(id);
+    }
+    if let Some(a) = verified.as_ref().and_then(|v| v.1) {
+        m.passed_with(a);
+    }
     let mut resp = Json(json!({"verificationResponse": body})).into_response();
     resp.extensions_mut().insert(outcome);
+    if let Some(v) = verified {
+        resp.extensions_mut().insert(v);
+    }
     resp
 }
 
 async fn verify_request(state: &AppState, req: Request) -> Result<Response, RequestError> {
     let config = state.config();
     let body = read_json(req, config.max_body).await?;
-    let vs = &config.vs;
+    let services = state.services();
+    let vs = &services.vs;
     let request = VerifyRequest::parse_with(&body, &request_policy(vs.request_policy()))
         .map_err(|r| request_error(&r.error))?;
     let time = request.time;
@@ -224,9 +266,13 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
                 reason_code: Some(403),
                 reason_id: Some("request-time-stale".into()),
             },
+            Some("request-time-stale"),
+            None,
         ));
     }
 
+    // The call id derived from (from, to, time): a client's retry of this
+    // request is a fork of the same call, not a replay.
     let ctx = request.context(None);
     let ctx = CallContext { now, ..ctx };
     let result = match vs.parse_identity(&request.identity) {
@@ -251,8 +297,11 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     };
     // Only the verdict goes back: no full Report is built per request.
     let mut body = Map::new();
+    let mut catalogue_id = None;
+    let mut verified = None;
     let outcome = match &result {
         Err(f) => {
+            catalogue_id = Some(crate::Diagnostic::id(&f.error));
             let r = f.error.reason();
             tracing::debug!(target: "shaken::server", reason = %r.id, detail = %r.detail, "verification did not pass");
             body.insert("reasoncode".into(), r.code.into());
@@ -272,6 +321,16 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             if let Some(a) = v.attestation() {
                 body.insert("attest".into(), a.as_str().into());
             }
+            verified = Some(Origid(
+                v.claims()
+                    .origid
+                    .as_deref()
+                    .unwrap_or("-")
+                    .chars()
+                    .take(64)
+                    .collect(),
+                v.attestation(),
+            ));
             Outcome {
                 verstat: Verstat::Passed,
                 reason_code: None,
@@ -279,7 +338,7 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             }
         }
     };
-    Ok(respond(state, body, outcome))
+    Ok(respond(state, body, outcome, catalogue_id, verified))
 }
 
 #[cfg(test)]

@@ -86,6 +86,23 @@ pub struct FileConfig {
     pub connect_timeout_ms: Option<u64>,
     /// x5u total fetch timeout, milliseconds.
     pub fetch_timeout_ms: Option<u64>,
+    /// API key file (`Authorization: Bearer KEY` on signing and verification).
+    pub api_keys: Option<PathBuf>,
+    /// `/metrics` needs an API key too.
+    pub metrics_auth: Option<bool>,
+    /// HTTPS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: the CA client certificates must chain to.
+    pub client_ca: Option<PathBuf>,
+    /// Networks allowed to connect (CIDR).
+    #[serde(default)]
+    pub allow_from: Vec<String>,
+    /// Sign on a non-loopback address without client authentication.
+    pub allow_unauthenticated_signing: Option<bool>,
+    /// Reload every this many seconds (as on SIGHUP).
+    pub reload_interval: Option<u64>,
 }
 
 impl FileConfig {
@@ -120,8 +137,17 @@ mod tests {
         assert_eq!(c.listen.as_deref(), Some("0.0.0.0:8080"));
         assert_eq!(c.max_concurrent, Some(1024));
         assert!(!c.trust_anchors.is_empty());
+        assert!(c.api_keys.is_some() && c.tls_cert.is_some() && c.tls_key.is_some());
+        assert_eq!(c.allow_from.len(), 2);
+        assert_eq!(c.reload_interval, Some(300));
         // The commented-out keys are real keys too.
-        let uncommented = text.replace("# replay-dir", "replay-dir");
+        let uncommented = text
+            .replace("# replay-dir", "replay-dir")
+            .replace("# client-ca", "client-ca");
+        assert!(FileConfig::from_toml(&uncommented, Path::new("x"))
+            .unwrap()
+            .client_ca
+            .is_some());
         let c = FileConfig::from_toml(&uncommented, Path::new("serve.example.toml")).unwrap();
         assert_eq!(
             c.replay_dir.as_deref(),

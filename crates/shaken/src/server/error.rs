@@ -57,6 +57,15 @@ pub enum RequestError {
         /// The cap, bytes.
         limit: usize,
     },
+    /// POL4001, 401: signing, verification (and `/metrics` with
+    /// `--metrics-auth`) need `Authorization: Bearer KEY` with a key of
+    /// `--api-keys`. ATIS-1000082 has no row for this; the response also
+    /// carries `WWW-Authenticate: Bearer` (RFC 6750 §3).
+    #[error("Unauthorized: a valid API key is required (Authorization: Bearer KEY)")]
+    Unauthorized {
+        /// A key was presented (and was wrong) rather than none.
+        presented: bool,
+    },
     /// POL4050, 405: the path exists but not with this method.
     #[error("Method not allowed")]
     MethodNotAllowed,
@@ -81,6 +90,7 @@ impl RequestError {
             RequestError::InvalidValue { .. } | RequestError::BodyTooLarge { .. } => "SVC4005",
             RequestError::Unparsable(_) => "SVC4006",
             RequestError::MissingContentLength => "SVC4007",
+            RequestError::Unauthorized { .. } => "POL4001",
             RequestError::MethodNotAllowed => "POL4050",
             RequestError::Internal { .. } => "POL5000",
         }
@@ -98,6 +108,7 @@ impl RequestError {
             RequestError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestError::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             RequestError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             RequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RequestError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -128,6 +139,7 @@ impl RequestError {
             | RequestError::NotFound
             | RequestError::MissingContentLength
             | RequestError::MethodNotAllowed
+            | RequestError::Unauthorized { .. }
             | RequestError::Internal { .. } => vec![],
         }
     }
@@ -153,6 +165,19 @@ pub struct ErrorTag(pub &'static str);
 impl IntoResponse for RequestError {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), axum::Json(self.body())).into_response();
+        if let RequestError::Unauthorized { presented } = self {
+            // RFC 6750 §3: a wrong token is `invalid_token`; none at all
+            // gets the bare challenge.
+            let challenge = if presented {
+                "Bearer realm=\"shaken\", error=\"invalid_token\""
+            } else {
+                "Bearer realm=\"shaken\""
+            };
+            resp.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static(challenge),
+            );
+        }
         resp.extensions_mut().insert(ErrorTag(self.message_id()));
         resp
     }
@@ -232,6 +257,12 @@ mod tests {
                 "POL5000",
                 500,
                 "Internal Server Error. Please try again later",
+            ),
+            (
+                RequestError::Unauthorized { presented: true },
+                "POL4001",
+                401,
+                "Unauthorized: a valid API key is required (Authorization: Bearer KEY)",
             ),
             (
                 RequestError::BodyTooLarge { limit: 16 },

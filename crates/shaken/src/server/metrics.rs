@@ -2,9 +2,12 @@
 //! path; the text format is rendered on demand by `GET /metrics`).
 
 use crate::fetch::CacheStats;
+use crate::passport::Attestation;
 use crate::report::Verstat;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Which route a request hit (the `endpoint` label).
@@ -21,14 +24,17 @@ pub enum Endpoint {
     Metrics,
     /// Anything else (404s).
     Other,
+    /// `GET /health/ready`.
+    Ready,
 }
 
-const ENDPOINTS: [Endpoint; 5] = [
+const ENDPOINTS: [Endpoint; 6] = [
     Endpoint::Signing,
     Endpoint::Verification,
     Endpoint::Health,
     Endpoint::Metrics,
     Endpoint::Other,
+    Endpoint::Ready,
 ];
 
 impl Endpoint {
@@ -39,6 +45,7 @@ impl Endpoint {
             super::VERIFICATION_PATH => Endpoint::Verification,
             "/health" => Endpoint::Health,
             "/metrics" => Endpoint::Metrics,
+            super::READY_PATH => Endpoint::Ready,
             _ => Endpoint::Other,
         }
     }
@@ -50,6 +57,7 @@ impl Endpoint {
             Endpoint::Health => "health",
             Endpoint::Metrics => "metrics",
             Endpoint::Other => "other",
+            Endpoint::Ready => "ready",
         }
     }
     fn index(self) -> usize {
@@ -59,12 +67,15 @@ impl Endpoint {
             Endpoint::Health => 2,
             Endpoint::Metrics => 3,
             Endpoint::Other => 4,
+            Endpoint::Ready => 5,
         }
     }
 }
 
 /// HTTP statuses counted separately; anything else is counted as `other`.
-const STATUSES: [u16; 11] = [200, 400, 404, 405, 406, 411, 413, 415, 500, 503, 0];
+const STATUSES: [u16; 13] = [
+    200, 400, 401, 403, 404, 405, 406, 411, 413, 415, 500, 503, 0,
+];
 /// Latency histogram upper bounds, seconds.
 const BUCKETS: [f64; 14] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
@@ -72,7 +83,70 @@ const BUCKETS: [f64; 14] = [
 /// SIP reason codes counted in verification responses (0 = other).
 const REASONS: [u16; 6] = [403, 428, 436, 437, 438, 0];
 const VERSTATS: [Verstat; 3] = [Verstat::Passed, Verstat::Failed, Verstat::NoValidation];
+const ATTESTATIONS: [Attestation; 3] = [Attestation::A, Attestation::B, Attestation::C];
+/// Most distinct reason ids kept as labels. The ids are `&'static str` from
+/// the library's diagnostic catalogue (never from input), so the set is
+/// fixed; the cap only guards against a future catalogue explosion.
+const MAX_REASON_LABELS: usize = 128;
 
+fn attest_index(a: Attestation) -> usize {
+    ATTESTATIONS.iter().position(|&x| x == a).unwrap_or(0)
+}
+
+/// Why a client was refused before any handler ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The peer address is outside `--allow-from` (connection closed).
+    AllowFrom,
+    /// The TLS handshake failed (no client certificate, one from another
+    /// CA, not TLS at all, too slow).
+    TlsHandshake,
+    /// No `Authorization: Bearer` on a route that needs an API key (401).
+    KeyMissing,
+    /// A key that is not in `--api-keys` (401).
+    KeyInvalid,
+}
+
+const REFUSALS: [Refusal; 4] = [
+    Refusal::AllowFrom,
+    Refusal::TlsHandshake,
+    Refusal::KeyMissing,
+    Refusal::KeyInvalid,
+];
+
+impl Refusal {
+    /// The `reason` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::AllowFrom => "allow-from",
+            Refusal::TlsHandshake => "tls-handshake",
+            Refusal::KeyMissing => "api-key-missing",
+            Refusal::KeyInvalid => "api-key-invalid",
+        }
+    }
+    fn index(self) -> usize {
+        REFUSALS.iter().position(|&r| r == self).unwrap_or(0)
+    }
+}
+
+/// Values of the service state shown next to the counters (read when
+/// `/metrics` is rendered).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Gauges {
+    /// 1 when `/health/ready` answers 200.
+    pub ready: bool,
+    /// Seconds until the signing certificate expires (negative: expired),
+    /// when signing is on.
+    pub signing_cert_expiry: Option<i64>,
+    /// Seconds until the TLS server certificate expires, with `--tls-cert`.
+    pub tls_cert_expiry: Option<i64>,
+    /// API keys loaded, with `--api-keys`.
+    pub api_keys: Option<usize>,
+    /// Unix time of the state in use (start or last successful reload).
+    pub loaded_at: i64,
+}
 fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
 }
@@ -98,6 +172,12 @@ pub struct Metrics {
     reason: [AtomicU64; REASONS.len()],
     signed: AtomicU64,
     in_flight: AtomicI64,
+    passed_by_attest: [AtomicU64; ATTESTATIONS.len()],
+    signed_by_attest: [AtomicU64; ATTESTATIONS.len()],
+    reasons: Mutex<BTreeMap<&'static str, u64>>,
+    refused: [AtomicU64; REFUSALS.len()],
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -110,6 +190,12 @@ impl Default for Metrics {
             reason: zeros(),
             signed: AtomicU64::new(0),
             in_flight: AtomicI64::new(0),
+            passed_by_attest: zeros(),
+            signed_by_attest: zeros(),
+            reasons: Mutex::new(BTreeMap::new()),
+            refused: zeros(),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
         }
     }
 }
@@ -159,6 +245,172 @@ impl Metrics {
     /// A PASSporT was signed.
     pub fn signed(&self) {
         self.signed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A PASSporT was signed with this attestation (also counts [`signed`](Self::signed)).
+    pub fn signed_with(&self, attest: Attestation) {
+        self.signed();
+        bump(self.signed_by_attest.get(attest_index(attest)), 1);
+    }
+
+    /// A verification passed with this attestation.
+    pub fn passed_with(&self, attest: Attestation) {
+        bump(self.passed_by_attest.get(attest_index(attest)), 1);
+    }
+
+    /// A verification did not pass, for the reason with this catalogue id.
+    pub fn reason(&self, id: &'static str) {
+        let mut m = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+        let id = if m.contains_key(id) || m.len() < MAX_REASON_LABELS {
+            id
+        } else {
+            "other"
+        };
+        *m.entry(id).or_insert(0) += 1;
+    }
+
+    /// A client was refused.
+    pub fn refused(&self, why: Refusal) {
+        bump(self.refused.get(why.index()), 1);
+    }
+
+    /// Clients refused for `why` (tests, the load driver).
+    pub fn refusals(&self, why: Refusal) -> u64 {
+        load(self.refused.get(why.index()))
+    }
+
+    /// A reload finished: swapped in (`ok`) or kept the running state.
+    pub fn reloaded(&self, ok: bool) {
+        if ok {
+            self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Reloads so far: (succeeded, failed).
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.reloads_ok.load(Ordering::Relaxed),
+            self.reloads_failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// [`render`](Self::render) followed by the service's own series:
+    /// attestation and reason labels, refusals, reloads and `gauges`.
+    pub fn render_service(&self, cache: Option<CacheStats>, gauges: &Gauges) -> String {
+        let mut o = self.render(cache);
+        let family = |o: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(o, "# HELP {name} {help}");
+            let _ = writeln!(o, "# TYPE {name} {kind}");
+        };
+        family(
+            &mut o,
+            "shaken_verifications_passed_total",
+            "counter",
+            "Verifications that passed, by attestation.",
+        );
+        for (i, a) in ATTESTATIONS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "shaken_verifications_passed_total{{attest=\"{}\"}} {}",
+                a.as_str(),
+                load(self.passed_by_attest.get(i))
+            );
+        }
+        family(
+            &mut o,
+            "shaken_verification_reasons_total",
+            "counter",
+            "Verifications that did not pass, by reason id (the diagnostic catalogue).",
+        );
+        {
+            let m = self.reasons.lock().unwrap_or_else(|e| e.into_inner());
+            for (id, n) in m.iter() {
+                let _ = writeln!(
+                    o,
+                    "shaken_verification_reasons_total{{reason=\"{id}\"}} {n}"
+                );
+            }
+        }
+        family(
+            &mut o,
+            "shaken_signatures_by_attestation_total",
+            "counter",
+            "PASSporTs signed, by attestation.",
+        );
+        for (i, a) in ATTESTATIONS.iter().enumerate() {
+            let _ = writeln!(
+                o,
+                "shaken_signatures_by_attestation_total{{attest=\"{}\"}} {}",
+                a.as_str(),
+                load(self.signed_by_attest.get(i))
+            );
+        }
+        family(
+            &mut o,
+            "shaken_clients_refused_total",
+            "counter",
+            "Clients refused before any handler: allow-from, tls-handshake, api-key-missing, api-key-invalid.",
+        );
+        for r in REFUSALS {
+            let _ = writeln!(
+                o,
+                "shaken_clients_refused_total{{reason=\"{}\"}} {}",
+                r.as_str(),
+                load(self.refused.get(r.index()))
+            );
+        }
+        family(
+            &mut o,
+            "shaken_reloads_total",
+            "counter",
+            "Reloads (SIGHUP, --reload-interval): ok swapped the new state in, failed kept the running one.",
+        );
+        let (ok, failed) = self.reloads();
+        let _ = writeln!(o, "shaken_reloads_total{{result=\"ok\"}} {ok}");
+        let _ = writeln!(o, "shaken_reloads_total{{result=\"failed\"}} {failed}");
+        family(
+            &mut o,
+            "shaken_ready",
+            "gauge",
+            "1 when /health/ready answers 200.",
+        );
+        let _ = writeln!(o, "shaken_ready {}", u8::from(gauges.ready));
+        family(
+            &mut o,
+            "shaken_state_loaded_timestamp_seconds",
+            "gauge",
+            "Unix time the state in use was loaded (start or last successful reload).",
+        );
+        let _ = writeln!(
+            o,
+            "shaken_state_loaded_timestamp_seconds {}",
+            gauges.loaded_at
+        );
+        if let Some(s) = gauges.signing_cert_expiry {
+            family(
+                &mut o,
+                "shaken_signing_certificate_expiry_seconds",
+                "gauge",
+                "Seconds until the signing certificate (x5u or --cert) expires; negative once expired.",
+            );
+            let _ = writeln!(o, "shaken_signing_certificate_expiry_seconds {s}");
+        }
+        if let Some(s) = gauges.tls_cert_expiry {
+            family(
+                &mut o,
+                "shaken_tls_certificate_expiry_seconds",
+                "gauge",
+                "Seconds until the TLS server certificate (--tls-cert) expires.",
+            );
+            let _ = writeln!(o, "shaken_tls_certificate_expiry_seconds {s}");
+        }
+        if let Some(n) = gauges.api_keys {
+            family(&mut o, "shaken_api_keys", "gauge", "API keys loaded.");
+            let _ = writeln!(o, "shaken_api_keys {n}");
+        }
+        o
     }
 
     /// Requests counted for `endpoint` with `status` (tests, the load driver).

@@ -7,7 +7,15 @@
 //!   → `{"verificationResponse":{"verstat",...}}`; verification failures are
 //!   HTTP 200 with `reasoncode`/`reasontext`/`reasondesc`.
 //! - Request errors: [`RequestError`] (`SVC4000`–`SVC4007`, `POL4050`, `POL5000`).
-//! - `GET /health`, `GET /metrics` (Prometheus text, see [`Metrics`]).
+//! - `GET /health` (liveness), `GET /health/ready` (503 until trust
+//!   anchors, the signing key and its certificate are loaded), `GET /metrics`
+//!   (Prometheus text, see [`Metrics`]).
+//! - Admission ([`auth`]): `--allow-from` networks (other peers are closed
+//!   at accept), HTTPS and mutual TLS (rustls), API keys (`Authorization:
+//!   Bearer`, 401 `POL4001` otherwise) on signing and verification.
+//! - Reload: [`AppState::reload`] swaps a new [`Services`] (verifier, signer,
+//!   keys, TLS configuration) in atomically; requests in flight finish with
+//!   the state they started with.
 //!
 //! The service keeps no state besides its caches (x5u chains, replay store),
 //! so several instances can run behind any HTTP load balancer. The request
@@ -15,13 +23,15 @@
 //! passed to the sans-I/O core as `CallContext::now`.
 
 mod api;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
 
+pub use auth::{AllowFrom, ApiKeys, AuthError, TlsFiles};
 pub use config::{ConfigError, FileConfig};
 pub use error::RequestError;
-pub use metrics::{Endpoint, Metrics};
+pub use metrics::{Endpoint, Gauges, Metrics, Refusal};
 
 use crate::sti::{StiAs, StiVs};
 use axum::extract::{Request, State};
@@ -31,13 +41,21 @@ use axum::routing::{get, post};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// Path of the signing endpoint.
 pub const SIGNING_PATH: &str = "/stir/v1/signing";
 /// Path of the verification endpoint.
 pub const VERIFICATION_PATH: &str = "/stir/v1/verification";
+/// Path of the readiness check.
+pub const READY_PATH: &str = "/health/ready";
+/// Longest `X-Request-ID` echoed; a longer or non-printable one is replaced
+/// by a generated id.
+pub const MAX_REQUEST_ID: usize = 128;
+/// How long a client may take to finish the TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default cap on a request body: 16 KiB (an Identity header is at most
 /// 8 KiB, `Limits::max_identity_header_len`, plus the JSON around it).
 pub const DEFAULT_MAX_BODY: usize = 16 * 1024;
@@ -103,6 +121,20 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's headers. Default
     /// [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// API keys; `Some`: signing and verification need one.
+    pub api_keys: Option<Arc<ApiKeys>>,
+    /// HTTPS (and mutual TLS when the configuration verifies clients).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `notAfter` of the TLS server certificate, Unix seconds.
+    pub tls_not_after: Option<i64>,
+    /// `notAfter` of the signing certificate (the leaf at `x5u`), Unix
+    /// seconds, once checked against the key; readiness needs it when
+    /// signing is on.
+    pub signing_cert_not_after: Option<i64>,
+    /// Peers allowed to connect; empty: any.
+    pub allow_from: AllowFrom,
+    /// `/metrics` needs an API key too.
+    pub metrics_auth: bool,
 }
 
 impl ServerConfig {
@@ -119,7 +151,40 @@ impl ServerConfig {
             max_concurrent: DEFAULT_MAX_CONCURRENT,
             clock: ServerClock::System,
             header_read_timeout: HEADER_READ_TIMEOUT,
+            api_keys: None,
+            tls: None,
+            tls_not_after: None,
+            signing_cert_not_after: None,
+            allow_from: AllowFrom::default(),
+            metrics_auth: false,
         }
+    }
+    /// Require one of these API keys on signing and verification.
+    pub fn with_api_keys(mut self, keys: Arc<ApiKeys>) -> Self {
+        self.api_keys = Some(keys);
+        self
+    }
+    /// Serve HTTPS with this configuration (`not_after`: of its certificate,
+    /// for the expiry metric).
+    pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>, not_after: Option<i64>) -> Self {
+        self.tls = Some(tls);
+        self.tls_not_after = not_after;
+        self
+    }
+    /// The signing certificate's `notAfter` (checked to match the key).
+    pub fn with_signing_cert_not_after(mut self, not_after: i64) -> Self {
+        self.signing_cert_not_after = Some(not_after);
+        self
+    }
+    /// Accept connections only from these networks.
+    pub fn with_allow_from(mut self, allow: AllowFrom) -> Self {
+        self.allow_from = allow;
+        self
+    }
+    /// Put `/metrics` behind the API keys too.
+    pub fn with_metrics_auth(mut self, on: bool) -> Self {
+        self.metrics_auth = on;
+        self
     }
     /// Header-read timeout (slow clients are disconnected).
     pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
@@ -158,9 +223,101 @@ impl ServerConfig {
     }
 }
 
+/// What a reload replaces: the verification and signing services, the API
+/// keys and the TLS configuration, built together and swapped in at once.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Services {
+    /// The verification service.
+    pub vs: Arc<StiVs>,
+    /// The signing service, when signing is on.
+    pub signing: Option<StiAs>,
+    /// `notAfter` of the signing certificate, Unix seconds.
+    pub signing_cert_not_after: Option<i64>,
+    /// The API keys, when clients must present one.
+    pub api_keys: Option<Arc<ApiKeys>>,
+    /// The TLS configuration new connections get.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `notAfter` of the TLS server certificate, Unix seconds.
+    pub tls_not_after: Option<i64>,
+}
+
+impl Services {
+    /// Verification only, no keys, no TLS.
+    pub fn new(vs: Arc<StiVs>) -> Self {
+        Services {
+            vs,
+            signing: None,
+            signing_cert_not_after: None,
+            api_keys: None,
+            tls: None,
+            tls_not_after: None,
+        }
+    }
+    /// Signing with this service, whose certificate expires at `not_after`.
+    pub fn with_signing(mut self, signing: StiAs, not_after: Option<i64>) -> Self {
+        self.signing = Some(signing);
+        self.signing_cert_not_after = not_after;
+        self
+    }
+    /// These API keys.
+    pub fn with_api_keys(mut self, keys: Arc<ApiKeys>) -> Self {
+        self.api_keys = Some(keys);
+        self
+    }
+    /// This TLS configuration.
+    pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>, not_after: Option<i64>) -> Self {
+        self.tls = Some(tls);
+        self.tls_not_after = not_after;
+        self
+    }
+
+    fn from_config(c: &ServerConfig) -> Self {
+        Services {
+            vs: c.vs.clone(),
+            signing: c.signing.clone(),
+            signing_cert_not_after: c.signing_cert_not_after,
+            api_keys: c.api_keys.clone(),
+            tls: c.tls.clone(),
+            tls_not_after: c.tls_not_after,
+        }
+    }
+
+    /// Why `/health/ready` would answer 503 at `now` (empty: ready).
+    pub fn not_ready(&self, now: i64) -> Vec<String> {
+        let mut why = Vec::new();
+        if self.vs.verifier().anchors().is_empty() {
+            why.push("no trust anchors loaded".to_owned());
+        }
+        if self.signing.is_some() {
+            match self.signing_cert_not_after {
+                None => why.push("the signing certificate is not loaded".to_owned()),
+                Some(t) if t < now => why.push("the signing certificate has expired".to_owned()),
+                Some(_) => {}
+            }
+        }
+        if self.tls_not_after.is_some_and(|t| t < now) {
+            why.push("the TLS certificate has expired".to_owned());
+        }
+        why
+    }
+}
+
+/// Why a reload was refused before anything was swapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// The new state would turn HTTPS or API keys off (or on): that is a
+    /// restart, never a reload.
+    #[error("a reload cannot turn {0} on or off; restart the service for that")]
+    Shape(&'static str),
+}
+
 struct Inner {
     config: ServerConfig,
     metrics: Metrics,
+    live: RwLock<Arc<Services>>,
+    loaded_at: AtomicI64,
 }
 
 /// The shared state of the handlers: the configuration and the counters.
@@ -179,12 +336,18 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State for `config`.
     pub fn new(config: ServerConfig) -> Self {
+        let live = RwLock::new(Arc::new(Services::from_config(&config)));
+        let now = config.clock.now();
         AppState(Arc::new(Inner {
             config,
             metrics: Metrics::default(),
+            live,
+            loaded_at: AtomicI64::new(now),
         }))
     }
-    /// The configuration.
+    /// The configuration the server started with (`vs`, `signing`,
+    /// `api_keys` and `tls` there are the initial [`Services`]; see
+    /// [`services`](Self::services) for the ones in use).
     pub fn config(&self) -> &ServerConfig {
         &self.0.config
     }
@@ -192,16 +355,81 @@ impl AppState {
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
     }
+    /// The services in use. A request takes them once and keeps them to
+    /// the end, whatever reloads happen meanwhile.
+    pub fn services(&self) -> Arc<Services> {
+        match self.0.live.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+    /// Swap `next` in: new requests and new connections use it; requests in
+    /// flight finish with the old one. Counted in `shaken_reloads_total`.
+    pub fn reload(&self, next: Services) -> Result<(), ReloadError> {
+        let current = self.services();
+        let result = if current.tls.is_some() != next.tls.is_some() {
+            Err(ReloadError::Shape("HTTPS (--tls-cert)"))
+        } else if current.api_keys.is_some() != next.api_keys.is_some() {
+            Err(ReloadError::Shape("API keys (--api-keys)"))
+        } else if current.signing.is_some() != next.signing.is_some() {
+            Err(ReloadError::Shape("signing (--key)"))
+        } else {
+            Ok(())
+        };
+        match result {
+            Ok(()) => {
+                let next = Arc::new(next);
+                match self.0.live.write() {
+                    Ok(mut g) => *g = next,
+                    Err(poisoned) => *poisoned.into_inner() = next,
+                }
+                self.0
+                    .loaded_at
+                    .store(self.0.config.clock.now(), Ordering::Relaxed);
+                self.0.metrics.reloaded(true);
+                Ok(())
+            }
+            Err(e) => {
+                self.0.metrics.reloaded(false);
+                Err(e)
+            }
+        }
+    }
+    /// A reload failed before it got to [`reload`](Self::reload) (a file
+    /// unreadable, a key that does not match its certificate): count it.
+    /// The running state is kept.
+    pub fn reload_failed(&self) {
+        self.0.metrics.reloaded(false);
+    }
+    /// Why `/health/ready` answers 503 (empty: ready).
+    pub fn not_ready(&self) -> Vec<String> {
+        self.services().not_ready(self.0.config.clock.now())
+    }
     /// The Prometheus text of `GET /metrics`.
     pub fn render_metrics(&self) -> String {
-        let cache = self.0.config.vs.online().map(|o| o.cache().stats());
-        self.0.metrics.render(cache)
+        let services = self.services();
+        let cache = services.vs.online().map(|o| o.cache().stats());
+        let now = self.0.config.clock.now();
+        let gauges = Gauges {
+            ready: services.not_ready(now).is_empty(),
+            signing_cert_expiry: services
+                .signing
+                .as_ref()
+                .and(services.signing_cert_not_after)
+                .map(|t| t.saturating_sub(now)),
+            tls_cert_expiry: services.tls_not_after.map(|t| t.saturating_sub(now)),
+            api_keys: services.api_keys.as_ref().map(|k| k.len()),
+            loaded_at: self.0.loaded_at.load(Ordering::Relaxed),
+        };
+        self.0.metrics.render_service(cache, &gauges)
     }
 }
 
 /// The routes, with the concurrency bound on the two API endpoints (health
-/// and metrics answer even when the API is saturated) and, around
-/// everything, the timeout, the metrics and the request log.
+/// and metrics answer even when the API is saturated), the API key check in
+/// front of them (before any queueing, so an unauthenticated flood takes no
+/// slot) and, around everything, the request id, the timeout, the metrics
+/// and the request log.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route(
@@ -214,21 +442,68 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.config().max_concurrent.max(1),
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
         ));
-    let ops = Router::new()
+    let mut metrics = Router::new().route(
+        "/metrics",
+        get(api::metrics).fallback(api::method_not_allowed),
+    );
+    if state.config().metrics_auth {
+        metrics = metrics.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            require_key,
+        ));
+    }
+    let health = Router::new()
         .route(
             "/health",
             get(api::health).fallback(api::method_not_allowed),
         )
         .route(
-            "/metrics",
-            get(api::metrics).fallback(api::method_not_allowed),
+            READY_PATH,
+            get(api::ready).fallback(api::method_not_allowed),
         );
-    api.merge(ops)
+    api.merge(metrics)
+        .merge(health)
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
+
+/// 401 `POL4001` unless the request carries one of the API keys (when
+/// keys are configured).
+async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let services = state.services();
+    if let Some(keys) = &services.api_keys {
+        let refusal = match auth::bearer(req.headers()) {
+            auth::Presented::Bearer(token) if keys.check(token) => None,
+            auth::Presented::Missing => Some(Refusal::KeyMissing),
+            auth::Presented::Bearer(_) | auth::Presented::Malformed => Some(Refusal::KeyInvalid),
+        };
+        if let Some(why) = refusal {
+            state.metrics().refused(why);
+            let mut resp = RequestError::Unauthorized {
+                presented: why == Refusal::KeyInvalid,
+            }
+            .into_response();
+            resp.extensions_mut().insert(AuthTag(why.as_str()));
+            return resp;
+        }
+    }
+    drop(services);
+    next.run(req).await
+}
+
+/// The peer of a connection, put on every request it carries.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// Set on 401 responses so the request log can say why.
+#[derive(Debug, Clone, Copy)]
+struct AuthTag(&'static str);
 
 /// Decrements the in-flight gauge however the request ends (a client that
 /// disconnects drops the future).
@@ -243,21 +518,43 @@ impl Drop for InFlight {
 /// Longest path written to the log.
 const MAX_LOGGED_PATH: usize = 128;
 
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The request's `X-Request-ID` (or `X-RequestID`, as some ATIS clients
+/// spell it) when it is short printable ASCII; otherwise a new UUID.
+fn request_id(headers: &axum::http::HeaderMap) -> axum::http::HeaderValue {
+    let given = headers
+        .get("x-request-id")
+        .or_else(|| headers.get("x-requestid"))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= MAX_REQUEST_ID
+                && v.as_bytes().iter().all(|b| b.is_ascii_graphic())
+        });
+    match given {
+        Some(v) => v.clone(),
+        None => axum::http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("-")),
+    }
+}
+
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path: String = req.uri().path().chars().take(MAX_LOGGED_PATH).collect();
     let endpoint = Endpoint::from_path(req.uri().path());
+    let peer = req.extensions().get::<Peer>().map(|p| p.0);
+    let rid = request_id(req.headers());
+    req.headers_mut().insert("x-request-id", rid.clone());
     state.metrics().enter();
     let _guard = InFlight(state.clone());
     let timeout = state.config().request_timeout;
-    let resp = match tokio::time::timeout(timeout, next.run(req)).await {
+    let mut resp = match tokio::time::timeout(timeout, next.run(req)).await {
         Ok(r) => r,
         Err(_) => RequestError::Internal {
             detail: format!("request timed out after {} ms", timeout.as_millis()),
         }
         .into_response(),
     };
+    resp.headers_mut().insert("x-request-id", rid.clone());
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
     state.metrics().finished(endpoint, status, elapsed);
@@ -265,22 +562,45 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let verstat = outcome.map(|o| o.verstat.as_str()).unwrap_or("-");
     let reason = outcome.and_then(|o| o.reason_code).unwrap_or(0);
     let reason_id = outcome.and_then(|o| o.reason_id.as_deref()).unwrap_or("-");
+    let origid = resp
+        .extensions()
+        .get::<api::Origid>()
+        .map(|o| o.0.as_str())
+        .unwrap_or("-");
+    let attest = resp
+        .extensions()
+        .get::<api::Origid>()
+        .and_then(|o| o.1)
+        .map(|a| a.as_str())
+        .unwrap_or("-");
     let message_id = resp
         .extensions()
         .get::<error::ErrorTag>()
         .map(|t| t.0)
         .unwrap_or("-");
+    let auth = resp
+        .extensions()
+        .get::<AuthTag>()
+        .map(|t| t.0)
+        .unwrap_or("-");
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    let peer = peer.map_or_else(|| "-".to_owned(), |p| p.to_string());
+    let request_id = rid.to_str().unwrap_or("-");
     tracing::info!(
         target: "shaken::server",
+        peer = %peer,
+        request_id,
         method = %method,
         path = %path,
         status,
         latency_us,
+        origid,
+        attest,
         verstat,
         reasoncode = reason,
         reason = reason_id,
         message_id,
+        auth,
         "request"
     );
     resp
@@ -362,11 +682,14 @@ impl Server {
         });
         let mut signalled = rx.clone();
         let header_read_timeout = self.state.config().header_read_timeout;
+        let allow_from = self.state.config().allow_from.clone();
+        let state = self.state.clone();
         let app = router(self.state);
         let listener = self.listener;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let mut refused: u64 = 0;
+        let mut refused_peers: u64 = 0;
         loop {
             let (tcp, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -380,6 +703,14 @@ impl Server {
                 },
                 _ = signalled.wait_for(|s| *s) => break,
             };
+            if !allow_from.allows(peer.ip()) {
+                state.metrics().refused(Refusal::AllowFrom);
+                refused_peers += 1;
+                if refused_peers.is_power_of_two() {
+                    tracing::warn!(target: "shaken::server", %peer, refused = refused_peers, "peer outside --allow-from: connection closed");
+                }
+                continue; // dropping the stream closes it
+            }
             let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
                 refused += 1;
                 if refused.is_power_of_two() {
@@ -392,19 +723,62 @@ impl Server {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(target: "shaken::server", "TCP_NODELAY not set: {e}");
             }
-            let service = hyper_util::service::TowerToHyperService::new(app.clone());
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
+            let app = app.clone();
+            let service = tower::ServiceExt::map_request(
+                app,
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(Peer(peer));
+                    req
+                },
+            );
+            let service = hyper_util::service::TowerToHyperService::new(service);
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
-                .keep_alive(true)
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
-            let conn = graceful.watch(conn);
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(target: "shaken::server", %peer, "connection ended: {e}");
+                .keep_alive(true);
+            // Each new connection takes the TLS configuration in use now: a
+            // reload changes the certificate for the next handshakes only.
+            match state.services().tls.clone() {
+                None => {
+                    let conn = graceful
+                        .watch(http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service));
+                    tokio::spawn(async move {
+                        if let Err(e) = conn.await {
+                            tracing::debug!(target: "shaken::server", %peer, "connection ended: {e}");
+                        }
+                        drop(slot);
+                    });
                 }
-                drop(slot);
-            });
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                    let watcher = graceful.watcher();
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let handshake =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await;
+                        let stream = match handshake {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                state.metrics().refused(Refusal::TlsHandshake);
+                                tracing::info!(target: "shaken::server", %peer, "TLS handshake refused: {e}");
+                                return;
+                            }
+                            Err(_) => {
+                                state.metrics().refused(Refusal::TlsHandshake);
+                                tracing::info!(target: "shaken::server", %peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                        let conn = watcher.watch(
+                            http.serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+                        );
+                        if let Err(e) = conn.await {
+                            tracing::debug!(target: "shaken::server", %peer, "connection ended: {e}");
+                        }
+                        drop(slot);
+                    });
+                }
+            }
         }
         drop(listener);
         tracing::info!(target: "shaken::server", "shutting down: finishing requests in flight");

@@ -214,6 +214,12 @@ impl Verifier {
         self.replay = Some(guard);
         self
     }
+    /// The replay guard, when replay detection is on (a service that
+    /// rebuilds its verifier keeps the same one, so a reload forgets no
+    /// PASSporT).
+    pub fn replay_guard(&self) -> Option<&std::sync::Arc<dyn crate::replay::ReplayGuard>> {
+        self.replay.as_ref()
+    }
     /// A replay store sized for this verifier's freshness window.
     pub fn default_replay_store(&self) -> crate::replay::ReplayStore {
         crate::replay::ReplayStore::new(self.policy.max_age + self.policy.max_future, 1_000_000)
