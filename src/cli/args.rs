@@ -138,7 +138,7 @@ pub struct CertVerifyArgs {
     pub fetch: FetchArgs,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, value_name = "ADDR:PORT")]

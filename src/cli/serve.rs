@@ -428,11 +428,32 @@ mod imp {
         Ok(config)
     }
 
-    /// One reload: load the services again and swap them in, or keep the
-    /// running ones and say why.
-    async fn reload(settings: &Settings, state: &AppState, trigger: &str) {
+    /// The settings a reload uses: the flags as given at start, merged with
+    /// the configuration file as it is now (so a new `x5u`, key path or
+    /// anchors directory in the file takes effect), checked like at start.
+    fn reread(args: &ServeArgs) -> Result<Settings> {
+        let file = match &args.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let settings = merge(args.clone(), file)?;
+        check_settings(&settings)?;
+        Ok(settings)
+    }
+
+    /// One reload: read the configuration file again, load the services and
+    /// swap them in, or keep the running ones and say why.
+    async fn reload(args: &ServeArgs, state: &AppState, trigger: &str) {
+        let settings = match reread(args) {
+            Ok(s) => s,
+            Err(e) => {
+                state.reload_failed();
+                tracing::error!(trigger, "reload failed, keeping the running state: {e:#}");
+                return;
+            }
+        };
         let current = state.services();
-        match load_services(settings, Some(&current)).await {
+        match load_services(&settings, Some(&current)).await {
             Ok(next) => {
                 let anchors = next.vs.verifier().anchors().len();
                 let keys = next.api_keys.as_ref().map(|k| k.len());
@@ -454,7 +475,7 @@ mod imp {
     }
 
     /// Reload on SIGHUP and every `interval`, until the process ends.
-    async fn reload_loop(settings: Settings, state: AppState, mut hup: Hangup) {
+    async fn reload_loop(args: ServeArgs, settings: Settings, state: AppState, mut hup: Hangup) {
         let mut tick = settings.reload_interval.map(|n| {
             let period = Duration::from_secs(n.max(MIN_RELOAD_INTERVAL));
             let mut t = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -471,7 +492,7 @@ mod imp {
                     }
                 } => "reload-interval",
             };
-            reload(&settings, &state, trigger).await;
+            reload(&args, &state, trigger).await;
         }
     }
 
@@ -542,6 +563,7 @@ mod imp {
             (None, None) => OutFormat::Text,
         };
         init_logging(log_format);
+        let args = a.clone();
         let settings = merge(a, file)?;
         // Before anything is read or bound: no socket is ever opened for a
         // configuration that would sign for strangers.
@@ -560,7 +582,7 @@ mod imp {
             let addr = server.local_addr();
             eprintln!("listening on {addr}");
             tracing::info!(%addr, https, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
-            tokio::spawn(reload_loop(settings, server.state().clone(), hup));
+            tokio::spawn(reload_loop(args, settings, server.state().clone(), hup));
             server.run(shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok::<_, anyhow::Error>(())

@@ -1561,3 +1561,45 @@ fn a_new_tls_certificate_is_served_after_sighup() {
     )
     .is_err());
 }
+
+/// A reload reads the configuration file again: a new `x5u` there is what
+/// the next signature names; a file that no longer parses keeps the running
+/// state (counted and logged).
+#[test]
+fn a_reload_reads_the_configuration_file_again() {
+    let lab = Lab::new();
+    let toml = |x5u: &str| {
+        format!(
+            "cert = {:?}\nkey = {:?}\nx5u = {x5u:?}\ntrust-anchors = [{:?}]\n",
+            lab.path("chain.pem"),
+            lab.path("key.pem"),
+            lab.path("root.pem")
+        )
+    };
+    let file = lab.write("serve.toml", &toml(X5U_FIXED));
+    let srv = Serve::start(&["--config", &file]);
+    let signed = |srv: &Serve| {
+        let r = sign_with(srv.addr, None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["signingResponse"]["identity"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(signed(&srv).contains(&format!("info=<{X5U_FIXED}>")));
+    let moved = "https://cr.example.net/sp-1234-2027.pem";
+    lab.write("serve.toml", &toml(moved));
+    srv.hup();
+    srv.wait_metric(None, "shaken_reloads_total{result=\"ok\"} 1");
+    assert!(signed(&srv).contains(&format!("info=<{moved}>")));
+    lab.write("serve.toml", "x5u = \n");
+    srv.hup();
+    srv.wait_metric(None, "shaken_reloads_total{result=\"failed\"} 1");
+    assert!(signed(&srv).contains(&format!("info=<{moved}>")));
+    assert!(
+        srv.log()
+            .contains("reload failed, keeping the running state"),
+        "{}",
+        srv.log()
+    );
+}
