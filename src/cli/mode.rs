@@ -7,8 +7,8 @@
 //! enforces, is decided here and nowhere else.
 
 use super::args::{
-    CertCommand, CertInspectArgs, CertLintArgs, CertVerifyArgs, Command, DecodeArgs, DemoArgs,
-    PkiCommand, PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
+    CertCommand, CertInspectArgs, CertLintArgs, CertVerifyArgs, Command, CrlArgs, CrlPolicyArg,
+    DecodeArgs, DemoArgs, FetchArgs, PkiCommand, PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
 };
 use anyhow::{bail, Result};
 use shaken::passport::Attestation;
@@ -119,6 +119,7 @@ impl Mode {
                 if args.jobs.is_some() && args.batch.is_none() {
                     bail!("--jobs sets the workers of --batch: use it with --batch (--pcap reads one capture in order)");
                 }
+                hard_crl_policy_needs_a_crl(&args.crl)?;
                 if args.verstat_attest && args.sip.is_none() {
                     bail!("--verstat-attest changes the verstat parameter --sip signals: use it with --sip");
                 }
@@ -135,12 +136,49 @@ impl Mode {
             Command::Decode(args) => Mode::Decode(args),
             Command::Pki(PkiCommand::Init(args)) => Mode::PkiInit(args),
             Command::Demo(args) => Mode::Demo(args),
-            Command::Cert(CertCommand::Inspect(args)) => Mode::CertInspect(args),
-            Command::Cert(CertCommand::Verify(args)) => Mode::CertVerify(args),
-            Command::Cert(CertCommand::Lint(args)) => Mode::CertLint(args),
+            Command::Cert(CertCommand::Inspect(args)) => {
+                fetch_flags_need_a_url(&args.source, &args.fetch)?;
+                Mode::CertInspect(args)
+            }
+            Command::Cert(CertCommand::Verify(args)) => {
+                fetch_flags_need_a_url(&args.chain, &args.fetch)?;
+                hard_crl_policy_needs_a_crl(&args.crl)?;
+                Mode::CertVerify(args)
+            }
+            Command::Cert(CertCommand::Lint(args)) => {
+                fetch_flags_need_a_url(&args.source, &args.fetch)?;
+                Mode::CertLint(args)
+            }
             Command::Serve(args) => Mode::Serve(args),
         })
     }
+}
+
+/// The fetch flags change how a URL is fetched: with a file they would be
+/// silently ignored, so they are a usage error.
+fn fetch_flags_need_a_url(source: &str, f: &FetchArgs) -> Result<()> {
+    let is_url = source.starts_with("http://") || source.starts_with("https://");
+    let given = [
+        (f.allow_http_x5u, "--allow-http-x5u"),
+        (f.allow_private_x5u, "--allow-private-x5u"),
+        (f.allow_any_port_x5u, "--allow-any-port-x5u"),
+        (!f.tls_ca.is_empty(), "--tls-ca"),
+        (f.cache_dir.is_some(), "--cache-dir"),
+    ];
+    match given.iter().find(|(on, _)| *on) {
+        Some((_, flag)) if !is_url => {
+            bail!("{flag} sets how a URL is fetched, but {source:?} is not a URL: leave it out")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `--crl-policy hard` with no CRL to apply would say nothing: a usage error.
+fn hard_crl_policy_needs_a_crl(c: &CrlArgs) -> Result<()> {
+    if c.crl_policy == CrlPolicyArg::Hard && c.crl.is_empty() && !c.fetch_crl {
+        bail!("--crl-policy hard applies to CRLs: give --crl FILE|URL or --fetch-crl with it");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

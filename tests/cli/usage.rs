@@ -133,6 +133,39 @@ fn conflicting_and_unused_flags_are_usage_errors() {
             shaken(&["verify", "x", "--verstat-attest"]),
             ["--verstat-attest", "--sip"],
         ),
+        (
+            shaken(&["verify", "x", "--crl-policy", "hard"]),
+            ["--crl-policy", "--crl"],
+        ),
+        (
+            shaken(&[
+                "cert",
+                "verify",
+                &certs("sp-chain.pem"),
+                "--crl-policy",
+                "hard",
+            ]),
+            ["--crl-policy", "--fetch-crl"],
+        ),
+        (
+            shaken(&[
+                "cert",
+                "inspect",
+                &certs("sp-chain.pem"),
+                "--allow-http-x5u",
+            ]),
+            ["--allow-http-x5u", "not a URL"],
+        ),
+        (
+            shaken(&[
+                "cert",
+                "lint",
+                &certs("sp-chain.pem"),
+                "--cache-dir",
+                "/tmp/x",
+            ]),
+            ["--cache-dir", "not a URL"],
+        ),
     ] {
         let e = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{e}");
