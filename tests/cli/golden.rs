@@ -12,9 +12,10 @@
 //! `tests/json.rs` does), so a golden file cannot drift from the schema.
 //!
 //! `--help` goldens stay in `tests/data/help/` (`cli::help_output_is_golden`).
-//! Not here: `demo` (a fresh random PKI each run), `serve` (a service, see
-//! tests/network), `sign --batch`/`verify --pcap` (tests/cli/batch.rs and
-//! tests/cli/pcap.rs check their lines field by field).
+//! Not here: `demo` (a fresh random PKI each run) and `serve` (a service,
+//! see tests/network). `sign --batch` and `verify --pcap` run on the README's
+//! sample inputs (`examples/data/`), with requests that carry an `origid`
+//! so that deterministic signing makes them byte-stable.
 
 use crate::support::{certs, run_with_stdin, shaken, test_data, DEST, ORIG, ORIGID, X5U};
 use shaken::Report;
@@ -167,6 +168,51 @@ fn verify_sip_and_batch_outputs() {
     args.extend(["--jobs".into(), "1".into()]);
     let o = run_with_stdin(&args, Some(input.as_bytes()));
     golden("verify-batch", &out(&o));
+}
+
+#[test]
+fn sign_batch_and_pcap_outputs() {
+    let input = concat!(
+        r#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1800000000,"origid":"de305d54-75b4-431b-adb2-eb6b9e546014"}"#,
+        "\n",
+        r#"{"signingRequest":{"attest":"b","orig":{"tn":"+1 215 555 0122"},"dest":{"tn":"2125550143"},"iat":1800000000,"origid":"{DE305D54-75B4-431B-ADB2-EB6B9E546015}"}}"#,
+        "\n",
+        r#"{"attest":"A","orig":{"tn":"anonymous"},"dest":{"tn":["12125550143"]},"iat":1800000000}"#,
+        "\n",
+    );
+    let o = run_with_stdin(
+        &[
+            "sign",
+            "--batch",
+            "-",
+            "--key",
+            &key(),
+            "--x5u",
+            X5U,
+            "--deterministic",
+            "--jobs",
+            "1",
+        ],
+        Some(input.as_bytes()),
+    );
+    golden("sign-batch", &out(&o));
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/calls.pcapng");
+    let chain = certs("sp-chain.pem");
+    let anchors = certs("root.pem");
+    for format in ["text", "json"] {
+        let o = shaken(&[
+            "verify",
+            "--pcap",
+            capture,
+            "--cert",
+            &chain,
+            "--trust-anchors",
+            &anchors,
+            "--format",
+            format,
+        ]);
+        golden(&format!("verify-pcap-{format}"), &out(&o));
+    }
 }
 
 #[test]
