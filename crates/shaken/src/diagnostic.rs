@@ -1012,7 +1012,16 @@ mod samples {
                 index: 0,
                 subject: s(),
             }),
-            E::NotCa { .. } => None,
+            E::NotCa { .. } => Some(E::CrlIssuer {
+                crl_issuer: s(),
+                signer: s(),
+            }),
+            E::CrlIssuer { .. } => Some(E::CrlSignature {
+                signer: s(),
+                reason: s(),
+            }),
+            E::CrlSignature { .. } => Some(E::CrlStale { reason: s() }),
+            E::CrlStale { .. } => None,
         })
         .collect()
     }

@@ -124,6 +124,28 @@ pub enum TrustError {
         #[source]
         source: CertError,
     },
+    /// The CRL's issuer is not the subject of its signer certificate.
+    #[error("the CRL is issued by '{crl_issuer}', not by the signer certificate '{signer}'")]
+    CrlIssuer {
+        /// The CRL's issuer.
+        crl_issuer: String,
+        /// The signer's subject.
+        signer: String,
+    },
+    /// The CRL signer may not sign CRLs, or the signature does not verify.
+    #[error("the CRL signature does not verify with '{signer}': {reason}")]
+    CrlSignature {
+        /// The signer's subject.
+        signer: String,
+        /// Why.
+        reason: String,
+    },
+    /// The CRL is not current at the verification time.
+    #[error("the CRL is not current: {reason}")]
+    CrlStale {
+        /// thisUpdate in the future, nextUpdate passed or absent.
+        reason: String,
+    },
     /// An entry is not a CA certificate.
     #[error("trust list entry {index} ('{subject}') is not a CA certificate")]
     NotCa {
@@ -155,6 +177,9 @@ impl crate::diagnostic::Diagnostic for TrustError {
             TrustError::Empty => "trust-list-empty",
             TrustError::Entry { .. } => "trust-list-entry",
             TrustError::NotCa { .. } => "trust-list-entry-not-ca",
+            TrustError::CrlIssuer { .. } => "trust-crl-issuer",
+            TrustError::CrlSignature { .. } => "trust-crl-signature",
+            TrustError::CrlStale { .. } => "trust-crl-stale",
         }
     }
     fn sip_code(&self) -> Option<u16> {
@@ -449,15 +474,19 @@ pub fn sha256_fingerprint(der: &[u8]) -> String {
 
 /// PEM (`CERTIFICATE`, 64-column base64) of a DER certificate.
 pub fn to_pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
     use base64::Engine as _;
     let b = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::with_capacity(b.len() + b.len() / 64 + 60);
-    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    out.push_str(&format!("-----BEGIN {label}-----\n"));
     for line in b.as_bytes().chunks(64) {
         out.push_str(&String::from_utf8_lossy(line));
         out.push('\n');
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 
@@ -569,6 +598,92 @@ fn canonical_string(tag: u32, data: &[u8]) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// The URL of the CRL signer's certificate: the `caIssuers` access of the
+/// CRL's own authorityInfoAccess extension (as the STI-PA CRL carries).
+pub fn crl_signer_url(crl: &crate::cert::Crl) -> Option<String> {
+    use x509_parser::extensions::{GeneralName, ParsedExtension};
+    use x509_parser::prelude::FromDer as _;
+    let (_, c) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(crl.der()).ok()?;
+    for ext in c.extensions() {
+        if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+            for d in &aia.accessdescs {
+                if d.access_method.to_id_string() == "1.3.6.1.5.5.7.48.2" {
+                    if let GeneralName::URI(u) = &d.access_location {
+                        return Some((*u).to_owned());
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Verifies the STI-PA CRL (specs §9.3 C.4, vermouth's rule) at `now`: its
+/// issuer is the subject of `signer_chain[0]`, its signature verifies with
+/// that certificate's key (which may sign CRLs), that certificate is one of
+/// the pinned roots or chains to one, and the CRL is current.
+pub fn verify_crl(
+    crl: &crate::cert::Crl,
+    signer_chain: &[Certificate],
+    pinned_roots: &TrustAnchors,
+    now: i64,
+) -> Result<(), TrustError> {
+    let signer = signer_chain.first().ok_or(TrustError::NoSigner)?;
+    let (_, x) = x509_parser::parse_x509_certificate(signer.der()).map_err(|e| {
+        TrustError::CrlSignature {
+            signer: signer.subject().to_owned(),
+            reason: e.to_string(),
+        }
+    })?;
+    if crate::cert::crl::name_key(x.subject()) != *crl.issuer_key() {
+        return Err(TrustError::CrlIssuer {
+            crl_issuer: crl.issuer().to_owned(),
+            signer: signer.subject().to_owned(),
+        });
+    }
+    let sig_err = |reason: String| TrustError::CrlSignature {
+        signer: signer.subject().to_owned(),
+        reason,
+    };
+    if signer.key_usage().is_some_and(|ku| !ku.crl_sign) {
+        return Err(sig_err("its keyUsage has no cRLSign".to_owned()));
+    }
+    crl.verify_signature(x.tbs_certificate.subject_pki.raw)
+        .map_err(sig_err)?;
+    if pinned_roots.is_empty() {
+        return Err(TrustError::NoPinnedRoot);
+    }
+    let pinned = pinned_roots.certificates().any(|r| r.der() == signer.der());
+    if !pinned {
+        crate::cert::validate_path(signer_chain, pinned_roots, now)
+            .map_err(TrustError::SignerUntrusted)?;
+    }
+    if crl.this_update() > now {
+        return Err(TrustError::CrlStale {
+            reason: format!(
+                "thisUpdate {} is after {}",
+                crate::cert::fmt_time(crl.this_update()),
+                crate::cert::fmt_time(now)
+            ),
+        });
+    }
+    match crl.next_update() {
+        Some(n) if n > now => Ok(()),
+        Some(n) => Err(TrustError::CrlStale {
+            reason: format!("nextUpdate {} has passed", crate::cert::fmt_time(n)),
+        }),
+        None => Err(TrustError::CrlStale {
+            reason: "it has no nextUpdate".to_owned(),
+        }),
+    }
+}
+
+/// PEM (`X509 CRL`) of a DER CRL.
+pub fn crl_to_pem(der: &[u8]) -> String {
+    pem_block("X509 CRL", der)
 }
 
 /// What changed between two sets of roots, by fingerprint.
