@@ -266,8 +266,10 @@ impl UnverifiedList {
         if pinned_roots.is_empty() {
             return Err(TrustError::NoPinnedRoot);
         }
-        let mut policy = ChainPolicy::default();
-        policy.require_tn_auth_list = false;
+        let policy = ChainPolicy {
+            require_tn_auth_list: false,
+            ..ChainPolicy::default()
+        };
         validate_chain(signer_chain, pinned_roots, &[], now, &policy)
             .map_err(TrustError::SignerUntrusted)?;
 
@@ -890,8 +892,10 @@ mod tests {
             .unwrap()
             .verify(&[], &c.roots, None, T0, &l);
         assert_eq!(id(r), "trust-list-no-signer");
-        let mut small = Limits::default();
-        small.max_trust_list = 10;
+        let small = Limits {
+            max_trust_list: 10,
+            ..Limits::default()
+        };
         assert_eq!(
             Diagnostic::id(&UnverifiedList::parse(good().as_bytes(), &small).unwrap_err()),
             "trust-list-too-large"
