@@ -73,6 +73,104 @@ pub enum Command {
     Cert(CertCommand),
     /// Run the ATIS-1000082 signing and verification service (REST).
     Serve(ServeArgs),
+    /// Keep the STI-PA trust list and CRL current: verify and install them atomically.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+}
+
+const TRUST_UPDATE_EXAMPLES: &str = "\
+Examples:
+  shaken trust update --list ca-list.jws --stipa-root sti-pa-root.pem --out /etc/shaken/sti-roots
+  shaken trust update --stipa-api https://authenticate-api.iconectiv.com/api/v1 --user U \\
+      --password-file /etc/shaken/sti-pa.pw --stipa-root sti-pa-root.pem --out /etc/shaken/sti-roots
+
+Exit status: 0 installed (or unchanged), 1 the list was refused (the reason names the rule),
+2 usage or I/O error (unreadable file, fetch failed). See docs/trust.md.";
+
+#[derive(Subcommand, Debug)]
+pub enum TrustCommand {
+    /// Verify an STI-PA trust list and install its roots into DIR (HASH.0 files, atomically).
+    #[command(after_help = TRUST_UPDATE_EXAMPLES)]
+    Update(TrustUpdateArgs),
+    /// Show the trust list installed in DIR and when it expires (exit 1 once it has expired).
+    Show(TrustShowArgs),
+    /// Verify the STI-PA CRL (an indirect CRL) and install it beside the roots of DIR.
+    UpdateCrl(TrustCrlArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TrustUpdateArgs {
+    /// The trust list: a file ('-' for stdin) or URL holding the JWS or the STI-PA answer that wraps it.
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        required_unless_present = "stipa_api",
+        conflicts_with = "stipa_api"
+    )]
+    pub list: Option<String>,
+    /// The STI-PA API base URL: log in (POST auth/login), then fetch ca-list.
+    #[arg(long, value_name = "URL", requires_all = ["user", "password_file"])]
+    pub stipa_api: Option<String>,
+    /// The STI-PA account (with --stipa-api).
+    #[arg(long, value_name = "USER", requires = "stipa_api")]
+    pub user: Option<String>,
+    /// File holding the STI-PA password (with --stipa-api).
+    #[arg(long, value_name = "FILE", requires = "stipa_api")]
+    pub password_file: Option<PathBuf>,
+    /// A pinned STI-PA root (PEM) the list signer must chain to (repeatable, for a root rollover).
+    #[arg(long, value_name = "PEM", required = true)]
+    pub stipa_root: Vec<PathBuf>,
+    /// The directory to install into (a link to the installed version).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The list signer's certificate (PEM chain, signer first) instead of fetching the header's x5u.
+    #[arg(long, value_name = "FILE")]
+    pub signer_cert: Option<PathBuf>,
+    /// Verification time, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TrustShowArgs {
+    /// The directory `trust update` installs into.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Time expiry is judged at, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct TrustCrlArgs {
+    /// The STI-PA CRL: a file or URL (PEM or DER).
+    #[arg(value_name = "URL|FILE")]
+    pub source: String,
+    /// The installed trust directory to put the CRL in.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A pinned STI-PA root (PEM) the CRL signer must chain to (repeatable).
+    #[arg(long, value_name = "PEM", required = true)]
+    pub stipa_root: Vec<PathBuf>,
+    /// The CRL signer's certificate (PEM chain) instead of the CRL's authorityInfoAccess URL.
+    #[arg(long, value_name = "FILE")]
+    pub signer_cert: Option<PathBuf>,
+    /// Verification time, Unix seconds or RFC 3339 [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<i64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Text)]
+    pub format: OutFormat,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Subcommand, Debug)]

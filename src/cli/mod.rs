@@ -19,6 +19,7 @@ mod pki;
 mod serve;
 mod sign;
 mod sip;
+mod trust;
 mod verify;
 
 use clap::Parser;
@@ -60,6 +61,9 @@ pub fn run() -> i32 {
         Mode::CertVerify(args) => cert::verify(args),
         Mode::CertLint(args) => cert::lint(args),
         Mode::Serve(args) => serve::run(args),
+        Mode::TrustUpdate(args) => trust::update(args),
+        Mode::TrustShow(args) => trust::show(args),
+        Mode::TrustUpdateCrl(args) => trust::update_crl(args),
     });
     match result {
         Ok(code) => code,
@@ -90,7 +94,7 @@ mod tests {
     /// The command modules: one function per mode each. None may name
     /// another (that is how the dispatch cycles came about); what they share
     /// lives in the shared modules.
-    const COMMANDS: [(&str, &str); 9] = [
+    const COMMANDS: [(&str, &str); 10] = [
         ("batch", include_str!("batch.rs")),
         ("cert", include_str!("cert.rs")),
         ("demo", include_str!("demo.rs")),
@@ -99,6 +103,7 @@ mod tests {
         ("serve", include_str!("serve.rs")),
         ("sign", include_str!("sign.rs")),
         ("sip", include_str!("sip.rs")),
+        ("trust", include_str!("trust.rs")),
         ("verify", include_str!("verify.rs")),
     ];
     /// The modules the command modules may use.

@@ -8,7 +8,8 @@
 
 use super::args::{
     CertCommand, CertInspectArgs, CertLintArgs, CertVerifyArgs, Command, CrlArgs, CrlPolicyArg,
-    DecodeArgs, DemoArgs, FetchArgs, PkiCommand, PkiInitArgs, ServeArgs, SignArgs, VerifyArgs,
+    DecodeArgs, DemoArgs, FetchArgs, PkiCommand, PkiInitArgs, ServeArgs, SignArgs, TrustCommand,
+    TrustCrlArgs, TrustShowArgs, TrustUpdateArgs, VerifyArgs,
 };
 use anyhow::{bail, Result};
 use shaken::passport::Attestation;
@@ -78,6 +79,12 @@ pub enum Mode {
     CertLint(CertLintArgs),
     /// `serve`: the REST signing and verification service.
     Serve(ServeArgs),
+    /// `trust update`: verify and install the STI-PA trust list.
+    TrustUpdate(TrustUpdateArgs),
+    /// `trust show DIR`: what is installed.
+    TrustShow(TrustShowArgs),
+    /// `trust update-crl`: verify and install the STI-PA CRL.
+    TrustUpdateCrl(TrustCrlArgs),
 }
 
 impl Mode {
@@ -150,6 +157,9 @@ impl Mode {
                 Mode::CertLint(args)
             }
             Command::Serve(args) => Mode::Serve(args),
+            Command::Trust(TrustCommand::Update(args)) => Mode::TrustUpdate(args),
+            Command::Trust(TrustCommand::Show(args)) => Mode::TrustShow(args),
+            Command::Trust(TrustCommand::UpdateCrl(args)) => Mode::TrustUpdateCrl(args),
         })
     }
 }

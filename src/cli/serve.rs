@@ -41,6 +41,9 @@ mod imp {
     /// A signing or TLS certificate closer than this to its end is warned
     /// about at start and on every reload.
     const EXPIRY_WARNING_SECONDS: i64 = 30 * 86_400;
+    /// How often an installed trust directory (`shaken trust update`) is
+    /// checked for a new version.
+    const TRUST_DIR_WATCH_SECS: u64 = 5;
     /// Shortest `--reload-interval`.
     const MIN_RELOAD_INTERVAL: u64 = 1;
 
@@ -482,6 +485,17 @@ mod imp {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             t
         });
+        // A directory `shaken trust update` installs (a link swapped to a new
+        // version) is watched: a new version triggers a reload (issue 17).
+        let generations = |paths: &[PathBuf]| -> Vec<Option<String>> {
+            paths
+                .iter()
+                .map(|p| shaken::trust_dir::generation(p))
+                .collect()
+        };
+        let mut seen = generations(&settings.trust_anchors);
+        let mut watch = tokio::time::interval(Duration::from_secs(TRUST_DIR_WATCH_SECS));
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let trigger = tokio::select! {
                 () = hup.recv() => "SIGHUP",
@@ -491,8 +505,16 @@ mod imp {
                         None => std::future::pending().await,
                     }
                 } => "reload-interval",
+                _ = watch.tick() => {
+                    let now = generations(&settings.trust_anchors);
+                    if now == seen {
+                        continue;
+                    }
+                    "trust-dir-changed"
+                }
             };
             reload(&args, &state, trigger).await;
+            seen = generations(&settings.trust_anchors);
         }
     }
 

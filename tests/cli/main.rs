@@ -16,4 +16,5 @@ mod golden;
 mod hostile;
 mod pcap;
 mod sip;
+mod trust;
 mod usage;

@@ -26,6 +26,9 @@ pub enum Reply {
     Delayed(Duration, Box<Reply>),
     /// Send these bytes one at a time with this pause between them.
     Drip(Vec<u8>, Duration),
+    /// The reply when the request carries this header line (e.g.
+    /// `Authorization: tok`, compared case-insensitively), else 401.
+    Requires(String, Box<Reply>),
 }
 
 type Routes = Arc<Mutex<HashMap<String, Reply>>>;
@@ -110,7 +113,7 @@ fn serve(
             return;
         }
     }
-    let text = String::from_utf8_lossy(&buf);
+    let text = String::from_utf8_lossy(&buf).into_owned();
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
     total.fetch_add(1, Ordering::SeqCst);
     *hits.lock().unwrap().entry(path.clone()).or_default() += 1;
@@ -125,6 +128,14 @@ fn serve(
             Reply::Delayed(d, r) => {
                 std::thread::sleep(d);
                 reply = *r;
+                continue;
+            }
+            Reply::Requires(line, r) => {
+                let wanted = line.to_ascii_lowercase();
+                let found = text
+                    .lines()
+                    .any(|l| l.trim().to_ascii_lowercase() == wanted);
+                reply = if found { *r } else { Reply::Status(401) };
                 continue;
             }
             Reply::Hang => {

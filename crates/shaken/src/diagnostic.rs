@@ -975,6 +975,78 @@ mod samples {
         .collect()
     }
 
+    pub(super) fn trust_errors() -> Vec<crate::trust::TrustError> {
+        use crate::trust::TrustError as E;
+        successors(Some(E::TooLarge { len: 2, max: 1 }), |e| match e {
+            E::TooLarge { .. } => Some(E::Answer { reason: s() }),
+            E::Answer { .. } => Some(E::ApiStatus {
+                status: s(),
+                message: s(),
+            }),
+            E::ApiStatus { .. } => Some(E::Jws(PassportError::Segments { count: 1 })),
+            E::Jws(_) => Some(E::Header(HeaderError::NotObject)),
+            E::Header(_) => Some(E::Alg { alg: s() }),
+            E::Alg { .. } => Some(E::NoSigner),
+            E::NoSigner => Some(E::SignerKey {
+                subject: s(),
+                found: s(),
+            }),
+            E::SignerKey { .. } => Some(E::Signature { subject: s() }),
+            E::Signature { .. } => Some(E::SignerUntrusted(ChainError::NoTrustAnchors)),
+            E::SignerUntrusted(_) => Some(E::NoPinnedRoot),
+            E::NoPinnedRoot => Some(E::Payload {
+                member: "exp",
+                problem: "is missing",
+            }),
+            E::Payload { .. } => Some(E::Expired { exp: 1, now: 2 }),
+            E::Expired { .. } => Some(E::Rollback {
+                sequence: 1,
+                installed: 2,
+            }),
+            E::Rollback { .. } => Some(E::Empty),
+            E::Empty => Some(E::Entry {
+                index: 0,
+                source: CertError::Empty { what: "x" },
+            }),
+            E::Entry { .. } => Some(E::NotCa {
+                index: 0,
+                subject: s(),
+            }),
+            E::NotCa { .. } => Some(E::CrlIssuer {
+                crl_issuer: s(),
+                signer: s(),
+            }),
+            E::CrlIssuer { .. } => Some(E::CrlSignature {
+                signer: s(),
+                reason: s(),
+            }),
+            E::CrlSignature { .. } => Some(E::CrlStale { reason: s() }),
+            E::CrlStale { .. } => None,
+        })
+        .collect()
+    }
+
+    #[cfg(feature = "fs")]
+    pub(super) fn install_errors() -> Vec<crate::trust_dir::InstallError> {
+        use crate::trust_dir::InstallError as E;
+        successors(
+            Some(E::Io {
+                op: "x",
+                path: "/x".into(),
+                source: std::io::Error::other("x"),
+            }),
+            |e| match e {
+                E::Io { .. } => Some(E::NotManaged { path: "/x".into() }),
+                E::NotManaged { .. } => Some(E::State {
+                    path: "/x".into(),
+                    reason: s(),
+                }),
+                E::State { .. } => None,
+            },
+        )
+        .collect()
+    }
+
     #[cfg(feature = "replay-dir")]
     pub(super) fn dir_replay_errors() -> Vec<crate::replay_dir::DirReplayError> {
         use crate::replay_dir::DirReplayError as E;
@@ -1119,6 +1191,9 @@ mod tests {
         collect("PkiError", s::pki_errors(), &mut all);
         collect("ConfigError", s::config_errors(), &mut all);
         collect("SignFailure", s::sign_failures(), &mut all);
+        collect("TrustError", s::trust_errors(), &mut all);
+        #[cfg(feature = "fs")]
+        collect("InstallError", s::install_errors(), &mut all);
         #[cfg(feature = "server")]
         collect("server::RequestError", s::server_request_errors(), &mut all);
         #[cfg(feature = "server")]

@@ -50,6 +50,12 @@ pub mod sip_verify;
 pub mod sti;
 pub mod summary;
 pub mod tn;
+pub mod trust;
+// Edge (feature `fs`): installs a verified trust list into a directory
+// (write a new version, then swap a symlink) and reads it back.
+#[cfg(feature = "fs")]
+#[allow(clippy::disallowed_methods)]
+pub mod trust_dir;
 pub mod verify;
 
 // The edges: where the network, files and the clock enter (ARCHITECTURE.md).

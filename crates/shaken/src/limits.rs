@@ -27,6 +27,11 @@ pub struct Limits {
     /// Largest CRL body accepted. Default 1 MiB (the STI-PA CRL is small, but
     /// a CRL grows with revocations; 1 MiB holds ~30,000 entries).
     pub max_crl_body: usize,
+    /// Largest STI-PA trust list accepted (the JWS, or the API answer that
+    /// wraps it), in bytes. Default 2 MiB: the US list holds a few dozen
+    /// roots of ~1 KiB each (specs §9.3); 2 MiB leaves room for growth while
+    /// bounding what a hostile server can make us hold.
+    pub max_trust_list: usize,
     /// Most certificates accepted in one chain. Default 5 (specs §7).
     pub max_chain_len: usize,
     /// Largest single certificate, in DER bytes. Default 16 KiB (real STI
@@ -81,6 +86,7 @@ impl Default for Limits {
             max_dest_entries: 10,
             max_fetch_body: 64 * 1024,
             max_crl_body: 1024 * 1024,
+            max_trust_list: 2 * 1024 * 1024,
             max_chain_len: 5,
             max_cert_len: 16 * 1024,
             connect_timeout: Duration::from_secs(2),

@@ -46,8 +46,32 @@ pub enum AnchorNote {
     },
 }
 
+/// Whether a file of an anchors directory is read: `.pem`, `.crt`, `.cer`,
+/// and the OpenSSL hashed names `HASH.N` (eight hex digits, a dot, a number)
+/// that `shaken trust update` and `c_rehash` write.
+fn is_anchor_file_name(p: &Path) -> bool {
+    if p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "pem" | "crt" | "cer"))
+    {
+        return true;
+    }
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    match name.split_once('.') {
+        Some((hash, n)) => {
+            hash.len() == 8
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 /// Trust anchors from files, directories (their `.pem`, `.crt` and `.cer`
-/// files, in name order) and inline PEM. A file without any certificate is
+/// files and OpenSSL-hashed `HASH.N` files, in name order) and inline PEM. A file without any certificate is
 /// an error: an anchors file that trusts nothing is a mistake.
 pub fn trust_anchors(sources: &[Source]) -> Result<TrustAnchors, ConfigError> {
     trust_anchors_with_notes(sources).map(|(anchors, _)| anchors)
@@ -87,11 +111,7 @@ fn add_anchor_path(
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(unreadable)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e, "pem" | "crt" | "cer"))
-            })
+            .filter(|p| is_anchor_file_name(p))
             .collect();
         entries.sort();
         for p in entries {
@@ -260,6 +280,34 @@ mod tests {
         let e =
             trust_anchors_with_notes(&[Source::Path(dir.path().join("root.key.pem"))]).unwrap_err();
         assert_eq!(e.id(), "config-no-certificate");
+    }
+
+    /// The OpenSSL-hashed names of `shaken trust update` and `c_rehash`
+    /// are read; a `HASH.r0` CRL and the state file are not; a `HASH.0`
+    /// holding no certificate is skipped with a note.
+    #[test]
+    fn hashed_anchor_files_are_read() {
+        let pki = pki();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1a2b3c4d.0"), &pki.root.cert_pem).unwrap();
+        std::fs::write(dir.path().join("1a2b3c4d.1"), &pki.crl_signer.cert_pem).unwrap();
+        std::fs::write(dir.path().join("1a2b3c4d.r0"), &pki.crl).unwrap();
+        std::fs::write(dir.path().join("state.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("deadbeef.0"), "notes").unwrap();
+        let (a, notes) = trust_anchors_with_notes(&[Source::Path(dir.path().to_owned())]).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].to_string().contains("deadbeef.0"));
+        for (name, read) in [
+            ("0123abcd.0", true),
+            ("0123ABCD.12", true),
+            ("0123abcd.", false),
+            ("0123abc.0", false),
+            ("0123abcd.r0", false),
+            ("x.pem", true),
+        ] {
+            assert_eq!(is_anchor_file_name(Path::new(name)), read, "{name}");
+        }
     }
 
     #[test]

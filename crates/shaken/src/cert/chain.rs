@@ -515,6 +515,61 @@ fn run_webpki<'a>(
     )
 }
 
+/// Validates only the path of `chain` (signer first) to `anchors` at `now`:
+/// signatures, validity, CA constraints, and the anchor's own validity; no
+/// SHAKEN end-entity profile and no CRLs. For certificates that sign
+/// something other than PASSporTs, such as the STI-PA trust-list and CRL
+/// signers (`crate::trust`).
+pub fn validate_path(
+    chain: &[Certificate],
+    anchors: &TrustAnchors,
+    now: i64,
+) -> Result<(), ChainError> {
+    if anchors.is_empty() {
+        return Err(ChainError::NoTrustAnchors);
+    }
+    let Some(leaf) = chain.first() else {
+        return Err(ChainError::Empty);
+    };
+    let leaf_der = CertificateDer::from(leaf.der());
+    let ee = webpki::EndEntityCert::try_from(&leaf_der).map_err(|e| ChainError::Malformed {
+        subject: leaf.subject().to_owned(),
+        detail: e.to_string(),
+    })?;
+    let intermediates: Vec<CertificateDer<'_>> = chain
+        .iter()
+        .skip(1)
+        .map(|c| CertificateDer::from(c.der()))
+        .collect();
+    let tas: Vec<rustls_pki_types::TrustAnchor<'static>> =
+        anchors.anchors().iter().map(|a| a.ta.clone()).collect();
+    let time = UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(now).unwrap_or(0)));
+    let path = run_webpki(&ee, &tas, &intermediates, time)
+        .map_err(|e| map_webpki(e, chain, leaf, &[], now))?;
+    let ta = path.anchor();
+    if let Some(a) = anchors.anchors().iter().find(|a| {
+        a.ta.subject.as_ref() == ta.subject.as_ref()
+            && a.ta.subject_public_key_info.as_ref() == ta.subject_public_key_info.as_ref()
+    }) {
+        let a = &a.cert;
+        if now > a.not_after() {
+            return Err(ChainError::Expired {
+                subject: a.subject().to_owned(),
+                not_after: a.not_after(),
+                now,
+            });
+        }
+        if now < a.not_before() {
+            return Err(ChainError::NotYetValid {
+                subject: a.subject().to_owned(),
+                not_before: a.not_before(),
+                now,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Validates an STI certificate chain (end-entity first) at time `now`
 /// (unix seconds) against `anchors`, applying `crls` (direct CRLs of the
 /// issuing CAs and indirect CRLs such as the STI-PA CRL), then checks the

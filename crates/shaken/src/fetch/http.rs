@@ -128,11 +128,60 @@ impl HttpFetcher {
         max_body: usize,
     ) -> Result<FetchedBody, FetchError> {
         let parsed = self.check_url(url)?;
+        let req = self
+            .client
+            .get(parsed)
+            .header(reqwest::header::ACCEPT, accept);
+        self.send(url, req, max_body).await
+    }
+
+    /// [`HttpFetcher::get`] with an `Authorization` header (the STI-PA API
+    /// takes its access token there, without a scheme).
+    pub async fn get_authorized(
+        &self,
+        url: &str,
+        accept: &str,
+        authorization: &str,
+        max_body: usize,
+    ) -> Result<FetchedBody, FetchError> {
+        let parsed = self.check_url(url)?;
+        let req = self
+            .client
+            .get(parsed)
+            .header(reqwest::header::ACCEPT, accept)
+            .header(reqwest::header::AUTHORIZATION, authorization);
+        self.send(url, req, max_body).await
+    }
+
+    /// One POST of a JSON body under the same rules as [`HttpFetcher::get`]
+    /// (the STI-PA API's `auth/login`).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        max_body: usize,
+    ) -> Result<FetchedBody, FetchError> {
+        let parsed = self.check_url(url)?;
+        let req = self
+            .client
+            .post(parsed)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        self.send(url, req, max_body).await
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        req: reqwest::RequestBuilder,
+        max_body: usize,
+    ) -> Result<FetchedBody, FetchError> {
         let total = self.opts.limits.fetch_timeout;
         // reqwest applies the same total timeout; this outer one also bounds
         // anything reqwest's does not (it is the same number, so whichever
         // fires first gives the same error).
-        match tokio::time::timeout(total, self.get_inner(url, parsed, accept, max_body)).await {
+        match tokio::time::timeout(total, self.send_inner(url, req, max_body)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_string(),
@@ -141,20 +190,13 @@ impl HttpFetcher {
         }
     }
 
-    async fn get_inner(
+    async fn send_inner(
         &self,
         url: &str,
-        parsed: Url,
-        accept: &str,
+        req: reqwest::RequestBuilder,
         max_body: usize,
     ) -> Result<FetchedBody, FetchError> {
-        let mut resp = self
-            .client
-            .get(parsed)
-            .header(reqwest::header::ACCEPT, accept)
-            .send()
-            .await
-            .map_err(|e| self.map_err(url, &e))?;
+        let mut resp = req.send().await.map_err(|e| self.map_err(url, &e))?;
         let status = resp.status();
         if status.is_redirection() {
             let location = header_str(&resp, reqwest::header::LOCATION).unwrap_or_default();

@@ -1,0 +1,422 @@
+//! `shaken trust update|show|update-crl` against a stand-in STI-PA made
+//! here (its own root, list signer and lists, from the lab PKI), with the
+//! list, its x5u and the STI-PA API served by a loopback server this test
+//! starts. The clock is pinned with --now.
+
+use crate::support::bin;
+use crate::support::http::{Reply, Server};
+use serde_json::Value;
+use shaken::b64;
+use shaken::crypto::{KeySigner, Signer};
+use shaken::identity::IdentityHeader;
+use shaken::passport::{self, Attestation, Claims, Header};
+use shaken::pki::{Issued, LabPki, LabPkiOptions, LeafOptions};
+use std::path::{Path, PathBuf};
+
+const NOW: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+const X5U: &str = "https://cr.example.net/sp.pem";
+
+struct StiPa {
+    pki: LabPki,
+    signer: Issued,
+    dir: tempfile::TempDir,
+}
+
+impl StiPa {
+    fn new() -> StiPa {
+        let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 365 * 86_400)).unwrap();
+        let mut o = LeafOptions::new(NOW - 86_400, NOW + 365 * 86_400);
+        o.tn_auth_list = false;
+        let signer = pki.issue_leaf(&o).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pa = StiPa { pki, signer, dir };
+        pa.write("sti-pa-root.pem", &pa.pki.root.cert_pem);
+        pa.write("signer.pem", &pa.signer_chain());
+        pa
+    }
+    fn signer_chain(&self) -> String {
+        format!("{}{}", self.signer.cert_pem, self.pki.ca.cert_pem)
+    }
+    fn path(&self, f: &str) -> PathBuf {
+        self.dir.path().join(f)
+    }
+    fn write(&self, f: &str, text: &str) -> String {
+        std::fs::write(self.path(f), text).unwrap();
+        self.path(f).display().to_string()
+    }
+    fn list_with(&self, x5u: &str, seq: u64, exp: i64, roots: &[&str]) -> String {
+        let header = format!(r#"{{"alg":"ES256","typ":"JWT","x5u":"{x5u}"}}"#);
+        let payload =
+            serde_json::json!({"version":"1.0","sequence":seq,"exp":exp,"trustList":roots});
+        let input = format!(
+            "{}.{}",
+            b64::encode(header.as_bytes()),
+            b64::encode(payload.to_string().as_bytes())
+        );
+        let key = KeySigner::from_pem(&self.signer.key_pem).unwrap();
+        let sig = key.sign_es256(input.as_bytes()).unwrap();
+        format!("{input}.{}", b64::encode(&sig))
+    }
+    fn list(&self, seq: u64, exp: i64, roots: &[&str]) -> String {
+        self.list_with("https://sti-pa.example/signer.crt", seq, exp, roots)
+    }
+}
+
+struct Out {
+    code: i32,
+    json: Value,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(args: &[&str]) -> Out {
+    let o = bin().args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        json: serde_json::from_str(stdout.trim()).unwrap_or(Value::Null),
+        stdout,
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn update(pa: &StiPa, list: &str, out: &Path, extra: &[&str]) -> Out {
+    let root = pa.path("sti-pa-root.pem").display().to_string();
+    let out = out.display().to_string();
+    let now = NOW.to_string();
+    let mut args = vec![
+        "trust",
+        "update",
+        "--list",
+        list,
+        "--stipa-root",
+        &root,
+        "--out",
+        &out,
+        "--now",
+        &now,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn with_signer(pa: &StiPa) -> Vec<String> {
+    vec![
+        "--signer-cert".into(),
+        pa.path("signer.pem").display().to_string(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A call signed by the leaf of `sp`, verified with `--trust-anchors dir`.
+fn verify_with(sp: &LabPki, dir: &Path, work: &StiPa) -> i32 {
+    let signer = KeySigner::from_pem(&sp.leaf.key_pem).unwrap();
+    let claims = Claims::shaken(
+        Attestation::A,
+        "12155551212",
+        vec!["12155550100".to_owned()],
+        NOW,
+        "123e4567-e89b-12d3-a456-426614174000",
+    );
+    let token = passport::sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+    let identity = IdentityHeader::shaken(token, X5U).to_string();
+    let chain = work.write("sp-chain.pem", &sp.leaf_chain_pem());
+    let o = run(&[
+        "verify",
+        &identity,
+        "--cert",
+        &chain,
+        "--trust-anchors",
+        &dir.display().to_string(),
+        "--now",
+        &NOW.to_string(),
+        "--format",
+        "json",
+    ]);
+    o.code
+}
+
+#[test]
+fn install_show_and_a_removed_root_stops_being_trusted() {
+    let pa = StiPa::new();
+    let a = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let b = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let rsa = std::fs::read_to_string(crate::support::test_data("cert/rsa-root.pem")).unwrap();
+    let out = pa.path("sti-roots");
+    let list = pa.write(
+        "l1.jws",
+        &pa.list(1, NOW + 86_400, &[&a.root.cert_pem, &b.root.cert_pem, &rsa]),
+    );
+    let o = update(&pa, &list, &out, &strs(&with_signer(&pa)));
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.json["result"], "installed");
+    assert_eq!(o.json["added"].as_array().unwrap().len(), 3);
+    assert!(
+        out.join("d97fd9bd.0").exists(),
+        "the RSA root by its openssl hash"
+    );
+    assert_eq!(verify_with(&a, &out, &pa), 0);
+    assert_eq!(verify_with(&b, &out, &pa), 0);
+
+    // The same list again: unchanged.
+    let o = update(&pa, &list, &out, &strs(&with_signer(&pa)));
+    assert_eq!((o.code, o.json["result"].as_str()), (0, Some("unchanged")));
+
+    // Sequence 2 drops root b: b's calls stop passing.
+    let list2 = pa.write(
+        "l2.jws",
+        &pa.list(2, NOW + 86_400, &[&a.root.cert_pem, &rsa]),
+    );
+    let o = update(&pa, &list2, &out, &strs(&with_signer(&pa)));
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let removed = o.json["removed"].as_array().unwrap();
+    assert_eq!(removed.len(), 1);
+    assert!(removed[0]["fingerprint"].as_str().unwrap().contains(':'));
+    assert_eq!(verify_with(&a, &out, &pa), 0);
+    assert_eq!(verify_with(&b, &out, &pa), 1);
+
+    // `trust show`: JSON, and text; exit 1 once past exp.
+    let dir = out.display().to_string();
+    let o = run(&[
+        "trust",
+        "show",
+        &dir,
+        "--now",
+        &NOW.to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.json["sequence"], 2);
+    assert_eq!(o.json["seconds_to_exp"], 86_400);
+    assert_eq!(o.json["roots"].as_array().unwrap().len(), 2);
+    let later = (NOW + 2 * 86_400).to_string();
+    let o = run(&["trust", "show", &dir, "--now", &later]);
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("EXPIRED"), "{}", o.stdout);
+
+    // Rollback to sequence 1 is refused and the directory is untouched.
+    let before = snapshot(&out);
+    let o = update(&pa, &list, &out, &strs(&with_signer(&pa)));
+    assert_eq!(o.code, 1);
+    assert_eq!(o.json["id"], "trust-list-rollback", "{}", o.stdout);
+    assert_eq!(snapshot(&out), before);
+}
+
+#[test]
+fn refusals_name_the_rule_and_leave_the_directory_alone() {
+    let pa = StiPa::new();
+    let a = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let out = pa.path("roots");
+    let good = pa.write("good.jws", &pa.list(5, NOW + 3600, &[&a.root.cert_pem]));
+    assert_eq!(update(&pa, &good, &out, &strs(&with_signer(&pa))).code, 0);
+    let before = snapshot(&out);
+
+    let other = StiPa::new();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            pa.list(6, NOW - 1, &[&a.root.cert_pem]),
+            "trust-list-expired",
+        ),
+        (
+            other.list(6, NOW + 60, &[&a.root.cert_pem]),
+            "trust-list-signature",
+        ),
+        (
+            pa.list(6, NOW + 60, &[&a.leaf.cert_pem]),
+            "trust-list-entry-not-ca",
+        ),
+        (pa.list(6, NOW + 60, &["junk"]), "trust-list-entry"),
+        ("e30.e30.AAAA".to_owned(), "trust-list-jws"),
+    ];
+    for (i, (list, id)) in cases.iter().enumerate() {
+        let f = pa.write(&format!("bad{i}.jws"), list);
+        let o = update(&pa, &f, &out, &strs(&with_signer(&pa)));
+        assert_eq!(o.code, 1, "{id}: {}{}", o.stdout, o.stderr);
+        assert_eq!(o.json["id"], *id, "{}", o.stdout);
+        assert_eq!(snapshot(&out), before, "{id}");
+    }
+    // The other STI-PA's own signer does not chain to our pinned root.
+    let f = pa.write("other.jws", &other.list(6, NOW + 60, &[&a.root.cert_pem]));
+    other.write("signer.pem", &other.signer_chain());
+    let o = update(&pa, &f, &out, &strs(&with_signer(&other)));
+    assert_eq!(o.json["id"], "trust-list-signer-untrusted", "{}", o.stdout);
+    // Text form: the reason on stderr.
+    let root = pa.path("sti-pa-root.pem").display().to_string();
+    let o = run(&[
+        "trust",
+        "update",
+        "--list",
+        &f,
+        "--stipa-root",
+        &root,
+        "--out",
+        &out.display().to_string(),
+        "--signer-cert",
+        &other.path("signer.pem").display().to_string(),
+        "--now",
+        &NOW.to_string(),
+    ]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("pinned STI-PA root"), "{}", o.stderr);
+    // A missing list file is an I/O error: 2.
+    let o = update(&pa, "/nonexistent/list.jws", &out, &[]);
+    assert_eq!(o.code, 2);
+    assert_eq!(snapshot(&out), before);
+}
+
+#[test]
+fn the_wrapped_list_and_its_x5u_come_from_loopback() {
+    let pa = StiPa::new();
+    let a = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let server = Server::start();
+    let x5u = server.route("/signer.crt", Reply::Ok(pa.signer_chain().into_bytes()));
+    let jws = pa.list_with(&x5u, 3, NOW + 3600, &[&a.root.cert_pem]);
+    let wrapped = serde_json::json!({"status":"success","message":"ok","caList":jws}).to_string();
+    let url = server.route("/ca-list", Reply::Ok(wrapped.into_bytes()));
+    let out = pa.path("roots");
+    let flags = ["--allow-http-x5u", "--allow-private-x5u"];
+    let o = update(&pa, &url, &out, &flags);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(server.hits("/signer.crt"), 1);
+    assert_eq!(verify_with(&a, &out, &pa), 0);
+    // Without the lab flags the guarded fetcher refuses loopback: exit 2.
+    let o = update(&pa, &url, &pa.path("roots2"), &[]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+}
+
+#[test]
+fn the_stipa_api_flow_logs_in_then_fetches_the_list() {
+    let pa = StiPa::new();
+    let a = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let server = Server::start();
+    let x5u = server.route("/signer.crt", Reply::Ok(pa.signer_chain().into_bytes()));
+    let jws = pa.list_with(&x5u, 9, NOW + 3600, &[&a.root.cert_pem]);
+    let wrapped = serde_json::json!({"status":"success","message":"","caList":jws}).to_string();
+    server.route(
+        "/api/v1/auth/login",
+        Reply::Ok(br#"{"status":"success","accessToken":"tok-123"}"#.to_vec()),
+    );
+    server.route(
+        "/api/v1/ca-list",
+        Reply::Requires(
+            "Authorization: tok-123".into(),
+            Box::new(Reply::Ok(wrapped.into_bytes())),
+        ),
+    );
+    let pw = pa.write("pw", "secret\n");
+    let root = pa.path("sti-pa-root.pem").display().to_string();
+    let out = pa.path("roots").display().to_string();
+    let o = run(&[
+        "trust",
+        "update",
+        "--stipa-api",
+        &server.url("/api/v1"),
+        "--user",
+        "u",
+        "--password-file",
+        &pw,
+        "--stipa-root",
+        &root,
+        "--out",
+        &out,
+        "--now",
+        &NOW.to_string(),
+        "--format",
+        "json",
+        "--allow-http-x5u",
+        "--allow-private-x5u",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.json["sequence"], 9);
+    assert_eq!(server.hits("/api/v1/auth/login"), 1);
+}
+
+#[test]
+fn update_crl_installs_the_verified_crl_beside_the_roots() {
+    let pa = StiPa::new();
+    let out = pa.path("roots");
+    let list = pa.write("l.jws", &pa.list(1, NOW + 3600, &[&pa.pki.root.cert_pem]));
+    assert_eq!(update(&pa, &list, &out, &strs(&with_signer(&pa))).code, 0);
+    // The lab's CRL signer is self-signed: pinned here as the STI-PA root.
+    let signer = pa.write("crl-signer.pem", &pa.pki.crl_signer.cert_pem);
+    let crl = pa.write(
+        "crl.pem",
+        &pa.pki.issue_crl(&[], NOW - 60, NOW + 86_400).unwrap(),
+    );
+    let dir = out.display().to_string();
+    let o = run(&[
+        "trust",
+        "update-crl",
+        &crl,
+        "--out",
+        &dir,
+        "--stipa-root",
+        &signer,
+        "--signer-cert",
+        &signer,
+        "--now",
+        &NOW.to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(out.join("crl.pem").exists() && out.join("crl-signer.pem").exists());
+    // A CRL signed by someone else is refused.
+    let other = StiPa::new();
+    let bad = pa.write(
+        "bad-crl.pem",
+        &other.pki.issue_crl(&[], NOW - 60, NOW + 86_400).unwrap(),
+    );
+    let o = run(&[
+        "trust",
+        "update-crl",
+        &bad,
+        "--out",
+        &dir,
+        "--stipa-root",
+        &signer,
+        "--signer-cert",
+        &signer,
+        "--now",
+        &NOW.to_string(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.json["id"], "trust-crl-signature");
+    // verify picks the CRL up with --crl DIR/crl.pem.
+    let chain = pa.write("sp.pem", &pa.pki.leaf_chain_pem());
+    let o = run(&[
+        "cert",
+        "verify",
+        &chain,
+        "--trust-anchors",
+        &dir,
+        "--crl",
+        &out.join("crl.pem").display().to_string(),
+        "--now",
+        &NOW.to_string(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+}
