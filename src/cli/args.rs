@@ -310,6 +310,18 @@ pub struct ServeArgs {
     /// Also reload (as on SIGHUP) every SECONDS: trust anchors, CRLs, key, x5u certificate, TLS, API keys.
     #[arg(long, value_name = "SECONDS")]
     pub reload_interval: Option<u64>,
+    /// Keep the STI-PA trust list current: fetch it from URL at start and every
+    /// --trust-list-interval, verify it against --stipa-root and install it into the one
+    /// --trust-anchors DIR (as `shaken trust update` does); a failed refresh keeps the last
+    /// good list.
+    #[arg(long, value_name = "URL")]
+    pub trust_list_url: Option<String>,
+    /// The pinned STI-PA root that signs the trust list (repeatable, for a root rollover).
+    #[arg(long, value_name = "PEM")]
+    pub stipa_root: Vec<std::path::PathBuf>,
+    /// Seconds between trust-list refreshes [default: 3600].
+    #[arg(long, value_name = "SECONDS")]
+    pub trust_list_interval: Option<u64>,
     #[command(flatten)]
     pub tn: TnArgs,
     #[command(flatten)]

@@ -44,6 +44,9 @@ mod imp {
     /// How often an installed trust directory (`shaken trust update`) is
     /// checked for a new version.
     const TRUST_DIR_WATCH_SECS: u64 = 5;
+    /// Default seconds between trust-list refreshes (the STI-PA list is
+    /// valid for about a day; an hour leaves many tries before `exp`).
+    const DEFAULT_TRUST_LIST_INTERVAL: u64 = 3600;
     /// Shortest `--reload-interval`.
     const MIN_RELOAD_INTERVAL: u64 = 1;
 
@@ -73,6 +76,9 @@ mod imp {
         allow_from: Vec<String>,
         allow_unauthenticated_signing: bool,
         reload_interval: Option<u64>,
+        trust_list_url: Option<String>,
+        stipa_root: Vec<PathBuf>,
+        trust_list_interval: u64,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -175,6 +181,16 @@ mod imp {
             allow_unauthenticated_signing: a.allow_unauthenticated_signing
                 || f.allow_unauthenticated_signing.unwrap_or(false),
             reload_interval: a.reload_interval.or(f.reload_interval),
+            trust_list_url: a.trust_list_url.or(f.trust_list_url),
+            stipa_root: if a.stipa_root.is_empty() {
+                f.stipa_root
+            } else {
+                a.stipa_root
+            },
+            trust_list_interval: a
+                .trust_list_interval
+                .or(f.trust_list_interval)
+                .unwrap_or(DEFAULT_TRUST_LIST_INTERVAL),
         })
     }
 
@@ -202,6 +218,21 @@ mod imp {
         }
         if s.metrics_auth && s.api_keys.is_none() {
             bail!("--metrics-auth needs --api-keys (the keys /metrics then asks for)");
+        }
+        if let Some(url) = &s.trust_list_url {
+            if s.stipa_root.is_empty() {
+                bail!("--trust-list-url needs --stipa-root PEM (the pinned STI-PA root the list must chain to)");
+            }
+            if s.trust_anchors.len() != 1 {
+                bail!(
+                    "--trust-list-url {url} installs into one directory: give exactly one --trust-anchors DIR"
+                );
+            }
+            if s.trust_list_interval < MIN_RELOAD_INTERVAL {
+                bail!("--trust-list-interval must be at least {MIN_RELOAD_INTERVAL} second");
+            }
+        } else if !s.stipa_root.is_empty() {
+            bail!("--stipa-root pins the trust list's signer: use it with --trust-list-url");
         }
         if s.reload_interval.is_some_and(|n| n < MIN_RELOAD_INTERVAL) {
             bail!("--reload-interval must be at least {MIN_RELOAD_INTERVAL} second");
@@ -550,6 +581,105 @@ mod imp {
         }
     }
 
+    /// `--trust-list-url`: what a refresh needs, built once at start.
+    struct TrustRefresher {
+        url: String,
+        dir: PathBuf,
+        roots: shaken::cert::TrustAnchors,
+        fetch: shaken::fetch::FetchOptions,
+        limits: shaken::Limits,
+        fixed_now: Option<i64>,
+        interval: u64,
+    }
+
+    impl TrustRefresher {
+        fn new(s: &Settings) -> Result<Option<TrustRefresher>> {
+            let (Some(url), [dir]) = (&s.trust_list_url, s.trust_anchors.as_slice()) else {
+                return Ok(None);
+            };
+            let sources: Vec<Source> = s.stipa_root.iter().cloned().map(Source::Path).collect();
+            let roots = shaken::load::trust_anchors(&sources)
+                .map_err(|e| anyhow::Error::new(e).context("--stipa-root"))?;
+            let mut vc = VerifierConfig::default();
+            apply_fetch_args(&mut vc, &s.fetch);
+            let fetch = shaken::sti::fetch_options(&vc).map_err(config_error)?;
+            Ok(Some(TrustRefresher {
+                url: url.clone(),
+                dir: dir.clone(),
+                roots,
+                fetch,
+                limits: vc.limits.clone(),
+                fixed_now: s.now,
+                interval: s.trust_list_interval,
+            }))
+        }
+
+        fn now(&self) -> i64 {
+            self.fixed_now.unwrap_or_else(crate::cli::clock::now)
+        }
+
+        /// One refresh: fetch, verify and install; logged. `true` when the
+        /// installed list is the fetched one (new or unchanged).
+        async fn refresh(&self) -> bool {
+            let updater = shaken::trust_dir::Updater {
+                roots: &self.roots,
+                signer: None,
+                fetch: &self.fetch,
+                limits: &self.limits,
+            };
+            let now = self.now();
+            let ok = match updater.refresh(&self.dir, &self.url, now).await {
+                Ok(shaken::trust_dir::Refreshed::Installed { state, diff }) => {
+                    tracing::info!(
+                        url = %self.url,
+                        sequence = state.sequence,
+                        added = diff.added.len(),
+                        removed = diff.removed.len(),
+                        "trust list installed"
+                    );
+                    true
+                }
+                Ok(other) => {
+                    tracing::debug!(url = %self.url, sequence = other.state().sequence, "trust list unchanged");
+                    true
+                }
+                Err(e) => {
+                    tracing::error!(url = %self.url, "trust list refresh failed, keeping the installed list: {e}");
+                    false
+                }
+            };
+            self.warn_if_expired(now);
+            ok
+        }
+
+        /// A list past its `exp` keeps serving its roots (never an empty
+        /// store), loudly.
+        fn warn_if_expired(&self, now: i64) {
+            if let Ok(Some(st)) = shaken::trust_dir::read_state(&self.dir) {
+                if st.exp < now {
+                    tracing::warn!(
+                        dir = %self.dir.display(),
+                        exp = st.exp,
+                        "the installed STI-PA trust list is past its exp: its roots stay in use, but the list must be refreshed"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Refresh the trust list every interval; the directory watch of the
+    /// reload loop then swaps the new roots in.
+    async fn trust_list_loop(t: TrustRefresher, state: AppState) {
+        let period = Duration::from_secs(t.interval.max(MIN_RELOAD_INTERVAL));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let ok = t.refresh().await;
+            state.metrics().trust_refreshed(ok);
+        }
+    }
+
     /// Completes on SIGTERM or Ctrl-C (SIGINT).
     async fn shutdown_signal() {
         let ctrl_c = async {
@@ -596,14 +726,39 @@ mod imp {
             .context("starting the async runtime")?;
         rt.block_on(async move {
             let hup = Hangup::register();
+            // The trust list first, so that the verifier starts with it.
+            let trust = TrustRefresher::new(&settings)?;
+            let first = match &trust {
+                Some(t) => {
+                    let ok = t.refresh().await;
+                    if !ok && shaken::trust_dir::read_state(&t.dir).ok().flatten().is_none() {
+                        bail!(
+                            "--trust-list-url {}: the first refresh failed and {} holds no installed list, so nothing could be trusted",
+                            t.url,
+                            t.dir.display()
+                        );
+                    }
+                    Some(ok)
+                }
+                None => None,
+            };
             // Built inside the runtime: the fetcher's client may spawn tasks.
             let services = load_services(&settings, None).await?;
-            let config = build_config(&settings, services)?;
+            let mut config = build_config(&settings, services)?;
+            if let Some(t) = &trust {
+                config = config.with_trust_list_dir(t.dir.clone());
+            }
             let https = config.tls.is_some();
             let server = Server::bind(config).await?;
             let addr = server.local_addr();
             eprintln!("listening on {addr}");
             tracing::info!(%addr, https, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            if let Some(ok) = first {
+                server.state().metrics().trust_refreshed(ok);
+            }
+            if let Some(t) = trust {
+                tokio::spawn(trust_list_loop(t, server.state().clone()));
+            }
             tokio::spawn(reload_loop(args, settings, server.state().clone(), hup));
             server.run(shutdown_signal()).await?;
             tracing::info!("stopped");

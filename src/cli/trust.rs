@@ -12,13 +12,14 @@ use serde_json::{json, Value};
 use shaken::cert::{parse_chain, Certificate, Crl, TrustAnchors};
 use shaken::config::{Source, VerifierConfig};
 use shaken::fetch::{FetchOptions, HttpFetcher};
-use shaken::trust::{RootDiff, TrustError, UnverifiedList};
+use shaken::trust::{RootDiff, TrustError};
 use shaken::trust_dir::{self, TrustState};
+use shaken::trust_dir::{RefreshError, Refreshed, Updater};
 use shaken::{Diagnostic, Limits};
 use std::path::{Path, PathBuf};
 
 /// What the list URL and the STI-PA API are asked for.
-const LIST_ACCEPT: &str = "application/jose+json, application/json;q=0.9, */*;q=0.1";
+use shaken::trust_dir::LIST_ACCEPT;
 /// Most bytes of a login answer.
 const MAX_LOGIN_ANSWER: usize = 64 * 1024;
 /// Most bytes of a password file.
@@ -143,7 +144,6 @@ pub fn update(a: TrustUpdateArgs) -> Result<i32> {
     let limits = Limits::default();
     let now = a.now.unwrap_or_else(now);
     let roots = pinned_roots(&a.stipa_root)?;
-    let installed = trust_dir::read_state(&a.out).context("--out")?;
     let opts = fetch_options(&a.fetch, &limits)?;
     let rt = runtime()?;
     let http = || HttpFetcher::new(&opts).context("building the HTTPS client");
@@ -179,41 +179,34 @@ pub fn update(a: TrustUpdateArgs) -> Result<i32> {
         bail!("give the trust list with --list FILE|URL or --stipa-api URL");
     };
 
-    let unverified = match UnverifiedList::parse(&bytes, &limits) {
-        Ok(u) => u,
-        Err(e) => return Ok(refused(a.format, &e, &a.out)),
+    let signer = match &a.signer_cert {
+        Some(path) => Some(read_chain(path, &limits)?),
+        None => None,
     };
-    let chain = match (&a.signer_cert, unverified.x5u()) {
-        (Some(path), _) => read_chain(path, &limits)?,
-        (None, Some(x5u)) => {
-            let cache = shaken::online::chain_cache(opts.clone())?;
-            let chain = rt
-                .block_on(cache.get(x5u))
-                .with_context(|| format!("fetching the list signer certificate (x5u) {x5u}"))?;
-            (*chain).clone()
-        }
-        (None, None) => return Ok(refused(a.format, &TrustError::NoSigner, &a.out)),
+    let updater = Updater {
+        roots: &roots,
+        signer: signer.as_deref(),
+        fetch: &opts,
+        limits: &limits,
     };
-    let list = match unverified.verify(
-        &chain,
-        &roots,
-        installed.as_ref().map(|s| s.sequence),
-        now,
-        &limits,
-    ) {
-        Ok(l) => l,
-        Err(e) => return Ok(refused(a.format, &e, &a.out)),
-    };
-    match trust_dir::stage(&a.out, &list, &source, now).context("--out")? {
-        None => {
-            let state = installed.context("--out: the state vanished")?;
+    match rt.block_on(updater.install(&a.out, &bytes, &source, now)) {
+        Ok(Refreshed::Unchanged(state)) => {
             print_result(a.format, "unchanged", &a.out, &state, &RootDiff::default());
         }
-        Some(staged) => {
-            let diff = staged.diff.clone();
-            let state = staged.commit().context("--out")?;
+        Ok(Refreshed::Installed { state, diff }) => {
             print_result(a.format, "installed", &a.out, &state, &diff);
         }
+        Ok(other) => {
+            print_result(
+                a.format,
+                "installed",
+                &a.out,
+                other.state(),
+                &RootDiff::default(),
+            );
+        }
+        Err(RefreshError::Refused(e)) => return Ok(refused(a.format, &e, &a.out)),
+        Err(e) => return Err(anyhow::Error::new(e).context("--out")),
     }
     Ok(EXIT_OK)
 }

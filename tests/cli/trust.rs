@@ -420,3 +420,112 @@ fn update_crl_installs_the_verified_crl_beside_the_roots() {
     ]);
     assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
 }
+
+/// `serve --trust-list-url`: the service installs the list at start, keeps
+/// it current on its interval (a root removed by the STI-PA stops being
+/// trusted without a restart), shows the list in its metrics, and keeps the
+/// last good list when a refresh fails.
+#[test]
+fn serve_keeps_the_trust_list_current_by_itself() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let pa = StiPa::new();
+    let a = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let b = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let server = Server::start();
+    let x5u = server.route("/signer.crt", Reply::Ok(pa.signer_chain().into_bytes()));
+    let list = |seq: u64, roots: &[&str]| pa.list_with(&x5u, seq, NOW + 86_400, roots).into_bytes();
+    let url = server.route(
+        "/ca-list",
+        Reply::Ok(list(1, &[&a.root.cert_pem, &b.root.cert_pem])),
+    );
+    let dir = pa.path("sti-roots");
+    let chain = pa.write("a-chain.pem", &a.leaf_chain_pem());
+    let mut child = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--cert", &chain])
+        .args(["--trust-anchors", &dir.display().to_string()])
+        .args(["--trust-list-url", &url, "--trust-list-interval", "1"])
+        .args([
+            "--stipa-root",
+            &pa.path("sti-pa-root.pem").display().to_string(),
+        ])
+        .args([
+            "--allow-http-x5u",
+            "--allow-private-x5u",
+            "--now",
+            &NOW.to_string(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines.next().expect("serve ended before listening").unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
+    let http = |method: &str, path: &str, body: &str| -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let verify = || {
+        let signer = KeySigner::from_pem(&a.leaf.key_pem).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155551212",
+            vec!["12155550100".to_owned()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        let token = passport::sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U).to_string();
+        let body = serde_json::json!({"verificationRequest": {"from": {"tn": "12155551212"},
+            "to": {"tn": ["12155550100"]}, "time": NOW, "identity": identity}});
+        http("POST", "/stir/v1/verification", &body.to_string())
+    };
+    let wait_metrics = |want: &str| {
+        for _ in 0..300 {
+            if http("GET", "/metrics", "").contains(want) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "metrics never showed {want}:\n{}",
+            http("GET", "/metrics", "")
+        );
+    };
+    assert!(verify().contains("TN-Validation-Passed"), "{}", verify());
+    wait_metrics("shaken_trust_list_sequence 1");
+    // The STI-PA drops root a: the service installs sequence 2 and reloads.
+    server.route("/ca-list", Reply::Ok(list(2, &[&b.root.cert_pem])));
+    wait_metrics("shaken_trust_list_sequence 2");
+    let mut untrusted = false;
+    for _ in 0..300 {
+        if verify().contains("\"reasoncode\":437") {
+            untrusted = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(untrusted, "root a still trusted: {}", verify());
+    // A refresh that fails (the list server now answers 500) keeps the
+    // installed list and is counted.
+    server.route("/ca-list", Reply::Status(500));
+    wait_metrics("shaken_trust_list_refreshes_total{result=\"failed\"} 1");
+    wait_metrics("shaken_trust_list_sequence 2");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -398,6 +398,155 @@ pub fn generation(dir: &Path) -> Option<String> {
     Some(format!("{target:?} {state:?} {crl:?}"))
 }
 
+/// `Accept` sent for trust-list fetches (the STI-PA serves a JWS, or JSON
+/// that wraps one).
+pub const LIST_ACCEPT: &str = "application/jose+json, application/json;q=0.9, */*;q=0.1";
+
+/// What a trust-list update did.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Refreshed {
+    /// A new version is installed: the state and the roots added/removed.
+    Installed {
+        /// The installed state.
+        state: TrustState,
+        /// What changed.
+        diff: RootDiff,
+    },
+    /// The list holds the roots already installed: nothing was written.
+    Unchanged(TrustState),
+}
+
+impl Refreshed {
+    /// The state in place after the update.
+    pub fn state(&self) -> &TrustState {
+        match self {
+            Refreshed::Installed { state, .. } | Refreshed::Unchanged(state) => state,
+        }
+    }
+}
+
+/// Why a trust-list update did not install anything. The directory is
+/// left as it was in every case.
+#[cfg(feature = "fetch")]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// The list or its signer certificate could not be fetched.
+    #[error("fetching {what}: {source}")]
+    Fetch {
+        /// `the trust list URL` or `the list signer certificate (x5u) URL`.
+        what: String,
+        /// Why.
+        source: crate::fetch::FetchError,
+    },
+    /// The list was refused: the rule it broke.
+    #[error(transparent)]
+    Refused(#[from] crate::trust::TrustError),
+    /// The directory could not be written (or is not one this installer
+    /// manages).
+    #[error(transparent)]
+    Install(#[from] InstallError),
+}
+
+/// What a trust-list update checks against: the pinned STI-PA roots, the
+/// signer certificate (else fetched from the list's `x5u`), the fetch rules
+/// and the limits. The whole of `shaken trust update` and of `shaken serve
+/// --trust-list-url`.
+#[cfg(feature = "fetch")]
+#[derive(Debug, Clone, Copy)]
+pub struct Updater<'a> {
+    /// The pinned STI-PA roots (several during a root rollover).
+    pub roots: &'a crate::cert::TrustAnchors,
+    /// The list signer's chain, when given; else fetched from `x5u`.
+    pub signer: Option<&'a [crate::cert::Certificate]>,
+    /// The guarded fetcher's rules (https, SSRF guard, timeouts).
+    pub fetch: &'a crate::fetch::FetchOptions,
+    /// Size caps.
+    pub limits: &'a crate::Limits,
+}
+
+#[cfg(feature = "fetch")]
+impl Updater<'_> {
+    /// Verify a trust list (`bytes`, from `source`) and install it into
+    /// `dir`. A refused list leaves `dir` as it was.
+    pub async fn install(
+        &self,
+        dir: &Path,
+        bytes: &[u8],
+        source: &str,
+        now: i64,
+    ) -> Result<Refreshed, RefreshError> {
+        use crate::trust::{TrustError, UnverifiedList};
+        let installed = read_state(dir)?;
+        let unverified = UnverifiedList::parse(bytes, self.limits)?;
+        let fetched;
+        let chain: &[crate::cert::Certificate] = match (self.signer, unverified.x5u()) {
+            (Some(c), _) => c,
+            (None, Some(x5u)) => {
+                let cache = crate::online::chain_cache(self.fetch.clone()).map_err(|source| {
+                    RefreshError::Fetch {
+                        what: "the list signer certificate (x5u)".into(),
+                        source,
+                    }
+                })?;
+                fetched = cache.get(x5u).await.map_err(|source| RefreshError::Fetch {
+                    what: format!("the list signer certificate (x5u) {x5u}"),
+                    source,
+                })?;
+                fetched.as_slice()
+            }
+            (None, None) => return Err(TrustError::NoSigner.into()),
+        };
+        let list = unverified.verify(
+            chain,
+            self.roots,
+            installed.as_ref().map(|s| s.sequence),
+            now,
+            self.limits,
+        )?;
+        match stage(dir, &list, source, now)? {
+            None => {
+                let state = read_state(dir)?.ok_or_else(|| InstallError::Io {
+                    op: "reading the installed state of",
+                    path: dir.to_owned(),
+                    source: std::io::Error::other("the installed state vanished"),
+                })?;
+                Ok(Refreshed::Unchanged(state))
+            }
+            Some(staged) => {
+                let diff = staged.diff.clone();
+                let state = staged.commit()?;
+                Ok(Refreshed::Installed { state, diff })
+            }
+        }
+    }
+
+    /// Fetch the trust list at `url` (the guarded fetcher, the list size
+    /// cap) and [`install`](Self::install) it.
+    pub async fn refresh(
+        &self,
+        dir: &Path,
+        url: &str,
+        now: i64,
+    ) -> Result<Refreshed, RefreshError> {
+        let what = || format!("the trust list {url}");
+        let http =
+            crate::fetch::HttpFetcher::new(self.fetch).map_err(|source| RefreshError::Fetch {
+                what: what(),
+                source,
+            })?;
+        let got = http
+            .get(url, LIST_ACCEPT, self.limits.max_trust_list)
+            .await
+            .map_err(|source| RefreshError::Fetch {
+                what: what(),
+                source,
+            })?;
+        self.install(dir, &got.body, url, now).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

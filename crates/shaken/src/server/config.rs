@@ -103,6 +103,13 @@ pub struct FileConfig {
     pub allow_unauthenticated_signing: Option<bool>,
     /// Reload every this many seconds (as on SIGHUP).
     pub reload_interval: Option<u64>,
+    /// Fetch, verify and install the STI-PA trust list from this URL.
+    pub trust_list_url: Option<String>,
+    /// The pinned STI-PA roots for the trust list.
+    #[serde(default)]
+    pub stipa_root: Vec<PathBuf>,
+    /// Seconds between trust-list refreshes.
+    pub trust_list_interval: Option<u64>,
 }
 
 impl FileConfig {

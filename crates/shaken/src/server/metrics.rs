@@ -146,6 +146,9 @@ pub struct Gauges {
     pub api_keys: Option<usize>,
     /// Unix time of the state in use (start or last successful reload).
     pub loaded_at: i64,
+    /// The installed trust list (`--trust-list-url`): its sequence and the
+    /// seconds until its `exp` (negative once passed).
+    pub trust_list: Option<(u64, i64)>,
 }
 fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
@@ -178,6 +181,8 @@ pub struct Metrics {
     refused: [AtomicU64; REFUSALS.len()],
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    trust_refresh_ok: AtomicU64,
+    trust_refresh_failed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -196,6 +201,8 @@ impl Default for Metrics {
             refused: zeros(),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            trust_refresh_ok: AtomicU64::new(0),
+            trust_refresh_failed: AtomicU64::new(0),
         }
     }
 }
@@ -296,8 +303,20 @@ impl Metrics {
         )
     }
 
+    /// A trust-list refresh (`--trust-list-url`) ended: installed or
+    /// unchanged (`ok`), or failed (the last good list stays).
+    pub fn trust_refreshed(&self, ok: bool) {
+        let c = if ok {
+            &self.trust_refresh_ok
+        } else {
+            &self.trust_refresh_failed
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// [`render`](Self::render) followed by the service's own series:
-    /// attestation and reason labels, refusals, reloads and `gauges`.
+    /// attestation and reason labels, refusals, reloads, the trust list and
+    /// `gauges`.
     pub fn render_service(&self, cache: Option<CacheStats>, gauges: &Gauges) -> String {
         let mut o = self.render(cache);
         let family = |o: &mut String, name: &str, kind: &str, help: &str| {
@@ -388,6 +407,39 @@ impl Metrics {
             "shaken_state_loaded_timestamp_seconds {}",
             gauges.loaded_at
         );
+        let (ok, failed) = (
+            self.trust_refresh_ok.load(Ordering::Relaxed),
+            self.trust_refresh_failed.load(Ordering::Relaxed),
+        );
+        if let Some((sequence, expiry)) = gauges.trust_list {
+            family(
+                &mut o,
+                "shaken_trust_list_sequence",
+                "gauge",
+                "Sequence of the installed STI-PA trust list.",
+            );
+            let _ = writeln!(o, "shaken_trust_list_sequence {sequence}");
+            family(
+                &mut o,
+                "shaken_trust_list_expiry_seconds",
+                "gauge",
+                "Seconds until the installed trust list's exp; negative once passed (the last good roots stay in use).",
+            );
+            let _ = writeln!(o, "shaken_trust_list_expiry_seconds {expiry}");
+        }
+        if gauges.trust_list.is_some() || ok + failed > 0 {
+            family(
+                &mut o,
+                "shaken_trust_list_refreshes_total",
+                "counter",
+                "Trust-list refreshes (--trust-list-url), by result; a failed one keeps the last good list.",
+            );
+            let _ = writeln!(o, "shaken_trust_list_refreshes_total{{result=\"ok\"}} {ok}");
+            let _ = writeln!(
+                o,
+                "shaken_trust_list_refreshes_total{{result=\"failed\"}} {failed}"
+            );
+        }
         if let Some(s) = gauges.signing_cert_expiry {
             family(
                 &mut o,

@@ -121,6 +121,9 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's headers. Default
     /// [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// The installed trust-list directory kept current by the service
+    /// (`--trust-list-url`): its sequence and `exp` are metrics.
+    pub trust_list_dir: Option<std::path::PathBuf>,
     /// API keys; `Some`: signing and verification need one.
     pub api_keys: Option<Arc<ApiKeys>>,
     /// HTTPS (and mutual TLS when the configuration verifies clients).
@@ -157,6 +160,7 @@ impl ServerConfig {
             signing_cert_not_after: None,
             allow_from: AllowFrom::default(),
             metrics_auth: false,
+            trust_list_dir: None,
         }
     }
     /// Require one of these API keys on signing and verification.
@@ -219,6 +223,12 @@ impl ServerConfig {
     /// The clock.
     pub fn with_clock(mut self, clock: ServerClock) -> Self {
         self.clock = clock;
+        self
+    }
+    /// Show the trust list installed in `dir` (sequence, seconds to `exp`)
+    /// in the metrics.
+    pub fn with_trust_list_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.trust_list_dir = Some(dir.into());
         self
     }
 }
@@ -420,6 +430,13 @@ impl AppState {
             tls_cert_expiry: services.tls_not_after.map(|t| t.saturating_sub(now)),
             api_keys: services.api_keys.as_ref().map(|k| k.len()),
             loaded_at: self.0.loaded_at.load(Ordering::Relaxed),
+            trust_list: self
+                .0
+                .config
+                .trust_list_dir
+                .as_deref()
+                .and_then(|d| crate::trust_dir::read_state(d).ok().flatten())
+                .map(|st| (st.sequence, st.exp.saturating_sub(now))),
         };
         self.0.metrics.render_service(cache, &gauges)
     }
