@@ -300,7 +300,8 @@ mod samples {
                 age: 1,
                 first_call_id: s(),
             }),
-            E::Replay { .. } => None,
+            E::Replay { .. } => Some(E::ReplayUnavailable { detail: s() }),
+            E::ReplayUnavailable { .. } => None,
         })
         .collect()
     }
@@ -848,7 +849,12 @@ mod samples {
                     reason: s(),
                 }),
                 E::TlsRoot { .. } => Some(E::Client { reason: s() }),
-                E::Client { .. } => None,
+                E::Client { .. } => Some(E::Remembered {
+                    url: s(),
+                    code: "fetch-remembered",
+                    detail: s(),
+                }),
+                E::Remembered { .. } => None,
             },
         )
         .collect()
@@ -891,7 +897,11 @@ mod samples {
                     feature: "replay-dir",
                 }),
                 E::Unsupported { .. } => Some(E::Fetcher(s())),
-                E::Fetcher(_) => None,
+                E::Fetcher(_) => Some(E::Redis {
+                    setting: Setting::Redis,
+                    detail: s(),
+                }),
+                E::Redis { .. } => None,
             },
         )
         .collect()
