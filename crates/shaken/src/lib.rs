@@ -71,6 +71,12 @@ pub mod online;
 #[allow(clippy::disallowed_methods)]
 pub mod server;
 
+// Edge: replay detection and the certificate caches shared by a fleet of
+// verifiers through Redis (network; the password file; call timing).
+#[cfg(feature = "redis")]
+#[allow(clippy::disallowed_methods)]
+pub mod fleet;
+
 #[cfg(feature = "capture")]
 pub mod capture;
 

@@ -14,7 +14,9 @@
 //! the chain are fetched for each verification (`--fetch-crl`).
 
 use crate::cert::{parse_chain, Certificate, Crl};
-use crate::fetch::{CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind};
+use crate::fetch::{
+    CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind,
+};
 use crate::identity::IdentityHeader;
 use crate::verify::{CallContext, CrlFailure, Failure, VerifiedPassport, Verifier, VerifyError};
 use std::collections::HashMap;
@@ -93,10 +95,15 @@ impl CrlFetcher {
 
     /// A CRL or a failure another node of the fleet fetched, kept locally
     /// until the entry's expiry; `None` when expired or not parsable.
-    fn from_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<Crl>, FetchError>> {
+    fn take_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<Crl>, FetchError>> {
         let limits = &self.cache.http().options().limits;
         let now_ms = crate::fetch::unix_ms_now();
-        let left = Duration::from_millis(entry.expires_at_ms().checked_sub(now_ms).filter(|l| *l > 0)?);
+        let left = Duration::from_millis(
+            entry
+                .expires_at_ms()
+                .checked_sub(now_ms)
+                .filter(|l| *l > 0)?,
+        );
         match entry {
             SharedEntry::Body { body, .. } => match parse_crl_at(url, &body, limits) {
                 Ok(crl) => {
@@ -157,7 +164,7 @@ impl CrlFetcher {
                 let wait = self.cache.http().options().limits.fetch_timeout;
                 let found = crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait)
                     .await
-                    .and_then(|e| self.from_shared(url, e));
+                    .and_then(|e| self.take_shared(url, e));
                 match found {
                     Some(r) => r,
                     None => self.fetch_and_store(url).await,

@@ -233,7 +233,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         if let Some((store, kind)) = &self.shared {
             let wait = limits.fetch_timeout;
             if let Some(entry) = shared_lookup(store.as_ref(), *kind, url, wait).await {
-                if let Some(r) = self.from_shared(url, entry) {
+                if let Some(r) = self.take_shared(url, entry) {
                     return r;
                 }
             }
@@ -264,8 +264,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 if let Some((store, kind)) = &self.shared {
                     let entry = SharedEntry::Body {
                         body: fetched.body.clone(),
-                        expires_at_ms: unix_ms(self.clock.system_now())
-                            .saturating_add(millis(ttl)),
+                        expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(ttl)),
                     };
                     store.put(*kind, url.to_owned(), entry).await;
                 }
@@ -282,7 +281,8 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 tracing::debug!(%url, error = %err, "x5u fetch failed; negatively cached");
                 self.store(url, Value::Err(err.clone()), limits.negative_cache_ttl);
                 if let Some((store, kind)) = &self.shared {
-                    let entry = shared_failure(&err, self.clock.system_now(), limits.negative_cache_ttl);
+                    let entry =
+                        shared_failure(&err, self.clock.system_now(), limits.negative_cache_ttl);
                     store.put(*kind, url.to_owned(), entry).await;
                 }
                 Err(err)
@@ -293,15 +293,20 @@ impl<T: Send + Sync + 'static> CertCache<T> {
     /// Take an entry another node of the fleet fetched: parse the body
     /// (each node checks it itself) or remember the failure, locally, until
     /// the entry's expiry. `None`: expired, or a body that does not parse.
-    fn from_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<T>, FetchError>> {
+    fn take_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<T>, FetchError>> {
         let limits = &self.opts().limits;
         let now = unix_ms(self.clock.system_now());
-        let left = Duration::from_millis(entry.expires_at_ms().checked_sub(now).filter(|l| *l > 0)?);
+        let left =
+            Duration::from_millis(entry.expires_at_ms().checked_sub(now).filter(|l| *l > 0)?);
         match entry {
             SharedEntry::Body { body, .. } => match (self.parse)(&body) {
                 Ok(value) => {
                     let v = Arc::new(value);
-                    self.store(url, Value::Ok(Arc::clone(&v)), left.min(limits.cache_max_ttl));
+                    self.store(
+                        url,
+                        Value::Ok(Arc::clone(&v)),
+                        left.min(limits.cache_max_ttl),
+                    );
                     Some(Ok(v))
                 }
                 Err(reason) => {
@@ -315,7 +320,11 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                     code: FetchError::known_code(&code),
                     detail: detail.chars().take(1000).collect(),
                 };
-                self.store(url, Value::Err(err.clone()), left.min(limits.negative_cache_ttl));
+                self.store(
+                    url,
+                    Value::Err(err.clone()),
+                    left.min(limits.negative_cache_ttl),
+                );
                 bump(&self.counters.negative_hits);
                 Some(Err(err))
             }

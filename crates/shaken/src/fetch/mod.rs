@@ -19,8 +19,8 @@ mod http;
 mod shared;
 mod ssrf;
 
-pub use cache::{CacheStats, CertCache, ParseFn, X5U_ACCEPT};
 pub(crate) use cache::{shared_failure, shared_lookup};
+pub use cache::{CacheStats, CertCache, ParseFn, X5U_ACCEPT};
 
 /// The wall clock, Unix milliseconds (shared cache expiries).
 pub(crate) fn unix_ms_now() -> u64 {

@@ -63,9 +63,8 @@ impl SharedEntry {
     /// Expiry, Unix milliseconds.
     pub fn expires_at_ms(&self) -> u64 {
         match self {
-            SharedEntry::Body { expires_at_ms, .. } | SharedEntry::Failure { expires_at_ms, .. } => {
-                *expires_at_ms
-            }
+            SharedEntry::Body { expires_at_ms, .. }
+            | SharedEntry::Failure { expires_at_ms, .. } => *expires_at_ms,
         }
     }
 }
