@@ -746,20 +746,41 @@ mod tests {
             "https://x/\"q\"\\\u{7}\u{e9}",
         ] {
             let job = sign_job(&signer, x5u);
-            for token in ["eyJ.eyJ.sig-_0", "odd\"token\\\n\u{e9}", ""] {
-                let mut want = Vec::new();
-                push_json(
-                    &mut want,
-                    &SignedLine {
-                        identity: &IdentityHeader::shaken(token, x5u).to_string(),
-                    },
-                );
-                let mut got = Vec::new();
-                job.push_identity(&mut got, token.to_owned());
-                assert_eq!(
-                    String::from_utf8(got).unwrap(),
-                    String::from_utf8(want).unwrap()
-                );
+            let claims = [
+                Claims::shaken(
+                    Attestation::B,
+                    "12155550121",
+                    vec!["12125550143".into(), "12125550144".into()],
+                    1_800_000_000,
+                    "de305d54-75b4-431b-adb2-eb6b9e546014",
+                ),
+                // Values that need escaping take the serde path.
+                Claims::shaken(Attestation::A, "1\"2", vec!["x\\y".into()], 7, "o\u{e9}"),
+            ];
+            for c in &claims {
+                for token in ["eyJ.eyJ.sig-_0", "odd\"token\\\n\u{e9}", ""] {
+                    let mut want = Vec::new();
+                    push_json(
+                        &mut want,
+                        &SignedLine {
+                            identity: &IdentityHeader::shaken(token, x5u).to_string(),
+                            line: 42,
+                            attest: c.attest.map_or("", |a| a.as_str()),
+                            orig: TnOne {
+                                tn: c.orig.as_str(),
+                            },
+                            dest: TnMany { tn: &c.dest.tn },
+                            iat: c.iat,
+                            origid: c.origid.as_deref(),
+                        },
+                    );
+                    let mut got = Vec::new();
+                    job.push_identity(&mut got, token.to_owned(), 42, c);
+                    assert_eq!(
+                        String::from_utf8(got).unwrap(),
+                        String::from_utf8(want).unwrap()
+                    );
+                }
             }
         }
         assert!(json_plain("abc-_.XYZ019"));

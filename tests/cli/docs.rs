@@ -126,7 +126,7 @@ fn run_document(rel: &str) -> usize {
     let failed_at = stderr
         .lines()
         .filter_map(|l| l.strip_prefix(">>> "))
-        .last()
+        .next_back()
         .unwrap_or("(before the first block)")
         .to_owned();
     match status {
