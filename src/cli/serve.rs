@@ -8,8 +8,10 @@
 pub use imp::run;
 
 mod imp {
+    use crate::cli::args::RedisArgs;
     use crate::cli::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
     use crate::cli::setup::{anchor_sources, apply_crl_args, apply_fetch_args, config_error};
+    use crate::cli::setup::{apply_redis_args, merge_redis_args};
     use crate::cli::EXIT_OK;
     use anyhow::{bail, Context, Result};
     use clap::ValueEnum;
@@ -50,6 +52,7 @@ mod imp {
         crl: CrlArgs,
         fetch: FetchArgs,
         now: Option<i64>,
+        redis: RedisArgs,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -58,6 +61,7 @@ mod imp {
     }
 
     fn merge(a: ServeArgs, f: FileConfig) -> Result<Settings> {
+        let redis = merge_redis_args(&a.redis, &f)?;
         let tn_national = if a.tn.tn_national != NationalRule::default() {
             a.tn.tn_national
         } else {
@@ -139,6 +143,7 @@ mod imp {
             crl,
             fetch,
             now: a.now,
+            redis,
         })
     }
 
@@ -171,6 +176,7 @@ mod imp {
         };
         apply_crl_args(&mut c, &s.crl);
         apply_fetch_args(&mut c, &s.fetch);
+        apply_redis_args(&mut c, &s.redis);
         c
     }
 

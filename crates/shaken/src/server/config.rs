@@ -86,6 +86,16 @@ pub struct FileConfig {
     pub connect_timeout_ms: Option<u64>,
     /// x5u total fetch timeout, milliseconds.
     pub fetch_timeout_ms: Option<u64>,
+    /// Redis URL shared by a fleet of verifiers (`redis://`, `rediss://`).
+    pub redis: Option<String>,
+    /// File holding the Redis password.
+    pub redis_password_file: Option<PathBuf>,
+    /// Prefix of every Redis key.
+    pub redis_prefix: Option<String>,
+    /// Bound on every Redis call, milliseconds.
+    pub redis_timeout_ms: Option<u64>,
+    /// `open` or `closed`.
+    pub redis_failure: Option<String>,
 }
 
 impl FileConfig {

@@ -195,7 +195,13 @@ impl AppState {
     /// The Prometheus text of `GET /metrics`.
     pub fn render_metrics(&self) -> String {
         let cache = self.0.config.vs.online().map(|o| o.cache().stats());
-        self.0.metrics.render(cache)
+        #[allow(unused_mut)]
+        let mut text = self.0.metrics.render(cache);
+        #[cfg(feature = "redis")]
+        if let Some(r) = self.0.config.vs.redis() {
+            text.push_str(&r.stats().render_prometheus());
+        }
+        text
     }
 }
 
