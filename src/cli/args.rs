@@ -383,7 +383,7 @@ pub struct DemoArgs {
 /// through Redis (issue 18).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RedisArgs {
-    /// Share replay detection, fetched certificates and CRLs with the other verifiers of a fleet through Redis or Valkey: redis://[user:password@]host[:port][/db], or rediss:// for TLS.
+    /// Share replay detection, fetched certificates and CRLs with the other verifiers of a fleet through Redis or Valkey: redis://[user:password@]host[:port][/db], or rediss:// for TLS; implies --replay.
     #[arg(long, value_name = "URL")]
     pub redis: Option<String>,
     /// File holding the Redis password (first line), instead of the one in the URL.

@@ -59,7 +59,7 @@ pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     let replay = if a.no_replay {
         false
     } else {
-        a.replay || a.replay_dir.is_some() || replay_default
+        a.replay || a.replay_dir.is_some() || a.redis.redis.is_some() || replay_default
     };
     let mut c = VerifierConfig::default();
     c.trust_anchors = anchor_sources(&a.trust_anchors);

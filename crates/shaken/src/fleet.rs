@@ -182,6 +182,17 @@ impl std::fmt::Display for Fail {
     }
 }
 
+impl Fail {
+    /// A Redis error; its own response timeout counts as a timeout.
+    fn from_redis(e: &redis::RedisError, limit: Duration) -> Fail {
+        if e.is_timeout() {
+            Fail::Timeout(limit)
+        } else {
+            Fail::Error(e.to_string())
+        }
+    }
+}
+
 /// Counters of the Redis link, for `/metrics`.
 #[derive(Default)]
 struct Counters {
@@ -664,6 +675,7 @@ impl Redis {
     /// `SET key value NX PX px`; on a key already there, its value.
     fn set_nx_blocking(&self, key: String, value: String, px: u64) -> Result<Option<String>, Fail> {
         let started = Instant::now();
+        let limit = self.0.timeout;
         let r = match self.connection() {
             None => Err(Fail::Down),
             Some(mut cm) => wait_on(
@@ -677,7 +689,7 @@ impl Redis {
                         .arg(px)
                         .query_async(&mut cm)
                         .await
-                        .map_err(|e| Fail::Error(e.to_string()))?;
+                        .map_err(|e| Fail::from_redis(&e, limit))?;
                     if set.is_some() {
                         return Ok(None);
                     }
@@ -685,7 +697,7 @@ impl Redis {
                         .arg(&key)
                         .query_async(&mut cm)
                         .await
-                        .map_err(|e| Fail::Error(e.to_string()))?;
+                        .map_err(|e| Fail::from_redis(&e, limit))?;
                     Ok(Some(prev.unwrap_or_default()))
                 },
                 self.0.timeout,
@@ -708,7 +720,7 @@ impl Redis {
                 let task = self.0.handle.spawn(async move {
                     match tokio::time::timeout(limit, cmd.query_async::<T>(&mut cm)).await {
                         Ok(Ok(v)) => Ok(v),
-                        Ok(Err(e)) => Err(Fail::Error(e.to_string())),
+                        Ok(Err(e)) => Err(Fail::from_redis(&e, limit)),
                         Err(_) => Err(Fail::Timeout(limit)),
                     }
                 });
