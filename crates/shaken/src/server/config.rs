@@ -140,6 +140,21 @@ mod tests {
     }
 
     #[test]
+    fn redis_keys_are_the_flag_names() {
+        let text = include_str!("../../../../docs/serve.example.toml");
+        let c = FileConfig::from_toml(&text.replace("# redis", "redis"), Path::new("x.toml"))
+            .unwrap();
+        assert_eq!(c.redis.as_deref(), Some("redis://redis.internal:6379/0"));
+        assert_eq!(
+            c.redis_password_file.as_deref(),
+            Some(Path::new("/etc/shaken/redis.pw"))
+        );
+        assert_eq!(c.redis_prefix.as_deref(), Some("shaken:"));
+        assert_eq!(c.redis_timeout_ms, Some(50));
+        assert_eq!(c.redis_failure.as_deref(), Some("open"));
+    }
+
+    #[test]
     fn empty_file_is_all_defaults() {
         let c = FileConfig::from_toml("", Path::new("x.toml")).unwrap();
         assert_eq!(c, FileConfig::default());
