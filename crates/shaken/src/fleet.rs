@@ -29,15 +29,21 @@
 //!
 //! **Sync over async.** [`ReplayGuard`] is synchronous (the verifier is
 //! sans-I/O and called from async code in the server, from threads in the
-//! CLI and C). The Redis commands run on a runtime of this module (one
-//! worker thread, `shaken-redis`); a synchronous check sends its command
-//! there and waits on a channel, at most `timeout`. Inside a multi-threaded
-//! tokio runtime (`shaken serve`, `StiVs`'s own) the wait goes through
+//! CLI and C). The replay check runs on the calling thread, over a pool of
+//! the `redis` crate's blocking connections whose socket timeouts are
+//! `timeout` (connect included): no thread hop, about the CPU of one ECDSA
+//! verification (a first version that sent every check to a runtime of its
+//! own cost 45 % of a node's throughput in thread wake-ups; see
+//! BENCHMARKS.md). A healthy check takes tens of microseconds, like the
+//! verification around it, and runs inline; once a check failed or took
+//! more than 2 ms the link is "degraded", and inside a multi-threaded tokio
+//! runtime (`shaken serve`) the next checks wait through
 //! `tokio::task::block_in_place`, so the worker's other tasks move to
-//! another thread and the runtime is not stalled; inside a current-thread
-//! runtime (where that is impossible) the wait blocks it for at most
-//! `timeout`. The shared-cache calls are async and await the command's
-//! task.
+//! another thread: a slow Redis holds one worker at most once, for at most
+//! `timeout`. (In a current-thread runtime, where that is impossible, a
+//! check blocks it for at most `timeout`.) The shared-cache calls are async:
+//! they run on a one-thread runtime of this module (`shaken-redis`, the
+//! tokio connection manager, which reconnects by itself) and are awaited.
 
 use crate::config::{ConfigError, RedisFailure, Setting, VerifierConfig};
 use crate::fetch::{Claim, SharedCache, SharedEntry, SharedFuture, SharedKind};
@@ -67,6 +73,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(5);
 const BUCKETS: [f64; 10] = [
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
 ];
+/// Longest wait between two attempts at a blocking connection.
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// Idle blocking connections kept (about the threads that verify at once).
+const MAX_IDLE: usize = 64;
+/// A check slower than this marks the link degraded: the next waits go
+/// through `block_in_place` instead of on the tokio worker.
+const DEGRADED_AFTER: Duration = Duration::from_millis(2);
 /// A shared entry's header line is at most this long (kind, expiry, code, URL).
 const MAX_HEADER: usize = 4096;
 
@@ -370,6 +383,13 @@ struct Inner {
     handle: tokio::runtime::Handle,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     counters: Counters,
+    /// Idle blocking connections for the replay check (one per thread
+    /// that checks at the same time).
+    pool: Mutex<Vec<redis::Connection>>,
+    /// No new blocking connection before this (backoff after a failure).
+    retry: Mutex<(Option<Instant>, Duration)>,
+    /// The last check failed or was slow: wait off the tokio worker.
+    degraded: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -517,6 +537,9 @@ impl Redis {
             handle: handle.clone(),
             runtime: Mutex::new(Some(runtime)),
             counters: Counters::default(),
+            pool: Mutex::new(Vec::new()),
+            retry: Mutex::new((None, BACKOFF_MIN)),
+            degraded: AtomicBool::new(false),
         }));
         let timeout = opts.timeout;
         let first = wait_on(
@@ -672,37 +695,88 @@ impl Redis {
         }
     }
 
-    /// `SET key value NX PX px`; on a key already there, its value.
+    /// A blocking connection: an idle one, or a new one (unless a recent
+    /// failure asks to wait: backoff from 100 ms to 1 s).
+    fn blocking_connection(&self) -> Result<redis::Connection, Fail> {
+        if let Some(c) = self.0.pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let limit = self.0.timeout;
+        {
+            let r = self.0.retry.lock().unwrap_or_else(|p| p.into_inner());
+            if r.0.is_some_and(|at| Instant::now() < at) {
+                return Err(Fail::Down);
+            }
+        }
+        let made = self
+            .0
+            .client
+            .get_connection_with_timeout(limit)
+            .and_then(|c| {
+                c.set_read_timeout(Some(limit))?;
+                c.set_write_timeout(Some(limit))?;
+                Ok(c)
+            });
+        let mut r = self.0.retry.lock().unwrap_or_else(|p| p.into_inner());
+        match made {
+            Ok(c) => {
+                *r = (None, BACKOFF_MIN);
+                Ok(c)
+            }
+            Err(e) => {
+                let backoff = r.1;
+                *r = (Some(Instant::now() + backoff), (backoff * 2).min(RETRY_MAX));
+                Err(Fail::from_redis(&e, limit))
+            }
+        }
+    }
+
+    /// `SET key value NX PX px`; on a key already there, its value. Runs
+    /// on the calling thread over a pooled blocking connection (see the
+    /// module docs); a connection that failed or timed out is dropped (a
+    /// late answer must not be read as the next one's).
     fn set_nx_blocking(&self, key: String, value: String, px: u64) -> Result<Option<String>, Fail> {
         let started = Instant::now();
         let limit = self.0.timeout;
-        let r = match self.connection() {
-            None => Err(Fail::Down),
-            Some(mut cm) => wait_on(
-                &self.0.handle,
-                async move {
-                    let set: Option<String> = redis::cmd("SET")
-                        .arg(&key)
-                        .arg(&value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(px)
-                        .query_async(&mut cm)
-                        .await
-                        .map_err(|e| Fail::from_redis(&e, limit))?;
-                    if set.is_some() {
-                        return Ok(None);
+        let op = || -> Result<Option<String>, Fail> {
+            let mut c = self.blocking_connection()?;
+            let r = (|| -> redis::RedisResult<Option<String>> {
+                let set: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(px)
+                    .query(&mut c)?;
+                if set.is_some() {
+                    return Ok(None);
+                }
+                let prev: Option<String> = redis::cmd("GET").arg(&key).query(&mut c)?;
+                Ok(Some(prev.unwrap_or_default()))
+            })();
+            match r {
+                Ok(v) => {
+                    let mut pool = self.0.pool.lock().unwrap_or_else(|p| p.into_inner());
+                    if pool.len() < MAX_IDLE {
+                        pool.push(c);
                     }
-                    let prev: Option<String> = redis::cmd("GET")
-                        .arg(&key)
-                        .query_async(&mut cm)
-                        .await
-                        .map_err(|e| Fail::from_redis(&e, limit))?;
-                    Ok(Some(prev.unwrap_or_default()))
-                },
-                self.0.timeout,
-            ),
+                    Ok(v)
+                }
+                Err(e) => Err(Fail::from_redis(&e, limit)),
+            }
         };
+        let off_worker = self.0.degraded.load(Ordering::Relaxed)
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let r = if off_worker {
+            tokio::task::block_in_place(op)
+        } else {
+            op()
+        };
+        self.0.degraded.store(
+            r.is_err() || started.elapsed() > DEGRADED_AFTER,
+            Ordering::Relaxed,
+        );
         self.record(started, &r);
         r
     }

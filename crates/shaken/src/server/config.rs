@@ -142,8 +142,8 @@ mod tests {
     #[test]
     fn redis_keys_are_the_flag_names() {
         let text = include_str!("../../../../docs/serve.example.toml");
-        let c = FileConfig::from_toml(&text.replace("# redis", "redis"), Path::new("x.toml"))
-            .unwrap();
+        let c =
+            FileConfig::from_toml(&text.replace("# redis", "redis"), Path::new("x.toml")).unwrap();
         assert_eq!(c.redis.as_deref(), Some("redis://redis.internal:6379/0"));
         assert_eq!(
             c.redis_password_file.as_deref(),
