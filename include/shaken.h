@@ -329,6 +329,28 @@ int32_t shaken_verifier_options_set_replay_dir(shaken_verifier_options *options,
                                                const char *path,
                                                size_t path_len);
 
+// Share replay detection, fetched certificate chains, the negative cache
+// and CRLs with the other verifiers of a fleet through Redis or Valkey
+// (`redis://[user:password@]host[:port][/db]`, `rediss://` for TLS).
+// `prefix` (NULL: `shaken:`) starts every key; `timeout_ms` bounds every
+// Redis call (0: 50 ms); `closed` is the failure policy: 0 (open) verifies
+// without cross-node replay detection when Redis does not answer, with a
+// warning, 1 (closed) fails such a call with `replay-unavailable` (SIP 500).
+// [`shaken_verifier_new`] refuses a bad URL or a wrong password; an
+// unreachable Redis is reconnected to in the background. Replaces a
+// replay directory.
+//
+// # Safety
+// `options` from [`shaken_verifier_options_new`]; `url` points to `url_len`
+// bytes; `prefix` is NULL or points to `prefix_len` bytes.
+int32_t shaken_verifier_options_set_redis(shaken_verifier_options *options,
+                                          const char *url,
+                                          size_t url_len,
+                                          const char *prefix,
+                                          size_t prefix_len,
+                                          uint64_t timeout_ms,
+                                          int32_t closed);
+
 // Lab switch: fetch `http://` x5u URLs too (default 0: https only).
 //
 // # Safety

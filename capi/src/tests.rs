@@ -681,3 +681,113 @@ fn sip_request_without_identity_is_428() {
         shaken_verifier_free(v);
     }
 }
+
+/// Two verifiers (two hosts) sharing a redis-server started here on a free
+/// loopback port: a PASSporT replayed onto another call is caught by the
+/// other one; the same call forked to it passes. Skipped loudly without
+/// redis-server unless SHAKEN_REQUIRE_REDIS is set.
+#[test]
+fn a_shared_redis_catches_replays_across_hosts() {
+    // A URL that is not redis:// is refused by the setter.
+    let o = shaken_verifier_options_new();
+    let bad = "http://127.0.0.1:6379";
+    unsafe {
+        let rc = shaken_verifier_options_set_redis(
+            o,
+            bad.as_ptr().cast(),
+            bad.len(),
+            std::ptr::null(),
+            0,
+            0,
+            0,
+        );
+        assert_eq!(rc, SHAKEN_ERR_INVALID_ARGUMENT);
+        shaken_verifier_options_free(o);
+    }
+    let installed = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !installed {
+        assert!(
+            std::env::var_os("SHAKEN_REQUIRE_REDIS").is_none(),
+            "redis-server is not installed"
+        );
+        eprintln!(
+            "\n!!!!! SKIPPED: redis-server is not installed; the C fleet test did not run !!!!!\n"
+        );
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "redis-server did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let url = format!("redis://127.0.0.1:{port}");
+    let prefix = "capi-test:";
+    let with_redis = |o: *mut shaken_verifier_options| {
+        pinned(o);
+        let rc = unsafe {
+            shaken_verifier_options_set_redis(
+                o,
+                url.as_ptr().cast(),
+                url.len(),
+                prefix.as_ptr().cast(),
+                prefix.len(),
+                50,
+                1,
+            )
+        };
+        assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    };
+    let (h1, h2) = (verifier(with_redis), verifier(with_redis));
+    let sg = signer("https://cr.example.net/sp.pem");
+    let id = sign(sg, "12155550121", "12125550143", NOW);
+    let call = |v: *const shaken_verifier, call_id: &str| {
+        verify_call(v, &id, "12155550121", "12125550143", Some(call_id))
+    };
+    assert!(call(h1, "call-1@a").passed);
+    assert!(call(h2, "call-1@a").passed, "a fork of the same call");
+    let replay = call(h2, "call-2@b");
+    assert!(!replay.passed);
+    assert_eq!(replay.id.as_deref(), Some("replay"), "{:?}", replay.detail);
+    // Redis gone, policy closed: the call does not pass.
+    let _ = server.kill();
+    let _ = server.wait();
+    let id2 = sign(sg, "12155550121", "12125550143", NOW - 1);
+    let r = verify_call(h1, &id2, "12155550121", "12125550143", Some("call-3@c"));
+    assert!(!r.passed);
+    assert_eq!(
+        r.id.as_deref(),
+        Some("replay-unavailable"),
+        "{:?}",
+        r.detail
+    );
+    unsafe {
+        shaken_verifier_free(h1);
+        shaken_verifier_free(h2);
+        shaken_signer_free(sg);
+    }
+}

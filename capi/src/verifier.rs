@@ -250,6 +250,64 @@ pub unsafe extern "C" fn shaken_verifier_options_set_replay_dir(
     }
 }
 
+/// Share replay detection, fetched certificate chains, the negative cache
+/// and CRLs with the other verifiers of a fleet through Redis or Valkey
+/// (`redis://[user:password@]host[:port][/db]`, `rediss://` for TLS).
+/// `prefix` (NULL: `shaken:`) starts every key; `timeout_ms` bounds every
+/// Redis call (0: 50 ms); `closed` is the failure policy: 0 (open) verifies
+/// without cross-node replay detection when Redis does not answer, with a
+/// warning, 1 (closed) fails such a call with `replay-unavailable` (SIP 500).
+/// [`shaken_verifier_new`] refuses a bad URL or a wrong password; an
+/// unreachable Redis is reconnected to in the background. Replaces a
+/// replay directory.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`]; `url` points to `url_len`
+/// bytes; `prefix` is NULL or points to `prefix_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_redis(
+    options: *mut shaken_verifier_options,
+    url: *const c_char,
+    url_len: usize,
+    prefix: *const c_char,
+    prefix_len: usize,
+    timeout_ms: u64,
+    closed: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_redis", options, |o| {
+            let u = text(url, url_len, "url")?;
+            let scheme = u.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+            if !matches!(scheme.as_deref(), Some("redis" | "rediss")) {
+                return Err(ApiError::Invalid {
+                    arg: "url",
+                    detail: "expected a redis:// or rediss:// URL".into(),
+                });
+            }
+            let p = if prefix.is_null() {
+                None
+            } else {
+                Some(text(prefix, prefix_len, "prefix")?.to_owned())
+            };
+            o.config.redis = Some(u.to_owned());
+            if let Some(p) = p {
+                o.config.redis_prefix = p;
+            }
+            if timeout_ms > 0 {
+                o.config.redis_timeout_ms = timeout_ms;
+            }
+            o.config.redis_failure = if closed != 0 {
+                shaken_lib::config::RedisFailure::Closed
+            } else {
+                shaken_lib::config::RedisFailure::Open
+            };
+            o.replay_dir = None;
+            Ok(())
+        })
+    }
+}
+
 /// Lab switch: fetch `http://` x5u URLs too (default 0: https only).
 ///
 /// # Safety
@@ -462,6 +520,10 @@ fn build(o: &shaken_verifier_options) -> Result<shaken_verifier, ApiError> {
             detail,
         },
         ConfigError::Fetcher(detail) => ApiError::Fetch(detail),
+        ConfigError::Redis { detail, .. } => ApiError::Invalid {
+            arg: "redis",
+            detail,
+        },
         other => ApiError::Invalid {
             arg: "options",
             detail: other.to_string(),

@@ -328,6 +328,8 @@ pub struct ServeArgs {
     pub crl: CrlArgs,
     #[command(flatten)]
     pub fetch: FetchArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 /// Revocation options.
@@ -517,6 +519,8 @@ pub struct VerifyArgs {
     pub crl: CrlArgs,
     #[command(flatten)]
     pub fetch: FetchArgs,
+    #[command(flatten)]
+    pub redis: RedisArgs,
 }
 
 /// How certificates and CRLs are fetched.
@@ -560,4 +564,34 @@ pub struct DemoArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,
+}
+
+/// A fleet of verifiers sharing replay detection and fetched certificates
+/// through Redis (issue 18).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RedisArgs {
+    /// Share replay detection, fetched certificates and CRLs with the other verifiers of a fleet through Redis or Valkey: redis://[user:password@]host[:port][/db], or rediss:// for TLS; implies --replay.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// File holding the Redis password (first line), instead of the one in the URL.
+    #[arg(long, value_name = "FILE")]
+    pub redis_password_file: Option<PathBuf>,
+    /// Prefix of every Redis key (default shaken:).
+    #[arg(long, value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
+    /// Bound on every Redis call, milliseconds (default 50).
+    #[arg(long, value_name = "MS")]
+    pub redis_timeout_ms: Option<u64>,
+    /// When Redis does not answer in time: open verifies without cross-node replay detection (with a warning), closed fails the call (replay-unavailable). Default open.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub redis_failure: Option<RedisFailureArg>,
+}
+
+/// `--redis-failure`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RedisFailureArg {
+    /// Verify without cross-node replay detection, with a warning.
+    Open,
+    /// A call whose replay status cannot be checked does not pass.
+    Closed,
 }

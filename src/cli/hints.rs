@@ -16,6 +16,9 @@ pub fn for_id(id: &str) -> Option<&'static str> {
             Some("--allow-http-x5u allows plain-http x5u URLs (labs only)")
         }
         "fetch-port-not-allowed" => Some("--allow-any-port-x5u allows x5u URLs on other ports"),
+        "replay-unavailable" => Some(
+            "Redis did not answer within --redis-timeout-ms; --redis-failure open lets such calls through (checked on this node only)",
+        ),
         "fetch-private-address" => Some(
             "--allow-private-x5u turns the SSRF guard off (labs only: never on a carrier network)",
         ),

@@ -12,8 +12,10 @@
 pub use imp::run;
 
 mod imp {
+    use crate::cli::args::RedisArgs;
     use crate::cli::args::{CrlArgs, CrlPolicyArg, FetchArgs, OutFormat, ServeArgs};
     use crate::cli::setup::{anchor_sources, apply_crl_args, apply_fetch_args, config_error};
+    use crate::cli::setup::{apply_redis_args, merge_redis_args};
     use crate::cli::EXIT_OK;
     use anyhow::{bail, Context, Result};
     use clap::ValueEnum;
@@ -79,6 +81,7 @@ mod imp {
         trust_list_url: Option<String>,
         stipa_root: Vec<PathBuf>,
         trust_list_interval: u64,
+        redis: RedisArgs,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -87,6 +90,7 @@ mod imp {
     }
 
     fn merge(a: ServeArgs, f: FileConfig) -> Result<Settings> {
+        let redis = merge_redis_args(&a.redis, &f)?;
         let tn_national = if a.tn.tn_national != NationalRule::default() {
             a.tn.tn_national
         } else {
@@ -191,6 +195,7 @@ mod imp {
                 .trust_list_interval
                 .or(f.trust_list_interval)
                 .unwrap_or(DEFAULT_TRUST_LIST_INTERVAL),
+            redis,
         })
     }
 
@@ -288,6 +293,7 @@ mod imp {
         };
         apply_crl_args(&mut c, &s.crl);
         apply_fetch_args(&mut c, &s.fetch);
+        apply_redis_args(&mut c, &s.redis);
         c
     }
 

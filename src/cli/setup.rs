@@ -2,8 +2,8 @@
 //! verification service and its configuration, the trust anchors, the
 //! signer, the async runtime.
 
-use super::args::{CrlArgs, CrlPolicyArg, FetchArgs, VerifyArgs};
-use anyhow::{Context, Result};
+use super::args::{CrlArgs, CrlPolicyArg, FetchArgs, RedisArgs, RedisFailureArg, VerifyArgs};
+use anyhow::{bail, Context, Result};
 use shaken::cert::TrustAnchors;
 use shaken::config::{ConfigError, CrlPolicy, CrlSpec, ReplayMode, Setting, Source};
 use shaken::crypto::{DeterministicSigner, KeySigner, Signer};
@@ -59,7 +59,7 @@ pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     let replay = if a.no_replay {
         false
     } else {
-        a.replay || a.replay_dir.is_some() || replay_default
+        a.replay || a.replay_dir.is_some() || a.redis.redis.is_some() || replay_default
     };
     let mut c = VerifierConfig::default();
     c.trust_anchors = anchor_sources(&a.trust_anchors);
@@ -74,7 +74,49 @@ pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     };
     apply_crl_args(&mut c, &a.crl);
     apply_fetch_args(&mut c, &a.fetch);
+    apply_redis_args(&mut c, &a.redis);
     c
+}
+
+/// `--redis` and its companions (the library's defaults where not given).
+pub fn apply_redis_args(c: &mut VerifierConfig, r: &RedisArgs) {
+    c.redis = r.redis.clone();
+    c.redis_password_file = r.redis_password_file.clone();
+    if let Some(p) = &r.redis_prefix {
+        c.redis_prefix = p.clone();
+    }
+    if let Some(ms) = r.redis_timeout_ms {
+        c.redis_timeout_ms = ms;
+    }
+    if let Some(f) = r.redis_failure {
+        c.redis_failure = match f {
+            RedisFailureArg::Open => shaken::config::RedisFailure::Open,
+            RedisFailureArg::Closed => shaken::config::RedisFailure::Closed,
+        };
+    }
+}
+
+/// The Redis flags over the TOML keys of the same names (`shaken serve`).
+pub fn merge_redis_args(a: &RedisArgs, f: &shaken::server::FileConfig) -> Result<RedisArgs> {
+    let failure = match (a.redis_failure, &f.redis_failure) {
+        (Some(x), _) => Some(x),
+        (None, None) => None,
+        (None, Some(s)) => Some(match s.to_ascii_lowercase().as_str() {
+            "open" => RedisFailureArg::Open,
+            "closed" => RedisFailureArg::Closed,
+            _ => bail!("config redis-failure {s:?}: expected open or closed"),
+        }),
+    };
+    Ok(RedisArgs {
+        redis: a.redis.clone().or(f.redis.clone()),
+        redis_password_file: a
+            .redis_password_file
+            .clone()
+            .or(f.redis_password_file.clone()),
+        redis_prefix: a.redis_prefix.clone().or(f.redis_prefix.clone()),
+        redis_timeout_ms: a.redis_timeout_ms.or(f.redis_timeout_ms),
+        redis_failure: failure,
+    })
 }
 
 /// `--crl`, `--fetch-crl`, `--crl-policy`.

@@ -1,5 +1,6 @@
 //! The network pieces against loopback servers the tests start: the fetch
-//! layer (`fetch::`) and `shaken serve` (`serve::`). Nothing leaves
+//! layer (`fetch::`) and `shaken serve` (`serve::`), a fleet of them sharing a Redis the tests
+//! start (`fleet::`). Nothing leaves
 //! 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,4 +8,5 @@
 mod support;
 
 mod fetch;
+mod fleet;
 mod serve;

@@ -17,16 +17,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const NOW: i64 = 1_700_000_000;
-const ORIG: &str = "12155550121";
-const DEST: &str = "12155550131";
+pub(crate) const NOW: i64 = 1_700_000_000;
+pub(crate) const ORIG: &str = "12155550121";
+pub(crate) const DEST: &str = "12155550131";
 const ORIGID: &str = "de305d54-75b4-431b-adb2-eb6b9e546014";
 const X5U_FIXED: &str = "https://cr.example.net/sp-1234.pem";
 
 // ------------------------------------------------------------------ fixtures
 
 /// The lab PKI in a temporary directory (`root.pem`, `chain.pem`, `key.pem`).
-struct Lab(LabDir);
+pub(crate) struct Lab(LabDir);
 
 impl std::ops::Deref for Lab {
     type Target = LabDir;
@@ -36,11 +36,11 @@ impl std::ops::Deref for Lab {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    pub(crate) fn new() -> Lab {
         Lab(LabDir::new(NOW))
     }
     /// An Identity header signed here with the lab key.
-    fn identity(&self, x5u: &str, iat: i64, origid: &str) -> String {
+    pub(crate) fn identity(&self, x5u: &str, iat: i64, origid: &str) -> String {
         let signer = KeySigner::from_pem(&self.pki.leaf.key_pem).unwrap();
         let claims = Claims::shaken(Attestation::A, ORIG, vec![DEST.into()], iat, origid);
         let token = passport::sign(&Header::shaken(x5u), &claims, &signer).unwrap();
@@ -48,14 +48,14 @@ impl Lab {
     }
 }
 
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Serve {
-    fn start(args: &[&str]) -> Serve {
+    pub(crate) fn start(args: &[&str]) -> Serve {
         let mut child = bin()
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--now", &NOW.to_string()])
@@ -91,7 +91,7 @@ impl Serve {
         Serve { child, addr, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
 }
@@ -148,14 +148,14 @@ fn dead_url() -> String {
 
 // ------------------------------------------------------------------ client
 
-struct Resp {
-    status: u16,
-    headers: String,
-    body: String,
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) headers: String,
+    pub(crate) body: String,
 }
 
 impl Resp {
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
@@ -214,7 +214,7 @@ fn request(
     raw(addr, r.as_bytes())
 }
 
-fn post(addr: SocketAddr, path: &str, body: &str) -> Resp {
+pub(crate) fn post(addr: SocketAddr, path: &str, body: &str) -> Resp {
     let len = body.len().to_string();
     request(
         addr,
@@ -228,7 +228,7 @@ fn post(addr: SocketAddr, path: &str, body: &str) -> Resp {
     )
 }
 
-fn get(addr: SocketAddr, path: &str) -> Resp {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Resp {
     request(addr, "GET", path, &[], "")
 }
 
@@ -242,7 +242,7 @@ fn signing_request() -> Value {
     }})
 }
 
-fn verification_request(identity: &str, time: i64) -> Value {
+pub(crate) fn verification_request(identity: &str, time: i64) -> Value {
     json!({"verificationRequest": {
         "from": {"tn": ORIG},
         "to": {"tn": [DEST]},

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod redis_server;
 pub mod tls;
 
 use serde_json::Value;

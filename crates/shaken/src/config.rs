@@ -181,6 +181,42 @@ pub enum ReplayMode {
     Dir(PathBuf),
 }
 
+/// What a verifier does when Redis (`redis`) cannot answer within its
+/// timeout: the replay status of the call is then unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RedisFailure {
+    /// Verify without cross-node replay detection: the call passes (if it
+    /// otherwise verifies) with a warning, and the event is counted.
+    #[default]
+    Open,
+    /// A call whose replay status cannot be checked does not pass
+    /// (`replay-unavailable`, SIP 500; REST 500 POL5000).
+    Closed,
+}
+
+impl std::str::FromStr for RedisFailure {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "open" => Ok(RedisFailure::Open),
+            "closed" => Ok(RedisFailure::Closed),
+            _ => Err(format!("{s:?}: expected open or closed")),
+        }
+    }
+}
+
+impl RedisFailure {
+    /// `open` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisFailure::Open => "open",
+            RedisFailure::Closed => "closed",
+        }
+    }
+}
+
 /// A verifier's settings. `Default` is what `shaken verify` and `shaken
 /// serve` use when nothing is said, except for the trust anchors: none (so
 /// nothing is trusted until some are given).
@@ -223,6 +259,20 @@ pub struct VerifierConfig {
     pub connect_timeout_ms: u64,
     /// x5u / CRL total fetch timeout, milliseconds.
     pub fetch_timeout_ms: u64,
+    /// A fleet of verifiers sharing replay detection, fetched chains, the
+    /// negative cache and CRLs through Redis (or Valkey): `redis://` or
+    /// `rediss://` (TLS) URL, with an optional `user:password@`. Replaces the
+    /// in-memory replay store (not `off`; a replay directory and Redis
+    /// exclude each other). Needs the feature `redis`.
+    pub redis: Option<String>,
+    /// A file holding the Redis password (one line), instead of the URL's.
+    pub redis_password_file: Option<PathBuf>,
+    /// The prefix of every Redis key (several deployments on one Redis).
+    pub redis_prefix: String,
+    /// The bound on every Redis call, milliseconds (default 50).
+    pub redis_timeout_ms: u64,
+    /// What happens to a call when Redis cannot answer in time.
+    pub redis_failure: RedisFailure,
     /// Every bound on untrusted input (not in TOML: the defaults are the
     /// documented ones; Rust callers may tighten them).
     #[serde(skip)]
@@ -235,6 +285,12 @@ pub const DEFAULT_MAX_AGE: u32 = 60;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2000;
 /// Default x5u total fetch timeout, milliseconds.
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5000;
+/// Default bound on one Redis call, milliseconds: a loopback or same-rack
+/// round trip is well under 1 ms, so 50 ms means Redis is in trouble, and a
+/// call never waits longer than that for it (issue 18).
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 50;
+/// Default prefix of the Redis keys.
+pub const DEFAULT_REDIS_PREFIX: &str = "shaken:";
 
 impl Default for VerifierConfig {
     fn default() -> Self {
@@ -255,6 +311,11 @@ impl Default for VerifierConfig {
             cache_dir: None,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             fetch_timeout_ms: DEFAULT_FETCH_TIMEOUT_MS,
+            redis: None,
+            redis_password_file: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
+            redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
+            redis_failure: RedisFailure::Open,
             limits: Limits::default(),
         }
     }
@@ -387,6 +448,10 @@ pub enum Setting {
     ReplayDir,
     /// The certificate fetcher (its TLS set-up).
     Fetcher,
+    /// The Redis URL.
+    Redis,
+    /// The Redis password file.
+    RedisPasswordFile,
 }
 
 impl Setting {
@@ -401,6 +466,8 @@ impl Setting {
             Setting::X5u => "x5u",
             Setting::ReplayDir => "replay-dir",
             Setting::Fetcher => "tls-ca",
+            Setting::Redis => "redis",
+            Setting::RedisPasswordFile => "redis-password-file",
         }
     }
 
@@ -414,6 +481,8 @@ impl Setting {
             Setting::X5u => "x5u",
             Setting::ReplayDir => "replay directory",
             Setting::Fetcher => "certificate fetcher",
+            Setting::Redis => "Redis",
+            Setting::RedisPasswordFile => "Redis password file",
         }
     }
 }
@@ -496,6 +565,15 @@ pub enum ConfigError {
     /// The certificate fetcher could not be set up (TLS roots).
     #[error("certificate fetcher: {0}")]
     Fetcher(String),
+    /// Redis cannot be used: a bad URL, a refused password, a password file
+    /// that cannot be read (the URL shown never carries the password).
+    #[error("{setting}: {detail}")]
+    Redis {
+        /// Which setting (the URL or the password file).
+        setting: Setting,
+        /// What is wrong, with the redacted URL.
+        detail: String,
+    },
 }
 
 impl ConfigError {
@@ -511,6 +589,7 @@ impl ConfigError {
             ConfigError::X5u { .. } => Setting::X5u,
             ConfigError::ReplayDir(_) => Setting::ReplayDir,
             ConfigError::Fetcher(_) => Setting::Fetcher,
+            ConfigError::Redis { setting, .. } => *setting,
         }
     }
 
@@ -526,6 +605,7 @@ impl ConfigError {
             ConfigError::ReplayDir(_) => "config-replay-dir",
             ConfigError::Unsupported { .. } => "config-unsupported",
             ConfigError::Fetcher(_) => "config-fetcher",
+            ConfigError::Redis { .. } => "config-redis",
         }
     }
 }

@@ -77,6 +77,12 @@ pub mod online;
 #[allow(clippy::disallowed_methods)]
 pub mod server;
 
+// Edge: replay detection and the certificate caches shared by a fleet of
+// verifiers through Redis (network; the password file; call timing).
+#[cfg(feature = "redis")]
+#[allow(clippy::disallowed_methods)]
+pub mod fleet;
+
 #[cfg(feature = "capture")]
 pub mod capture;
 
@@ -86,7 +92,7 @@ pub use diagnostic::Diagnostic;
 pub use json::{canonical as canonical_json, parse_strict as parse_json_strict, JsonError};
 pub use limits::Limits;
 pub use passport::Attestation;
-pub use replay::{ReplayGuard, ReplayStore, Replayed};
+pub use replay::{ReplayCheck, ReplayGuard, ReplayStore, Replayed};
 pub use report::{reason_phrase, Reason, Report, SignerInfo, Verstat};
 #[cfg(feature = "fetch")]
 pub use sti::StiVs;

@@ -14,7 +14,9 @@
 //! the chain are fetched for each verification (`--fetch-crl`).
 
 use crate::cert::{parse_chain, Certificate, Crl};
-use crate::fetch::{CertCache, FetchError, FetchOptions, ParseFn};
+use crate::fetch::{
+    CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind,
+};
 use crate::identity::IdentityHeader;
 use crate::verify::{CallContext, CrlFailure, Failure, VerifiedPassport, Verifier, VerifyError};
 use std::collections::HashMap;
@@ -29,6 +31,7 @@ pub struct CrlFetcher {
     cache: CertCache<Crl>,
     negative: Mutex<HashMap<String, (Instant, FetchError)>>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    shared: Option<Arc<dyn SharedCache>>,
 }
 
 impl std::fmt::Debug for CrlFetcher {
@@ -64,7 +67,64 @@ impl CrlFetcher {
             cache: CertCache::new(opts, parse)?,
             negative: Mutex::new(HashMap::new()),
             flights: Mutex::new(HashMap::new()),
+            shared: None,
         })
+    }
+
+    /// Share fetched CRLs and CRL failures with a fleet (see
+    /// [`CertCache::with_shared`]): asked before fetching, written after.
+    pub fn with_shared(mut self, shared: Arc<dyn SharedCache>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Remember a failure locally for `ttl`.
+    fn remember_failure(&self, url: &str, e: &FetchError, ttl: Duration) {
+        let limits = &self.cache.http().options().limits;
+        let now = Instant::now();
+        let until = now + ttl;
+        let mut neg = self.negative.lock().unwrap_or_else(|p| p.into_inner());
+        if neg.len() >= limits.cache_max_entries.max(1) {
+            neg.retain(|_, (u, _)| *u > now);
+            if neg.len() >= limits.cache_max_entries.max(1) {
+                neg.clear();
+            }
+        }
+        neg.insert(url.to_owned(), (until, e.clone()));
+    }
+
+    /// A CRL or a failure another node of the fleet fetched, kept locally
+    /// until the entry's expiry; `None` when expired or not parsable.
+    fn take_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<Crl>, FetchError>> {
+        let limits = &self.cache.http().options().limits;
+        let now_ms = crate::fetch::unix_ms_now();
+        let left = Duration::from_millis(
+            entry
+                .expires_at_ms()
+                .checked_sub(now_ms)
+                .filter(|l| *l > 0)?,
+        );
+        match entry {
+            SharedEntry::Body { body, .. } => match parse_crl_at(url, &body, limits) {
+                Ok(crl) => {
+                    self.cache.insert(url, crl, left.min(limits.cache_max_ttl));
+                    self.cache.get_cached(url).map(Ok)
+                }
+                Err(e) => {
+                    tracing::warn!(%url, error = %e, "shared CRL entry does not parse; fetching");
+                    None
+                }
+            },
+            SharedEntry::Failure { code, detail, .. } => {
+                let e = FetchError::Remembered {
+                    url: url.to_owned(),
+                    code: FetchError::known_code(&code),
+                    detail: detail.chars().take(1000).collect(),
+                };
+                self.remember_failure(url, &e, left.min(limits.negative_cache_ttl));
+                Some(Err(e))
+            }
+        }
     }
 
     /// The CRL store (its counters count hits; fetches are made here).
@@ -98,7 +158,19 @@ impl CrlFetcher {
         if let Some(r) = self.get_cached(url) {
             return r;
         }
-        let result = self.fetch_and_store(url).await;
+        let result = match self.shared.clone() {
+            None => self.fetch_and_store(url).await,
+            Some(store) => {
+                let wait = self.cache.http().options().limits.fetch_timeout;
+                let found = crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait)
+                    .await
+                    .and_then(|e| self.take_shared(url, e));
+                match found {
+                    Some(r) => r,
+                    None => self.fetch_and_store(url).await,
+                }
+            }
+        };
         // The flight is over: later callers find the cache (or the negative
         // cache); keep the map from growing with every URL ever seen.
         {
@@ -118,28 +190,12 @@ impl CrlFetcher {
                 .http()
                 .get(url, CRL_ACCEPT, limits.max_crl_body)
                 .await?;
-            let crl =
-                Crl::from_pem_or_der(&fetched.body, limits).map_err(|e| FetchError::Parse {
-                    url: url.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            // A CRL that names its distribution point must come from there
-            // (specs §5.2): a CRL for another scope served at this URL is refused.
-            let idp = &crl.scope().uris;
-            if !idp.is_empty() && !idp.iter().any(|u| u == url) {
-                return Err(FetchError::Parse {
-                    url: url.to_owned(),
-                    reason: format!(
-                        "the CRL's issuingDistributionPoint names {}, not the URL it was fetched from",
-                        idp.join(", ")
-                    ),
-                });
-            }
-            Ok::<_, FetchError>((crl, fetched.max_age))
+            let crl = parse_crl_at(url, &fetched.body, limits)?;
+            Ok::<_, FetchError>((crl, fetched.max_age, fetched.body))
         }
         .await;
         match outcome {
-            Ok((crl, max_age)) => {
+            Ok((crl, max_age, body)) => {
                 let ttl = crl_ttl(
                     max_age,
                     crl.next_update(),
@@ -149,6 +205,14 @@ impl CrlFetcher {
                     limits.cache_max_ttl,
                 );
                 self.cache.insert(url, crl, ttl);
+                if let Some(store) = &self.shared {
+                    let entry = SharedEntry::Body {
+                        body,
+                        expires_at_ms: crate::fetch::unix_ms_now()
+                            .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+                    };
+                    store.put(SharedKind::Crl, url.to_owned(), entry).await;
+                }
                 self.cache
                     .get_cached(url)
                     .ok_or_else(|| FetchError::Client {
@@ -158,16 +222,15 @@ impl CrlFetcher {
             }
             Err(e) => {
                 tracing::debug!(%url, error = %e, "CRL fetch failed; negatively cached");
-                let now = Instant::now();
-                let until = now + limits.negative_cache_ttl;
-                let mut neg = self.negative.lock().unwrap_or_else(|p| p.into_inner());
-                if neg.len() >= limits.cache_max_entries.max(1) {
-                    neg.retain(|_, (u, _)| *u > now);
-                    if neg.len() >= limits.cache_max_entries.max(1) {
-                        neg.clear();
-                    }
+                self.remember_failure(url, &e, limits.negative_cache_ttl);
+                if let Some(store) = &self.shared {
+                    let entry = crate::fetch::shared_failure(
+                        &e,
+                        SystemTime::now(),
+                        limits.negative_cache_ttl,
+                    );
+                    store.put(SharedKind::Crl, url.to_owned(), entry).await;
                 }
-                neg.insert(url.to_owned(), (until, e.clone()));
                 Err(e)
             }
         }
@@ -205,6 +268,27 @@ impl CrlFetcher {
         }
         Some((crls, failures))
     }
+}
+
+/// Parse a CRL fetched from `url`. A CRL that names its distribution point
+/// must come from there (specs §5.2): a CRL for another scope served at
+/// this URL is refused.
+fn parse_crl_at(url: &str, body: &[u8], limits: &crate::Limits) -> Result<Crl, FetchError> {
+    let crl = Crl::from_pem_or_der(body, limits).map_err(|e| FetchError::Parse {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let idp = &crl.scope().uris;
+    if !idp.is_empty() && !idp.iter().any(|u| u == url) {
+        return Err(FetchError::Parse {
+            url: url.to_owned(),
+            reason: format!(
+                "the CRL's issuingDistributionPoint names {}, not the URL it was fetched from",
+                idp.join(", ")
+            ),
+        });
+    }
+    Ok(crl)
 }
 
 /// Cache lifetime of a fetched CRL: `max-age` (or the default) clamped to

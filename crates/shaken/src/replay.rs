@@ -49,6 +49,28 @@ pub struct Replayed {
     pub first_call_id: String,
 }
 
+/// The verdict of a [`ReplayGuard`] on a verified PASSporT, with the two
+/// outcomes of a shared store that may not answer (Redis).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplayCheck {
+    /// First seen now (recorded), or seen before for the same call (a fork).
+    Fresh,
+    /// Already verified for another call within the window.
+    Replayed(Replayed),
+    /// Not checked across the fleet (the store did not answer), and the
+    /// policy lets the call pass: the warning goes into the result.
+    Unchecked {
+        /// The sentence for the result's warnings.
+        warning: String,
+    },
+    /// Not checked, and the policy refuses the call (`replay-unavailable`).
+    Unavailable {
+        /// What failed.
+        detail: String,
+    },
+}
+
 /// Where a verifier records the PASSporTs it verified, to catch replays.
 /// [`ReplayStore`] is the in-process one; `replay_dir::DirReplayStore`
 /// is shared by the processes of one host (pre-forked SIP servers); an
@@ -63,6 +85,17 @@ pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
         call_id: Option<&str>,
         now: i64,
     ) -> Result<(), Replayed>;
+
+    /// [`check_and_record`](Self::check_and_record) with the verdicts of a
+    /// store that can fail ([`ReplayCheck::Unchecked`],
+    /// [`ReplayCheck::Unavailable`]); the verifier calls this one. The
+    /// default maps `check_and_record`.
+    fn check(&self, signing_input: &str, call_id: Option<&str>, now: i64) -> ReplayCheck {
+        match self.check_and_record(signing_input, call_id, now) {
+            Ok(()) => ReplayCheck::Fresh,
+            Err(r) => ReplayCheck::Replayed(r),
+        }
+    }
 }
 
 impl ReplayGuard for ReplayStore {
@@ -86,7 +119,7 @@ pub(crate) fn replay_key(signing_input: &str) -> [u8; 16] {
 }
 
 /// The stored form of a Call-ID (0 = unknown).
-#[cfg_attr(not(feature = "replay-dir"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "replay-dir", feature = "redis")), allow(dead_code))]
 pub(crate) fn call_id_key(call_id: Option<&str>) -> u64 {
     call_id_hash(call_id)
 }

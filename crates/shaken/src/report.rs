@@ -50,6 +50,7 @@ pub fn reason_phrase(code: u16) -> &'static str {
         436 => "Bad Identity Info",
         437 => "Unsupported Credential",
         438 => "Invalid Identity Header",
+        500 => "Server Internal Error",
         _ => "Unknown",
     }
 }

@@ -250,6 +250,7 @@ mod online {
         crls: Option<CrlSource>,
         request_policy: RequestPolicy,
         runtime: OnceLock<tokio::runtime::Runtime>,
+        fleet: fleet::Link,
     }
 
     impl std::fmt::Debug for StiVs {
@@ -314,6 +315,7 @@ mod online {
                 }
                 ReplayMode::Dir(dir) => verifier = with_replay_dir(verifier, dir, c.replay_ttl())?,
             }
+            let (verifier, fleet) = fleet::setup(c, verifier)?;
             let verifier = Arc::new(verifier);
             let fetch = fetch_options(c)?;
             let urls = c.crl_urls();
@@ -322,6 +324,7 @@ mod online {
             } else {
                 let fetcher = CrlFetcher::new(fetch.clone())
                     .map_err(|e| ConfigError::Fetcher(e.to_string()))?;
+                let fetcher = fleet::share_crls(fetcher, &fleet);
                 Some(CrlSource::new(Arc::new(fetcher), urls, c.fetch_crl))
             };
             let (chain, online, cache) = match &c.cert {
@@ -333,9 +336,10 @@ mod online {
                 None => {
                     let cache = match kept_cache {
                         Some(cache) => cache,
-                        None => Arc::new(
+                        None => Arc::new(fleet::share_chains(
                             chain_cache(fetch).map_err(|e| ConfigError::Fetcher(e.to_string()))?,
-                        ),
+                            &fleet,
+                        )),
                     };
                     let mut online = OnlineVerifier::new(verifier.clone(), cache.clone());
                     if let Some(src) = &crls {
@@ -352,7 +356,14 @@ mod online {
                 crls,
                 request_policy: c.request_policy(),
                 runtime: OnceLock::new(),
+                fleet,
             })
+        }
+
+        /// The Redis link of a fleet (`redis`), for its state and counters.
+        #[cfg(feature = "redis")]
+        pub fn redis(&self) -> Option<&crate::fleet::Redis> {
+            self.fleet.as_ref()
         }
 
         /// The core verifier (anchors, policy, limits, replay store).
@@ -594,6 +605,98 @@ mod online {
                     .join()
                     .map_err(|_| "the fetch thread panicked".to_owned())
             })
+        }
+    }
+
+    /// The fleet's Redis link (`redis`), or nothing: each piece of
+    /// `StiVs::from_config` that it changes is one call here.
+    mod fleet {
+        use crate::config::{ConfigError, ReplayMode, Setting, VerifierConfig};
+        use crate::online::{ChainCache, CrlFetcher};
+        use crate::verify::Verifier;
+
+        #[cfg(feature = "redis")]
+        pub(super) type Link = Option<crate::fleet::Redis>;
+        #[cfg(not(feature = "redis"))]
+        pub(super) type Link = ();
+
+        /// Connect, and put the replay store in Redis (unless replay
+        /// detection is off).
+        #[cfg(feature = "redis")]
+        pub(super) fn setup(
+            c: &VerifierConfig,
+            verifier: Verifier,
+        ) -> Result<(Verifier, Link), ConfigError> {
+            let Some(opts) = crate::fleet::RedisOptions::from_config(c)? else {
+                return Ok((verifier, None));
+            };
+            if let ReplayMode::Dir(_) = c.replay {
+                return Err(ConfigError::Redis {
+                    setting: Setting::Redis,
+                    detail: "a replay directory and Redis exclude each other (Redis already shares replay detection across hosts)".into(),
+                });
+            }
+            let redis = crate::fleet::Redis::connect(opts)?;
+            let verifier = match c.replay {
+                ReplayMode::Off => verifier,
+                _ => verifier.with_replay_guard(std::sync::Arc::new(
+                    crate::fleet::RedisReplayGuard::new(redis.clone(), c.replay_ttl()),
+                )),
+            };
+            Ok((verifier, Some(redis)))
+        }
+
+        #[cfg(not(feature = "redis"))]
+        pub(super) fn setup(
+            c: &VerifierConfig,
+            verifier: Verifier,
+        ) -> Result<(Verifier, Link), ConfigError> {
+            match c.redis {
+                None => Ok((verifier, ())),
+                Some(_) => Err(ConfigError::Unsupported {
+                    setting: Setting::Redis,
+                    feature: "redis",
+                }),
+            }
+        }
+
+        #[cfg(feature = "redis")]
+        fn shared(
+            link: &Link,
+            max_body: usize,
+        ) -> Option<std::sync::Arc<crate::fleet::RedisShared>> {
+            link.as_ref()
+                .map(|r| std::sync::Arc::new(crate::fleet::RedisShared::new(r.clone(), max_body)))
+        }
+
+        /// Chains fetched once for the fleet.
+        #[cfg(feature = "redis")]
+        pub(super) fn share_chains(cache: ChainCache, link: &Link) -> ChainCache {
+            let max = cache.http().options().limits.max_fetch_body;
+            match shared(link, max) {
+                Some(s) => cache.with_shared(s, crate::fetch::SharedKind::X5u),
+                None => cache,
+            }
+        }
+
+        /// CRLs fetched once for the fleet.
+        #[cfg(feature = "redis")]
+        pub(super) fn share_crls(fetcher: CrlFetcher, link: &Link) -> CrlFetcher {
+            let max = fetcher.cache().http().options().limits.max_crl_body;
+            match shared(link, max) {
+                Some(s) => fetcher.with_shared(s),
+                None => fetcher,
+            }
+        }
+
+        #[cfg(not(feature = "redis"))]
+        pub(super) fn share_chains(cache: ChainCache, _link: &Link) -> ChainCache {
+            cache
+        }
+
+        #[cfg(not(feature = "redis"))]
+        pub(super) fn share_crls(fetcher: CrlFetcher, _link: &Link) -> CrlFetcher {
+            fetcher
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::OnceCell;
 
 use super::clock::{Clock, SystemClock};
+use super::shared::{Claim, SharedCache, SharedEntry, SharedKind};
 use super::{disk, FetchError, FetchOptions, HttpFetcher};
 
 /// `Accept` sent for x5u fetches (ATIS-1000080: the STI-CR should answer
@@ -79,6 +80,7 @@ pub struct CertCache<T> {
     inflight: Mutex<HashMap<String, Flight<T>>>,
     seq: AtomicU64,
     counters: Counters,
+    shared: Option<(Arc<dyn SharedCache>, SharedKind)>,
 }
 
 impl<T> std::fmt::Debug for CertCache<T> {
@@ -119,7 +121,16 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             inflight: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
             counters: Counters::default(),
+            shared: None,
         })
+    }
+
+    /// Put a cache shared by a fleet of verifiers behind this one: asked on
+    /// a local miss (after the disk), before fetching; what this node
+    /// fetches (or fails to fetch) is written to it with its expiry.
+    pub fn with_shared(mut self, shared: Arc<dyn SharedCache>, kind: SharedKind) -> Self {
+        self.shared = Some((shared, kind));
+        self
     }
 
     /// Replaces the clock (tests use [`ManualClock`](super::ManualClock)).
@@ -219,6 +230,14 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 return Ok(v);
             }
         }
+        if let Some((store, kind)) = &self.shared {
+            let wait = limits.fetch_timeout;
+            if let Some(entry) = shared_lookup(store.as_ref(), *kind, url, wait).await {
+                if let Some(r) = self.take_shared(url, entry) {
+                    return r;
+                }
+            }
+        }
         bump(&self.counters.fetches);
         let outcome = async {
             let fetched = self
@@ -242,6 +261,13 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 );
                 let v = Arc::new(value);
                 self.store(url, Value::Ok(Arc::clone(&v)), ttl);
+                if let Some((store, kind)) = &self.shared {
+                    let entry = SharedEntry::Body {
+                        body: fetched.body.clone(),
+                        expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(ttl)),
+                    };
+                    store.put(*kind, url.to_owned(), entry).await;
+                }
                 if let Some(dir) = &self.opts().cache_dir {
                     let expires = unix_secs(self.clock.system_now()).saturating_add(ttl.as_secs());
                     if let Err(e) = disk::write(dir, url, expires, &fetched.body).await {
@@ -254,7 +280,53 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 bump(&self.counters.fetch_failures);
                 tracing::debug!(%url, error = %err, "x5u fetch failed; negatively cached");
                 self.store(url, Value::Err(err.clone()), limits.negative_cache_ttl);
+                if let Some((store, kind)) = &self.shared {
+                    let entry =
+                        shared_failure(&err, self.clock.system_now(), limits.negative_cache_ttl);
+                    store.put(*kind, url.to_owned(), entry).await;
+                }
                 Err(err)
+            }
+        }
+    }
+
+    /// Take an entry another node of the fleet fetched: parse the body
+    /// (each node checks it itself) or remember the failure, locally, until
+    /// the entry's expiry. `None`: expired, or a body that does not parse.
+    fn take_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<T>, FetchError>> {
+        let limits = &self.opts().limits;
+        let now = unix_ms(self.clock.system_now());
+        let left =
+            Duration::from_millis(entry.expires_at_ms().checked_sub(now).filter(|l| *l > 0)?);
+        match entry {
+            SharedEntry::Body { body, .. } => match (self.parse)(&body) {
+                Ok(value) => {
+                    let v = Arc::new(value);
+                    self.store(
+                        url,
+                        Value::Ok(Arc::clone(&v)),
+                        left.min(limits.cache_max_ttl),
+                    );
+                    Some(Ok(v))
+                }
+                Err(reason) => {
+                    tracing::warn!(%url, %reason, "shared cache entry does not parse; fetching");
+                    None
+                }
+            },
+            SharedEntry::Failure { code, detail, .. } => {
+                let err = FetchError::Remembered {
+                    url: url.to_owned(),
+                    code: FetchError::known_code(&code),
+                    detail: detail.chars().take(1000).collect(),
+                };
+                self.store(
+                    url,
+                    Value::Err(err.clone()),
+                    left.min(limits.negative_cache_ttl),
+                );
+                bump(&self.counters.negative_hits);
+                Some(Err(err))
             }
         }
     }
@@ -355,6 +427,52 @@ pub(crate) fn clamp_ttl(
 ) -> Duration {
     let ttl = max_age.unwrap_or(default);
     ttl.max(min).min(max.max(min))
+}
+
+/// The shared entry for `url`: present, or fetched by another node within
+/// `wait` after it claimed the fetch. `None`: this node fetches.
+pub(crate) async fn shared_lookup(
+    store: &dyn SharedCache,
+    kind: SharedKind,
+    url: &str,
+    wait: Duration,
+) -> Option<SharedEntry> {
+    if let Some(e) = store.get(kind, url.to_owned()).await {
+        return Some(e);
+    }
+    // Hold the claim a little longer than one fetch may take.
+    let hold = wait.saturating_add(Duration::from_secs(1));
+    if store.claim(kind, url.to_owned(), hold).await != Claim::Theirs {
+        return None;
+    }
+    let poll = store.poll_interval().max(Duration::from_millis(1));
+    let rounds = (wait.as_millis() / poll.as_millis().max(1)).clamp(1, 10_000);
+    for _ in 0..rounds {
+        tokio::time::sleep(poll).await;
+        if let Some(e) = store.get(kind, url.to_owned()).await {
+            return Some(e);
+        }
+    }
+    None
+}
+
+/// The shared form of a fetch failure, kept for `ttl`.
+pub(crate) fn shared_failure(err: &FetchError, now: SystemTime, ttl: Duration) -> SharedEntry {
+    SharedEntry::Failure {
+        code: err.code().to_owned(),
+        detail: err.to_string(),
+        expires_at_ms: unix_ms(now).saturating_add(millis(ttl)),
+    }
+}
+
+pub(crate) fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn unix_secs(t: SystemTime) -> u64 {

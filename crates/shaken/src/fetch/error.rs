@@ -128,7 +128,38 @@ pub enum FetchError {
         /// The cause chain, rendered.
         reason: String,
     },
+    /// A failure another verifier of the fleet met fetching this URL, read
+    /// from the shared negative cache (feature `redis`): its code is the
+    /// original failure's.
+    #[error("{detail} (met by another verifier of the fleet, shared negative cache)")]
+    Remembered {
+        /// The URL fetched.
+        url: String,
+        /// The original failure's code (`fetch-timeout`...), or
+        /// `fetch-remembered` when it is not one of ours.
+        code: &'static str,
+        /// The original failure's message.
+        detail: String,
+    },
 }
+
+/// Every code of [`FetchError`] but `fetch-remembered`.
+const CODES: [&str; 14] = [
+    "fetch-invalid-url",
+    "fetch-scheme-not-allowed",
+    "fetch-port-not-allowed",
+    "fetch-dns",
+    "fetch-private-address",
+    "fetch-connect",
+    "fetch-timeout",
+    "fetch-http-status",
+    "fetch-too-large",
+    "fetch-redirect",
+    "fetch-body",
+    "fetch-parse",
+    "fetch-tls-root",
+    "fetch-client",
+];
 
 impl FetchError {
     /// Stable kebab-case code, unique per variant.
@@ -148,7 +179,18 @@ impl FetchError {
             FetchError::Parse { .. } => "fetch-parse",
             FetchError::TlsRoot { .. } => "fetch-tls-root",
             FetchError::Client { .. } => "fetch-client",
+            FetchError::Remembered { code, .. } => code,
         }
+    }
+
+    /// The code a remembered failure keeps: one of ours, else
+    /// `fetch-remembered` (the text came from a shared store).
+    pub(crate) fn known_code(code: &str) -> &'static str {
+        CODES
+            .iter()
+            .find(|c| **c == code)
+            .copied()
+            .unwrap_or("fetch-remembered")
     }
 
     /// The SIP response code this failure maps to when fetching an `x5u`:
@@ -236,6 +278,11 @@ mod tests {
                 reason: "r".into(),
             },
             FetchError::Client { reason: "r".into() },
+            FetchError::Remembered {
+                url: url.clone(),
+                code: FetchError::known_code("not-ours"),
+                detail: "https://cr.example/c.pem: HTTP status 404".into(),
+            },
         ]
     }
 

@@ -5,7 +5,8 @@
 //! - [`CertCache`]: parsed chains keyed by the exact x5u URL, honouring
 //!   `Cache-Control: max-age` clamped to the [`Limits`](crate::Limits) bounds,
 //!   with a negative cache, request coalescing and an optional on-disk cache
-//!   shared between processes.
+//!   shared between processes, and optionally a [`SharedCache`] shared by
+//!   the verifiers of a fleet (Redis, feature `redis`) behind the local one.
 //!
 //! Time enters through a [`Clock`] ([`SystemClock`] by default, [`ManualClock`]
 //! in tests). Every [`FetchError`] maps to SIP 436 for an x5u (specs §5.1, §7).
@@ -15,12 +16,20 @@ mod clock;
 mod disk;
 mod error;
 mod http;
+mod shared;
 mod ssrf;
 
+pub(crate) use cache::{shared_failure, shared_lookup};
 pub use cache::{CacheStats, CertCache, ParseFn, X5U_ACCEPT};
+
+/// The wall clock, Unix milliseconds (shared cache expiries).
+pub(crate) fn unix_ms_now() -> u64 {
+    cache::unix_ms(std::time::SystemTime::now())
+}
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::FetchError;
 pub use http::{cache_max_age, FetchedBody, HttpFetcher};
+pub use shared::{Claim, SharedCache, SharedEntry, SharedFuture, SharedKind};
 pub use ssrf::blocked_range;
 
 use std::path::PathBuf;

@@ -295,6 +295,14 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             }
         },
     };
+    // Our failure, not the call's (Redis down, failure policy closed).
+    if let Err(f) = &result {
+        if let VerifyError::ReplayUnavailable { detail } = &f.error {
+            return Err(RequestError::Internal {
+                detail: detail.clone(),
+            });
+        }
+    }
     // Only the verdict goes back: no full Report is built per request.
     let mut body = Map::new();
     let mut catalogue_id = None;

@@ -110,6 +110,16 @@ pub struct FileConfig {
     pub stipa_root: Vec<PathBuf>,
     /// Seconds between trust-list refreshes.
     pub trust_list_interval: Option<u64>,
+    /// Redis URL shared by a fleet of verifiers (`redis://`, `rediss://`).
+    pub redis: Option<String>,
+    /// File holding the Redis password.
+    pub redis_password_file: Option<PathBuf>,
+    /// Prefix of every Redis key.
+    pub redis_prefix: Option<String>,
+    /// Bound on every Redis call, milliseconds.
+    pub redis_timeout_ms: Option<u64>,
+    /// `open` or `closed`.
+    pub redis_failure: Option<String>,
 }
 
 impl FileConfig {
@@ -160,6 +170,21 @@ mod tests {
             c.replay_dir.as_deref(),
             Some(Path::new("/dev/shm/shaken-replay"))
         );
+    }
+
+    #[test]
+    fn redis_keys_are_the_flag_names() {
+        let text = include_str!("../../../../docs/serve.example.toml");
+        let c =
+            FileConfig::from_toml(&text.replace("# redis", "redis"), Path::new("x.toml")).unwrap();
+        assert_eq!(c.redis.as_deref(), Some("redis://redis.internal:6379/0"));
+        assert_eq!(
+            c.redis_password_file.as_deref(),
+            Some(Path::new("/etc/shaken/redis.pw"))
+        );
+        assert_eq!(c.redis_prefix.as_deref(), Some("shaken:"));
+        assert_eq!(c.redis_timeout_ms, Some(50));
+        assert_eq!(c.redis_failure.as_deref(), Some("open"));
     }
 
     #[test]

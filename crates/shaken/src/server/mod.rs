@@ -438,7 +438,13 @@ impl AppState {
                 .and_then(|d| crate::trust_dir::read_state(d).ok().flatten())
                 .map(|st| (st.sequence, st.exp.saturating_sub(now))),
         };
-        self.0.metrics.render_service(cache, &gauges)
+        #[allow(unused_mut)]
+        let mut text = self.0.metrics.render_service(cache, &gauges);
+        #[cfg(feature = "redis")]
+        if let Some(r) = services.vs.redis() {
+            text.push_str(&r.stats().render_prometheus());
+        }
+        text
     }
 }
 

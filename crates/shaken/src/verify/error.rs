@@ -223,6 +223,14 @@ pub enum VerifyError {
         /// How the first call is identified ("a different Call-ID"...).
         first_call_id: String,
     },
+    /// The replay status could not be checked (the shared replay store did
+    /// not answer in time) and the failure policy is closed: the call does
+    /// not pass. Our failure, not the signer's: SIP 500, `No-TN-Validation`.
+    #[error("the replay status of this PASSporT could not be checked: {detail}")]
+    ReplayUnavailable {
+        /// What failed (the store, the timeout).
+        detail: String,
+    },
 }
 
 impl VerifyError {
@@ -264,6 +272,7 @@ impl VerifyError {
             VerifyError::ClaimConstraint { .. } => "claim-constraint-violated",
             VerifyError::SignatureInvalid { .. } => "signature-invalid",
             VerifyError::Replay { .. } => "replay",
+            VerifyError::ReplayUnavailable { .. } => "replay-unavailable",
         }
     }
 
@@ -302,6 +311,7 @@ impl VerifyError {
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
             | VerifyError::Replay { .. } => 438,
+            VerifyError::ReplayUnavailable { .. } => 500,
         }
     }
 
@@ -339,7 +349,8 @@ impl VerifyError {
             | VerifyError::Future { .. }
             | VerifyError::DateMismatch { .. }
             | VerifyError::CertUnavailable { .. }
-            | VerifyError::SignedOutsideValidity { .. } => Verstat::NoValidation,
+            | VerifyError::SignedOutsideValidity { .. }
+            | VerifyError::ReplayUnavailable { .. } => Verstat::NoValidation,
         }
     }
 
@@ -397,7 +408,8 @@ impl Diagnostic for VerifyError {
             | VerifyError::TnNotAuthorized { .. }
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
-            | VerifyError::Replay { .. } => VerifyError::id(self),
+            | VerifyError::Replay { .. }
+            | VerifyError::ReplayUnavailable { .. } => VerifyError::id(self),
         }
     }
     fn sip_code(&self) -> Option<u16> {

@@ -771,15 +771,23 @@ impl Verifier {
         }
         // Step 13b: not a replay (only a PASSporT that verified is recorded).
         if let Some(store) = &self.replay {
-            if let Err(r) = store.check_and_record(
+            use crate::replay::ReplayCheck;
+            match store.check(
                 pending.passport.signing_input(),
                 pending.call_id.as_deref(),
                 now,
             ) {
-                return Err(VerifyError::Replay {
-                    age: r.age,
-                    first_call_id: r.first_call_id,
-                });
+                ReplayCheck::Fresh => {}
+                ReplayCheck::Replayed(r) => {
+                    return Err(VerifyError::Replay {
+                        age: r.age,
+                        first_call_id: r.first_call_id,
+                    })
+                }
+                ReplayCheck::Unchecked { warning } => warnings.push(warning),
+                ReplayCheck::Unavailable { detail } => {
+                    return Err(VerifyError::ReplayUnavailable { detail })
+                }
             }
         }
         Ok(validated)

@@ -1,0 +1,1131 @@
+//! A fleet of verifiers sharing state through Redis (or Valkey, the same
+//! protocol): replay detection ([`RedisReplayGuard`]) and the fetched
+//! certificate chains, negative cache and CRLs ([`RedisShared`], behind
+//! each node's in-memory cache). Edge layer (network, wall clock); the
+//! verdict logic is [`crate::replay`]'s, the cache logic [`crate::fetch`]'s.
+//! The protocol is the `redis` crate's (its tokio connection manager).
+//!
+//! **Keys.** `{prefix}replay:{hex}`: one per verified PASSporT, `hex` the
+//! 128-bit replay key (SHA-256 of `header.payload`, never the signature),
+//! written with `SET NX PX` (freshness window, past plus future, plus
+//! [`REPLAY_SKEW_S`] for the nodes' clocks); its value is `"{first_seen}
+//! {call}"`, `call` a 64-bit hash of the Call-ID, so the same call forked
+//! or retried to another node is not a replay. The common path (a new
+//! PASSporT) is one round trip; a second one (`GET`) only for a PASSporT
+//! seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
+//! SHA-256 of the URL): the body fetched, or the failure, with the expiry
+//! the fetching node derived from `Cache-Control`; `{prefix}claim:...`
+//! (`SET NX PX`) lets one node fetch while the others wait for its entry,
+//! so the fleet fetches a certificate once.
+//!
+//! **Time.** Every Redis call is bounded by `timeout` (default 50 ms): a
+//! call is never held longer than that by Redis. When Redis does not answer,
+//! the [`RedisFailure`] policy decides: `open` verifies without cross-node
+//! replay detection (a same-node replay is still caught by a local store)
+//! with a warning in the result, `closed` refuses the call
+//! (`replay-unavailable`). Caches simply fall back to fetching. The
+//! connection comes back by itself, with backoff (the connection manager's
+//! reconnect, and a connector task when Redis was down at start).
+//!
+//! **Sync over async.** [`ReplayGuard`] is synchronous (the verifier is
+//! sans-I/O and called from async code in the server, from threads in the
+//! CLI and C). The replay check runs on the calling thread, over a pool of
+//! the `redis` crate's blocking connections whose socket timeouts are
+//! `timeout` (connect included): no thread hop, about the CPU of one ECDSA
+//! verification (a first version that sent every check to a runtime of its
+//! own cost 45 % of a node's throughput in thread wake-ups; see
+//! BENCHMARKS.md). A healthy check takes tens of microseconds, like the
+//! verification around it, and runs inline; once a check failed or took
+//! more than 2 ms the link is "degraded", and inside a multi-threaded tokio
+//! runtime (`shaken serve`) the next checks wait through
+//! `tokio::task::block_in_place`, so the worker's other tasks move to
+//! another thread: a slow Redis holds one worker at most once, for at most
+//! `timeout`. (In a current-thread runtime, where that is impossible, a
+//! check blocks it for at most `timeout`.) The shared-cache calls are async:
+//! they run on a one-thread runtime of this module (`shaken-redis`, the
+//! tokio connection manager, which reconnects by itself) and are awaited.
+
+use crate::config::{ConfigError, RedisFailure, Setting, VerifierConfig};
+use crate::fetch::{Claim, SharedCache, SharedEntry, SharedFuture, SharedKind};
+use crate::replay::{
+    call_id_key, judge, replay_key, ReplayCheck, ReplayGuard, ReplayStore, Replayed,
+};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::IntoConnectionInfo;
+use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+/// Seconds a replay key outlives the freshness window: the nodes' clocks
+/// may differ by this much (NTP keeps them far closer), so a PASSporT is
+/// still known to the fleet for as long as any node could accept its `iat`.
+pub const REPLAY_SKEW_S: i64 = 5;
+/// The first connection at start: a wrong password or an unreachable Redis
+/// shows within this time.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Backoff of the connector task when Redis was down at start.
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Histogram buckets of Redis call latency, seconds.
+const BUCKETS: [f64; 10] = [
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+];
+/// Longest wait between two attempts at a blocking connection.
+const RETRY_MAX: Duration = Duration::from_secs(1);
+/// Idle blocking connections kept (about the threads that verify at once).
+const MAX_IDLE: usize = 64;
+/// A check slower than this marks the link degraded: the next waits go
+/// through `block_in_place` instead of on the tokio worker.
+const DEGRADED_AFTER: Duration = Duration::from_millis(2);
+/// A shared entry's header line is at most this long (kind, expiry, code, URL).
+const MAX_HEADER: usize = 4096;
+
+/// How a verifier reaches Redis.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// `redis://[user[:password]@]host[:port][/db]` or `rediss://` (TLS).
+    pub url: String,
+    /// A password that replaces the URL's (from `redis-password-file`).
+    pub password: Option<String>,
+    /// The prefix of every key.
+    pub prefix: String,
+    /// The bound on every call.
+    pub timeout: Duration,
+    /// What a call becomes when Redis does not answer.
+    pub failure: RedisFailure,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &redact(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("failure", &self.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisOptions {
+    /// The defaults (prefix `shaken:`, 50 ms, `open`) for this URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisOptions {
+            url: url.into(),
+            password: None,
+            prefix: crate::config::DEFAULT_REDIS_PREFIX.to_owned(),
+            timeout: Duration::from_millis(crate::config::DEFAULT_REDIS_TIMEOUT_MS),
+            failure: RedisFailure::Open,
+        }
+    }
+
+    /// The Redis settings of a verifier configuration (reads the password
+    /// file); `None` without `redis`.
+    pub fn from_config(c: &VerifierConfig) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = &c.redis else {
+            return Ok(None);
+        };
+        let password = match &c.redis_password_file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Redis {
+                    setting: Setting::RedisPasswordFile,
+                    detail: format!("{}: {e}", path.display()),
+                })?;
+                let pw = text.lines().next().unwrap_or("").trim_end().to_owned();
+                if pw.is_empty() {
+                    return Err(ConfigError::Redis {
+                        setting: Setting::RedisPasswordFile,
+                        detail: format!("{}: the file holds no password", path.display()),
+                    });
+                }
+                Some(pw)
+            }
+        };
+        Ok(Some(RedisOptions {
+            url: url.clone(),
+            password,
+            prefix: c.redis_prefix.clone(),
+            timeout: Duration::from_millis(c.redis_timeout_ms.max(1)),
+            failure: c.redis_failure,
+        }))
+    }
+}
+
+/// A URL with its password replaced by `***` (for logs and errors).
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => {
+            // Not a URL: show only what precedes a possible user-info part.
+            match url.rsplit_once('@') {
+                Some((_, host)) => format!("***@{}", host.chars().take(200).collect::<String>()),
+                None => url.chars().take(200).collect(),
+            }
+        }
+    }
+}
+
+/// Why one Redis call gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fail {
+    /// Not connected (reconnecting).
+    Down,
+    /// No answer within the timeout.
+    Timeout(Duration),
+    /// An error from the connection or the server.
+    Error(String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Down => f.write_str("is not connected (reconnecting)"),
+            Fail::Timeout(t) => write!(f, "did not answer within {} ms", t.as_millis()),
+            Fail::Error(e) => write!(f, "failed: {e}"),
+        }
+    }
+}
+
+impl Fail {
+    /// A Redis error; its own response timeout counts as a timeout.
+    fn from_redis(e: &redis::RedisError, limit: Duration) -> Fail {
+        if e.is_timeout() {
+            Fail::Timeout(limit)
+        } else {
+            Fail::Error(e.to_string())
+        }
+    }
+}
+
+/// Counters of the Redis link, for `/metrics`.
+#[derive(Default)]
+struct Counters {
+    commands: AtomicU64,
+    errors: AtomicU64,
+    timeouts: AtomicU64,
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    latency_us: AtomicU64,
+    replay_unchecked: AtomicU64,
+    replay_refused: AtomicU64,
+    shared_hits: AtomicU64,
+    shared_misses: AtomicU64,
+    shared_writes: AtomicU64,
+    fleet_waits: AtomicU64,
+    connects: AtomicU64,
+}
+
+fn bump(a: &AtomicU64) {
+    a.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A snapshot of the Redis link's state and counters.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct RedisStats {
+    /// Whether the last call succeeded (the link is up).
+    pub up: bool,
+    /// Calls made (each bounded by the timeout).
+    pub commands: u64,
+    /// Calls that failed (errors and timeouts, and calls while disconnected).
+    pub errors: u64,
+    /// Of those, calls that hit the timeout.
+    pub timeouts: u64,
+    /// Latency histogram: counts per bucket of [`RedisStats::BUCKETS`], and
+    /// the calls slower than the last.
+    pub latency_buckets: Vec<u64>,
+    /// Sum of the latencies, microseconds.
+    pub latency_sum_us: u64,
+    /// Calls that passed without cross-node replay detection (policy open).
+    pub replay_unchecked: u64,
+    /// Calls refused because the replay status was unknown (policy closed).
+    pub replay_refused: u64,
+    /// Chains, CRLs or failures another node fetched, read from Redis.
+    pub shared_hits: u64,
+    /// Local misses that Redis could not answer either.
+    pub shared_misses: u64,
+    /// Entries this node wrote for the fleet.
+    pub shared_writes: u64,
+    /// Times this node waited for another node's fetch.
+    pub fleet_waits: u64,
+    /// Connections established (the first and every reconnection by the
+    /// connector).
+    pub connects: u64,
+}
+
+impl RedisStats {
+    /// The upper bounds of the latency buckets, seconds.
+    pub const BUCKETS: [f64; 10] = BUCKETS;
+
+    /// The Prometheus text exposition of these counters (`shaken_redis_*`).
+    pub fn render_prometheus(&self) -> String {
+        let mut o = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
+            let _ = writeln!(o, "# HELP shaken_redis_{name} {help}");
+            let _ = writeln!(o, "# TYPE shaken_redis_{name} {kind}");
+            let _ = writeln!(o, "shaken_redis_{name} {v}");
+        };
+        metric(
+            "up",
+            "gauge",
+            "1 when the last Redis call succeeded, 0 when Redis is unreachable or slow.",
+            u64::from(self.up),
+        );
+        metric(
+            "commands_total",
+            "counter",
+            "Redis calls made.",
+            self.commands,
+        );
+        metric(
+            "errors_total",
+            "counter",
+            "Redis calls that failed (errors, timeouts, disconnected).",
+            self.errors,
+        );
+        metric(
+            "timeouts_total",
+            "counter",
+            "Redis calls that hit the timeout.",
+            self.timeouts,
+        );
+        metric(
+            "replay_unchecked_total",
+            "counter",
+            "Calls verified without cross-node replay detection (Redis down, policy open).",
+            self.replay_unchecked,
+        );
+        metric(
+            "replay_refused_total",
+            "counter",
+            "Calls refused because their replay status was unknown (Redis down, policy closed).",
+            self.replay_refused,
+        );
+        metric(
+            "shared_hits_total",
+            "counter",
+            "Chains, CRLs and failures read from the fleet's shared cache.",
+            self.shared_hits,
+        );
+        metric(
+            "shared_misses_total",
+            "counter",
+            "Local cache misses the shared cache could not answer.",
+            self.shared_misses,
+        );
+        metric(
+            "shared_writes_total",
+            "counter",
+            "Entries written to the shared cache by this node.",
+            self.shared_writes,
+        );
+        metric(
+            "fleet_waits_total",
+            "counter",
+            "Times this node waited for a fetch claimed by another node.",
+            self.fleet_waits,
+        );
+        metric(
+            "connects_total",
+            "counter",
+            "Connections to Redis established.",
+            self.connects,
+        );
+        let _ = writeln!(
+            o,
+            "# HELP shaken_redis_latency_seconds Latency of Redis calls."
+        );
+        let _ = writeln!(o, "# TYPE shaken_redis_latency_seconds histogram");
+        let mut cumulative = 0u64;
+        for (i, le) in BUCKETS.iter().enumerate() {
+            cumulative += self.latency_buckets.get(i).copied().unwrap_or(0);
+            let _ = writeln!(
+                o,
+                "shaken_redis_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+            );
+        }
+        cumulative += self
+            .latency_buckets
+            .get(BUCKETS.len())
+            .copied()
+            .unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "shaken_redis_latency_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
+        );
+        let _ = writeln!(
+            o,
+            "shaken_redis_latency_seconds_sum {}",
+            self.latency_sum_us as f64 / 1e6
+        );
+        let _ = writeln!(o, "shaken_redis_latency_seconds_count {cumulative}");
+        o
+    }
+}
+
+struct Inner {
+    client: redis::Client,
+    shown: String,
+    prefix: String,
+    timeout: Duration,
+    failure: RedisFailure,
+    conn: RwLock<Option<ConnectionManager>>,
+    connecting: AtomicBool,
+    up: AtomicBool,
+    handle: tokio::runtime::Handle,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    counters: Counters,
+    /// Idle blocking connections for the replay check (one per thread
+    /// that checks at the same time).
+    pool: Mutex<Vec<redis::Connection>>,
+    /// No new blocking connection before this (backoff after a failure).
+    retry: Mutex<(Option<Instant>, Duration)>,
+    /// The last check failed or was slow: wait off the tokio worker.
+    degraded: AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let rt = self
+            .runtime
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(rt) = rt {
+            // Safe from async code too (a plain drop is not).
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A link to Redis shared by the replay guard and the shared cache of one
+/// verifier: its client, its runtime, its counters. Cheap to clone.
+#[derive(Clone)]
+pub struct Redis(Arc<Inner>);
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("url", &self.0.shown)
+            .field("prefix", &self.0.prefix)
+            .field("timeout", &self.0.timeout)
+            .field("failure", &self.0.failure)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_auth_error(e: &redis::RedisError) -> bool {
+    if e.kind() == redis::ErrorKind::AuthenticationFailed {
+        return true;
+    }
+    let code = e.code().unwrap_or("");
+    let text = e.to_string();
+    ["NOAUTH", "WRONGPASS", "NOPERM"]
+        .iter()
+        .any(|c| code.eq_ignore_ascii_case(c) || text.contains(c))
+        || text.contains("invalid password")
+}
+
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    // The crate's default reconnect backoff is 1 s x 100^n; ours retries
+    // every 1 s at most (jittered), 6 times per reconnect, then the next
+    // call starts another round.
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(timeout)
+        .set_factor(2)
+        .set_max_delay(1000)
+        .set_number_of_retries(6)
+}
+
+/// One connection attempt and a `PING`, so that a wrong password shows.
+async fn probe(
+    client: redis::Client,
+    timeout: Duration,
+) -> Result<ConnectionManager, redis::RedisError> {
+    let cfg = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(CONNECT_TIMEOUT)
+        .set_response_timeout(CONNECT_TIMEOUT);
+    let mut c = client
+        .get_multiplexed_async_connection_with_config(&cfg)
+        .await?;
+    let _: String = redis::cmd("PING").query_async(&mut c).await?;
+    drop(c);
+    ConnectionManager::new_with_config(client, manager_config(timeout)).await
+}
+
+/// Run `fut` on `handle` and wait for it from synchronous code, at most
+/// `limit` (see the module docs on why and how).
+fn wait_on<T: Send + 'static>(
+    handle: &tokio::runtime::Handle,
+    fut: impl Future<Output = Result<T, Fail>> + Send + 'static,
+    limit: Duration,
+) -> Result<T, Fail> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let r = match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Fail::Timeout(limit)),
+        };
+        let _ = tx.send(r);
+    });
+    // A little slack for the hop back; the command itself is bounded above.
+    let wait = || {
+        rx.recv_timeout(limit + Duration::from_millis(20))
+            .unwrap_or(Err(Fail::Timeout(limit)))
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
+    }
+}
+
+impl Redis {
+    /// Connect: a bad URL or refused credentials are errors now; an
+    /// unreachable Redis is a warning, and a connector task keeps trying
+    /// (with backoff) while calls follow the failure policy.
+    pub fn connect(opts: RedisOptions) -> Result<Self, ConfigError> {
+        let shown = redact(&opts.url);
+        let bad = |detail: String| ConfigError::Redis {
+            setting: Setting::Redis,
+            detail,
+        };
+        let scheme = opts
+            .url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("redis" | "rediss")) {
+            return Err(bad(format!(
+                "{shown}: not a Redis URL (expected redis://[user:password@]host[:port][/db] or rediss://... for TLS)"
+            )));
+        }
+        let mut info = opts
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| bad(format!("{shown}: not a usable Redis URL: {e}")))?;
+        if let Some(pw) = &opts.password {
+            info.redis.password = Some(pw.clone());
+        }
+        let client = redis::Client::open(info).map_err(|e| bad(format!("{shown}: {e}")))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("shaken-redis")
+            .enable_all()
+            .build()
+            .map_err(|e| bad(format!("starting the Redis runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let redis = Redis(Arc::new(Inner {
+            client: client.clone(),
+            shown: shown.clone(),
+            prefix: opts.prefix,
+            timeout: opts.timeout,
+            failure: opts.failure,
+            conn: RwLock::new(None),
+            connecting: AtomicBool::new(false),
+            up: AtomicBool::new(false),
+            handle: handle.clone(),
+            runtime: Mutex::new(Some(runtime)),
+            counters: Counters::default(),
+            pool: Mutex::new(Vec::new()),
+            retry: Mutex::new((None, BACKOFF_MIN)),
+            degraded: AtomicBool::new(false),
+        }));
+        let timeout = opts.timeout;
+        let first = wait_on(
+            &handle,
+            async move {
+                probe(client, timeout).await.map_err(|e| {
+                    if is_auth_error(&e) {
+                        Fail::Error(format!("auth:{e}"))
+                    } else {
+                        Fail::Error(e.to_string())
+                    }
+                })
+            },
+            CONNECT_TIMEOUT + Duration::from_millis(500),
+        );
+        match first {
+            Ok(cm) => redis.set_connection(cm),
+            Err(Fail::Error(e)) if e.starts_with("auth:") => {
+                return Err(bad(format!(
+                    "{shown}: the server refused the credentials ({}); check the password in the URL or the password file",
+                    e.trim_start_matches("auth:")
+                )));
+            }
+            Err(f) => {
+                tracing::warn!(target: "shaken::redis", url = %shown, error = %f, "Redis unreachable at start; verifying under the failure policy ({}) and reconnecting in the background", redis.0.failure.as_str());
+                redis.start_connector();
+            }
+        }
+        Ok(redis)
+    }
+
+    /// The URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.0.shown
+    }
+
+    /// The failure policy.
+    pub fn failure(&self) -> RedisFailure {
+        self.0.failure
+    }
+
+    /// The state and counters.
+    pub fn stats(&self) -> RedisStats {
+        let c = &self.0.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RedisStats {
+            up: self.0.up.load(Ordering::Relaxed),
+            commands: l(&c.commands),
+            errors: l(&c.errors),
+            timeouts: l(&c.timeouts),
+            latency_buckets: c.buckets.iter().map(l).collect(),
+            latency_sum_us: l(&c.latency_us),
+            replay_unchecked: l(&c.replay_unchecked),
+            replay_refused: l(&c.replay_refused),
+            shared_hits: l(&c.shared_hits),
+            shared_misses: l(&c.shared_misses),
+            shared_writes: l(&c.shared_writes),
+            fleet_waits: l(&c.fleet_waits),
+            connects: l(&c.connects),
+        }
+    }
+
+    fn set_connection(&self, cm: ConnectionManager) {
+        *self.0.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(cm);
+        bump(&self.0.counters.connects);
+        self.0.up.store(true, Ordering::Relaxed);
+    }
+
+    /// Keep trying to connect, with backoff, until it works (once).
+    fn start_connector(&self) {
+        if self.0.connecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak: Weak<Inner> = Arc::downgrade(&self.0);
+        let client = self.0.client.clone();
+        let timeout = self.0.timeout;
+        self.0.handle.spawn(async move {
+            let mut delay = BACKOFF_MIN;
+            loop {
+                tokio::time::sleep(delay).await;
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                let r = tokio::time::timeout(CONNECT_TIMEOUT * 2, probe(client.clone(), timeout)).await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                match r {
+                    Ok(Ok(cm)) => {
+                        let redis = Redis(inner);
+                        redis.set_connection(cm);
+                        redis.0.connecting.store(false, Ordering::Release);
+                        tracing::info!(target: "shaken::redis", url = %redis.0.shown, "connected to Redis");
+                        return;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(target: "shaken::redis", url = %inner.shown, error = %e, "Redis still unreachable");
+                    }
+                    Err(_) => {
+                        tracing::debug!(target: "shaken::redis", url = %inner.shown, "Redis connection attempt timed out");
+                    }
+                }
+                drop(inner);
+                delay = (delay * 2).min(BACKOFF_MAX);
+            }
+        });
+    }
+
+    fn connection(&self) -> Option<ConnectionManager> {
+        let c = self
+            .0
+            .conn
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if c.is_none() {
+            self.start_connector();
+        }
+        c
+    }
+
+    fn record<T>(&self, started: Instant, r: &Result<T, Fail>) {
+        let c = &self.0.counters;
+        bump(&c.commands);
+        let took = started.elapsed();
+        let secs = took.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
+        if let Some(b) = c.buckets.get(i) {
+            bump(b);
+        }
+        c.latency_us.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        match r {
+            Ok(_) => {
+                if !self.0.up.swap(true, Ordering::Relaxed) {
+                    tracing::info!(target: "shaken::redis", url = %self.0.shown, "Redis answers again");
+                }
+            }
+            Err(f) => {
+                bump(&c.errors);
+                if matches!(f, Fail::Timeout(_)) {
+                    bump(&c.timeouts);
+                }
+                if self.0.up.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(target: "shaken::redis", url = %self.0.shown, error = %f, failure = self.0.failure.as_str(), "Redis call failed");
+                }
+            }
+        }
+    }
+
+    /// A blocking connection: an idle one, or a new one (unless a recent
+    /// failure asks to wait: backoff from 100 ms to 1 s).
+    fn blocking_connection(&self) -> Result<redis::Connection, Fail> {
+        if let Some(c) = self.0.pool.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let limit = self.0.timeout;
+        {
+            let r = self.0.retry.lock().unwrap_or_else(|p| p.into_inner());
+            if r.0.is_some_and(|at| Instant::now() < at) {
+                return Err(Fail::Down);
+            }
+        }
+        let made = self
+            .0
+            .client
+            .get_connection_with_timeout(limit)
+            .and_then(|c| {
+                c.set_read_timeout(Some(limit))?;
+                c.set_write_timeout(Some(limit))?;
+                Ok(c)
+            });
+        let mut r = self.0.retry.lock().unwrap_or_else(|p| p.into_inner());
+        match made {
+            Ok(c) => {
+                *r = (None, BACKOFF_MIN);
+                Ok(c)
+            }
+            Err(e) => {
+                let backoff = r.1;
+                *r = (Some(Instant::now() + backoff), (backoff * 2).min(RETRY_MAX));
+                Err(Fail::from_redis(&e, limit))
+            }
+        }
+    }
+
+    /// `SET key value NX PX px`; on a key already there, its value. Runs
+    /// on the calling thread over a pooled blocking connection (see the
+    /// module docs); a connection that failed or timed out is dropped (a
+    /// late answer must not be read as the next one's).
+    fn set_nx_blocking(&self, key: String, value: String, px: u64) -> Result<Option<String>, Fail> {
+        let started = Instant::now();
+        let limit = self.0.timeout;
+        let op = || -> Result<Option<String>, Fail> {
+            let mut c = self.blocking_connection()?;
+            let r = (|| -> redis::RedisResult<Option<String>> {
+                let set: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(px)
+                    .query(&mut c)?;
+                if set.is_some() {
+                    return Ok(None);
+                }
+                let prev: Option<String> = redis::cmd("GET").arg(&key).query(&mut c)?;
+                Ok(Some(prev.unwrap_or_default()))
+            })();
+            match r {
+                Ok(v) => {
+                    let mut pool = self.0.pool.lock().unwrap_or_else(|p| p.into_inner());
+                    if pool.len() < MAX_IDLE {
+                        pool.push(c);
+                    }
+                    Ok(v)
+                }
+                Err(e) => Err(Fail::from_redis(&e, limit)),
+            }
+        };
+        let off_worker = self.0.degraded.load(Ordering::Relaxed)
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let r = if off_worker {
+            tokio::task::block_in_place(op)
+        } else {
+            op()
+        };
+        self.0.degraded.store(
+            r.is_err() || started.elapsed() > DEGRADED_AFTER,
+            Ordering::Relaxed,
+        );
+        self.record(started, &r);
+        r
+    }
+
+    /// Run a command on the Redis runtime, bounded by the timeout.
+    async fn run<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> Result<T, Fail> {
+        let started = Instant::now();
+        let r = match self.connection() {
+            None => Err(Fail::Down),
+            Some(mut cm) => {
+                let limit = self.0.timeout;
+                let task = self.0.handle.spawn(async move {
+                    match tokio::time::timeout(limit, cmd.query_async::<T>(&mut cm)).await {
+                        Ok(Ok(v)) => Ok(v),
+                        Ok(Err(e)) => Err(Fail::from_redis(&e, limit)),
+                        Err(_) => Err(Fail::Timeout(limit)),
+                    }
+                });
+                match task.await {
+                    Ok(r) => r,
+                    Err(e) => Err(Fail::Error(format!("the Redis task ended: {e}"))),
+                }
+            }
+        };
+        self.record(started, &r);
+        r
+    }
+
+    fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.0.prefix.clone();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                k.push(':');
+            }
+            k.push_str(p);
+        }
+        k
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn url_key(url: &str) -> String {
+    let d = Sha256::digest(url.as_bytes());
+    hex(d.get(..16).unwrap_or(&[]))
+}
+
+/// Replay detection shared by a fleet through Redis (see the module docs).
+#[derive(Debug)]
+pub struct RedisReplayGuard {
+    redis: Redis,
+    ttl: i64,
+    /// Same-node replays are still caught while Redis is down (policy open).
+    local: ReplayStore,
+}
+
+impl RedisReplayGuard {
+    /// A guard keeping PASSporTs for `ttl_seconds` (the freshness window,
+    /// past plus future), plus [`REPLAY_SKEW_S`] in Redis.
+    pub fn new(redis: Redis, ttl_seconds: i64) -> Self {
+        let ttl = ttl_seconds.max(1);
+        RedisReplayGuard {
+            redis,
+            ttl,
+            local: ReplayStore::new(ttl, 1_000_000),
+        }
+    }
+
+    /// The link.
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+}
+
+impl ReplayGuard for RedisReplayGuard {
+    fn check_and_record(
+        &self,
+        signing_input: &str,
+        call_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), Replayed> {
+        match self.check(signing_input, call_id, now) {
+            ReplayCheck::Replayed(r) => Err(r),
+            ReplayCheck::Unavailable { .. } => Err(Replayed {
+                age: 0,
+                first_call_id: "an unknown Call-ID (the replay store did not answer)".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check(&self, signing_input: &str, call_id: Option<&str>, now: i64) -> ReplayCheck {
+        let call = call_id_key(call_id);
+        // Kept in step locally, for the outages.
+        let local = self.local.check_and_record(signing_input, call_id, now);
+        let key = self
+            .redis
+            .key(&["replay", &hex(&replay_key(signing_input))]);
+        let px = u64::try_from(self.ttl.saturating_add(REPLAY_SKEW_S))
+            .unwrap_or(1)
+            .saturating_mul(1000);
+        match self
+            .redis
+            .set_nx_blocking(key, format!("{now} {call:x}"), px)
+        {
+            Ok(None) => ReplayCheck::Fresh,
+            Ok(Some(prev)) => {
+                let mut parts = prev.split_ascii_whitespace();
+                let first = parts.next().and_then(|p| p.parse::<i64>().ok());
+                let first_call = parts.next().and_then(|p| u64::from_str_radix(p, 16).ok());
+                match first.zip(first_call) {
+                    // Expired between SET and GET, or not ours: not a replay.
+                    None => ReplayCheck::Fresh,
+                    Some((first, first_call)) => {
+                        match judge(first, first_call, call, now, self.ttl) {
+                            None => ReplayCheck::Fresh,
+                            Some(mut r) => {
+                                // Another node's clock may be a little ahead.
+                                r.age = r.age.max(0);
+                                ReplayCheck::Replayed(r)
+                            }
+                        }
+                    }
+                }
+            }
+            Err(f) => match self.redis.0.failure {
+                RedisFailure::Open => {
+                    if let Err(r) = local {
+                        return ReplayCheck::Replayed(r);
+                    }
+                    bump(&self.redis.0.counters.replay_unchecked);
+                    ReplayCheck::Unchecked {
+                        warning: format!(
+                            "replay not checked across the fleet: Redis {f}; checked on this node only (failure policy open)"
+                        ),
+                    }
+                }
+                RedisFailure::Closed => {
+                    bump(&self.redis.0.counters.replay_refused);
+                    ReplayCheck::Unavailable {
+                        detail: format!("Redis {} {f} (failure policy closed)", self.redis.0.shown),
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// The fleet's shared cache of chains, CRLs and failures in Redis.
+#[derive(Debug, Clone)]
+pub struct RedisShared {
+    redis: Redis,
+    max_entry: usize,
+}
+
+impl RedisShared {
+    /// Entries larger than `max_body` (plus a header line) are ignored
+    /// when read back (use the largest of the x5u and CRL body caps).
+    pub fn new(redis: Redis, max_body: usize) -> Self {
+        RedisShared {
+            redis,
+            max_entry: max_body.saturating_add(MAX_HEADER),
+        }
+    }
+}
+
+/// `B {expires_ms} {url}\n{body}` or `F {expires_ms} {code} {url}\n{detail}`.
+fn encode(url: &str, entry: &SharedEntry) -> Vec<u8> {
+    let mut out = match entry {
+        SharedEntry::Body { expires_at_ms, .. } => format!("B {expires_at_ms} {url}\n"),
+        SharedEntry::Failure {
+            code,
+            expires_at_ms,
+            ..
+        } => format!("F {expires_at_ms} {code} {url}\n"),
+    }
+    .into_bytes();
+    match entry {
+        SharedEntry::Body { body, .. } => out.extend_from_slice(body),
+        SharedEntry::Failure { detail, .. } => out.extend_from_slice(detail.as_bytes()),
+    }
+    out
+}
+
+fn decode(url: &str, raw: &[u8]) -> Option<SharedEntry> {
+    let nl = raw.iter().take(MAX_HEADER).position(|b| *b == b'\n')?;
+    let head = std::str::from_utf8(raw.get(..nl)?).ok()?;
+    let rest = raw.get(nl + 1..)?;
+    let mut f = head.splitn(4, ' ');
+    let kind = f.next()?;
+    let expires_at_ms = f.next()?.parse::<u64>().ok()?;
+    match kind {
+        "B" => (f.next()? == url && f.next().is_none()).then(|| SharedEntry::Body {
+            body: rest.to_vec(),
+            expires_at_ms,
+        }),
+        "F" => {
+            let code = f.next()?.to_owned();
+            (f.next()? == url).then(|| SharedEntry::Failure {
+                code,
+                detail: String::from_utf8_lossy(rest).chars().take(1000).collect(),
+                expires_at_ms,
+            })
+        }
+        _ => None,
+    }
+}
+
+impl SharedCache for RedisShared {
+    fn get(&self, kind: SharedKind, url: String) -> SharedFuture<Option<SharedEntry>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let key = this.redis.key(&[kind.as_str(), &url_key(&url)]);
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(&key);
+            let raw: Option<Vec<u8>> = this.redis.run(cmd).await.ok().flatten();
+            let c = &this.redis.0.counters;
+            match raw
+                .filter(|r| r.len() <= this.max_entry)
+                .and_then(|r| decode(&url, &r))
+            {
+                Some(e) => {
+                    bump(&c.shared_hits);
+                    Some(e)
+                }
+                None => {
+                    bump(&c.shared_misses);
+                    None
+                }
+            }
+        })
+    }
+
+    fn put(&self, kind: SharedKind, url: String, entry: SharedEntry) -> SharedFuture<()> {
+        let this = self.clone();
+        Box::pin(async move {
+            let hash = url_key(&url);
+            let now = crate::fetch::unix_ms_now();
+            let px = entry.expires_at_ms().saturating_sub(now);
+            let claim = this.redis.key(&["claim", kind.as_str(), &hash]);
+            if px > 0 {
+                let key = this.redis.key(&[kind.as_str(), &hash]);
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key).arg(encode(&url, &entry)).arg("PX").arg(px);
+                if this.redis.run::<()>(cmd).await.is_ok() {
+                    bump(&this.redis.0.counters.shared_writes);
+                }
+            }
+            let mut cmd = redis::cmd("DEL");
+            cmd.arg(&claim);
+            let _ = this.redis.run::<()>(cmd).await;
+        })
+    }
+
+    fn claim(&self, kind: SharedKind, url: String, hold: Duration) -> SharedFuture<Claim> {
+        let this = self.clone();
+        Box::pin(async move {
+            let key = this.redis.key(&["claim", kind.as_str(), &url_key(&url)]);
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(u64::try_from(hold.as_millis()).unwrap_or(u64::MAX).max(1));
+            match this.redis.run::<Option<String>>(cmd).await {
+                Ok(Some(_)) => Claim::Mine,
+                Ok(None) => {
+                    bump(&this.redis.0.counters.fleet_waits);
+                    Claim::Theirs
+                }
+                Err(_) => Claim::Unknown,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact("redis://user:s3cret@cache.example:6380/2"),
+            "redis://user:***@cache.example:6380/2"
+        );
+        assert_eq!(redact("redis://cache.example"), "redis://cache.example");
+        assert!(!redact("not a url:s3cret@host").contains("s3cret"));
+    }
+
+    #[test]
+    fn entries_round_trip_and_name_their_url() {
+        let url = "https://cr.example/sp.pem";
+        let b = SharedEntry::Body {
+            body: b"-----BEGIN CERTIFICATE-----\n\x00\xff".to_vec(),
+            expires_at_ms: 1_800_000_000_000,
+        };
+        assert_eq!(decode(url, &encode(url, &b)), Some(b.clone()));
+        // A hash collision (or a key written for another URL) is not taken.
+        assert_eq!(decode("https://other.example/", &encode(url, &b)), None);
+        let f = SharedEntry::Failure {
+            code: "fetch-http-status".into(),
+            detail: "https://cr.example/sp.pem: HTTP status 404".into(),
+            expires_at_ms: 5,
+        };
+        assert_eq!(decode(url, &encode(url, &f)), Some(f));
+        for junk in [&b""[..], b"B", b"B x y\n", b"Q 1 u\n", b"\xff\xfe\n"] {
+            assert_eq!(decode(url, junk), None);
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_refused_at_start_without_showing_the_password() {
+        for url in [
+            "http://cache.example",
+            "cache.example:6379",
+            "redis://u:pw@[::1",
+        ] {
+            let e = Redis::connect(RedisOptions::new(url)).unwrap_err();
+            assert_eq!(e.setting(), Setting::Redis, "{url}");
+            assert!(!e.to_string().contains(":pw@"), "{e}");
+        }
+    }
+
+    #[test]
+    fn metrics_render_as_prometheus_text() {
+        let s = RedisStats {
+            up: true,
+            commands: 3,
+            latency_buckets: vec![1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            ..RedisStats::default()
+        };
+        let t = s.render_prometheus();
+        assert!(t.contains("shaken_redis_up 1\n"), "{t}");
+        assert!(
+            t.contains("shaken_redis_latency_seconds_bucket{le=\"0.00025\"} 3"),
+            "{t}"
+        );
+        assert!(t.contains("shaken_redis_latency_seconds_count 3"), "{t}");
+    }
+}
