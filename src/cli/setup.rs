@@ -12,7 +12,9 @@ use shaken::verify::{CallContext, Failure, VerifiedPassport, Verifier};
 use shaken::Limits;
 use shaken::{StiVs, VerifierConfig};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::{Mutex, RwLock};
 
 /// Environment variable naming default trust anchors (paths separated by ':').
 pub const TRUST_ANCHORS_ENV: &str = "SHAKEN_TRUST_ANCHORS";
@@ -20,8 +22,16 @@ pub const TRUST_ANCHORS_ENV: &str = "SHAKEN_TRUST_ANCHORS";
 /// Everything a verification mode needs, built once from the flags: the
 /// library's verification service and the pinned clock.
 pub struct VerifySetup {
-    /// The verification service (anchors, CRLs, chain source, replay).
-    pub vs: Arc<StiVs>,
+    /// The verification service (anchors, CRLs, chain source, replay),
+    /// swapped when an installed trust directory changes (see `vs`).
+    vs: RwLock<Arc<StiVs>>,
+    /// What `vs` was built from (to build it again).
+    config: VerifierConfig,
+    /// The installed trust directories (`shaken trust update`) among the
+    /// anchors, with the version last seen.
+    watched: Mutex<Vec<(PathBuf, Option<String>)>>,
+    /// When the directories were last looked at (Unix seconds).
+    checked_at: AtomicI64,
     /// The core verifier.
     pub verifier: Arc<Verifier>,
     /// Limits.
@@ -32,14 +42,73 @@ pub struct VerifySetup {
     pub now: Option<i64>,
 }
 
+/// How often a long run looks whether an installed trust directory has a
+/// new version (the same period as `serve`'s watch).
+const TRUST_DIR_WATCH_SECS: i64 = 5;
+
 impl VerifySetup {
+    /// The service to verify with. A long run (`--batch`, `--pcap`) picks up
+    /// a new version of an installed trust directory within a few seconds:
+    /// the service is built again (keeping its replay store and x5u cache)
+    /// and swapped in; a version that cannot be loaded keeps the running one.
+    pub fn vs(&self) -> Arc<StiVs> {
+        let wall = super::clock::now();
+        let last = self.checked_at.load(Ordering::Relaxed);
+        if wall.saturating_sub(last) >= TRUST_DIR_WATCH_SECS
+            && self
+                .checked_at
+                .compare_exchange(last, wall, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.reload_if_changed();
+        }
+        match self.vs.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    fn reload_if_changed(&self) {
+        let mut watched = match self.watched.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut changed = false;
+        for (dir, seen) in watched.iter_mut() {
+            let now = shaken::trust_dir::generation(dir);
+            if now != *seen {
+                *seen = now;
+                changed = true;
+            }
+        }
+        if !changed {
+            return;
+        }
+        let current = match self.vs.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match current.rebuild(&self.config) {
+            Ok(next) => {
+                eprintln!("note: a new version of the installed trust anchors is in use from here on");
+                match self.vs.write() {
+                    Ok(mut g) => *g = Arc::new(next),
+                    Err(p) => *p.into_inner() = Arc::new(next),
+                }
+            }
+            Err(e) => eprintln!(
+                "warning: the installed trust anchors changed but could not be loaded ({e}); keeping the ones in use"
+            ),
+        }
+    }
+
     /// Verify one Identity header value (blocking; fetches on a cache miss).
     pub fn verify_value(
         &self,
         value: &str,
         ctx: &CallContext,
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        self.vs.verify_result_blocking(value, ctx)
+        self.vs().verify_result_blocking(value, ctx)
     }
 
     /// Verify one parsed Identity header (blocking; fetches on a cache miss).
@@ -48,7 +117,7 @@ impl VerifySetup {
         identity: &shaken::identity::IdentityHeader,
         ctx: &CallContext,
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        self.vs.verify_header_blocking(identity, ctx)
+        self.vs().verify_header_blocking(identity, ctx)
     }
 }
 
@@ -169,12 +238,23 @@ pub fn build_setup(a: &VerifyArgs, replay_default: bool) -> Result<VerifySetup> 
         print_anchor_notes(&notes);
     }
     let vs = Arc::new(StiVs::from_config(&config).map_err(config_error)?);
+    let watched = config
+        .trust_anchors
+        .iter()
+        .filter_map(|s| match s {
+            Source::Path(p) => shaken::trust_dir::generation(p).map(|g| (p.clone(), Some(g))),
+            _ => None,
+        })
+        .collect();
     Ok(VerifySetup {
         verifier: vs.verifier().clone(),
         limits: config.limits.clone(),
         tn_policy: config.tn_policy(),
         now: a.now,
-        vs,
+        vs: RwLock::new(vs),
+        watched: Mutex::new(watched),
+        checked_at: AtomicI64::new(super::clock::now()),
+        config,
     })
 }
 

@@ -529,3 +529,84 @@ fn serve_keeps_the_trust_list_current_by_itself() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A long `verify --batch` run picks up a new version of an installed
+/// trust directory: calls before the update pass, calls after it (root a
+/// dropped by the STI-PA) do not, without a restart.
+#[test]
+fn a_long_batch_picks_up_a_new_trust_list() {
+    use std::io::Write;
+    let pa = StiPa::new();
+    let a = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let b = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+    let dir = pa.path("sti-roots");
+    let l1 = pa.write(
+        "l1.jws",
+        &pa.list(1, NOW + 86_400, &[&a.root.cert_pem, &b.root.cert_pem]),
+    );
+    assert_eq!(update(&pa, &l1, &dir, &strs(&with_signer(&pa))).code, 0);
+    let chain = pa.write("a-chain.pem", &a.leaf_chain_pem());
+    let signer = KeySigner::from_pem(&a.leaf.key_pem).unwrap();
+    let line = |i: usize| {
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155551212",
+            vec!["12155550100".to_owned()],
+            NOW,
+            format!("123e4567-e89b-12d3-a456-{i:012}"),
+        );
+        let token = passport::sign(&Header::shaken(X5U), &claims, &signer).unwrap();
+        let identity = IdentityHeader::shaken(token, X5U).to_string();
+        format!(
+            "{}\n",
+            serde_json::json!({"from": {"tn": "12155551212"}, "to": {"tn": ["12155550100"]},
+                               "time": NOW, "identity": identity})
+        )
+    };
+    let mut child = bin()
+        .args(["verify", "--batch", "-", "--jobs", "1", "--cert", &chain])
+        .args([
+            "--trust-anchors",
+            &dir.display().to_string(),
+            "--now",
+            &NOW.to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // More than one chunk (256 lines) goes through before the update.
+    let mut first = String::new();
+    for i in 0..300 {
+        first.push_str(&line(i));
+    }
+    input.write_all(first.as_bytes()).unwrap();
+    input.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let l2 = pa.write("l2.jws", &pa.list(2, NOW + 86_400, &[&b.root.cert_pem]));
+    assert_eq!(update(&pa, &l2, &dir, &strs(&with_signer(&pa))).code, 0);
+    // Past the watch period, the rest of the input.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let mut rest = String::new();
+    for i in 300..310 {
+        rest.push_str(&line(i));
+    }
+    input.write_all(rest.as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 310, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(lines[0]["verstat"], "TN-Validation-Passed", "{}", lines[0]);
+    assert_eq!(lines[309]["reason"]["code"], 437, "{}", lines[309]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("a new version of the installed trust anchors"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
