@@ -166,7 +166,8 @@ start_kamailio() { # NAME CFG PORT [defines...]: sets KAM_PID
   local defs=() x
   for x in "$@"; do defs+=(-A "$x"); done
   mkdir -p "$WORK/$name.run"
-  kamailio -f "$cfg" -DD -E -Y "$WORK/$name.run" -A "LISTEN=udp:127.0.0.1:$port" \
+  # -m: shared memory (MB) for the transactions of a few seconds at full rate
+  kamailio -f "$cfg" -DD -E -Y "$WORK/$name.run" -m 512 -A "LISTEN=udp:127.0.0.1:$port" \
     -A "NEXT_HOP=\"sip:127.0.0.1:$UAS_PORT\"" "${defs[@]}" > "$WORK/$name.kamailio.log" 2>&1 &
   KAM_PID=$!
   PIDS+=($KAM_PID)
