@@ -10,8 +10,14 @@
 //! ```text
 //! cargo run --release --example serve_load -- [--seconds 5] [--concurrency 32] [--requests 200000]
 //!     [--server-threads 1] [--client-threads 1] [--rounds 1]
-//!     [--modes http,http+key,https,https+key,https+mtls]
+//!     [--modes http,http+key,https,https+key,https+mtls,http+replay,http+redis]
 //! ```
+//!
+//! `http+replay` turns replay detection on (the in-memory store) and
+//! `http+redis` puts it in Redis (a `redis-server` this example starts on a
+//! free loopback port): the pool's PASSporTs come back for the same call
+//! (same from, to and time), so every request after the first is the
+//! idempotent-retry path, the most Redis work (SET NX, then GET).
 //!
 //! Each mode runs against its own server, one after the other in one run:
 //! plain HTTP, HTTP with an API key, HTTPS, HTTPS with an API key, and
@@ -135,6 +141,7 @@ mod load {
         let client_threads = arg("--client-threads", 1).clamp(1, 64) as usize;
         let rounds = arg("--rounds", 1).clamp(1, 10);
         let modes = modes();
+        let redis = modes.contains(&Mode::Redis).then(RedisServer::start);
         let tls = TlsMaterial::new();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         println!("shaken serve load (in-process client, loopback, fixed chain, keep-alive)");
@@ -152,6 +159,7 @@ mod load {
                 let r = run_mode(
                     mode,
                     &Setup {
+                        redis_url: redis.as_ref().map(|r| r.url.clone()),
                         root_pem: &root_pem,
                         chain_pem: &chain_pem,
                         bodies: bodies.clone(),
@@ -205,6 +213,8 @@ mod load {
         Https,
         HttpsKey,
         Mtls,
+        Replay,
+        Redis,
     }
 
     impl Mode {
@@ -215,6 +225,8 @@ mod load {
                 Mode::Https => "https",
                 Mode::HttpsKey => "https+key",
                 Mode::Mtls => "https+mtls",
+                Mode::Replay => "http+replay",
+                Mode::Redis => "http+redis",
             }
         }
         fn tls(self) -> bool {
@@ -225,7 +237,8 @@ mod load {
         }
     }
 
-    /// `--modes http,http+key,https,https+key,https+mtls` (default all).
+    /// `--modes http,http+key,https,https+key,https+mtls,http+replay,http+redis`
+    /// (default the first five).
     fn modes() -> Vec<Mode> {
         let all = [
             Mode::Plain,
@@ -233,6 +246,8 @@ mod load {
             Mode::Https,
             Mode::HttpsKey,
             Mode::Mtls,
+            Mode::Replay,
+            Mode::Redis,
         ];
         let args: Vec<String> = std::env::args().collect();
         match args
@@ -240,11 +255,50 @@ mod load {
             .position(|a| a == "--modes")
             .and_then(|i| args.get(i + 1))
         {
-            None => all.to_vec(),
+            None => all[..5].to_vec(),
             Some(list) => list
                 .split(',')
                 .filter_map(|m| all.iter().copied().find(|x| x.name() == m.trim()))
                 .collect(),
+        }
+    }
+
+    /// A `redis-server` on a free loopback port, stopped on drop.
+    struct RedisServer {
+        child: std::process::Child,
+        url: String,
+    }
+
+    impl RedisServer {
+        fn start() -> RedisServer {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("http+redis needs redis-server (apt-get install redis-server)");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "redis-server did not start");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            RedisServer {
+                child,
+                url: format!("redis://127.0.0.1:{port}"),
+            }
+        }
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 
@@ -315,6 +369,8 @@ mod load {
     }
 
     struct Setup<'a> {
+        /// `redis://127.0.0.1:PORT` of the redis-server started for `http+redis`.
+        redis_url: Option<String>,
         root_pem: &'a str,
         chain_pem: &'a str,
         bodies: Arc<Vec<String>>,
@@ -368,6 +424,7 @@ mod load {
         let chain_pem = s.chain_pem.to_owned();
         let server_threads = s.server_threads;
         let tls = mode.tls().then(|| s.tls.server_config(mode == Mode::Mtls));
+        let redis_url = s.redis_url.clone();
         let keys_file = s.tls.dir.path().join("api-keys.txt");
         std::fs::write(&keys_file, format!("{API_KEY}\n")).unwrap();
         let server_thread = std::thread::spawn(move || {
@@ -387,7 +444,13 @@ mod load {
                 let mut vc = VerifierConfig::default();
                 vc.trust_anchors = vec![Source::Inline(root_pem.into_bytes())];
                 vc.cert = Some(Source::Inline(chain_pem.into_bytes()));
-                vc.replay = ReplayMode::Off;
+                vc.replay = match mode {
+                    Mode::Replay | Mode::Redis => ReplayMode::Memory,
+                    _ => ReplayMode::Off,
+                };
+                if mode == Mode::Redis {
+                    vc.redis = redis_url;
+                }
                 let vs = Arc::new(StiVs::from_config(&vc).unwrap());
                 let mut config =
                     ServerConfig::new("127.0.0.1:0", vs).with_clock(ServerClock::Fixed(NOW));
