@@ -390,6 +390,9 @@ struct Inner {
     retry: Mutex<(Option<Instant>, Duration)>,
     /// The last check failed or was slow: wait off the tokio worker.
     degraded: AtomicBool,
+    /// The server refused `SET .. NX GET` (Redis before 7.0): two round
+    /// trips (SET NX, then GET) on a key already there.
+    no_set_nx_get: AtomicBool,
 }
 
 impl Drop for Inner {
@@ -540,6 +543,7 @@ impl Redis {
             pool: Mutex::new(Vec::new()),
             retry: Mutex::new((None, BACKOFF_MIN)),
             degraded: AtomicBool::new(false),
+            no_set_nx_get: AtomicBool::new(false),
         }));
         let timeout = opts.timeout;
         let first = wait_on(
@@ -741,6 +745,27 @@ impl Redis {
         let op = || -> Result<Option<String>, Fail> {
             let mut c = self.blocking_connection()?;
             let r = (|| -> redis::RedisResult<Option<String>> {
+                // One round trip (Redis 7.0+, Valkey): `SET .. NX GET` sets
+                // a new key (answer nil) or leaves the key there and
+                // answers its value.
+                if !self.0.no_set_nx_get.load(Ordering::Relaxed) {
+                    let r: redis::RedisResult<Option<String>> = redis::cmd("SET")
+                        .arg(&key)
+                        .arg(&value)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(px)
+                        .arg("GET")
+                        .query(&mut c);
+                    match r {
+                        Ok(prev) => return Ok(prev),
+                        Err(e) if e.kind() == redis::ErrorKind::ResponseError => {
+                            // An older server: NX and GET do not combine.
+                            self.0.no_set_nx_get.store(true, Ordering::Relaxed);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
                 let set: Option<String> = redis::cmd("SET")
                     .arg(&key)
                     .arg(&value)
