@@ -509,11 +509,7 @@ pub unsafe extern "C" fn shaken_verifier_new(
 /// The same assembly as `shaken verify` (src/cli/verify.rs `build_setup`).
 fn build(o: &shaken_verifier_options) -> Result<shaken_verifier, ApiError> {
     let mut config = o.config.clone();
-    config.replay = match (&o.replay_dir, o.replay) {
-        (_, false) => ReplayMode::Off,
-        (Some(d), true) => ReplayMode::Dir(d.clone()),
-        (None, true) => ReplayMode::Memory,
-    };
+    config.replay = ReplayMode::from_settings(o.replay, o.replay_dir.as_deref());
     let vs = StiVs::from_config(&config).map_err(|e| match e {
         ConfigError::ReplayDir(detail) => ApiError::Invalid {
             arg: "replay_dir",

@@ -286,11 +286,7 @@ mod imp {
         c.cert = s.cert.clone().map(Source::Path);
         c.max_age = s.max_age;
         c.tn_national = s.tn_national;
-        c.replay = match (&s.replay_dir, s.replay) {
-            (_, false) => ReplayMode::Off,
-            (Some(d), true) => ReplayMode::Dir(d.clone()),
-            (None, true) => ReplayMode::Memory,
-        };
+        c.replay = ReplayMode::from_settings(s.replay, s.replay_dir.as_deref());
         apply_crl_args(&mut c, &s.crl);
         apply_fetch_args(&mut c, &s.fetch);
         apply_redis_args(&mut c, &s.redis);

@@ -136,11 +136,7 @@ pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     c.max_age = a.max_age;
     c.lenient_iat = a.lenient_iat;
     c.tn_national = a.tn.tn_national;
-    c.replay = match (&a.replay_dir, replay) {
-        (_, false) => ReplayMode::Off,
-        (Some(d), true) => ReplayMode::Dir(d.clone()),
-        (None, true) => ReplayMode::Memory,
-    };
+    c.replay = ReplayMode::from_settings(replay, a.replay_dir.as_deref());
     apply_crl_args(&mut c, &a.crl);
     apply_fetch_args(&mut c, &a.fetch);
     apply_redis_args(&mut c, &a.redis);

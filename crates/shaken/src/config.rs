@@ -217,6 +217,19 @@ impl RedisFailure {
     }
 }
 
+impl ReplayMode {
+    /// The mode the surfaces' settings stand for: off unless `on`, shared
+    /// through `dir` when one is given, else in memory. The one place the
+    /// CLI, the service and the C ABI turn their two settings into a mode.
+    pub fn from_settings(on: bool, dir: Option<&std::path::Path>) -> Self {
+        match (dir, on) {
+            (_, false) => ReplayMode::Off,
+            (Some(d), true) => ReplayMode::Dir(d.to_owned()),
+            (None, true) => ReplayMode::Memory,
+        }
+    }
+}
+
 /// A verifier's settings. `Default` is what `shaken verify` and `shaken
 /// serve` use when nothing is said, except for the trust anchors: none (so
 /// nothing is trusted until some are given).
@@ -708,6 +721,17 @@ mod tests {
         let back: VerifierConfig =
             serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn replay_mode_from_the_surfaces_settings() {
+        let d = std::path::Path::new("/dev/shm/r");
+        assert_eq!(ReplayMode::from_settings(false, Some(d)), ReplayMode::Off);
+        assert_eq!(
+            ReplayMode::from_settings(true, Some(d)),
+            ReplayMode::Dir(d.to_owned())
+        );
+        assert_eq!(ReplayMode::from_settings(true, None), ReplayMode::Memory);
     }
 
     #[test]
