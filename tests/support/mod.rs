@@ -6,6 +6,7 @@
 //! Each binary uses a part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod http;
 pub mod redis_server;
 pub mod tls;

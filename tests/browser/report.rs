@@ -1,0 +1,1 @@
+//! The HTML report in headless Chromium (issue 20).

@@ -1,0 +1,1 @@
+//! The `serve --ui` page in headless Chromium (issue 20).
