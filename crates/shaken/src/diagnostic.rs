@@ -302,7 +302,8 @@ mod samples {
                 first_call_id: s(),
             }),
             E::Replay { .. } => Some(E::ReplayUnavailable { detail: s() }),
-            E::ReplayUnavailable { .. } => None,
+            E::ReplayUnavailable { .. } => Some(E::Div(crate::div::DivError::Missing)),
+            E::Div(_) => None,
         })
         .collect()
     }
@@ -1083,6 +1084,68 @@ mod samples {
         })
         .collect()
     }
+
+    pub(super) fn div_errors() -> Vec<crate::div::DivError> {
+        use crate::div::DivError as E;
+        vec![
+            E::Missing,
+            E::Invalid { detail: s() },
+            E::ForbiddenClaim { claim: s() },
+            E::OptInvalid { detail: s() },
+            E::TooDeep { depth: 6, max: 5 },
+        ]
+    }
+
+    pub(super) fn div_sign_errors() -> Vec<crate::div::DivSignError> {
+        use crate::div::DivSignError as E;
+        vec![
+            E::Incoming(s()),
+            E::IncomingPpt { ppt: s() },
+            E::NoDest,
+            E::DestUnchanged { dest: s() },
+            E::DestInvalid {
+                value: s(),
+                source: tn_error(),
+            },
+            E::HiInvalid { hi: s() },
+            E::Unsigned,
+            E::NothingToDivert { dest: s() },
+            E::Sip(crate::sip::SipVerifyError::NegativeIat { iat: -1 }),
+            E::Sign(crate::passport::SignError::Alg(s())),
+        ]
+    }
+
+    pub(super) fn link_errors() -> Vec<crate::div::LinkError> {
+        use crate::div::LinkError as E;
+        vec![
+            E::NoOrigin { detail: s() },
+            E::OriginInvalid { index: 0, id: s() },
+            E::TooMany { count: 6, max: 5 },
+            E::HopInvalid {
+                hop: 1,
+                index: 1,
+                from: s(),
+                to: s(),
+                id: s(),
+                detail: s(),
+            },
+            E::OrigMismatch {
+                hop: 1,
+                index: 1,
+                found: s(),
+                expected: s(),
+            },
+            E::Unlinked {
+                index: 1,
+                from: s(),
+                dests: s(),
+            },
+            E::TargetMismatch {
+                end: s(),
+                target: s(),
+            },
+        ]
+    }
 }
 
 #[cfg(test)]
@@ -1117,6 +1180,12 @@ mod tests {
         (
             "sign-alg-unsupported",
             "SignFailure::Sign forwards SignError's id",
+        ),
+        // VerifyError::Div forwards the id of its DivError (`div-claim-missing`
+        // in the sample), so the report names the div rule.
+        (
+            "div-claim-missing",
+            "VerifyError::Div forwards DivError's id",
         ),
     ];
 
@@ -1204,6 +1273,9 @@ mod tests {
         collect("ConfigError", s::config_errors(), &mut all);
         collect("SignFailure", s::sign_failures(), &mut all);
         collect("TrustError", s::trust_errors(), &mut all);
+        collect("DivError", s::div_errors(), &mut all);
+        collect("DivSignError", s::div_sign_errors(), &mut all);
+        collect("LinkError", s::link_errors(), &mut all);
         #[cfg(feature = "fs")]
         collect("InstallError", s::install_errors(), &mut all);
         #[cfg(feature = "server")]

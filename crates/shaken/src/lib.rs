@@ -25,6 +25,7 @@ pub mod cert;
 pub mod config;
 pub mod crypto;
 mod diagnostic;
+pub mod div;
 pub mod identity;
 mod json;
 mod limits;

@@ -75,6 +75,10 @@ pub struct Limits {
     /// A capture's fragment set or TCP flow idle for longer than this
     /// (capture time) is dropped. Default 120 s.
     pub capture_idle: Duration,
+    /// Most `div` PASSporTs (RFC 8946) accepted in one call, and the deepest
+    /// `div-o` nesting. Default 5 (the French rules: a shaken PASSporT and up
+    /// to 5 `div` ones; issue 15).
+    pub max_div: usize,
 }
 
 impl Default for Limits {
@@ -103,6 +107,7 @@ impl Default for Limits {
             capture_max_flows: 10_000,
             capture_max_fragment_sets: 1_000,
             capture_idle: Duration::from_secs(120),
+            max_div: crate::div::DEFAULT_MAX_DIV,
         }
     }
 }

@@ -18,7 +18,9 @@ use crate::fetch::{
     CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind,
 };
 use crate::identity::IdentityHeader;
-use crate::verify::{CallContext, CrlFailure, Failure, VerifiedPassport, Verifier, VerifyError};
+use crate::verify::{
+    CallContext, CrlFailure, Failure, Pending, VerifiedPassport, Verifier, VerifyError,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -451,6 +453,18 @@ impl OnlineVerifier {
         ctx: &CallContext,
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let pending = self.verifier.prepare(identity, ctx)?;
+        self.complete(pending, ctx).await
+    }
+
+    /// Stage 2 of a PASSporT the caller prepared (a shaken one with
+    /// [`Verifier::prepare`], a `div` one with [`Verifier::prepare_div`]):
+    /// the chain from the cache or the network, CRLs, then
+    /// [`Verifier::complete`].
+    pub async fn complete(
+        &self,
+        pending: Pending,
+        ctx: &CallContext,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
         if self.verifier.anchors().is_empty() {
             // Nothing can be trusted: say so (437, with how to configure
             // anchors) without fetching a stranger's URL first.
@@ -505,11 +519,26 @@ impl OnlineVerifier {
             Ok(p) => p,
             Err(f) => return Some(Err(f)),
         };
-        let chain = self.cache.get_cached(&pending.x5u)?;
+        self.complete_cached(pending, ctx).ok()
+    }
+
+    /// [`complete`](Self::complete) without waiting for the network: the
+    /// pending PASSporT is handed back when its chain (or a CRL) is not
+    /// cached.
+    pub fn complete_cached(
+        &self,
+        pending: Pending,
+        ctx: &CallContext,
+    ) -> Result<Result<VerifiedPassport, Box<Failure>>, Pending> {
+        let Some(chain) = self.cache.get_cached(&pending.x5u) else {
+            return Err(pending);
+        };
         match &self.crls {
             Some(source) => {
-                let (crls, failures) = source.cached(&chain)?;
-                Some(self.verifier.complete_with_crls(
+                let Some((crls, failures)) = source.cached(&chain) else {
+                    return Err(pending);
+                };
+                Ok(self.verifier.complete_with_crls(
                     pending,
                     Ok(chain.as_slice()),
                     ctx.now,
@@ -517,10 +546,9 @@ impl OnlineVerifier {
                     &failures,
                 ))
             }
-            None => Some(
-                self.verifier
-                    .complete(pending, Ok(chain.as_slice()), ctx.now),
-            ),
+            None => Ok(self
+                .verifier
+                .complete(pending, Ok(chain.as_slice()), ctx.now)),
         }
     }
 }

@@ -3,6 +3,6 @@
 //! `shaken::sip_verify::...` paths working for existing users.
 
 pub use crate::sip::{
-    call_context, malformed_request_report, sign_request, verify_request, verify_request_with,
+    call_context, malformed_request_report, sign_request, verify_request, verify_request_staged, verify_request_with,
     PassportResult, SipReport, SipSignal, SipVerifyError, SIGN_DATE_WINDOW,
 };

@@ -226,7 +226,9 @@ mod online {
     use crate::report::Report;
     use crate::sip::SipRequest;
     use crate::sip_verify::{self, SipReport};
-    use crate::verify::{self, CallContext, Failure, VerifiedPassport, Verifier, VerifyError};
+    use crate::verify::{
+        self, CallContext, Failure, Pending, VerifiedPassport, Verifier, VerifyError,
+    };
     use std::future::Future;
     use std::sync::{Arc, OnceLock};
     use std::time::Duration;
@@ -533,28 +535,29 @@ mod online {
 
         /// [`verify_sip`](Self::verify_sip) on a request already parsed.
         pub async fn verify_sip_request(&self, req: &SipRequest, now: i64) -> SipReport {
-            // First pass: which PASSporTs need verifying, with which call
-            // context (the procedure decides; nothing is verified yet).
-            let mut asked: Vec<(IdentityHeader, CallContext)> = Vec::new();
-            sip_verify::verify_request_with(&self.verifier, req, now, |identity, ctx| {
-                asked.push((identity.clone(), ctx.clone()));
+            // First pass: which PASSporTs need their chain, with which call
+            // context (the procedure decides and runs stage 1; nothing is
+            // completed yet).
+            let mut asked: Vec<(Pending, CallContext)> = Vec::new();
+            sip_verify::verify_request_staged(&self.verifier, req, now, |pending, ctx| {
+                asked.push((pending, ctx.clone()));
                 Err(Box::new(Failure::new(VerifyError::NoIdentity)))
             });
-            // Verify them, fetching as needed.
+            // Complete them, fetching as needed.
             let mut results = Vec::with_capacity(asked.len());
-            for (identity, ctx) in &asked {
-                results.push(self.verify_header(identity, ctx).await);
+            for (pending, ctx) in asked {
+                results.push(self.complete_pending(pending, &ctx).await);
             }
             // Second pass: the same procedure, answered in the same order.
             let mut results = results.into_iter();
-            sip_verify::verify_request_with(&self.verifier, req, now, |_, _| {
+            sip_verify::verify_request_staged(&self.verifier, req, now, |_, _| {
                 results
                     .next()
                     .unwrap_or_else(|| Err(Box::new(Failure::new(VerifyError::NoIdentity))))
             })
         }
 
-        /// [`verify_sip`](Self::verify_sip), blocking.
+        /// [`verify_sip_request`](Self::verify_sip_request) on raw bytes, blocking.
         pub fn verify_sip_blocking(&self, msg: &[u8], now: i64) -> SipReport {
             let req = match SipRequest::parse(msg, self.verifier.limits()) {
                 Ok(r) => r,
@@ -565,9 +568,79 @@ mod online {
 
         /// [`verify_sip_request`](Self::verify_sip_request), blocking.
         pub fn verify_sip_request_blocking(&self, req: &SipRequest, now: i64) -> SipReport {
-            sip_verify::verify_request_with(&self.verifier, req, now, |identity, ctx| {
-                self.verify_header_blocking(identity, ctx)
+            sip_verify::verify_request_staged(&self.verifier, req, now, |pending, ctx| {
+                self.complete_pending_blocking(pending, ctx)
             })
+        }
+
+        /// Stage 2 of a PASSporT prepared by the caller (shaken:
+        /// [`Verifier::prepare`]; div: [`Verifier::prepare_div`]): the chain
+        /// from `cert`, the cache or the network, then CRLs.
+        pub async fn complete_pending(
+            &self,
+            pending: Pending,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            match (&self.chain, &self.online) {
+                (Some(chain), _) => match &self.crls {
+                    None => self.verifier.complete(pending, Ok(chain), ctx.now),
+                    Some(src) => {
+                        let (crls, failures) = match src.cached(chain) {
+                            Some(r) => r,
+                            None => src.get(chain).await,
+                        };
+                        self.verifier.complete_with_crls(
+                            pending,
+                            Ok(chain),
+                            ctx.now,
+                            &crls,
+                            &failures,
+                        )
+                    }
+                },
+                (None, Some(online)) => match online.complete_cached(pending, ctx) {
+                    Ok(r) => r,
+                    Err(pending) => online.complete(pending, ctx).await,
+                },
+                (None, None) => Err(no_source()),
+            }
+        }
+
+        /// [`complete_pending`](Self::complete_pending), blocking.
+        pub fn complete_pending_blocking(
+            &self,
+            pending: Pending,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let pending = match (&self.chain, &self.online, &self.crls) {
+                (Some(chain), _, None) => {
+                    return self.verifier.complete(pending, Ok(chain), ctx.now)
+                }
+                (Some(chain), _, Some(src)) => match src.cached(chain) {
+                    Some((crls, failures)) => {
+                        return self.verifier.complete_with_crls(
+                            pending,
+                            Ok(chain),
+                            ctx.now,
+                            &crls,
+                            &failures,
+                        )
+                    }
+                    None => pending,
+                },
+                (None, Some(online), _) => match online.complete_cached(pending, ctx) {
+                    Ok(r) => return r,
+                    Err(p) => p,
+                },
+                (None, None, _) => return Err(no_source()),
+            };
+            match self.block_on(self.complete_pending(pending, ctx)) {
+                Ok(r) => r,
+                Err(detail) => Err(Box::new(Failure::new(VerifyError::CertUnavailable {
+                    detail,
+                    cause: "fetch-runtime",
+                }))),
+            }
         }
 
         fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {

@@ -27,7 +27,10 @@ use crate::identity::IdentityHeader;
 use crate::passport::{SignError, PPT_SHAKEN};
 use crate::report::{reason_phrase, Reason, Report, Verstat};
 use crate::tn::{TnError, TnPolicy};
-use crate::verify::{self, CallContext, Failure, PartyId, VerifiedPassport, Verifier, VerifyError};
+use crate::div::{check_chain, is_div_ppt, ChainEntry, Diversion};
+use crate::verify::{
+    self, CallContext, Failure, PartyId, Pending, VerifiedPassport, Verifier, VerifyError,
+};
 
 /// Why the call context could not be derived, or a request could not be signed.
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +245,10 @@ pub struct SipReport {
     pub from: Option<String>,
     /// The To URI, if readable.
     pub to: Option<String>,
+    /// The `div` chain (RFC 8946 §4.2), when the call carries `div` or
+    /// `div-o` PASSporTs; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diversion: Option<Diversion>,
 }
 
 impl SipReport {
@@ -275,6 +282,7 @@ pub fn malformed_request_report(error: &dyn std::fmt::Display) -> SipReport {
         call_id: None,
         from: None,
         to: None,
+        diversion: None,
     }
 }
 
@@ -295,25 +303,11 @@ fn bare_report(reason: Reason, ppt: Option<String>) -> Report {
     }
 }
 
-/// Verify one Identity value: parse, then the caller's verification.
-fn verify_one<V>(
-    verifier: &Verifier,
-    value: &str,
-    ctx: &CallContext,
-    verify_identity: &mut V,
-) -> Result<VerifiedPassport, Box<Failure>>
-where
-    V: FnMut(&IdentityHeader, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
-{
-    let identity = IdentityHeader::parse(value, verifier.limits())
-        .map_err(|e| Box::new(Failure::from(VerifyError::IdentityMalformed(e))))?;
-    verify_identity(&identity, ctx)
-}
-
 /// Whether this verifier handles the PASSporT: its declared type (the
 /// header's `ppt` once decoded, before that the Identity parameter) is
-/// `shaken` or absent. A `ppt` mismatch between the two counts as a broken
-/// `shaken` PASSporT, so that it can never be waved through as "unsupported".
+/// `shaken`, `div`, `div-o` or absent. A `ppt` mismatch between the two
+/// counts as a broken `shaken` PASSporT, so that it can never be waved
+/// through as "unsupported".
 fn is_supported(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
     match result {
         Ok(_) => true,
@@ -323,7 +317,7 @@ fn is_supported(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
                 None => f.ppt.as_deref(),
             };
             matches!(f.error, VerifyError::PptMismatch { .. })
-                || declared.is_none_or(|p| p == PPT_SHAKEN)
+                || declared.is_none_or(|p| p == PPT_SHAKEN || is_div_ppt(Some(p)))
         }
     }
 }
@@ -337,6 +331,7 @@ fn is_supported(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
 /// it is the report of the first `shaken` PASSporT that passes or, if none
 /// passes, of the first `shaken` one. When no PASSporT is of a supported
 /// type the call is treated as unsigned (428, `no-shaken-passport`).
+/// `div` PASSporTs (RFC 8946) are checked as a chain ([`SipReport::diversion`]).
 pub fn verify_request<F>(
     verifier: &Verifier,
     req: &SipRequest,
@@ -346,8 +341,7 @@ pub fn verify_request<F>(
 where
     F: FnMut(&str) -> Result<Arc<Vec<Certificate>>, VerifyError>,
 {
-    verify_request_with(verifier, req, now, |identity, ctx| {
-        let pending = verifier.prepare(identity, ctx)?;
+    verify_request_staged(verifier, req, now, |pending, ctx| {
         match chain_for(&pending.x5u) {
             Ok(chain) => verifier.complete(pending, Ok(chain.as_slice()), ctx.now),
             Err(e) => verifier.complete(pending, Err(e), ctx.now),
@@ -357,9 +351,11 @@ where
 
 /// [`verify_request`] with the whole per-PASSporT verification supplied by
 /// the caller: `verify_identity(identity, ctx)` runs both stages however the
-/// caller gets certificates and CRLs (e.g. `OnlineVerifier`, which also
-/// fetches the chain's CRL distribution points). `verifier` supplies the
-/// limits and the TN policy used to read the SIP headers.
+/// caller gets certificates and CRLs. `verifier` supplies the limits and the
+/// TN policy used to read the SIP headers. The callback gets every PASSporT,
+/// `div` ones included: a callback that verifies only shaken PASSporTs
+/// ([`Verifier::prepare`]) leaves every div hop failed (`ppt-unsupported`);
+/// use [`verify_request_staged`] to verify diverted calls.
 pub fn verify_request_with<V>(
     verifier: &Verifier,
     req: &SipRequest,
@@ -369,13 +365,131 @@ pub fn verify_request_with<V>(
 where
     V: FnMut(&IdentityHeader, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
 {
+    verify_core(verifier, req, now, &mut |identity, ctx, _| {
+        verify_identity(identity, ctx)
+    })
+}
+
+/// [`verify_request`] where the procedure runs stage 1 of each PASSporT
+/// itself ([`Verifier::prepare`] for shaken ones, [`Verifier::prepare_div`]
+/// for `div`/`div-o`, including the PASSporTs nested in `opt`) and the
+/// caller completes it: `complete(pending, ctx)` gets the chain for
+/// `pending.x5u` (a file, the cache, a fetch) and calls
+/// [`Verifier::complete`]. The calls depend only on the request, so a caller
+/// may run the procedure twice: once to learn what to fetch, once to answer.
+pub fn verify_request_staged<C>(
+    verifier: &Verifier,
+    req: &SipRequest,
+    now: i64,
+    mut complete: C,
+) -> SipReport
+where
+    C: FnMut(Pending, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
+{
+    verify_core(verifier, req, now, &mut |identity, ctx, div| {
+        let pending = if div {
+            verifier.prepare_div(identity, ctx)?
+        } else {
+            verifier.prepare(identity, ctx)?
+        };
+        complete(pending, ctx)
+    })
+}
+
+/// The declared type of an Identity value: its `ppt` parameter, else the
+/// header's (read without verifying).
+fn declared_ppt(identity: &IdentityHeader, limits: &crate::Limits) -> Option<String> {
+    if identity.ppt.is_some() {
+        return identity.ppt.clone();
+    }
+    match crate::passport::Token::parse(&identity.token, limits) {
+        Ok(crate::passport::Token::Full(p)) => p.header().ok().and_then(|h| h.ppt),
+        _ => None,
+    }
+}
+
+type VerifyOne<'a> = dyn FnMut(&IdentityHeader, &CallContext, bool) -> Result<VerifiedPassport, Box<Failure>>
+    + 'a;
+
+fn verify_core(
+    verifier: &Verifier,
+    req: &SipRequest,
+    now: i64,
+    verify_one: &mut VerifyOne<'_>,
+) -> SipReport {
+    let limits = verifier.limits();
     let values = req.identity_headers();
     let ctx = call_context(req, now, &verifier.policy().tn);
+    let parsed: Vec<Result<IdentityHeader, crate::identity::IdentityError>> = values
+        .iter()
+        .map(|v| IdentityHeader::parse(v, limits))
+        .collect();
+    let kinds: Vec<Option<String>> = parsed
+        .iter()
+        .map(|p| p.as_ref().ok().and_then(|h| declared_ppt(h, limits)))
+        .collect();
+    // A diverted call (RFC 8946 §4.2): the shaken PASSporT's dest is compared
+    // with the called numbers after the chain is known, not before.
+    let diverted = kinds.iter().any(|k| is_div_ppt(k.as_deref()));
+    let mut entries: Vec<ChainEntry> = Vec::new();
     let mut passports = Vec::with_capacity(values.len());
     for (index, value) in values.iter().enumerate() {
         let (ppt, supported, report) = match &ctx {
             Ok(ctx) => {
-                let result = verify_one(verifier, value, ctx, &mut verify_identity);
+                let is_div = kinds.get(index).is_some_and(|k| is_div_ppt(k.as_deref()));
+                let shaken_ctx = if diverted {
+                    CallContext {
+                        dest: vec![],
+                        ..ctx.clone()
+                    }
+                } else {
+                    ctx.clone()
+                };
+                let result = match parsed.get(index) {
+                    Some(Ok(identity)) => {
+                        let mut result = verify_one(
+                            identity,
+                            if is_div { ctx } else { &shaken_ctx },
+                            is_div,
+                        );
+                        if diverted {
+                            entries.push(ChainEntry::new(index, &result));
+                        }
+                        if is_div {
+                            // A div-o carries the previous PASSporT in `opt`:
+                            // verify each nested one as well.
+                            match verify::nested_opt(identity, limits, limits.max_div) {
+                                Ok(nested) => {
+                                    for n in nested {
+                                        let d = is_div_ppt(n.ppt.as_deref());
+                                        let r = verify_one(
+                                            &n,
+                                            if d { ctx } else { &shaken_ctx },
+                                            d,
+                                        );
+                                        entries.push(ChainEntry::new(index, &r));
+                                    }
+                                }
+                                Err(e) => {
+                                    let mut f = match result {
+                                        Err(f) => f,
+                                        Ok(_) => Box::new(Failure::new(VerifyError::NoIdentity)),
+                                    };
+                                    f.error = VerifyError::Div(e);
+                                    result = Err(f);
+                                    if let Some(last) = entries.last_mut() {
+                                        *last = ChainEntry::new(index, &result);
+                                    }
+                                }
+                            }
+                        }
+                        result
+                    }
+                    Some(Err(e)) => Err(Box::new(Failure::from(VerifyError::IdentityMalformed(
+                        e.clone(),
+                    )))),
+                    None => Err(Box::new(Failure::from(VerifyError::NoIdentity))),
+                };
                 let supported = is_supported(&result);
                 let report = verify::report(&result);
                 (report.ppt.clone(), supported, report)
@@ -383,10 +497,10 @@ where
             Err(e) => {
                 // The identities to compare with are unreadable: every
                 // PASSporT fails with that reason.
-                let ppt = IdentityHeader::parse(value, verifier.limits())
-                    .ok()
-                    .and_then(|h| h.ppt);
-                let supported = ppt.as_deref().is_none_or(|p| p == PPT_SHAKEN);
+                let ppt = IdentityHeader::parse(value, limits).ok().and_then(|h| h.ppt);
+                let supported = ppt
+                    .as_deref()
+                    .is_none_or(|p| p == PPT_SHAKEN || is_div_ppt(Some(p)));
                 (ppt.clone(), supported, bare_report(e.reason(), ppt))
             }
         };
@@ -397,6 +511,21 @@ where
             report,
         });
     }
+    let diversion = match (&ctx, diverted) {
+        (Ok(ctx), true) => {
+            let target = PartyId::from_uri(req.request_uri(), &verifier.policy().tn);
+            let policy = crate::div::ChainPolicy {
+                tn: &verifier.policy().tn,
+                max_div: limits.max_div,
+            };
+            let diversion = check_chain(&entries, Some(&target), &policy);
+            if let Some(d) = &diversion {
+                settle_called_numbers(&mut passports, &entries, ctx, &target, d, &policy);
+            }
+            diversion
+        }
+        _ => None,
+    };
     let overall = overall_verdict(&passports);
     let sip = SipSignal {
         verstat_param: format!(";verstat={}", overall.verstat),
@@ -409,6 +538,81 @@ where
         call_id: req.call_id().map(str::to_owned),
         from: req.from().ok().map(|n| n.uri),
         to: req.to().ok().map(|n| n.uri),
+        diversion,
+    }
+}
+
+/// In a diverted call the shaken PASSporTs were verified without comparing
+/// `dest`: compare it now with the called numbers (To, and the Request-URI
+/// when it is a number). A called number the shaken `dest` does not hold
+/// passes only through a valid chain ending at the Request-URI; otherwise
+/// the PASSporT fails `dest-mismatch` (438) as it would without a div.
+fn settle_called_numbers(
+    passports: &mut [PassportResult],
+    entries: &[ChainEntry],
+    ctx: &CallContext,
+    target: &PartyId,
+    diversion: &Diversion,
+    policy: &crate::div::ChainPolicy<'_>,
+) {
+    let mut called: Vec<&PartyId> = ctx.dest.iter().collect();
+    if matches!(target, PartyId::Tn(_)) {
+        called.push(target);
+    }
+    for p in passports.iter_mut() {
+        if p.report.ppt.as_deref() != Some(PPT_SHAKEN) {
+            continue;
+        }
+        p.report
+            .warnings
+            .retain(|w| !w.starts_with(verify::DEST_NOT_COMPARED));
+        if !p.report.passed() {
+            continue;
+        }
+        let Some(claims) = entries
+            .iter()
+            .find(|e| e.index == p.index && e.report.ppt.as_deref() == Some(PPT_SHAKEN))
+            .and_then(|e| e.claims.as_ref())
+        else {
+            continue;
+        };
+        let missing: Vec<&PartyId> = called
+            .iter()
+            .copied()
+            .filter(|c| !crate::div::dest_holds_party(&claims.dest, c, policy.tn))
+            .collect();
+        let Some(first) = missing.first() else {
+            continue;
+        };
+        let describe = |c: &PartyId| match c {
+            PartyId::Tn(t) => t.to_string(),
+            PartyId::Uri(u) => u.clone(),
+        };
+        if diversion.is_valid() {
+            p.report.warnings.push(format!(
+                "dest-through-div: the called number {} is not in this PASSporT's dest; it passed through the valid div chain ({} hop{})",
+                describe(first),
+                diversion.hops.len(),
+                if diversion.hops.len() == 1 { "" } else { "s" }
+            ));
+        } else {
+            let error = VerifyError::DestMismatch {
+                passport: p.report.dest.join(", "),
+                expected: describe(first),
+            };
+            let mut reason = error.reason();
+            let why = diversion
+                .reason
+                .as_ref()
+                .map_or_else(String::new, |r| format!(": {} ({})", r.id, r.detail));
+            reason.detail = format!(
+                "{}; no valid div chain ends at the Request-URI (div chain {}{why})",
+                reason.detail,
+                diversion.verdict.as_str()
+            );
+            p.report.verstat = error.verstat();
+            p.report.reason = Some(reason);
+        }
     }
 }
 
@@ -416,7 +620,11 @@ fn overall_verdict(passports: &[PassportResult]) -> Report {
     if passports.is_empty() {
         return verify::report(&Err(Box::new(Failure::from(VerifyError::NoIdentity))));
     }
-    let supported: Vec<&PassportResult> = passports.iter().filter(|p| p.supported).collect();
+    // The caller-ID verdict is a shaken PASSporT's: a div never decides.
+    let supported: Vec<&PassportResult> = passports
+        .iter()
+        .filter(|p| p.supported && !is_div_ppt(p.ppt.as_deref()))
+        .collect();
     let chosen = supported
         .iter()
         .find(|p| p.report.passed())

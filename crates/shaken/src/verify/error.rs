@@ -231,6 +231,10 @@ pub enum VerifyError {
         /// What failed (the store, the timeout).
         detail: String,
     },
+    /// A `div`/`div-o` PASSporT's own claims are unacceptable (RFC 8946 §3);
+    /// the id is the [`DivError`](crate::div::DivError)'s.
+    #[error("{0}")]
+    Div(crate::div::DivError),
 }
 
 impl VerifyError {
@@ -273,6 +277,7 @@ impl VerifyError {
             VerifyError::SignatureInvalid { .. } => "signature-invalid",
             VerifyError::Replay { .. } => "replay",
             VerifyError::ReplayUnavailable { .. } => "replay-unavailable",
+            VerifyError::Div(e) => Diagnostic::id(e),
         }
     }
 
@@ -310,7 +315,8 @@ impl VerifyError {
             | VerifyError::TnNotAuthorized { .. }
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
-            | VerifyError::Replay { .. } => 438,
+            | VerifyError::Replay { .. }
+            | VerifyError::Div(_) => 438,
             VerifyError::ReplayUnavailable { .. } => 500,
         }
     }
@@ -350,7 +356,8 @@ impl VerifyError {
             | VerifyError::DateMismatch { .. }
             | VerifyError::CertUnavailable { .. }
             | VerifyError::SignedOutsideValidity { .. }
-            | VerifyError::ReplayUnavailable { .. } => Verstat::NoValidation,
+            | VerifyError::ReplayUnavailable { .. }
+            | VerifyError::Div(_) => Verstat::NoValidation,
         }
     }
 
@@ -381,6 +388,7 @@ impl Diagnostic for VerifyError {
         match self {
             VerifyError::Chain(c) => c.code(),
             VerifyError::CertUnavailable { cause, .. } => cause,
+            VerifyError::Div(e) => Diagnostic::id(e),
             VerifyError::NoIdentity
             | VerifyError::IdentityMalformed(_)
             | VerifyError::TokenMalformed(_)

@@ -20,10 +20,13 @@
 //!   verstat) and [`Failure`];
 //! - `context.rs`: what the call and the local policy tell the verifier
 //!   ([`CallContext`], [`PartyId`], [`VerifyPolicy`], [`CrlFailure`]);
+//! - `diversion.rs`: stage 1 for `div`/`div-o` PASSporTs
+//!   ([`Verifier::prepare_div`], RFC 8946) and [`nested_opt`];
 //! - `memo.rs`: the memo of chains that validated;
 //! - `report.rs`: [`report()`], the result as a [`Report`](crate::report::Report).
 
 mod context;
+mod diversion;
 mod error;
 mod memo;
 mod procedure;
@@ -31,6 +34,7 @@ mod report;
 #[cfg(test)]
 mod test_lab;
 
+pub use diversion::nested_opt;
 pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 pub use error::{Failure, VerifyError};
 pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};

@@ -50,16 +50,17 @@ use std::sync::Arc;
 /// What stage 1 learned: the decoded PASSporT and where its certificate is.
 #[derive(Debug, Clone)]
 pub struct Pending {
-    passport: UnverifiedPassport,
-    header: Header,
-    claims: Claims,
+    pub(super) passport: UnverifiedPassport,
+    pub(super) header: Header,
+    pub(super) claims: Claims,
     /// The certificate URL (`x5u` == `info`).
     pub x5u: String,
     /// Warnings so far.
     pub warnings: Vec<String>,
-    call_id: Option<String>,
-    /// The calling number as the call reads the `orig` claim.
-    orig_tn: TelephoneNumber,
+    pub(super) call_id: Option<String>,
+    /// The calling number as the call reads the `orig` claim (for a div
+    /// PASSporT, its `div` number: what the TNAuthList must cover).
+    pub(super) orig_tn: TelephoneNumber,
 }
 
 impl Pending {
@@ -155,7 +156,7 @@ impl std::fmt::Debug for Verifier {
 /// fetcher refuses the rest anyway; saying so here names the real problem).
 /// Parsed with `http::Uri` (RFC 3986), so the core does not need the WHATWG
 /// `url` crate; the fetcher parses the same string again before any request.
-fn check_url(info: &str) -> Result<(), VerifyError> {
+pub(super) fn check_url(info: &str) -> Result<(), VerifyError> {
     let invalid = |reason: String| VerifyError::InfoInvalid {
         info: info.to_owned(),
         reason,
@@ -813,7 +814,7 @@ impl Verifier {
     /// What a failure report shows: the header and claims as far as they
     /// decode (unverified). Built only on the failure path, so a passing call
     /// never copies them.
-    fn failure_for(&self, identity: &IdentityHeader, error: VerifyError) -> Failure {
+    pub(super) fn failure_for(&self, identity: &IdentityHeader, error: VerifyError) -> Failure {
         let mut fail = Failure::bare(error);
         fail.ppt = identity.ppt.clone();
         if let Ok(Token::Full(p)) = Token::parse(&identity.token, &self.limits) {
