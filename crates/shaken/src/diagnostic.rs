@@ -1108,6 +1108,7 @@ mod samples {
                 source: tn_error(),
             },
             E::HiInvalid { hi: s() },
+            E::TargetNotTn { uri: s() },
             E::Unsigned,
             E::NothingToDivert { dest: s() },
             E::Sip(crate::sip::SipVerifyError::NegativeIat { iat: -1 }),

@@ -327,6 +327,12 @@ pub enum DivSignError {
         #[source]
         source: crate::tn::TnError,
     },
+    /// The Request-URI (the new target) is not a telephone number.
+    #[error("the Request-URI {uri:?} is not a telephone number; SHAKEN diverts to numbers only")]
+    TargetNotTn {
+        /// The URI.
+        uri: String,
+    },
     /// `hi` is not a History-Info index.
     #[error("hi {hi:?} is not a History-Info index (digits and dots, e.g. 1.2.1)")]
     HiInvalid {
@@ -359,6 +365,7 @@ impl crate::diagnostic::Diagnostic for DivSignError {
             DivSignError::DestUnchanged { .. } => "div-sign-dest-unchanged",
             DivSignError::DestInvalid { .. } => "div-sign-dest-invalid",
             DivSignError::HiInvalid { .. } => "div-sign-hi-invalid",
+            DivSignError::TargetNotTn { .. } => "div-sign-target-not-tn",
             DivSignError::Unsigned => "div-sign-unsigned",
             DivSignError::NothingToDivert { .. } => "div-sign-nothing-to-divert",
             DivSignError::Sip(_) => "div-sign-sip-invalid",
@@ -371,6 +378,152 @@ impl crate::diagnostic::Diagnostic for DivSignError {
     fn verstat(&self) -> Option<crate::report::Verstat> {
         None
     }
+}
+
+/// The header of a `div` PASSporT (RFC 8946 §3).
+pub fn div_header(x5u: &str) -> crate::passport::Header {
+    let mut h = crate::passport::Header::shaken(x5u);
+    h.ppt = Some(PPT_DIV.into());
+    h
+}
+
+/// A signed `div` PASSporT.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SignedDiv {
+    /// The Identity header value (`token;info=<x5u>;alg=ES256;ppt=div`).
+    pub identity: String,
+    /// The PASSporT alone.
+    pub token: String,
+    /// The claims signed.
+    pub claims: Claims,
+}
+
+/// Read the PASSporT a call arrived with (an Identity value, or a bare
+/// token) for diverting it: its claims (unverified: the retargeting carrier
+/// SHOULD have verified it, RFC 8946 §4.1) and its type.
+pub fn incoming_claims(
+    value: &str,
+    limits: &crate::Limits,
+) -> Result<(Claims, Option<String>), DivSignError> {
+    let identity = crate::verify::parse_identity_or_token(value, limits)
+        .map_err(|e| DivSignError::Incoming(e.to_string()))?;
+    let passport = match crate::passport::Token::parse(&identity.token, limits) {
+        Ok(crate::passport::Token::Full(p)) => p,
+        Ok(crate::passport::Token::Compact { .. }) => {
+            return Err(DivSignError::Incoming(
+                "it is in compact form; a div needs the full PASSporT".into(),
+            ))
+        }
+        Err(e) => return Err(DivSignError::Incoming(e.to_string())),
+    };
+    let header = passport
+        .header()
+        .map_err(|e| DivSignError::Incoming(e.to_string()))?;
+    let ppt = header.ppt.clone().or(identity.ppt);
+    match ppt.as_deref() {
+        Some(crate::passport::PPT_SHAKEN | PPT_DIV | PPT_DIV_O) => {}
+        other => {
+            return Err(DivSignError::IncomingPpt {
+                ppt: other.unwrap_or("(none)").to_owned(),
+            })
+        }
+    }
+    let claims = crate::passport::dangerous::claims(
+        &passport,
+        limits,
+        &crate::passport::ClaimsPolicy::default(),
+    )
+    .map_err(|e| DivSignError::Incoming(e.to_string()))?;
+    Ok((claims, ppt))
+}
+
+/// Sign a `div` PASSporT for a call that arrived with `previous` (its
+/// claims) and is retargeted to `new_dest` (RFC 8946 §3, §4.1): `div` is the
+/// first telephone-number `dest` of `previous` (the destination the
+/// retargeting changed).
+pub fn sign_div(
+    previous: &Claims,
+    new_dest: &str,
+    hi: Option<&str>,
+    signer: &dyn crate::crypto::Signer,
+    x5u: &str,
+    policy: &TnPolicy,
+) -> Result<SignedDiv, DivSignError> {
+    let target =
+        TelephoneNumber::parse(new_dest, policy).map_err(|source| DivSignError::DestInvalid {
+            value: new_dest.to_owned(),
+            source,
+        })?;
+    let from = previous.dest.tn.first().ok_or(DivSignError::NoDest)?.clone();
+    let claims = div_claims(previous, &from, &target, hi, policy)?;
+    let token = crate::passport::sign(&div_header(x5u), &claims, signer)?;
+    let identity = crate::identity::IdentityHeader {
+        token: token.clone(),
+        info: Some(x5u.to_owned()),
+        alg: Some(crate::passport::ALG_ES256.into()),
+        ppt: Some(PPT_DIV.into()),
+        params: vec![],
+    }
+    .to_string();
+    Ok(SignedDiv {
+        identity,
+        token,
+        claims,
+    })
+}
+
+/// Retarget a signed SIP request (RFC 8946 §4.1): its Request-URI is the new
+/// target. Every Identity header is kept; one `div` PASSporT is added per
+/// PASSporT whose `dest` lacks the new target and that no `div` of the
+/// request already diverts (so on a second retargeting only the last `div`
+/// gets one). Returns the new message bytes.
+pub fn divert_request(
+    req: &crate::sip::SipRequest,
+    signer: &dyn crate::crypto::Signer,
+    x5u: &str,
+    hi: Option<&str>,
+    limits: &crate::Limits,
+    policy: &TnPolicy,
+) -> Result<Vec<u8>, DivSignError> {
+    let uri = req.request_uri();
+    let target = match PartyId::from_uri(uri, policy) {
+        PartyId::Tn(t) => t,
+        PartyId::Uri(u) => return Err(DivSignError::TargetNotTn { uri: u }),
+    };
+    let values = req.identity_headers();
+    if values.is_empty() {
+        return Err(DivSignError::Unsigned);
+    }
+    let mut incoming = Vec::with_capacity(values.len());
+    for v in &values {
+        incoming.push(incoming_claims(v, limits)?);
+    }
+    // The `div` values the request already carries: a PASSporT whose dest
+    // holds one of them was diverted already.
+    let diverted: Vec<Orig> = incoming
+        .iter()
+        .filter(|(_, ppt)| is_div_ppt(ppt.as_deref()))
+        .filter_map(|(c, _)| c.extra.get("div"))
+        .filter_map(|v| DivClaim::from_json(v).ok().map(|(d, _)| d.id))
+        .collect();
+    let mut lines = Vec::new();
+    for (claims, _) in &incoming {
+        if dest_holds_party(&claims.dest, &PartyId::Tn(target.clone()), policy) {
+            continue;
+        }
+        if diverted.iter().any(|d| dest_holds(&claims.dest, d, policy)) {
+            continue;
+        }
+        let signed = sign_div(claims, target.as_str(), hi, signer, x5u, policy)?;
+        lines.push(format!("Identity: {}", signed.identity));
+    }
+    if lines.is_empty() {
+        return Err(DivSignError::NothingToDivert {
+            dest: target.to_string(),
+        });
+    }
+    Ok(req.with_headers_added(&lines))
 }
 
 // ---------------------------------------------------------------------------
@@ -933,5 +1086,666 @@ fn hop_of(
         hi: div_hi(e),
         signer: e.report.signer.clone(),
         reason: e.report.reason.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::cert::{parse_chain, Certificate, TnEntry, TrustAnchors};
+    use crate::crypto::KeySigner;
+    use crate::identity::IdentityHeader;
+    use crate::passport::{Attestation, Header, Token};
+    use crate::pki::{LabPki, LabPkiOptions, LeafOptions};
+    use crate::report::Verstat;
+    use crate::sip::{sign_request, verify_request, SipReport, SipRequest};
+    use crate::verify::{Verifier, VerifyPolicy};
+    use crate::Limits;
+    use std::sync::Arc;
+
+    const NOW: i64 = 1_471_375_418;
+    const X5U_A: &str = "https://cert.carrier-a.example/a.pem";
+    const X5U_B: &str = "https://cert.carrier-b.example/b.pem";
+    const ORIGID: &str = "123e4567-e89b-12d3-a456-426655440000";
+    const TEL: &[u8] = include_bytes!("../../../tests/data/sip/invite-tel.txt");
+
+    // RFC 8946 Appendix A and the §3/§5 examples (specs §9.2 B.4).
+    const RFC_KEY: &str = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIFKCsFZ4Wsw3ZpBxgc4Z0sOjaXDdMk07Ny1fKg6OntAkoAoGCCqGSM49\nAwEHoUQDQgAEmzGM1VsO+3IqbMF54rQMaYKQftO4hUYm9wv5wutLgEd9FsiTy3+4\n+Wa2O7pffOXPC0QzO+yD8hGEXGP/2mZo6w==\n-----END EC PRIVATE KEY-----\n";
+    const RFC_PUB: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEmzGM1VsO+3IqbMF54rQMaYKQftO4\nhUYm9wv5wutLgEd9FsiTy3+4+Wa2O7pffOXPC0QzO+yD8hGEXGP/2mZo6w==\n-----END PUBLIC KEY-----\n";
+    const RFC_DIV: &str = "eyJhbGciOiJFUzI1NiIsInBwdCI6ImRpdiIsInR5cCI6InBhc3Nwb3J0IiwieDV1IjoiaHR0cHM6Ly93d3cuZXhhbXBsZS5jb20vY2VydC5jZXIifQ.eyJkZXN0Ijp7InRuIjpbIjEyMTU1NTUxMjE0Il19LCJkaXYiOnsidG4iOiIxMjE1NTU1NTEyMTMifSwiaWF0IjoxNDQzMjA4MzQ1LCJvcmlnIjp7InRuIjoiMTIxNTU1NTEyMTIifX0.xBHWipDEEJ8a6TsdX6xUXAnblsFiGUiAxwLiv0HLC9IICj6eG9jQd6WzeSSjHRBwxmChHhVIiMTSqIlk3yCNkg";
+    const RFC_ORIG: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6InBhc3Nwb3J0IiwieDV1IjoiaHR0cHM6Ly93d3cuZXhhbXBsZS5jb20vY2VydC5jZXIifQ.eyJkZXN0Ijp7InRuIjpbIjEyMTU1NTUxMjEzIl19LCJpYXQiOjE0NDMyMDgzNDUsIm9yaWciOnsidG4iOiIxMjE1NTU1MTIxMiJ9fQ.1bEzkzcNbKvgz4QoMx0_DJ2T8qFMDC1sPqHPXl1WvbauzRJRvYlZqQ0qgGTlS8tJ_wXjVe07Z3wvDrdApHhhYw";
+    const RFC_DIV_O: &str = "eyJhbGciOiJFUzI1NiIsInBwdCI6ImRpdi1vIiwidHlwIjoicGFzc3BvcnQiLCJ4NXUiOiJodHRwczovL3d3dy5leGFtcGxlLmNvbS9jZXJ0LmNlciJ9.eyJkZXN0Ijp7InRuIjoiMTIxNTU1NTEyMTQifSwiZGl2Ijp7InRuIjoiMTIxNTU1NTUxMjEzIn0sImlhdCI6MTQ0MzIwODM0NSwib3B0IjoiZXlKaGJHY2lPaUpGVXpJMU5pSXNJblI1Y0NJNkluQmhjM053YjNKMElpd2llRFYxSWpvaWFIUjBjSE02THk5M2QzY3VaWGhoYlhCc1pTNWpiMjB2WTJWeWRDNWpaWElpZlEuZXlKa1pYTjBJanA3SW5SdUlqcGJJakV5TVRVMU5UVXhNakV6SWwxOUxDSnBZWFFpT2pFME5ETXlNRGd6TkRVc0ltOXlhV2NpT25zaWRHNGlPaUl4TWpFMU5UVTFNVEl4TWlKOWZRLjFiRXpremNOYkt2Z3o0UW9NeDBfREoyVDhxRk1EQzFzUHFIUFhsMVd2YmF1elJKUnZZbFpxUTBxZ0dUbFM4dEpfd1hqVmUwN1ozd3ZEcmRBcEhoaFl3Iiwib3JpZyI6eyJ0biI6IjEyMTU1NTUxMjEyIn19.CHeA9wRnthl7paMe6rP0TARpmFCXjmi_vF_HRz2O_oulB_R-G9xZNiLVvmvHv4gk6LILaDV2y2VtHTLIEgmHig";
+
+    fn full(token: &str) -> crate::passport::UnverifiedPassport {
+        match Token::parse(token, &Limits::default()).unwrap() {
+            Token::Full(p) => p,
+            Token::Compact { .. } => panic!("compact"),
+        }
+    }
+
+    fn claims_of(token: &str) -> Claims {
+        crate::passport::dangerous::claims(
+            &full(token),
+            &Limits::default(),
+            &crate::passport::ClaimsPolicy::default(),
+        )
+        .unwrap()
+    }
+
+    fn passed(ppt: &str) -> Report {
+        let mut r = Report::unverified();
+        r.verstat = Verstat::Passed;
+        r.ppt = Some(ppt.into());
+        r
+    }
+
+    fn policy() -> ChainPolicy<'static> {
+        static TN: std::sync::OnceLock<TnPolicy> = std::sync::OnceLock::new();
+        ChainPolicy {
+            tn: TN.get_or_init(TnPolicy::default),
+            max_div: DEFAULT_MAX_DIV,
+        }
+    }
+
+    /// The RFC's own div example: its signature verifies with the Appendix A
+    /// key, its claims read, and its `div.tn` (121555551213, one 5 too
+    /// many) is not the original `dest` (12155551213): a strict chain check
+    /// rejects the pair, naming the div as unlinked.
+    #[test]
+    fn rfc_vector_div_tn_has_a_digit_too_many() {
+        let key = crate::crypto::public_point_from_pem(RFC_PUB).unwrap();
+        full(RFC_DIV).verify_signature(&key).unwrap();
+        full(RFC_ORIG).verify_signature(&key).unwrap();
+        let div = claims_of(RFC_DIV);
+        let (d, opt, warnings) = DivClaim::from_claims(&div, PPT_DIV).unwrap();
+        assert_eq!(d.id, Orig::Tn("121555551213".into()));
+        assert!(opt.is_none() && warnings.is_empty());
+        let entries = [
+            ChainEntry {
+                index: 0,
+                claims: Some(claims_of(RFC_ORIG)),
+                report: passed("shaken"),
+            },
+            ChainEntry {
+                index: 1,
+                claims: Some(div),
+                report: passed("div"),
+            },
+        ];
+        let target = PartyId::from_uri("tel:+12155551214", &TnPolicy::default());
+        let d = check_chain(&entries, Some(&target), &policy()).unwrap();
+        assert_eq!(d.verdict, DivVerdict::Invalid);
+        let reason = d.reason.unwrap();
+        assert_eq!(reason.id, "div-unlinked");
+        assert!(reason.detail.contains("121555551213"), "{}", reason.detail);
+        assert_eq!(d.hops.len(), 1);
+        assert_eq!(d.hops[0].from.as_deref(), Some("121555551213"));
+        assert_eq!(d.hops[0].reason.as_ref().unwrap().id, "div-unlinked");
+
+        // The same div re-signed with the Appendix A key and the digit
+        // removed links, and the chain is valid.
+        let signer = KeySigner::from_pem(RFC_KEY).unwrap();
+        let fixed = sign_div(
+            &claims_of(RFC_ORIG),
+            "+12155551214",
+            None,
+            &signer,
+            "https://www.example.com/cert.cer",
+            &TnPolicy::default(),
+        )
+        .unwrap();
+        full(&fixed.token).verify_signature(&key).unwrap();
+        let mut entries = entries;
+        entries[1].claims = Some(fixed.claims);
+        let d = check_chain(&entries, Some(&target), &policy()).unwrap();
+        assert_eq!(d.verdict, DivVerdict::Valid, "{:?}", d.reason);
+        assert_eq!(d.hops[0].from.as_deref(), Some("12155551213"));
+        assert_eq!(d.hops[0].to.as_deref(), Some("12155551214"));
+    }
+
+    /// The RFC's div-o: its signature verifies, `opt` holds the original,
+    /// and its `dest.tn` is a string, which strict claims refuse.
+    #[test]
+    fn rfc_vector_div_o() {
+        let key = crate::crypto::public_point_from_pem(RFC_PUB).unwrap();
+        let p = full(RFC_DIV_O);
+        p.verify_signature(&key).unwrap();
+        let e = crate::passport::dangerous::claims(
+            &p,
+            &Limits::default(),
+            &crate::passport::ClaimsPolicy::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("dest.tn"), "{e}");
+        let id = IdentityHeader {
+            token: RFC_DIV_O.into(),
+            info: Some("https://www.example.com/cert.cer".into()),
+            alg: None,
+            ppt: Some(PPT_DIV_O.into()),
+            params: vec![],
+        };
+        let nested = crate::verify::nested_opt(&id, &Limits::default(), 5).unwrap();
+        assert_eq!(nested.len(), 1);
+        assert_eq!(nested[0].token, RFC_ORIG);
+        assert_eq!(nested[0].ppt, None);
+        assert_eq!(
+            nested[0].info.as_deref(),
+            Some("https://www.example.com/cert.cer")
+        );
+        assert!(matches!(
+            crate::verify::nested_opt(&id, &Limits::default(), 0),
+            Err(DivError::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn div_claim_is_read_strictly() {
+        let read = |v: &str| DivClaim::from_json(&serde_json::from_str(v).unwrap());
+        assert!(read(r#"{"tn":"12125550143","hi":"1.2.1"}"#).is_ok());
+        let (d, w) = read(r#"{"tn":"12125550143","reason":"unconditional"}"#).unwrap();
+        assert!(d.extra.contains_key("reason"));
+        assert!(w[0].starts_with("div-member-unknown"), "{w:?}");
+        for bad in [
+            r#""12125550143""#,
+            r#"{}"#,
+            r#"{"tn":["12125550143"]}"#,
+            r#"{"tn":"1","uri":"sip:a@b"}"#,
+            r#"{"tn":""}"#,
+            r#"{"tn":"1","hi":1}"#,
+        ] {
+            assert!(
+                matches!(read(bad), Err(DivError::Invalid { .. })),
+                "{bad} was accepted"
+            );
+        }
+        let mut c = Claims::shaken(Attestation::A, "1", vec!["2".into()], 1, ORIGID);
+        c.extra.insert("div".into(), serde_json::json!({"tn": "2"}));
+        assert!(matches!(
+            DivClaim::from_claims(&c, PPT_DIV),
+            Err(DivError::ForbiddenClaim { .. })
+        ));
+        c.attest = None;
+        c.origid = None;
+        assert!(DivClaim::from_claims(&c, PPT_DIV).is_ok());
+        assert!(matches!(
+            DivClaim::from_claims(&c, PPT_DIV_O),
+            Err(DivError::OptInvalid { .. })
+        ));
+        c.extra.insert("rcd".into(), serde_json::json!({}));
+        assert!(matches!(
+            DivClaim::from_claims(&c, PPT_DIV),
+            Err(DivError::ForbiddenClaim { claim }) if claim == "rcd"
+        ));
+        c.extra.remove("rcd");
+        c.extra.remove("div");
+        assert!(matches!(
+            DivClaim::from_claims(&c, PPT_DIV),
+            Err(DivError::Missing)
+        ));
+    }
+
+    #[test]
+    fn signing_refuses_what_rfc_8946_forbids() {
+        let p = TnPolicy::default();
+        let c = Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            NOW,
+            ORIGID,
+        );
+        let t = |s: &str| TelephoneNumber::parse(s, &p).unwrap();
+        assert!(matches!(
+            div_claims(&c, "12125550143", &t("+12125550143"), None, &p),
+            Err(DivSignError::DestUnchanged { .. })
+        ));
+        assert!(matches!(
+            div_claims(&c, "12125550143", &t("+12125550199"), Some("1;2"), &p),
+            Err(DivSignError::HiInvalid { .. })
+        ));
+        let d = div_claims(&c, "12125550143", &t("+12125550199"), Some("1.2"), &p).unwrap();
+        assert_eq!(
+            crate::json::canonical(&d.to_json()),
+            r#"{"dest":{"tn":["12125550199"]},"div":{"hi":"1.2","tn":"12125550143"},"iat":1471375418,"orig":{"tn":"12155550121"}}"#
+        );
+    }
+
+    // ---- two carriers, whole SIP requests ----
+
+    struct Carriers {
+        verifier: Verifier,
+        a: KeySigner,
+        b: KeySigner,
+        chain_a: Arc<Vec<Certificate>>,
+        chain_b: Arc<Vec<Certificate>>,
+        /// Carrier C: its certificate covers one number only (12125550100).
+        c: KeySigner,
+        chain_c: Arc<Vec<Certificate>>,
+    }
+
+    const X5U_C: &str = "https://cert.carrier-c.example/c.pem";
+
+    fn carriers() -> Carriers {
+        let pki = LabPki::generate(&LabPkiOptions::new(NOW - 86_400, NOW + 86_400)).unwrap();
+        let mut anchors = TrustAnchors::new();
+        anchors.add_pem(pki.root.cert_pem.as_bytes()).unwrap();
+        let l = Limits::default();
+        let chain = |leaf: &str| {
+            Arc::new(parse_chain(format!("{leaf}{}", pki.ca.cert_pem).as_bytes(), &l).unwrap())
+        };
+        let mut ob = LeafOptions::new(NOW - 3600, NOW + 3600);
+        ob.spc = Some("5678".into());
+        let b = pki.issue_leaf(&ob).unwrap();
+        let mut oc = LeafOptions::new(NOW - 3600, NOW + 3600);
+        oc.spc = Some("9012".into());
+        oc.tns = vec![TnEntry::One("12125550100".into())];
+        let c = pki.issue_leaf(&oc).unwrap();
+        Carriers {
+            verifier: Verifier::new(anchors),
+            a: KeySigner::from_pem(&pki.leaf.key_pem).unwrap(),
+            chain_a: chain(&pki.leaf.cert_pem),
+            b: KeySigner::from_pem(&b.key_pem).unwrap(),
+            chain_b: chain(&b.cert_pem),
+            c: KeySigner::from_pem(&c.key_pem).unwrap(),
+            chain_c: chain(&c.cert_pem),
+        }
+    }
+
+    fn parse(b: &[u8]) -> SipRequest {
+        SipRequest::parse(b, &Limits::default()).unwrap()
+    }
+
+    /// The message with its Request-URI user part set to `tn`.
+    fn retarget(req: &SipRequest, tn: &str) -> SipRequest {
+        let text = String::from_utf8(req.as_bytes().to_vec()).unwrap();
+        let (line, rest) = text.split_once("\r\n").unwrap();
+        let host = line.split_once('@').unwrap().1;
+        parse(format!("INVITE sip:{tn}@{host}\r\n{rest}").as_bytes())
+    }
+
+    impl Carriers {
+        fn signed(&self) -> SipRequest {
+            let out = sign_request(
+                &parse(TEL),
+                &self.a,
+                X5U_A,
+                Attestation::A,
+                NOW,
+                ORIGID,
+                &TnPolicy::default(),
+            )
+            .unwrap();
+            parse(&out)
+        }
+        fn divert(&self, req: &SipRequest, to: &str, by: &KeySigner, x5u: &str) -> SipRequest {
+            let req = retarget(req, to);
+            parse(
+                &divert_request(
+                    &req,
+                    by,
+                    x5u,
+                    None,
+                    &Limits::default(),
+                    &TnPolicy::default(),
+                )
+                .unwrap(),
+            )
+        }
+        fn verify(&self, req: &SipRequest) -> SipReport {
+            self.verify_with(&self.verifier, req)
+        }
+        fn verify_with(&self, v: &Verifier, req: &SipRequest) -> SipReport {
+            verify_request(v, req, NOW, |url| match url {
+                X5U_A => Ok(self.chain_a.clone()),
+                X5U_B => Ok(self.chain_b.clone()),
+                X5U_C => Ok(self.chain_c.clone()),
+                other => panic!("unexpected x5u {other}"),
+            })
+        }
+    }
+
+    fn with_identities(req: &SipRequest, values: &[String]) -> SipRequest {
+        let bare = parse(&req.without_header("identity"));
+        let lines: Vec<String> = values.iter().map(|v| format!("Identity: {v}")).collect();
+        parse(&bare.with_headers_added(&lines))
+    }
+
+    fn div_reason(r: &SipReport) -> String {
+        r.diversion
+            .as_ref()
+            .and_then(|d| d.reason.as_ref())
+            .map(|r| r.id.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn one_hop_by_another_carrier_is_valid() {
+        let c = carriers();
+        let signed = c.signed();
+        let plain = c.verify(&signed);
+        assert!(plain.passed());
+        assert!(plain.diversion.is_none());
+        let diverted = c.divert(&signed, "+12125550199", &c.b, X5U_B);
+        assert_eq!(diverted.identity_headers().len(), 2);
+        let r = c.verify(&diverted);
+        assert!(r.passed(), "{:?}", r.overall.reason);
+        let d = r.diversion.clone().unwrap();
+        assert_eq!(d.verdict, DivVerdict::Valid, "{:?}", d.reason);
+        assert_eq!(d.hops.len(), 1);
+        assert_eq!(d.hops[0].from.as_deref(), Some("12125550143"));
+        assert_eq!(d.hops[0].to.as_deref(), Some("12125550199"));
+        assert_eq!(
+            d.hops[0].signer.as_ref().unwrap().spc.as_deref(),
+            Some("5678")
+        );
+        assert_eq!(d.target.as_deref(), Some("12125550199"));
+        // The div PASSporT passed on its own and does not decide the call.
+        assert!(r.passports[1].report.passed());
+        assert_eq!(r.overall.attest, Some(Attestation::A));
+        assert_eq!(r.overall.ppt.as_deref(), Some("shaken"));
+        // The To header was left as it was: no dest warning, no mismatch.
+        assert!(!r
+            .overall
+            .warnings
+            .iter()
+            .any(|w| w.starts_with(crate::verify::DEST_NOT_COMPARED)));
+        // JSON: the diversion object as issue 15 spells it.
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["diversion"]["verdict"], "valid");
+        assert_eq!(j["diversion"]["hops"][0]["from"], "12125550143");
+        assert_eq!(j["diversion"]["hops"][0]["signer"]["spc"], "5678");
+        assert!(j["diversion"]["reason"].is_null());
+        assert!(serde_json::to_value(&plain).unwrap().get("diversion").is_none());
+    }
+
+    #[test]
+    fn two_hops_in_any_order_and_a_changed_to() {
+        let c = carriers();
+        let one = c.divert(&c.signed(), "+12125550199", &c.b, X5U_B);
+        let two = c.divert(&one, "+12125550177", &c.a, X5U_A);
+        // Only the last div got a new one.
+        assert_eq!(two.identity_headers().len(), 3);
+        let r = c.verify(&two);
+        let d = r.diversion.clone().unwrap();
+        assert_eq!(d.verdict, DivVerdict::Valid, "{:?}", d.reason);
+        let path: Vec<_> = d
+            .hops
+            .iter()
+            .map(|h| (h.from.clone().unwrap(), h.to.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            path,
+            [
+                ("12125550143".to_owned(), "12125550199".to_owned()),
+                ("12125550199".to_owned(), "12125550177".to_owned())
+            ]
+        );
+        // Any header order.
+        let mut values: Vec<String> = two
+            .identity_headers()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        values.reverse();
+        let reversed = with_identities(&two, &values);
+        let r = c.verify(&reversed);
+        assert!(r.passed());
+        assert_eq!(r.diversion.as_ref().unwrap().verdict, DivVerdict::Valid);
+        assert_eq!(r.diversion.as_ref().unwrap().hops[0].index, 1);
+        // The To header rewritten to the new target: the shaken dest does not
+        // hold it, and the valid chain carries the call.
+        let to = parse(&two.without_header("to"));
+        let to = parse(&to.with_headers_added(&["To: <tel:+12125550177>".to_owned()]));
+        let r = c.verify(&to);
+        assert!(r.passed(), "{:?}", r.overall.reason);
+        assert!(r
+            .overall
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("dest-through-div")));
+        // Without the last div the chain ends at 12125550199: the same call
+        // fails dest-mismatch, naming the chain.
+        let values: Vec<String> = to.identity_headers()[..2]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let r = c.verify(&with_identities(&to, &values));
+        assert!(!r.passed());
+        let reason = r.overall.reason.clone().unwrap();
+        assert_eq!((reason.id.as_str(), reason.code), ("dest-mismatch", 438));
+        assert!(reason.detail.contains("div-target-mismatch"), "{}", reason.detail);
+        assert_eq!(div_reason(&r), "div-target-mismatch");
+    }
+
+    /// A div PASSporT signed by `by` with these claims.
+    fn div_value(claims: &Claims, by: &KeySigner, x5u: &str) -> String {
+        let token = crate::passport::sign(&div_header(x5u), claims, by).unwrap();
+        format!("{token};info=<{x5u}>;alg=ES256;ppt=div")
+    }
+
+    fn shaken_claims() -> Claims {
+        Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            NOW,
+            ORIGID,
+        )
+    }
+
+    fn hop_claims(from: &str, to: &str) -> Claims {
+        let p = TnPolicy::default();
+        let mut prev = shaken_claims();
+        prev.dest.tn = vec![from.into()];
+        div_claims(
+            &prev,
+            from,
+            &TelephoneNumber::parse(to, &p).unwrap(),
+            None,
+            &p,
+        )
+        .unwrap()
+    }
+
+    /// Every kind of broken link, each named.
+    #[test]
+    fn every_broken_link_is_named() {
+        let c = carriers();
+        let signed = c.signed();
+        let shaken = signed.identity_headers()[0].to_owned();
+        let to_199 = retarget(&signed, "+12125550199");
+        let check = |values: Vec<String>, req: &SipRequest, want: &str, hop_want: Option<&str>| {
+            let r = c.verify(&with_identities(req, &values));
+            let d = r.diversion.clone().unwrap();
+            assert_ne!(d.verdict, DivVerdict::Valid, "{want}");
+            assert_eq!(div_reason(&r), want, "{:?}", d.reason);
+            if let Some(h) = hop_want {
+                assert!(
+                    d.hops.iter().any(|x| x.reason.as_ref().is_some_and(|r| r.id == h)),
+                    "{want}: no hop with {h}: {:?}",
+                    d.hops
+                );
+            }
+            // The Request-URI is not in the shaken dest: only a valid chain
+            // could carry the call, so it fails as a changed dest would.
+            assert!(!r.passed(), "{want}");
+            assert_eq!(
+                r.overall.reason.as_ref().map(|r| r.id.as_str()),
+                Some("dest-mismatch"),
+                "{want}"
+            );
+            r
+        };
+        // Unlinked: the div diverts from a number the shaken dest lacks.
+        check(
+            vec![shaken.clone(), div_value(&hop_claims("12125550111", "+12125550199"), &c.b, X5U_B)],
+            &to_199,
+            "div-unlinked",
+            Some("div-unlinked"),
+        );
+        // A hop whose signature does not verify.
+        let good = div_value(&hop_claims("12125550143", "+12125550199"), &c.b, X5U_B);
+        let (tok, params) = good.split_once(';').unwrap();
+        let (hp, sig) = tok.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        let bad = format!("{hp}.{flipped}{};{params}", &sig[1..]);
+        check(vec![shaken.clone(), bad], &to_199, "div-hop-invalid", Some("signature-invalid"));
+        // A hop with another orig.
+        let mut other = hop_claims("12125550143", "+12125550199");
+        other.orig = Orig::Tn("12155550999".into());
+        check(
+            vec![shaken.clone(), div_value(&other, &c.b, X5U_B)],
+            &to_199,
+            "div-orig-mismatch",
+            Some("div-orig-mismatch"),
+        );
+        // The chain ends elsewhere than the Request-URI.
+        check(
+            vec![shaken.clone(), good.clone()],
+            &retarget(&signed, "+12125550188"),
+            "div-target-mismatch",
+            Some("div-target-mismatch"),
+        );
+        // A stale div.
+        let mut stale = hop_claims("12125550143", "+12125550199");
+        stale.iat = NOW - 3600;
+        check(
+            vec![shaken.clone(), div_value(&stale, &c.b, X5U_B)],
+            &to_199,
+            "div-hop-invalid",
+            Some("iat-stale"),
+        );
+        // A div that copied attest and origid.
+        let mut copied = hop_claims("12125550143", "+12125550199");
+        copied.attest = Some(Attestation::A);
+        copied.origid = Some(ORIGID.into());
+        check(
+            vec![shaken.clone(), div_value(&copied, &c.b, X5U_B)],
+            &to_199,
+            "div-hop-invalid",
+            Some("div-claim-forbidden"),
+        );
+        // A div signed with a certificate that does not cover the div number.
+        check(
+            vec![shaken.clone(), div_value(&hop_claims("12125550143", "+12125550199"), &c.c, X5U_C)],
+            &to_199,
+            "div-hop-invalid",
+            Some("tn-not-authorized"),
+        );
+        // Six divs: over the limit of five.
+        let mut six = vec![shaken.clone()];
+        let mut from = "12125550143".to_owned();
+        for i in 0..6 {
+            let to = format!("+1212555017{i}");
+            six.push(div_value(&hop_claims(&from, &to), &c.b, X5U_B));
+            from = to.trim_start_matches('+').to_owned();
+        }
+        check(six.clone(), &retarget(&signed, "+12125550175"), "div-too-many", None);
+        // ... and five are fine.
+        let r = c.verify(&with_identities(&retarget(&signed, "+12125550174"), &six[..6]));
+        assert_eq!(r.diversion.unwrap().verdict, DivVerdict::Valid);
+        // A configurable limit.
+        let mut l = Limits::default();
+        l.max_div = 1;
+        let v = c.verifier.clone().with_limits(l);
+        let r = c.verify_with(&v, &with_identities(&retarget(&signed, "+12125550171"), &six[..3]));
+        assert_eq!(div_reason(&r), "div-too-many");
+        // The shaken PASSporT broken: the chain has no valid origin, and
+        // the call fails on it.
+        let (tok, params) = shaken.split_once(';').unwrap();
+        let (hp, sig) = tok.rsplit_once('.').unwrap();
+        let flipped = if sig.starts_with('A') { "B" } else { "A" };
+        let broken = format!("{hp}.{flipped}{};{params}", &sig[1..]);
+        let r = c.verify(&with_identities(&to_199, &[broken, good.clone()]));
+        assert!(!r.passed());
+        assert_eq!(div_reason(&r), "div-origin-invalid");
+        // Only a div: incomplete, and the call is unsigned for SHAKEN.
+        let r = c.verify(&with_identities(&to_199, std::slice::from_ref(&good)));
+        let d = r.diversion.clone().unwrap();
+        assert_eq!(d.verdict, DivVerdict::Incomplete);
+        assert_eq!(div_reason(&r), "div-no-origin");
+        assert_eq!(
+            r.overall.reason.as_ref().map(|r| r.id.as_str()),
+            Some("no-shaken-passport")
+        );
+    }
+
+    /// A call whose To was changed to the new target fails dest-mismatch
+    /// unless the chain is valid: a broken chain never carries it.
+    #[test]
+    fn a_broken_chain_never_carries_a_changed_to() {
+        let c = carriers();
+        let signed = c.signed();
+        let shaken = signed.identity_headers()[0].to_owned();
+        let req = retarget(&signed, "+12125550199");
+        let req = parse(&req.without_header("to"));
+        let req = parse(&req.with_headers_added(&["To: <tel:+12125550199>".to_owned()]));
+        let good = div_value(&hop_claims("12125550143", "+12125550199"), &c.b, X5U_B);
+        assert!(c.verify(&with_identities(&req, &[shaken.clone(), good])).passed());
+        let unlinked = div_value(&hop_claims("12125550111", "+12125550199"), &c.b, X5U_B);
+        let r = c.verify(&with_identities(&req, &[shaken, unlinked]));
+        assert!(!r.passed());
+        assert_eq!(
+            r.overall.reason.as_ref().map(|r| r.id.as_str()),
+            Some("dest-mismatch")
+        );
+    }
+
+    /// `div-o`: the previous PASSporT nested in `opt` is verified as well.
+    #[test]
+    fn div_o_nests_the_previous_passport() {
+        let c = carriers();
+        let signed = c.signed();
+        let shaken_value = signed.identity_headers()[0].to_owned();
+        let shaken_token = shaken_value.split_once(';').unwrap().0.to_owned();
+        let mut claims = hop_claims("12125550143", "+12125550199");
+        claims
+            .extra
+            .insert("opt".into(), Value::String(shaken_token.clone()));
+        let mut h = div_header(X5U_B);
+        h.ppt = Some(PPT_DIV_O.into());
+        let token = crate::passport::sign(&h, &claims, &c.b).unwrap();
+        let value = format!("{token};info=<{X5U_B}>;alg=ES256;ppt=div-o");
+        let req = with_identities(&retarget(&signed, "+12125550199"), &[value]);
+        let r = c.verify(&req);
+        let d = r.diversion.clone().unwrap();
+        assert_eq!(d.verdict, DivVerdict::Valid, "{:?}", d.reason);
+        assert_eq!(d.hops[0].ppt.as_deref(), Some("div-o"));
+        // The call's verdict still needs a shaken Identity header.
+        assert!(!r.passed());
+        // A div-o without opt is refused.
+        claims.extra.remove("opt");
+        let token = crate::passport::sign(&h, &claims, &c.b).unwrap();
+        let value = format!("{token};info=<{X5U_B}>;alg=ES256;ppt=div-o");
+        let r = c.verify(&with_identities(&retarget(&signed, "+12125550199"), &[shaken_value, value]));
+        assert_eq!(div_reason(&r), "div-hop-invalid");
+        assert!(r.diversion.unwrap().hops[0]
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.id == "div-opt-invalid"));
+    }
+
+    #[test]
+    fn divert_request_needs_a_signed_call_and_a_new_target() {
+        let c = carriers();
+        let l = Limits::default();
+        let p = TnPolicy::default();
+        assert!(matches!(
+            divert_request(&parse(TEL), &c.b, X5U_B, None, &l, &p),
+            Err(DivSignError::Unsigned)
+        ));
+        assert!(matches!(
+            divert_request(&c.signed(), &c.b, X5U_B, None, &l, &p),
+            Err(DivSignError::NothingToDivert { .. })
+        ));
+        let text = String::from_utf8(c.signed().as_bytes().to_vec()).unwrap();
+        let alice = text.replacen("INVITE sip:+12125550143@", "INVITE sip:alice@", 1);
+        assert!(matches!(
+            divert_request(&parse(alice.as_bytes()), &c.b, X5U_B, None, &l, &p),
+            Err(DivSignError::TargetNotTn { .. })
+        ));
+        let _ = VerifyPolicy::default();
+        let _: Option<Header> = None;
     }
 }

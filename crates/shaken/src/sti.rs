@@ -160,6 +160,48 @@ impl StiAs {
     }
 }
 
+/// Diverted calls (RFC 8946): the same key signs `div` PASSporTs.
+impl StiAs {
+    /// Sign a `div` PASSporT for a call that arrived with `incoming` (an
+    /// Identity value or a bare shaken/div token) and is retargeted to
+    /// `new_dest`: `orig` and `iat` copied, `div` the incoming destination,
+    /// `dest` the new target, `hi` if given, and no other claim.
+    pub fn sign_div(
+        &self,
+        incoming: &str,
+        new_dest: &str,
+        hi: Option<&str>,
+    ) -> Result<crate::div::SignedDiv, crate::div::DivSignError> {
+        let (previous, _) = crate::div::incoming_claims(incoming, &crate::Limits::default())?;
+        crate::div::sign_div(
+            &previous,
+            new_dest,
+            hi,
+            self.signer.as_ref(),
+            &self.x5u,
+            &self.policy.tn,
+        )
+    }
+
+    /// Retarget a signed SIP request to its Request-URI (RFC 8946 §4.1):
+    /// keeps every Identity header and adds one `div` per PASSporT that
+    /// needs one ([`crate::div::divert_request`]).
+    pub fn divert_sip(
+        &self,
+        req: &crate::sip::SipRequest,
+        hi: Option<&str>,
+    ) -> Result<Vec<u8>, crate::div::DivSignError> {
+        crate::div::divert_request(
+            req,
+            self.signer.as_ref(),
+            &self.x5u,
+            hi,
+            &crate::Limits::default(),
+            &self.policy.tn,
+        )
+    }
+}
+
 /// Why a signing request was not signed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -833,14 +833,15 @@ mod tests {
         format!("{hp}.{};{rest}", String::from_utf8(sig).unwrap())
     }
 
-    /// A `div` PASSporT next to the shaken one: unsupported, never decisive.
+    /// A PASSporT of a type this verifier does not check (`rph`) next to
+    /// the shaken one: unsupported, never decisive.
     #[test]
     fn unsupported_ppt_does_not_decide() {
         let lab = lab();
         let signed = lab.sign(TEL);
         let good = signed.identity_headers()[0].to_owned();
         let mut h = Header::shaken(X5U);
-        h.ppt = Some("div".into());
+        h.ppt = Some("rph".into());
         let claims = Claims::shaken(
             Attestation::A,
             "12155550121",
@@ -849,14 +850,14 @@ mod tests {
             ORIGID,
         );
         let div = passport::sign(&h, &claims, &lab.signer()).unwrap();
-        let div = tamper(&format!("{div};info=<{X5U}>;ppt=div"));
+        let div = tamper(&format!("{div};info=<{X5U}>;ppt=rph"));
         // Comma list in one header, div first.
         let req = parse(&parse(TEL).with_headers_added(&[format!("Identity: {div}, {good}")]));
         let r = lab.verify(&lab.verifier(), &req, NOW);
         assert!(r.passed(), "{:?}", r.overall.reason);
         assert_eq!(r.passports.len(), 2);
         assert!(!r.passports[0].supported);
-        assert_eq!(r.passports[0].ppt.as_deref(), Some("div"));
+        assert_eq!(r.passports[0].ppt.as_deref(), Some("rph"));
         assert!(r.passports[1].supported);
         // Only the div: the call is unsigned for SHAKEN.
         let req = parse(&parse(TEL).with_headers_added(&[format!("Identity: {div}")]));
