@@ -1712,8 +1712,9 @@ mod tests {
         let d = r.diversion.clone().unwrap();
         assert_eq!(d.verdict, DivVerdict::Valid, "{:?}", d.reason);
         assert_eq!(d.hops[0].ppt.as_deref(), Some("div-o"));
-        // The call's verdict still needs a shaken Identity header.
-        assert!(!r.passed());
+        // The shaken PASSporT nested in opt gives the caller-ID verdict.
+        assert!(r.passed(), "{:?}", r.overall.reason);
+        assert_eq!(r.overall.attest, Some(Attestation::A));
         // A div-o without opt is refused.
         claims.extra.remove("opt");
         let token = crate::passport::sign(&h, &claims, &c.b).unwrap();

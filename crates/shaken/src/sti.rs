@@ -615,6 +615,55 @@ mod online {
             })
         }
 
+        /// Verify several Identity values of one call, in any order: each
+        /// PASSporT, then the `div` chain (RFC 8946), which must end at
+        /// `target` (the Request-URI; `None`: the first called number of
+        /// `ctx`). A single `div-o` value carries its own chain in `opt`.
+        pub async fn verify_identities(
+            &self,
+            values: &[&str],
+            ctx: &CallContext,
+            target: Option<&crate::verify::PartyId>,
+        ) -> sip_verify::IdentitiesReport {
+            let mut asked: Vec<(Pending, CallContext)> = Vec::new();
+            sip_verify::verify_identities_staged(
+                &self.verifier,
+                values,
+                ctx,
+                target,
+                |pending, ctx| {
+                    asked.push((pending, ctx.clone()));
+                    Err(Box::new(Failure::new(VerifyError::NoIdentity)))
+                },
+            );
+            let mut results = Vec::with_capacity(asked.len());
+            for (pending, ctx) in asked {
+                results.push(self.complete_pending(pending, &ctx).await);
+            }
+            let mut results = results.into_iter();
+            sip_verify::verify_identities_staged(&self.verifier, values, ctx, target, |_, _| {
+                results
+                    .next()
+                    .unwrap_or_else(|| Err(Box::new(Failure::new(VerifyError::NoIdentity))))
+            })
+        }
+
+        /// [`verify_identities`](Self::verify_identities), blocking.
+        pub fn verify_identities_blocking(
+            &self,
+            values: &[&str],
+            ctx: &CallContext,
+            target: Option<&crate::verify::PartyId>,
+        ) -> sip_verify::IdentitiesReport {
+            sip_verify::verify_identities_staged(
+                &self.verifier,
+                values,
+                ctx,
+                target,
+                |pending, ctx| self.complete_pending_blocking(pending, ctx),
+            )
+        }
+
         /// Stage 2 of a PASSporT prepared by the caller (shaken:
         /// [`Verifier::prepare`]; div: [`Verifier::prepare_div`]): the chain
         /// from `cert`, the cache or the network, then CRLs.

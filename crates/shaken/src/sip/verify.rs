@@ -411,15 +411,73 @@ fn declared_ppt(identity: &IdentityHeader, limits: &crate::Limits) -> Option<Str
 type VerifyOne<'a> = dyn FnMut(&IdentityHeader, &CallContext, bool) -> Result<VerifiedPassport, Box<Failure>>
     + 'a;
 
-fn verify_core(
+/// The verification of several Identity values of one call (a SIP
+/// request's, a `--batch` request's, a REST request's): one report per
+/// value, the caller-ID verdict, and the `div` chain.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct IdentitiesReport {
+    /// The call's verdict, from a shaken PASSporT (a top-level one, else one
+    /// nested in a `div-o`'s `opt`).
+    #[serde(flatten)]
+    pub overall: Report,
+    /// One entry per Identity value, in order.
+    pub passports: Vec<PassportResult>,
+    /// The `div` chain (RFC 8946 §4.2), when there are `div`/`div-o`
+    /// PASSporTs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diversion: Option<Diversion>,
+}
+
+/// Verify several Identity values of one call (any order) against `ctx`:
+/// each PASSporT on its own (stage 1 here, `complete` for stage 2, as
+/// [`verify_request_staged`]), then the `div` chain, which must end at
+/// `target` (the Request-URI; `None`: the first of `ctx.dest`). A called
+/// number (`ctx.dest`, `target`) that the shaken `dest` does not hold passes
+/// only through a valid chain.
+pub fn verify_identities_staged<C>(
     verifier: &Verifier,
-    req: &SipRequest,
-    now: i64,
+    values: &[&str],
+    ctx: &CallContext,
+    target: Option<&PartyId>,
+    mut complete: C,
+) -> IdentitiesReport
+where
+    C: FnMut(Pending, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
+{
+    let target = target.or_else(|| ctx.dest.first()).cloned();
+    let (passports, nested, diversion) = verify_values(
+        verifier,
+        values,
+        ctx,
+        target.as_ref(),
+        &mut |identity, ctx, div| {
+            let pending = if div {
+                verifier.prepare_div(identity, ctx)?
+            } else {
+                verifier.prepare(identity, ctx)?
+            };
+            complete(pending, ctx)
+        },
+    );
+    IdentitiesReport {
+        overall: overall_verdict(&passports, &nested),
+        passports,
+        diversion,
+    }
+}
+
+type Verified = (Vec<PassportResult>, Vec<PassportResult>, Option<Diversion>);
+
+/// Each value verified, the PASSporTs nested in `div-o`s (for the verdict
+/// only), and the chain.
+fn verify_values(
+    verifier: &Verifier,
+    values: &[&str],
+    ctx: &CallContext,
+    target: Option<&PartyId>,
     verify_one: &mut VerifyOne<'_>,
-) -> SipReport {
+) -> Verified {
     let limits = verifier.limits();
-    let values = req.identity_headers();
-    let ctx = call_context(req, now, &verifier.policy().tn);
     let parsed: Vec<Result<IdentityHeader, crate::identity::IdentityError>> = values
         .iter()
         .map(|v| IdentityHeader::parse(v, limits))
@@ -431,102 +489,130 @@ fn verify_core(
     // A diverted call (RFC 8946 §4.2): the shaken PASSporT's dest is compared
     // with the called numbers after the chain is known, not before.
     let diverted = kinds.iter().any(|k| is_div_ppt(k.as_deref()));
+    let shaken_ctx = if diverted {
+        CallContext {
+            dest: vec![],
+            ..ctx.clone()
+        }
+    } else {
+        ctx.clone()
+    };
     let mut entries: Vec<ChainEntry> = Vec::new();
     let mut passports = Vec::with_capacity(values.len());
-    for (index, value) in values.iter().enumerate() {
-        let (ppt, supported, report) = match &ctx {
-            Ok(ctx) => {
-                let is_div = kinds.get(index).is_some_and(|k| is_div_ppt(k.as_deref()));
-                let shaken_ctx = if diverted {
-                    CallContext {
-                        dest: vec![],
-                        ..ctx.clone()
-                    }
-                } else {
-                    ctx.clone()
-                };
-                let result = match parsed.get(index) {
-                    Some(Ok(identity)) => {
-                        let mut result = verify_one(
-                            identity,
-                            if is_div { ctx } else { &shaken_ctx },
-                            is_div,
-                        );
-                        if diverted {
-                            entries.push(ChainEntry::new(index, &result));
-                        }
-                        if is_div {
-                            // A div-o carries the previous PASSporT in `opt`:
-                            // verify each nested one as well.
-                            match verify::nested_opt(identity, limits, limits.max_div) {
-                                Ok(nested) => {
-                                    for n in nested {
-                                        let d = is_div_ppt(n.ppt.as_deref());
-                                        let r = verify_one(
-                                            &n,
-                                            if d { ctx } else { &shaken_ctx },
-                                            d,
-                                        );
-                                        entries.push(ChainEntry::new(index, &r));
-                                    }
-                                }
-                                Err(e) => {
-                                    let mut f = match result {
-                                        Err(f) => f,
-                                        Ok(_) => Box::new(Failure::new(VerifyError::NoIdentity)),
-                                    };
-                                    f.error = VerifyError::Div(e);
-                                    result = Err(f);
-                                    if let Some(last) = entries.last_mut() {
-                                        *last = ChainEntry::new(index, &result);
-                                    }
+    let mut nested_results = Vec::new();
+    for (index, parsed) in parsed.iter().enumerate() {
+        let is_div = kinds.get(index).is_some_and(|k| is_div_ppt(k.as_deref()));
+        let result = match parsed {
+            Ok(identity) => {
+                let mut result =
+                    verify_one(identity, if is_div { ctx } else { &shaken_ctx }, is_div);
+                entries.push(ChainEntry::new(index, &result));
+                if is_div {
+                    // A div-o carries the previous PASSporT in `opt`: verify
+                    // each nested one as well.
+                    match verify::nested_opt(identity, limits, limits.max_div) {
+                        Ok(nested) => {
+                            for n in nested {
+                                let d = is_div_ppt(n.ppt.as_deref());
+                                let r = verify_one(&n, if d { ctx } else { &shaken_ctx }, d);
+                                entries.push(ChainEntry::new(index, &r));
+                                if !d {
+                                    let report = verify::report(&r);
+                                    nested_results.push(PassportResult {
+                                        index,
+                                        ppt: report.ppt.clone(),
+                                        supported: is_supported(&r),
+                                        report,
+                                    });
                                 }
                             }
                         }
-                        result
+                        Err(e) => {
+                            let mut f = match result {
+                                Err(f) => f,
+                                Ok(_) => Box::new(Failure::new(VerifyError::NoIdentity)),
+                            };
+                            f.error = VerifyError::Div(e);
+                            result = Err(f);
+                            let outer = entries.len().saturating_sub(1);
+                            if let Some(e) = entries.get_mut(outer) {
+                                *e = ChainEntry::new(index, &result);
+                            }
+                        }
                     }
-                    Some(Err(e)) => Err(Box::new(Failure::from(VerifyError::IdentityMalformed(
-                        e.clone(),
-                    )))),
-                    None => Err(Box::new(Failure::from(VerifyError::NoIdentity))),
-                };
-                let supported = is_supported(&result);
-                let report = verify::report(&result);
-                (report.ppt.clone(), supported, report)
+                }
+                result
             }
             Err(e) => {
-                // The identities to compare with are unreadable: every
-                // PASSporT fails with that reason.
-                let ppt = IdentityHeader::parse(value, limits).ok().and_then(|h| h.ppt);
-                let supported = ppt
-                    .as_deref()
-                    .is_none_or(|p| p == PPT_SHAKEN || is_div_ppt(Some(p)));
-                (ppt.clone(), supported, bare_report(e.reason(), ppt))
+                let r = Err(Box::new(Failure::from(VerifyError::IdentityMalformed(
+                    e.clone(),
+                ))));
+                entries.push(ChainEntry::new(index, &r));
+                r
             }
         };
+        let report = verify::report(&result);
         passports.push(PassportResult {
             index,
-            ppt,
-            supported,
+            ppt: report.ppt.clone(),
+            supported: is_supported(&result),
             report,
         });
     }
-    let diversion = match (&ctx, diverted) {
-        (Ok(ctx), true) => {
-            let target = PartyId::from_uri(req.request_uri(), &verifier.policy().tn);
-            let policy = crate::div::ChainPolicy {
-                tn: &verifier.policy().tn,
-                max_div: limits.max_div,
-            };
-            let diversion = check_chain(&entries, Some(&target), &policy);
-            if let Some(d) = &diversion {
-                settle_called_numbers(&mut passports, &entries, ctx, &target, d, &policy);
-            }
-            diversion
+    let diversion = if diverted {
+        let policy = crate::div::ChainPolicy {
+            tn: &verifier.policy().tn,
+            max_div: limits.max_div,
+        };
+        let diversion = check_chain(&entries, target, &policy);
+        if let Some(d) = &diversion {
+            settle_called_numbers(&mut passports, &entries, ctx, target, d, &policy);
+            settle_called_numbers(&mut nested_results, &entries, ctx, target, d, &policy);
         }
-        _ => None,
+        diversion
+    } else {
+        None
     };
-    let overall = overall_verdict(&passports);
+    (passports, nested_results, diversion)
+}
+
+fn verify_core(
+    verifier: &Verifier,
+    req: &SipRequest,
+    now: i64,
+    verify_one: &mut VerifyOne<'_>,
+) -> SipReport {
+    let limits = verifier.limits();
+    let values = req.identity_headers();
+    let ctx = call_context(req, now, &verifier.policy().tn);
+    let (passports, nested, diversion) = match &ctx {
+        Ok(ctx) => {
+            let target = PartyId::from_uri(req.request_uri(), &verifier.policy().tn);
+            verify_values(verifier, &values, ctx, Some(&target), verify_one)
+        }
+        Err(e) => {
+            // The identities to compare with are unreadable: every PASSporT
+            // fails with that reason.
+            let passports = values
+                .iter()
+                .enumerate()
+                .map(|(index, value)| {
+                    let ppt = IdentityHeader::parse(value, limits).ok().and_then(|h| h.ppt);
+                    let supported = ppt
+                        .as_deref()
+                        .is_none_or(|p| p == PPT_SHAKEN || is_div_ppt(Some(p)));
+                    PassportResult {
+                        index,
+                        ppt: ppt.clone(),
+                        supported,
+                        report: bare_report(e.reason(), ppt),
+                    }
+                })
+                .collect();
+            (passports, vec![], None)
+        }
+    };
+    let overall = overall_verdict(&passports, &nested);
     let sip = SipSignal {
         verstat_param: format!(";verstat={}", overall.verstat),
         reason_header: overall.reason_header(),
@@ -551,13 +637,13 @@ fn settle_called_numbers(
     passports: &mut [PassportResult],
     entries: &[ChainEntry],
     ctx: &CallContext,
-    target: &PartyId,
+    target: Option<&PartyId>,
     diversion: &Diversion,
     policy: &crate::div::ChainPolicy<'_>,
 ) {
     let mut called: Vec<&PartyId> = ctx.dest.iter().collect();
-    if matches!(target, PartyId::Tn(_)) {
-        called.push(target);
+    if let Some(t @ PartyId::Tn(_)) = target {
+        called.push(t);
     }
     for p in passports.iter_mut() {
         if p.report.ppt.as_deref() != Some(PPT_SHAKEN) {
@@ -616,14 +702,20 @@ fn settle_called_numbers(
     }
 }
 
-fn overall_verdict(passports: &[PassportResult]) -> Report {
+fn overall_verdict(passports: &[PassportResult], nested: &[PassportResult]) -> Report {
     if passports.is_empty() {
         return verify::report(&Err(Box::new(Failure::from(VerifyError::NoIdentity))));
     }
-    // The caller-ID verdict is a shaken PASSporT's: a div never decides.
+    // The caller-ID verdict is a shaken PASSporT's: a div never decides. A
+    // shaken PASSporT nested in a div-o's opt counts after the top-level ones.
     let supported: Vec<&PassportResult> = passports
         .iter()
         .filter(|p| p.supported && !is_div_ppt(p.ppt.as_deref()))
+        .chain(
+            nested
+                .iter()
+                .filter(|p| p.ppt.as_deref() == Some(PPT_SHAKEN)),
+        )
         .collect();
     let chosen = supported
         .iter()
