@@ -420,14 +420,25 @@ pub struct SignArgs {
     #[arg(long, value_name = "URL")]
     pub x5u: String,
     /// Calling number (any common format; canonicalised).
-    #[arg(long, value_name = "TN", required_unless_present_any = ["sip", "batch"])]
+    #[arg(long, value_name = "TN", required_unless_present_any = ["sip", "batch", "div"])]
     pub orig: Option<String>,
-    /// Called number (repeatable).
+    /// Called number (repeatable); with --div, the new target (once).
     #[arg(long, value_name = "TN", required_unless_present_any = ["sip", "batch"])]
     pub dest: Vec<String>,
     /// Attestation level: A (full), B (partial) or C (gateway).
-    #[arg(long, value_name = "A|B|C", required_unless_present = "batch")]
+    #[arg(long, value_name = "A|B|C", required_unless_present_any = ["batch", "div", "divert"])]
     pub attest: Option<shaken::passport::Attestation>,
+    /// Sign a div PASSporT (RFC 8946) for a call that arrived with IDENTITY (its Identity value or
+    /// PASSporT, or '-' for stdin) and is retargeted to --dest; prints the div Identity value (ppt=div).
+    #[arg(long, value_name = "IDENTITY|-", conflicts_with_all = ["orig", "attest", "origid", "iat", "sip", "batch"])]
+    pub div: Option<String>,
+    /// With --sip: the request was retargeted (its Request-URI is the new target); keep every
+    /// Identity header and add a div PASSporT for each one that needs it (RFC 8946 §4.1).
+    #[arg(long, requires = "sip", conflicts_with_all = ["attest", "origid", "iat"])]
+    pub divert: bool,
+    /// With --div or --divert: the History-Info index of the retargeting (e.g. 1.2), put into div.hi.
+    #[arg(long, value_name = "INDEX")]
+    pub hi: Option<String>,
     /// Sign a SIP request: orig from P-Asserted-Identity (else From), dest from To; prints the message with Identity (and Date) added.
     /// (--format does not apply: the output is the SIP message.)
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["orig", "dest", "batch", "format"])]

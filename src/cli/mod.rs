@@ -49,6 +49,12 @@ pub fn run() -> i32 {
             attest,
             args,
         } => sip::sign(message, attest, args),
+        Mode::SignDiv {
+            incoming,
+            dest,
+            args,
+        } => sign::div(&incoming, &dest, args),
+        Mode::SignSipDivert { message, args } => sip::divert(message, args),
         Mode::SignBatch { input, args } => batch::sign(input, args),
         Mode::Verify(args) => verify::run(args),
         Mode::VerifySip { message, args } => sip::verify(message, args),

@@ -35,6 +35,22 @@ pub enum Mode {
         /// The flags.
         args: SignArgs,
     },
+    /// `sign --div IDENTITY --dest TN`: sign a div PASSporT (RFC 8946).
+    SignDiv {
+        /// The incoming Identity value or PASSporT, or `-`.
+        incoming: String,
+        /// The new target.
+        dest: String,
+        /// The flags.
+        args: SignArgs,
+    },
+    /// `sign --sip FILE|- --divert`: add div PASSporTs to a retargeted request.
+    SignSipDivert {
+        /// The SIP message, a path or `-`.
+        message: String,
+        /// The flags.
+        args: SignArgs,
+    },
     /// `sign --batch FILE|-`: sign JSON Lines of signing requests.
     SignBatch {
         /// The JSON Lines input, a path or `-`.
@@ -98,7 +114,22 @@ impl Mode {
                 if args.jobs.is_some() && args.batch.is_none() {
                     bail!("--jobs sets the workers of --batch: use it with --batch");
                 }
-                if let Some(message) = args.sip.clone() {
+                if args.hi.is_some() && args.div.is_none() && !args.divert {
+                    bail!("--hi is the History-Info index of a div PASSporT: use it with --div or --sip --divert");
+                }
+                if let Some(incoming) = args.div.clone() {
+                    let [dest] = &args.dest[..] else {
+                        bail!("--div needs exactly one --dest: the new target of the retargeted call");
+                    };
+                    let dest = dest.clone();
+                    Mode::SignDiv {
+                        incoming,
+                        dest,
+                        args,
+                    }
+                } else if let (Some(message), true) = (args.sip.clone(), args.divert) {
+                    Mode::SignSipDivert { message, args }
+                } else if let Some(message) = args.sip.clone() {
                     let Some(attest) = args.attest else {
                         bail!("--attest is required with --sip");
                     };

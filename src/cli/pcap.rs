@@ -170,10 +170,10 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
                 continue;
             }
         }
-        let report =
-            sip_verify::verify_request_with(&setup.verifier, &req, now, |identity, ctx| {
-                setup.verify_identity(identity, ctx)
-            });
+        // Stage 1 by the procedure (div PASSporTs included), stage 2 here.
+        let report = sip_verify::verify_request_staged(&setup.verifier, &req, now, |p, ctx| {
+            setup.complete(p, ctx)
+        });
         summary.record(
             &report.overall,
             calling(&req, &report, &setup.tn_policy).as_deref(),

@@ -253,3 +253,43 @@ mod chain_tests {
         );
     }
 }
+
+/// The div chain for people: the verdict, then one line per hop.
+pub fn diversion_text(d: &shaken::div::Diversion) -> String {
+    let mut s = format!(
+        "Diverted call: div chain {}{}\n",
+        d.verdict.as_str(),
+        d.target
+            .as_deref()
+            .map(|t| format!(" (to {t})"))
+            .unwrap_or_default()
+    );
+    if let Some(r) = &d.reason {
+        s.push_str(&format!("  reason         {} ({}): {}\n", r.code, r.id, r.detail));
+    }
+    for (n, h) in d.hops.iter().enumerate() {
+        let signer = h
+            .signer
+            .as_ref()
+            .map(|x| match &x.spc {
+                Some(spc) => format!("SPC {spc}"),
+                None => x.subject.clone(),
+            })
+            .unwrap_or_else(|| "signer unknown".into());
+        let verdict = match &h.reason {
+            None => "ok".to_owned(),
+            Some(r) => format!("broken: {} ({})", r.id, r.detail),
+        };
+        s.push_str(&format!(
+            "  hop {} [{}] {} -> {}  {}{}  {}\n",
+            n + 1,
+            h.index,
+            h.from.as_deref().unwrap_or("?"),
+            h.to.as_deref().unwrap_or("?"),
+            signer,
+            h.hi.as_deref().map(|hi| format!(", hi {hi}")).unwrap_or_default(),
+            verdict
+        ));
+    }
+    s
+}

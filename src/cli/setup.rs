@@ -111,13 +111,14 @@ impl VerifySetup {
         self.vs().verify_result_blocking(value, ctx)
     }
 
-    /// Verify one parsed Identity header (blocking; fetches on a cache miss).
-    pub fn verify_identity(
+    /// Stage 2 of a PASSporT the SIP procedure prepared (shaken or div;
+    /// blocking; fetches on a cache miss).
+    pub fn complete(
         &self,
-        identity: &shaken::identity::IdentityHeader,
+        pending: shaken::verify::Pending,
         ctx: &CallContext,
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        self.vs().verify_header_blocking(identity, ctx)
+        self.vs().complete_pending_blocking(pending, ctx)
     }
 }
 

@@ -62,3 +62,42 @@ pub fn run(orig: &str, attest: Attestation, a: SignArgs) -> Result<i32> {
     writeln!(stdout, "{out}")?;
     Ok(EXIT_OK)
 }
+
+/// `shaken sign --div IDENTITY --dest TN`: sign a div PASSporT (RFC 8946)
+/// for a call that arrived with IDENTITY and is retargeted to TN.
+pub fn div(incoming: &str, dest: &str, a: SignArgs) -> Result<i32> {
+    let incoming = if incoming == "-" {
+        super::input::identity_value(Some("-"), shaken::Limits::default().max_identity_header_len)?
+    } else {
+        incoming.to_owned()
+    };
+    let mut config = SignerConfig::new(a.key.as_path(), a.x5u.clone());
+    config.deterministic = a.deterministic;
+    config.tn_national = a.tn.tn_national;
+    let signer = StiAs::from_config(&config).map_err(config_error)?;
+    let signed = signer
+        .sign_div(incoming.trim(), dest, a.hi.as_deref())
+        .map_err(|e| {
+            let flag = match &e {
+                shaken::div::DivSignError::DestInvalid { .. }
+                | shaken::div::DivSignError::DestUnchanged { .. } => "--dest",
+                shaken::div::DivSignError::HiInvalid { .. } => "--hi",
+                _ => "--div",
+            };
+            anyhow::Error::new(e).context(flag)
+        })?;
+    let out = match a.format {
+        SignFormat::Header => signed.identity,
+        SignFormat::Token => signed.token,
+        SignFormat::Json => serde_json::to_string(&serde_json::json!({
+            "identity": signed.identity,
+            "token": signed.token,
+            "header": shaken::div::div_header(signer.x5u()).to_json(),
+            "claims": signed.claims.to_json(),
+        }))?,
+    };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{out}")?;
+    Ok(EXIT_OK)
+}

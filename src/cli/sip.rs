@@ -53,12 +53,13 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
     };
     note_prefix(&req, &path);
     // Both stages through the shared setup: --cert, or the x5u cache (and,
-    // with --fetch-crl, the chain's CRL distribution points).
-    let mut report = sip_verify::verify_request_with(
+    // with --fetch-crl, the chain's CRL distribution points); div PASSporTs
+    // each get their own chain.
+    let mut report = sip_verify::verify_request_staged(
         &setup.verifier,
         &req,
         setup.now.unwrap_or_else(now),
-        |identity, ctx| setup.verify_identity(identity, ctx),
+        |pending, ctx| setup.complete(pending, ctx),
     );
     if a.verstat_attest {
         report.sip.verstat_param =
@@ -110,6 +111,9 @@ fn sip_text(r: &SipReport) -> String {
         };
         s.push_str(&format!("  [{}] ppt={ppt:<8} {verdict}\n", p.index));
     }
+    if let Some(d) = &r.diversion {
+        s.push_str(&super::render::diversion_text(d));
+    }
     s.push_str("Signal downstream:\n");
     s.push_str(&format!(
         "  verstat param  {} (add to the P-Asserted-Identity/From URI user part)\n",
@@ -119,6 +123,34 @@ fn sip_text(r: &SipReport) -> String {
         s.push_str(&format!("  reason header  {h}\n"));
     }
     s
+}
+
+/// `shaken sign --sip FILE|- --divert`: the request was retargeted to its
+/// Request-URI; add the div PASSporTs (RFC 8946 §4.1).
+pub fn divert(path: String, a: SignArgs) -> Result<i32> {
+    check_x5u(&a.x5u)?;
+    let limits = shaken::Limits::default();
+    let bytes = read_input(&path, limits.max_sip_message)?;
+    let req = SipRequest::parse(&bytes, &limits)
+        .with_context(|| format!("{}: not a SIP request", source_name(&path)))?;
+    note_prefix(&req, &path);
+    let signer = load_signer(&a.key, a.deterministic)?;
+    let policy = TnPolicy {
+        national: a.tn.tn_national,
+    };
+    let out = shaken::div::divert_request(
+        &req,
+        signer.as_ref(),
+        &a.x5u,
+        a.hi.as_deref(),
+        &limits,
+        &policy,
+    )
+    .with_context(|| format!("diverting {}", source_name(&path)))?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&out)?;
+    stdout.flush()?;
+    Ok(EXIT_OK)
 }
 
 /// `shaken sign --sip FILE|- --attest A|B|C`: sign the SIP request at `path`.

@@ -29,6 +29,18 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
             TelephoneNumber::parse(d, &setup.tn_policy).with_context(|| "--dest")?,
         ));
     }
+    // A div-o value (RFC 8946 §5) carries its chain in opt: verify every
+    // PASSporT of it; the chain must end at --dest. (A bare div has no
+    // chain to check: it is reported as a PASSporT type this command does
+    // not verify alone; `--sip` verifies it with the rest of the call.)
+    if let IdentityInput::Value(v) = &value {
+        if let Some(ppt) = declared_ppt(v, &setup.limits) {
+            if ppt == shaken::div::PPT_DIV_O {
+                let r = setup.vs().verify_identities_blocking(&[v.as_str()], &ctx, None);
+                return render_diverted(&r.overall, r.diversion.as_ref(), a.format);
+            }
+        }
+    }
     let result = match value {
         IdentityInput::Value(v) => setup.verify_value(&v, &ctx),
         IdentityInput::Refused(e) => Err(Box::new(Failure::new(VerifyError::IdentityMalformed(e)))),
@@ -37,6 +49,47 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
     render(&report, a.format)?;
     // The library's detail is neutral; the flag that fixes it goes to stderr.
     super::hints::print_for_report(&report);
+    Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
+}
+
+/// The type a value declares (Identity `ppt`, else the PASSporT header's).
+fn declared_ppt(value: &str, limits: &Limits) -> Option<String> {
+    let identity = verify::parse_identity_or_token(value, limits).ok()?;
+    if identity.ppt.is_some() {
+        return identity.ppt;
+    }
+    match Token::parse(&identity.token, limits).ok()? {
+        Token::Full(p) => p.header().ok()?.ppt,
+        Token::Compact { .. } => None,
+    }
+}
+
+/// The report of a div/div-o value: the caller-ID verdict (the nested
+/// shaken PASSporT's) and the chain, as JSON (`diversion` added to the
+/// report) or text (the hops after the report).
+fn render_diverted(
+    report: &shaken::Report,
+    diversion: Option<&shaken::div::Diversion>,
+    format: OutFormat,
+) -> Result<i32> {
+    match format {
+        OutFormat::Json => {
+            let mut j = serde_json::to_value(report)?;
+            if let (Some(d), Some(obj)) = (diversion, j.as_object_mut()) {
+                obj.insert("diversion".into(), serde_json::to_value(d)?);
+            }
+            writeln!(std::io::stdout().lock(), "{}", serde_json::to_string(&j)?)?;
+        }
+        OutFormat::Text => {
+            render(report, format)?;
+            if let Some(d) = diversion {
+                std::io::stdout()
+                    .lock()
+                    .write_all(super::render::diversion_text(d).as_bytes())?;
+            }
+        }
+    }
+    super::hints::print_for_report(report);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
 }
 
