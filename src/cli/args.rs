@@ -38,6 +38,8 @@ Examples:
   shaken sign --key sp.key.pem --x5u https://cr.example.net/sp.pem --orig '+1 215 555 0121' --dest 2125550143 --attest A
   shaken sign --sip invite.txt --key sp.key.pem --x5u https://cr.example.net/sp.pem --attest B
   shaken sign --batch requests.jsonl --key sp.key.pem --x5u https://cr.example.net/sp.pem
+  shaken sign --div \"$IDENTITY\" --dest 2125550199 --key fwd.key.pem --x5u https://cr.example.net/fwd.pem
+  shaken sign --sip retargeted.txt --divert --key fwd.key.pem --x5u https://cr.example.net/fwd.pem
 
 Exit status: 0 signed (with --batch: every line signed), 1 with --batch: a line failed
 (its error is on its output line), 2 usage or input error.";

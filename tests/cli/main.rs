@@ -11,6 +11,7 @@ mod support;
 mod batch;
 mod cert;
 mod cli;
+mod div;
 mod docs;
 mod golden;
 mod hostile;

@@ -403,18 +403,27 @@ fn two_shaken_one_tampered() {
     assert_eq!(r.sip.verstat_param, ";verstat=TN-Validation-Failed");
 }
 
-/// A `div` PASSporT with a bad signature: reported as unsupported, and the
-/// valid `shaken` decides. A valid extra never hides a broken shaken.
+/// A `div` PASSporT that is a shaken one relabelled (it still has `attest`
+/// and no `div` claim): the div is checked (RFC 8946) and fails on its own,
+/// the chain is invalid, and the valid `shaken` still decides because the
+/// call was not retargeted (Request-URI and To are in its dest). A valid
+/// extra never hides a broken shaken.
 #[test]
-fn div_passport_is_unsupported_not_a_failure() {
+fn broken_div_passport_does_not_decide_an_undiverted_call() {
     let pki = committed();
     let msg = std::fs::read(data("signed-div.txt")).unwrap();
     let (code, r) = verify(&pki, &msg);
     assert_eq!(code, 0);
     assert_eq!(r.passports.len(), 2);
     assert!(r.passports[0].supported && r.passports[0].report.passed());
-    assert!(!r.passports[1].supported);
     assert_eq!(r.passports[1].ppt.as_deref(), Some("div"));
+    assert_eq!(
+        reason(&r.passports[1].report),
+        Some((438, "div-claim-forbidden"))
+    );
+    let d = r.diversion.as_ref().unwrap();
+    assert_eq!(d.verdict, shaken::div::DivVerdict::Invalid);
+    assert_eq!(d.reason.as_ref().unwrap().id, "div-hop-invalid");
     // Break the shaken one: the call fails although the div is there.
     let good = identity_value(&msg);
     let broken = String::from_utf8(msg)
@@ -424,7 +433,6 @@ fn div_passport_is_unsupported_not_a_failure() {
     assert_eq!(code, 1);
     assert!(r.passports[0].supported);
     assert_eq!(reason(&r.overall), Some((438, "signature-invalid")));
-    assert!(!r.passports[1].supported);
 }
 
 /// Flip one character of the signature (base64url stays canonical).

@@ -1003,10 +1003,23 @@ pub fn check_chain(
         }
         let Some(e) = entries.get(i) else { continue };
         let mut hop = hop_of(e, None, target, policy.tn);
-        let err = LinkError::Unlinked {
-            index: e.index,
-            from: hop.from.clone().unwrap_or_else(|| "(unreadable)".into()),
-            dests: linked_dests.clone(),
+        // A div that failed on its own is named for its failure (its `div`
+        // may not even be readable); one that passed but links to nothing
+        // is unlinked.
+        let err = match &e.report.reason {
+            Some(r) => LinkError::HopInvalid {
+                hop: hops.len() + 1,
+                index: e.index,
+                from: hop.from.clone().unwrap_or_else(|| "?".into()),
+                to: hop.to.clone().unwrap_or_else(|| "?".into()),
+                id: r.id.clone(),
+                detail: r.detail.clone(),
+            },
+            None => LinkError::Unlinked {
+                index: e.index,
+                from: hop.from.clone().unwrap_or_else(|| "(unreadable)".into()),
+                dests: linked_dests.clone(),
+            },
         };
         hop.reason = Some(match &e.report.reason {
             Some(r) => r.clone(),
