@@ -170,6 +170,60 @@ fn verify_sip_and_batch_outputs() {
     golden("verify-batch", &out(&o));
 }
 
+/// A diverted call (RFC 8946): `sign --div`, `sign --sip --divert`, and
+/// `verify --sip` of the retargeted INVITE with its two PASSporTs.
+#[test]
+fn diverted_call_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let invite = test_data("sip/invite-no-date.txt");
+    let key = key();
+    let signer = |extra: &[&str]| {
+        let mut a = vec!["sign", "--key", &key, "--x5u", X5U, "--deterministic"];
+        a.extend_from_slice(extra);
+        a.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>()
+    };
+    let o = shaken(&signer(&[
+        "--sip",
+        invite.to_str().unwrap(),
+        "--attest",
+        "A",
+        "--iat",
+        NOW,
+        "--origid",
+        ORIGID,
+    ]));
+    let signed = String::from_utf8(o.stdout).unwrap();
+    let incoming = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("Identity: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let o = shaken(&signer(&["--div", &incoming, "--dest", "+12125550199", "--hi", "1.1"]));
+    golden("sign-div", &out(&o));
+    let retargeted = signed.replacen("INVITE sip:+12125550143@", "INVITE sip:+12125550199@", 1);
+    assert_ne!(retargeted, signed);
+    let path = dir.path().join("retargeted.txt");
+    std::fs::write(&path, &retargeted).unwrap();
+    let o = shaken(&signer(&["--sip", path.to_str().unwrap(), "--divert"]));
+    assert_eq!(o.status.code(), Some(0));
+    let diverted = dir.path().join("diverted.txt");
+    std::fs::write(&diverted, &o.stdout).unwrap();
+    for format in ["text", "json"] {
+        let o = shaken(&verify_args(&[
+            "--sip",
+            diverted.to_str().unwrap(),
+            "--format",
+            format,
+        ]));
+        if format == "json" {
+            let r: shaken::sip_verify::SipReport = serde_json::from_slice(&o.stdout).unwrap();
+            assert!(r.diversion.unwrap().is_valid());
+        }
+        golden(&format!("verify-sip-div-{format}"), &out(&o));
+    }
+}
+
 #[test]
 fn sign_batch_and_pcap_outputs() {
     let input = concat!(
