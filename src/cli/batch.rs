@@ -361,6 +361,9 @@ struct VerifyLine<'a> {
     report: &'a Report,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<LineError<'a>>,
+    /// The div chain, for a request with the `identities` extension.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diversion: Option<&'a shaken::div::Diversion>,
 }
 
 fn push_json<T: Serialize>(out: &mut Vec<u8>, value: &T) {
@@ -381,6 +384,9 @@ fn too_long_message(len: usize, max: usize) -> String {
     format!("the line is {len} bytes, longer than the {max}-byte limit (Limits.max_batch_line)")
 }
 
+/// A verified line: its report, the calling number, the div chain.
+type Checked = (Report, String, Option<shaken::div::Diversion>);
+
 struct VerifyJob<'a> {
     setup: &'a VerifySetup,
     max_line: usize,
@@ -389,12 +395,25 @@ struct VerifyJob<'a> {
 impl VerifyJob<'_> {
     /// Parse and verify one request; `Err((message, calling))` for a line
     /// that is not a usable request.
-    fn check(&self, bytes: &[u8]) -> Result<(Report, String), (String, Option<String>)> {
+    fn check(&self, bytes: &[u8]) -> Result<Checked, (String, Option<String>)> {
         let req = VerifyRequest::parse(bytes, &self.setup.tn_policy)
             .map_err(|r| (r.error.to_string(), r.calling))?;
+        // A diverted call (RFC 8946): the request carries its div PASSporTs
+        // in `identities` (docs/server.md).
+        match shaken::div::VerifyExtension::parse(bytes, &self.setup.limits) {
+            Ok(None) => {}
+            Ok(Some(ext)) => {
+                let r = self
+                    .setup
+                    .vs()
+                    .verify_request_diverted_blocking(&req, &ext, self.setup.now);
+                return Ok((r.overall, req.orig.to_string(), r.diversion));
+            }
+            Err(e) => return Err((e.to_string(), Some(req.orig.to_string()))),
+        }
         let ctx = req.context(self.setup.now);
         let result = self.setup.verify_value(&req.identity, &ctx);
-        Ok((verify::report(&result), req.orig.to_string()))
+        Ok((verify::report(&result), req.orig.to_string(), None))
     }
 }
 
@@ -406,7 +425,7 @@ impl Job for VerifyJob<'_> {
             Err(len) => Err((too_long_message(len, self.max_line), None)),
         };
         match outcome {
-            Ok((report, calling)) => {
+            Ok((report, calling, diversion)) => {
                 acc.record(&report, Some(&calling));
                 push_json(
                     out,
@@ -414,6 +433,7 @@ impl Job for VerifyJob<'_> {
                         line: line_no,
                         report: &report,
                         error: None,
+                        diversion: diversion.as_ref(),
                     },
                 );
             }
@@ -428,6 +448,7 @@ impl Job for VerifyJob<'_> {
                             line: line_no,
                             message: &message,
                         }),
+                        diversion: None,
                     },
                 );
             }
@@ -531,7 +552,33 @@ fn json_plain(s: &str) -> bool {
     })
 }
 
+/// One output line of `sign --batch` for a div signing request: the div
+/// Identity value, the line, and the claims signed (orig, dest, iat, div).
+#[derive(Serialize)]
+struct DivSignedLine<'a> {
+    identity: &'a str,
+    line: u64,
+    #[serde(flatten)]
+    claims: serde_json::Value,
+}
+
 impl SignJob<'_> {
+    /// Sign a div PASSporT for a `div` signing request.
+    fn sign_div(
+        &self,
+        req: &shaken::div::DivSignRequest,
+    ) -> Result<shaken::div::SignedDiv, shaken::div::DivSignError> {
+        let (previous, _) =
+            shaken::div::incoming_claims(&req.incoming, &shaken::Limits::default())?;
+        shaken::div::sign_div(
+            &previous,
+            &req.dest,
+            req.hi.as_deref(),
+            self.signer,
+            self.x5u,
+            &self.policy,
+        )
+    }
     /// Sign one request: the token (not yet the Identity header), its
     /// attestation and the claims signed.
     fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation, Claims), String> {
@@ -608,6 +655,45 @@ impl Job for SignJob<'_> {
         acc: &mut SignStats,
     ) {
         acc.total += 1;
+        // A div signing request (RFC 8946; docs/server.md): its own line.
+        if let Ok(bytes) = line {
+            match shaken::div::DivSignRequest::parse(bytes, &shaken::Limits::default()) {
+                Ok(None) => {}
+                Ok(Some(req)) => {
+                    match self.sign_div(&req) {
+                        Ok(signed) => {
+                            acc.signed += 1;
+                            push_json(
+                                out,
+                                &DivSignedLine {
+                                    identity: &signed.identity,
+                                    line: line_no,
+                                    claims: signed.claims.to_json(),
+                                },
+                            );
+                        }
+                        Err(e) => push_json(
+                            out,
+                            &SignErrorLine {
+                                line: line_no,
+                                error: &e.to_string(),
+                            },
+                        ),
+                    }
+                    return;
+                }
+                Err(e) => {
+                    push_json(
+                        out,
+                        &SignErrorLine {
+                            line: line_no,
+                            error: &e.to_string(),
+                        },
+                    );
+                    return;
+                }
+            }
+        }
         let outcome = match line {
             Ok(bytes) => self.sign(bytes),
             Err(len) => Err(too_long_message(len, self.max_line)),

@@ -1116,6 +1116,13 @@ mod samples {
         ]
     }
 
+    pub(super) fn div_request_errors() -> Vec<crate::div::DivRequestError> {
+        vec![crate::div::DivRequestError::Member {
+            member: "div",
+            detail: s(),
+        }]
+    }
+
     pub(super) fn link_errors() -> Vec<crate::div::LinkError> {
         use crate::div::LinkError as E;
         vec![
@@ -1277,6 +1284,7 @@ mod tests {
         collect("DivError", s::div_errors(), &mut all);
         collect("DivSignError", s::div_sign_errors(), &mut all);
         collect("LinkError", s::link_errors(), &mut all);
+        collect("DivRequestError", s::div_request_errors(), &mut all);
         #[cfg(feature = "fs")]
         collect("InstallError", s::install_errors(), &mut all);
         #[cfg(feature = "server")]

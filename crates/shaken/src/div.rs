@@ -527,6 +527,227 @@ pub fn divert_request(
 }
 
 // ---------------------------------------------------------------------------
+// Request extensions (`--batch` lines and the REST service)
+
+/// A signing request for a `div` PASSporT: the extension of the
+/// ATIS-1000082 signing request (`{"div":{"identity":..,"hi":..},
+/// "dest":{"tn":[..]}}`, bare or inside `signingRequest`). `div.identity` is
+/// the Identity value (or PASSporT) the call arrived with, `dest` the new
+/// target (one number), `div.hi` the History-Info index (optional); `orig`,
+/// `iat` come from the incoming PASSporT, and `attest`/`origid` are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DivSignRequest {
+    /// The incoming Identity value.
+    pub incoming: String,
+    /// The new target.
+    pub dest: String,
+    /// The History-Info index.
+    pub hi: Option<String>,
+}
+
+/// Why a request extension for diverted calls is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DivRequestError {
+    /// A member is missing, of the wrong type, or not allowed.
+    #[error("request member {member:?}: {detail}")]
+    Member {
+        /// The member (`div.identity`, `dest.tn`, `identities`...).
+        member: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl crate::diagnostic::Diagnostic for DivRequestError {
+    fn id(&self) -> &'static str {
+        match self {
+            DivRequestError::Member { .. } => "div-request-invalid",
+        }
+    }
+    fn sip_code(&self) -> Option<u16> {
+        None
+    }
+    fn verstat(&self) -> Option<crate::report::Verstat> {
+        None
+    }
+}
+
+fn member(member: &'static str, detail: impl Into<String>) -> DivRequestError {
+    DivRequestError::Member {
+        member,
+        detail: detail.into(),
+    }
+}
+
+/// The request object, unwrapped from `wrapper` when it is there.
+fn request_object<'v>(
+    v: &'v Value,
+    wrapper: &str,
+) -> Option<&'v serde_json::Map<String, Value>> {
+    let o = v.as_object()?;
+    match o.get(wrapper) {
+        Some(Value::Object(inner)) => Some(inner),
+        _ => Some(o),
+    }
+}
+
+/// Whether the bytes may hold `"name"` (a cheap test before parsing).
+fn mentions(json: &[u8], name: &str) -> bool {
+    let needle = format!("\"{name}\"");
+    json.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+impl DivSignRequest {
+    /// The `div` signing request in `json`, `Ok(None)` when the request has
+    /// no `div` member (an ordinary signing request).
+    pub fn parse(json: &[u8], limits: &crate::Limits) -> Result<Option<Self>, DivRequestError> {
+        if !mentions(json, "div") {
+            return Ok(None);
+        }
+        let v = crate::json::parse_strict(json, limits.max_json_depth)
+            .map_err(|e| member("div", format!("the request is not JSON: {e}")))?;
+        let Some(o) = request_object(&v, "signingRequest") else {
+            return Ok(None);
+        };
+        let Some(div) = o.get("div") else {
+            return Ok(None);
+        };
+        for forbidden in ["attest", "origid", "orig", "iat"] {
+            if o.contains_key(forbidden) {
+                return Err(member(
+                    "div",
+                    format!("a div signing request takes orig and iat from div.identity and has no attest or origid (found {forbidden:?}; RFC 8946 §3)"),
+                ));
+            }
+        }
+        let Value::Object(div) = div else {
+            return Err(member(
+                "div",
+                "must be an object {\"identity\": ..., \"hi\": ...}",
+            ));
+        };
+        let incoming = match div.get("identity") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_owned(),
+            _ => {
+                return Err(member(
+                    "div.identity",
+                    "must be the Identity value the call arrived with (a non-empty string)",
+                ))
+            }
+        };
+        if incoming.len() > limits.max_identity_header_len {
+            return Err(member(
+                "div.identity",
+                format!(
+                    "is {} bytes; at most {} are accepted",
+                    incoming.len(),
+                    limits.max_identity_header_len
+                ),
+            ));
+        }
+        let hi = match div.get("hi") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(member("div.hi", "must be a string such as \"1.2\"")),
+        };
+        let dest = match o.get("dest").and_then(|d| d.get("tn")) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Array(a)) if a.len() == 1 => match a.first() {
+                Some(Value::String(s)) => s.clone(),
+                _ => return Err(member("dest.tn", "must hold one number (a string)")),
+            },
+            _ => {
+                return Err(member(
+                    "dest.tn",
+                    "must hold exactly one number: the new target of the retargeted call",
+                ))
+            }
+        };
+        Ok(Some(DivSignRequest { incoming, dest, hi }))
+    }
+}
+
+/// The extension of a verification request for diverted calls (`--batch`
+/// lines and the REST service): `identities`, the call's other Identity
+/// values (`div` PASSporTs, in any order; `identity` stays the shaken one),
+/// and `requestUri`, the target the chain must end at (a number or a
+/// `sip:`/`tel:` URI; default the first `to.tn`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct VerifyExtension {
+    /// The other Identity values.
+    pub identities: Vec<String>,
+    /// The Request-URI (the chain's target).
+    pub request_uri: Option<String>,
+}
+
+impl VerifyExtension {
+    /// The extension in `json`, `Ok(None)` when it has neither member.
+    pub fn parse(json: &[u8], limits: &crate::Limits) -> Result<Option<Self>, DivRequestError> {
+        if !mentions(json, "identities") && !mentions(json, "requestUri") {
+            return Ok(None);
+        }
+        let v = crate::json::parse_strict(json, limits.max_json_depth)
+            .map_err(|e| member("identities", format!("the request is not JSON: {e}")))?;
+        let Some(o) = request_object(&v, "verificationRequest") else {
+            return Ok(None);
+        };
+        let mut ext = VerifyExtension::default();
+        match o.get("identities") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                // The shaken `identity` plus these fit in one call's bound.
+                let max = limits.max_identity_headers.saturating_sub(1);
+                if items.len() > max {
+                    return Err(member(
+                        "identities",
+                        format!("holds {} values; at most {max} are accepted", items.len()),
+                    ));
+                }
+                for item in items {
+                    match item {
+                        Value::String(s)
+                            if !s.trim().is_empty()
+                                && s.len() <= limits.max_identity_header_len =>
+                        {
+                            ext.identities
+                                .push(crate::identity::unpaste(s.trim()).into_owned());
+                        }
+                        _ => {
+                            return Err(member(
+                                "identities",
+                                "every entry must be an Identity value (a non-empty string within the header bound)",
+                            ))
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(member(
+                    "identities",
+                    "must be an array of Identity values",
+                ))
+            }
+        }
+        match o.get("requestUri") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                ext.request_uri = Some(s.trim().to_owned());
+            }
+            Some(_) => {
+                return Err(member(
+                    "requestUri",
+                    "must be the Request-URI (a number or a sip:/tel: URI)",
+                ))
+            }
+        }
+        Ok(Some(ext))
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The chain (RFC 8946 §4.2)
 
 /// The chain's verdict.

@@ -183,6 +183,15 @@ impl StiAs {
         )
     }
 
+    /// Sign a `div` signing request ([`crate::div::DivSignRequest`], the
+    /// `div` extension of a JSON signing request).
+    pub fn sign_div_request(
+        &self,
+        request: &crate::div::DivSignRequest,
+    ) -> Result<crate::div::SignedDiv, crate::div::DivSignError> {
+        self.sign_div(&request.incoming, &request.dest, request.hi.as_deref())
+    }
+
     /// Retarget a signed SIP request to its Request-URI (RFC 8946 §4.1):
     /// keeps every Identity header and adds one `div` per PASSporT that
     /// needs one ([`crate::div::divert_request`]).
@@ -648,6 +657,34 @@ mod online {
             })
         }
 
+        /// Verify an ATIS-1000082 request with the diverted-call extension
+        /// ([`crate::div::VerifyExtension`]): `identity` and every value of
+        /// `identities`, the chain ending at `requestUri` (default the first
+        /// `to.tn`).
+        pub async fn verify_request_diverted(
+            &self,
+            req: &VerifyRequest<'_>,
+            ext: &crate::div::VerifyExtension,
+            pinned_now: Option<i64>,
+        ) -> sip_verify::IdentitiesReport {
+            let values = request_values(req, ext);
+            let target = request_target(ext, &self.verifier.policy().tn);
+            self.verify_identities(&values, &req.context(pinned_now), target.as_ref())
+                .await
+        }
+
+        /// [`verify_request_diverted`](Self::verify_request_diverted), blocking.
+        pub fn verify_request_diverted_blocking(
+            &self,
+            req: &VerifyRequest<'_>,
+            ext: &crate::div::VerifyExtension,
+            pinned_now: Option<i64>,
+        ) -> sip_verify::IdentitiesReport {
+            let values = request_values(req, ext);
+            let target = request_target(ext, &self.verifier.policy().tn);
+            self.verify_identities_blocking(&values, &req.context(pinned_now), target.as_ref())
+        }
+
         /// [`verify_identities`](Self::verify_identities), blocking.
         pub fn verify_identities_blocking(
             &self,
@@ -774,6 +811,26 @@ mod online {
 
     /// The fleet's Redis link (`redis`), or nothing: each piece of
     /// `StiVs::from_config` that it changes is one call here.
+    fn request_values<'r>(
+        req: &'r VerifyRequest<'_>,
+        ext: &'r crate::div::VerifyExtension,
+    ) -> Vec<&'r str> {
+        std::iter::once(req.identity.as_ref())
+            .chain(ext.identities.iter().map(String::as_str))
+            .collect()
+    }
+
+    fn request_target(
+        ext: &crate::div::VerifyExtension,
+        tn: &crate::tn::TnPolicy,
+    ) -> Option<crate::verify::PartyId> {
+        let uri = ext.request_uri.as_deref()?;
+        Some(match crate::tn::TelephoneNumber::parse(uri, tn) {
+            Ok(t) => crate::verify::PartyId::Tn(t),
+            Err(_) => crate::verify::PartyId::from_uri(uri, tn),
+        })
+    }
+
     mod fleet {
         use crate::config::{ConfigError, ReplayMode, Setting, VerifierConfig};
         use crate::online::{ChainCache, CrlFetcher};
