@@ -1603,3 +1603,68 @@ fn a_reload_reads_the_configuration_file_again() {
         srv.log()
     );
 }
+
+/// Diverted calls (RFC 8946, issue 15): the signing request's `div` member
+/// signs a div PASSporT; a verification request's `identities` carries it
+/// and `requestUri` is where the chain must end (docs/server.md).
+#[test]
+fn diverted_call_extension_signs_and_verifies_a_div_chain() {
+    let lab = Lab::new();
+    let srv = signing_server(&lab);
+    let sign = |body: Value| post(srv.addr, "/stir/v1/signing", &body.to_string());
+    let shaken_identity = |origid: &str| {
+        let mut req = signing_request();
+        req["signingRequest"]["origid"] = origid.into();
+        let r = sign(req);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["signingResponse"]["identity"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let div_for = |incoming: &str| {
+        let r = sign(json!({"signingRequest": {
+            "div": {"identity": incoming, "hi": "1.1"},
+            "dest": {"tn": ["12155550199"]},
+        }}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["signingResponse"]["identity"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = shaken_identity(ORIGID);
+    let div = div_for(&first);
+    assert!(div.ends_with(";ppt=div"), "{div}");
+    let verify_div = |identity: &str, div: &str, ruri: &str| {
+        let mut req = verification_request(identity, NOW);
+        req["verificationRequest"]["identities"] = json!([div]);
+        req["verificationRequest"]["requestUri"] = ruri.into();
+        let r = post(srv.addr, "/stir/v1/verification", &req.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["verificationResponse"].clone()
+    };
+    let v = verify_div(&first, &div, "sip:+12155550199@example.net;user=phone");
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["diversion"]["verdict"], "valid", "{v}");
+    assert_eq!(v["diversion"]["hops"][0]["from"], DEST);
+    assert_eq!(v["diversion"]["hops"][0]["hi"], "1.1");
+    assert_eq!(v["diversion"]["hops"][0]["signer"]["spc"], "1234");
+    // Another call, retargeted elsewhere: the chain does not end there.
+    let second = shaken_identity("de305d54-75b4-431b-adb2-eb6b9e546099");
+    let div2 = div_for(&second);
+    let v = verify_div(&second, &div2, "12155550188");
+    assert_eq!(v["reasonid"], "dest-mismatch", "{v}");
+    assert_eq!(v["diversion"]["reason"]["id"], "div-target-mismatch", "{v}");
+    // Malformed extensions are request errors naming the member.
+    let r = sign(json!({"signingRequest": {
+        "div": {"identity": first}, "dest": {"tn": [DEST]},
+    }}));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("dest.tn"), "{}", r.body);
+    let mut req = verification_request(&first, NOW);
+    req["verificationRequest"]["identities"] = "x".into();
+    let r = post(srv.addr, "/stir/v1/verification", &req.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("identities"), "{}", r.body);
+}

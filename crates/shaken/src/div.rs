@@ -684,6 +684,16 @@ pub struct VerifyExtension {
 }
 
 impl VerifyExtension {
+    /// The chain's target: `requestUri` as a number (or, when it is not one,
+    /// as a URI); `None` when the request gives none.
+    pub fn target(&self, tn: &TnPolicy) -> Option<PartyId> {
+        let uri = self.request_uri.as_deref()?;
+        Some(match TelephoneNumber::parse(uri, tn) {
+            Ok(t) => PartyId::Tn(t),
+            Err(_) => PartyId::from_uri(uri, tn),
+        })
+    }
+
     /// The extension in `json`, `Ok(None)` when it has neither member.
     pub fn parse(json: &[u8], limits: &crate::Limits) -> Result<Option<Self>, DivRequestError> {
         if !mentions(json, "identities") && !mentions(json, "requestUri") {

@@ -824,11 +824,7 @@ mod online {
         ext: &crate::div::VerifyExtension,
         tn: &crate::tn::TnPolicy,
     ) -> Option<crate::verify::PartyId> {
-        let uri = ext.request_uri.as_deref()?;
-        Some(match crate::tn::TelephoneNumber::parse(uri, tn) {
-            Ok(t) => crate::verify::PartyId::Tn(t),
-            Err(_) => crate::verify::PartyId::from_uri(uri, tn),
-        })
+        ext.target(tn)
     }
 
     mod fleet {

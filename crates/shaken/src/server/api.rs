@@ -186,6 +186,34 @@ async fn sign(state: &AppState, req: Request) -> Result<Response, RequestError> 
         return Err(RequestError::NotFound);
     };
     let body = read_json(req, config.max_body).await?;
+    // Extension (docs/server.md): a `div` member asks for a div PASSporT
+    // (RFC 8946) for a retargeted call.
+    match crate::div::DivSignRequest::parse(&body, &crate::Limits::default()) {
+        Ok(None) => {}
+        Ok(Some(div)) => {
+            let signed = signing.sign_div_request(&div).map_err(|e| {
+                let name = match &e {
+                    crate::div::DivSignError::DestInvalid { .. }
+                    | crate::div::DivSignError::DestUnchanged { .. } => "dest.tn",
+                    crate::div::DivSignError::HiInvalid { .. } => "div.hi",
+                    _ => "div.identity",
+                };
+                RequestError::InvalidValue {
+                    name: name.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            return Ok(
+                Json(json!({"signingResponse": {"identity": signed.identity}})).into_response(),
+            );
+        }
+        Err(crate::div::DivRequestError::Member { member, detail }) => {
+            return Err(RequestError::InvalidValue {
+                name: member.to_owned(),
+                reason: detail,
+            })
+        }
+    }
     let mut policy = request_policy(signing.request_policy());
     policy.max_dest_entries = services.vs.request_policy().max_dest_entries;
     let request = SignRequest::parse_with(&body, &policy).map_err(|e| request_error(&e))?;
@@ -275,6 +303,17 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     // request is a fork of the same call, not a replay.
     let ctx = request.context(None);
     let ctx = CallContext { now, ..ctx };
+    // Extension (docs/server.md): the call's div PASSporTs in `identities`.
+    match crate::div::VerifyExtension::parse(&body, vs.verifier().limits()) {
+        Ok(None) => {}
+        Ok(Some(ext)) => return verify_diverted(state, vs, &request, &ext, &ctx).await,
+        Err(crate::div::DivRequestError::Member { member, detail }) => {
+            return Err(RequestError::InvalidValue {
+                name: member.to_owned(),
+                reason: detail,
+            })
+        }
+    }
     let result = match vs.parse_identity(&request.identity) {
         Err(f) => Err(f),
         Ok(id) => match vs.verify_cached(&id, &ctx) {
@@ -347,6 +386,86 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
         }
     };
     Ok(respond(state, body, outcome, catalogue_id, verified))
+}
+
+/// A verification request with the diverted-call extension: every PASSporT,
+/// the chain; the answer adds `diversion` (the same object as the CLI's).
+async fn verify_diverted(
+    state: &AppState,
+    vs: &crate::StiVs,
+    request: &VerifyRequest<'_>,
+    ext: &crate::div::VerifyExtension,
+    ctx: &CallContext,
+) -> Result<Response, RequestError> {
+    let config = state.config();
+    let values: Vec<&str> = std::iter::once(request.identity.as_ref())
+        .chain(ext.identities.iter().map(String::as_str))
+        .collect();
+    let target = ext.target(&vs.verifier().policy().tn);
+    let budget = config.request_timeout.mul_f32(0.8);
+    let Ok(r) = tokio::time::timeout(budget, vs.verify_identities(&values, ctx, target.as_ref()))
+        .await
+    else {
+        let e = VerifyError::CertUnavailable {
+            detail: format!(
+                "x5u certificates were not obtained within {} ms",
+                budget.as_millis()
+            ),
+            cause: "fetch-timeout",
+        };
+        let r = e.reason();
+        let mut body = Map::new();
+        body.insert("reasoncode".into(), r.code.into());
+        body.insert("reasontext".into(), r.text.into());
+        body.insert("reasondesc".into(), r.detail.into());
+        body.insert("reasonid".into(), r.id.clone().into());
+        let outcome = Outcome {
+            verstat: e.verstat(),
+            reason_code: Some(r.code),
+            reason_id: Some(r.id),
+        };
+        return Ok(respond(state, body, outcome, Some("fetch-timeout"), None));
+    };
+    let overall = &r.overall;
+    let mut body = Map::new();
+    let outcome = match &overall.reason {
+        Some(reason) => {
+            body.insert("reasoncode".into(), reason.code.into());
+            body.insert("reasontext".into(), reason.text.clone().into());
+            body.insert("reasondesc".into(), reason.detail.clone().into());
+            body.insert("reasonid".into(), reason.id.clone().into());
+            Outcome {
+                verstat: overall.verstat,
+                reason_code: Some(reason.code),
+                reason_id: Some(reason.id.clone()),
+            }
+        }
+        None => {
+            if let Some(a) = overall.attest {
+                body.insert("attest".into(), a.as_str().into());
+            }
+            Outcome {
+                verstat: overall.verstat,
+                reason_code: None,
+                reason_id: None,
+            }
+        }
+    };
+    if let Some(d) = &r.diversion {
+        body.insert(
+            "diversion".into(),
+            serde_json::to_value(d).map_err(|e| RequestError::Internal {
+                detail: format!("the diversion could not be serialised: {e}"),
+            })?,
+        );
+    }
+    let verified = overall.passed().then(|| {
+        Origid(
+            overall.origid.as_deref().unwrap_or("-").chars().take(64).collect(),
+            overall.attest,
+        )
+    });
+    Ok(respond(state, body, outcome, None, verified))
 }
 
 #[cfg(test)]
