@@ -201,6 +201,71 @@ int64_t shaken_result_iat(const shaken_result *result);
 // `result` must be NULL or a live result.
 const char *shaken_result_json(const shaken_result *result);
 
+// The `div` chain of a diverted call (RFC 8946; [`crate::shaken_verify_sip`]):
+// `"valid"`, `"invalid"` or `"incomplete"`; NULL when the call carries no
+// `div` PASSporT (or for a NULL result). The caller-ID verdict stays
+// [`shaken_result_verstat`]'s.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_verdict(const shaken_result *result);
+
+// The stable id of the chain's first broken link (`div-unlinked`,
+// `div-hop-invalid`, `div-target-mismatch`...); NULL when the chain is
+// valid or absent.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_reason_id(const shaken_result *result);
+
+// What is wrong with the chain, in words; NULL when valid or absent.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_reason_detail(const shaken_result *result);
+
+// How many `div` hops the chain has (0 when absent or NULL).
+//
+// # Safety
+// `result` must be NULL or a live result.
+size_t shaken_result_div_hop_count(const shaken_result *result);
+
+// Hop `index`: the number the call was diverted from (`div`); NULL when
+// out of range or unreadable.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_hop_from(const shaken_result *result,
+                                       size_t index);
+
+// Hop `index`: the new destination.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_hop_to(const shaken_result *result,
+                                     size_t index);
+
+// Hop `index`: the SPC of the carrier that signed the diversion.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_hop_spc(const shaken_result *result,
+                                      size_t index);
+
+// Hop `index`: the History-Info index (`div.hi`), if given.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_hop_hi(const shaken_result *result,
+                                     size_t index);
+
+// Hop `index`: why this link is broken (a stable id); NULL when it holds.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_div_hop_reason_id(const shaken_result *result,
+                                            size_t index);
+
 // Create a signer from a P-256 private key in PEM (PKCS#8 or SEC1) and the
 // https URL where its certificate chain is published (`x5u`, also the
 // Identity `info` parameter; http is accepted for labs).
@@ -255,6 +320,34 @@ int32_t shaken_sign(const shaken_signer *signer,
                     char *out,
                     size_t out_cap,
                     size_t *out_len);
+
+// Sign a `div` PASSporT (RFC 8946) for a call that arrived with
+// `incoming` (its Identity header value or bare PASSporT, shaken or div)
+// and is retargeted to `dest`: `orig` and `iat` are copied from it, `div`
+// is its destination, `dest` the new target, `hi`/`hi_len` the optional
+// History-Info index (NULL/0: none), and no other claim. Writes the
+// Identity value (`token;info=<x5u>;alg=ES256;ppt=div`) into `out` as
+// [`shaken_sign`] does (same buffer rules; the result is deterministic
+// only with a deterministic key, so a retry signs anew).
+//
+// `SHAKEN_ERR_INVALID_ARGUMENT` when `incoming` is not a PASSporT, `dest`
+// is not a number or is already a destination of `incoming` (RFC 8946 §3),
+// or `hi` is not an index; the message says which.
+//
+// # Safety
+// As [`shaken_sign`]: `signer` from [`shaken_signer_new`], readable
+// pointer/length pairs, `out` with `out_cap` writable bytes, `out_len`
+// writable.
+int32_t shaken_sign_div(const shaken_signer *signer,
+                        const char *incoming,
+                        size_t incoming_len,
+                        const char *dest,
+                        size_t dest_len,
+                        const char *hi,
+                        size_t hi_len,
+                        char *out,
+                        size_t out_cap,
+                        size_t *out_len);
 
 // Create verifier options with the defaults. Returns NULL only if memory
 // ran out (or on an internal error; see [`crate::shaken_last_error`]).

@@ -31,8 +31,49 @@ pub struct shaken_result {
     spc: Option<CString>,
     x5u: Option<CString>,
     iat: i64,
+    div: Option<DivC>,
     source: Source,
     json: OnceLock<CString>,
+}
+
+/// The div chain (RFC 8946) as C strings.
+struct DivC {
+    verdict: &'static CStr,
+    reason_id: Option<CString>,
+    reason_detail: Option<CString>,
+    hops: Vec<HopC>,
+}
+
+struct HopC {
+    from: Option<CString>,
+    to: Option<CString>,
+    spc: Option<CString>,
+    hi: Option<CString>,
+    reason_id: Option<CString>,
+}
+
+fn div_c(d: &shaken_lib::div::Diversion) -> DivC {
+    use shaken_lib::div::DivVerdict;
+    DivC {
+        verdict: match d.verdict {
+            DivVerdict::Valid => c"valid",
+            DivVerdict::Invalid => c"invalid",
+            _ => c"incomplete",
+        },
+        reason_id: opt(d.reason.as_ref().map(|r| r.id.as_str())),
+        reason_detail: opt(d.reason.as_ref().map(|r| r.detail.as_str())),
+        hops: d
+            .hops
+            .iter()
+            .map(|h| HopC {
+                from: opt(h.from.as_deref()),
+                to: opt(h.to.as_deref()),
+                spc: opt(h.signer.as_ref().and_then(|s| s.spc.as_deref())),
+                hi: opt(h.hi.as_deref()),
+                reason_id: opt(h.reason.as_ref().map(|r| r.id.as_str())),
+            })
+            .collect(),
+    }
 }
 
 enum Source {
@@ -77,6 +118,10 @@ impl shaken_result {
             spc: opt(r.signer.as_ref().and_then(|s| s.spc.as_deref())),
             x5u: opt(r.x5u.as_deref()),
             iat: r.iat.unwrap_or(0),
+            div: match &source {
+                Source::Sip(s) => s.diversion.as_ref().map(div_c),
+                Source::Identity(_) => None,
+            },
             source,
             json: OnceLock::new(),
         }
@@ -298,4 +343,143 @@ pub unsafe extern "C" fn shaken_result_json(result: *const shaken_result) -> *co
             c_string(&json.unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")))
         })
         .as_ptr()
+}
+
+/// The `div` chain of a diverted call (RFC 8946; [`crate::shaken_verify_sip`]):
+/// `"valid"`, `"invalid"` or `"incomplete"`; NULL when the call carries no
+/// `div` PASSporT (or for a NULL result). The caller-ID verdict stays
+/// [`shaken_result_verstat`]'s.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_verdict(result: *const shaken_result) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }
+        .and_then(|r| r.div.as_ref())
+        .map_or(ptr::null(), |d| d.verdict.as_ptr())
+}
+
+/// The stable id of the chain's first broken link (`div-unlinked`,
+/// `div-hop-invalid`, `div-target-mismatch`...); NULL when the chain is
+/// valid or absent.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_reason_id(
+    result: *const shaken_result,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }
+        .and_then(|r| r.div.as_ref())
+        .map_or(ptr::null(), |d| ptr_of(&d.reason_id))
+}
+
+/// What is wrong with the chain, in words; NULL when valid or absent.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_reason_detail(
+    result: *const shaken_result,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }
+        .and_then(|r| r.div.as_ref())
+        .map_or(ptr::null(), |d| ptr_of(&d.reason_detail))
+}
+
+/// How many `div` hops the chain has (0 when absent or NULL).
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_hop_count(result: *const shaken_result) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }
+        .and_then(|r| r.div.as_ref())
+        .map_or(0, |d| d.hops.len())
+}
+
+/// One part of hop `index` (0-based, from the shaken PASSporT outwards).
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+unsafe fn hop_part(
+    result: *const shaken_result,
+    index: usize,
+    part: fn(&HopC) -> &Option<CString>,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }
+        .and_then(|r| r.div.as_ref())
+        .and_then(|d| d.hops.get(index))
+        .map_or(ptr::null(), |h| ptr_of(part(h)))
+}
+
+/// Hop `index`: the number the call was diverted from (`div`); NULL when
+/// out of range or unreadable.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_hop_from(
+    result: *const shaken_result,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { hop_part(result, index, |h| &h.from) }
+}
+
+/// Hop `index`: the new destination.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_hop_to(
+    result: *const shaken_result,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { hop_part(result, index, |h| &h.to) }
+}
+
+/// Hop `index`: the SPC of the carrier that signed the diversion.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_hop_spc(
+    result: *const shaken_result,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { hop_part(result, index, |h| &h.spc) }
+}
+
+/// Hop `index`: the History-Info index (`div.hi`), if given.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_hop_hi(
+    result: *const shaken_result,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { hop_part(result, index, |h| &h.hi) }
+}
+
+/// Hop `index`: why this link is broken (a stable id); NULL when it holds.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_div_hop_reason_id(
+    result: *const shaken_result,
+    index: usize,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { hop_part(result, index, |h| &h.reason_id) }
 }

@@ -1,4 +1,5 @@
-//! Signing: `shaken_signer_new`, `shaken_sign`, `shaken_signer_free`.
+//! Signing: `shaken_signer_new`, `shaken_sign`, `shaken_sign_div`,
+//! `shaken_signer_free`.
 
 use std::os::raw::c_char;
 
@@ -147,6 +148,94 @@ pub unsafe extern "C" fn shaken_sign(
         }
         // SAFETY: the caller promises `out_cap >= needed` writable bytes at
         // `out` (non-NULL since out_cap > 0); the value is ASCII without NUL.
+        let buf = unsafe { bytes_mut(out, needed)? };
+        let (body, nul) = buf.split_at_mut(value.len());
+        body.copy_from_slice(value.as_bytes());
+        if let Some(n) = nul.first_mut() {
+            *n = 0;
+        }
+        Ok(())
+    })
+}
+
+/// Sign a `div` PASSporT (RFC 8946) for a call that arrived with
+/// `incoming` (its Identity header value or bare PASSporT, shaken or div)
+/// and is retargeted to `dest`: `orig` and `iat` are copied from it, `div`
+/// is its destination, `dest` the new target, `hi`/`hi_len` the optional
+/// History-Info index (NULL/0: none), and no other claim. Writes the
+/// Identity value (`token;info=<x5u>;alg=ES256;ppt=div`) into `out` as
+/// [`shaken_sign`] does (same buffer rules; the result is deterministic
+/// only with a deterministic key, so a retry signs anew).
+///
+/// `SHAKEN_ERR_INVALID_ARGUMENT` when `incoming` is not a PASSporT, `dest`
+/// is not a number or is already a destination of `incoming` (RFC 8946 §3),
+/// or `hi` is not an index; the message says which.
+///
+/// # Safety
+/// As [`shaken_sign`]: `signer` from [`shaken_signer_new`], readable
+/// pointer/length pairs, `out` with `out_cap` writable bytes, `out_len`
+/// writable.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_sign_div(
+    signer: *const shaken_signer,
+    incoming: *const c_char,
+    incoming_len: usize,
+    dest: *const c_char,
+    dest_len: usize,
+    hi: *const c_char,
+    hi_len: usize,
+    out: *mut c_char,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> i32 {
+    ffi_call("shaken_sign_div", || {
+        if out_len.is_null() {
+            return Err(ApiError::Null { arg: "out_len" });
+        }
+        // SAFETY: non-NULL and writable as the caller promised.
+        unsafe { out_len.write(0) };
+        // SAFETY: a pointer from shaken_signer_new, alive for the call.
+        let signer = unsafe { signer.as_ref() }.ok_or(ApiError::Null { arg: "signer" })?;
+        // SAFETY: pointer/length pairs from the caller.
+        let (incoming, dest, hi) = unsafe {
+            (
+                text(incoming, incoming_len, "incoming")?,
+                text(dest, dest_len, "dest")?,
+                opt_text(hi, hi_len, "hi")?,
+            )
+        };
+        let signed = signer.signer.sign_div(incoming, dest, hi).map_err(|e| {
+            use shaken_lib::div::DivSignError as E;
+            match e {
+                E::Sign(s) => ApiError::Sign(s),
+                E::DestInvalid { .. } | E::DestUnchanged { .. } => ApiError::Invalid {
+                    arg: "dest",
+                    detail: e.to_string(),
+                },
+                E::HiInvalid { .. } => ApiError::Invalid {
+                    arg: "hi",
+                    detail: e.to_string(),
+                },
+                other => ApiError::Invalid {
+                    arg: "incoming",
+                    detail: other.to_string(),
+                },
+            }
+        })?;
+        let value = signed.identity;
+        let needed = value.len() + 1;
+        // SAFETY: checked non-NULL above.
+        unsafe { out_len.write(value.len()) };
+        if out.is_null() && out_cap > 0 {
+            return Err(ApiError::Null { arg: "out" });
+        }
+        if out_cap < needed {
+            return Err(ApiError::BufferTooSmall {
+                needed,
+                cap: out_cap,
+            });
+        }
+        // SAFETY: the caller promises `out_cap >= needed` writable bytes.
         let buf = unsafe { bytes_mut(out, needed)? };
         let (body, nul) = buf.split_at_mut(value.len());
         body.copy_from_slice(value.as_bytes());

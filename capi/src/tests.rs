@@ -682,6 +682,99 @@ fn sip_request_without_identity_is_428() {
     }
 }
 
+fn sign_div(signer: *const shaken_signer, incoming: &str, dest: &str, hi: Option<&str>) -> (i32, String) {
+    let (hp, hl) = hi.map_or((null(), 0), |h| (h.as_ptr().cast(), h.len()));
+    let mut buf = vec![0u8; 2048];
+    let mut len = 0usize;
+    let rc = unsafe {
+        shaken_sign_div(
+            signer,
+            incoming.as_ptr().cast(),
+            incoming.len(),
+            dest.as_ptr().cast(),
+            dest.len(),
+            hp,
+            hl,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut len,
+        )
+    };
+    buf.truncate(len);
+    (rc, String::from_utf8(buf).unwrap())
+}
+
+/// A diverted call (RFC 8946) through the C ABI: `shaken_sign_div`, then
+/// `shaken_verify_sip` of the retargeted INVITE and the chain accessors.
+#[test]
+fn sign_div_and_the_chain_accessors() {
+    let x5u = "https://cr.example.net/sp.pem";
+    let sg = signer(x5u);
+    let v = verifier(pinned);
+    let shaken = sign(sg, "12155550121", "12125550143", NOW);
+    let (rc, div) = sign_div(sg, &shaken, "+12125550199", Some("1.2"));
+    assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    assert!(div.ends_with(";ppt=div"), "{div}");
+    // A new target already in dest, a bad index, not a PASSporT.
+    for (incoming, dest, hi, arg) in [
+        (shaken.as_str(), "12125550143", None, "dest"),
+        (shaken.as_str(), "12125550199", Some("a;b"), "hi"),
+        ("junk", "12125550199", None, "incoming"),
+    ] {
+        let (rc, _) = sign_div(sg, incoming, dest, hi);
+        assert_eq!(rc, SHAKEN_ERR_INVALID_ARGUMENT);
+        assert!(last_error().starts_with(arg), "{}", last_error());
+    }
+    let (rc, _) = sign_div(null(), &shaken, "12125550199", None);
+    assert_eq!(rc, SHAKEN_ERR_NULL);
+    let msg = |ruri: &str| {
+        format!(
+            "INVITE sip:{ruri}@example.net SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\nFrom: <tel:+12155550121>;tag=1\r\nTo: <tel:+12125550143>\r\nCall-ID: 1@x\r\nCSeq: 1 INVITE\r\nIdentity: {div}\r\nIdentity: {shaken}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let run = |m: String| {
+        let mut r = null_mut();
+        let rc = unsafe { shaken_verify_sip(v, m.as_ptr().cast(), m.len(), NOW, &mut r) };
+        assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+        r
+    };
+    unsafe {
+        let r = run(msg("+12125550199"));
+        assert_eq!(shaken_result_passed(r), 1, "{:?}", s(shaken_result_json(r)));
+        assert_eq!(s(shaken_result_div_verdict(r)).as_deref(), Some("valid"));
+        assert_eq!(shaken_result_div_reason_id(r), null());
+        assert_eq!(shaken_result_div_hop_count(r), 1);
+        assert_eq!(s(shaken_result_div_hop_from(r, 0)).as_deref(), Some("12125550143"));
+        assert_eq!(s(shaken_result_div_hop_to(r, 0)).as_deref(), Some("12125550199"));
+        assert_eq!(s(shaken_result_div_hop_spc(r, 0)).as_deref(), Some("1234"));
+        assert_eq!(s(shaken_result_div_hop_hi(r, 0)).as_deref(), Some("1.2"));
+        assert_eq!(shaken_result_div_hop_reason_id(r, 0), null());
+        assert_eq!(shaken_result_div_hop_from(r, 1), null());
+        assert!(s(shaken_result_json(r)).unwrap().contains("\"diversion\""));
+        shaken_result_free(r);
+        // Retargeted elsewhere: the chain does not end at the Request-URI.
+        let r = run(msg("+12125550188"));
+        assert_eq!(shaken_result_passed(r), 0);
+        assert_eq!(s(shaken_result_reason_id(r)).as_deref(), Some("dest-mismatch"));
+        assert_eq!(s(shaken_result_div_verdict(r)).as_deref(), Some("invalid"));
+        assert_eq!(
+            s(shaken_result_div_reason_id(r)).as_deref(),
+            Some("div-target-mismatch")
+        );
+        assert!(s(shaken_result_div_reason_detail(r)).is_some());
+        assert_eq!(
+            s(shaken_result_div_hop_reason_id(r, 0)).as_deref(),
+            Some("div-target-mismatch")
+        );
+        shaken_result_free(r);
+        // No div: no chain; NULL results are safe.
+        assert_eq!(shaken_result_div_verdict(null()), null());
+        assert_eq!(shaken_result_div_hop_count(null()), 0);
+        shaken_verifier_free(v);
+        shaken_signer_free(sg);
+    }
+}
+
 /// Two verifiers (two hosts) sharing a redis-server started here on a free
 /// loopback port: a PASSporT replayed onto another call is caught by the
 /// other one; the same call forked to it passes. Skipped loudly without
