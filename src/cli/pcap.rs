@@ -178,6 +178,7 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
             &report.overall,
             calling(&req, &report, &setup.tn_policy).as_deref(),
         );
+        summary.record_diversion(report.diversion.as_ref());
         bar.inc(1);
         match a.format {
             OutFormat::Json => {
@@ -196,11 +197,15 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
             }
             OutFormat::Text => {
                 let r = &report.overall;
-                let reason = r
+                let mut reason = r
                     .reason
                     .as_ref()
                     .map(|x| format!("{} {}", x.code, x.id))
                     .unwrap_or_else(|| "-".into());
+                // A diverted call (RFC 8946): its chain, in the last column.
+                if let Some(d) = &report.diversion {
+                    reason.push_str(&format!(" div={}({} hops)", d.verdict.as_str(), d.hops.len()));
+                }
                 writeln!(
                     out,
                     "{time}\t{}\t{}\t{}\t{}\t{}\t{reason}",

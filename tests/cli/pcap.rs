@@ -571,3 +571,65 @@ fn example_capture_is_current() {
         path.display()
     );
 }
+
+/// Diverted calls (RFC 8946) in a capture: the JSON rows carry the chain,
+/// the text table says it in the last column, the HTML report counts the
+/// chains and their hops.
+#[test]
+fn pcap_shows_diverted_calls_and_their_hops() {
+    let lab = Lab::new();
+    let shaken_id = lab.sign("A", T);
+    let div = |incoming: &str, to: &str| {
+        let o = shaken(&[
+            "sign",
+            "--div",
+            incoming,
+            "--dest",
+            to,
+            "--key",
+            &lab.path("key.pem"),
+            "--x5u",
+            X5U,
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let hop1 = div(&shaken_id, "+12125550199");
+    let hop2 = div(&hop1, "+12125550177");
+    let retargeted = |call_id: &str, ruri: &str, ids: &[&str]| {
+        let plain = invite(call_id, &format!("<sip:{ORIG}@example.com>"), None);
+        let text = String::from_utf8(plain)
+            .unwrap()
+            .replacen(&format!("INVITE sip:{DEST}@"), &format!("INVITE sip:{ruri}@"), 1);
+        let extra: String = ids.iter().map(|i| format!("Identity: {i}\r\n")).collect();
+        text.replacen("Content-Type:", &format!("{extra}Content-Type:"), 1)
+            .into_bytes()
+    };
+    let frames = vec![
+        (T, udp4(&retargeted("div-ok@test", "+12125550177", &[&hop2, &shaken_id, &hop1]))),
+        (T + 1, udp4(&retargeted("div-broken@test", "+12125550177", &[&shaken_id, &hop2]))),
+    ];
+    let path = lab.path("div.pcap");
+    write_pcap(&path, &frames);
+    let report = lab.path("div.html");
+    let o = lab.verify(&path, &["--format", "json", "--report", &report, "--no-replay"]);
+    let rows = rows(&o);
+    assert_eq!(rows.len(), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(rows[0]["verstat"], "TN-Validation-Passed", "{}", rows[0]);
+    assert_eq!(rows[0]["diversion"]["verdict"], "valid");
+    assert_eq!(rows[0]["diversion"]["hops"].as_array().unwrap().len(), 2);
+    assert_eq!(rows[1]["reason"]["id"], "dest-mismatch", "{}", rows[1]);
+    assert_eq!(rows[1]["diversion"]["reason"]["id"], "div-unlinked");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<h2>Diverted calls</h2>"), "{html}");
+    assert!(html.contains("<td>valid</td><td>1</td>"), "{html}");
+    assert!(html.contains("<td>invalid</td><td>1</td>"), "{html}");
+    assert!(
+        html.contains("<td>valid: 12125550143 -&gt; 12125550199 -&gt; 12125550177</td><td>1</td>"),
+        "{html}"
+    );
+    let o = lab.verify(&path, &["--no-replay"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("div=valid(2 hops)"), "{text}");
+    assert!(text.contains("div=invalid(1 hops)"), "{text}");
+}

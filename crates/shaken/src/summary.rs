@@ -131,6 +131,11 @@ pub struct Summary {
     pub by_spc_failed: Tally,
     /// Calling numbers of the calls that did not pass.
     pub failed_callers: Tally,
+    /// Diverted calls (RFC 8946), by div chain verdict (`valid`...).
+    pub diverted: Tally,
+    /// Diverted calls by path (`12125550143 -> 12125550199 -> ...`) and
+    /// verdict, or by first broken link (`invalid: div-unlinked`).
+    pub div_paths: Tally,
 }
 
 impl Summary {
@@ -192,6 +197,27 @@ impl Summary {
         self.by_spc.merge(&o.by_spc);
         self.by_spc_failed.merge(&o.by_spc_failed);
         self.failed_callers.merge(&o.failed_callers);
+        self.diverted.merge(&o.diverted);
+        self.div_paths.merge(&o.div_paths);
+    }
+
+    /// Record the div chain of a call (nothing for a call without one).
+    pub fn record_diversion(&mut self, d: Option<&crate::div::Diversion>) {
+        let Some(d) = d else { return };
+        self.diverted.add(d.verdict.as_str(), 1);
+        let mut path = String::new();
+        for (n, h) in d.hops.iter().enumerate() {
+            if n == 0 {
+                path.push_str(h.from.as_deref().unwrap_or("?"));
+            }
+            path.push_str(" -> ");
+            path.push_str(h.to.as_deref().unwrap_or("?"));
+        }
+        let key = match &d.reason {
+            None => format!("valid: {path}"),
+            Some(r) => format!("{}: {} ({path})", d.verdict.as_str(), r.id),
+        };
+        self.div_paths.add(&key, 1);
     }
 
     /// Results that did not pass.
@@ -550,10 +576,39 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
             );
         }
     }
+    h.push_str(&diversion_html(s));
     h.push_str(
         "<p><small>Made by shaken. Self-contained: no script, no external resource.</small></p>",
     );
     h.push_str("</body></html>\n");
+    h
+}
+
+/// The "Diverted calls" section (RFC 8946): empty when no call was diverted.
+fn diversion_html(s: &Summary) -> String {
+    if s.diverted.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<h2>Diverted calls</h2>");
+    let rows: Vec<(&str, u64)> = ["valid", "invalid", "incomplete"]
+        .iter()
+        .map(|k| (*k, s.diverted.get(k)))
+        .collect();
+    h.push_str(&table(
+        &["div chain", "calls"],
+        &rows
+            .iter()
+            .map(|(k, c)| vec![(*k).to_owned(), c.to_string()])
+            .collect::<Vec<_>>(),
+    ));
+    h.push_str(&table(
+        &["hops (from the shaken dest to the last target)", "calls"],
+        &s.div_paths
+            .top(HTML_TOP)
+            .iter()
+            .map(|(k, c)| vec![(*k).to_owned(), c.to_string()])
+            .collect::<Vec<_>>(),
+    ));
     h
 }
 
