@@ -523,6 +523,9 @@ pub struct VerifyArgs {
     /// through DIR (put it on tmpfs, e.g. /dev/shm/shaken-replay); implies --replay.
     #[arg(long, value_name = "DIR")]
     pub replay_dir: Option<std::path::PathBuf>,
+    /// Most div PASSporTs (RFC 8946) accepted in one call; more fail the chain (div-too-many).
+    #[arg(long, value_name = "N", default_value_t = shaken::div::DEFAULT_MAX_DIV)]
+    pub max_div: usize,
     /// With --sip: signal the verstat with the attestation appended (TN-Validation-Passed-A), a common vendor extension; the JSON `verstat` field stays standard.
     #[arg(long)]
     pub verstat_attest: bool,

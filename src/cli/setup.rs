@@ -136,6 +136,7 @@ pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     c.cert = a.cert.clone().map(Source::Path);
     c.max_age = a.max_age;
     c.lenient_iat = a.lenient_iat;
+    c.limits.max_div = a.max_div;
     c.tn_national = a.tn.tn_national;
     c.replay = ReplayMode::from_settings(replay, a.replay_dir.as_deref());
     apply_crl_args(&mut c, &a.crl);

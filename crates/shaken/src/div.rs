@@ -936,33 +936,17 @@ impl LinkError {
 }
 
 /// One verified (or failed) PASSporT, as the chain check sees it.
-#[derive(Debug, Clone)]
-pub struct ChainEntry {
+#[derive(Debug, Clone, Copy)]
+pub struct ChainEntry<'a> {
     /// Identity header position (for a nested `opt`, the outer one's).
     pub index: usize,
     /// The claims as decoded (verified when `report` passed).
-    pub claims: Option<Claims>,
+    pub claims: Option<&'a Claims>,
     /// The PASSporT's own report.
-    pub report: Report,
+    pub report: &'a Report,
 }
 
-impl ChainEntry {
-    /// An entry from a verification result.
-    pub fn new(
-        index: usize,
-        result: &Result<crate::verify::VerifiedPassport, Box<crate::verify::Failure>>,
-    ) -> Self {
-        let claims = match result {
-            Ok(v) => Some(v.claims().clone()),
-            Err(f) => f.claims.clone(),
-        };
-        ChainEntry {
-            index,
-            claims,
-            report: crate::verify::report(result),
-        }
-    }
-
+impl ChainEntry<'_> {
     fn is_div(&self) -> bool {
         is_div_ppt(self.report.ppt.as_deref())
     }
@@ -985,14 +969,14 @@ fn same_tn(a: &ClaimTn, b: &ClaimTn) -> bool {
     a.matches(&b.global) || b.national.as_ref().is_some_and(|n| a.matches(n))
 }
 
-fn div_id(entry: &ChainEntry) -> Option<Orig> {
-    let claims = entry.claims.as_ref()?;
+fn div_id(entry: &ChainEntry<'_>) -> Option<Orig> {
+    let claims = entry.claims?;
     let v = claims.extra.get("div")?;
     DivClaim::from_json(v).ok().map(|(d, _)| d.id)
 }
 
-fn div_hi(entry: &ChainEntry) -> Option<String> {
-    let claims = entry.claims.as_ref()?;
+fn div_hi(entry: &ChainEntry<'_>) -> Option<String> {
+    let claims = entry.claims?;
     DivClaim::from_json(claims.extra.get("div")?)
         .ok()
         .and_then(|(d, _)| d.hi)
@@ -1059,7 +1043,7 @@ fn dest_text(dest: &Dest) -> String {
 /// covering its `div` identity, freshness) and with the shaken `orig`; no
 /// div left unlinked; the outermost `dest` holds the target.
 pub fn check_chain(
-    entries: &[ChainEntry],
+    entries: &[ChainEntry<'_>],
     target: Option<&PartyId>,
     policy: &ChainPolicy<'_>,
 ) -> Option<Diversion> {
@@ -1094,7 +1078,7 @@ pub fn check_chain(
     // The innermost PASSporT: a shaken one with readable claims, the first
     // that passed if any (RFC 8946 §4.2: an unsupported innermost ppt means
     // the chain is ignored).
-    let origins: Vec<&ChainEntry> = entries
+    let origins: Vec<&ChainEntry<'_>> = entries
         .iter()
         .filter(|e| e.report.ppt.as_deref() == Some(crate::passport::PPT_SHAKEN))
         .filter(|e| e.claims.is_some())
@@ -1117,11 +1101,11 @@ pub fn check_chain(
         };
         return done(
             DivVerdict::Incomplete,
-            unlinked_hops(entries, &divs, &[]),
+            unlinked_hops(entries, &divs),
             LinkError::NoOrigin { detail },
         );
     };
-    let Some(origin_claims) = origin.claims.as_ref() else {
+    let Some(origin_claims) = origin.claims else {
         return done(
             DivVerdict::Incomplete,
             vec![],
@@ -1130,35 +1114,72 @@ pub fn check_chain(
             },
         );
     };
-    // Link forward from the shaken PASSporT.
+    // Link forward from the shaken PASSporT. Every number is read once.
+    let div_ids: Vec<Option<Orig>> = entries.iter().map(div_id).collect();
+    let div_tns: Vec<Option<ClaimTn>> = div_ids
+        .iter()
+        .map(|d| match d {
+            Some(Orig::Tn(t)) => claim_tn(t, policy.tn),
+            _ => None,
+        })
+        .collect();
+    let dest_tns: Vec<Vec<ClaimTn>> = entries
+        .iter()
+        .map(|e| {
+            e.claims.map_or_else(Vec::new, |c| {
+                c.dest
+                    .tn
+                    .iter()
+                    .filter_map(|t| claim_tn(t, policy.tn))
+                    .collect()
+            })
+        })
+        .collect();
+    // Whether entry `cur`'s dest holds div `i`'s `div` value.
+    let holds = |cur: usize, i: usize| -> bool {
+        match div_ids.get(i) {
+            Some(Some(Orig::Tn(_))) => match (div_tns.get(i), dest_tns.get(cur)) {
+                (Some(Some(want)), Some(dests)) => dests.iter().any(|d| same_tn(d, want)),
+                _ => false,
+            },
+            Some(Some(Orig::Uri(u))) => entries
+                .get(cur)
+                .and_then(|e| e.claims)
+                .is_some_and(|c| c.dest.uri.iter().any(|d| d == u)),
+            _ => false,
+        }
+    };
+    let mut cur = entries
+        .iter()
+        .position(|e| std::ptr::eq(e, origin))
+        .unwrap_or_default();
     let mut used = vec![false; entries.len()];
     let mut chain: Vec<usize> = Vec::new();
     let mut dest = &origin_claims.dest;
     loop {
-        let candidates: Vec<usize> = divs
-            .iter()
-            .copied()
-            .filter(|&i| !used.get(i).copied().unwrap_or(true))
-            .filter(|&i| {
-                entries
-                    .get(i)
-                    .and_then(div_id)
-                    .is_some_and(|id| dest_holds(dest, &id, policy.tn))
-            })
-            .collect();
-        let pick = candidates
-            .iter()
-            .copied()
-            .find(|&i| entries.get(i).is_some_and(|e| e.report.passed()))
-            .or_else(|| candidates.first().copied());
+        let mut pick = None;
+        for &i in &divs {
+            if used.get(i).copied().unwrap_or(true) || !holds(cur, i) {
+                continue;
+            }
+            let passed = entries.get(i).is_some_and(|e| e.report.passed());
+            if passed {
+                pick = Some(i);
+                break;
+            }
+            if pick.is_none() {
+                pick = Some(i);
+            }
+        }
         let Some(i) = pick else { break };
-        let Some(next) = entries.get(i).and_then(|e| e.claims.as_ref()) else {
+        let Some(next) = entries.get(i).and_then(|e| e.claims) else {
             break;
         };
         if let Some(u) = used.get_mut(i) {
             *u = true;
         }
         chain.push(i);
+        cur = i;
         dest = &next.dest;
     }
     let mut hops: Vec<Hop> = Vec::with_capacity(divs.len());
@@ -1193,7 +1214,7 @@ pub fn check_chain(
                 detail: r.detail.clone(),
             })
         } else {
-            match e.claims.as_ref() {
+            match e.claims {
                 Some(c) if !same_orig(&c.orig, &origin_claims.orig, policy.tn) => {
                     Some(LinkError::OrigMismatch {
                         hop: hop_no,
@@ -1218,16 +1239,18 @@ pub fn check_chain(
         hops.push(hop);
     }
     // Divs that link to nothing.
-    let linked_dests = std::iter::once(&origin_claims.dest)
+    let linked_dests = || {
+        std::iter::once(&origin_claims.dest)
         .chain(
             chain
                 .iter()
-                .filter_map(|&i| entries.get(i).and_then(|e| e.claims.as_ref()))
+                .filter_map(|&i| entries.get(i).and_then(|e| e.claims))
                 .map(|c| &c.dest),
         )
         .map(dest_text)
         .collect::<Vec<_>>()
-        .join("; ");
+        .join("; ")
+    };
     for &i in &divs {
         if used.get(i).copied().unwrap_or(true) {
             continue;
@@ -1249,7 +1272,7 @@ pub fn check_chain(
             None => LinkError::Unlinked {
                 index: e.index,
                 from: hop.from.clone().unwrap_or_else(|| "(unreadable)".into()),
-                dests: linked_dests.clone(),
+                dests: linked_dests(),
             },
         };
         hop.reason = Some(match &e.report.reason {
@@ -1287,7 +1310,7 @@ pub fn check_chain(
     }
 }
 
-fn unlinked_hops(entries: &[ChainEntry], divs: &[usize], _: &[usize]) -> Vec<Hop> {
+fn unlinked_hops(entries: &[ChainEntry<'_>], divs: &[usize]) -> Vec<Hop> {
     divs.iter()
         .filter_map(|&i| entries.get(i))
         .map(|e| {
@@ -1301,13 +1324,13 @@ fn unlinked_hops(entries: &[ChainEntry], divs: &[usize], _: &[usize]) -> Vec<Hop
 }
 
 fn hop_of(
-    e: &ChainEntry,
+    e: &ChainEntry<'_>,
     next_from: Option<&str>,
     target: Option<&PartyId>,
     policy: &TnPolicy,
 ) -> Hop {
     let from = div_id(e).map(|id| id.as_str().to_owned());
-    let to = e.claims.as_ref().and_then(|c| {
+    let to = e.claims.and_then(|c| {
         let pick = |want: &dyn Fn(&str) -> bool| c.dest.tn.iter().find(|d| want(d)).cloned();
         let by_next = next_from.and_then(|n| {
             let n = claim_tn(n, policy)?;
@@ -1405,16 +1428,18 @@ mod tests {
         let (d, opt, warnings) = DivClaim::from_claims(&div, PPT_DIV).unwrap();
         assert_eq!(d.id, Orig::Tn("121555551213".into()));
         assert!(opt.is_none() && warnings.is_empty());
+        let (orig, shaken_report, div_report) =
+            (claims_of(RFC_ORIG), passed("shaken"), passed("div"));
         let entries = [
             ChainEntry {
                 index: 0,
-                claims: Some(claims_of(RFC_ORIG)),
-                report: passed("shaken"),
+                claims: Some(&orig),
+                report: &shaken_report,
             },
             ChainEntry {
                 index: 1,
-                claims: Some(div),
-                report: passed("div"),
+                claims: Some(&div),
+                report: &div_report,
             },
         ];
         let target = PartyId::from_uri("tel:+12155551214", &TnPolicy::default());
@@ -1441,7 +1466,7 @@ mod tests {
         .unwrap();
         full(&fixed.token).verify_signature(&key).unwrap();
         let mut entries = entries;
-        entries[1].claims = Some(fixed.claims);
+        entries[1].claims = Some(&fixed.claims);
         let d = check_chain(&entries, Some(&target), &policy()).unwrap();
         assert_eq!(d.verdict, DivVerdict::Valid, "{:?}", d.reason);
         assert_eq!(d.hops[0].from.as_deref(), Some("12155551213"));

@@ -468,6 +468,22 @@ where
 
 type Verified = (Vec<PassportResult>, Vec<PassportResult>, Option<Diversion>);
 
+/// One PASSporT verified: where it was, whether it is nested in a div-o's
+/// `opt`, the result and its report.
+struct Done {
+    index: usize,
+    nested: bool,
+    result: Result<VerifiedPassport, Box<Failure>>,
+    report: Report,
+}
+
+fn claims_of(r: &Result<VerifiedPassport, Box<Failure>>) -> Option<&crate::passport::Claims> {
+    match r {
+        Ok(v) => Some(v.claims()),
+        Err(f) => f.claims.as_ref(),
+    }
+}
+
 /// Each value verified, the PASSporTs nested in `div-o`s (for the verdict
 /// only), and the chain.
 fn verify_values(
@@ -489,90 +505,124 @@ fn verify_values(
     // A diverted call (RFC 8946 §4.2): the shaken PASSporT's dest is compared
     // with the called numbers after the chain is known, not before.
     let diverted = kinds.iter().any(|k| is_div_ppt(k.as_deref()));
+    let shaken_ctx;
     let shaken_ctx = if diverted {
-        CallContext {
+        shaken_ctx = CallContext {
             dest: vec![],
             ..ctx.clone()
-        }
+        };
+        &shaken_ctx
     } else {
-        ctx.clone()
+        ctx
     };
-    let mut entries: Vec<ChainEntry> = Vec::new();
-    let mut passports = Vec::with_capacity(values.len());
-    let mut nested_results = Vec::new();
+    let mut done: Vec<Done> = Vec::with_capacity(values.len());
     for (index, parsed) in parsed.iter().enumerate() {
-        let is_div = kinds.get(index).is_some_and(|k| is_div_ppt(k.as_deref()));
-        let result = match parsed {
-            Ok(identity) => {
-                let mut result =
-                    verify_one(identity, if is_div { ctx } else { &shaken_ctx }, is_div);
-                entries.push(ChainEntry::new(index, &result));
-                if is_div {
-                    // A div-o carries the previous PASSporT in `opt`: verify
-                    // each nested one as well.
-                    match verify::nested_opt(identity, limits, limits.max_div) {
-                        Ok(nested) => {
-                            for n in nested {
-                                let d = is_div_ppt(n.ppt.as_deref());
-                                let r = verify_one(&n, if d { ctx } else { &shaken_ctx }, d);
-                                entries.push(ChainEntry::new(index, &r));
-                                if !d {
-                                    let report = verify::report(&r);
-                                    nested_results.push(PassportResult {
-                                        index,
-                                        ppt: report.ppt.clone(),
-                                        supported: is_supported(&r),
-                                        report,
-                                    });
-                                }
-                            }
-                        }
-                        Err(e) => {
-                            let mut f = match result {
-                                Err(f) => f,
-                                Ok(_) => Box::new(Failure::new(VerifyError::NoIdentity)),
-                            };
-                            f.error = VerifyError::Div(e);
-                            result = Err(f);
-                            let outer = entries.len().saturating_sub(1);
-                            if let Some(e) = entries.get_mut(outer) {
-                                *e = ChainEntry::new(index, &result);
-                            }
-                        }
-                    }
-                }
-                result
-            }
+        let kind = kinds.get(index).and_then(|k| k.as_deref());
+        let is_div = is_div_ppt(kind);
+        let identity = match parsed {
+            Ok(identity) => identity,
             Err(e) => {
-                let r = Err(Box::new(Failure::from(VerifyError::IdentityMalformed(
+                let result = Err(Box::new(Failure::from(VerifyError::IdentityMalformed(
                     e.clone(),
                 ))));
-                entries.push(ChainEntry::new(index, &r));
-                r
+                let report = verify::report(&result);
+                done.push(Done {
+                    index,
+                    nested: false,
+                    result,
+                    report,
+                });
+                continue;
             }
         };
+        let mut result = verify_one(identity, if is_div { ctx } else { shaken_ctx }, is_div);
+        let mut nested = Vec::new();
+        if kind == Some(crate::div::PPT_DIV_O) {
+            // A div-o carries the previous PASSporT in `opt`: verify each
+            // nested one as well.
+            match verify::nested_opt(identity, limits, limits.max_div) {
+                Ok(list) => {
+                    for n in list {
+                        let d = is_div_ppt(n.ppt.as_deref());
+                        let r = verify_one(&n, if d { ctx } else { shaken_ctx }, d);
+                        let report = verify::report(&r);
+                        nested.push(Done {
+                            index,
+                            nested: true,
+                            result: r,
+                            report,
+                        });
+                    }
+                }
+                Err(e) => {
+                    let mut f = match result {
+                        Err(f) => f,
+                        Ok(_) => Box::new(Failure::new(VerifyError::NoIdentity)),
+                    };
+                    f.error = VerifyError::Div(e);
+                    result = Err(f);
+                }
+            }
+        }
         let report = verify::report(&result);
-        passports.push(PassportResult {
+        done.push(Done {
             index,
-            ppt: report.ppt.clone(),
-            supported: is_supported(&result),
+            nested: false,
+            result,
             report,
         });
+        done.extend(nested);
     }
     let diversion = if diverted {
         let policy = crate::div::ChainPolicy {
             tn: &verifier.policy().tn,
             max_div: limits.max_div,
         };
-        let diversion = check_chain(&entries, target, &policy);
-        if let Some(d) = &diversion {
-            settle_called_numbers(&mut passports, &entries, ctx, target, d, &policy);
-            settle_called_numbers(&mut nested_results, &entries, ctx, target, d, &policy);
-        }
-        diversion
+        let entries: Vec<ChainEntry<'_>> = done
+            .iter()
+            .map(|d| ChainEntry {
+                index: d.index,
+                claims: claims_of(&d.result),
+                report: &d.report,
+            })
+            .collect();
+        check_chain(&entries, target, &policy)
     } else {
         None
     };
+    let mut passports = Vec::with_capacity(values.len());
+    let mut nested_results = Vec::new();
+    for d in &mut done {
+        let shaken = d.report.ppt.as_deref() == Some(PPT_SHAKEN);
+        if let (Some(div), true) = (&diversion, shaken) {
+            let policy = crate::div::ChainPolicy {
+                tn: &verifier.policy().tn,
+                max_div: limits.max_div,
+            };
+            settle_called_numbers(
+                &mut d.report,
+                claims_of(&d.result),
+                ctx,
+                target,
+                div,
+                &policy,
+            );
+        }
+        if d.nested && !shaken {
+            continue;
+        }
+        let result = PassportResult {
+            index: d.index,
+            ppt: d.report.ppt.clone(),
+            supported: is_supported(&d.result),
+            report: std::mem::replace(&mut d.report, Report::unverified()),
+        };
+        if d.nested {
+            nested_results.push(result);
+        } else {
+            passports.push(result);
+        }
+    }
     (passports, nested_results, diversion)
 }
 
@@ -634,8 +684,8 @@ fn verify_core(
 /// passes only through a valid chain ending at the Request-URI; otherwise
 /// the PASSporT fails `dest-mismatch` (438) as it would without a div.
 fn settle_called_numbers(
-    passports: &mut [PassportResult],
-    entries: &[ChainEntry],
+    report: &mut Report,
+    claims: Option<&crate::passport::Claims>,
     ctx: &CallContext,
     target: Option<&PartyId>,
     diversion: &Diversion,
@@ -645,37 +695,30 @@ fn settle_called_numbers(
     if let Some(t @ PartyId::Tn(_)) = target {
         called.push(t);
     }
-    for p in passports.iter_mut() {
-        if p.report.ppt.as_deref() != Some(PPT_SHAKEN) {
-            continue;
-        }
-        p.report
-            .warnings
-            .retain(|w| !w.starts_with(verify::DEST_NOT_COMPARED));
-        if !p.report.passed() {
-            continue;
-        }
-        let Some(claims) = entries
-            .iter()
-            .find(|e| e.index == p.index && e.report.ppt.as_deref() == Some(PPT_SHAKEN))
-            .and_then(|e| e.claims.as_ref())
-        else {
-            continue;
-        };
+    report
+        .warnings
+        .retain(|w| !w.starts_with(verify::DEST_NOT_COMPARED));
+    if !report.passed() {
+        return;
+    }
+    let Some(claims) = claims else {
+        return;
+    };
+    {
         let missing: Vec<&PartyId> = called
             .iter()
             .copied()
             .filter(|c| !crate::div::dest_holds_party(&claims.dest, c, policy.tn))
             .collect();
         let Some(first) = missing.first() else {
-            continue;
+            return;
         };
         let describe = |c: &PartyId| match c {
             PartyId::Tn(t) => t.to_string(),
             PartyId::Uri(u) => u.clone(),
         };
         if diversion.is_valid() {
-            p.report.warnings.push(format!(
+            report.warnings.push(format!(
                 "dest-through-div: the called number {} is not in this PASSporT's dest; it passed through the valid div chain ({} hop{})",
                 describe(first),
                 diversion.hops.len(),
@@ -683,7 +726,7 @@ fn settle_called_numbers(
             ));
         } else {
             let error = VerifyError::DestMismatch {
-                passport: p.report.dest.join(", "),
+                passport: report.dest.join(", "),
                 expected: describe(first),
             };
             let mut reason = error.reason();
@@ -696,8 +739,8 @@ fn settle_called_numbers(
                 reason.detail,
                 diversion.verdict.as_str()
             );
-            p.report.verstat = error.verstat();
-            p.report.reason = Some(reason);
+            report.verstat = error.verstat();
+            report.reason = Some(reason);
         }
     }
 }
