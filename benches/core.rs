@@ -166,8 +166,11 @@ fn benches(c: &mut Criterion) {
         let text = String::from_utf8(msg.to_vec()).unwrap();
         let (line, rest) = text.split_once("\r\n").unwrap();
         let host = line.split_once('@').unwrap().1;
-        let req = SipRequest::parse(format!("INVITE sip:{to}@{host}\r\n{rest}").as_bytes(), &limits)
-            .unwrap();
+        let req = SipRequest::parse(
+            format!("INVITE sip:{to}@{host}\r\n{rest}").as_bytes(),
+            &limits,
+        )
+        .unwrap();
         shaken::div::divert_request(&req, &signer, X5U, None, &limits, &TnPolicy::default())
             .unwrap()
     };

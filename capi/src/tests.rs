@@ -682,7 +682,12 @@ fn sip_request_without_identity_is_428() {
     }
 }
 
-fn sign_div(signer: *const shaken_signer, incoming: &str, dest: &str, hi: Option<&str>) -> (i32, String) {
+fn sign_div(
+    signer: *const shaken_signer,
+    incoming: &str,
+    dest: &str,
+    hi: Option<&str>,
+) -> (i32, String) {
     let (hp, hl) = hi.map_or((null(), 0), |h| (h.as_ptr().cast(), h.len()));
     let mut buf = vec![0u8; 2048];
     let mut len = 0usize;
@@ -744,8 +749,14 @@ fn sign_div_and_the_chain_accessors() {
         assert_eq!(s(shaken_result_div_verdict(r)).as_deref(), Some("valid"));
         assert_eq!(shaken_result_div_reason_id(r), null());
         assert_eq!(shaken_result_div_hop_count(r), 1);
-        assert_eq!(s(shaken_result_div_hop_from(r, 0)).as_deref(), Some("12125550143"));
-        assert_eq!(s(shaken_result_div_hop_to(r, 0)).as_deref(), Some("12125550199"));
+        assert_eq!(
+            s(shaken_result_div_hop_from(r, 0)).as_deref(),
+            Some("12125550143")
+        );
+        assert_eq!(
+            s(shaken_result_div_hop_to(r, 0)).as_deref(),
+            Some("12125550199")
+        );
         assert_eq!(s(shaken_result_div_hop_spc(r, 0)).as_deref(), Some("1234"));
         assert_eq!(s(shaken_result_div_hop_hi(r, 0)).as_deref(), Some("1.2"));
         assert_eq!(shaken_result_div_hop_reason_id(r, 0), null());
@@ -755,7 +766,10 @@ fn sign_div_and_the_chain_accessors() {
         // Retargeted elsewhere: the chain does not end at the Request-URI.
         let r = run(msg("+12125550188"));
         assert_eq!(shaken_result_passed(r), 0);
-        assert_eq!(s(shaken_result_reason_id(r)).as_deref(), Some("dest-mismatch"));
+        assert_eq!(
+            s(shaken_result_reason_id(r)).as_deref(),
+            Some("dest-mismatch")
+        );
         assert_eq!(s(shaken_result_div_verdict(r)).as_deref(), Some("invalid"));
         assert_eq!(
             s(shaken_result_div_reason_id(r)).as_deref(),

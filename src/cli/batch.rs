@@ -403,10 +403,10 @@ impl VerifyJob<'_> {
         match shaken::div::VerifyExtension::parse(bytes, &self.setup.limits) {
             Ok(None) => {}
             Ok(Some(ext)) => {
-                let r = self
-                    .setup
-                    .vs()
-                    .verify_request_diverted_blocking(&req, &ext, self.setup.now);
+                let r =
+                    self.setup
+                        .vs()
+                        .verify_request_diverted_blocking(&req, &ext, self.setup.now);
                 return Ok((r.overall, req.orig.to_string(), r.diversion));
             }
             Err(e) => return Err((e.to_string(), Some(req.orig.to_string()))),

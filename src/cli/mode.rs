@@ -119,7 +119,9 @@ impl Mode {
                 }
                 if let Some(incoming) = args.div.clone() {
                     let [dest] = &args.dest[..] else {
-                        bail!("--div needs exactly one --dest: the new target of the retargeted call");
+                        bail!(
+                            "--div needs exactly one --dest: the new target of the retargeted call"
+                        );
                     };
                     let dest = dest.clone();
                     Mode::SignDiv {

@@ -204,7 +204,11 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
                     .unwrap_or_else(|| "-".into());
                 // A diverted call (RFC 8946): its chain, in the last column.
                 if let Some(d) = &report.diversion {
-                    reason.push_str(&format!(" div={}({} hops)", d.verdict.as_str(), d.hops.len()));
+                    reason.push_str(&format!(
+                        " div={}({} hops)",
+                        d.verdict.as_str(),
+                        d.hops.len()
+                    ));
                 }
                 writeln!(
                     out,

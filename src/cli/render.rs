@@ -265,7 +265,10 @@ pub fn diversion_text(d: &shaken::div::Diversion) -> String {
             .unwrap_or_default()
     );
     if let Some(r) = &d.reason {
-        s.push_str(&format!("  reason         {} ({}): {}\n", r.code, r.id, r.detail));
+        s.push_str(&format!(
+            "  reason         {} ({}): {}\n",
+            r.code, r.id, r.detail
+        ));
     }
     for (n, h) in d.hops.iter().enumerate() {
         let signer = h
@@ -287,7 +290,9 @@ pub fn diversion_text(d: &shaken::div::Diversion) -> String {
             h.from.as_deref().unwrap_or("?"),
             h.to.as_deref().unwrap_or("?"),
             signer,
-            h.hi.as_deref().map(|hi| format!(", hi {hi}")).unwrap_or_default(),
+            h.hi.as_deref()
+                .map(|hi| format!(", hi {hi}"))
+                .unwrap_or_default(),
             verdict
         ));
     }

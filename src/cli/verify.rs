@@ -36,7 +36,9 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
     if let IdentityInput::Value(v) = &value {
         if let Some(ppt) = declared_ppt(v, &setup.limits) {
             if ppt == shaken::div::PPT_DIV_O {
-                let r = setup.vs().verify_identities_blocking(&[v.as_str()], &ctx, None);
+                let r = setup
+                    .vs()
+                    .verify_identities_blocking(&[v.as_str()], &ctx, None);
                 return render_diverted(&r.overall, r.diversion.as_ref(), a.format);
             }
         }

@@ -166,9 +166,18 @@ fn two_carriers_two_hops_pass_and_show_their_hops() {
     assert!(j["diversion"]["hops"][0]["signer"].get("spc").is_some());
     // Text: the hops, one line each.
     let text = String::from_utf8(c.verify(&two, "text").stdout).unwrap();
-    assert!(text.contains("Diverted call: div chain valid (to 12125550177)"), "{text}");
-    assert!(text.contains("hop 1 [1] 12125550143 -> 12125550199"), "{text}");
-    assert!(text.contains("hop 2 [2] 12125550199 -> 12125550177"), "{text}");
+    assert!(
+        text.contains("Diverted call: div chain valid (to 12125550177)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hop 1 [1] 12125550143 -> 12125550199"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hop 2 [2] 12125550199 -> 12125550177"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -187,7 +196,13 @@ fn a_broken_chain_fails_the_retargeted_call_naming_the_link() {
     // Without B's root, the div's certificate is untrusted: hop 1 is named.
     let o = run_with_stdin(
         &[
-            &["verify", "--sip", "-", "--trust-anchors", &sip_pki("root.pem")],
+            &[
+                "verify",
+                "--sip",
+                "-",
+                "--trust-anchors",
+                &sip_pki("root.pem"),
+            ],
             LAB,
             &["--now", NOW, "--format", "json"],
         ]
@@ -214,12 +229,23 @@ fn sign_div_prints_the_div_identity() {
     let key = c.b.path("key.pem");
     let args = |extra: &[&str]| {
         let mut a = vec![
-            "sign", "--div", "-", "--dest", "2125550199", "--key", &key, "--x5u", &c.x5u_b,
+            "sign",
+            "--div",
+            "-",
+            "--dest",
+            "2125550199",
+            "--key",
+            &key,
+            "--x5u",
+            &c.x5u_b,
         ];
         a.extend_from_slice(extra);
         a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()
     };
-    let o = run_with_stdin(&args(&["--format", "json", "--hi", "2"]), Some(identity.as_bytes()));
+    let o = run_with_stdin(
+        &args(&["--format", "json", "--hi", "2"]),
+        Some(identity.as_bytes()),
+    );
     let j: serde_json::Value = serde_json::from_slice(&ok(&o)).unwrap();
     assert_eq!(j["header"]["ppt"], "div");
     assert_eq!(
@@ -228,11 +254,15 @@ fn sign_div_prints_the_div_identity() {
     );
     assert!(j["identity"].as_str().unwrap().ends_with(";ppt=div"));
     // The printed value, added to the retargeted INVITE, verifies.
-    let div = String::from_utf8(ok(&run_with_stdin(&args(&[]), Some(identity.as_bytes()))))
-        .unwrap();
+    let div =
+        String::from_utf8(ok(&run_with_stdin(&args(&[]), Some(identity.as_bytes())))).unwrap();
     let msg = retarget(signed.as_bytes(), "+12125550199");
     let text = String::from_utf8(msg).unwrap();
-    let msg = text.replacen("Identity: ", &format!("Identity: {}\r\nIdentity: ", div.trim()), 1);
+    let msg = text.replacen(
+        "Identity: ",
+        &format!("Identity: {}\r\nIdentity: ", div.trim()),
+        1,
+    );
     let (code, r) = c.report(msg.as_bytes());
     assert_eq!(code, 0, "{:?}", r.overall.reason);
     // The div first, then the shaken: any order.
@@ -293,7 +323,12 @@ fn verify_value_checks_a_div_o_chain() {
         ])
     };
     let o = verify("12125550199");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["verstat"], "TN-Validation-Passed");
     assert_eq!(j["attest"], "A");
@@ -331,20 +366,47 @@ fn div_usage_errors_are_exit_2() {
             "already in the incoming PASSporT's dest",
         ),
         (
-            vec!["sign", "--div", &identity, "--dest", "12125550199", "--hi", "x"],
+            vec![
+                "sign",
+                "--div",
+                &identity,
+                "--dest",
+                "12125550199",
+                "--hi",
+                "x",
+            ],
             "History-Info index",
         ),
-        (vec!["sign", "--div", "not-a-token", "--dest", "12125550199"], "--div"),
         (
-            vec!["sign", "--div", &identity, "--dest", "2125550199", "--attest", "A"],
+            vec!["sign", "--div", "not-a-token", "--dest", "12125550199"],
+            "--div",
+        ),
+        (
+            vec![
+                "sign",
+                "--div",
+                &identity,
+                "--dest",
+                "2125550199",
+                "--attest",
+                "A",
+            ],
             "cannot be used with",
         ),
         (
-            vec!["sign", "--orig", "1", "--dest", "2", "--attest", "A", "--hi", "1"],
+            vec![
+                "sign", "--orig", "1", "--dest", "2", "--attest", "A", "--hi", "1",
+            ],
             "--hi",
         ),
-        (vec!["sign", "--divert", "--orig", "1", "--dest", "2"], "--sip"),
-        (vec!["sign", "--sip", &tel, "--divert"], "no Identity header"),
+        (
+            vec!["sign", "--divert", "--orig", "1", "--dest", "2"],
+            "--sip",
+        ),
+        (
+            vec!["sign", "--sip", &tel, "--divert"],
+            "no Identity header",
+        ),
     ] {
         let all: Vec<&str> = args.iter().copied().chain(base).collect();
         let o = shaken(&all);

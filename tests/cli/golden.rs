@@ -199,7 +199,14 @@ fn diverted_call_outputs() {
         .unwrap()
         .trim()
         .to_owned();
-    let o = shaken(&signer(&["--div", &incoming, "--dest", "+12125550199", "--hi", "1.1"]));
+    let o = shaken(&signer(&[
+        "--div",
+        &incoming,
+        "--dest",
+        "+12125550199",
+        "--hi",
+        "1.1",
+    ]));
     golden("sign-div", &out(&o));
     let retargeted = signed.replacen("INVITE sip:+12125550143@", "INVITE sip:+12125550199@", 1);
     assert_ne!(retargeted, signed);

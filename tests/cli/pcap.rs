@@ -591,28 +591,52 @@ fn pcap_shows_diverted_calls_and_their_hops() {
             "--x5u",
             X5U,
         ]);
-        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap().trim().to_owned()
     };
     let hop1 = div(&shaken_id, "+12125550199");
     let hop2 = div(&hop1, "+12125550177");
     let retargeted = |call_id: &str, ruri: &str, ids: &[&str]| {
         let plain = invite(call_id, &format!("<sip:{ORIG}@example.com>"), None);
-        let text = String::from_utf8(plain)
-            .unwrap()
-            .replacen(&format!("INVITE sip:{DEST}@"), &format!("INVITE sip:{ruri}@"), 1);
+        let text = String::from_utf8(plain).unwrap().replacen(
+            &format!("INVITE sip:{DEST}@"),
+            &format!("INVITE sip:{ruri}@"),
+            1,
+        );
         let extra: String = ids.iter().map(|i| format!("Identity: {i}\r\n")).collect();
         text.replacen("Content-Type:", &format!("{extra}Content-Type:"), 1)
             .into_bytes()
     };
     let frames = vec![
-        (T, udp4(&retargeted("div-ok@test", "+12125550177", &[&hop2, &shaken_id, &hop1]))),
-        (T + 1, udp4(&retargeted("div-broken@test", "+12125550177", &[&shaken_id, &hop2]))),
+        (
+            T,
+            udp4(&retargeted(
+                "div-ok@test",
+                "+12125550177",
+                &[&hop2, &shaken_id, &hop1],
+            )),
+        ),
+        (
+            T + 1,
+            udp4(&retargeted(
+                "div-broken@test",
+                "+12125550177",
+                &[&shaken_id, &hop2],
+            )),
+        ),
     ];
     let path = lab.path("div.pcap");
     write_pcap(&path, &frames);
     let report = lab.path("div.html");
-    let o = lab.verify(&path, &["--format", "json", "--report", &report, "--no-replay"]);
+    let o = lab.verify(
+        &path,
+        &["--format", "json", "--report", &report, "--no-replay"],
+    );
     let rows = rows(&o);
     assert_eq!(rows.len(), 2, "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(rows[0]["verstat"], "TN-Validation-Passed", "{}", rows[0]);

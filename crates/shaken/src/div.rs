@@ -113,8 +113,9 @@ impl DivClaim {
         }
         if ppt == PPT_DIV_O && opt.is_none() {
             return Err(DivError::OptInvalid {
-                detail: "a div-o PASSporT must carry the previous PASSporT in \"opt\" (RFC 8946 §5)"
-                    .into(),
+                detail:
+                    "a div-o PASSporT must carry the previous PASSporT in \"opt\" (RFC 8946 §5)"
+                        .into(),
             });
         }
         let value = claims.extra.get("div").ok_or(DivError::Missing)?;
@@ -130,36 +131,34 @@ impl DivClaim {
                 "it must be an object {\"tn\": ...} or {\"uri\": ...}".into(),
             ));
         };
-        let id = match (obj.get("tn"), obj.get("uri")) {
-            (Some(Value::String(t)), None) if !t.is_empty() => Orig::Tn(t.clone()),
-            (None, Some(Value::String(u))) if !u.is_empty() => Orig::Uri(u.clone()),
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "it holds both \"tn\" and \"uri\"; it must hold one identity".into(),
-                ))
-            }
-            (None, None) => {
-                return Err(invalid(
-                    "it holds neither \"tn\" nor \"uri\" (RFC 8946 §3)".into(),
-                ))
-            }
-            _ => {
-                return Err(invalid(
+        let id =
+            match (obj.get("tn"), obj.get("uri")) {
+                (Some(Value::String(t)), None) if !t.is_empty() => Orig::Tn(t.clone()),
+                (None, Some(Value::String(u))) if !u.is_empty() => Orig::Uri(u.clone()),
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "it holds both \"tn\" and \"uri\"; it must hold one identity".into(),
+                    ))
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        "it holds neither \"tn\" nor \"uri\" (RFC 8946 §3)".into(),
+                    ))
+                }
+                _ => return Err(invalid(
                     "its \"tn\" or \"uri\" must be a non-empty string (one identity, not a list)"
                         .into(),
-                ))
-            }
-        };
-        let hi = match obj.get("hi") {
-            None => None,
-            Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Some(s.clone()),
-            Some(_) => {
-                return Err(invalid(
+                )),
+            };
+        let hi =
+            match obj.get("hi") {
+                None => None,
+                Some(Value::String(s)) if !s.is_empty() && s.len() <= 64 => Some(s.clone()),
+                Some(_) => return Err(invalid(
                     "\"hi\" must be a History-Info index string such as \"1.2.1\" (RFC 8946 §8)"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         let mut extra = BTreeMap::new();
         let mut warnings = Vec::new();
         for (k, v) in obj {
@@ -221,8 +220,7 @@ pub fn div_claims(
     let mut extra = BTreeMap::new();
     let mut div = DivClaim::tn(from);
     if let Some(hi) = hi {
-        if hi.is_empty() || hi.len() > 64 || !hi.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-        {
+        if hi.is_empty() || hi.len() > 64 || !hi.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
             return Err(DivSignError::HiInvalid { hi: hi.to_owned() });
         }
         div.hi = Some(hi.to_owned());
@@ -304,7 +302,9 @@ pub enum DivSignError {
     #[error("the incoming Identity value: {0}")]
     Incoming(String),
     /// The incoming PASSporT is neither shaken nor div.
-    #[error("the incoming PASSporT has ppt {ppt:?}; a div PASSporT follows a shaken, div or div-o one")]
+    #[error(
+        "the incoming PASSporT has ppt {ppt:?}; a div PASSporT follows a shaken, div or div-o one"
+    )]
     IncomingPpt {
         /// What it has.
         ppt: String,
@@ -455,7 +455,12 @@ pub fn sign_div(
             value: new_dest.to_owned(),
             source,
         })?;
-    let from = previous.dest.tn.first().ok_or(DivSignError::NoDest)?.clone();
+    let from = previous
+        .dest
+        .tn
+        .first()
+        .ok_or(DivSignError::NoDest)?
+        .clone();
     let claims = div_claims(previous, &from, &target, hi, policy)?;
     let token = crate::passport::sign(&div_header(x5u), &claims, signer)?;
     let identity = crate::identity::IdentityHeader {
@@ -582,10 +587,7 @@ fn member(member: &'static str, detail: impl Into<String>) -> DivRequestError {
 }
 
 /// The request object, unwrapped from `wrapper` when it is there.
-fn request_object<'v>(
-    v: &'v Value,
-    wrapper: &str,
-) -> Option<&'v serde_json::Map<String, Value>> {
+fn request_object<'v>(v: &'v Value, wrapper: &str) -> Option<&'v serde_json::Map<String, Value>> {
     let o = v.as_object()?;
     match o.get(wrapper) {
         Some(Value::Object(inner)) => Some(inner),
@@ -734,12 +736,7 @@ impl VerifyExtension {
                     }
                 }
             }
-            Some(_) => {
-                return Err(member(
-                    "identities",
-                    "must be an array of Identity values",
-                ))
-            }
+            Some(_) => return Err(member("identities", "must be an array of Identity values")),
         }
         match o.get("requestUri") {
             None | Some(Value::Null) => {}
@@ -1023,7 +1020,12 @@ fn same_orig(a: &Orig, b: &Orig, policy: &TnPolicy) -> bool {
 }
 
 fn dest_text(dest: &Dest) -> String {
-    let all: Vec<&str> = dest.tn.iter().chain(&dest.uri).map(String::as_str).collect();
+    let all: Vec<&str> = dest
+        .tn
+        .iter()
+        .chain(&dest.uri)
+        .map(String::as_str)
+        .collect();
     if all.is_empty() {
         "none".into()
     } else {
@@ -1241,15 +1243,15 @@ pub fn check_chain(
     // Divs that link to nothing.
     let linked_dests = || {
         std::iter::once(&origin_claims.dest)
-        .chain(
-            chain
-                .iter()
-                .filter_map(|&i| entries.get(i).and_then(|e| e.claims))
-                .map(|c| &c.dest),
-        )
-        .map(dest_text)
-        .collect::<Vec<_>>()
-        .join("; ")
+            .chain(
+                chain
+                    .iter()
+                    .filter_map(|&i| entries.get(i).and_then(|e| e.claims))
+                    .map(|c| &c.dest),
+            )
+            .map(dest_text)
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     for &i in &divs {
         if used.get(i).copied().unwrap_or(true) {
@@ -1337,7 +1339,9 @@ fn hop_of(
             pick(&|d: &str| claim_tn(d, policy).is_some_and(|d| same_tn(&d, &n)))
         });
         let by_target = match target {
-            Some(PartyId::Tn(t)) => pick(&|d: &str| claim_tn(d, policy).is_some_and(|d| d.matches(t))),
+            Some(PartyId::Tn(t)) => {
+                pick(&|d: &str| claim_tn(d, policy).is_some_and(|d| d.matches(t)))
+            }
             _ => None,
         };
         by_next
@@ -1725,7 +1729,10 @@ mod tests {
         assert_eq!(j["diversion"]["hops"][0]["from"], "12125550143");
         assert_eq!(j["diversion"]["hops"][0]["signer"]["spc"], "5678");
         assert!(j["diversion"]["reason"].is_null());
-        assert!(serde_json::to_value(&plain).unwrap().get("diversion").is_none());
+        assert!(serde_json::to_value(&plain)
+            .unwrap()
+            .get("diversion")
+            .is_none());
     }
 
     #[test]
@@ -1783,7 +1790,11 @@ mod tests {
         assert!(!r.passed());
         let reason = r.overall.reason.clone().unwrap();
         assert_eq!((reason.id.as_str(), reason.code), ("dest-mismatch", 438));
-        assert!(reason.detail.contains("div-target-mismatch"), "{}", reason.detail);
+        assert!(
+            reason.detail.contains("div-target-mismatch"),
+            "{}",
+            reason.detail
+        );
         assert_eq!(div_reason(&r), "div-target-mismatch");
     }
 
@@ -1831,7 +1842,9 @@ mod tests {
             assert_eq!(div_reason(&r), want, "{:?}", d.reason);
             if let Some(h) = hop_want {
                 assert!(
-                    d.hops.iter().any(|x| x.reason.as_ref().is_some_and(|r| r.id == h)),
+                    d.hops
+                        .iter()
+                        .any(|x| x.reason.as_ref().is_some_and(|r| r.id == h)),
                     "{want}: no hop with {h}: {:?}",
                     d.hops
                 );
@@ -1848,7 +1861,10 @@ mod tests {
         };
         // Unlinked: the div diverts from a number the shaken dest lacks.
         check(
-            vec![shaken.clone(), div_value(&hop_claims("12125550111", "+12125550199"), &c.b, X5U_B)],
+            vec![
+                shaken.clone(),
+                div_value(&hop_claims("12125550111", "+12125550199"), &c.b, X5U_B),
+            ],
             &to_199,
             "div-unlinked",
             Some("div-unlinked"),
@@ -1859,7 +1875,12 @@ mod tests {
         let (hp, sig) = tok.rsplit_once('.').unwrap();
         let flipped = if sig.starts_with('A') { "B" } else { "A" };
         let bad = format!("{hp}.{flipped}{};{params}", &sig[1..]);
-        check(vec![shaken.clone(), bad], &to_199, "div-hop-invalid", Some("signature-invalid"));
+        check(
+            vec![shaken.clone(), bad],
+            &to_199,
+            "div-hop-invalid",
+            Some("signature-invalid"),
+        );
         // A hop with another orig.
         let mut other = hop_claims("12125550143", "+12125550199");
         other.orig = Orig::Tn("12155550999".into());
@@ -1897,7 +1918,10 @@ mod tests {
         );
         // A div signed with a certificate that does not cover the div number.
         check(
-            vec![shaken.clone(), div_value(&hop_claims("12125550143", "+12125550199"), &c.c, X5U_C)],
+            vec![
+                shaken.clone(),
+                div_value(&hop_claims("12125550143", "+12125550199"), &c.c, X5U_C),
+            ],
             &to_199,
             "div-hop-invalid",
             Some("tn-not-authorized"),
@@ -1910,15 +1934,28 @@ mod tests {
             six.push(div_value(&hop_claims(&from, &to), &c.b, X5U_B));
             from = to.trim_start_matches('+').to_owned();
         }
-        check(six.clone(), &retarget(&signed, "+12125550175"), "div-too-many", None);
+        check(
+            six.clone(),
+            &retarget(&signed, "+12125550175"),
+            "div-too-many",
+            None,
+        );
         // ... and five are fine.
-        let r = c.verify(&with_identities(&retarget(&signed, "+12125550174"), &six[..6]));
+        let r = c.verify(&with_identities(
+            &retarget(&signed, "+12125550174"),
+            &six[..6],
+        ));
         assert_eq!(r.diversion.unwrap().verdict, DivVerdict::Valid);
         // A configurable limit.
-        let mut l = Limits::default();
-        l.max_div = 1;
+        let l = Limits {
+            max_div: 1,
+            ..Limits::default()
+        };
         let v = c.verifier.clone().with_limits(l);
-        let r = c.verify_with(&v, &with_identities(&retarget(&signed, "+12125550171"), &six[..3]));
+        let r = c.verify_with(
+            &v,
+            &with_identities(&retarget(&signed, "+12125550171"), &six[..3]),
+        );
         assert_eq!(div_reason(&r), "div-too-many");
         // The shaken PASSporT broken: the chain has no valid origin, and
         // the call fails on it.
@@ -1951,7 +1988,9 @@ mod tests {
         let req = parse(&req.without_header("to"));
         let req = parse(&req.with_headers_added(&["To: <tel:+12125550199>".to_owned()]));
         let good = div_value(&hop_claims("12125550143", "+12125550199"), &c.b, X5U_B);
-        assert!(c.verify(&with_identities(&req, &[shaken.clone(), good])).passed());
+        assert!(c
+            .verify(&with_identities(&req, &[shaken.clone(), good]))
+            .passed());
         let unlinked = div_value(&hop_claims("12125550111", "+12125550199"), &c.b, X5U_B);
         let r = c.verify(&with_identities(&req, &[shaken, unlinked]));
         assert!(!r.passed());
@@ -1988,7 +2027,10 @@ mod tests {
         claims.extra.remove("opt");
         let token = crate::passport::sign(&h, &claims, &c.b).unwrap();
         let value = format!("{token};info=<{X5U_B}>;alg=ES256;ppt=div-o");
-        let r = c.verify(&with_identities(&retarget(&signed, "+12125550199"), &[shaken_value, value]));
+        let r = c.verify(&with_identities(
+            &retarget(&signed, "+12125550199"),
+            &[shaken_value, value],
+        ));
         assert_eq!(div_reason(&r), "div-hop-invalid");
         assert!(r.diversion.unwrap().hops[0]
             .reason

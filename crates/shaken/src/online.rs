@@ -529,14 +529,14 @@ impl OnlineVerifier {
         &self,
         pending: Pending,
         ctx: &CallContext,
-    ) -> Result<Result<VerifiedPassport, Box<Failure>>, Pending> {
+    ) -> Result<Result<VerifiedPassport, Box<Failure>>, Box<Pending>> {
         let Some(chain) = self.cache.get_cached(&pending.x5u) else {
-            return Err(pending);
+            return Err(Box::new(pending));
         };
         match &self.crls {
             Some(source) => {
                 let Some((crls, failures)) = source.cached(&chain) else {
-                    return Err(pending);
+                    return Err(Box::new(pending));
                 };
                 Ok(self.verifier.complete_with_crls(
                     pending,

@@ -728,7 +728,7 @@ mod online {
                 },
                 (None, Some(online)) => match online.complete_cached(pending, ctx) {
                     Ok(r) => r,
-                    Err(pending) => online.complete(pending, ctx).await,
+                    Err(pending) => online.complete(*pending, ctx).await,
                 },
                 (None, None) => Err(no_source()),
             }
@@ -758,7 +758,7 @@ mod online {
                 },
                 (None, Some(online), _) => match online.complete_cached(pending, ctx) {
                     Ok(r) => return r,
-                    Err(p) => p,
+                    Err(p) => *p,
                 },
                 (None, None, _) => return Err(no_source()),
             };

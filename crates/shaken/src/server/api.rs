@@ -403,8 +403,8 @@ async fn verify_diverted(
         .collect();
     let target = ext.target(&vs.verifier().policy().tn);
     let budget = config.request_timeout.mul_f32(0.8);
-    let Ok(r) = tokio::time::timeout(budget, vs.verify_identities(&values, ctx, target.as_ref()))
-        .await
+    let Ok(r) =
+        tokio::time::timeout(budget, vs.verify_identities(&values, ctx, target.as_ref())).await
     else {
         let e = VerifyError::CertUnavailable {
             detail: format!(
@@ -461,7 +461,13 @@ async fn verify_diverted(
     }
     let verified = overall.passed().then(|| {
         Origid(
-            overall.origid.as_deref().unwrap_or("-").chars().take(64).collect(),
+            overall
+                .origid
+                .as_deref()
+                .unwrap_or("-")
+                .chars()
+                .take(64)
+                .collect(),
             overall.attest,
         )
     });

@@ -26,6 +26,6 @@ pub use request::{canonical_header_name, split_list, SipError, SipRequest};
 pub use sign::{sign_request, SIGN_DATE_WINDOW};
 pub use verify::{
     call_context, malformed_request_report, verify_identities_staged, verify_request,
-    verify_request_staged, verify_request_with, IdentitiesReport, PassportResult,
-    SipReport, SipSignal, SipVerifyError,
+    verify_request_staged, verify_request_with, IdentitiesReport, PassportResult, SipReport,
+    SipSignal, SipVerifyError,
 };

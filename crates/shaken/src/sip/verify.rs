@@ -23,11 +23,11 @@ use std::sync::Arc;
 
 use super::{SipError, SipRequest};
 use crate::cert::Certificate;
+use crate::div::{check_chain, is_div_ppt, ChainEntry, Diversion};
 use crate::identity::IdentityHeader;
 use crate::passport::{SignError, PPT_SHAKEN};
 use crate::report::{reason_phrase, Reason, Report, Verstat};
 use crate::tn::{TnError, TnPolicy};
-use crate::div::{check_chain, is_div_ppt, ChainEntry, Diversion};
 use crate::verify::{
     self, CallContext, Failure, PartyId, Pending, VerifiedPassport, Verifier, VerifyError,
 };
@@ -408,8 +408,8 @@ fn declared_ppt(identity: &IdentityHeader, limits: &crate::Limits) -> Option<Str
     }
 }
 
-type VerifyOne<'a> = dyn FnMut(&IdentityHeader, &CallContext, bool) -> Result<VerifiedPassport, Box<Failure>>
-    + 'a;
+type VerifyOne<'a> =
+    dyn FnMut(&IdentityHeader, &CallContext, bool) -> Result<VerifiedPassport, Box<Failure>> + 'a;
 
 /// The verification of several Identity values of one call (a SIP
 /// request's, a `--batch` request's, a REST request's): one report per
@@ -647,7 +647,9 @@ fn verify_core(
                 .iter()
                 .enumerate()
                 .map(|(index, value)| {
-                    let ppt = IdentityHeader::parse(value, limits).ok().and_then(|h| h.ppt);
+                    let ppt = IdentityHeader::parse(value, limits)
+                        .ok()
+                        .and_then(|h| h.ppt);
                     let supported = ppt
                         .as_deref()
                         .is_none_or(|p| p == PPT_SHAKEN || is_div_ppt(Some(p)));

@@ -141,12 +141,14 @@ impl Verifier {
             })?;
         }
         let div_tn = match &div.id {
-            Orig::Tn(t) => TelephoneNumber::parse_claim(t, &self.policy().tn)
-                .map_err(|source| VerifyError::TnInvalid {
-                    claim: "div.tn",
-                    source,
-                })?
-                .global,
+            Orig::Tn(t) => {
+                TelephoneNumber::parse_claim(t, &self.policy().tn)
+                    .map_err(|source| VerifyError::TnInvalid {
+                        claim: "div.tn",
+                        source,
+                    })?
+                    .global
+            }
             Orig::Uri(u) => {
                 return Err(VerifyError::NotTn {
                     claim: "div",

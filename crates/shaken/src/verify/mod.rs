@@ -34,8 +34,8 @@ mod report;
 #[cfg(test)]
 mod test_lab;
 
-pub use diversion::nested_opt;
 pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
+pub use diversion::nested_opt;
 pub use error::{Failure, VerifyError};
 pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};
 pub use report::report;
