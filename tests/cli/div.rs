@@ -415,3 +415,109 @@ fn div_usage_errors_are_exit_2() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// `--batch`: a `div` member in a signing request, `identities` and
+/// `requestUri` in a verification request; malformed extensions are line
+/// errors naming the member.
+#[test]
+fn batch_signs_div_requests_and_verifies_diverted_calls() {
+    let key = sip_pki("sp.key.pem");
+    let x5u = "https://cert.example.org/sp-chain.pem";
+    let signed = std::fs::read_to_string(test_data("sip/signed-tel.txt")).unwrap();
+    let identity = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("Identity: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let requests = [
+        serde_json::json!({"div": {"identity": identity, "hi": "1.1"}, "dest": {"tn": ["12125550199"]}}),
+        serde_json::json!({"div": {"identity": identity}, "dest": {"tn": ["12125550143"]}}),
+        serde_json::json!({"div": {"identity": identity}, "dest": {"tn": ["12125550199"]}, "attest": "A"}),
+        serde_json::json!({"div": "x", "dest": {"tn": ["12125550199"]}}),
+        serde_json::json!({"div": {"identity": identity}, "dest": {"tn": ["1", "2"]}}),
+    ];
+    let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
+    let o = run_with_stdin(
+        &["sign", "--batch", "-", "--key", &key, "--x5u", x5u, "--jobs", "1"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    let div = lines[0]["identity"].as_str().unwrap().to_owned();
+    assert!(div.ends_with(";ppt=div"), "{div}");
+    assert_eq!(lines[0]["div"], serde_json::json!({"hi": "1.1", "tn": "12125550143"}));
+    assert_eq!(lines[0]["orig"]["tn"], "12155550121");
+    for (n, want) in [
+        (1, "already in the incoming PASSporT's dest"),
+        (2, "\"attest\""),
+        (3, "must be an object"),
+        (4, "exactly one number"),
+    ] {
+        let e = lines[n]["error"].as_str().unwrap_or_default();
+        assert!(e.contains(want), "line {}: {e}", n + 1);
+    }
+    // Verification: the shaken identity with the div in `identities`.
+    let base = |to: &str| {
+        serde_json::json!({"from": {"tn": "12155550121"}, "to": {"tn": [to]},
+                           "time": 1_471_375_418, "identity": identity})
+    };
+    let mut ok = base("12125550143");
+    ok["identities"] = serde_json::json!([div]);
+    ok["requestUri"] = "sip:+12125550199@example.net;user=phone".into();
+    let mut to_new = base("12125550199");
+    to_new["identities"] = serde_json::json!([div]);
+    let mut elsewhere = base("12125550188");
+    elsewhere["identities"] = serde_json::json!([div]);
+    let mut bad = base("12125550143");
+    bad["identities"] = "x".into();
+    let mut bad_uri = base("12125550143");
+    bad_uri["requestUri"] = 5.into();
+    let input: String = [ok, to_new, elsewhere, bad, bad_uri]
+        .iter()
+        .map(|r| format!("{r}\n"))
+        .collect();
+    let o = run_with_stdin(
+        &[
+            "verify",
+            "--batch",
+            "-",
+            "--cert",
+            &sip_pki("sp-chain.pem"),
+            "--trust-anchors",
+            &sip_pki("root.pem"),
+            "--now",
+            NOW,
+            "--no-replay",
+            "--jobs",
+            "1",
+        ],
+        Some(input.as_bytes()),
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["verstat"], "TN-Validation-Passed", "{}", rows[0]);
+    assert_eq!(rows[0]["diversion"]["verdict"], "valid");
+    assert_eq!(rows[0]["diversion"]["hops"][0]["hi"], "1.1");
+    assert_eq!(rows[1]["verstat"], "TN-Validation-Passed", "{}", rows[1]);
+    assert_eq!(rows[1]["diversion"]["target"], "12125550199");
+    assert_eq!(rows[2]["reason"]["id"], "dest-mismatch", "{}", rows[2]);
+    assert_eq!(rows[2]["diversion"]["reason"]["id"], "div-target-mismatch");
+    assert!(rows[3]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"identities\""));
+    assert!(rows[4]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("\"requestUri\""));
+}
