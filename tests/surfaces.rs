@@ -76,6 +76,28 @@ fn identity(t: &Value, row: usize, case: &Value) -> String {
     format!("{}{value}", case["identity_prefix"].as_str().unwrap_or(""))
 }
 
+/// A diverted row's `div` PASSporT (RFC 8946): the row's shaken identity
+/// retargeted to `divert_to`, signed with the same lab key; and the
+/// Request-URI (`request_uri`, default `divert_to`). `None` for other rows.
+fn diverted(t: &Value, case: &Value, shaken_id: &str) -> Option<(String, String)> {
+    let to = case["divert_to"].as_str()?;
+    let key = std::fs::read_to_string(certs("sp.key.pem")).unwrap();
+    let signer = DeterministicSigner::from_pem(&key).unwrap();
+    let (previous, _) =
+        shaken::div::incoming_claims(shaken_id, &shaken::Limits::default()).unwrap();
+    let div = shaken::div::sign_div(
+        &previous,
+        to,
+        None,
+        &signer,
+        t["x5u"].as_str().unwrap(),
+        &shaken::tn::TnPolicy::default(),
+    )
+    .unwrap();
+    let ruri = case["request_uri"].as_str().unwrap_or(to).to_owned();
+    Some((div.identity, ruri))
+}
+
 /// `to` as a list of strings (a single string is a list of one).
 fn to_list(case: &Value) -> Vec<String> {
     match &case["to"] {
@@ -108,6 +130,9 @@ fn outcome(report: &Value) -> Value {
     }
     if report["verstat"] == "TN-Validation-Passed" {
         o["attest"] = report["attest"].clone();
+    }
+    if let Some(v) = report["diversion"]["verdict"].as_str() {
+        o["diversion"] = v.into();
     }
     o["warnings"] = warning_ids(report);
     o
@@ -204,8 +229,12 @@ fn verification_the_same_on_cli_batch_and_rest() {
     // --batch: one line per row.
     let mut input = String::new();
     for (case, id) in rows.iter().zip(&ids) {
-        let line = json!({"from": {"tn": case["from"]}, "to": {"tn": case["to"]},
+        let mut line = json!({"from": {"tn": case["from"]}, "to": {"tn": case["to"]},
                           "time": now(&t), "identity": id});
+        if let Some((div, ruri)) = diverted(&t, case, id) {
+            line["identities"] = json!([div]);
+            line["requestUri"] = ruri.into();
+        }
         input.push_str(&line.to_string());
         input.push('\n');
     }
@@ -261,13 +290,17 @@ fn verification_the_same_on_cli_batch_and_rest() {
         .unwrap();
     let client = reqwest::Client::new();
     for (case, id) in rows.iter().zip(&ids) {
-        let body = json!({"verificationRequest": {"from": {"tn": case["from"]},
+        let mut body = json!({"verificationRequest": {"from": {"tn": case["from"]},
             "to": {"tn": case["to"]}, "time": now(&t), "identity": id}});
+        if let Some((div, ruri)) = diverted(&t, case, id) {
+            body["verificationRequest"]["identities"] = json!([div]);
+            body["verificationRequest"]["requestUri"] = ruri.into();
+        }
         let (status, v) = rt.block_on(post(&client, srv.addr, "/stir/v1/verification", &body));
         let got = if status == 200 {
             let r = &v["verificationResponse"];
             outcome(&json!({"verstat": r["verstat"], "attest": r["attest"],
-                            "reason": {"id": r["reasonid"]}}))
+                            "reason": {"id": r["reasonid"]}, "diversion": r["diversion"]}))
         } else {
             let exc = &v["requestError"]["serviceException"];
             assert_eq!(status, 400, "{v}");

@@ -439,10 +439,17 @@ fn batch_signs_div_requests_and_verifies_diverted_calls() {
     ];
     let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
     let o = run_with_stdin(
-        &["sign", "--batch", "-", "--key", &key, "--x5u", x5u, "--jobs", "1"],
+        &[
+            "sign", "--batch", "-", "--key", &key, "--x5u", x5u, "--jobs", "1",
+        ],
         Some(input.as_bytes()),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(o.stdout)
         .unwrap()
         .lines()
@@ -451,7 +458,10 @@ fn batch_signs_div_requests_and_verifies_diverted_calls() {
     assert_eq!(lines.len(), 5);
     let div = lines[0]["identity"].as_str().unwrap().to_owned();
     assert!(div.ends_with(";ppt=div"), "{div}");
-    assert_eq!(lines[0]["div"], serde_json::json!({"hi": "1.1", "tn": "12125550143"}));
+    assert_eq!(
+        lines[0]["div"],
+        serde_json::json!({"hi": "1.1", "tn": "12125550143"})
+    );
     assert_eq!(lines[0]["orig"]["tn"], "12155550121");
     for (n, want) in [
         (1, "already in the incoming PASSporT's dest"),

@@ -2069,22 +2069,40 @@ mod tests {
         let r = sign(r#"{"signingRequest":{"div":{"identity":" x.y.z ","hi":"1"},"dest":{"tn":"12125550199"}}}"#)
             .unwrap()
             .unwrap();
-        assert_eq!((r.incoming.as_str(), r.dest.as_str(), r.hi.as_deref()), ("x.y.z", "12125550199", Some("1")));
+        assert_eq!(
+            (r.incoming.as_str(), r.dest.as_str(), r.hi.as_deref()),
+            ("x.y.z", "12125550199", Some("1"))
+        );
         for (bad, member) in [
-            (r#"{"div":{"identity":"x"},"dest":{"tn":["1"]},"origid":"u"}"#, "div"),
+            (
+                r#"{"div":{"identity":"x"},"dest":{"tn":["1"]},"origid":"u"}"#,
+                "div",
+            ),
             (r#"{"div":[],"dest":{"tn":["1"]}}"#, "div"),
-            (r#"{"div":{"identity":""},"dest":{"tn":["1"]}}"#, "div.identity"),
-            (r#"{"div":{"identity":"x","hi":2},"dest":{"tn":["1"]}}"#, "div.hi"),
+            (
+                r#"{"div":{"identity":""},"dest":{"tn":["1"]}}"#,
+                "div.identity",
+            ),
+            (
+                r#"{"div":{"identity":"x","hi":2},"dest":{"tn":["1"]}}"#,
+                "div.hi",
+            ),
             (r#"{"div":{"identity":"x"}}"#, "dest.tn"),
             (r#"{"div":{"identity":"x"},"dest":{"tn":[1]}}"#, "dest.tn"),
-            (r#"{"div":{"identity":"x"},"div":{"identity":"y"},"dest":{"tn":["1"]}}"#, "div"),
+            (
+                r#"{"div":{"identity":"x"},"div":{"identity":"y"},"dest":{"tn":["1"]}}"#,
+                "div",
+            ),
         ] {
             match sign(bad) {
                 Err(DivRequestError::Member { member: m, .. }) => assert_eq!(m, member, "{bad}"),
                 other => panic!("{bad}: {other:?}"),
             }
         }
-        let long = format!(r#"{{"div":{{"identity":"{}"}},"dest":{{"tn":["1"]}}}}"#, "a".repeat(9000));
+        let long = format!(
+            r#"{{"div":{{"identity":"{}"}},"dest":{{"tn":["1"]}}}}"#,
+            "a".repeat(9000)
+        );
         assert!(sign(&long).is_err());
 
         let verify = |j: &str| VerifyExtension::parse(j.as_bytes(), &l);
@@ -2093,7 +2111,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(e.identities, ["a.b.c"]);
-        assert!(matches!(e.target(&TnPolicy::default()), Some(PartyId::Tn(t)) if t.as_str() == "12125550199"));
+        assert!(
+            matches!(e.target(&TnPolicy::default()), Some(PartyId::Tn(t)) if t.as_str() == "12125550199")
+        );
         let many: Vec<String> = (0..8).map(|i| format!("\"v{i}\"")).collect();
         for bad in [
             r#"{"identities":"x"}"#.to_owned(),
@@ -2105,5 +2125,4 @@ mod tests {
             assert!(verify(&bad).is_err(), "{bad}");
         }
     }
-
 }
