@@ -2125,4 +2125,31 @@ mod tests {
             assert!(verify(&bad).is_err(), "{bad}");
         }
     }
+
+    /// Interop: a `div` with the `hi` and `reason` members that
+    /// stirshaken-ruby and the libstirshaken fork send verifies; `reason` is
+    /// reported as a warning and changes nothing.
+    #[test]
+    fn interop_hi_and_reason_members_verify_with_a_warning() {
+        let c = carriers();
+        let signed = c.signed();
+        let shaken = signed.identity_headers()[0].to_owned();
+        let mut claims = hop_claims("12125550143", "+12125550199");
+        claims.extra.insert(
+            "div".into(),
+            serde_json::json!({"tn": "12125550143", "hi": "1.2", "reason": "unconditional"}),
+        );
+        let div = div_value(&claims, &c.b, X5U_B);
+        let r = c.verify(&with_identities(&retarget(&signed, "+12125550199"), &[shaken, div]));
+        assert!(r.passed(), "{:?}", r.overall.reason);
+        let d = r.diversion.unwrap();
+        assert_eq!(d.verdict, DivVerdict::Valid);
+        assert_eq!(d.hops[0].hi.as_deref(), Some("1.2"));
+        assert!(r.passports[1]
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("div-member-unknown") && w.contains("reason")));
+    }
+
 }
