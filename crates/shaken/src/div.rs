@@ -25,7 +25,8 @@
 //! chain, the certificate and the signature are those of every PASSporT.
 //!
 //! Interoperability (what other implementations put into `div`, which the
-//! RFC does not define): stirshaken-ruby and the libstirshaken fork send a
+//! RFC does not define; as issue 15 reports it, not checked against their
+//! code here): stirshaken-ruby and the libstirshaken fork send a
 //! `hi` member (RFC 8946 §8 defines it: the History-Info index, kept and
 //! reported) and a `reason` member (a Diversion-header reason such as
 //! `"unconditional"`; RFC 8946 §9 leaves reasons to future work). Unknown
@@ -2127,7 +2128,7 @@ mod tests {
     }
 
     /// Interop: a `div` with the `hi` and `reason` members that
-    /// stirshaken-ruby and the libstirshaken fork send verifies; `reason` is
+    /// stirshaken-ruby and the libstirshaken fork reportedly send verifies; `reason` is
     /// reported as a warning and changes nothing.
     #[test]
     fn interop_hi_and_reason_members_verify_with_a_warning() {
