@@ -2141,7 +2141,10 @@ mod tests {
             serde_json::json!({"tn": "12125550143", "hi": "1.2", "reason": "unconditional"}),
         );
         let div = div_value(&claims, &c.b, X5U_B);
-        let r = c.verify(&with_identities(&retarget(&signed, "+12125550199"), &[shaken, div]));
+        let r = c.verify(&with_identities(
+            &retarget(&signed, "+12125550199"),
+            &[shaken, div],
+        ));
         assert!(r.passed(), "{:?}", r.overall.reason);
         let d = r.diversion.unwrap();
         assert_eq!(d.verdict, DivVerdict::Valid);
@@ -2152,5 +2155,4 @@ mod tests {
             .iter()
             .any(|w| w.starts_with("div-member-unknown") && w.contains("reason")));
     }
-
 }
