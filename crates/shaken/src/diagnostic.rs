@@ -302,8 +302,47 @@ mod samples {
                 first_call_id: s(),
             }),
             E::Replay { .. } => Some(E::ReplayUnavailable { detail: s() }),
-            E::ReplayUnavailable { .. } => None,
+            E::ReplayUnavailable { .. } => Some(E::RcdInvalid(crate::rcd::RcdError::NamMissing)),
+            E::RcdInvalid(_) => None,
         })
+        .collect()
+    }
+
+    pub(super) fn rcd_errors() -> Vec<crate::rcd::RcdError> {
+        use crate::rcd::RcdError as E;
+        successors(
+            Some(E::NotObject {
+                member: "rcd",
+                found: "a string",
+            }),
+            |e| match e {
+                E::NotObject { .. } => Some(E::NamMissing),
+                E::NamMissing => Some(E::WrongType {
+                    member: s(),
+                    expected: "a string",
+                    found: "a number",
+                }),
+                E::WrongType { .. } => Some(E::BadText {
+                    member: "crn",
+                    problem: s(),
+                }),
+                E::BadText { .. } => Some(E::JcdAndJcl),
+                E::JcdAndJcl => Some(E::RcdiWithoutRcd),
+                E::RcdiWithoutRcd => Some(E::Empty),
+                E::Empty => Some(E::BadPointer { pointer: s() }),
+                E::BadPointer { .. } => Some(E::BadDigest {
+                    pointer: s(),
+                    reason: s(),
+                }),
+                E::BadDigest { .. } => Some(E::TooManyDigests { count: 2, max: 1 }),
+                E::TooManyDigests { .. } => Some(E::ContentUnavailable {
+                    pointer: s(),
+                    url: s(),
+                    detail: s(),
+                }),
+                E::ContentUnavailable { .. } => None,
+            },
+        )
         .collect()
     }
 
@@ -1181,6 +1220,7 @@ mod tests {
         collect("PassportError", s::passport_errors(), &mut all);
         collect("HeaderError", s::header_errors(), &mut all);
         collect("ClaimsError", s::claims_errors(), &mut all);
+        collect("RcdError", s::rcd_errors(), &mut all);
         collect("SignError", s::sign_errors(), &mut all);
         collect("TnError", s::tn_errors(), &mut all);
         collect("CertError", s::cert_errors(), &mut all);

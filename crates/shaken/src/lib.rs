@@ -37,6 +37,7 @@ pub mod load;
 pub mod passport;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
+pub mod rcd;
 mod replay;
 // Edge: the replay store shared through a directory (files, renames, hard
 // links). `clippy.toml` bans file I/O in the core; this module is where it is

@@ -105,6 +105,11 @@ pub struct Report {
     pub signer: Option<SignerInfo>,
     /// Things worth knowing that did not fail the call.
     pub warnings: Vec<String>,
+    /// Rich Call Data (RFC 9795): the caller's name, logo and call reason,
+    /// and whether they can be trusted; absent when the PASSporT carries
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcd: Option<crate::rcd::RcdReport>,
 }
 
 impl Report {
@@ -123,6 +128,7 @@ impl Report {
             reason: None,
             signer: None,
             warnings: vec![],
+            rcd: None,
         }
     }
 

@@ -586,6 +586,7 @@ mod tests {
                 trusted: true,
             }),
             warnings: vec![],
+            rcd: None,
         }
     }
 

@@ -292,6 +292,7 @@ fn bare_report(reason: Reason, ppt: Option<String>) -> Report {
         reason: Some(reason),
         signer: None,
         warnings: vec![],
+        rcd: None,
     }
 }
 

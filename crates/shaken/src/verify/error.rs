@@ -223,6 +223,11 @@ pub enum VerifyError {
         /// How the first call is identified ("a different Call-ID"...).
         first_call_id: String,
     },
+    /// The Rich Call Data claims break RFC 9795 §5 (`rcd` not an object, no
+    /// `nam`, `jcd` with `jcl`, `rcdi` without `rcd`...): the detail names
+    /// the member.
+    #[error("Rich Call Data: {0}")]
+    RcdInvalid(crate::rcd::RcdError),
     /// The replay status could not be checked (the shared replay store did
     /// not answer in time) and the failure policy is closed: the call does
     /// not pass. Our failure, not the signer's: SIP 500, `No-TN-Validation`.
@@ -273,6 +278,7 @@ impl VerifyError {
             VerifyError::SignatureInvalid { .. } => "signature-invalid",
             VerifyError::Replay { .. } => "replay",
             VerifyError::ReplayUnavailable { .. } => "replay-unavailable",
+            VerifyError::RcdInvalid(_) => "rcd-invalid",
         }
     }
 
@@ -310,7 +316,8 @@ impl VerifyError {
             | VerifyError::TnNotAuthorized { .. }
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
-            | VerifyError::Replay { .. } => 438,
+            | VerifyError::Replay { .. }
+            | VerifyError::RcdInvalid(_) => 438,
             VerifyError::ReplayUnavailable { .. } => 500,
         }
     }
@@ -350,7 +357,8 @@ impl VerifyError {
             | VerifyError::DateMismatch { .. }
             | VerifyError::CertUnavailable { .. }
             | VerifyError::SignedOutsideValidity { .. }
-            | VerifyError::ReplayUnavailable { .. } => Verstat::NoValidation,
+            | VerifyError::ReplayUnavailable { .. }
+            | VerifyError::RcdInvalid(_) => Verstat::NoValidation,
         }
     }
 
@@ -409,7 +417,8 @@ impl Diagnostic for VerifyError {
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
             | VerifyError::Replay { .. }
-            | VerifyError::ReplayUnavailable { .. } => VerifyError::id(self),
+            | VerifyError::ReplayUnavailable { .. }
+            | VerifyError::RcdInvalid(_) => VerifyError::id(self),
         }
     }
     fn sip_code(&self) -> Option<u16> {

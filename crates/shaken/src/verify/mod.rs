@@ -29,12 +29,14 @@ mod memo;
 mod procedure;
 mod report;
 #[cfg(test)]
+mod rcd_tests;
+#[cfg(test)]
 mod test_lab;
 
 pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 pub use error::{Failure, VerifyError};
 pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};
-pub use report::report;
+pub use report::{report, report_with_content};
 
 /// Warning id (at the start of the warning text) when the call's calling
 /// number was not given, so `orig` was not compared.

@@ -60,6 +60,8 @@ pub struct Pending {
     call_id: Option<String>,
     /// The calling number as the call reads the `orig` claim.
     orig_tn: TelephoneNumber,
+    /// The Rich Call Data claims (RFC 9795), read in step 10b.
+    rcd: Option<crate::rcd::RcdClaims>,
 }
 
 impl Pending {
@@ -92,6 +94,8 @@ pub struct VerifiedPassport {
     pub(crate) signing_input: String,
     /// Warnings.
     pub(crate) warnings: Vec<String>,
+    /// The Rich Call Data claims (RFC 9795), now trusted.
+    pub(crate) rcd: Option<crate::rcd::RcdClaims>,
 }
 
 impl VerifiedPassport {
@@ -118,6 +122,12 @@ impl VerifiedPassport {
     /// Things worth knowing that did not fail the call.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+    /// The Rich Call Data claims (RFC 9795), if any: signed, well formed and
+    /// inside the certificate's claim constraints. Their digests are checked
+    /// by [`crate::verify::report_with_content`].
+    pub fn rcd(&self) -> Option<&crate::rcd::RcdClaims> {
+        self.rcd.as_ref()
     }
 }
 
@@ -332,7 +342,7 @@ impl Verifier {
                     },
                 ))
             }
-            (_, Some(h)) if h != PPT_SHAKEN => {
+            (_, Some(h)) if h != PPT_SHAKEN && h != crate::rcd::PPT_RCD => {
                 return Err(err(
                     fail,
                     VerifyError::UnsupportedPpt {
@@ -397,13 +407,16 @@ impl Verifier {
             Err(e) => return Err(err(fail, VerifyError::ClaimsInvalid(e))),
         };
         let mut warnings = Vec::new();
-        if claims.attest.is_none() {
+        // A separate Rich Call Data PASSporT (RFC 9795 §8) has no SHAKEN claims.
+        let ppt_rcd = header.ppt.as_deref() == Some(crate::rcd::PPT_RCD);
+        if claims.attest.is_none() && !ppt_rcd {
             return Err(err(
                 fail,
                 VerifyError::ShakenClaimMissing { claim: "attest" },
             ));
         }
         match &claims.origid {
+            None if ppt_rcd => {}
             None => {
                 return Err(err(
                     fail,
@@ -415,6 +428,12 @@ impl Verifier {
             )),
             Some(_) => {}
         }
+        // Step 10b: the Rich Call Data claims follow RFC 9795 §5 (438
+        // rcd-invalid, naming the member).
+        let rcd = match crate::rcd::RcdClaims::from_claims(&claims.extra, ppt_rcd) {
+            Ok(r) => r,
+            Err(e) => return Err(err(fail, VerifyError::RcdInvalid(e))),
+        };
         if claims.iat_was_string {
             warnings.push("iat was a JSON string; accepted under the lenient iat policy".into());
         }
@@ -571,6 +590,7 @@ impl Verifier {
             warnings,
             call_id: ctx.call_id.clone(),
             orig_tn,
+            rcd,
         })
     }
 
@@ -620,6 +640,7 @@ impl Verifier {
                     warnings: mut all,
                     call_id: _,
                     orig_tn: _,
+                    rcd,
                 } = pending;
                 all.extend(warnings);
                 let signing_input = passport.signing_input().to_owned();
@@ -630,6 +651,7 @@ impl Verifier {
                     x5u,
                     signing_input,
                     warnings: all,
+                    rcd,
                 })
             }
             Err(error) => {
