@@ -74,6 +74,9 @@ pub fn text(r: &Report) -> String {
     if let Some(a) = r.attest {
         line(&mut s, "attestation", &format!("{a} - {}", a.meaning()));
     }
+    if let Some(rcd) = &r.rcd {
+        rcd_text(&mut s, rcd);
+    }
     if let Some(signer) = &r.signer {
         let spc = signer
             .spc
@@ -109,6 +112,44 @@ pub fn text(r: &Report) -> String {
         }
     }
     s
+}
+
+/// The Rich Call Data lines: `caller name: Acme Bank (verified)` or why
+/// not, then what else the PASSporT says about the caller.
+fn rcd_text(s: &mut String, rcd: &shaken::rcd::RcdReport) {
+    s.push_str(&format!("  caller name: {}\n", rcd.summary()));
+    let line = |s: &mut String, k: &str, v: &str| {
+        s.push_str(&format!("    {k:<13}{v}\n"));
+    };
+    if let Some(v) = &rcd.crn {
+        line(s, "call reason", v);
+    }
+    if let Some(v) = &rcd.apn {
+        line(s, "shown number", v);
+    }
+    if let Some(v) = &rcd.icn {
+        line(s, "logo", v);
+    }
+    if let Some(v) = &rcd.jcl {
+        line(s, "jCard", v);
+    }
+    if rcd.jcd.is_some() {
+        line(s, "jCard", "(inline)");
+    }
+    for (pointer, result) in &rcd.integrity {
+        let word = serde_json::to_value(result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        line(s, "digest", &format!("{pointer} {word}"));
+    }
+    if let Some(d) = &rcd.display_name {
+        let verdict = if d.matches { "same as the signed name" } else { "DIFFERS from the signed name" };
+        line(s, "display name", &format!("{} {:?} ({verdict})", d.header, d.name));
+    }
+    for c in &rcd.call_info {
+        line(s, "pass on", c);
+    }
 }
 
 fn advice(code: u16) -> &'static str {

@@ -220,6 +220,7 @@ pub fn anchor_sources(paths: &[std::path::PathBuf]) -> Vec<Source> {
 pub fn config_error(e: ConfigError) -> anyhow::Error {
     let flag = match e.setting() {
         Setting::Fetcher => "--tls-ca".to_owned(),
+        Setting::Rcd => "--rcd-nam".to_owned(),
         s => format!("--{}", s.key()),
     };
     anyhow::Error::new(e).context(flag)

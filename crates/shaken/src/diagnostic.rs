@@ -98,6 +98,7 @@ impl Diagnostic for crate::sti::SignFailure {
         match self {
             crate::sti::SignFailure::Request(e) => Diagnostic::id(e),
             crate::sti::SignFailure::Sign(e) => Diagnostic::id(e),
+            crate::sti::SignFailure::Rcd(e) => Diagnostic::id(e),
         }
     }
     fn sip_code(&self) -> Option<u16> {
@@ -944,7 +945,8 @@ mod samples {
                     setting: Setting::Redis,
                     detail: s(),
                 }),
-                E::Redis { .. } => None,
+                E::Redis { .. } => Some(E::Rcd(s())),
+                E::Rcd(_) => None,
             },
         )
         .collect()
@@ -956,7 +958,12 @@ mod samples {
             Some(E::Request(crate::atis::RequestError::EmptyIdentity)),
             |e| match e {
                 E::Request(_) => Some(E::Sign(SignError::Alg(s()))),
-                E::Sign(_) => None,
+                E::Sign(_) => Some(E::Rcd(crate::rcd::RcdError::ContentUnavailable {
+                    pointer: s(),
+                    url: s(),
+                    detail: s(),
+                })),
+                E::Rcd(_) => None,
             },
         )
         .collect()
@@ -1156,6 +1163,10 @@ mod tests {
         (
             "sign-alg-unsupported",
             "SignFailure::Sign forwards SignError's id",
+        ),
+        (
+            "rcd-content-unavailable",
+            "SignFailure::Rcd forwards RcdError's id",
         ),
     ];
 

@@ -972,6 +972,9 @@ pub struct RcdReport {
     /// passed; content whose digest failed is left out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub call_info: Vec<String>,
+    /// The `rcdi` values, for the `integrity` parameter of `Call-Info`.
+    #[serde(skip)]
+    digests: BTreeMap<String, String>,
 }
 
 impl RcdReport {
@@ -1004,6 +1007,12 @@ impl RcdReport {
             reason,
             display_name: None,
             call_info: vec![],
+            digests: claims
+                .rcdi
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -1037,7 +1046,7 @@ impl RcdReport {
 
     /// Fill [`call_info`](Self::call_info) (RFC 9796 §5-§8) for a PASSporT
     /// that passed, with the digests of `claims`.
-    pub fn fill_call_info(&mut self, claims: &RcdClaims, passport_passed: bool) {
+    pub fn fill_call_info(&mut self, passport_passed: bool) {
         self.call_info.clear();
         if !passport_passed {
             return;
@@ -1048,7 +1057,7 @@ impl RcdReport {
                 .is_none_or(|i| *i == Integrity::Verified)
         };
         let verified = if self.verified { ";verified=\"true\"" } else { "" };
-        let integrity = |p: &str| match claims.rcdi.as_ref().and_then(|d| d.get(p)) {
+        let integrity = |p: &str| match self.digests.get(p) {
             Some(d) if self.verified => format!(";integrity=\"{d}\""),
             _ => String::new(),
         };
@@ -1098,6 +1107,84 @@ fn quote(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// Rich Call Data to sign: the claims, and where they go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RcdSigning {
+    /// `rcd`, `crn`, `rcdi`.
+    pub claims: RcdClaims,
+    /// A separate `ppt=rcd` PASSporT (its own Identity header) instead of
+    /// claims in the `shaken` one.
+    pub separate: bool,
+}
+
+/// The Rich Call Data of a signer's configuration (TOML `[rcd]`): put into
+/// every call it signs. Digests of referenced content are not computed here
+/// (no I/O): sign with [`RcdClaims::with_digests`] for that.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RcdConfig {
+    /// The caller's name.
+    pub nam: String,
+    /// Alternate presentation number.
+    #[serde(default)]
+    pub apn: Option<String>,
+    /// Icon URL.
+    #[serde(default)]
+    pub icn: Option<String>,
+    /// jCard URL.
+    #[serde(default)]
+    pub jcl: Option<String>,
+    /// Call reason.
+    #[serde(default)]
+    pub crn: Option<String>,
+    /// Sign a separate `ppt=rcd` PASSporT.
+    #[serde(default)]
+    pub separate: bool,
+}
+
+impl RcdConfig {
+    /// What to sign.
+    pub fn signing(&self) -> RcdSigning {
+        RcdSigning {
+            claims: RcdClaims::new(
+                Some(Rcd {
+                    nam: self.nam.clone(),
+                    apn: self.apn.clone(),
+                    icn: self.icn.clone(),
+                    jcd: None,
+                    jcl: self.jcl.clone(),
+                }),
+                self.crn.clone(),
+            ),
+            separate: self.separate,
+        }
+    }
+}
+
+/// The header of a separate Rich Call Data PASSporT (`ppt` `rcd`).
+pub fn rcd_header(x5u: &str) -> crate::passport::Header {
+    let mut h = crate::passport::Header::shaken(x5u);
+    h.ppt = Some(PPT_RCD.into());
+    h
+}
+
+/// The claims of a separate `ppt=rcd` PASSporT for a call: the same `orig`,
+/// `dest` and `iat` (RFC 9795 §10.2 checks them against the call), no
+/// SHAKEN claims, and the RCD claims.
+pub fn separate_claims(call: &crate::passport::Claims, rcd: &RcdClaims) -> crate::passport::Claims {
+    let mut c = crate::passport::Claims {
+        iat: call.iat,
+        orig: call.orig.clone(),
+        dest: call.dest.clone(),
+        attest: None,
+        origid: None,
+        extra: BTreeMap::new(),
+        iat_was_string: false,
+    };
+    rcd.insert_into(&mut c.extra);
+    c
 }
 
 #[cfg(test)]
@@ -1301,7 +1388,7 @@ mod tests {
         let mut r = RcdReport::new(&c, Ok(()), &RcdContent::new(), "shaken");
         assert!(r.verified, "{r:?}");
         assert_eq!(r.summary(), "Acme \"Bank\" (verified)");
-        r.fill_call_info(&c, true);
+        r.fill_call_info(true);
         assert_eq!(
             r.call_info,
             [

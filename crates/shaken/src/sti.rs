@@ -35,6 +35,11 @@ pub struct Signed {
     pub token: String,
     /// The claims signed.
     pub claims: Claims,
+    /// With Rich Call Data in a separate PASSporT (RFC 9795 §8): its
+    /// `Identity` header value (`...;ppt=rcd`), to add as a second header.
+    pub rcd_identity: Option<String>,
+    /// That separate `ppt=rcd` PASSporT alone.
+    pub rcd_token: Option<String>,
 }
 
 /// The signing service (STI-AS): one key, one certificate URL.
@@ -45,6 +50,8 @@ pub struct StiAs {
     header: Header,
     encoded: EncodedHeader,
     policy: RequestPolicy,
+    /// Rich Call Data signed into every call that brings none of its own.
+    rcd: Option<crate::rcd::RcdSigning>,
 }
 
 impl std::fmt::Debug for StiAs {
@@ -72,6 +79,7 @@ impl StiAs {
             header,
             encoded,
             policy: RequestPolicy::default(),
+            rcd: None,
         })
     }
 
@@ -108,6 +116,11 @@ impl StiAs {
             },
         )?;
         s.policy = config.request_policy();
+        if let Some(r) = &config.rcd {
+            s = s
+                .with_rcd(r.signing())
+                .map_err(|e| ConfigError::Rcd(e.to_string()))?;
+        }
         Ok(s)
     }
 
@@ -137,9 +150,57 @@ impl StiAs {
         self.signer.public_key()
     }
 
-    /// Sign the claims of a request.
+    /// Sign the claims of a request (with this signer's Rich Call Data,
+    /// if it has some: [`with_rcd`](Self::with_rcd)).
     pub fn sign(&self, request: &SignRequest) -> Result<Signed, SignError> {
-        self.sign_claims(&request.claims)
+        match &self.rcd {
+            None => self.sign_claims(&request.claims),
+            Some(rcd) => self.sign_rcd_checked(request, rcd),
+        }
+    }
+
+    /// Sign every call with this Rich Call Data (a signer dedicated to one
+    /// enterprise), unless the call brings its own ([`sign_with_rcd`](Self::sign_with_rcd)).
+    /// Refused when no verifier would accept it.
+    pub fn with_rcd(mut self, rcd: crate::rcd::RcdSigning) -> Result<Self, crate::rcd::RcdError> {
+        rcd.claims.validate(rcd.separate)?;
+        self.rcd = Some(rcd);
+        Ok(self)
+    }
+
+    /// Sign a request with Rich Call Data (RFC 9795): claims inside the
+    /// `shaken` PASSporT (ATIS-1000094 style), or with `rcd.separate` a
+    /// second `ppt=rcd` PASSporT with the same `orig`, `dest` and `iat`.
+    /// Digests (`rcdi`) are signed as given: compute them first with
+    /// [`RcdClaims::with_digests`](crate::rcd::RcdClaims::with_digests).
+    pub fn sign_with_rcd(
+        &self,
+        request: &SignRequest,
+        rcd: &crate::rcd::RcdSigning,
+    ) -> Result<Signed, SignFailure> {
+        rcd.claims.validate(rcd.separate)?;
+        Ok(self.sign_rcd_checked(request, rcd)?)
+    }
+
+    fn sign_rcd_checked(
+        &self,
+        request: &SignRequest,
+        rcd: &crate::rcd::RcdSigning,
+    ) -> Result<Signed, SignError> {
+        if !rcd.separate {
+            let mut claims = request.claims.clone();
+            rcd.claims.insert_into(&mut claims.extra);
+            return self.sign_claims(&claims);
+        }
+        let mut signed = self.sign_claims(&request.claims)?;
+        let claims = crate::rcd::separate_claims(&request.claims, &rcd.claims);
+        let header = crate::rcd::rcd_header(&self.x5u);
+        let token = passport::sign(&header, &claims, self.signer.as_ref())?;
+        let mut id = IdentityHeader::shaken(token.clone(), self.x5u.clone());
+        id.ppt = Some(crate::rcd::PPT_RCD.into());
+        signed.rcd_identity = Some(id.to_string());
+        signed.rcd_token = Some(token);
+        Ok(signed)
     }
 
     /// Sign a JSON signing request (bare or inside `signingRequest`).
@@ -156,6 +217,8 @@ impl StiAs {
             identity,
             token,
             claims: claims.clone(),
+            rcd_identity: None,
+            rcd_token: None,
         })
     }
 }
@@ -170,6 +233,10 @@ pub enum SignFailure {
     /// The key failed.
     #[error("signing failed: {0}")]
     Sign(#[from] SignError),
+    /// The Rich Call Data would not pass a verifier (RFC 9795 §5), or a
+    /// digest needs content that could not be obtained.
+    #[error("Rich Call Data: {0}")]
+    Rcd(#[from] crate::rcd::RcdError),
 }
 
 impl crate::verify::CallContext {

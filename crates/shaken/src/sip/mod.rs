@@ -23,7 +23,7 @@ mod verify;
 
 pub use name_addr::{NameAddr, NameAddrError};
 pub use request::{canonical_header_name, split_list, SipError, SipRequest};
-pub use sign::{sign_request, SIGN_DATE_WINDOW};
+pub use sign::{sign_request, sign_request_with_rcd, SIGN_DATE_WINDOW};
 pub use verify::{
     call_context, malformed_request_report, verify_request, verify_request_with, PassportResult,
     SipReport, SipSignal, SipVerifyError,

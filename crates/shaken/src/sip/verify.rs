@@ -317,7 +317,9 @@ where
 /// `shaken` PASSporT, so that it can never be waved through as "unsupported".
 fn is_supported(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
     match result {
-        Ok(_) => true,
+        // A verified `ppt=rcd` PASSporT carries the caller's name, not the
+        // call's verdict.
+        Ok(v) => v.header().ppt.as_deref() != Some(crate::rcd::PPT_RCD),
         Err(f) => {
             let declared = match &f.header {
                 Some(h) => h.ppt.as_deref(),
@@ -398,7 +400,8 @@ where
             report,
         });
     }
-    let overall = overall_verdict(&passports);
+    let mut overall = overall_verdict(&passports);
+    rcd_for_call(&mut overall, &passports, req);
     let sip = SipSignal {
         verstat_param: format!(";verstat={}", overall.verstat),
         reason_header: overall.reason_header(),
@@ -410,6 +413,44 @@ where
         call_id: req.call_id().map(str::to_owned),
         from: req.from().ok().map(|n| n.uri),
         to: req.to().ok().map(|n| n.uri),
+    }
+}
+
+/// The call's Rich Call Data: the `rcd` claims of the chosen `shaken`
+/// PASSporT, else those of a separate `ppt=rcd` PASSporT (the first that
+/// passed, else the first); then `nam` compared with the From display name
+/// (or, when From has none, the P-Asserted-Identity one; RFC 9795 §12.2)
+/// and the RFC 9796 `Call-Info` lines to pass on.
+fn rcd_for_call(overall: &mut Report, passports: &[PassportResult], req: &SipRequest) {
+    if overall.rcd.is_none() {
+        let separate: Vec<&PassportResult> = passports
+            .iter()
+            .filter(|p| p.ppt.as_deref() == Some(crate::rcd::PPT_RCD) && p.report.rcd.is_some())
+            .collect();
+        let chosen = separate
+            .iter()
+            .find(|p| p.report.passed())
+            .or_else(|| separate.first());
+        if let Some(p) = chosen {
+            overall.rcd = p.report.rcd.clone();
+            if let Some(rcd) = overall.rcd.as_mut() {
+                rcd.fill_call_info(p.report.passed());
+            }
+        }
+    } else if let Some(rcd) = overall.rcd.as_mut() {
+        rcd.fill_call_info(overall.verstat == Verstat::Passed);
+    }
+    let Some(rcd) = overall.rcd.as_mut() else {
+        return;
+    };
+    let from = req.from().ok().and_then(|n| n.display_name);
+    let pai = req
+        .p_asserted_identities()
+        .ok()
+        .and_then(|v| v.into_iter().find_map(|n| n.display_name));
+    match (from, pai) {
+        (None, Some(p)) => rcd.compare_display_name("P-Asserted-Identity", Some(&p)),
+        (f, _) => rcd.compare_display_name("From", f.as_deref()),
     }
 }
 
@@ -442,7 +483,14 @@ fn overall_verdict(passports: &[PassportResult]) -> Report {
     let mut overall = chosen.report.clone();
     for p in passports.iter().filter(|p| p.index != chosen.index) {
         let ppt = p.ppt.as_deref().unwrap_or("(none)");
-        if !p.supported {
+        if !p.supported && p.ppt.as_deref() == Some(crate::rcd::PPT_RCD) {
+            if let Some(r) = &p.report.reason {
+                overall.warnings.push(format!(
+                    "Identity header {} (ppt \"rcd\", the caller's name) did not pass: {} {} ({}); it does not affect the verdict",
+                    p.index, r.code, r.text, r.id
+                ));
+            }
+        } else if !p.supported {
             overall.warnings.push(format!(
                 "Identity header {} has ppt {ppt:?}, which this verifier does not check; it does not affect the verdict",
                 p.index
