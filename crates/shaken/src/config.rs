@@ -286,6 +286,11 @@ pub struct VerifierConfig {
     pub redis_timeout_ms: u64,
     /// What happens to a call when Redis cannot answer in time.
     pub redis_failure: RedisFailure,
+    /// Fetch the content Rich Call Data references (`icn`, `jcl`, URIs in a
+    /// jCard) to check its `rcdi` digests (RFC 9795 §8.2), through the same
+    /// guarded fetcher as `x5u`, never recursively. Off: such digests are
+    /// `unverified`. TOML `fetch-rcd`.
+    pub fetch_rcd: bool,
     /// Every bound on untrusted input (not in TOML: the defaults are the
     /// documented ones; Rust callers may tighten them).
     #[serde(skip)]
@@ -329,6 +334,7 @@ impl Default for VerifierConfig {
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
             redis_failure: RedisFailure::Open,
+            fetch_rcd: false,
             limits: Limits::default(),
         }
     }

@@ -75,6 +75,10 @@ pub struct Limits {
     /// A capture's fragment set or TCP flow idle for longer than this
     /// (capture time) is dropped. Default 120 s.
     pub capture_idle: Duration,
+    /// Largest body accepted for Rich Call Data content (an `icn` logo, a
+    /// `jcl` jCard, a photo in a jCard). Default 512 KiB: RFC 9795 sets no
+    /// bound (§16 asks for one); a 256x256 logo is tens of KiB.
+    pub max_rcd_body: usize,
 }
 
 impl Default for Limits {
@@ -103,6 +107,7 @@ impl Default for Limits {
             capture_max_flows: 10_000,
             capture_max_fragment_sets: 1_000,
             capture_idle: Duration::from_secs(120),
+            max_rcd_body: 512 * 1024,
         }
     }
 }

@@ -46,6 +46,14 @@ pub const PPT_RCD: &str = "rcd";
 /// sets no bound; a jCard with a photo and a few logos needs well under 16.
 pub const MAX_RCDI_ENTRIES: usize = 32;
 
+/// At most this many referenced resources are fetched for one PASSporT's
+/// digests (each fetch is bounded by the x5u timeouts).
+pub const MAX_RCD_FETCHES: usize = 8;
+
+/// The `Accept` header of a Rich Call Data fetch: an image (`icn`, a jCard
+/// photo or logo) or a jCard (`application/json`, RFC 9795 §5.1.5).
+pub const RCD_ACCEPT: &str = "image/*, application/json;q=0.9, */*;q=0.1";
+
 /// At most this many bytes of one `rcd` member's text (`nam`, `crn`...):
 /// RFC 9796 §6 says a call reason SHOULD be at most 64 characters; a name
 /// on a phone screen is shorter still. 1024 leaves room for any script.

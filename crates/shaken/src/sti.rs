@@ -280,7 +280,7 @@ pub fn party(
 }
 
 #[cfg(feature = "fetch")]
-pub use online::{fetch_options, StiVs};
+pub use online::{fetch_options, rcd_cache, StiVs};
 
 #[cfg(feature = "fetch")]
 mod online {
@@ -318,6 +318,8 @@ mod online {
         request_policy: RequestPolicy,
         runtime: OnceLock<tokio::runtime::Runtime>,
         fleet: fleet::Link,
+        /// Rich Call Data content (`fetch_rcd`): logos and jCards, cached.
+        rcd_cache: Option<Arc<crate::fetch::CertCache<Vec<u8>>>>,
     }
 
     impl std::fmt::Debug for StiVs {
@@ -385,6 +387,11 @@ mod online {
             let (verifier, fleet) = fleet::setup(c, verifier)?;
             let verifier = Arc::new(verifier);
             let fetch = fetch_options(c)?;
+            let rcd_cache = match (c.fetch_rcd, previous.and_then(|p| p.rcd_cache.clone())) {
+                (false, _) => None,
+                (true, Some(kept)) => Some(kept),
+                (true, None) => Some(Arc::new(rcd_cache(&fetch)?)),
+            };
             let urls = c.crl_urls();
             let crls = if urls.is_empty() && !c.fetch_crl {
                 None
@@ -424,7 +431,65 @@ mod online {
                 request_policy: c.request_policy(),
                 runtime: OnceLock::new(),
                 fleet,
+                rcd_cache,
             })
+        }
+
+        /// Fetch what the `rcdi` digests of a verified PASSporT reference
+        /// (with `fetch_rcd`; RFC 9795 §8.2) and attach it, so that its report
+        /// says which digests matched. Two rounds at most (a `jcl` jCard, then
+        /// the URIs inside it), never further; at most
+        /// [`MAX_RCD_FETCHES`](crate::rcd::MAX_RCD_FETCHES) URLs. A failure
+        /// leaves that content `unverified`; the verification stands.
+        pub async fn complete_rcd(
+            &self,
+            result: Result<VerifiedPassport, Box<Failure>>,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let (Some(cache), Ok(v)) = (&self.rcd_cache, &result) else {
+                return result;
+            };
+            let Some(claims) = v.rcd() else {
+                return result;
+            };
+            let mut content = crate::rcd::RcdContent::new();
+            let mut fetched = 0;
+            for _round in 0..2 {
+                let wanted = claims.wanted(&content);
+                if wanted.is_empty() {
+                    break;
+                }
+                for url in wanted {
+                    let body = if fetched >= crate::rcd::MAX_RCD_FETCHES {
+                        Err(format!(
+                            "not fetched: more than {} referenced resources",
+                            crate::rcd::MAX_RCD_FETCHES
+                        ))
+                    } else {
+                        fetched += 1;
+                        cache
+                            .get(&url)
+                            .await
+                            .map(|b| b.as_ref().clone())
+                            .map_err(|e| e.to_string())
+                    };
+                    content.insert(url, body);
+                }
+            }
+            result.map(|v| v.with_rcd_content(content))
+        }
+
+        /// [`complete_rcd`](Self::complete_rcd), blocking.
+        pub fn complete_rcd_blocking(
+            &self,
+            result: Result<VerifiedPassport, Box<Failure>>,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let needs = self.rcd_cache.is_some()
+                && matches!(&result, Ok(v) if v.rcd().is_some_and(|c| !c.wanted(&crate::rcd::RcdContent::new()).is_empty()));
+            if !needs {
+                return result;
+            }
+            let keep = result.clone();
+            self.block_on(self.complete_rcd(result)).unwrap_or(keep)
         }
 
         /// The Redis link of a fleet (`redis`), for its state and counters.
@@ -491,8 +556,18 @@ mod online {
             }
         }
 
-        /// Verify one parsed Identity header for a call (fetches on a cache miss).
+        /// Verify one parsed Identity header for a call (fetches on a cache
+        /// miss; with `fetch_rcd`, also the Rich Call Data content).
         pub async fn verify_header(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let result = self.verify_header_only(identity, ctx).await;
+            self.complete_rcd(result).await
+        }
+
+        async fn verify_header_only(
             &self,
             identity: &IdentityHeader,
             ctx: &CallContext,
@@ -556,7 +631,7 @@ mod online {
             ctx: &CallContext,
         ) -> Result<VerifiedPassport, Box<Failure>> {
             if let Some(r) = self.verify_cached(identity, ctx) {
-                return r;
+                return self.complete_rcd_blocking(r);
             }
             match self.block_on(self.verify_header(identity, ctx)) {
                 Ok(r) => r,
@@ -765,6 +840,23 @@ mod online {
         pub(super) fn share_crls(fetcher: CrlFetcher, _link: &Link) -> CrlFetcher {
             fetcher
         }
+    }
+
+    /// The cache of Rich Call Data content: the x5u fetcher's rules (https
+    /// only unless allowed, SSRF guard, no redirects, timeouts), its own size
+    /// cap ([`Limits::max_rcd_body`](crate::Limits)), memory only (a logo is
+    /// not a certificate: it never goes to the certificate disk cache). The
+    /// body is kept as fetched: its digest is over those bytes.
+    pub fn rcd_cache(
+        fetch: &FetchOptions,
+    ) -> Result<crate::fetch::CertCache<Vec<u8>>, ConfigError> {
+        let mut opts = fetch.clone();
+        opts.cache_dir = None;
+        opts.limits.max_fetch_body = opts.limits.max_rcd_body;
+        let parse: crate::fetch::ParseFn<Vec<u8>> = Arc::new(|b: &[u8]| Ok(b.to_vec()));
+        Ok(crate::fetch::CertCache::new(opts, parse)
+            .map_err(|e| ConfigError::Fetcher(e.to_string()))?
+            .with_accept(crate::rcd::RCD_ACCEPT))
     }
 
     fn no_source() -> Box<Failure> {

@@ -278,7 +278,15 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     let result = match vs.parse_identity(&request.identity) {
         Err(f) => Err(f),
         Ok(id) => match vs.verify_cached(&id, &ctx) {
-            Some(r) => r,
+            // With fetch-rcd, the Rich Call Data content (its own bound: a
+            // logo that does not come leaves the RCD unverified, not the call).
+            Some(r) => {
+                let budget = config.request_timeout.mul_f32(0.8);
+                match tokio::time::timeout(budget, vs.complete_rcd(r.clone())).await {
+                    Ok(done) => done,
+                    Err(_) => r,
+                }
+            }
             None => {
                 // Leave a fifth of the request budget to answer with 436.
                 let budget = config.request_timeout.mul_f32(0.8);

@@ -96,6 +96,8 @@ pub struct VerifiedPassport {
     pub(crate) warnings: Vec<String>,
     /// The Rich Call Data claims (RFC 9795), now trusted.
     pub(crate) rcd: Option<crate::rcd::RcdClaims>,
+    /// The content fetched for their digests (empty: nothing fetched).
+    pub(crate) rcd_content: crate::rcd::RcdContent,
 }
 
 impl VerifiedPassport {
@@ -128,6 +130,13 @@ impl VerifiedPassport {
     /// by [`crate::verify::report_with_content`].
     pub fn rcd(&self) -> Option<&crate::rcd::RcdClaims> {
         self.rcd.as_ref()
+    }
+    /// Attach the content fetched for the `rcdi` digests (the caller's I/O,
+    /// e.g. `StiVs` with `fetch_rcd`): [`crate::verify::report()`] then
+    /// checks them.
+    pub fn with_rcd_content(mut self, content: crate::rcd::RcdContent) -> Self {
+        self.rcd_content = content;
+        self
     }
 }
 
@@ -652,6 +661,7 @@ impl Verifier {
                     signing_input,
                     warnings: all,
                     rcd,
+                    rcd_content: crate::rcd::RcdContent::new(),
                 })
             }
             Err(error) => {

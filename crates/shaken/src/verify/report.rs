@@ -41,6 +41,11 @@ fn rcd_report(
     match result {
         Ok(v) => {
             let c = v.rcd.as_ref()?;
+            let content = if content.is_empty() {
+                &v.rcd_content
+            } else {
+                content
+            };
             Some(RcdReport::new(
                 c,
                 Ok(()),
