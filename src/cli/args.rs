@@ -453,6 +453,45 @@ pub struct SignArgs {
     pub deterministic: bool,
     #[command(flatten)]
     pub tn: TnArgs,
+    #[command(flatten)]
+    pub rcd: RcdSignArgs,
+}
+
+/// Rich Call Data to sign (RFC 9795): the caller's name, logo, jCard and
+/// call reason.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RcdSignArgs {
+    /// Rich Call Data: the caller's name to sign (RFC 9795 rcd.nam; "" for none).
+    #[arg(long, value_name = "TEXT")]
+    pub rcd_nam: Option<String>,
+    /// Rich Call Data: an alternate number to show (rcd.apn; canonicalised).
+    #[arg(long, value_name = "TN", requires = "rcd_nam")]
+    pub rcd_apn: Option<String>,
+    /// Rich Call Data: the URL of the caller's logo (rcd.icn).
+    #[arg(long, value_name = "URL", requires = "rcd_nam")]
+    pub rcd_icn: Option<String>,
+    /// Rich Call Data: the URL of the caller's jCard (rcd.jcl).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "rcd_nam",
+        conflicts_with = "rcd_jcd"
+    )]
+    pub rcd_jcl: Option<String>,
+    /// Rich Call Data: a jCard file (RFC 7095 JSON) to sign inline (rcd.jcd).
+    #[arg(long, value_name = "FILE", requires = "rcd_nam")]
+    pub rcd_jcd: Option<PathBuf>,
+    /// The call reason to sign (RFC 9795 crn), e.g. "Card fraud alert".
+    #[arg(long, value_name = "TEXT")]
+    pub crn: Option<String>,
+    /// Sign integrity digests (rcdi) of the name, the jCard and the content the URLs reference (fetched now, with the fetch flags below).
+    #[arg(long, requires = "rcd_nam")]
+    pub rcdi: bool,
+    /// Put the Rich Call Data in a separate ppt=rcd PASSporT (a second Identity header) instead of the shaken one.
+    #[arg(long)]
+    pub rcd_separate: bool,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -510,6 +549,9 @@ pub struct VerifyArgs {
     /// through DIR (put it on tmpfs, e.g. /dev/shm/shaken-replay); implies --replay.
     #[arg(long, value_name = "DIR")]
     pub replay_dir: Option<std::path::PathBuf>,
+    /// Fetch the content Rich Call Data references (logo, jCard) to check its rcdi digests, with the x5u fetch rules; off: those digests are unverified.
+    #[arg(long)]
+    pub fetch_rcd: bool,
     /// With --sip: signal the verstat with the attestation appended (TN-Validation-Passed-A), a common vendor extension; the JSON `verstat` field stays standard.
     #[arg(long)]
     pub verstat_attest: bool,

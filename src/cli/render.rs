@@ -144,8 +144,20 @@ fn rcd_text(s: &mut String, rcd: &shaken::rcd::RcdReport) {
         line(s, "digest", &format!("{pointer} {word}"));
     }
     if let Some(d) = &rcd.display_name {
-        let verdict = if d.matches { "same as the signed name" } else { "DIFFERS from the signed name" };
-        line(s, "display name", &format!("{} {:?} ({verdict})", d.header, d.name));
+        let verdict = if d.matches {
+            "same as the signed name"
+        } else {
+            "DIFFERS from the signed name"
+        };
+        if d.name.is_empty() {
+            line(s, "display name", &format!("{} has none", d.header));
+        } else {
+            line(
+                s,
+                "display name",
+                &format!("{} {:?} ({verdict})", d.header, d.name),
+            );
+        }
     }
     for c in &rcd.call_info {
         line(s, "pass on", c);

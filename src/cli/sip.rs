@@ -97,7 +97,19 @@ fn sip_text(r: &SipReport) -> String {
     ));
     for p in &r.passports {
         let ppt = p.ppt.as_deref().unwrap_or("(none)");
-        let verdict = if !p.supported {
+        let rcd = p.ppt.as_deref() == Some(shaken::rcd::PPT_RCD);
+        let verdict = if rcd {
+            // Checked like any PASSporT; it carries the caller's name, not
+            // the call's verdict.
+            let v = match &p.report.reason {
+                None => p.report.verstat.to_string(),
+                Some(reason) => format!(
+                    "{} {} ({}): {}",
+                    reason.code, reason.text, reason.id, reason.detail
+                ),
+            };
+            format!("{v} (Rich Call Data; not part of the verdict)")
+        } else if !p.supported {
             "unsupported, not checked".to_owned()
         } else {
             match &p.report.reason {
@@ -141,9 +153,18 @@ pub fn sign(path: String, attest: Attestation, a: SignArgs) -> Result<i32> {
     let policy = TnPolicy {
         national: a.tn.tn_national,
     };
-    let out =
-        sip_verify::sign_request(&req, signer.as_ref(), &a.x5u, attest, iat, &origid, &policy)
-            .with_context(|| format!("signing {}", source_name(&path)))?;
+    let rcd = super::setup::rcd_signing(&a.rcd, &policy)?;
+    let out = shaken::sip::sign_request_with_rcd(
+        &req,
+        signer.as_ref(),
+        &a.x5u,
+        attest,
+        iat,
+        &origid,
+        &policy,
+        rcd.as_ref(),
+    )
+    .with_context(|| format!("signing {}", source_name(&path)))?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out)?;
     stdout.flush()?;

@@ -251,7 +251,9 @@ pub enum RcdError {
         found: &'static str,
     },
     /// `rcd` has no `nam` (RFC 9795 §5.1.1: exactly once, `""` if none).
-    #[error("\"rcd\" has no member \"nam\" (RFC 9795 §5.1.1 requires it, \"\" when there is no name)")]
+    #[error(
+        "\"rcd\" has no member \"nam\" (RFC 9795 §5.1.1 requires it, \"\" when there is no name)"
+    )]
     NamMissing,
     /// A member has the wrong type.
     #[error("{member:?} must be {expected}; found {found}")]
@@ -362,7 +364,10 @@ fn check_text(member: &'static str, s: &str) -> Result<(), RcdError> {
     if s.len() > MAX_RCD_TEXT {
         return Err(RcdError::BadText {
             member,
-            problem: format!("is {} bytes long; at most {MAX_RCD_TEXT} are accepted", s.len()),
+            problem: format!(
+                "is {} bytes long; at most {MAX_RCD_TEXT} are accepted",
+                s.len()
+            ),
         });
     }
     if let Some(c) = s.chars().find(|c| c.is_control()) {
@@ -702,9 +707,7 @@ impl RcdClaims {
                     Some(Err(e)) => return Target::Unavailable(format!("{url}: {e}")),
                     Some(Ok(body)) => match parse_strict(body, 32) {
                         Ok(v) => fetched = v,
-                        Err(e) => {
-                            return Target::Unavailable(format!("{url} is not a jCard: {e}"))
-                        }
+                        Err(e) => return Target::Unavailable(format!("{url} is not a jCard: {e}")),
                     },
                 }
                 (&fetched, rest)
@@ -1064,7 +1067,11 @@ impl RcdReport {
                 .get(p)
                 .is_none_or(|i| *i == Integrity::Verified)
         };
-        let verified = if self.verified { ";verified=\"true\"" } else { "" };
+        let verified = if self.verified {
+            ";verified=\"true\""
+        } else {
+            ""
+        };
         let integrity = |p: &str| match self.digests.get(p) {
             Some(d) if self.verified => format!(";integrity=\"{d}\""),
             _ => String::new(),
@@ -1098,7 +1105,9 @@ impl RcdReport {
         if !reason_used && (!reason.is_empty() || self.verified) {
             // RFC 9796 §6, §7: parameters without a URI use the null data
             // URI; `verified` there says the display name was verified.
-            lines.push(format!("Call-Info: <data:>;purpose=jcard{reason}{verified}"));
+            lines.push(format!(
+                "Call-Info: <data:>;purpose=jcard{reason}{verified}"
+            ));
         }
         self.call_info = lines;
     }
@@ -1251,7 +1260,10 @@ mod tests {
             .unwrap_err();
         // The photo and the two logos are referenced content: not fetched,
         // so signing with digests refuses, naming the first.
-        assert!(matches!(&c, RcdError::ContentUnavailable { pointer, .. } if pointer == "/jcd/1/3/3"), "{c}");
+        assert!(
+            matches!(&c, RcdError::ContentUnavailable { pointer, .. } if pointer == "/jcd/1/3/3"),
+            "{c}"
+        );
         let c = claims(
             &format!(r#"{{"rcd":{{"nam":"Q Branch Spy Gadgets","jcd":{JCD_PRETTY}}}}}"#),
             false,
@@ -1270,7 +1282,10 @@ mod tests {
         let d = c.rcdi.as_ref().unwrap();
         assert_eq!(d["/nam"], vector("nam-q-branch.json"));
         assert_eq!(d["/jcd"], vector("jcd-quartermaster.json"));
-        assert!(c.check_integrity(&images).values().all(|(i, _)| *i == Integrity::Verified));
+        assert!(c
+            .check_integrity(&images)
+            .values()
+            .all(|(i, _)| *i == Integrity::Verified));
         let c = claims(
             &format!(r#"{{"rcd":{{"nam":"Q","jcl":"https://example.com/qbranch.json"}},"rcdi":{{"/jcl":"{}"}}}}"#, vector("jcl-qbranch.json")),
             false,
@@ -1300,10 +1315,19 @@ mod tests {
         let mut content = RcdContent::new();
         assert_eq!(c.wanted(&content), ["https://example.com/qbranch.json"]);
         content.insert("https://example.com/qbranch.json", Ok(JCL.to_vec()));
-        assert_eq!(c.wanted(&content), ["https://example.com/photos/q-256x256.png"]);
-        content.insert("https://example.com/photos/q-256x256.png", Ok(b"png".to_vec()));
+        assert_eq!(
+            c.wanted(&content),
+            ["https://example.com/photos/q-256x256.png"]
+        );
+        content.insert(
+            "https://example.com/photos/q-256x256.png",
+            Ok(b"png".to_vec()),
+        );
         assert!(c.wanted(&content).is_empty());
-        assert_eq!(c.check_integrity(&content)["/jcl/1/3/3"].0, Integrity::Mismatch);
+        assert_eq!(
+            c.check_integrity(&content)["/jcl/1/3/3"].0,
+            Integrity::Mismatch
+        );
     }
 
     #[test]
@@ -1341,20 +1365,80 @@ mod tests {
             (r#"{"rcd":["Bob"]}"#, false, "rcd-not-object", "\"rcd\""),
             (r#"{"rcd":{}}"#, false, "rcd-nam-missing", "\"nam\""),
             (r#"{"rcd":{"nam":1}}"#, false, "rcd-wrong-type", "rcd.nam"),
-            (r#"{"rcd":{"nam":"a","apn":1}}"#, false, "rcd-wrong-type", "rcd.apn"),
-            (r#"{"rcd":{"nam":"a","icn":{}}}"#, false, "rcd-wrong-type", "rcd.icn"),
-            (r#"{"rcd":{"nam":"a","jcd":"x"}}"#, false, "rcd-wrong-type", "rcd.jcd"),
-            (r#"{"rcd":{"nam":"a","jcd":["vcard",[["fn",{},"text"]]]}}"#, false, "rcd-wrong-type", "rcd.jcd"),
-            (r#"{"rcd":{"nam":"a","jcd":["vcard",[]],"jcl":"https://x/"}}"#, false, "rcd-jcd-and-jcl", "\"jcl\""),
-            (r#"{"rcd":{"nam":"a\r\nX-Evil: 1"}}"#, false, "rcd-bad-text", "rcd.nam"),
+            (
+                r#"{"rcd":{"nam":"a","apn":1}}"#,
+                false,
+                "rcd-wrong-type",
+                "rcd.apn",
+            ),
+            (
+                r#"{"rcd":{"nam":"a","icn":{}}}"#,
+                false,
+                "rcd-wrong-type",
+                "rcd.icn",
+            ),
+            (
+                r#"{"rcd":{"nam":"a","jcd":"x"}}"#,
+                false,
+                "rcd-wrong-type",
+                "rcd.jcd",
+            ),
+            (
+                r#"{"rcd":{"nam":"a","jcd":["vcard",[["fn",{},"text"]]]}}"#,
+                false,
+                "rcd-wrong-type",
+                "rcd.jcd",
+            ),
+            (
+                r#"{"rcd":{"nam":"a","jcd":["vcard",[]],"jcl":"https://x/"}}"#,
+                false,
+                "rcd-jcd-and-jcl",
+                "\"jcl\"",
+            ),
+            (
+                r#"{"rcd":{"nam":"a\r\nX-Evil: 1"}}"#,
+                false,
+                "rcd-bad-text",
+                "rcd.nam",
+            ),
             (r#"{"crn":5}"#, false, "rcd-wrong-type", "crn"),
-            (r#"{"rcdi":{"/nam":"sha256-sM275lTgzCte+LHOKHtU4SxG8shlOo6OS4ot8IJQImY"}}"#, false, "rcdi-without-rcd", "\"rcdi\""),
-            (r#"{"rcd":{"nam":"a"},"rcdi":[]}"#, false, "rcd-not-object", "\"rcdi\""),
-            (r#"{"rcd":{"nam":"a"},"rcdi":{"nam":"sha256-sM275lTgzCte+LHOKHtU4SxG8shlOo6OS4ot8IJQImY"}}"#, false, "rcdi-bad-pointer", "\"nam\""),
-            (r#"{"rcd":{"nam":"a"},"rcdi":{"/nam":"sha1-x"}}"#, false, "rcdi-bad-digest", "\"/nam\""),
-            (r#"{"rcd":{"nam":"a"},"rcdi":{"/nam":5}}"#, false, "rcdi-bad-digest", "\"/nam\""),
+            (
+                r#"{"rcdi":{"/nam":"sha256-sM275lTgzCte+LHOKHtU4SxG8shlOo6OS4ot8IJQImY"}}"#,
+                false,
+                "rcdi-without-rcd",
+                "\"rcdi\"",
+            ),
+            (
+                r#"{"rcd":{"nam":"a"},"rcdi":[]}"#,
+                false,
+                "rcd-not-object",
+                "\"rcdi\"",
+            ),
+            (
+                r#"{"rcd":{"nam":"a"},"rcdi":{"nam":"sha256-sM275lTgzCte+LHOKHtU4SxG8shlOo6OS4ot8IJQImY"}}"#,
+                false,
+                "rcdi-bad-pointer",
+                "\"nam\"",
+            ),
+            (
+                r#"{"rcd":{"nam":"a"},"rcdi":{"/nam":"sha1-x"}}"#,
+                false,
+                "rcdi-bad-digest",
+                "\"/nam\"",
+            ),
+            (
+                r#"{"rcd":{"nam":"a"},"rcdi":{"/nam":5}}"#,
+                false,
+                "rcdi-bad-digest",
+                "\"/nam\"",
+            ),
             (r#"{"iat":1}"#, true, "rcd-empty", "\"rcd\""),
-            (r#"{"rcd":{"nam":"a"},"iss":1}"#, false, "rcd-wrong-type", "iss"),
+            (
+                r#"{"rcd":{"nam":"a"},"iss":1}"#,
+                false,
+                "rcd-wrong-type",
+                "iss",
+            ),
         ];
         for (json, ppt, id, names) in cases {
             let e = claims(json, *ppt).unwrap_err();
@@ -1413,6 +1497,8 @@ mod tests {
             "shaken",
         );
         assert!(!r.verified);
-        assert!(r.summary().contains("not verified: the PASSporT did not verify"));
+        assert!(r
+            .summary()
+            .contains("not verified: the PASSporT did not verify"));
     }
 }

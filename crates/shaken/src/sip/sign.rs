@@ -183,7 +183,10 @@ mod tests {
                 Some(if separate { "rcd" } else { "shaken" })
             );
             let d = got.display_name.as_ref().unwrap();
-            assert_eq!((d.header.as_str(), d.name.as_str(), d.matches), ("From", "Alice", false));
+            assert_eq!(
+                (d.header.as_str(), d.name.as_str(), d.matches),
+                ("From", "Alice", false)
+            );
             assert_eq!(
                 got.call_info,
                 [

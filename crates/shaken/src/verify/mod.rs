@@ -27,9 +27,9 @@ mod context;
 mod error;
 mod memo;
 mod procedure;
-mod report;
 #[cfg(test)]
 mod rcd_tests;
+mod report;
 #[cfg(test)]
 mod test_lab;
 

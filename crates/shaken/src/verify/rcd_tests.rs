@@ -89,7 +89,10 @@ fn malformed_rcd_fails_the_passport_naming_the_member() {
     let lab = lab();
     for (extra, member) in [
         (r#"{"rcd":{"icn":"https://x.example/a.png"}}"#, "\"nam\""),
-        (r#"{"rcd":{"nam":"a","jcd":["vcard",[]],"jcl":"https://x.example/j"}}"#, "\"jcl\""),
+        (
+            r#"{"rcd":{"nam":"a","jcd":["vcard",[]],"jcl":"https://x.example/j"}}"#,
+            "\"jcl\"",
+        ),
         (r#"{"rcd":"Acme"}"#, "\"rcd\""),
         (r#"{"rcdi":{}}"#, "\"rcdi\""),
     ] {
@@ -127,11 +130,9 @@ fn a_separate_rcd_passport_verifies() {
 #[test]
 fn a_bad_signature_leaves_the_rcd_unverified() {
     let lab = lab();
-    let other = crate::pki::LabPki::generate(&crate::pki::LabPkiOptions::new(
-        NOW - 86_400,
-        NOW + 86_400,
-    ))
-    .unwrap();
+    let other =
+        crate::pki::LabPki::generate(&crate::pki::LabPkiOptions::new(NOW - 86_400, NOW + 86_400))
+            .unwrap();
     let wrong = other
         .issue_leaf(&LeafOptions::new(NOW - 3600, NOW + 3600))
         .unwrap();
@@ -246,7 +247,10 @@ fn claim_constraints_on_rcd_crn_and_rcdi() {
     assert_eq!(ok.verstat, Verstat::Passed, "{:?}", ok.reason);
     assert!(ok.rcd.unwrap().verified);
     for (extra, claim) in [
-        (r#"{"rcd":{"nam":"Evil Bank"},"crn":"Card fraud alert"}"#, "\"rcd\""),
+        (
+            r#"{"rcd":{"nam":"Evil Bank"},"crn":"Card fraud alert"}"#,
+            "\"rcd\"",
+        ),
         (r#"{"rcd":{"nam":"Acme Bank"},"crn":"Prize"}"#, "\"crn\""),
         (r#"{"rcd":{"nam":"Acme Bank"}}"#, "\"crn\""),
     ] {
@@ -273,7 +277,12 @@ fn claim_constraints_on_rcd_crn_and_rcdi() {
     );
     assert_eq!(r.verstat, Verstat::Passed, "{:?}", r.reason);
     assert!(r.rcd.unwrap().verified);
-    let r = verify(&lab, &chain, &key, r#"{"rcd":{"nam":"Q Branch Spy Gadgets"}}"#);
+    let r = verify(
+        &lab,
+        &chain,
+        &key,
+        r#"{"rcd":{"nam":"Q Branch Spy Gadgets"}}"#,
+    );
     assert_eq!(r.reason.unwrap().id, "claim-constraint-violated");
     // A gateway delegate that must never carry a name (RFC 9795 §16.1).
     let c = ClaimConstraints {
