@@ -9,4 +9,5 @@ mod support;
 
 mod fetch;
 mod fleet;
+mod rcd;
 mod serve;
