@@ -256,6 +256,9 @@ pub struct ServeArgs {
     /// Trusted roots: PEM file or directory (repeatable). Default: $SHAKEN_TRUST_ANCHORS.
     #[arg(long, value_name = "PATH")]
     pub trust_anchors: Vec<PathBuf>,
+    /// Fetch the content Rich Call Data references (logo, jCard) to check its rcdi digests.
+    #[arg(long)]
+    pub fetch_rcd: bool,
     /// Freshness window for iat and the request time, seconds.
     #[arg(long, value_name = "SECONDS")]
     pub max_age: Option<u32>,

@@ -509,6 +509,26 @@ struct SignJob<'a> {
     suffix_json: String,
     policy: TnPolicy,
     max_line: usize,
+    /// Rich Call Data for the lines that bring none (`--rcd-nam`...).
+    rcd: Option<shaken::rcd::RcdSigning>,
+}
+
+/// A signed line: the token, its attestation, the claims signed and, for a
+/// separate Rich Call Data PASSporT, its Identity header value.
+type Signed = (String, Attestation, Claims, Option<String>);
+
+/// Add `"rcd_identity"` to the line just written (it ends in `}\n`).
+fn push_rcd_identity(out: &mut Vec<u8>, identity: &str) {
+    if out.ends_with(b"}\n") {
+        out.truncate(out.len() - 2);
+        out.extend_from_slice(b",\"rcd_identity\":");
+        out.extend_from_slice(
+            serde_json::to_string(identity)
+                .unwrap_or_else(|_| "null".into())
+                .as_bytes(),
+        );
+        out.extend_from_slice(b"}\n");
+    }
 }
 
 /// `;info=<x5u>;alg=ES256;ppt=shaken` as it goes inside a JSON string (escaped,
@@ -534,12 +554,31 @@ fn json_plain(s: &str) -> bool {
 impl SignJob<'_> {
     /// Sign one request: the token (not yet the Identity header), its
     /// attestation and the claims signed.
-    fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation, Claims), String> {
-        let SignRequest { attest, claims, .. } =
-            SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
+    fn sign(&self, bytes: &[u8]) -> Result<Signed, String> {
+        let SignRequest {
+            attest,
+            mut claims,
+            rcd,
+            ..
+        } = SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
+        // Rich Call Data (the line's `rcd`/`crn`/`rcdi`, else the flags):
+        // claims in the shaken PASSporT, or a second ppt=rcd one.
+        let mut rcd_identity = None;
+        match rcd.as_ref().or(self.rcd.as_ref()) {
+            Some(r) if r.separate => {
+                let c = shaken::rcd::separate_claims(&claims, &r.claims);
+                let t = passport::sign(&shaken::rcd::rcd_header(self.x5u), &c, self.signer)
+                    .map_err(|e| format!("signing: {e}"))?;
+                let mut id = IdentityHeader::shaken(t, self.x5u);
+                id.ppt = Some(shaken::rcd::PPT_RCD.into());
+                rcd_identity = Some(id.to_string());
+            }
+            Some(r) => r.claims.insert_into(&mut claims.extra),
+            None => {}
+        }
         let token = passport::sign_encoded(&self.header, &claims, self.signer)
             .map_err(|e| format!("signing: {e}"))?;
-        Ok((token, attest, claims))
+        Ok((token, attest, claims, rcd_identity))
     }
 
     /// Append the line `{"identity":"TOKEN;info=<x5u>;alg=ES256;ppt=shaken",
@@ -613,7 +652,7 @@ impl Job for SignJob<'_> {
             Err(len) => Err(too_long_message(len, self.max_line)),
         };
         match outcome {
-            Ok((token, attest, claims)) => {
+            Ok((token, attest, claims, rcd_identity)) => {
                 acc.signed += 1;
                 let i = match attest {
                     Attestation::A => 0,
@@ -624,6 +663,9 @@ impl Job for SignJob<'_> {
                     *c += 1;
                 }
                 self.push_identity(out, token, line_no, &claims);
+                if let Some(id) = rcd_identity {
+                    push_rcd_identity(out, &id);
+                }
             }
             Err(message) => push_json(
                 out,
@@ -651,6 +693,12 @@ pub fn sign(input: String, a: SignArgs) -> Result<i32> {
             national: a.tn.tn_national,
         },
         max_line,
+        rcd: super::setup::rcd_signing(
+            &a.rcd,
+            &TnPolicy {
+                national: a.tn.tn_national,
+            },
+        )?,
     };
     let started = Instant::now();
     let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job)?;
@@ -730,6 +778,7 @@ mod tests {
             suffix_json: identity_suffix_json(x5u).unwrap(),
             policy: TnPolicy::default(),
             max_line: 100,
+            rcd: None,
         }
     }
 

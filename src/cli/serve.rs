@@ -82,6 +82,7 @@ mod imp {
         stipa_root: Vec<PathBuf>,
         trust_list_interval: u64,
         redis: RedisArgs,
+        fetch_rcd: bool,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -196,6 +197,7 @@ mod imp {
                 .or(f.trust_list_interval)
                 .unwrap_or(DEFAULT_TRUST_LIST_INTERVAL),
             redis,
+            fetch_rcd: a.fetch_rcd || f.fetch_rcd.unwrap_or(false),
         })
     }
 
@@ -290,6 +292,7 @@ mod imp {
         apply_crl_args(&mut c, &s.crl);
         apply_fetch_args(&mut c, &s.fetch);
         apply_redis_args(&mut c, &s.redis);
+        c.fetch_rcd = s.fetch_rcd;
         c
     }
 

@@ -337,3 +337,65 @@ fn batch_lines_carry_rcd() {
     assert_eq!(j["rcd"]["nam"], "Acme Bank", "{j}");
     assert_eq!(j["rcd"]["verified"], true);
 }
+
+/// `sign --batch`: a line's own `rcd`/`crn`/`rcdSeparate` (the REST
+/// extension), else the flags; a malformed one is an error line.
+#[test]
+fn sign_batch_with_rcd() {
+    let key = certs("sp.key.pem");
+    let input = concat!(
+        r#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1800000000,"origid":"de305d54-75b4-431b-adb2-eb6b9e546014","rcd":{"nam":"Line Bank"},"crn":"Fraud"}"#,
+        "\n",
+        r#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1800000000,"origid":"de305d54-75b4-431b-adb2-eb6b9e546015"}"#,
+        "\n",
+        r#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1800000000,"origid":"de305d54-75b4-431b-adb2-eb6b9e546016","rcd":{"nam":"Sep Bank"},"rcdSeparate":true}"#,
+        "\n",
+        r#"{"attest":"A","orig":{"tn":"12155550121"},"dest":{"tn":["12125550143"]},"iat":1800000000,"rcd":{"apn":"1"}}"#,
+        "\n",
+    );
+    let o = run_with_stdin(
+        &[
+            "sign",
+            "--batch",
+            "-",
+            "--key",
+            &key,
+            "--x5u",
+            X5U,
+            "--deterministic",
+            "--jobs",
+            "1",
+            "--rcd-nam",
+            "Flag Bank",
+        ],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let name = |id: &str| {
+        let o = verify(&[id, "--format", "json"]);
+        let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+        r.rcd.and_then(|r| r.nam)
+    };
+    assert_eq!(
+        name(lines[0]["identity"].as_str().unwrap()).as_deref(),
+        Some("Line Bank")
+    );
+    assert_eq!(
+        name(lines[1]["identity"].as_str().unwrap()).as_deref(),
+        Some("Flag Bank")
+    );
+    assert_eq!(name(lines[2]["identity"].as_str().unwrap()), None);
+    assert_eq!(
+        name(lines[2]["rcd_identity"].as_str().unwrap()).as_deref(),
+        Some("Sep Bank")
+    );
+    assert!(
+        lines[3]["error"].as_str().unwrap().contains("\"nam\""),
+        "{}",
+        lines[3]
+    );
+}

@@ -1603,3 +1603,56 @@ fn a_reload_reads_the_configuration_file_again() {
         srv.log()
     );
 }
+
+/// Issue 16: the documented extension of `signingRequest` (`rcd`, `crn`,
+/// `rcdi`, `rcdSeparate`) and of `verificationResponse` (`rcd`).
+#[test]
+fn rich_call_data_extension() {
+    let lab = Lab::new();
+    let srv = signing_server(&lab);
+    let mut req = signing_request();
+    req["signingRequest"]["rcd"] = json!({"nam": "Acme Bank"});
+    req["signingRequest"]["crn"] = "Card fraud alert".into();
+    let r = post(srv.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let identity = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.json()["signingResponse"].get("rcdIdentity").is_none());
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["nam"], "Acme Bank");
+    assert_eq!(v["rcd"]["crn"], "Card fraud alert");
+    assert_eq!(v["rcd"]["verified"], true);
+
+    // A separate ppt=rcd PASSporT comes back as rcdIdentity.
+    req["signingRequest"]["rcdSeparate"] = true.into();
+    req["signingRequest"]["origid"] = "DE305D54-75B4-431B-ADB2-EB6B9E546016".into();
+    let r = post(srv.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rcd_id = r.json()["signingResponse"]["rcdIdentity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(rcd_id.ends_with(";ppt=rcd"), "{rcd_id}");
+    let shaken_id = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(verify(srv.addr, &shaken_id, NOW + 1).get("rcd").is_none());
+
+    // A malformed rcd is an invalid parameter (SVC4005) naming rcd.
+    let mut bad = signing_request();
+    bad["signingRequest"]["rcd"] = json!({"icn": "https://x.example/a.png"});
+    let r = post(srv.addr, "/stir/v1/signing", &bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    let exc = &r.json()["requestError"]["serviceException"];
+    assert_eq!(exc["messageId"], "SVC4005", "{}", r.body);
+    assert_eq!(exc["variables"][0], "rcd", "{}", r.body);
+    assert!(
+        exc["variables"][1].as_str().unwrap().contains("\"nam\""),
+        "{}",
+        r.body
+    );
+}

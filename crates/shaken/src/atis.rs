@@ -108,6 +108,10 @@ pub enum RequestError {
     /// An empty `identity`.
     #[error("\"identity\" is empty")]
     EmptyIdentity,
+    /// The Rich Call Data of a signing request (the `rcd`, `crn`, `rcdi`
+    /// extension members) would not pass a verifier (RFC 9795 §5).
+    #[error("Rich Call Data: {0}")]
+    Rcd(crate::rcd::RcdError),
 }
 
 impl RequestError {
@@ -126,6 +130,7 @@ impl RequestError {
             RequestError::BadOrigid { .. } => Some("origid"),
             RequestError::BadAttest(_) => Some("attest"),
             RequestError::EmptyIdentity => Some("identity"),
+            RequestError::Rcd(_) => Some("rcd"),
         }
     }
 
@@ -143,6 +148,7 @@ impl RequestError {
             RequestError::BadOrigid { .. } => "request-origid-invalid",
             RequestError::BadAttest(_) => "request-attest-invalid",
             RequestError::EmptyIdentity => "request-identity-empty",
+            RequestError::Rcd(_) => "request-rcd-invalid",
         }
     }
 }
@@ -362,6 +368,15 @@ struct RawSign<'a> {
     orig: Option<OneTn<'a>>,
     #[serde(borrow)]
     origid: Option<Text<'a>>,
+    /// Extension (issue 16): Rich Call Data to sign, as RFC 9795 claims.
+    #[serde(default)]
+    rcd: Option<Value>,
+    #[serde(default)]
+    crn: Option<Value>,
+    #[serde(default)]
+    rcdi: Option<Value>,
+    #[serde(default, rename = "rcdSeparate")]
+    rcd_separate: Option<bool>,
 }
 
 /// The members of a verification request, read but not yet checked.
@@ -382,6 +397,8 @@ struct SignFields<'a> {
     dest: Option<Option<Vec<Cow<'a, str>>>>,
     iat: Option<i64>,
     origid: Option<Cow<'a, str>>,
+    rcd: Option<Value>,
+    rcd_separate: bool,
 }
 
 fn texts(l: TnList<'_>) -> Vec<Cow<'_, str>> {
@@ -571,12 +588,20 @@ impl<'a> SignFields<'a> {
                     }
                     None => {}
                 }
+                let mut rcd = serde_json::Map::new();
+                for (k, v) in [("rcd", raw.rcd), ("crn", raw.crn), ("rcdi", raw.rcdi)] {
+                    if let Some(v) = v {
+                        rcd.insert(k.to_owned(), v);
+                    }
+                }
                 Ok(SignFields {
                     attest: raw.attest.map(|t| t.0),
                     orig: raw.orig.map(|o| o.tn.map(|t| t.0)),
                     dest: raw.dest.map(|d| d.tn.map(texts)),
                     iat: raw.iat,
                     origid: raw.origid.map(|t| t.0),
+                    rcd: (!rcd.is_empty()).then_some(Value::Object(rcd)),
+                    rcd_separate: raw.rcd_separate.unwrap_or(false),
                 })
             }
             Err(fast) => Self::read_slowly(line, require_wrapper, fast),
@@ -779,6 +804,9 @@ pub struct SignRequest {
     pub origid: OrigId,
     /// The claims, numbers canonicalised.
     pub claims: Claims,
+    /// Rich Call Data to sign with the call (extension members `rcd`,
+    /// `crn`, `rcdi`, `rcdSeparate`; RFC 9795), checked as a verifier will.
+    pub rcd: Option<crate::rcd::RcdSigning>,
 }
 
 impl SignRequest {
@@ -800,7 +828,17 @@ impl SignRequest {
             .ok_or(RequestError::Missing(MISSING_DEST))?
             .ok_or(RequestError::Missing(MISSING_DEST_TN))?;
         let iat = f.iat.ok_or(RequestError::Missing(MISSING_IAT))?;
-        Self::build(&attest, &orig, &dest, iat, f.origid.as_deref(), policy)
+        let mut req = Self::build(&attest, &orig, &dest, iat, f.origid.as_deref(), policy)?;
+        if let Some(v) = &f.rcd {
+            let claims = crate::rcd::RcdClaims::from_payload(v, f.rcd_separate)
+                .map_err(RequestError::Rcd)?
+                .unwrap_or_default();
+            req.rcd = Some(crate::rcd::RcdSigning {
+                claims,
+                separate: f.rcd_separate,
+            });
+        }
+        Ok(req)
     }
 
     /// A request from its parts, under the same rules as a parsed one: what
@@ -851,6 +889,7 @@ impl SignRequest {
                 origid.as_str(),
             ),
             origid,
+            rcd: None,
         })
     }
 }

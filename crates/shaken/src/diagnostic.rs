@@ -762,7 +762,8 @@ mod samples {
                 }),
                 E::TooMany { .. } => Some(E::NegativeTime(-1)),
                 E::NegativeTime(_) => Some(E::EmptyIdentity),
-                E::EmptyIdentity => None,
+                E::EmptyIdentity => Some(E::Rcd(crate::rcd::RcdError::JcdAndJcl)),
+                E::Rcd(_) => None,
             },
         )
         .collect()

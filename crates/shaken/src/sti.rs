@@ -153,7 +153,7 @@ impl StiAs {
     /// Sign the claims of a request (with this signer's Rich Call Data,
     /// if it has some: [`with_rcd`](Self::with_rcd)).
     pub fn sign(&self, request: &SignRequest) -> Result<Signed, SignError> {
-        match &self.rcd {
+        match request.rcd.as_ref().or(self.rcd.as_ref()) {
             None => self.sign_claims(&request.claims),
             Some(rcd) => self.sign_rcd_checked(request, rcd),
         }

@@ -193,7 +193,13 @@ async fn sign(state: &AppState, req: Request) -> Result<Response, RequestError> 
         detail: format!("signing failed: {e}"),
     })?;
     state.metrics().signed_with(request.attest);
-    let mut resp = Json(json!({"signingResponse": {"identity": signed.identity}})).into_response();
+    let mut body = json!({"signingResponse": {"identity": signed.identity}});
+    // Extension (issue 16): a separate ppt=rcd PASSporT, the second
+    // Identity header to add.
+    if let Some(rcd) = &signed.rcd_identity {
+        body["signingResponse"]["rcdIdentity"] = rcd.clone().into();
+    }
+    let mut resp = Json(body).into_response();
     resp.extensions_mut()
         .insert(Origid(request.origid.to_string(), Some(request.attest)));
     Ok(resp)
@@ -313,6 +319,13 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     }
     // Only the verdict goes back: no full Report is built per request.
     let mut body = Map::new();
+    // Extension (issue 16): the Rich Call Data, with the `rcd` object of
+    // every other surface, when the PASSporT carries some.
+    if let Some(rcd) = crate::verify::rcd_report_of(&result) {
+        if let Ok(v) = serde_json::to_value(rcd) {
+            body.insert("rcd".into(), v);
+        }
+    }
     let mut catalogue_id = None;
     let mut verified = None;
     let outcome = match &result {

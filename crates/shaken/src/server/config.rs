@@ -69,6 +69,8 @@ pub struct FileConfig {
     pub crl: Vec<String>,
     /// Fetch the CRL distribution points of the certificates.
     pub fetch_crl: Option<bool>,
+    /// Fetch the content Rich Call Data references to check its digests.
+    pub fetch_rcd: Option<bool>,
     /// `hard` or `soft`.
     pub crl_policy: Option<String>,
     /// Allow http:// x5u URLs (labs).

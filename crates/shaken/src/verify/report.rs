@@ -70,6 +70,12 @@ fn rcd_report(
     }
 }
 
+/// The `rcd` object alone (what the REST service adds to its answer),
+/// with the content attached to a verified PASSporT.
+pub fn rcd_report_of(result: &Result<VerifiedPassport, Box<Failure>>) -> Option<RcdReport> {
+    rcd_report(result, &RcdContent::new())
+}
+
 fn base_report(result: &Result<VerifiedPassport, Box<Failure>>) -> Report {
     match result {
         Ok(v) => Report {
