@@ -384,6 +384,15 @@ pub struct PkiInitArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// JWT claim constraint (RFC 9118) on the SP certificate: PASSporTs must carry this claim (repeatable), e.g. rcd.
+    #[arg(long, value_name = "CLAIM")]
+    pub claim_must_include: Vec<String>,
+    /// JWT claim constraint: CLAIM, when present, must be one of the values given (repeatable), e.g. 'rcd={"nam":"Acme Bank"}' or 'crn=Card fraud alert'.
+    #[arg(long, value_name = "CLAIM=VALUE")]
+    pub claim_permitted: Vec<String>,
+    /// JWT claim constraint: PASSporTs must not carry this claim (repeatable), e.g. rcd for a gateway delegate.
+    #[arg(long, value_name = "CLAIM")]
+    pub claim_must_exclude: Vec<String>,
     /// Output format: text (one line per file on stderr) or json (one object on stdout).
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,

@@ -399,3 +399,139 @@ fn sign_batch_with_rcd() {
         lines[3]
     );
 }
+
+/// Certificates that constrain Rich Call Data (RFC 9795 §6.2, §7.1, §16.1),
+/// made by openssl (tests/data/cert/openssl-rcd) and by `pki init
+/// --claim-*`: the permitted name passes, another name, a missing name or a
+/// forbidden one fails with 438 `claim-constraint-violated`.
+#[test]
+fn claim_constraints_from_openssl_and_pki_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = dir.path().join("lab");
+    let o = shaken(&[
+        "pki",
+        "init",
+        lab.to_str().unwrap(),
+        "--not-before",
+        "1799990000",
+        "--claim-must-include",
+        "rcd",
+        "--claim-permitted",
+        r#"rcd={"nam":"Acme Bank"}"#,
+        "--claim-permitted",
+        "crn=Card fraud alert",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lab_file = |f: &str| lab.join(f).to_string_lossy().into_owned();
+    let ossl = |f: &str| {
+        test_data(&format!("cert/openssl-rcd/{f}"))
+            .to_string_lossy()
+            .into_owned()
+    };
+    let sources = [
+        (
+            "pki init",
+            lab_file("sp.key.pem"),
+            lab_file("sp-chain.pem"),
+            lab_file("root.pem"),
+        ),
+        (
+            "openssl",
+            ossl("rcd-name.key.pem"),
+            ossl("rcd-name-chain.pem"),
+            ossl("root.pem"),
+        ),
+    ];
+    for (what, key, chain, root) in &sources {
+        let run = |rcd: &[&str]| {
+            let mut a = vec![
+                "sign", "--key", key, "--x5u", X5U, "--orig", ORIG, "--dest", DEST, "--attest",
+                "A", "--iat", NOW,
+            ];
+            a.extend_from_slice(rcd);
+            let o = shaken(&a);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{what}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let id = stdout(&o).trim().to_owned();
+            let o = shaken(&[
+                "verify",
+                &id,
+                "--cert",
+                chain,
+                "--trust-anchors",
+                root,
+                "--now",
+                NOW,
+                "--format",
+                "json",
+            ]);
+            serde_json::from_slice::<Report>(&o.stdout).unwrap()
+        };
+        let ok = run(&["--rcd-nam", "Acme Bank", "--crn", "Card fraud alert"]);
+        assert_eq!(ok.reason, None, "{what}");
+        assert!(ok.rcd.unwrap().verified, "{what}");
+        for rcd in [
+            &["--rcd-nam", "Evil Bank", "--crn", "Card fraud alert"][..],
+            &["--rcd-nam", "Acme Bank", "--crn", "You won a prize"][..],
+            &[][..],
+        ] {
+            let r = run(rcd);
+            let reason = r.reason.unwrap_or_else(|| panic!("{what} {rcd:?} passed"));
+            assert_eq!(
+                (reason.id.as_str(), reason.code),
+                ("claim-constraint-violated", 438),
+                "{what} {rcd:?}"
+            );
+        }
+    }
+    // The gateway delegate made by openssl must never carry a name.
+    let key = ossl("no-rcd.key.pem");
+    let (chain, root) = (ossl("no-rcd-chain.pem"), ossl("root.pem"));
+    for (rcd, passes) in [
+        (&[][..], true),
+        (&["--rcd-nam", "Acme Bank"][..], false),
+        (&["--crn", "x"][..], false),
+    ] {
+        let mut a = vec![
+            "sign", "--key", &key, "--x5u", X5U, "--orig", ORIG, "--dest", DEST, "--attest", "C",
+            "--iat", NOW,
+        ];
+        a.extend_from_slice(rcd);
+        let id = stdout(&shaken(&a)).trim().to_owned();
+        let o = shaken(&[
+            "verify",
+            &id,
+            "--cert",
+            &chain,
+            "--trust-anchors",
+            &root,
+            "--now",
+            NOW,
+            "--format",
+            "json",
+        ]);
+        let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r.reason.is_none(), passes, "{rcd:?}: {:?}", r.reason);
+        if !passes {
+            assert_eq!(r.reason.unwrap().id, "claim-constraint-violated");
+        }
+    }
+    // A malformed --claim-permitted is a usage error.
+    let o = shaken(&[
+        "pki",
+        "init",
+        dir.path().join("x").to_str().unwrap(),
+        "--claim-permitted",
+        "rcd",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+}

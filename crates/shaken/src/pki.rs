@@ -137,6 +137,10 @@ pub struct LabPkiOptions {
     /// keyCertSign only, and the lint reports
     /// `e_ca_key_usage_not_cert_sign_only` when this is set.
     pub ca_crl_sign: bool,
+    /// JWT claim constraints (RFC 9118 EnhancedJWTClaimConstraints) for the
+    /// SP certificate, e.g. on Rich Call Data: `rcd` must be present and be
+    /// one name (RFC 9795 §6.2). Default none.
+    pub sp_claim_constraints: Option<crate::cert::claim_constraints::ClaimConstraints>,
 }
 
 impl LabPkiOptions {
@@ -149,6 +153,7 @@ impl LabPkiOptions {
             not_after,
             crl_url: "http://127.0.0.1/crl.pem".to_owned(),
             ca_crl_sign: false,
+            sp_claim_constraints: None,
         }
     }
 }
@@ -171,6 +176,9 @@ pub struct LeafOptions {
     pub tn_auth_list: bool,
     /// A fixed serial; `None` draws 64 random bits.
     pub serial: Option<u64>,
+    /// JWT claim constraints (RFC 9118, `id-pe 33`) to put in the
+    /// certificate. Default none.
+    pub claim_constraints: Option<crate::cert::claim_constraints::ClaimConstraints>,
 }
 
 impl LeafOptions {
@@ -184,6 +192,7 @@ impl LeafOptions {
             digital_signature: true,
             tn_auth_list: true,
             serial: None,
+            claim_constraints: None,
         }
     }
 }
@@ -449,7 +458,9 @@ impl LabPki {
             crl_signer_ski: signer_ski,
             crl_issuer_der,
         };
-        pki.leaf = pki.issue_leaf(&LeafOptions::new(opts.not_before, opts.not_after))?;
+        let mut leaf = LeafOptions::new(opts.not_before, opts.not_after);
+        leaf.claim_constraints = opts.sp_claim_constraints.clone();
+        pki.leaf = pki.issue_leaf(&leaf)?;
         pki.crl = pki.issue_crl(&[], opts.not_before, opts.not_after)?;
         Ok(pki)
     }
@@ -560,6 +571,16 @@ impl LabPki {
             let der = TnAuthList(entries).to_der()?;
             exts.push(CustomExtension::from_oid_content(
                 OID_TN_AUTH_LIST_ARCS,
+                der,
+            ));
+        }
+        if let Some(c) = &opts.claim_constraints {
+            let der = c.to_der().map_err(|e| PkiError::Der {
+                what: "JWT claim constraints",
+                reason: e.to_string(),
+            })?;
+            exts.push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 33],
                 der,
             ));
         }
