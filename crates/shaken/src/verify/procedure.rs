@@ -10,13 +10,14 @@
 //! |---|---|---|---|
 //! | 1 | Identity header parsed (`parse_identity_or_token`), token decodes ([`Token::parse`]) | - | 438 |
 //! | 2 | not the compact form | E4 | 438 |
-//! | 3 | `ppt` is `shaken` (header and Identity parameter) | E5/E13 | 438 |
+//! | 3 | `ppt` is `shaken` or `rcd` (header and Identity parameter) | E5/E13 | 438 |
 //! | 4 | `info` present and a fetchable URL | E6/E7 | 436 |
 //! | 6 | header has `typ` and `x5u` (and `alg`) | E9 | 436 |
 //! | 7 | `x5u` equals `info` | E10 | 436 |
 //! | 8 | `typ` is `passport` | E11 | 437 |
 //! | 9 | `alg` is ES256 | E12 | 437 |
 //! | 10 | claims present and typed, SHAKEN claims, `attest` in A/B/C | E14/E19 | 438 |
+//! | 10b | Rich Call Data follows RFC 9795 §5 (`rcd-invalid`) | - | 438 |
 //! | 11 | `orig`/`dest` match the call | E16 | 438 |
 //! | 14 | `iat` fresh, SIP `Date` close to `iat` | E15 | 403 |
 //! | 5 | *the caller obtains the certificate* (between the stages) | E8 | 436 |
