@@ -315,6 +315,8 @@ fn batch_lines_carry_rcd() {
     let id = stdout(&o).trim().to_owned();
     let line = serde_json::json!({"from": {"tn": ORIG}, "to": {"tn": [DEST]}, "time": 1_800_000_000, "identity": id});
     let (chain, root) = (certs("sp-chain.pem"), certs("root.pem"));
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
     let o = run_with_stdin(
         &[
             "verify",
@@ -329,6 +331,8 @@ fn batch_lines_carry_rcd() {
             "--no-replay",
             "--jobs",
             "1",
+            "--report",
+            html.to_str().unwrap(),
         ],
         Some(format!("{line}\n").as_bytes()),
     );
@@ -336,6 +340,13 @@ fn batch_lines_carry_rcd() {
     let j: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
     assert_eq!(j["rcd"]["nam"], "Acme Bank", "{j}");
     assert_eq!(j["rcd"]["verified"], true);
+    // The HTML report lists the calls with a name, verified or not.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<h2>Caller names (Rich Call Data)</h2>"),
+        "{page}"
+    );
+    assert!(page.contains("<td>Acme Bank</td>"), "{page}");
 }
 
 /// `sign --batch`: a line's own `rcd`/`crn`/`rcdSeparate` (the REST

@@ -131,6 +131,11 @@ pub struct Summary {
     pub by_spc_failed: Tally,
     /// Calling numbers of the calls that did not pass.
     pub failed_callers: Tally,
+    /// Caller names (Rich Call Data `nam`) whose RCD verified.
+    pub rcd_verified: Tally,
+    /// Caller names whose RCD did not verify (the PASSporT failed, a digest
+    /// did not match or could not be checked).
+    pub rcd_unverified: Tally,
 }
 
 impl Summary {
@@ -166,6 +171,14 @@ impl Summary {
                 self.failed_callers.add(n, 1);
             }
         }
+        if let Some(rcd) = &report.rcd {
+            let name = rcd.nam.as_deref().unwrap_or("(call reason only)");
+            if rcd.verified {
+                self.rcd_verified.add(name, 1);
+            } else {
+                self.rcd_unverified.add(name, 1);
+            }
+        }
     }
 
     /// Record an input that could not be read as a request (counted as
@@ -192,6 +205,8 @@ impl Summary {
         self.by_spc.merge(&o.by_spc);
         self.by_spc_failed.merge(&o.by_spc_failed);
         self.failed_callers.merge(&o.failed_callers);
+        self.rcd_verified.merge(&o.rcd_verified);
+        self.rcd_unverified.merge(&o.rcd_unverified);
     }
 
     /// Results that did not pass.
@@ -550,6 +565,32 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
             );
         }
     }
+    // Rich Call Data (issue 16): only when some call carried a name.
+    if !s.rcd_verified.is_empty() || !s.rcd_unverified.is_empty() {
+        h.push_str("<h2>Caller names (Rich Call Data)</h2>");
+        let mut names: Vec<&str> = s
+            .rcd_verified
+            .top(HTML_TOP)
+            .into_iter()
+            .chain(s.rcd_unverified.top(HTML_TOP))
+            .map(|(k, _)| k)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        h.push_str(&table(
+            &["caller name", "verified", "not verified"],
+            &names
+                .iter()
+                .map(|k| {
+                    vec![
+                        (*k).to_owned(),
+                        s.rcd_verified.get(k).to_string(),
+                        s.rcd_unverified.get(k).to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        ));
+    }
     h.push_str(
         "<p><small>Made by shaken. Self-contained: no script, no external resource.</small></p>",
     );
@@ -633,6 +674,46 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("signature-invalid"), "{t}");
+    }
+
+    /// Calls with a caller name: counted verified or not, and listed in the
+    /// HTML report only when there are some.
+    #[test]
+    fn caller_names_are_counted_and_listed() {
+        let mut s = Summary::new();
+        let plain = report(Verstat::Passed, Some(Attestation::A), None);
+        s.record(&plain, None);
+        assert!(!render_html(&s, &HtmlMeta::default()).contains("Caller names"));
+        let claims = crate::rcd::RcdClaims::new(Some(crate::rcd::Rcd::named("Acme <Bank>")), None);
+        let content = crate::rcd::RcdContent::new();
+        let mut named = plain.clone();
+        named.rcd = Some(crate::rcd::RcdReport::new(
+            &claims,
+            Ok(()),
+            &content,
+            "shaken",
+        ));
+        s.record(&named, None);
+        let mut failed = report(
+            Verstat::Failed,
+            Some(Attestation::A),
+            Some("signature-invalid"),
+        );
+        failed.rcd = Some(crate::rcd::RcdReport::new(
+            &claims,
+            Err("no".into()),
+            &content,
+            "shaken",
+        ));
+        s.record(&failed, None);
+        assert_eq!(s.rcd_verified.get("Acme <Bank>"), 1);
+        assert_eq!(s.rcd_unverified.get("Acme <Bank>"), 1);
+        let html = render_html(&s, &HtmlMeta::default());
+        assert!(
+            html.contains("<h2>Caller names (Rich Call Data)</h2>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>Acme &lt;Bank&gt;</td>"), "{html}");
     }
 
     #[test]
