@@ -70,6 +70,7 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
         OutFormat::Text => out.write_all(sip_text(&report).as_bytes())?,
     }
     hints::print_for_report(&report.overall);
+    hints::print_for_rcd(&report.overall, a.fetch_rcd);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
 }
 

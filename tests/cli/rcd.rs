@@ -546,3 +546,33 @@ fn claim_constraints_from_openssl_and_pki_init() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A digest over a logo that was not fetched: the call passes, the RCD is
+/// not verified, the JSON says which pointer and why, and stderr names the
+/// flag that fetches it.
+#[test]
+fn unfetched_content_is_unverified_with_a_hint() {
+    let payload = format!(
+        r#"{{"attest":"A","dest":{{"tn":["{DEST}"]}},"iat":{NOW},"orig":{{"tn":"{ORIG}"}},"origid":"{ORIGID}","rcd":{{"nam":"Acme Bank","icn":"https://cdn.example.com/acme.png"}},"rcdi":{{"/icn":"sha256-sM275lTgzCte+LHOKHtU4SxG8shlOo6OS4ot8IJQImY="}}}}"#
+    );
+    let id = crafted(&crate::support::header(), &payload);
+    let o = verify(&[&id, "--orig", ORIG, "--dest", DEST, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let r: Report = serde_json::from_slice(&o.stdout).unwrap();
+    let rcd = r.rcd.unwrap();
+    assert!(!rcd.verified);
+    assert_eq!(rcd.integrity["/icn"], shaken::rcd::Integrity::Unverified);
+    assert!(rcd.reason.unwrap().contains("/icn"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--fetch-rcd"));
+    let o = verify(&[&id, "--orig", ORIG, "--dest", DEST]);
+    assert!(
+        stdout(&o).contains("caller name: Acme Bank (not verified: /icn: "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("digest       /icn unverified"),
+        "{}",
+        stdout(&o)
+    );
+}
