@@ -1656,3 +1656,63 @@ fn rich_call_data_extension() {
         r.body
     );
 }
+
+/// Issue 16: TOML `fetch-rcd = true`: the service fetches the logo an
+/// `rcdi` digest covers (a loopback server, with the lab switches) and says
+/// whether it still matches; the verdict never moves.
+#[test]
+fn fetch_rcd_from_the_config_file() {
+    use shaken::rcd::{DigestAlg, Rcd, RcdClaims, RcdContent};
+    let lab = Lab::new();
+    let logos = Server::start();
+    let icn = logos.route("/acme.png", Reply::Ok(b"\x89PNG acme".to_vec()));
+    let mut content = RcdContent::new();
+    content.insert(icn.clone(), Ok(b"\x89PNG acme".to_vec()));
+    let claims = RcdClaims::new(
+        Some(Rcd {
+            icn: Some(icn.clone()),
+            ..Rcd::named("Acme Bank")
+        }),
+        None,
+    )
+    .with_digests(DigestAlg::Sha256, &content)
+    .unwrap();
+    let mut extra = std::collections::BTreeMap::new();
+    claims.insert_into(&mut extra);
+    let signer = signing_server(&lab);
+    let mut req = signing_request();
+    for (k, v) in &extra {
+        req["signingRequest"][k] = v.clone();
+    }
+    let r = post(signer.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let identity = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(signer);
+    let file = lab.dir.path().join("rcd.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "cert = {:?}\ntrust-anchors = [{:?}]\nfetch-rcd = true\nallow-http-x5u = true\nallow-private-x5u = true\nreplay = false\n",
+            lab.path("chain.pem"),
+            lab.path("root.pem"),
+        ),
+    )
+    .unwrap();
+    let srv = Serve::start(&["--config", &file.display().to_string()]);
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["integrity"]["/icn"], "verified", "{v}");
+    assert_eq!(v["rcd"]["verified"], true);
+    assert_eq!(logos.hits("/acme.png"), 1);
+    drop(srv);
+    // The logo changed since signing (a new service: a fresh cache).
+    logos.route("/acme.png", Reply::Ok(b"GIF89a other".to_vec()));
+    let srv = Serve::start(&["--config", &file.display().to_string()]);
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["integrity"]["/icn"], "mismatch", "{v}");
+    assert_eq!(v["rcd"]["verified"], false);
+}
