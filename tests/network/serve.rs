@@ -1715,4 +1715,23 @@ fn fetch_rcd_from_the_config_file() {
     assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
     assert_eq!(v["rcd"]["integrity"]["/icn"], "mismatch", "{v}");
     assert_eq!(v["rcd"]["verified"], false);
+    drop(srv);
+    // A logo server that never answers: the answer comes within the request
+    // budget, the call passes, the logo is unverified.
+    logos.route("/acme.png", Reply::Hang);
+    let srv = Serve::start(&[
+        "--config",
+        &file.display().to_string(),
+        "--request-timeout-ms",
+        "1000",
+    ]);
+    let started = std::time::Instant::now();
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["integrity"]["/icn"], "unverified", "{v}");
 }

@@ -563,11 +563,14 @@ mod online {
             identity: &IdentityHeader,
             ctx: &CallContext,
         ) -> Result<VerifiedPassport, Box<Failure>> {
-            let result = self.verify_header_only(identity, ctx).await;
+            let result = self.verify_header_without_rcd(identity, ctx).await;
             self.complete_rcd(result).await
         }
 
-        async fn verify_header_only(
+        /// [`verify_header`](Self::verify_header) without fetching Rich Call
+        /// Data content (a caller with its own time budget for it, as the
+        /// REST service: then [`complete_rcd`](Self::complete_rcd)).
+        pub async fn verify_header_without_rcd(
             &self,
             identity: &IdentityHeader,
             ctx: &CallContext,

@@ -281,22 +281,15 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     // request is a fork of the same call, not a replay.
     let ctx = request.context(None);
     let ctx = CallContext { now, ..ctx };
+    let started = std::time::Instant::now();
+    let budget = config.request_timeout.mul_f32(0.8);
     let result = match vs.parse_identity(&request.identity) {
         Err(f) => Err(f),
         Ok(id) => match vs.verify_cached(&id, &ctx) {
-            // With fetch-rcd, the Rich Call Data content (its own bound: a
-            // logo that does not come leaves the RCD unverified, not the call).
-            Some(r) => {
-                let budget = config.request_timeout.mul_f32(0.8);
-                match tokio::time::timeout(budget, vs.complete_rcd(r.clone())).await {
-                    Ok(done) => done,
-                    Err(_) => r,
-                }
-            }
+            Some(r) => r,
             None => {
                 // Leave a fifth of the request budget to answer with 436.
-                let budget = config.request_timeout.mul_f32(0.8);
-                match tokio::time::timeout(budget, vs.verify_header(&id, &ctx)).await {
+                match tokio::time::timeout(budget, vs.verify_header_without_rcd(&id, &ctx)).await {
                     Ok(r) => r,
                     Err(_) => Err(Box::new(Failure::from(VerifyError::CertUnavailable {
                         detail: format!(
@@ -308,6 +301,18 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
                 }
             }
         },
+    };
+    // With fetch-rcd, the Rich Call Data content, in what is left of the
+    // budget: a logo that does not come in time leaves the RCD unverified,
+    // never the call.
+    let result = match (&result, budget.checked_sub(started.elapsed())) {
+        (Ok(_), Some(left)) if !left.is_zero() => {
+            match tokio::time::timeout(left, vs.complete_rcd(result.clone())).await {
+                Ok(done) => done,
+                Err(_) => result,
+            }
+        }
+        _ => result,
     };
     // Our failure, not the call's (Redis down, failure policy closed).
     if let Err(f) = &result {
