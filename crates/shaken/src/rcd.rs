@@ -1027,6 +1027,15 @@ impl RcdReport {
         }
     }
 
+    /// Mark the RCD untrusted for `reason` (e.g. the call it came with did
+    /// not pass), keeping the first reason already given.
+    pub fn untrust(&mut self, reason: String) {
+        self.verified = false;
+        if self.reason.is_none() {
+            self.reason = Some(reason);
+        }
+    }
+
     /// One line for people: `Acme Bank (verified)` or why not.
     pub fn summary(&self) -> String {
         let name = match self.nam.as_deref() {

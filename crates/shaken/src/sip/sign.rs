@@ -198,6 +198,36 @@ mod tests {
                 assert_eq!(r.passports[1].ppt.as_deref(), Some("rcd"));
                 assert!(!r.passports[1].supported);
                 assert!(r.overall.warnings.is_empty(), "{:?}", r.overall.warnings);
+                // The shaken PASSporT altered, the rcd one intact: the call
+                // fails, and its name is not vouched for either.
+                let text = String::from_utf8(out.clone()).unwrap();
+                let line = text
+                    .split("\r\n")
+                    .find(|l| l.starts_with("Identity: ") && l.ends_with("ppt=shaken"))
+                    .unwrap();
+                let at = text.find(line).unwrap();
+                let sig = at + line.find(';').unwrap();
+                let sig = text[at..sig].rfind('.').unwrap() + at + 1;
+                let mut bytes = out.clone();
+                bytes[sig] = if bytes[sig] == b'A' { b'B' } else { b'A' };
+                let broken = lab.verify(&v, &parse(&bytes), NOW + 5);
+                assert!(!broken.passed());
+                assert!(broken.passports[1].report.passed());
+                let got = broken.overall.rcd.as_ref().expect("rcd");
+                assert!(!got.verified);
+                assert!(got
+                    .reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("shaken PASSporT did not pass"));
+                assert!(got.call_info.is_empty());
+                // Verified too late: the call fails as stale, and its name
+                // (whose own PASSporT fails the same way) is not vouched for.
+                let late = lab.verify(&v, &signed, NOW + 3600);
+                assert!(!late.passed());
+                let got = late.overall.rcd.as_ref().expect("rcd");
+                assert!(!got.verified);
+                assert!(got.call_info.is_empty());
             }
         }
     }

@@ -433,8 +433,18 @@ fn rcd_for_call(overall: &mut Report, passports: &[PassportResult], req: &SipReq
             .or_else(|| separate.first());
         if let Some(p) = chosen {
             overall.rcd = p.report.rcd.clone();
+            let call_passed = overall.verstat == Verstat::Passed;
+            let call_reason = overall.reason.as_ref().map(|r| r.id.clone());
             if let Some(rcd) = overall.rcd.as_mut() {
-                rcd.fill_call_info(p.report.passed());
+                // A name is never vouched for on a call whose caller ID
+                // did not pass, whatever its own PASSporT says.
+                if !call_passed {
+                    rcd.untrust(format!(
+                        "the call's shaken PASSporT did not pass ({})",
+                        call_reason.as_deref().unwrap_or("no-shaken-passport")
+                    ));
+                }
+                rcd.fill_call_info(p.report.passed() && call_passed);
             }
         }
     } else if let Some(rcd) = overall.rcd.as_mut() {
