@@ -2,17 +2,20 @@
 //! protocol): replay detection ([`RedisReplayGuard`]) and the fetched
 //! certificate chains, negative cache and CRLs ([`RedisShared`], behind
 //! each node's in-memory cache). Edge layer (network, wall clock); the
-//! verdict logic is [`crate::replay`]'s, the cache logic [`crate::fetch`]'s.
+//! verdict logic is the replay module's, the cache logic [`crate::fetch`]'s.
 //! The protocol is the `redis` crate's (its tokio connection manager).
 //!
-//! **Keys.** `{prefix}replay:{hex}`: one per verified PASSporT, `hex` the
-//! 128-bit replay key (SHA-256 of `header.payload`, never the signature),
+//! **Keys.** `{prefix}replay:{hex}`: one per PASSporT, `hex` the 128-bit
+//! replay key (SHA-256 of `header.payload` and of the signature with `s`
+//! made low: the request goes out before the signature is verified, see
+//! [`ReplayGuard::begin`], so a forged copy lands on a key of its own),
 //! written with `SET NX PX` (freshness window, past plus future, plus
 //! [`REPLAY_SKEW_S`] for the nodes' clocks); its value is `"{first_seen}
 //! {call}"`, `call` a 64-bit hash of the Call-ID, so the same call forked
-//! or retried to another node is not a replay. The common path (a new
-//! PASSporT) is one round trip; a second one (`GET`) only for a PASSporT
-//! seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
+//! or retried to another node is not a replay. One round trip
+//! (`SET .. NX PX .. GET`, Redis 7.0+ and Valkey), written before the
+//! signature is checked and read after it; older servers take a second
+//! one (`GET`) for a PASSporT seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
 //! SHA-256 of the URL): the body fetched, or the failure, with the expiry
 //! the fetching node derived from `Cache-Control`; `{prefix}claim:...`
 //! (`SET NX PX`) lets one node fetch while the others wait for its entry,
@@ -48,7 +51,8 @@
 use crate::config::{ConfigError, RedisFailure, Setting, VerifierConfig};
 use crate::fetch::{Claim, SharedCache, SharedEntry, SharedFuture, SharedKind};
 use crate::replay::{
-    call_id_key, judge, replay_key, ReplayCheck, ReplayGuard, ReplayStore, Replayed,
+    call_id_key, judge, replay_key, replay_key_signed, ReplayCheck, ReplayGuard, ReplayInFlight,
+    ReplayStore, Replayed,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::IntoConnectionInfo;
@@ -806,6 +810,77 @@ impl Redis {
         r
     }
 
+    /// The first half of `SET key value NX PX px GET` (Redis 7.0+): the
+    /// command is written on a pooled blocking connection, its answer left
+    /// to [`Redis::recv_set_nx_get`]. `None` when this server needs the two
+    /// round trips, or the link is degraded (then [`Redis::set_nx_blocking`]).
+    fn send_set_nx_get(
+        &self,
+        key: &str,
+        value: &str,
+        px: u64,
+    ) -> Option<Result<redis::Connection, Fail>> {
+        if self.0.no_set_nx_get.load(Ordering::Relaxed) || self.0.degraded.load(Ordering::Relaxed) {
+            return None;
+        }
+        let packed = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(px)
+            .arg("GET")
+            .get_packed_command();
+        Some(self.blocking_connection().and_then(|mut c| {
+            c.send_packed_command(&packed)
+                .map(|()| c)
+                .map_err(|e| Fail::from_redis(&e, self.0.timeout))
+        }))
+    }
+
+    /// The second half: the answer (the previous value, or nil for a new
+    /// key). A server that refuses `NX` with `GET` is remembered and asked
+    /// again the old way.
+    fn recv_set_nx_get(
+        &self,
+        mut c: redis::Connection,
+        started: Instant,
+        key: String,
+        value: String,
+        px: u64,
+    ) -> Result<Option<String>, Fail> {
+        let limit = self.0.timeout;
+        let r = match c.recv_response().and_then(|v| v.extract_error()) {
+            Ok(v) => {
+                self.pool_connection(c);
+                redis::from_owned_redis_value::<Option<String>>(v)
+                    .map_err(|e| Fail::from_redis(&e, limit))
+            }
+            Err(e) if e.kind() == redis::ErrorKind::ResponseError => {
+                // An older server: NX and GET do not combine.
+                self.pool_connection(c);
+                self.0.no_set_nx_get.store(true, Ordering::Relaxed);
+                return self.set_nx_blocking(key, value, px);
+            }
+            // The connection is dropped: a late answer must not be read as
+            // the next one's.
+            Err(e) => Err(Fail::from_redis(&e, limit)),
+        };
+        self.0.degraded.store(
+            r.is_err() || started.elapsed() > DEGRADED_AFTER,
+            Ordering::Relaxed,
+        );
+        self.record(started, &r);
+        r
+    }
+
+    fn pool_connection(&self, c: redis::Connection) {
+        let mut pool = self.0.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE {
+            pool.push(c);
+        }
+    }
+
     /// Run a command on the Redis runtime, bounded by the timeout.
     async fn run<T: redis::FromRedisValue + Send + 'static>(
         &self,
@@ -904,19 +979,68 @@ impl ReplayGuard for RedisReplayGuard {
     }
 
     fn check(&self, signing_input: &str, call_id: Option<&str>, now: i64) -> ReplayCheck {
-        let call = call_id_key(call_id);
-        // Kept in step locally, for the outages.
-        let local = self.local.check_and_record(signing_input, call_id, now);
         let key = self
             .redis
             .key(&["replay", &hex(&replay_key(signing_input))]);
+        let (value, px) = self.value(call_id, now);
+        let r = self.redis.set_nx_blocking(key, value, px);
+        self.verdict(r, signing_input, call_id, now)
+    }
+
+    fn begin<'a>(
+        &'a self,
+        signing_input: &str,
+        signature: &[u8],
+        call_id: Option<&str>,
+        now: i64,
+    ) -> Option<Box<dyn ReplayInFlight + 'a>> {
+        let key = self
+            .redis
+            .key(&["replay", &hex(&replay_key_signed(signing_input, signature))]);
+        let (value, px) = self.value(call_id, now);
+        let started = Instant::now();
+        let sent = self.redis.send_set_nx_get(&key, &value, px);
+        if let Some(Err(f)) = &sent {
+            self.redis.0.degraded.store(true, Ordering::Relaxed);
+            self.redis.record::<()>(started, &Err(f.clone()));
+        }
+        Some(Box::new(RedisInFlight {
+            guard: self,
+            sent,
+            started,
+            key,
+            value,
+            px,
+            signing_input: signing_input.to_owned(),
+            call_id: call_id.map(str::to_owned),
+            now,
+        }))
+    }
+}
+
+impl RedisReplayGuard {
+    /// The value (`"{now} {call}"`) and expiry (ms) of a replay key.
+    fn value(&self, call_id: Option<&str>, now: i64) -> (String, u64) {
+        let call = call_id_key(call_id);
         let px = u64::try_from(self.ttl.saturating_add(REPLAY_SKEW_S))
             .unwrap_or(1)
             .saturating_mul(1000);
-        match self
-            .redis
-            .set_nx_blocking(key, format!("{now} {call:x}"), px)
-        {
+        (format!("{now} {call:x}"), px)
+    }
+
+    /// The verdict from Redis's answer (the previous value of the key), or
+    /// from the failure policy when Redis did not answer. The local store
+    /// is kept in step with every verified PASSporT, for the outages.
+    fn verdict(
+        &self,
+        answer: Result<Option<String>, Fail>,
+        signing_input: &str,
+        call_id: Option<&str>,
+        now: i64,
+    ) -> ReplayCheck {
+        let local = self.local.check_and_record(signing_input, call_id, now);
+        let call = call_id_key(call_id);
+        match answer {
             Ok(None) => ReplayCheck::Fresh,
             Ok(Some(prev)) => {
                 let mut parts = prev.split_ascii_whitespace();
@@ -956,6 +1080,54 @@ impl ReplayGuard for RedisReplayGuard {
                     }
                 }
             },
+        }
+    }
+}
+
+/// A replay check whose `SET .. NX PX .. GET` went out before the signature
+/// was verified ([`ReplayGuard::begin`]): on a healthy link its answer is
+/// in the socket by the time the signature is checked, so reading it costs
+/// no wait. Dropped unfinished (the signature failed), it still reads the
+/// answer (within the timeout) so that the connection can be reused.
+struct RedisInFlight<'a> {
+    guard: &'a RedisReplayGuard,
+    /// `None`: nothing sent (two-round-trip server, or degraded link): the
+    /// blocking check runs in `finish`.
+    sent: Option<Result<redis::Connection, Fail>>,
+    started: Instant,
+    key: String,
+    value: String,
+    px: u64,
+    signing_input: String,
+    call_id: Option<String>,
+    now: i64,
+}
+
+impl ReplayInFlight for RedisInFlight<'_> {
+    fn finish(mut self: Box<Self>) -> ReplayCheck {
+        let redis = &self.guard.redis;
+        let key = std::mem::take(&mut self.key);
+        let value = std::mem::take(&mut self.value);
+        let answer = match self.sent.take() {
+            None => redis.set_nx_blocking(key, value, self.px),
+            Some(Err(f)) => Err(f),
+            Some(Ok(c)) => redis.recv_set_nx_get(c, self.started, key, value, self.px),
+        };
+        self.guard.verdict(
+            answer,
+            &self.signing_input,
+            self.call_id.as_deref(),
+            self.now,
+        )
+    }
+}
+
+impl Drop for RedisInFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(Ok(mut c)) = self.sent.take() {
+            if c.recv_response().is_ok() {
+                self.guard.redis.pool_connection(c);
+            }
         }
     }
 }

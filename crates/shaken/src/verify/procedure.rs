@@ -748,6 +748,16 @@ impl Verifier {
                 });
             }
         }
+        // A replay store that answers over the network (Redis) is asked now,
+        // so that its answer arrives while the signature is checked.
+        let in_flight = self.replay.as_ref().and_then(|store| {
+            store.begin(
+                pending.passport.signing_input(),
+                pending.passport.signature(),
+                pending.call_id.as_deref(),
+                now,
+            )
+        });
         // Step 13 (E18): the signature verifies, over the received bytes.
         if pending
             .passport
@@ -772,11 +782,15 @@ impl Verifier {
         // Step 13b: not a replay (only a PASSporT that verified is recorded).
         if let Some(store) = &self.replay {
             use crate::replay::ReplayCheck;
-            match store.check(
-                pending.passport.signing_input(),
-                pending.call_id.as_deref(),
-                now,
-            ) {
+            let check = match in_flight {
+                Some(f) => f.finish(),
+                None => store.check(
+                    pending.passport.signing_input(),
+                    pending.call_id.as_deref(),
+                    now,
+                ),
+            };
+            match check {
                 ReplayCheck::Fresh => {}
                 ReplayCheck::Replayed(r) => {
                     return Err(VerifyError::Replay {
