@@ -90,6 +90,8 @@ pub struct FileConfig {
     pub api_keys: Option<PathBuf>,
     /// `/metrics` needs an API key too.
     pub metrics_auth: Option<bool>,
+    /// Serve the page for people on `/` (`ui = true`).
+    pub ui: Option<bool>,
     /// HTTPS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// HTTPS private key (PEM).
