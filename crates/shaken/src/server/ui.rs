@@ -305,7 +305,10 @@ fn passport_view(
             .and_then(Value::as_str)
             .map(str::to_owned)
     });
-    match chain_for(vs, x5u.as_deref()) {
+    // A value that does not decode names no certificate: no chain is shown
+    // for it (not even a pinned one).
+    let readable = !out.contains_key("decode_error");
+    match chain_for(vs, x5u.as_deref()).filter(|_| readable) {
         Some((chain, source)) => {
             let certs: Vec<Value> = chain
                 .iter()
@@ -569,7 +572,7 @@ async fn capture_inner(state: &AppState, req: Request) -> Result<Value, RequestE
     let limits = services.vs.verifier().limits().clone();
     let bytes = read_body_bounded(req, MAX_CAPTURE_BODY).await?;
     let reader = CaptureReader::new(std::io::Cursor::new(bytes), CaptureLimits::from(&limits))
-        .map_err(|e| invalid("body", format!("not a pcap or pcapng capture: {e}")))?;
+        .map_err(|e| invalid("body", e.to_string()))?;
     let fixed = match state.config().clock {
         super::ServerClock::Fixed(t) => Some(t),
         _ => None,
