@@ -214,6 +214,10 @@
 
   function linkTo(value) {
     var url = location.origin + location.pathname + "#identity=" + encodeURIComponent(value);
+    var orig = $("orig").value.trim();
+    var dest = $("dest").value.trim();
+    if (orig) { url += "&orig=" + encodeURIComponent(orig); }
+    if (dest) { url += "&dest=" + encodeURIComponent(dest); }
     return el("p", { "class": "link" }, "Link to this check: ", el("a", { href: url, id: "permalink" }, url));
   }
 
@@ -303,18 +307,27 @@
     }).then(function (r) { status("", ""); renderCapture(r); }, function (e) { status("error", e.message); });
   }
 
-  // #identity=<percent-encoded value>: fill the form and check.
+  // #identity=<percent-encoded value>[&orig=TN][&dest=TN]: fill the form
+  // and check.
   function fromHash() {
     var h = location.hash.replace(/^#/, "");
     if (!h) { return; }
-    var m = /^identity=(.*)$/.exec(h);
-    if (!m) { status("error", "The link's fragment is not #identity=VALUE."); return; }
-    var v;
-    try { v = decodeURIComponent(m[1].replace(/\+/g, "%20")); } catch (e) {
-      status("error", "The link's #identity= value is not valid percent-encoding."); return;
-    }
-    $("value").value = v;
+    var got = {};
+    var bad = null;
+    h.split("&").forEach(function (part) {
+      var i = part.indexOf("=");
+      var name = i < 0 ? part : part.slice(0, i);
+      if (name !== "identity" && name !== "orig" && name !== "dest") { bad = bad || ("unknown " + name); return; }
+      try { got[name] = decodeURIComponent(part.slice(i + 1).replace(/\+/g, "%20")); } catch (e) {
+        bad = "percent";
+      }
+    });
+    if (bad === "percent") { status("error", "The link's #identity= value is not valid percent-encoding."); return; }
+    if (got.identity === undefined || bad) { status("error", "The link's fragment is not #identity=VALUE (" + (bad || "no identity") + ")."); return; }
+    $("value").value = got.identity;
     $("kind").value = "identity";
+    $("orig").value = got.orig || "";
+    $("dest").value = got.dest || "";
     check();
   }
 
