@@ -168,10 +168,7 @@ fn a_failure_shows_its_reason_and_what_to_do() {
         ],
     );
     // A spoofed calling number shows once the link carries the call's numbers.
-    let spoofed = format!(
-        "{}&orig=12155550199&dest=12125550143",
-        link(&sample(1))
-    );
+    let spoofed = format!("{}&orig=12155550199&dest=12125550143", link(&sample(1)));
     let dom = chromium::dump_dom(&chrome, &srv.url(&spoofed), BUDGET_MS);
     assert_shows(
         &shown(&dom),
@@ -181,7 +178,10 @@ fn a_failure_shows_its_reason_and_what_to_do() {
             "What to do: The calling number in the call is not the one that was signed",
         ],
     );
-    assert!(dom.contains("&amp;orig=12155550199&amp;dest=12125550143"), "the link drops the numbers");
+    assert!(
+        dom.contains("&amp;orig=12155550199&amp;dest=12125550143"),
+        "the link drops the numbers"
+    );
     // Not an Identity value at all: the verdict, why, and no chain.
     let text = shown(&chromium::dump_dom(
         &chrome,
@@ -250,7 +250,10 @@ fn unknown_claims_are_shown_and_markup_in_them_stays_text() {
         dom.contains("&lt;img id=pwned src=x onerror=alert(1)&gt;"),
         "{dom}"
     );
-    assert!(!dom.contains("<img id=\"pwned\""), "markup from a claim became an element");
+    assert!(
+        !dom.contains("<img id=\"pwned\""),
+        "markup from a claim became an element"
+    );
 }
 
 /// The summed length of a PNG's IDAT chunks and its (width, height): how

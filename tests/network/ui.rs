@@ -96,10 +96,7 @@ fn assert_request_error(r: &Resp, status: u16, id: &str, contains: &str) {
 fn the_page_is_off_by_default() {
     let chain = certs("sp-chain.pem");
     let root = certs("root.pem");
-    let srv = Serve::start_at(
-        SIGNED_AT,
-        &["--cert", &chain, "--trust-anchors", &root],
-    );
+    let srv = Serve::start_at(SIGNED_AT, &["--cert", &chain, "--trust-anchors", &root]);
     assert_eq!(get(srv.addr, "/").status, 404);
     let r = post(srv.addr, "/ui/v1/inspect", r#"{"input":"x"}"#);
     assert_request_error(&r, 404, "SVC4003", "not found");
@@ -125,7 +122,10 @@ fn the_page_is_self_contained_and_cannot_be_framed() {
     ] {
         assert!(csp.contains(rule), "{rule} missing from {csp}");
     }
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("http"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "{csp}"
+    );
     for h in [
         "x-content-type-options: nosniff",
         "x-frame-options: deny",
@@ -136,7 +136,14 @@ fn the_page_is_self_contained_and_cannot_be_framed() {
     }
     // Nothing loaded from elsewhere: no URL, no external script or style.
     let body = r.body.to_ascii_lowercase();
-    for needle in ["http://", "https://", "<script src", "<link", "@import", "url("] {
+    for needle in [
+        "http://",
+        "https://",
+        "<script src",
+        "<link",
+        "@import",
+        "url(",
+    ] {
         assert!(!body.contains(needle), "the page holds {needle}");
     }
     assert!(body.contains("<script>") && body.contains("/ui/v1/inspect"));
@@ -182,7 +189,9 @@ fn an_identity_gets_the_verdict_of_verify_with_the_decoded_passport_and_chain() 
             match cli["reason"]["id"].as_str() {
                 None => assert!(r["hint"].is_null()),
                 Some(id) => {
-                    let hint = r["hint"].as_str().unwrap_or_else(|| panic!("no hint for {id}"));
+                    let hint = r["hint"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no hint for {id}"));
                     assert!(!hint.contains("--"), "{hint}");
                 }
             }
@@ -258,7 +267,11 @@ fn a_sip_request_gets_the_verdict_of_verify_sip() {
         (unsigned, "No-TN-Validation"),
     ] {
         let text = std::fs::read_to_string(&path).unwrap();
-        let mut args = vec!["verify".to_owned(), "--sip".into(), path.display().to_string()];
+        let mut args = vec![
+            "verify".to_owned(),
+            "--sip".into(),
+            path.display().to_string(),
+        ];
         args.extend(lab_verify_args());
         let cli: Value = serde_json::from_str(&stdout(&shaken(&args))).unwrap();
         let r = inspect(srv.addr, &json!({"input": text}));
@@ -282,14 +295,21 @@ fn a_sip_request_gets_the_verdict_of_verify_sip() {
         &json!({"input": "INVITE sip:x SIP/2.0\r\nbroken header line\r\n\r\n", "kind": "sip"}),
     );
     assert_eq!(r["verdict"]["reason"]["id"], "sip-malformed", "{r}");
-    assert!(r["error"].as_str().unwrap().contains("not a SIP request"), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not a SIP request"),
+        "{r}"
+    );
 }
 
 #[test]
 fn a_capture_gets_the_verdicts_of_verify_pcap() {
     let srv = ui_server(&[]);
     let pcap = example("calls.pcapng");
-    let mut args = vec!["verify".to_owned(), "--pcap".into(), pcap.display().to_string()];
+    let mut args = vec![
+        "verify".to_owned(),
+        "--pcap".into(),
+        pcap.display().to_string(),
+    ];
     // verify --pcap checks each call at its capture time: no --now.
     args.extend(lab_verify_args().into_iter().take(6));
     let out = shaken(&args);
@@ -336,7 +356,10 @@ fn a_capture_gets_the_verdicts_of_verify_pcap() {
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert!(
-        v["capture_error"].as_str().unwrap().contains("malformed capture"),
+        v["capture_error"]
+            .as_str()
+            .unwrap()
+            .contains("malformed capture"),
         "{v}"
     );
     assert_eq!(v["calls"].as_array().unwrap().len(), 3, "{v}");
@@ -353,11 +376,36 @@ fn every_bad_input_gets_a_clear_error() {
         ("{}", 400, "SVC4001", "'input'"),
         (r#"{"input": 5}"#, 400, "SVC4005", "must be a string"),
         (r#"{"input": "  "}"#, 400, "SVC4005", "is empty"),
-        (r#"{"input": "x", "extra": 1}"#, 400, "SVC4005", "unknown member"),
-        (r#"{"input": "x", "kind": "pcap"}"#, 400, "SVC4005", "expected auto"),
-        (r#"{"input": "x", "orig": "not a number"}"#, 400, "SVC4005", "'orig'"),
-        (r#"{"input": "x", "dest": "12125550143"}"#, 400, "SVC4005", "array of strings"),
-        (r#"{"input": "x", "input": "y"}"#, 400, "SVC4006", "duplicate"),
+        (
+            r#"{"input": "x", "extra": 1}"#,
+            400,
+            "SVC4005",
+            "unknown member",
+        ),
+        (
+            r#"{"input": "x", "kind": "pcap"}"#,
+            400,
+            "SVC4005",
+            "expected auto",
+        ),
+        (
+            r#"{"input": "x", "orig": "not a number"}"#,
+            400,
+            "SVC4005",
+            "'orig'",
+        ),
+        (
+            r#"{"input": "x", "dest": "12125550143"}"#,
+            400,
+            "SVC4005",
+            "array of strings",
+        ),
+        (
+            r#"{"input": "x", "input": "y"}"#,
+            400,
+            "SVC4006",
+            "duplicate",
+        ),
         (
             r#"{"input": "INVITE sip:a@b SIP/2.0\r\n\r\n", "orig": "12155550121"}"#,
             400,
@@ -378,7 +426,12 @@ fn every_bad_input_gets_a_clear_error() {
     assert!(r["hint"].is_string());
     // Too large, wrong type, chunked, wrong method.
     let big = json!({"input": "a".repeat(400_000)}).to_string();
-    assert_request_error(&post(a, "/ui/v1/inspect", &big), 413, "SVC4005", "larger than");
+    assert_request_error(
+        &post(a, "/ui/v1/inspect", &big),
+        413,
+        "SVC4005",
+        "larger than",
+    );
     let r = request(
         a,
         "POST",
@@ -395,7 +448,12 @@ fn every_bad_input_gets_a_clear_error() {
         "5\r\nhello\r\n0\r\n\r\n",
     );
     assert_request_error(&r, 411, "SVC4007", "Content-Length");
-    assert_request_error(&get(a, "/ui/v1/inspect"), 405, "POL4050", "Method not allowed");
+    assert_request_error(
+        &get(a, "/ui/v1/inspect"),
+        405,
+        "POL4050",
+        "Method not allowed",
+    );
     // Captures: not one, empty, too large (refused before it is read).
     let r = post_capture(a, b"GIF89a this is not a capture", &[]);
     assert_request_error(&r, 400, "SVC4005", "pcap");
@@ -438,7 +496,12 @@ fn the_page_is_open_but_its_api_needs_a_key() {
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.json()["verdict"]["verstat"], "TN-Validation-Passed");
     let pcap = std::fs::read(example("calls.pcapng")).unwrap();
-    assert_request_error(&post_capture(srv.addr, &pcap, &[]), 401, "POL4001", "API key");
+    assert_request_error(
+        &post_capture(srv.addr, &pcap, &[]),
+        401,
+        "POL4001",
+        "API key",
+    );
     let r = post_capture(srv.addr, &pcap, &[("Authorization", &bearer)]);
     assert_eq!(r.status, 200, "{}", r.body);
 }

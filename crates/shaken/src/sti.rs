@@ -368,10 +368,7 @@ mod online {
         /// verdict (as a single `verify` does), the live call that carries
         /// it is not failed as a replay, and a capture gets a store of its
         /// own (as `verify --pcap` does).
-        pub fn with_own_replay(
-            &self,
-            guard: Option<Arc<dyn crate::replay::ReplayGuard>>,
-        ) -> StiVs {
+        pub fn with_own_replay(&self, guard: Option<Arc<dyn crate::replay::ReplayGuard>>) -> StiVs {
             let mut verifier = self.verifier.without_replay();
             if let Some(g) = guard {
                 verifier = verifier.with_replay_guard(g);

@@ -102,7 +102,10 @@ fn check_accept(headers: &HeaderMap) -> Result<(), RequestError> {
 /// Read the body of a POST as JSON, in the order: Accept (SVC4002),
 /// Content-Length (SVC4007 for chunked bodies, SVC4000 for none, 413 over
 /// the cap), Content-Type (SVC4004), then the JSON itself (SVC4006).
-pub(super) async fn read_json(req: Request, max_body: usize) -> Result<axum::body::Bytes, RequestError> {
+pub(super) async fn read_json(
+    req: Request,
+    max_body: usize,
+) -> Result<axum::body::Bytes, RequestError> {
     let (parts, body) = req.into_parts();
     check_accept(&parts.headers)?;
     match parts.headers.get(header::CONTENT_LENGTH) {

@@ -678,7 +678,9 @@ mod tests {
             "2026-01-01 12:00:00 recv from 10.0.0.1\nINVITE sip:a@b SIP/2.0\n"
         ));
         assert!(!looks_like_sip("eyJhbGciOi.eyJ.sig;info=<https://x>"));
-        assert!(!looks_like_sip("Identity: eyJ..sig;info=<https://x/SIP/2.0>"));
+        assert!(!looks_like_sip(
+            "Identity: eyJ..sig;info=<https://x/SIP/2.0>"
+        ));
     }
 
     #[test]
@@ -708,11 +710,24 @@ mod tests {
         assert!(page.csp.contains("default-src 'none'"));
         assert!(page.csp.contains("frame-ancestors 'none'"));
         // Nothing on the page names another origin.
-        for needle in ["http://", "https://", "src=\"//", "href=\"//", "@import", "url("] {
+        for needle in [
+            "http://",
+            "https://",
+            "src=\"//",
+            "href=\"//",
+            "@import",
+            "url(",
+        ] {
             assert!(!page.html.contains(needle), "the page names {needle}");
         }
         // No HTML built from strings in the script.
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
             assert!(!PAGE_JS.contains(sink), "page.js uses {sink}");
         }
     }
