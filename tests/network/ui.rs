@@ -236,6 +236,22 @@ fn looking_at_a_passport_does_not_record_it_so_the_call_still_passes() {
     );
     let r = inspect(srv.addr, &json!({"input": identity}));
     assert_eq!(r["verdict"]["verstat"], "TN-Validation-Passed", "{r}");
+    // Each look is in the request log with its verdict; the verification
+    // metrics count the two calls only.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let log = srv.log();
+    let looks = log
+        .lines()
+        .filter(|l| l.contains("path=/ui/v1/inspect") && l.contains("TN-Validation-Passed"))
+        .count();
+    assert_eq!(looks, 4, "{log}");
+    let metrics = get(srv.addr, "/metrics").body;
+    let verifications: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("shaken_verifications_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(verifications, 2.0, "{metrics}");
 }
 
 #[test]
@@ -444,7 +460,10 @@ fn every_bad_input_gets_a_clear_error() {
         a,
         "POST",
         "/ui/v1/capture",
-        &[("Transfer-Encoding", "chunked")],
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Transfer-Encoding", "chunked"),
+        ],
         "5\r\nhello\r\n0\r\n\r\n",
     );
     assert_request_error(&r, 411, "SVC4007", "Content-Length");
@@ -457,13 +476,24 @@ fn every_bad_input_gets_a_clear_error() {
     // Captures: not one, empty, too large (refused before it is read).
     let r = post_capture(a, b"GIF89a this is not a capture", &[]);
     assert_request_error(&r, 400, "SVC4005", "pcap");
+    let r = request(
+        a,
+        "POST",
+        "/ui/v1/capture",
+        &[("Content-Type", "text/plain"), ("Content-Length", "5")],
+        "hello",
+    );
+    assert_request_error(&r, 400, "SVC4005", "not a capture type");
     let r = post_capture(a, b"", &[]);
     assert_request_error(&r, 400, "SVC4000", "Missing request body");
     let r = request(
         a,
         "POST",
         "/ui/v1/capture",
-        &[("Content-Length", "9000000")],
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Content-Length", "9000000"),
+        ],
         "",
     );
     assert_request_error(&r, 413, "SVC4005", "larger than 8388608 bytes");

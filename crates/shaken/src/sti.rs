@@ -392,7 +392,7 @@ mod online {
                 crls: self.crls.clone(),
                 request_policy: self.request_policy.clone(),
                 runtime: OnceLock::new(),
-                fleet: self.fleet.clone(),
+                fleet: fleet::share(&self.fleet),
             }
         }
 
@@ -724,6 +724,15 @@ mod online {
                 None => fetcher,
             }
         }
+
+        /// The same link, for a service derived from this one.
+        #[cfg(feature = "redis")]
+        pub(super) fn share(link: &Link) -> Link {
+            link.clone()
+        }
+
+        #[cfg(not(feature = "redis"))]
+        pub(super) fn share(_link: &Link) -> Link {}
 
         #[cfg(not(feature = "redis"))]
         pub(super) fn share_chains(cache: ChainCache, _link: &Link) -> ChainCache {

@@ -441,9 +441,34 @@ fn inspect_cap(limits: &crate::Limits) -> usize {
 /// `POST /ui/v1/inspect`.
 pub(super) async fn inspect(State(state): State<AppState>, req: Request) -> Response {
     match inspect_inner(&state, req).await {
-        Ok(v) => json_response(StatusCode::OK, v),
+        Ok(v) => {
+            // The verdict goes to the request log (not to the verification
+            // metrics: a look is not a call).
+            let outcome = outcome_of(&v["verdict"]);
+            let mut resp = json_response(StatusCode::OK, v);
+            if let Some(o) = outcome {
+                resp.extensions_mut().insert(o);
+            }
+            resp
+        }
         Err(e) => error_response(e),
     }
+}
+
+fn outcome_of(verdict: &Value) -> Option<super::api::Outcome> {
+    let verstat = serde_json::from_value(verdict.get("verstat")?.clone()).ok()?;
+    let reason = verdict.get("reason");
+    Some(super::api::Outcome {
+        verstat,
+        reason_code: reason
+            .and_then(|r| r.get("code"))
+            .and_then(Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok()),
+        reason_id: reason
+            .and_then(|r| r.get("id"))
+            .and_then(Value::as_str)
+            .map(|s| s.chars().take(64).collect()),
+    })
 }
 
 async fn inspect_inner(state: &AppState, req: Request) -> Result<Value, RequestError> {
@@ -559,6 +584,40 @@ async fn inspect_inner(state: &AppState, req: Request) -> Result<Value, RequestE
     Ok(out)
 }
 
+/// The media types a capture may be sent as. None of them is one a
+/// cross-site form can send without asking first (CORS "simple" requests
+/// are `text/plain`, `multipart/form-data` and form-urlencoded), and the
+/// service answers no CORS preflight: another site cannot make a browser
+/// post captures here.
+pub const CAPTURE_MEDIA_TYPES: [&str; 3] = [
+    "application/vnd.tcpdump.pcap",
+    "application/x-pcapng",
+    "application/octet-stream",
+];
+
+fn check_capture_type(headers: &axum::http::HeaderMap) -> Result<(), RequestError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = ct.split(';').next().unwrap_or("").trim();
+    if CAPTURE_MEDIA_TYPES
+        .iter()
+        .any(|m| media.eq_ignore_ascii_case(m))
+    {
+        Ok(())
+    } else {
+        Err(invalid(
+            "Content-Type",
+            format!(
+                "{:?} is not a capture type (expected {})",
+                ct.chars().take(100).collect::<String>(),
+                CAPTURE_MEDIA_TYPES.join(", ")
+            ),
+        ))
+    }
+}
+
 /// `POST /ui/v1/capture`.
 pub(super) async fn capture(State(state): State<AppState>, req: Request) -> Response {
     match capture_inner(&state, req).await {
@@ -570,6 +629,7 @@ pub(super) async fn capture(State(state): State<AppState>, req: Request) -> Resp
 async fn capture_inner(state: &AppState, req: Request) -> Result<Value, RequestError> {
     let services = state.services();
     let limits = services.vs.verifier().limits().clone();
+    check_capture_type(req.headers())?;
     let bytes = read_body_bounded(req, MAX_CAPTURE_BODY).await?;
     let reader = CaptureReader::new(std::io::Cursor::new(bytes), CaptureLimits::from(&limits))
         .map_err(|e| invalid("body", e.to_string()))?;
@@ -684,16 +744,45 @@ mod tests {
     }
 
     #[test]
-    fn every_hint_is_for_people_not_for_flags() {
+    fn every_verification_failure_has_a_hint_for_people_not_for_flags() {
+        // The ids of `VerifyError` (verify/error.rs), plus the SIP and
+        // service ones the page meets.
         for id in [
             "no-identity",
-            "signature-invalid",
-            "cert-untrusted",
+            "identity-malformed",
+            "token-malformed",
+            "compact-form",
+            "ppt-unsupported",
+            "ppt-mismatch",
+            "info-missing",
+            "info-invalid",
+            "header-param-missing",
+            "header-key-forbidden",
+            "header-invalid",
+            "x5u-info-mismatch",
+            "typ-invalid",
+            "alg-unsupported",
+            "claims-invalid",
+            "claim-missing",
+            "attest-invalid",
+            "claim-not-tn",
+            "tn-invalid",
             "orig-mismatch",
+            "dest-mismatch",
             "iat-stale",
+            "iat-future",
+            "date-mismatch",
             "cert-unavailable",
+            "cert-untrusted",
+            "iat-outside-cert-validity",
+            "tn-not-authorized",
+            "claim-constraint-violated",
+            "signature-invalid",
+            "replay",
+            "replay-unavailable",
             "sip-malformed",
             "no-trust-anchors",
+            "request-time-stale",
         ] {
             let h = hint(id).unwrap_or_else(|| panic!("no hint for {id}"));
             assert!(!h.contains("--") && !h.contains("SHAKEN_"), "{id}: {h}");
