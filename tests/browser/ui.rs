@@ -145,6 +145,7 @@ fn a_ticket_link_shows_the_verdict_the_claims_and_the_chain() {
     assert!(dom.contains("id=\"permalink\""), "{dom}");
     assert!(dom.contains(&link(&sample(0))), "no link back to the check");
     assert!(!text.contains("Reason:"), "{text}");
+    assert_shows(&text, &["Give the calling and called numbers above"]);
 }
 
 #[test]
@@ -181,6 +182,16 @@ fn a_failure_shows_its_reason_and_what_to_do() {
     assert!(
         dom.contains("&amp;orig=12155550199&amp;dest=12125550143"),
         "the link drops the numbers"
+    );
+    // The ATIS-1000082 request the page offers to send is one the service
+    // answers with the same verdict.
+    let atis = atis_request(&dom);
+    assert_eq!(atis["verificationRequest"]["from"]["tn"], "12155550199");
+    assert_eq!(atis["verificationRequest"]["time"], SIGNED_AT);
+    let answer = post_json(srv.addr, "/stir/v1/verification", &atis.to_string());
+    assert_eq!(
+        answer["verificationResponse"]["reasonid"], "orig-mismatch",
+        "{answer}"
     );
     // Not an Identity value at all: the verdict, why, and no chain.
     let text = shown(&chromium::dump_dom(
@@ -254,6 +265,40 @@ fn unknown_claims_are_shown_and_markup_in_them_stays_text() {
         !dom.contains("<img id=\"pwned\""),
         "markup from a claim became an element"
     );
+}
+
+/// The JSON of the page's `<pre id="atis-request">`.
+fn atis_request(dom: &str) -> serde_json::Value {
+    let start = dom
+        .find("id=\"atis-request\">")
+        .unwrap_or_else(|| panic!("no ATIS request on the page: {dom}"));
+    let rest = &dom[start + "id=\"atis-request\">".len()..];
+    let text = &rest[..rest.find("</pre>").unwrap()];
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// POST a JSON body to the service (HTTP/1.1, `Connection: close`).
+fn post_json(addr: SocketAddr, path: &str, body: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (_, body) = out.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
 /// The summed length of a PNG's IDAT chunks and its (width, height): how

@@ -535,3 +535,27 @@ fn the_page_is_open_but_its_api_needs_a_key() {
     let r = post_capture(srv.addr, &pcap, &[("Authorization", &bearer)]);
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[test]
+fn the_toml_key_ui_turns_the_page_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("serve.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "ui = true\ncert = {:?}\ntrust-anchors = [{:?}]\n",
+            certs("sp-chain.pem"),
+            certs("root.pem")
+        ),
+    )
+    .unwrap();
+    let srv = Serve::start_at(SIGNED_AT, &["--config", conf.to_str().unwrap()]);
+    let r = get(srv.addr, "/");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r
+        .headers
+        .contains("content-security-policy: default-src 'none'"));
+    let (identity, _, _) = samples().remove(0);
+    let v = inspect(srv.addr, &json!({"input": identity}));
+    assert_eq!(v["verdict"]["verstat"], "TN-Validation-Passed");
+}

@@ -221,6 +221,33 @@
     return el("p", { "class": "link" }, "Link to this check: ", el("a", { href: url, id: "permalink" }, url));
   }
 
+  // What an SBC would post to the ATIS-1000082 endpoint for this check,
+  // and a button that posts it. Not done by itself: the endpoint records the
+  // PASSporT for replay detection, as for a real call.
+  function atisCard(value, checkedAt) {
+    var orig = $("orig").value.trim();
+    var dest = $("dest").value.trim().split(/[\s,]+/).filter(function (x) { return x; });
+    var card = el("div", { "class": "card atis", id: "atis" }, el("h3", null, "As an ATIS-1000082 verification request"));
+    if (!orig || !dest.length) {
+      card.appendChild(el("p", null, "Give the calling and called numbers above to see the request an SBC would send to /stir/v1/verification."));
+      return card;
+    }
+    var req = { verificationRequest: { from: { tn: orig }, to: { tn: dest }, time: checkedAt, identity: value } };
+    var body = JSON.stringify(req);
+    card.appendChild(el("pre", { "class": "mono", id: "atis-request" }, body));
+    var answer = el("pre", { "class": "mono", id: "atis-response" });
+    var send = el("button", { type: "button", id: "atis-send" }, "Send to /stir/v1/verification");
+    send.addEventListener("click", function () {
+      answer.textContent = "Sending\u2026";
+      call("/stir/v1/verification", body, "application/json").then(function (j) {
+        answer.textContent = JSON.stringify(j, null, 1);
+      }, function (e) { answer.textContent = e.message; });
+    });
+    card.appendChild(el("p", null, send, " This counts as a call: the service records the PASSporT, so sending it again with another time is a replay (the check above records nothing)."));
+    card.appendChild(answer);
+    return card;
+  }
+
   function renderInspect(r, value) {
     var out = $("result");
     clear(out);
@@ -242,6 +269,7 @@
       out.appendChild(linkTo(value));
     }
     (r.passports || []).forEach(function (p) { out.appendChild(passportCard(p, r.kind === "sip")); });
+    if (r.kind === "identity" && value) { out.appendChild(atisCard(value, r.checked_at)); }
   }
 
   function renderCapture(r) {
