@@ -176,8 +176,10 @@ pub(super) async fn read_body_bounded(
 
 /// The share of the request timeout a check may spend waiting for the
 /// network (the rest is left to answer).
-pub(super) fn request_timeout_budget(state: &AppState, share: f32) -> std::time::Duration {
-    state.config().request_timeout.mul_f32(share)
+pub(super) fn request_timeout_budget(state: &AppState, share: f64) -> std::time::Duration {
+    let whole = state.config().request_timeout;
+    // Never a panic, however large the configured timeout.
+    std::time::Duration::try_from_secs_f64(whole.as_secs_f64() * share).unwrap_or(whole)
 }
 
 async fn read_body(body: Body, max_body: usize) -> Result<axum::body::Bytes, RequestError> {

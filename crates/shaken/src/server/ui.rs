@@ -57,7 +57,7 @@ pub const MAX_CAPTURE_CALLS: usize = 200;
 /// seconds are one call (RFC 3261 Timer B is 32 s), as in `verify --pcap`.
 const RETRANSMIT_WINDOW: i64 = 64;
 /// Fraction of the request timeout a check may wait for an x5u fetch.
-const FETCH_SHARE: f32 = 0.8;
+const FETCH_SHARE: f64 = 0.8;
 
 const PAGE_HTML: &str = include_str!("ui/page.html");
 const PAGE_CSS: &str = include_str!("ui/page.css");
@@ -643,7 +643,7 @@ async fn capture_inner(state: &AppState, req: Request) -> Result<Value, RequestE
     let store = Arc::new(services.vs.verifier().default_replay_store());
     let vs = services.vs.with_own_replay(Some(store));
     let started = std::time::Instant::now();
-    let total = state.config().request_timeout.mul_f32(FETCH_SHARE);
+    let total = request_timeout_budget(state, FETCH_SHARE);
     let mut calls = Vec::new();
     let mut unreadable = Vec::new();
     let mut seen: HashMap<String, i64> = HashMap::new();
