@@ -146,6 +146,8 @@ fn a_ticket_link_shows_the_verdict_the_claims_and_the_chain() {
     assert!(dom.contains(&link(&sample(0))), "no link back to the check");
     assert!(!text.contains("Reason:"), "{text}");
     assert_shows(&text, &["Give the calling and called numbers above"]);
+    // Every member of today's report has its place on the page.
+    assert!(!text.contains("More from the verifier"), "{text}");
 }
 
 #[test]

@@ -118,8 +118,19 @@
     if (Array.isArray(v.warnings) && v.warnings.length) {
       box.appendChild(el("ul", { "class": "warnings" }, v.warnings.map(function (x) { return el("li", null, "Warning: " + text(x)); })));
     }
+    // Members of the report this page does not know (new PASSporT types
+    // add some): shown as they are.
+    var more = {};
+    Object.keys(v).forEach(function (k) {
+      if (KNOWN_REPORT.indexOf(k) < 0 && v[k] !== null) { more[k] = v[k]; }
+    });
+    if (Object.keys(more).length) {
+      box.appendChild(el("details", { "class": "more" }, el("summary", null, "More from the verifier"), objectTable(more)));
+    }
     return box;
   }
+  var KNOWN_REPORT = ["verstat", "attest", "orig", "dest", "origid", "iat", "x5u", "ppt", "reason", "signer",
+    "warnings", "passports", "sip", "call_id", "from", "to", "index", "supported"];
 
   function kv(rows) {
     var t = el("table");
