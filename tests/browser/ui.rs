@@ -166,6 +166,8 @@ fn a_failure_shows_its_reason_and_what_to_do() {
         &[
             "Failed TN-Validation-Failed",
             "Reason: 438 Invalid Identity Header signature-invalid",
+            "Claimed (not verified) attestation A",
+            "Certificate examined: CN=SHAKEN 1234",
             "What to do: The signature does not match",
             "[0] end-entity: CN=SHAKEN 1234",
         ],

@@ -101,8 +101,10 @@
     var box = el("div", { "class": "verdict " + w[0], id: title ? null : "verdict" });
     box.appendChild(el("h2", null, (title ? title + ": " : "") + w[1] + " ", el("code", { "class": "verstat" }, v.verstat)));
     if (w[2]) { box.appendChild(el("p", { "class": "words" }, w[2])); }
+    var passed = v.verstat === "TN-Validation-Passed";
     if (v.attest) {
-      box.appendChild(el("p", { "class": "words attest" }, "Attestation " + (ATTEST[v.attest] || String(v.attest))));
+      box.appendChild(el("p", { "class": "words attest" }, (passed ? "Attestation " : "Claimed (not verified) attestation ") +
+        (ATTEST[v.attest] || String(v.attest))));
     }
     if (v.reason) {
       box.appendChild(el("p", { "class": "reason" },
@@ -111,7 +113,7 @@
     }
     if (hint) { box.appendChild(el("p", { "class": "hint" }, el("strong", null, "What to do: "), hint)); }
     if (v.signer) {
-      box.appendChild(el("p", { "class": "words signer" }, "Signer: " + text(v.signer.subject) +
+      box.appendChild(el("p", { "class": "words signer" }, (passed ? "Signer: " : "Certificate examined: ") + text(v.signer.subject) +
         (v.signer.spc ? " (SPC " + text(v.signer.spc) + ")" : "") +
         (v.signer.trusted ? "" : ", not trusted")));
     }
