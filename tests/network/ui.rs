@@ -559,3 +559,49 @@ fn the_toml_key_ui_turns_the_page_on() {
     let v = inspect(srv.addr, &json!({"input": identity}));
     assert_eq!(v["verdict"]["verstat"], "TN-Validation-Passed");
 }
+
+#[test]
+fn the_page_never_takes_the_sbcs_slots() {
+    use crate::support::http::{Reply, Server};
+    use std::time::Duration;
+    // One ATIS slot, held by a verification waiting 3 s for a slow x5u.
+    let chain = std::fs::read(certs("sp-chain.pem")).unwrap();
+    let slow = Server::always(Reply::Delayed(
+        Duration::from_secs(3),
+        Box::new(Reply::Ok(chain)),
+    ));
+    let root = certs("root.pem");
+    let srv = Serve::start_at(
+        SIGNED_AT,
+        &[
+            "--ui",
+            "--trust-anchors",
+            &root,
+            "--allow-http-x5u",
+            "--allow-private-x5u",
+            "--allow-any-port-x5u",
+            "--max-concurrent",
+            "1",
+        ],
+    );
+    let addr = srv.addr;
+    let x5u = slow.url("/sp.pem");
+    // A PASSporT naming the slow server (the lab key signs it).
+    let header = crate::support::header_with(&x5u);
+    let payload = crate::support::payload_iat(&SIGNED_AT.to_string());
+    let token = crate::support::token(header.as_bytes(), payload.as_bytes());
+    let identity = format!("{token};info=<{x5u}>;alg=ES256;ppt=shaken");
+    let atis = json!({"verificationRequest": {
+        "from": {"tn": crate::support::ORIG}, "to": {"tn": [crate::support::DEST]},
+        "time": SIGNED_AT, "identity": identity,
+    }})
+    .to_string();
+    let held = std::thread::spawn(move || post(addr, "/stir/v1/verification", &atis));
+    std::thread::sleep(Duration::from_millis(500));
+    // The page's API answers at once meanwhile (a value that needs no fetch).
+    let r = inspect(addr, &json!({"input": "not a PASSporT"}));
+    assert_eq!(r["verdict"]["reason"]["id"], "identity-malformed", "{r}");
+    assert!(!held.is_finished(), "the ATIS request was not in flight");
+    let answer = held.join().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+}

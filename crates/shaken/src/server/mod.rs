@@ -466,7 +466,7 @@ impl AppState {
 /// slot) and, around everything, the request id, the timeout, the metrics
 /// and the request log.
 pub fn router(state: AppState) -> Router {
-    let mut api = Router::new()
+    let api = Router::new()
         .route(
             SIGNING_PATH,
             post(api::signing).fallback(api::method_not_allowed),
@@ -474,20 +474,7 @@ pub fn router(state: AppState) -> Router {
         .route(
             VERIFICATION_PATH,
             post(api::verification).fallback(api::method_not_allowed),
-        );
-    if state.config().ui {
-        // The page's API: behind the same keys and bound as the ATIS API.
-        api = api
-            .route(
-                ui::INSPECT_PATH,
-                post(ui::inspect).fallback(api::method_not_allowed),
-            )
-            .route(
-                ui::CAPTURE_PATH,
-                post(ui::capture).fallback(api::method_not_allowed),
-            );
-    }
-    let api = api
+        )
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.config().max_concurrent.max(1),
         ))
@@ -521,6 +508,26 @@ pub fn router(state: AppState) -> Router {
             ui::PAGE_PATH,
             get(ui::page).fallback(api::method_not_allowed),
         );
+        // Its API: behind the same keys as the ATIS API, with a bound of
+        // its own so that people looking at captures never take the SBCs'
+        // slots.
+        let ui_api = Router::new()
+            .route(
+                ui::INSPECT_PATH,
+                post(ui::inspect).fallback(api::method_not_allowed),
+            )
+            .route(
+                ui::CAPTURE_PATH,
+                post(ui::capture).fallback(api::method_not_allowed),
+            )
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                ui::MAX_CONCURRENT,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_key,
+            ));
+        open = open.merge(ui_api);
     }
     api.merge(metrics)
         .merge(open)

@@ -53,6 +53,10 @@ pub const MAX_CAPTURE_BODY: usize = 8 * 1024 * 1024;
 /// Most calls of a capture reported; the rest are counted
 /// (`truncated: true`).
 pub const MAX_CAPTURE_CALLS: usize = 200;
+/// Most page requests handled at once (more wait in line, within the
+/// request timeout); the ATIS API has its own bound, so people looking at
+/// captures never take an SBC's slot.
+pub const MAX_CONCURRENT: usize = 4;
 /// Retransmissions of an INVITE (same Call-ID and CSeq) within this many
 /// seconds are one call (RFC 3261 Timer B is 32 s), as in `verify --pcap`.
 const RETRANSMIT_WINDOW: i64 = 64;
