@@ -214,6 +214,15 @@ impl Verifier {
         self.replay = Some(guard);
         self
     }
+    /// This verifier without replay detection (anchors, CRLs, policy,
+    /// limits and the chain memo shared): for looking at a PASSporT
+    /// without recording it as a call, as an inspection page does.
+    pub fn without_replay(&self) -> Verifier {
+        Verifier {
+            replay: None,
+            ..self.clone()
+        }
+    }
     /// The replay guard, when replay detection is on (a service that
     /// rebuilds its verifier keeps the same one, so a reload forgets no
     /// PASSporT).
