@@ -647,7 +647,9 @@ mod online {
     /// The fleet's Redis link (`redis`), or nothing: each piece of
     /// `StiVs::from_config` that it changes is one call here.
     mod fleet {
-        use crate::config::{ConfigError, ReplayMode, Setting, VerifierConfig};
+        #[cfg(feature = "redis")]
+        use crate::config::ReplayMode;
+        use crate::config::{ConfigError, Setting, VerifierConfig};
         use crate::online::{ChainCache, CrlFetcher};
         use crate::verify::Verifier;
 
