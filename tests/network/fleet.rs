@@ -154,6 +154,12 @@ fn three_nodes_share_replay_and_certificates() {
         before + 1,
         "only the replay key"
     );
+    // The service awaits its replay checks (once its runtime's connection
+    // is made) rather than blocking a worker on them.
+    eventually("replay checks awaited", || {
+        let _ = verify(&nodes[0], &lab.identity(&url, NOW, &origid(21)));
+        metric(&nodes[0], "shaken_redis_replay_awaited_total") >= 1
+    });
 }
 
 #[test]

@@ -225,6 +225,7 @@ struct Counters {
     shared_writes: AtomicU64,
     fleet_waits: AtomicU64,
     connects: AtomicU64,
+    replay_awaited: AtomicU64,
 }
 
 fn bump(a: &AtomicU64) {
@@ -263,6 +264,9 @@ pub struct RedisStats {
     /// Connections established (the first and every reconnection by the
     /// connector).
     pub connects: u64,
+    /// Replay checks awaited on the service's runtime (the others ran on
+    /// the verifying thread: the CLI, C, or while that connection was made).
+    pub replay_awaited: u64,
 }
 
 impl RedisStats {
@@ -343,6 +347,12 @@ impl RedisStats {
             "Connections to Redis established.",
             self.connects,
         );
+        metric(
+            "replay_awaited_total",
+            "counter",
+            "Replay checks awaited on the service's runtime instead of blocking a worker.",
+            self.replay_awaited,
+        );
         let _ = writeln!(
             o,
             "# HELP shaken_redis_latency_seconds Latency of Redis calls."
@@ -397,6 +407,13 @@ struct Inner {
     /// The server refused `SET .. NX GET` (Redis before 7.0): two round
     /// trips (SET NX, then GET) on a key already there.
     no_set_nx_get: AtomicBool,
+    /// The awaited replay check's connection manager, made on the runtime
+    /// that awaits it (the service's), so no call hops to another thread:
+    /// that runtime's id and the manager.
+    replay_cm: RwLock<Option<(tokio::runtime::Id, ConnectionManager)>>,
+    /// One task at a time makes it; none before this instant (backoff).
+    replay_cm_making: AtomicBool,
+    replay_cm_retry: Mutex<Option<Instant>>,
 }
 
 impl Drop for Inner {
@@ -548,6 +565,9 @@ impl Redis {
             retry: Mutex::new((None, BACKOFF_MIN)),
             degraded: AtomicBool::new(false),
             no_set_nx_get: AtomicBool::new(false),
+            replay_cm: RwLock::new(None),
+            replay_cm_making: AtomicBool::new(false),
+            replay_cm_retry: Mutex::new(None),
         }));
         let timeout = opts.timeout;
         let first = wait_on(
@@ -607,6 +627,7 @@ impl Redis {
             shared_writes: l(&c.shared_writes),
             fleet_waits: l(&c.fleet_waits),
             connects: l(&c.connects),
+            replay_awaited: l(&c.replay_awaited),
         }
     }
 
@@ -874,6 +895,97 @@ impl Redis {
         r
     }
 
+    /// The awaited replay check's connection manager on the current
+    /// runtime, or `None` while it is being made (one task makes it, with
+    /// backoff after a failure): the caller then checks on its thread.
+    fn replay_manager(&self) -> Option<ConnectionManager> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let id = handle.id();
+        if let Some((have, cm)) = self
+            .0
+            .replay_cm
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            if *have == id {
+                return Some(cm.clone());
+            }
+        }
+        let wait = *self
+            .0
+            .replay_cm_retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if wait.is_some_and(|at| Instant::now() < at)
+            || self.0.replay_cm_making.swap(true, Ordering::AcqRel)
+        {
+            return None;
+        }
+        let this = self.clone();
+        handle.spawn(async move {
+            let made = ConnectionManager::new_with_config(
+                this.0.client.clone(),
+                manager_config(this.0.timeout),
+            )
+            .await;
+            match made {
+                Ok(cm) => {
+                    *this.0.replay_cm.write().unwrap_or_else(|p| p.into_inner()) = Some((id, cm));
+                    *this
+                        .0
+                        .replay_cm_retry
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = None;
+                }
+                Err(e) => {
+                    tracing::debug!(target: "shaken::redis", error = %e, "the replay connection could not be made; checks stay on the caller's thread");
+                    *this
+                        .0
+                        .replay_cm_retry
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + RETRY_MAX);
+                }
+            }
+            this.0.replay_cm_making.store(false, Ordering::Release);
+        });
+        None
+    }
+
+    /// `SET key value NX PX px GET`, awaited on this runtime's connection
+    /// manager, bounded by the timeout. `None`: no manager here yet, or a
+    /// server that needs two round trips (the caller checks on its thread).
+    async fn set_nx_get_async(
+        &self,
+        cm: &mut ConnectionManager,
+        key: &str,
+        value: &str,
+        px: u64,
+    ) -> Option<Result<Option<String>, Fail>> {
+        let started = Instant::now();
+        let limit = self.0.timeout;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(px)
+            .arg("GET");
+        let r = match tokio::time::timeout(limit, cmd.query_async::<Option<String>>(cm)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.kind() == redis::ErrorKind::ResponseError => {
+                // An older server: NX and GET do not combine.
+                self.0.no_set_nx_get.store(true, Ordering::Relaxed);
+                return None;
+            }
+            Ok(Err(e)) => Err(Fail::from_redis(&e, limit)),
+            Err(_) => Err(Fail::Timeout(limit)),
+        };
+        self.record(started, &r);
+        bump(&self.0.counters.replay_awaited);
+        Some(r)
+    }
+
     fn pool_connection(&self, c: redis::Connection) {
         let mut pool = self.0.pool.lock().unwrap_or_else(|p| p.into_inner());
         if pool.len() < MAX_IDLE {
@@ -987,6 +1099,20 @@ impl ReplayGuard for RedisReplayGuard {
         self.verdict(r, signing_input, call_id, now)
     }
 
+    fn is_async(&self) -> bool {
+        true
+    }
+
+    fn check_async<'a>(
+        &'a self,
+        signing_input: &'a str,
+        signature: &'a [u8],
+        call_id: Option<&'a str>,
+        now: i64,
+    ) -> Option<crate::replay::ReplayFuture<'a>> {
+        self.check_async_inner(signing_input, signature, call_id, now)
+    }
+
     fn begin<'a>(
         &'a self,
         signing_input: &str,
@@ -1019,6 +1145,31 @@ impl ReplayGuard for RedisReplayGuard {
 }
 
 impl RedisReplayGuard {
+    fn check_async_inner<'a>(
+        &'a self,
+        signing_input: &'a str,
+        signature: &'a [u8],
+        call_id: Option<&'a str>,
+        now: i64,
+    ) -> Option<crate::replay::ReplayFuture<'a>> {
+        if self.redis.0.no_set_nx_get.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut cm = self.redis.replay_manager()?;
+        Some(Box::pin(async move {
+            let key = self
+                .redis
+                .key(&["replay", &hex(&replay_key_signed(signing_input, signature))]);
+            let (value, px) = self.value(call_id, now);
+            let answer = match self.redis.set_nx_get_async(&mut cm, &key, &value, px).await {
+                Some(a) => a,
+                // Two round trips on this server: the blocking way, once.
+                None => self.redis.set_nx_blocking(key, value, px),
+            };
+            self.verdict(answer, signing_input, call_id, now)
+        }))
+    }
+
     /// The value (`"{now} {call}"`) and expiry (ms) of a replay key.
     fn value(&self, call_id: Option<&str>, now: i64) -> (String, u64) {
         let call = call_id_key(call_id);

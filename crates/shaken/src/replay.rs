@@ -122,7 +122,63 @@ pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
     ) -> Option<Box<dyn ReplayInFlight + 'a>> {
         None
     }
+
+    /// The check of a PASSporT whose signature verified, awaited instead of
+    /// blocking the thread: an async service (`shaken serve`) awaits it, so
+    /// its worker verifies other calls while Redis answers. Keyed like
+    /// [`begin`](Self::begin). `None` (the default, or not inside a runtime
+    /// this store can use): the caller runs `begin` then `finish`, or
+    /// [`check`](Self::check).
+    fn check_async<'a>(
+        &'a self,
+        _signing_input: &'a str,
+        _signature: &'a [u8],
+        _call_id: Option<&'a str>,
+        _now: i64,
+    ) -> Option<ReplayFuture<'a>> {
+        None
+    }
+
+    /// Whether [`check_async`](Self::check_async) may answer.
+    fn is_async(&self) -> bool {
+        false
+    }
 }
+
+/// The verdict of `guard` on a PASSporT verified without it: awaited when
+/// the guard answers asynchronously, else on the calling thread.
+#[cfg(feature = "server")]
+pub(crate) async fn check_verified(
+    guard: &dyn ReplayGuard,
+    v: &crate::verify::VerifiedPassport,
+    call_id: Option<&str>,
+    now: i64,
+) -> ReplayCheck {
+    match guard.check_async(&v.signing_input, &v.signature, call_id, now) {
+        Some(f) => f.await,
+        None => check_now(guard, &v.signing_input, &v.signature, call_id, now),
+    }
+}
+
+/// The verdict of `guard` on a verified PASSporT, on the calling thread:
+/// [`ReplayGuard::begin`] then `finish`, else [`ReplayGuard::check`].
+#[cfg(feature = "server")]
+pub(crate) fn check_now(
+    guard: &dyn ReplayGuard,
+    signing_input: &str,
+    signature: &[u8],
+    call_id: Option<&str>,
+    now: i64,
+) -> ReplayCheck {
+    match guard.begin(signing_input, signature, call_id, now) {
+        Some(f) => f.finish(),
+        None => guard.check(signing_input, call_id, now),
+    }
+}
+
+/// The answer of [`ReplayGuard::check_async`].
+pub type ReplayFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ReplayCheck> + Send + 'a>>;
 
 /// A replay check started by [`ReplayGuard::begin`]. Dropping it without
 /// [`finish`](Self::finish) (the signature failed) settles the request.

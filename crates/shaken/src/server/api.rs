@@ -315,14 +315,17 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     // request is a fork of the same call, not a replay.
     let ctx = request.context(None);
     let ctx = CallContext { now, ..ctx };
-    let result = match vs.parse_identity(&request.identity) {
+    // With Redis the replay check is awaited after the verification, so
+    // this worker verifies other calls meanwhile.
+    let (run, replay) = services.replay_split();
+    let result = match run.parse_identity(&request.identity) {
         Err(f) => Err(f),
-        Ok(id) => match vs.verify_cached(&id, &ctx) {
+        Ok(id) => match run.verify_cached(&id, &ctx) {
             Some(r) => r,
             None => {
                 // Leave a fifth of the request budget to answer with 436.
                 let budget = config.request_timeout.mul_f32(0.8);
-                match tokio::time::timeout(budget, vs.verify_header(&id, &ctx)).await {
+                match tokio::time::timeout(budget, run.verify_header(&id, &ctx)).await {
                     Ok(r) => r,
                     Err(_) => Err(Box::new(Failure::from(VerifyError::CertUnavailable {
                         detail: format!(
@@ -334,6 +337,14 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
                 }
             }
         },
+    };
+    let result = match (replay, result) {
+        (Some(guard), Ok(v)) => {
+            let check =
+                crate::replay::check_verified(&**guard, &v, ctx.call_id.as_deref(), now).await;
+            vs.verifier().settle_replay(v, check)
+        }
+        (_, r) => r,
     };
     // Our failure, not the call's (Redis down, failure policy closed).
     if let Err(f) = &result {

@@ -262,9 +262,31 @@ pub struct Services {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `notAfter` of the TLS server certificate, Unix seconds.
     pub tls_not_after: Option<i64>,
+    /// With a replay store that answers asynchronously (Redis): `vs`
+    /// without its replay step, and that store, so the handler awaits the
+    /// check instead of blocking its worker (built on first use).
+    replay_async: std::sync::OnceLock<Option<ReplaySplit>>,
 }
 
+/// A verifier without its replay step, and the store to await after it.
+type ReplaySplit = (Arc<StiVs>, Arc<dyn crate::ReplayGuard>);
+
 impl Services {
+    /// The verifier to run and the replay store to await after it, when
+    /// that store answers asynchronously; else `vs` and `None`.
+    pub(crate) fn replay_split(&self) -> (&Arc<StiVs>, Option<&Arc<dyn crate::ReplayGuard>>) {
+        let split = self.replay_async.get_or_init(|| {
+            let guard = self.vs.verifier().replay_guard()?;
+            guard
+                .is_async()
+                .then(|| (Arc::new(self.vs.with_own_replay(None)), guard.clone()))
+        });
+        match split {
+            Some((vs, guard)) => (vs, Some(guard)),
+            None => (&self.vs, None),
+        }
+    }
+
     /// Verification only, no keys, no TLS.
     pub fn new(vs: Arc<StiVs>) -> Self {
         Services {
@@ -274,6 +296,7 @@ impl Services {
             api_keys: None,
             tls: None,
             tls_not_after: None,
+            replay_async: std::sync::OnceLock::new(),
         }
     }
     /// Signing with this service, whose certificate expires at `not_after`.
@@ -302,6 +325,7 @@ impl Services {
             api_keys: c.api_keys.clone(),
             tls: c.tls.clone(),
             tls_not_after: c.tls_not_after,
+            replay_async: std::sync::OnceLock::new(),
         }
     }
 

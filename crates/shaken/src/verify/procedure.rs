@@ -90,6 +90,9 @@ pub struct VerifiedPassport {
     pub x5u: String,
     /// `header.payload` as received (the replay key; never the signature).
     pub(crate) signing_input: String,
+    /// The raw `r || s` (a replay store asked after the fact keys by it too).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) signature: crate::crypto::RawSignature,
     /// Warnings.
     pub(crate) warnings: Vec<String>,
 }
@@ -638,6 +641,7 @@ impl Verifier {
                     chain: validated,
                     x5u,
                     signing_input,
+                    signature: *passport.signature(),
                     warnings: all,
                 })
             }
@@ -814,6 +818,52 @@ impl Verifier {
             }
         }
         Ok(validated)
+    }
+
+    /// Step 13b for a PASSporT verified by a verifier without a replay
+    /// guard ([`Verifier::without_replay`]) whose caller then asked the guard
+    /// itself, asynchronously ([`crate::ReplayGuard::check_async`]): the same
+    /// verdicts as the inline step.
+    pub fn settle_replay(
+        &self,
+        verified: VerifiedPassport,
+        check: crate::replay::ReplayCheck,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        use crate::replay::ReplayCheck;
+        let error = match check {
+            ReplayCheck::Fresh => return Ok(verified),
+            ReplayCheck::Unchecked { warning } => {
+                let mut v = verified;
+                v.warnings.push(warning);
+                return Ok(v);
+            }
+            ReplayCheck::Replayed(r) => VerifyError::Replay {
+                age: r.age,
+                first_call_id: r.first_call_id,
+            },
+            ReplayCheck::Unavailable { detail } => VerifyError::ReplayUnavailable { detail },
+        };
+        let VerifiedPassport {
+            header,
+            claims,
+            chain,
+            x5u,
+            warnings,
+            ..
+        } = verified;
+        Err(Box::new(Failure {
+            error,
+            ppt: header.ppt.clone(),
+            claims: Some(claims),
+            header: Some(header),
+            x5u: Some(x5u),
+            signer: Some(SignerInfo {
+                subject: chain.leaf_subject.clone(),
+                spc: chain.spc.clone(),
+                trusted: true,
+            }),
+            warnings,
+        }))
     }
 
     /// Both stages with a chain the caller already holds (`--cert`).
