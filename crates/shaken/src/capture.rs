@@ -12,6 +12,9 @@
 //! - TCP: per-flow reassembly ordered by sequence number, messages framed by
 //!   the empty line and `Content-Length`.
 //!
+//! [`hep`] decodes HEP v3 (Homer) packets, which SBCs send to a collector
+//! with a copy of each SIP message, into the same [`SipMessage`]s.
+//!
 //! Every buffer is bounded ([`CaptureLimits`]): a flow whose buffered data
 //! exceeds the limit is reset, the number of flows and of IP fragment sets in
 //! progress is capped, and what had to be dropped is counted in
@@ -49,6 +52,14 @@ pub enum CaptureError {
         /// What the pcap reader said.
         source: pcap_file::PcapError,
     },
+    /// A HEP packet (Homer) that cannot be read.
+    #[error("HEP packet {packet}: {detail}")]
+    Hep {
+        /// The number of the packet (1-based, as received).
+        packet: u64,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// Reading a capture: no SIP code, no verstat.
@@ -58,6 +69,7 @@ impl crate::diagnostic::Diagnostic for CaptureError {
             CaptureError::Io(_) => "capture-io",
             CaptureError::UnknownFormat { .. } => "capture-unknown-format",
             CaptureError::Format { .. } => "capture-format",
+            CaptureError::Hep { .. } => "capture-hep",
         }
     }
     fn sip_code(&self) -> Option<u16> {
@@ -771,6 +783,175 @@ impl<R: Read> Iterator for CaptureReader<R> {
                 }
             }
         }
+    }
+}
+
+/// HEP v3 (Homer Encapsulation Protocol): the copies of SIP messages an SBC
+/// or proxy mirrors to a collector, over UDP (one packet per datagram) or
+/// TCP (packets back to back). Decoding is the `hep` crate's; this module
+/// checks first that the packet's framing (`HEP3`, total length, every
+/// chunk's length and the size of each fixed-size generic chunk) holds, so
+/// that the crate only ever sees a well-framed packet, and turns what it
+/// decoded into a [`SipMessage`].
+pub mod hep {
+    use super::{CaptureError, SipMessage, Transport};
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::Duration;
+
+    /// The first four bytes of a HEP v3 packet.
+    pub const MAGIC: &[u8; 4] = b"HEP3";
+    /// HEP generic chunk type of the captured payload.
+    const CHUNK_PAYLOAD: u16 = 15;
+    /// HEP generic chunk type of a compressed payload (not supported).
+    const CHUNK_COMPRESSED: u16 = 16;
+
+    /// The payload size a fixed-size generic chunk type needs (HEP v3
+    /// specification, generic chunk types).
+    fn fixed_size(chunk_type: u16) -> usize {
+        match chunk_type {
+            1 | 2 | 11 | 23 | 24 => 1,
+            7 | 8 | 13 | 18 | 22 | 32 | 33 => 2,
+            3 | 4 | 9 | 10 | 12 | 35 => 4,
+            20 | 21 => 8,
+            5 | 6 => 16,
+            _ => 0,
+        }
+    }
+
+    fn be16(b: &[u8], at: usize) -> Option<usize> {
+        let x = b.get(at..at + 2)?;
+        Some(usize::from(u16::from_be_bytes([*x.first()?, *x.get(1)?])))
+    }
+
+    /// The length of the HEP v3 packet at the start of `buf`: `Ok(None)`
+    /// when fewer than its first 6 bytes are there, an error when `buf`
+    /// does not start with a HEP v3 header (a TCP stream that lost sync).
+    pub fn packet_len(buf: &[u8], packet: u64) -> Result<Option<usize>, CaptureError> {
+        if buf.len() < 6 {
+            if !MAGIC.starts_with(buf) {
+                return Err(error(packet, "not a HEP v3 packet (no HEP3 magic)"));
+            }
+            return Ok(None);
+        }
+        if buf.get(..4) != Some(&MAGIC[..]) {
+            return Err(error(packet, "not a HEP v3 packet (no HEP3 magic)"));
+        }
+        let total = be16(buf, 4).unwrap_or(0);
+        if total < 6 {
+            return Err(error(packet, format!("total length {total} is shorter than the header")));
+        }
+        Ok(Some(total))
+    }
+
+    fn error(packet: u64, detail: impl Into<String>) -> CaptureError {
+        CaptureError::Hep {
+            packet,
+            detail: detail.into(),
+        }
+    }
+
+    /// Check the framing: the total length and every chunk inside it.
+    /// Returns whether the packet has a non-empty payload chunk, and
+    /// whether it has a compressed one.
+    fn check(p: &[u8], packet: u64) -> Result<(bool, bool), CaptureError> {
+        let total = packet_len(p, packet)?.ok_or_else(|| error(packet, "shorter than a HEP header"))?;
+        if total != p.len() {
+            return Err(error(
+                packet,
+                format!("total length {total} but {} bytes received", p.len()),
+            ));
+        }
+        let (mut at, mut payload, mut compressed) = (6usize, false, false);
+        while at < total {
+            let (Some(chunk_type), Some(len)) = (be16(p, at + 2), be16(p, at + 4)) else {
+                return Err(error(packet, format!("chunk at byte {at} is cut short")));
+            };
+            if len < 6 || at + len > total {
+                return Err(error(
+                    packet,
+                    format!("chunk at byte {at} has length {len}, outside the packet"),
+                ));
+            }
+            let chunk_type = u16::try_from(chunk_type).unwrap_or(u16::MAX);
+            if len - 6 < fixed_size(chunk_type) {
+                return Err(error(
+                    packet,
+                    format!(
+                        "chunk type {chunk_type} at byte {at} has {} bytes, {} needed",
+                        len - 6,
+                        fixed_size(chunk_type)
+                    ),
+                ));
+            }
+            payload |= chunk_type == CHUNK_PAYLOAD && len > 6;
+            compressed |= chunk_type == CHUNK_COMPRESSED && len > 6;
+            at += len;
+        }
+        Ok((payload, compressed))
+    }
+
+    /// Decode one HEP v3 packet (`number`: its 1-based number, for
+    /// errors) into the SIP INVITE it carries, like [`super::CaptureReader`].
+    /// `Ok(None)` for a packet that carries no INVITE (another SIP message,
+    /// a keep-alive, RTCP, another protocol). A SIP payload longer than
+    /// `max_message` bytes is refused.
+    pub fn decode(
+        p: &[u8],
+        number: u64,
+        max_message: usize,
+    ) -> Result<Option<SipMessage>, CaptureError> {
+        let (has_payload, compressed) = check(p, number)?;
+        if !has_payload {
+            if compressed {
+                return Err(error(number, "compressed payloads are not supported"));
+            }
+            return Ok(None);
+        }
+        // The framing holds, so the crate's indexing stays in bounds; a
+        // panic would still be a bug of the crate, caught and refused.
+        let chunk = std::panic::catch_unwind(|| ::hep::parse_packet(p))
+            .map_err(|_| error(number, "the HEP decoder failed on this packet"))?
+            .map_err(|()| error(number, "no payload"))?;
+        if chunk.proto_type != ::hep::CapProtoType::Sip
+            || !super::is_invite(chunk.packet_payload.as_bytes())
+        {
+            return Ok(None);
+        }
+        if chunk.packet_payload.is_empty() {
+            return Err(error(number, "the payload is not UTF-8 text"));
+        }
+        if chunk.packet_payload.len() > max_message {
+            return Err(error(
+                number,
+                format!(
+                    "payload of {} bytes is longer than the {max_message}-byte limit",
+                    chunk.packet_payload.len()
+                ),
+            ));
+        }
+        let (src, dst): (IpAddr, IpAddr) = match chunk.ip_protocol_family {
+            10 => (
+                chunk.ipv6_src_address.into(),
+                chunk.ipv6_dst_address.into(),
+            ),
+            _ => (
+                chunk.ipv4_src_address.into(),
+                chunk.ipv4_dst_address.into(),
+            ),
+        };
+        let micros = chunk.timestamp_micro_seconds_offset.min(999_999);
+        Ok(Some(SipMessage {
+            packet: number,
+            time: Duration::new(u64::from(chunk.timestamp_seconds), micros * 1000),
+            src: SocketAddr::new(src, chunk.proto_src_port),
+            dst: SocketAddr::new(dst, chunk.proto_dst_port),
+            transport: if chunk.ip_protocol_id == 6 {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            bytes: chunk.packet_payload.into_bytes(),
+        }))
     }
 }
 

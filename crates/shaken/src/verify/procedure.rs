@@ -602,6 +602,7 @@ impl Verifier {
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let mut warnings = Vec::new();
         let mut signer = None;
+        let leaf: Option<&Certificate> = chain.as_ref().ok().copied().and_then(|c| c.first());
         match self.stage2(
             &pending,
             chain,
@@ -633,6 +634,17 @@ impl Verifier {
                 })
             }
             Err(error) => {
+                // Attribution: a call that failed after its certificate was
+                // examined (untrusted or revoked chain, signed outside the
+                // validity, TN not authorised) still names its signer when the
+                // certificate's key verifies the signature.
+                if let (Some(s), Some(leaf)) = (signer.as_mut(), leaf) {
+                    if !s.signature_verified && !matches!(error, VerifyError::SignatureInvalid { .. }) {
+                        s.signature_verified = leaf
+                            .public_key_point()
+                            .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
+                    }
+                }
                 let Pending {
                     header,
                     claims,
@@ -674,6 +686,7 @@ impl Verifier {
                 subject: leaf.subject().to_owned(),
                 spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
                 trusted: false,
+                signature_verified: false,
             });
         }
         // Step 12 (E17): the chain leads to a trust anchor at `now` and is not
@@ -724,6 +737,7 @@ impl Verifier {
             subject: validated.leaf_subject.clone(),
             spc: validated.spc.clone(),
             trusted: true,
+            signature_verified: false,
         });
         warnings.extend(validated.warnings.iter().cloned());
         // Step 12a: the token was signed while the certificate was valid.
@@ -757,6 +771,9 @@ impl Verifier {
             return Err(VerifyError::SignatureInvalid {
                 subject: validated.leaf_subject.clone(),
             });
+        }
+        if let Some(s) = signer.as_mut() {
+            s.signature_verified = true;
         }
         // Step 13a: the JWT claim constraints of the end-entity certificate
         // (RFC 8226 §8, RFC 9118), on the claims as received (now known to be
@@ -802,6 +819,55 @@ impl Verifier {
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let pending = self.prepare(identity, ctx)?;
         self.complete(pending, Ok(chain), ctx.now)
+    }
+
+    /// Attribution of a call that failed before its certificate was needed
+    /// (orig or dest mismatch, stale, dated in the future, SIP Date mismatch:
+    /// [`Failure::needs_attribution`]): when the end-entity certificate of
+    /// `chain` verifies the PASSporT's signature, fill `failure.signer` with
+    /// it (`signature_verified`, and `trusted` when the chain leads to a trust
+    /// anchor at `now`). The verdict is not changed. Returns whether the
+    /// signer was established.
+    pub fn attribute(
+        &self,
+        identity: &IdentityHeader,
+        failure: &mut Failure,
+        chain: &[Certificate],
+        now: i64,
+    ) -> bool {
+        if !failure.needs_attribution() {
+            return false;
+        }
+        let Some(leaf) = chain.first() else {
+            return false;
+        };
+        let Ok(Token::Full(passport)) = Token::parse(&identity.token, &self.limits) else {
+            return false;
+        };
+        let verified = leaf
+            .public_key_point()
+            .is_some_and(|k| passport.verify_signature(k).is_ok());
+        if !verified {
+            return false;
+        }
+        let trusted = self
+            .validated_chain(chain, &self.crls, &[], false, now, &self.policy.chain)
+            .ok();
+        failure.signer = Some(match trusted {
+            Some(v) => SignerInfo {
+                subject: v.leaf_subject.clone(),
+                spc: v.spc.clone(),
+                trusted: true,
+                signature_verified: true,
+            },
+            None => SignerInfo {
+                subject: leaf.subject().to_owned(),
+                spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
+                trusted: false,
+                signature_verified: true,
+            },
+        });
+        true
     }
 
     /// Parse an Identity header value (or a bare full-form token, whose `x5u`
@@ -883,6 +949,11 @@ pub fn parse_identity_or_token(
     limits: &Limits,
 ) -> Result<IdentityHeader, VerifyError> {
     let value = &*crate::identity::unpaste(value);
+    // No Identity value at all: an unsigned call (428 no-identity), not a
+    // malformed one.
+    if value.trim().is_empty() {
+        return Err(VerifyError::NoIdentity);
+    }
     let mut h = IdentityHeader::parse_one(value, limits)?;
     if h.info.is_none() && !value.contains(';') {
         if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
