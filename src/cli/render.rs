@@ -83,10 +83,17 @@ pub fn text(r: &Report) -> String {
             .map(|s| format!(" (SPC {s})"))
             .unwrap_or_default();
         let trust = if signer.trusted { "" } else { " [NOT trusted]" };
+        // A call that failed another check but whose signature verifies
+        // with this certificate: its holder signed it (attribution).
+        let attributed = if !r.passed() && signer.signature_verified {
+            "; the signature verifies: this is who signed it"
+        } else {
+            ""
+        };
         line(
             &mut s,
             "signed by",
-            &format!("{}{spc}{trust}", signer.subject),
+            &format!("{}{spc}{trust}{attributed}", signer.subject),
         );
     }
     if let Some(iat) = r.iat {

@@ -160,9 +160,19 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
     assert_eq!(reports[4].verstat, Verstat::Failed);
     assert_eq!(reports[6].reason.as_ref().unwrap().id, "dest-mismatch");
     assert_eq!(reports[7].reason.as_ref().unwrap().id, "replay");
+    // Issue 20: a line without identity is an unsigned call, not an error;
+    // failures after the signature decoded name the signer (attributed).
+    assert!(lines[3].get("error").is_none(), "{}", lines[3]);
+    assert_eq!(reports[3].verstat, Verstat::NoValidation);
+    let r = reports[3].reason.as_ref().unwrap();
+    assert_eq!((r.code, r.id.as_str()), (428, "no-identity"));
+    for i in [6, 7] {
+        let s = reports[i].signer.as_ref().unwrap_or_else(|| panic!("{}", lines[i]));
+        assert!(s.signature_verified && s.trusted, "{}", lines[i]);
+    }
+    assert!(!reports[4].signer.as_ref().unwrap().signature_verified);
     for (i, msg) in [
         (1, "not a JSON verification request"),
-        (3, "missing \"identity\""),
         (5, "longer than the 16384-byte limit"),
         (8, "\"from.tn\""),
     ] {
@@ -176,7 +186,7 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
 
     // The summary on stderr.
     assert!(
-        stderr.contains("9 lines, 2 passed, 7 not passed (4 malformed)"),
+        stderr.contains("9 lines, 2 passed, 7 not passed (1 unsigned, 3 malformed)"),
         "{stderr}"
     );
     let row = |k: &str| {
@@ -193,7 +203,8 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
     assert_eq!(row("TN-Validation-Passed"), 2);
     assert_eq!(row("TN-Validation-Failed"), 2);
     assert_eq!(row("No-TN-Validation"), 5);
-    assert_eq!(row("request-invalid"), 4);
+    assert_eq!(row("request-invalid"), 3);
+    assert_eq!(row("no-identity"), 1);
     assert_eq!(row("signature-invalid"), 1);
     assert_eq!(row("replay"), 1);
     assert_eq!(row("dest-mismatch"), 1);
@@ -382,19 +393,28 @@ fn html_report_has_the_numbers() {
     assert_eq!(o.status.code(), Some(1));
     let html = std::fs::read_to_string(Path::new(&report)).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("<td>total lines</td><td>3</td>"), "{html}");
-    assert!(
-        html.contains("<td>passed</td><td>1</td><td>33.3%</td>"),
-        "{html}"
-    );
-    assert!(html.contains("<td>B</td><td>2</td>"), "{html}");
+    assert!(html.contains("<b class=\"\">3</b>lines · 100.0%"), "{html}");
+    assert!(html.contains("<b class=\"ok\">1</b>passed · 33.3%"), "{html}");
+    assert!(html.contains("<b class=\"bad\">1</b>failed (signed) · 33.3%"), "{html}");
+    // Attestation B: one call passed, one did not.
+    assert!(html.contains("<td>B</td><td>1</td><td>1</td><td>66.7%</td>"), "{html}");
     assert!(html.contains("<td>orig-mismatch</td><td>1</td>"), "{html}");
     assert!(
         html.contains("<td>request-invalid</td><td>1</td>"),
         "{html}"
     );
-    assert!(html.contains("<td>1234</td><td>1</td><td>0</td>"), "{html}");
-    assert!(html.contains("<td>12155550199</td><td>1</td>"), "{html}");
+    // The spoofed call (orig-mismatch) is attributed to its signer.
+    assert!(
+        html.contains("<td>1234</td><td>CN=SHAKEN 1234, O=Shaken Lab, C=US</td><td>yes</td><td>1</td><td>1</td><td>orig-mismatch (1)</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>12155550199</td><td>1</td><td>orig-mismatch (1)</td><td>1234 (1)</td><td>line 2</td>"),
+        "{html}"
+    );
+    // The version and settings that made it.
+    assert!(html.contains("<td>made by</td><td>shaken "), "{html}");
+    assert!(html.contains("<td>replay detection</td><td>off</td>"), "{html}");
     assert!(!html.contains("<script"));
 }
 

@@ -269,14 +269,15 @@ fn pcap_with_signed_unsigned_and_tampered_calls() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     check_rows(&rows(&o));
     assert!(
-        stderr.contains("4 calls, 2 passed, 2 not passed (0 malformed)"),
+        stderr.contains("4 calls, 2 passed, 2 not passed (1 unsigned, 0 malformed)"),
         "{stderr}"
     );
     assert!(stderr.contains("9 packets"), "{stderr}");
 
     // The HTML report: the numbers, and a stranger's <script> escaped.
     let html = std::fs::read_to_string(&report).unwrap();
-    assert!(html.contains("<td>total calls</td><td>4</td>"), "{html}");
+    assert!(html.contains("<b class=\"\">4</b>calls · 100.0%"), "{html}");
+    assert!(html.contains("<b class=\"\">1</b>unsigned · 25.0%"), "{html}");
     assert!(html.contains("<td>TN-Validation-Passed</td><td>2</td><td>50.0%</td>"));
     assert!(html.contains("<td>TN-Validation-Failed</td><td>1</td><td>25.0%</td>"));
     assert!(html.contains("<td>No-TN-Validation</td><td>1</td><td>25.0%</td>"));
@@ -285,14 +286,13 @@ fn pcap_with_signed_unsigned_and_tampered_calls() {
         html.contains("<td>signature-invalid</td><td>1</td>"),
         "{html}"
     );
-    // URIs that are not numbers are shown as written, escaped. (The SIP
-    // parser already refuses '<' inside a URI; src/summary.rs tests <script>.)
+    // The tampered call is not attributed (its signature did not verify),
+    // so the signer has the two calls that passed.
     assert!(
-        html.contains("<td>sip:alice&amp;bob@evil.example</td><td>1</td>"),
+        html.contains("<td>1234</td><td>CN=SHAKEN 1234, O=Shaken Lab, C=US</td><td>yes</td><td>2</td><td>0</td>"),
         "{html}"
     );
-    assert!(html.contains("<td>12155550121</td><td>1</td>"), "{html}");
-    assert!(html.contains("<td>1234</td><td>3</td><td>1</td>"), "{html}");
+    assert!(html.contains("<td>12155550121</td><td>1</td><td>signature-invalid (1)</td><td>unknown (1)</td>"), "{html}");
     assert!(!html.contains("<script"), "{html}");
 }
 

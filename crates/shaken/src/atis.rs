@@ -946,10 +946,19 @@ mod tests {
         let r = VerifyRequest::parse(line, &p()).unwrap();
         assert_eq!(r.dest[0].as_str(), "12125550143");
         assert_eq!(r.identity, "a.b.c;info=<u>");
-        let line = br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":null}"#;
-        let e = VerifyRequest::parse(line, &p()).unwrap_err();
-        assert_eq!(e.error.field(), Some("identity"));
-        assert_eq!(e.error.id(), "request-member-missing");
+        // No identity (absent or null): an unsigned call, not a request error.
+        for line in [
+            &br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":null}"#[..],
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"peer":"sbc-1"}"#,
+        ] {
+            let r = VerifyRequest::parse(line, &p()).unwrap();
+            assert!(r.is_unsigned());
+            assert_eq!(r.orig.as_str(), "12155550121");
+        }
+        let line = br#"{"verificationRequest":{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":"x"},"peer":"sbc-2"}"#;
+        let r = VerifyRequest::parse(line, &p()).unwrap();
+        assert!(!r.is_unsigned());
+        assert_eq!(r.peer.as_deref(), Some("sbc-2"));
     }
 
     #[test]
@@ -1008,7 +1017,6 @@ mod tests {
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["1","2","3","4","5","6","7","8","9","10","11"]}}"#, "\"to.tn\" holds 11 numbers", Some("12155550121"), Some("to.tn")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]}}"#, "missing \"time\"", Some("12155550121"), Some("time")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":-1,"identity":"x"}"#, "\"time\" -1 is negative", Some("12155550121"), Some("time")),
-            (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":1}"#, "missing \"identity\"", Some("12155550121"), Some("identity")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":1,"identity":" Identity: "}"#, "\"identity\" is empty", Some("12155550121"), Some("identity")),
             // The wrong JSON type names the member (the slow path).
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":"1","identity":"x"}"#, "\"time\" must be an integer", None, Some("time")),

@@ -953,6 +953,103 @@ pub mod hep {
             bytes: chunk.packet_payload.into_bytes(),
         }))
     }
+
+    #[cfg(test)]
+    mod tests {
+        #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+        use super::*;
+
+        fn chunk(t: u16, payload: &[u8]) -> Vec<u8> {
+            let mut v = Vec::new();
+            v.extend_from_slice(&0u16.to_be_bytes());
+            v.extend_from_slice(&t.to_be_bytes());
+            v.extend_from_slice(&u16::try_from(6 + payload.len()).unwrap().to_be_bytes());
+            v.extend_from_slice(payload);
+            v
+        }
+
+        /// A HEP v3 packet as an SBC sends it (test encoder).
+        pub(crate) fn packet(sip: &[u8], proto: u8, extra: &[u8]) -> Vec<u8> {
+            let mut c = Vec::new();
+            c.extend(chunk(1, &[2]));
+            c.extend(chunk(2, &[17]));
+            c.extend(chunk(3, &[192, 0, 2, 9]));
+            c.extend(chunk(4, &[192, 0, 2, 100]));
+            c.extend(chunk(7, &5060u16.to_be_bytes()));
+            c.extend(chunk(8, &5062u16.to_be_bytes()));
+            c.extend(chunk(9, &1_800_000_000u32.to_be_bytes()));
+            c.extend(chunk(10, &250_000u32.to_be_bytes()));
+            c.extend(chunk(11, &[proto]));
+            c.extend_from_slice(extra);
+            c.extend(chunk(15, sip));
+            let mut p = b"HEP3".to_vec();
+            p.extend_from_slice(&u16::try_from(6 + c.len()).unwrap().to_be_bytes());
+            p.extend(c);
+            p
+        }
+
+        const INVITE: &[u8] = b"INVITE sip:+12125550143@example.net SIP/2.0\r\nCall-ID: h1\r\nContent-Length: 0\r\n\r\n";
+
+        #[test]
+        fn decodes_an_invite() {
+            let p = packet(INVITE, 1, &[]);
+            assert_eq!(packet_len(&p, 1).unwrap(), Some(p.len()));
+            let m = decode(&p, 7, 65_536).unwrap().unwrap();
+            assert_eq!(m.packet, 7);
+            assert_eq!(m.bytes, INVITE);
+            assert_eq!(m.src, "192.0.2.9:5060".parse().unwrap());
+            assert_eq!(m.dst, "192.0.2.100:5062".parse().unwrap());
+            assert_eq!(m.time, Duration::new(1_800_000_000, 250_000_000));
+            assert_eq!(m.transport, Transport::Udp);
+        }
+
+        #[test]
+        fn skips_what_is_not_an_invite() {
+            let p = packet(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 1, &[]);
+            assert_eq!(decode(&p, 1, 65_536).unwrap(), None);
+            let rtcp = packet(INVITE, 5, &[]);
+            assert_eq!(decode(&rtcp, 1, 65_536).unwrap(), None);
+            let mut keepalive = b"HEP3".to_vec();
+            keepalive.extend_from_slice(&6u16.to_be_bytes());
+            assert_eq!(decode(&keepalive, 1, 65_536).unwrap(), None);
+        }
+
+        #[test]
+        fn refuses_broken_framing_without_panicking() {
+            let good = packet(INVITE, 1, &[]);
+            let mut cases: Vec<(Vec<u8>, &str)> = vec![
+                (b"HEP".to_vec(), "shorter"),
+                (b"HEP2\x00\x06".to_vec(), "no HEP3 magic"),
+                (b"HEP3\x00\x03".to_vec(), "shorter than the header"),
+                (good[..good.len() - 1].to_vec(), "bytes received"),
+            ];
+            // A chunk length that runs past the packet.
+            let mut long = good.clone();
+            long[10..12].copy_from_slice(&60_000u16.to_be_bytes());
+            cases.push((long, "outside the packet"));
+            // A chunk length below its own header.
+            let mut short = good.clone();
+            short[10..12].copy_from_slice(&2u16.to_be_bytes());
+            cases.push((short, "outside the packet"));
+            // A fixed-size chunk (IPv4 source) with 1 byte.
+            cases.push((packet(INVITE, 1, &chunk(3, &[1])), "chunk type 3"));
+            cases.push((packet(INVITE, 1, &chunk(20, &[1, 2])), "chunk type 20"));
+            // Not UTF-8, too long, compressed.
+            cases.push((packet(b"INVITE \xff\xfe", 1, &[]), "not UTF-8"));
+            for (p, want) in &cases {
+                let e = decode(p, 3, 65_536).unwrap_err().to_string();
+                assert!(e.contains(want) && e.contains("HEP packet 3"), "{e} (want {want})");
+            }
+            let e = decode(&good, 1, 10).unwrap_err().to_string();
+            assert!(e.contains("limit"), "{e}");
+            let mut c = packet(b"", 1, &chunk(16, b"gz"));
+            let e = decode(&c, 1, 65_536).unwrap_err().to_string();
+            assert!(e.contains("compressed"), "{e}");
+            c.truncate(3);
+            assert_eq!(packet_len(&c, 1).unwrap(), None);
+            assert!(packet_len(b"XY", 1).is_err());
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1811,4 +1811,159 @@ mod tests {
         assert!(!html.contains(" src=\""));
         assert!(html.contains("<svg"));
     }
+
+    fn signed(verstat: Verstat, reason: Option<&str>, verified: bool) -> Report {
+        let mut r = report(verstat, Some(Attestation::A), reason);
+        if let Some(s) = r.signer.as_mut() {
+            s.signature_verified = verified;
+        }
+        r
+    }
+
+    #[test]
+    fn calls_count_by_outcome_signer_peer_and_minute() {
+        let mut s = Summary::new();
+        let pass = signed(Verstat::Passed, None, true);
+        let spoofed = signed(Verstat::NoValidation, Some("orig-mismatch"), true);
+        let forged = signed(Verstat::Failed, Some("signature-invalid"), false);
+        let revoked = signed(Verstat::Failed, Some("cert-revoked"), true);
+        let unsigned = report(Verstat::NoValidation, None, Some(REASON_UNSIGNED));
+        for (i, (r, peer, t)) in [
+            (&pass, "sbc-1", 120),
+            (&spoofed, "sbc-1", 130),
+            (&spoofed, "sbc-2", 185),
+            (&forged, "sbc-2", 190),
+            (&revoked, "sbc-2", 200),
+            (&unsigned, "sbc-3", 250),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut c = Call::new(r);
+            c.line = i as u64 + 1;
+            c.peer = Some(peer);
+            c.time = Some(t);
+            c.call_id = Some("cid");
+            if r.reason.as_ref().is_some_and(|x| x.id == "orig-mismatch") {
+                c.orig = Some("12025550199");
+            }
+            s.record_call(&c);
+        }
+        s.record_malformed_call(7, Some(260), Some("sbc-3"), None);
+        assert_eq!((s.total, s.passed, s.unsigned, s.malformed, s.failed()), (7, 1, 1, 1, 4));
+        // Attribution: the spoofed and the revoked calls count for the
+        // signer, the forged one does not.
+        let signer = s.signers.get("1234\u{0}CN=SHAKEN 1234").unwrap();
+        assert_eq!((signer.passed, signer.failed), (1, 3));
+        assert_eq!(signer.by_reason.get("orig-mismatch"), 2);
+        assert_eq!(signer.by_reason.get("signature-invalid"), 0);
+        assert_eq!(s.by_attest_passed.get("A"), 1);
+        assert_eq!(s.by_attest_failed.get("A"), 4);
+        assert_eq!(s.peers.get("sbc-2").unwrap().failed, 3);
+        assert_eq!(s.peers.get("sbc-3").unwrap().unsigned, 1);
+        assert_eq!(s.peers.get("sbc-3").unwrap().malformed, 1);
+        let minutes: Vec<(i64, u64)> = s.by_minute.iter().map(|(m, c)| (*m, c.total())).collect();
+        assert_eq!(minutes, vec![(120, 2), (180, 3), (240, 2)]);
+        let spoof = s.spoofed.get("12025550199").unwrap();
+        assert_eq!(spoof.calls, 2);
+        assert_eq!(spoof.signers.get("1234"), 2);
+        assert_eq!(spoof.call_ids, vec!["cid", "cid"]);
+        assert_eq!(s.bad_certificate_count, 1);
+        assert_eq!(s.bad_certificate[0].line, 5);
+
+        let j = s.to_json(10);
+        for k in ["total", "unsigned", "by_verstat", "by_reason", "by_attest", "signers", "peers", "by_minute"] {
+            assert!(j.get(k).is_some(), "{k} missing in {j}");
+        }
+        assert_eq!(j["total"], 7);
+        assert_eq!(j["unsigned"], 1);
+        assert_eq!(j["by_attest"]["A"]["passed"], 1);
+        assert_eq!(j["by_attest"]["A"]["failed"], 4);
+        let sj = &j["signers"][0];
+        for k in ["spc", "subject", "passed", "failed", "by_reason", "by_attest"] {
+            assert!(sj.get(k).is_some(), "{k} missing in {sj}");
+        }
+        assert_eq!(sj["spc"], "1234");
+        assert_eq!(sj["failed"], 3);
+        assert_eq!(j["peers"][0]["peer"], "sbc-2");
+        assert_eq!(j["by_minute"][0]["minute"], "1970-01-01T00:02:00Z");
+
+        // Merging two halves gives the same counts.
+        let mut a = Summary::new();
+        let mut b = Summary::new();
+        for (i, r) in [&pass, &spoofed, &revoked, &unsigned].into_iter().enumerate() {
+            let mut c = Call::new(r);
+            c.line = i as u64;
+            c.time = Some(60 * i as i64);
+            c.peer = Some("p");
+            if i % 2 == 0 { a.record_call(&c) } else { b.record_call(&c) }
+        }
+        a.merge(&b);
+        assert_eq!(a.total, 4);
+        assert_eq!(a.peers.get("p").unwrap().total(), 4);
+        assert_eq!(a.by_minute.len(), 4);
+        assert_eq!(a.signers.get("1234\u{0}CN=SHAKEN 1234").unwrap().failed, 2);
+
+        let html = render_html(&s, &HtmlMeta::default());
+        for id in ["glance", "attestation", "time", "peers", "signers", "spoofed", "resigned", "badcert", "run"] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+        assert!(html.contains("class=\"timeline\""));
+        assert!(html.contains("12025550199"));
+    }
+
+    #[test]
+    fn tables_stay_bounded() {
+        let mut s = Summary::new();
+        let r = signed(Verstat::NoValidation, Some("orig-mismatch"), true);
+        for i in 0..(MAX_ENTITIES as i64 + 50) {
+            let n = format!("1202555{i:04}");
+            let peer = format!("peer-{i}");
+            let mut c = Call::new(&r);
+            c.orig = Some(&n);
+            c.peer = Some(&peer);
+            c.time = Some(i * 60);
+            s.record_call(&c);
+        }
+        assert_eq!(s.peers.len(), MAX_ENTITIES);
+        assert_eq!(s.peers.other(), 50);
+        assert_eq!(s.spoofed.len(), MAX_ENTITIES);
+        assert_eq!(s.spoofed.other(), 50);
+        // A week of minutes at most: the oldest go first.
+        for i in 0..(MAX_MINUTES as i64 + 10) {
+            let mut c = Call::new(&r);
+            c.time = Some(10_000_000 + i * 60);
+            s.record_call(&c);
+        }
+        assert_eq!(s.by_minute.len(), MAX_MINUTES);
+        assert!(s.minutes_dropped >= 10);
+        assert_eq!(s.by_minute.keys().next_back(), Some(&(10_000_000 + (MAX_MINUTES as i64 + 9) * 60)));
+    }
+
+    #[test]
+    fn rows_have_the_documented_columns() {
+        let r = signed(Verstat::NoValidation, Some("orig-mismatch"), true);
+        let mut c = Call::new(&r);
+        c.line = 3;
+        c.time = Some(1_800_000_000);
+        c.peer = Some("sbc-1");
+        c.orig = Some("12025550199");
+        let row = serde_json::to_value(CsvRow::of(&c)).unwrap();
+        let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = vec!["line", "call_id", "time", "peer", "orig", "dest", "attest", "verstat", "reason_id", "spc", "x5u"];
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        assert_eq!(row["spc"], "1234");
+        assert_eq!(row["time"], "2027-01-15T08:00:00Z");
+        assert!(c.suspicious());
+        let t = serde_json::to_value(TracebackRow::of(&c)).unwrap();
+        assert_eq!(t["calling_number"], "12025550199");
+        assert_eq!(t["signer_spc"], "1234");
+        assert_eq!(t["reason_id"], "orig-mismatch");
+        let pass = signed(Verstat::Passed, None, true);
+        assert!(!Call::new(&pass).suspicious());
+        let unsigned = report(Verstat::NoValidation, None, Some(REASON_UNSIGNED));
+        assert!(!Call::new(&unsigned).suspicious());
+    }
+
 }

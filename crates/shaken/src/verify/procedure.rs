@@ -978,6 +978,100 @@ mod tests {
     use crate::tn::TnPolicy;
     use crate::verify::test_lab::{lab, Lab, NOW, X5U};
 
+    fn lab_identity(lab: &Lab, orig: &str) -> IdentityHeader {
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            orig,
+            vec!["12125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        IdentityHeader::shaken(sign(&Header::shaken(X5U), &claims, &signer).unwrap(), X5U)
+    }
+
+    fn call(orig: &str, now: i64) -> CallContext {
+        let policy = TnPolicy::default();
+        CallContext {
+            now,
+            orig: vec![PartyId::from_uri(orig, &policy)],
+            dest: vec![PartyId::from_uri("12125550143", &policy)],
+            date: None,
+            call_id: None,
+        }
+    }
+
+    /// Issue 20: a spoofed calling number (or a stale PASSporT) with a
+    /// valid signature still names its signer, marked as attributed; a
+    /// broken signature names nobody.
+    #[test]
+    fn stage_one_failures_are_attributed_to_the_signer() {
+        let lab = lab();
+        let id = lab_identity(&lab, "12155550121");
+        for (ctx, reason) in [
+            (call("12025550199", NOW), "orig-mismatch"),
+            (call("12155550121", NOW + 3000), "iat-stale"),
+        ] {
+            let mut f = lab.verifier.verify_with_chain(&id, &ctx, &lab.chain).unwrap_err();
+            assert_eq!(f.error.id(), reason);
+            assert!(f.signer.is_none(), "stage 1 examined no certificate");
+            assert!(f.needs_attribution());
+            assert!(lab.verifier.attribute(&id, &mut f, &lab.chain, ctx.now));
+            let s = f.signer.clone().unwrap();
+            assert!(s.signature_verified && s.attributed());
+            assert!(s.trusted, "{reason}: the lab chain is trusted at {}", ctx.now);
+            assert!(s.subject.contains("SHAKEN"), "{s:?}");
+            let r = crate::verify::report(&Err(f));
+            assert_eq!(r.reason.unwrap().id, reason);
+            assert!(r.signer.unwrap().signature_verified);
+        }
+        // A broken signature: not attributed.
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        let forged = IdentityHeader::shaken(parts.join("."), X5U);
+        let ctx = call("12025550199", NOW);
+        let mut f = lab.verifier.verify_with_chain(&forged, &ctx, &lab.chain).unwrap_err();
+        assert!(!lab.verifier.attribute(&forged, &mut f, &lab.chain, NOW));
+        assert!(f.signer.is_none());
+        // Not for failures that do not decode.
+        let mut f = Failure::new(VerifyError::NoIdentity);
+        assert!(!f.needs_attribution());
+        assert!(!lab.verifier.attribute(&id, &mut f, &lab.chain, NOW));
+    }
+
+    /// A call whose chain fails (here: no trust anchor) but whose signature
+    /// verifies with the certificate is attributed, untrusted; a tampered
+    /// payload is not.
+    #[test]
+    fn certificate_failures_say_whether_the_signature_verified() {
+        let lab = lab();
+        let untrusting = Verifier::new(TrustAnchors::new());
+        let id = lab_identity(&lab, "12155550121");
+        let f = untrusting
+            .verify_with_chain(&id, &call("12155550121", NOW), &lab.chain)
+            .unwrap_err();
+        let s = f.signer.unwrap();
+        assert!(s.signature_verified && !s.trusted, "{s:?}");
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        let forged = IdentityHeader::shaken(parts.join("."), X5U);
+        let f = lab
+            .verifier
+            .verify_with_chain(&forged, &call("12155550121", NOW), &lab.chain)
+            .unwrap_err();
+        assert_eq!(f.error.id(), "signature-invalid");
+        assert!(!f.signer.unwrap().signature_verified);
+    }
+
+    #[test]
+    fn an_empty_identity_is_an_unsigned_call() {
+        for v in ["", "  ", "Identity: "] {
+            let e = parse_identity_or_token(v, &Limits::default()).unwrap_err();
+            assert_eq!(e.id(), "no-identity", "{v:?}");
+            assert_eq!(e.sip_code(), 428);
+        }
+    }
+
     /// A 10-digit claim is E.164 (`5012221234` = Belize +501 222 1234) or a
     /// national NANP number (+1 501 222 1234, Arkansas): the call decides.
     /// Reading it only the NANP way failed every such foreign call.
