@@ -911,14 +911,11 @@ pub mod hep {
         // panic would still be a bug of the crate, caught and refused.
         let chunk = std::panic::catch_unwind(|| ::hep::parse_packet(p))
             .map_err(|_| error(number, "the HEP decoder failed on this packet"))?
-            .map_err(|()| error(number, "no payload"))?;
+            .map_err(|()| error(number, "the payload is not UTF-8 text (or has under 3 bytes)"))?;
         if chunk.proto_type != ::hep::CapProtoType::Sip
             || !super::is_invite(chunk.packet_payload.as_bytes())
         {
             return Ok(None);
-        }
-        if chunk.packet_payload.is_empty() {
-            return Err(error(number, "the payload is not UTF-8 text"));
         }
         if chunk.packet_payload.len() > max_message {
             return Err(error(
