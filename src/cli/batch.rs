@@ -474,7 +474,7 @@ impl Job for VerifyJob<'_> {
                     let mut call = Call::new(&report);
                     call.line = line_no;
                     call.orig = calling.as_deref();
-                    push_csv(sink.csv, &CsvRow::of(&call));
+                    push_csv(sink.csv, &CsvRow::malformed(&call));
                 }
                 push_json(
                     out,

@@ -230,7 +230,7 @@ impl<'a, W: Write> Calls<'a, W> {
             call.time = Some(t);
             call.peer = Some(peer);
             let mut row = Vec::new();
-            super::render::push_csv(&mut row, &CsvRow::of(&call));
+            super::render::push_csv(&mut row, &CsvRow::malformed(&call));
             self.exports.write_rows(&row, &[])?;
         }
         match self.format {

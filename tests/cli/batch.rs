@@ -506,3 +506,85 @@ fn example_verify_batch_is_current() {
         path.display()
     );
 }
+
+/// Issue 20: `--summary-json`, `--csv` and `--traceback` over a batch that
+/// spans many chunks and two workers: rows in input order, counts by
+/// signer (spoofed calls attributed), peer and minute, unsigned counted.
+#[test]
+fn summary_json_csv_and_traceback_exports() {
+    let lab = Lab::new();
+    // The lab pins --now: line times within --max-age of it, over three minutes.
+    let id = identity(&lab, "A", NOW);
+    let mut lines = Vec::new();
+    for i in 0..600u32 {
+        let peer = ["sbc-east", "sbc-west"][(i % 2) as usize];
+        let t = [NOW - 30, NOW, NOW + 60][(i / 200) as usize];
+        let id = &id;
+        let mut v = match i % 6 {
+            0 => json!({"from": {"tn": ORIG}, "to": {"tn": [DEST]}, "time": t}), // unsigned
+            1 => verify_request("12025550199", DEST, t, id), // spoofed number, valid signature
+            _ => verify_request(ORIG, DEST, t, id),
+        };
+        v["peer"] = json!(peer);
+        lines.push(v.to_string());
+    }
+    lines.push("{broken".to_owned());
+    let (summary, csv, tb) = (lab.path("s.json"), lab.path("c.csv"), lab.path("t.csv"));
+    let (o, out) = verify_batch(
+        &lab,
+        &lines.join("\n"),
+        &["--no-replay", "--jobs", "2", "--summary-json", &summary, "--csv", &csv, "--traceback", &tb],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(out.len(), 601);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["total"], 601);
+    assert_eq!(s["unsigned"], 100);
+    assert_eq!(s["malformed"], 1);
+    assert_eq!(s["passed"], 400);
+    assert_eq!(s["failed"], 100);
+    assert_eq!(s["by_verstat"]["TN-Validation-Passed"], 400);
+    assert_eq!(s["by_reason"]["no-identity"], 100);
+    assert_eq!(s["by_reason"]["orig-mismatch"], 100);
+    assert_eq!(s["by_attest"]["A"]["passed"], 400);
+    assert_eq!(s["by_attest"]["A"]["failed"], 100);
+    assert_eq!(s["by_attest"]["none"]["failed"], 101);
+    let signer = &s["signers"][0];
+    assert_eq!(signer["spc"], "1234");
+    assert_eq!(signer["subject"], "CN=SHAKEN 1234, O=Shaken Lab, C=US");
+    assert_eq!(signer["passed"], 400);
+    assert_eq!(signer["failed"], 100);
+    assert_eq!(signer["by_reason"]["orig-mismatch"], 100);
+    assert_eq!(signer["by_attest"]["A"], 500);
+    let peers = s["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{s}");
+    assert_eq!(peers[0]["total"], 300);
+    assert_eq!(peers[0]["unsigned"].as_u64().unwrap() + peers[1]["unsigned"].as_u64().unwrap(), 100);
+    let minutes = s["by_minute"].as_array().unwrap();
+    assert_eq!(minutes.len(), 3, "{s}");
+    assert_eq!(minutes[0]["minute"], "2027-01-15T07:59:00Z");
+    assert_eq!(minutes[0]["total"], 200);
+    assert_eq!(s["spoofed"][0]["orig"], "12025550199");
+    assert_eq!(s["spoofed"][0]["signers"]["1234"], 100);
+
+    // One CSV row per line, in input order, with the documented columns.
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "line,call_id,time,peer,orig,dest,attest,verstat,reason_id,spc,x5u");
+    assert_eq!(rows.len(), 602);
+    for (i, r) in rows[1..].iter().enumerate() {
+        assert!(r.starts_with(&format!("{},", i + 1)), "{r}");
+    }
+    assert_eq!(rows[1], format!("1,,2027-01-15T07:59:30Z,sbc-east,{ORIG},{DEST},,No-TN-Validation,no-identity,,"));
+    assert_eq!(
+        rows[2],
+        format!("2,,2027-01-15T07:59:30Z,sbc-west,12025550199,{DEST},A,No-TN-Validation,orig-mismatch,1234,https://cr.example.net/sp.pem")
+    );
+    assert!(rows[601].starts_with("601,,,,,,,No-TN-Validation,request-invalid,"), "{}", rows[601]);
+    // The traceback export: the 100 spoofed calls, attributed.
+    let tb = std::fs::read_to_string(&tb).unwrap();
+    let tb: Vec<&str> = tb.lines().collect();
+    assert_eq!(tb.len(), 101);
+    assert!(tb[1].starts_with(&format!("2027-01-15T07:59:30Z,12025550199,{DEST},,A,")), "{}", tb[1]);
+    assert!(tb[1].ends_with(",https://cr.example.net/sp.pem,sbc-west,2"), "{}", tb[1]);
+}

@@ -940,6 +940,14 @@ pub struct CsvRow<'a> {
 }
 
 impl<'a> CsvRow<'a> {
+    /// The row of an input that could not be read (`reason_id`
+    /// [`REASON_REQUEST_INVALID`]); `call` says where it was.
+    pub fn malformed(call: &Call<'a>) -> Self {
+        let mut r = CsvRow::of(call);
+        r.reason_id = Some(REASON_REQUEST_INVALID);
+        r
+    }
+
     /// The row of a call.
     pub fn of(call: &Call<'a>) -> Self {
         let r = call.report;
