@@ -294,8 +294,7 @@ fn write_loop(
             let _ = free_tx.send(c);
         }
     }
-    out.flush()
-        .context("writing results to standard output")?;
+    out.flush().context("writing results to standard output")?;
     if !pending.is_empty() {
         bail!("internal error: batch chunks were lost before they could be written");
     }
@@ -441,7 +440,13 @@ impl VerifyJob<'_> {
 
 impl Job for VerifyJob<'_> {
     type Acc = Summary;
-    fn line(&self, line_no: u64, line: Result<&[u8], usize>, sink: &mut Sink<'_>, acc: &mut Summary) {
+    fn line(
+        &self,
+        line_no: u64,
+        line: Result<&[u8], usize>,
+        sink: &mut Sink<'_>,
+        acc: &mut Summary,
+    ) {
         let out = &mut *sink.out;
         let outcome = match line {
             Ok(bytes) => self.check(bytes),

@@ -220,7 +220,14 @@ impl<'a, W: Write> Calls<'a, W> {
     }
 
     /// An INVITE that could not be parsed: a row with the reason.
-    fn bad(&mut self, msg: &SipMessage, t: i64, time: &str, peer: &str, message: &str) -> Result<()> {
+    fn bad(
+        &mut self,
+        msg: &SipMessage,
+        t: i64,
+        time: &str,
+        peer: &str,
+        message: &str,
+    ) -> Result<()> {
         self.summary
             .record_malformed_call(msg.packet, Some(t), Some(peer), None);
         if self.exports.csv() {

@@ -241,7 +241,8 @@ async fn tcp_conn(
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         loop {
             let number = stats.packets.load(Ordering::Relaxed) + 1;
-            let Some(len) = hep::packet_len(&buf, number).map_err(|e| anyhow!("{e}; closed"))? else {
+            let Some(len) = hep::packet_len(&buf, number).map_err(|e| anyhow!("{e}; closed"))?
+            else {
                 break;
             };
             if buf.len() < len {

@@ -3,11 +3,11 @@
 //! not pass, 2 usage, I/O or internal error.
 
 mod args;
+mod calls;
 mod clock;
 mod hints;
 mod input;
 mod mode;
-mod calls;
 mod render;
 mod setup;
 

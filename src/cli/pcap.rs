@@ -58,7 +58,11 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
     if let Some(e) = &capture_error {
         eprintln!("warning: --pcap {path}: {e}; the calls before it are shown");
     }
-    let source = if live { "standard input" } else { path.as_str() };
+    let source = if live {
+        "standard input"
+    } else {
+        path.as_str()
+    };
     let Calls {
         summary,
         mut exports,

@@ -237,7 +237,10 @@ impl Exports {
 
     /// Flush the row files (a live run does it after every call).
     pub fn flush(&mut self) -> Result<()> {
-        for (flag, f) in [("--csv", &mut self.csv), ("--traceback", &mut self.traceback)] {
+        for (flag, f) in [
+            ("--csv", &mut self.csv),
+            ("--traceback", &mut self.traceback),
+        ] {
             if let Some((p, w)) = f {
                 w.flush()
                     .with_context(|| format!("writing {flag} {}", p.display()))?;
@@ -325,11 +328,18 @@ pub fn settings(a: &VerifyArgs) -> Vec<(String, String)> {
             format!(
                 "{}{}",
                 a.crl.crl.join(", "),
-                if a.crl.fetch_crl { " + distribution points" } else { "" }
+                if a.crl.fetch_crl {
+                    " + distribution points"
+                } else {
+                    ""
+                }
             ),
         ));
     }
-    v.push(("--tn-national".to_owned(), format!("{:?}", a.tn.tn_national)));
+    v.push((
+        "--tn-national".to_owned(),
+        format!("{:?}", a.tn.tn_national),
+    ));
     v
 }
 

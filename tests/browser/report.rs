@@ -27,14 +27,27 @@ fn identities(lab: &LabDir) -> Vec<String> {
         .collect();
     let path = lab.write("sign.jsonl", &input);
     let o = bin()
-        .args(["sign", "--key", &lab.path("key.pem"), "--x5u", X5U, "--batch", &path])
+        .args([
+            "sign",
+            "--key",
+            &lab.path("key.pem"),
+            "--x5u",
+            X5U,
+            "--batch",
+            &path,
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8(o.stdout)
         .unwrap()
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["identity"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["identity"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -65,11 +78,30 @@ fn make_report(lab: &LabDir) -> String {
     let input = lab.write("calls.jsonl", &lines.join("\n"));
     let report = lab.path("report.html");
     let o = bin()
-        .args(["verify", "--cert", &lab.path("chain.pem"), "--trust-anchors", &lab.path("root.pem")])
-        .args(["--now", &NOW.to_string(), "--no-replay", "--batch", &input, "--report", &report])
+        .args([
+            "verify",
+            "--cert",
+            &lab.path("chain.pem"),
+            "--trust-anchors",
+            &lab.path("root.pem"),
+        ])
+        .args([
+            "--now",
+            &NOW.to_string(),
+            "--no-replay",
+            "--batch",
+            &input,
+            "--report",
+            &report,
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     report
 }
 
@@ -102,26 +134,53 @@ fn report_charts_render_in_chromium() {
     // Self-contained: nothing to load, no script.
     // (The SVG namespace is a name, not a resource.)
     let stripped = html.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
-    for banned in ["<script", "<link", " src=", "http://", "https://", "@import", "url("] {
+    for banned in [
+        "<script", "<link", " src=", "http://", "https://", "@import", "url(",
+    ] {
         assert!(!stripped.contains(banned), "the report contains {banned:?}");
     }
-    for section in ["glance", "attestation", "time", "peers", "signers", "spoofed", "resigned", "badcert", "run"] {
-        assert!(html.contains(&format!("id=\"{section}\"")), "no {section} section");
+    for section in [
+        "glance",
+        "attestation",
+        "time",
+        "peers",
+        "signers",
+        "spoofed",
+        "resigned",
+        "badcert",
+        "run",
+    ] {
+        assert!(
+            html.contains(&format!("id=\"{section}\"")),
+            "no {section} section"
+        );
     }
 
     // The DOM after layout: every chart has a size and marks.
     let measured = lab.write("measured.html", &html.replace("</body>", MEASURE));
     let dom = chromium::dump_dom(&chrome, &file_url(&measured), 2000);
-    let start = dom.find("<pre id=\"measure\">").expect("the measuring script ran") + 18;
+    let start = dom
+        .find("<pre id=\"measure\">")
+        .expect("the measuring script ran")
+        + 18;
     let end = start + dom[start..].find("</pre>").unwrap();
     let svgs: Vec<Value> = serde_json::from_str(&dom[start..end].replace("&quot;", "\"")).unwrap();
-    let classes: Vec<&str> = svgs.iter().map(|s| s["cls"].as_str().unwrap_or("")).collect();
+    let classes: Vec<&str> = svgs
+        .iter()
+        .map(|s| s["cls"].as_str().unwrap_or(""))
+        .collect();
     for want in ["share", "split", "timeline", "bars"] {
         assert!(classes.contains(&want), "no {want} chart in {classes:?}");
     }
     for s in &svgs {
-        assert!(s["w"].as_f64().unwrap() > 50.0 && s["h"].as_f64().unwrap() > 10.0, "{s}");
-        assert!(s["marks"].as_u64().unwrap() > 0, "a chart without a visible bar: {s}");
+        assert!(
+            s["w"].as_f64().unwrap() > 50.0 && s["h"].as_f64().unwrap() > 10.0,
+            "{s}"
+        );
+        assert!(
+            s["marks"].as_u64().unwrap() > 0,
+            "a chart without a visible bar: {s}"
+        );
     }
     let timeline = svgs.iter().find(|s| s["cls"] == "timeline").unwrap();
     assert!(timeline["marks"].as_u64().unwrap() >= 3, "{timeline}");
@@ -142,5 +201,8 @@ fn report_charts_render_in_chromium() {
         std::fs::metadata(&png).unwrap().len(),
         std::fs::metadata(&blank_png).unwrap().len(),
     );
-    assert!(shot > 10 * empty && shot > 30_000, "screenshot {shot} bytes, blank page {empty}");
+    assert!(
+        shot > 10 * empty && shot > 30_000,
+        "screenshot {shot} bytes, blank page {empty}"
+    );
 }

@@ -167,7 +167,10 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
     let r = reports[3].reason.as_ref().unwrap();
     assert_eq!((r.code, r.id.as_str()), (428, "no-identity"));
     for i in [6, 7] {
-        let s = reports[i].signer.as_ref().unwrap_or_else(|| panic!("{}", lines[i]));
+        let s = reports[i]
+            .signer
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}", lines[i]));
         assert!(s.signature_verified && s.trusted, "{}", lines[i]);
     }
     assert!(!reports[4].signer.as_ref().unwrap().signature_verified);
@@ -394,10 +397,19 @@ fn html_report_has_the_numbers() {
     let html = std::fs::read_to_string(Path::new(&report)).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<b class=\"\">3</b>lines · 100.0%"), "{html}");
-    assert!(html.contains("<b class=\"ok\">1</b>passed · 33.3%"), "{html}");
-    assert!(html.contains("<b class=\"bad\">1</b>failed (signed) · 33.3%"), "{html}");
+    assert!(
+        html.contains("<b class=\"ok\">1</b>passed · 33.3%"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<b class=\"bad\">1</b>failed (signed) · 33.3%"),
+        "{html}"
+    );
     // Attestation B: one call passed, one did not.
-    assert!(html.contains("<td>B</td><td>1</td><td>1</td><td>66.7%</td>"), "{html}");
+    assert!(
+        html.contains("<td>B</td><td>1</td><td>1</td><td>66.7%</td>"),
+        "{html}"
+    );
     assert!(html.contains("<td>orig-mismatch</td><td>1</td>"), "{html}");
     assert!(
         html.contains("<td>request-invalid</td><td>1</td>"),
@@ -414,7 +426,10 @@ fn html_report_has_the_numbers() {
     );
     // The version and settings that made it.
     assert!(html.contains("<td>made by</td><td>shaken "), "{html}");
-    assert!(html.contains("<td>replay detection</td><td>off</td>"), "{html}");
+    assert!(
+        html.contains("<td>replay detection</td><td>off</td>"),
+        "{html}"
+    );
     assert!(!html.contains("<script"));
 }
 
@@ -533,9 +548,24 @@ fn summary_json_csv_and_traceback_exports() {
     let (o, out) = verify_batch(
         &lab,
         &lines.join("\n"),
-        &["--no-replay", "--jobs", "2", "--summary-json", &summary, "--csv", &csv, "--traceback", &tb],
+        &[
+            "--no-replay",
+            "--jobs",
+            "2",
+            "--summary-json",
+            &summary,
+            "--csv",
+            &csv,
+            "--traceback",
+            &tb,
+        ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(out.len(), 601);
     let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(s["total"], 601);
@@ -559,7 +589,10 @@ fn summary_json_csv_and_traceback_exports() {
     let peers = s["peers"].as_array().unwrap();
     assert_eq!(peers.len(), 2, "{s}");
     assert_eq!(peers[0]["total"], 300);
-    assert_eq!(peers[0]["unsigned"].as_u64().unwrap() + peers[1]["unsigned"].as_u64().unwrap(), 100);
+    assert_eq!(
+        peers[0]["unsigned"].as_u64().unwrap() + peers[1]["unsigned"].as_u64().unwrap(),
+        100
+    );
     let minutes = s["by_minute"].as_array().unwrap();
     assert_eq!(minutes.len(), 3, "{s}");
     assert_eq!(minutes[0]["minute"], "2027-01-15T07:59:00Z");
@@ -570,21 +603,39 @@ fn summary_json_csv_and_traceback_exports() {
     // One CSV row per line, in input order, with the documented columns.
     let csv = std::fs::read_to_string(&csv).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows[0], "line,call_id,time,peer,orig,dest,attest,verstat,reason_id,spc,x5u");
+    assert_eq!(
+        rows[0],
+        "line,call_id,time,peer,orig,dest,attest,verstat,reason_id,spc,x5u"
+    );
     assert_eq!(rows.len(), 602);
     for (i, r) in rows[1..].iter().enumerate() {
         assert!(r.starts_with(&format!("{},", i + 1)), "{r}");
     }
-    assert_eq!(rows[1], format!("1,,2027-01-15T07:59:30Z,sbc-east,{ORIG},{DEST},,No-TN-Validation,no-identity,,"));
+    assert_eq!(
+        rows[1],
+        format!("1,,2027-01-15T07:59:30Z,sbc-east,{ORIG},{DEST},,No-TN-Validation,no-identity,,")
+    );
     assert_eq!(
         rows[2],
         format!("2,,2027-01-15T07:59:30Z,sbc-west,12025550199,{DEST},A,No-TN-Validation,orig-mismatch,1234,https://cr.example.net/sp.pem")
     );
-    assert!(rows[601].starts_with("601,,,,,,,No-TN-Validation,request-invalid,"), "{}", rows[601]);
+    assert!(
+        rows[601].starts_with("601,,,,,,,No-TN-Validation,request-invalid,"),
+        "{}",
+        rows[601]
+    );
     // The traceback export: the 100 spoofed calls, attributed.
     let tb = std::fs::read_to_string(&tb).unwrap();
     let tb: Vec<&str> = tb.lines().collect();
     assert_eq!(tb.len(), 101);
-    assert!(tb[1].starts_with(&format!("2027-01-15T07:59:30Z,12025550199,{DEST},,A,")), "{}", tb[1]);
-    assert!(tb[1].ends_with(",https://cr.example.net/sp.pem,sbc-west,2"), "{}", tb[1]);
+    assert!(
+        tb[1].starts_with(&format!("2027-01-15T07:59:30Z,12025550199,{DEST},,A,")),
+        "{}",
+        tb[1]
+    );
+    assert!(
+        tb[1].ends_with(",https://cr.example.net/sp.pem,sbc-west,2"),
+        "{}",
+        tb[1]
+    );
 }

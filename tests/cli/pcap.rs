@@ -277,7 +277,10 @@ fn pcap_with_signed_unsigned_and_tampered_calls() {
     // The HTML report: the numbers, and a stranger's <script> escaped.
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("<b class=\"\">4</b>calls · 100.0%"), "{html}");
-    assert!(html.contains("<b class=\"\">1</b>unsigned · 25.0%"), "{html}");
+    assert!(
+        html.contains("<b class=\"\">1</b>unsigned · 25.0%"),
+        "{html}"
+    );
     assert!(html.contains("<td>TN-Validation-Passed</td><td>2</td><td>50.0%</td>"));
     assert!(html.contains("<td>TN-Validation-Failed</td><td>1</td><td>25.0%</td>"));
     assert!(html.contains("<td>No-TN-Validation</td><td>1</td><td>25.0%</td>"));
@@ -292,7 +295,12 @@ fn pcap_with_signed_unsigned_and_tampered_calls() {
         html.contains("<td>1234</td><td>CN=SHAKEN 1234, O=Shaken Lab, C=US</td><td>yes</td><td>2</td><td>0</td>"),
         "{html}"
     );
-    assert!(html.contains("<td>12155550121</td><td>1</td><td>signature-invalid (1)</td><td>unknown (1)</td>"), "{html}");
+    assert!(
+        html.contains(
+            "<td>12155550121</td><td>1</td><td>signature-invalid (1)</td><td>unknown (1)</td>"
+        ),
+        "{html}"
+    );
     assert!(!html.contains("<script"), "{html}");
 }
 
@@ -578,9 +586,7 @@ fn line_within(rx: &std::sync::mpsc::Receiver<String>, secs: u64) -> String {
         .unwrap_or_else(|_| panic!("no output line within {secs} s"))
 }
 
-fn spawn_lines(
-    r: impl std::io::Read + Send + 'static,
-) -> std::sync::mpsc::Receiver<String> {
+fn spawn_lines(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
@@ -607,8 +613,23 @@ fn pcap_from_stdin_streams_rows_as_calls_complete() {
     let csv = lab.path("calls.csv");
     let summary = lab.path("summary.json");
     let mut child = crate::support::bin()
-        .args(["verify", "--cert", &lab.path("chain.pem"), "--trust-anchors", &lab.path("root.pem")])
-        .args(["--pcap", "-", "--format", "json", "--csv", &csv, "--summary-json", &summary])
+        .args([
+            "verify",
+            "--cert",
+            &lab.path("chain.pem"),
+            "--trust-anchors",
+            &lab.path("root.pem"),
+        ])
+        .args([
+            "--pcap",
+            "-",
+            "--format",
+            "json",
+            "--csv",
+            &csv,
+            "--summary-json",
+            &summary,
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -632,7 +653,12 @@ fn pcap_from_stdin_streams_rows_as_calls_complete() {
         rest.push(serde_json::from_str::<Value>(&l).unwrap());
     }
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let mut all_rows = vec![row];
     all_rows.extend(rest);
     check_rows(&all_rows);
@@ -648,7 +674,12 @@ fn pcap_from_stdin_streams_rows_as_calls_complete() {
     let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(s["total"], 4);
     assert_eq!(s["unsigned"], 1);
-    let peers: Vec<&str> = s["peers"].as_array().unwrap().iter().map(|p| p["peer"].as_str().unwrap()).collect();
+    let peers: Vec<&str> = s["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["peer"].as_str().unwrap())
+        .collect();
     assert_eq!(peers, ["192.0.2.1", "192.0.2.7", "2001:db8::1"], "{s}");
     assert_eq!(s["signers"][0]["spc"], "1234");
     assert_eq!(s["signers"][0]["passed"], 2);
@@ -691,15 +722,41 @@ fn hep_listener_verifies_mirrored_invites() {
     let from_ok = format!("<sip:{ORIG}@example.com>");
     let signed = lab.sign("A", T);
     let a = invite("hep-a@test", &from_ok, Some(&signed));
-    let spoofed = invite("hep-s@test", "<sip:+12025550199@example.com>", Some(&lab.sign("B", T)));
+    let spoofed = invite(
+        "hep-s@test",
+        "<sip:+12025550199@example.com>",
+        Some(&lab.sign("B", T)),
+    );
     let unsigned = invite("hep-u@test", &from_ok, None);
     let csv = lab.path("hep.csv");
     let summary = lab.path("hep.json");
     let traceback = lab.path("traceback.csv");
     let mut child = crate::support::bin()
-        .args(["verify", "--cert", &lab.path("chain.pem"), "--trust-anchors", &lab.path("root.pem")])
-        .args(["--hep", "127.0.0.1:0", "--max-calls", "3", "--format", "json", "--now", &T.to_string()])
-        .args(["--csv", &csv, "--summary-json", &summary, "--traceback", &traceback])
+        .args([
+            "verify",
+            "--cert",
+            &lab.path("chain.pem"),
+            "--trust-anchors",
+            &lab.path("root.pem"),
+        ])
+        .args([
+            "--hep",
+            "127.0.0.1:0",
+            "--max-calls",
+            "3",
+            "--format",
+            "json",
+            "--now",
+            &T.to_string(),
+        ])
+        .args([
+            "--csv",
+            &csv,
+            "--summary-json",
+            &summary,
+            "--traceback",
+            &traceback,
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -712,10 +769,14 @@ fn hep_listener_verifies_mirrored_invites() {
         .last()
         .unwrap_or_else(|| panic!("{banner}"))
         .to_owned();
-    assert!(banner.starts_with("hep: listening on udp 127.0.0.1:"), "{banner}");
+    assert!(
+        banner.starts_with("hep: listening on udp 127.0.0.1:"),
+        "{banner}"
+    );
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     udp.send_to(b"HEP3\x00\x03", &addr).unwrap(); // broken: refused, no row
-    udp.send_to(&hep3(&a, [192, 0, 2, 9], false), &addr).unwrap();
+    udp.send_to(&hep3(&a, [192, 0, 2, 9], false), &addr)
+        .unwrap();
     let first: Value = serde_json::from_str(&line_within(&out, 30)).unwrap();
     assert_eq!(first["call_id"], "hep-a@test");
     assert_eq!(first["verstat"], "TN-Validation-Passed");
@@ -736,7 +797,10 @@ fn hep_listener_verifies_mirrored_invites() {
     let stderr = stderr.join("\n");
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("HEP packet 1: total length 3"), "{stderr}");
-    assert!(stderr.contains("3 calls, 1 passed, 2 not passed (1 unsigned, 0 malformed)"), "{stderr}");
+    assert!(
+        stderr.contains("3 calls, 1 passed, 2 not passed (1 unsigned, 0 malformed)"),
+        "{stderr}"
+    );
     assert_eq!(rows[0]["call_id"], "hep-s@test");
     assert_eq!(rows[0]["reason"]["id"], "orig-mismatch");
     assert_eq!(rows[0]["transport"], "tcp");
@@ -754,19 +818,45 @@ fn hep_listener_verifies_mirrored_invites() {
     let tb: Vec<&str> = tb.lines().collect();
     assert_eq!(tb.len(), 2, "{tb:?}");
     assert!(tb[0].starts_with("time_utc,calling_number,called_number,call_id,"));
-    assert!(tb[1].starts_with("2027-01-15T08:00:00Z,12025550199,12125550143,hep-s@test,B,"), "{}", tb[1]);
-    assert!(tb[1].contains(",orig-mismatch,") && tb[1].contains(",1234,"), "{}", tb[1]);
+    assert!(
+        tb[1].starts_with("2027-01-15T08:00:00Z,12025550199,12125550143,hep-s@test,B,"),
+        "{}",
+        tb[1]
+    );
+    assert!(
+        tb[1].contains(",orig-mismatch,") && tb[1].contains(",1234,"),
+        "{}",
+        tb[1]
+    );
 }
 
 #[test]
 fn exports_need_many_calls_and_hep_an_address() {
     for (args, want) in [
-        (&["verify", "x", "--csv", "c.csv"][..], "--csv writes the summary of many calls"),
-        (&["verify", "x", "--summary-json", "s.json"][..], "--summary-json writes"),
-        (&["verify", "x", "--traceback", "t.csv"][..], "--traceback writes"),
-        (&["verify", "--pcap", "c.pcap", "--max-calls", "3"][..], "--max-calls stops a --hep listener"),
-        (&["verify", "--hep", "127.0.0.1:0", "--summary-every", "0"][..], "--summary-every must be at least 1"),
-        (&["verify", "--hep", "localhost"][..], "--hep localhost: expected IP:PORT"),
+        (
+            &["verify", "x", "--csv", "c.csv"][..],
+            "--csv writes the summary of many calls",
+        ),
+        (
+            &["verify", "x", "--summary-json", "s.json"][..],
+            "--summary-json writes",
+        ),
+        (
+            &["verify", "x", "--traceback", "t.csv"][..],
+            "--traceback writes",
+        ),
+        (
+            &["verify", "--pcap", "c.pcap", "--max-calls", "3"][..],
+            "--max-calls stops a --hep listener",
+        ),
+        (
+            &["verify", "--hep", "127.0.0.1:0", "--summary-every", "0"][..],
+            "--summary-every must be at least 1",
+        ),
+        (
+            &["verify", "--hep", "localhost"][..],
+            "--hep localhost: expected IP:PORT",
+        ),
     ] {
         let o = shaken(args);
         let e = String::from_utf8_lossy(&o.stderr);

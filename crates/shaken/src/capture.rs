@@ -838,7 +838,10 @@ pub mod hep {
         }
         let total = be16(buf, 4).unwrap_or(0);
         if total < 6 {
-            return Err(error(packet, format!("total length {total} is shorter than the header")));
+            return Err(error(
+                packet,
+                format!("total length {total} is shorter than the header"),
+            ));
         }
         Ok(Some(total))
     }
@@ -854,7 +857,8 @@ pub mod hep {
     /// Returns whether the packet has a non-empty payload chunk, and
     /// whether it has a compressed one.
     fn check(p: &[u8], packet: u64) -> Result<(bool, bool), CaptureError> {
-        let total = packet_len(p, packet)?.ok_or_else(|| error(packet, "shorter than a HEP header"))?;
+        let total =
+            packet_len(p, packet)?.ok_or_else(|| error(packet, "shorter than a HEP header"))?;
         if total != p.len() {
             return Err(error(
                 packet,
@@ -911,7 +915,12 @@ pub mod hep {
         // panic would still be a bug of the crate, caught and refused.
         let chunk = std::panic::catch_unwind(|| ::hep::parse_packet(p))
             .map_err(|_| error(number, "the HEP decoder failed on this packet"))?
-            .map_err(|()| error(number, "the payload is not UTF-8 text (or has under 3 bytes)"))?;
+            .map_err(|()| {
+                error(
+                    number,
+                    "the payload is not UTF-8 text (or has under 3 bytes)",
+                )
+            })?;
         if chunk.proto_type != ::hep::CapProtoType::Sip
             || !super::is_invite(chunk.packet_payload.as_bytes())
         {
@@ -927,14 +936,8 @@ pub mod hep {
             ));
         }
         let (src, dst): (IpAddr, IpAddr) = match chunk.ip_protocol_family {
-            10 => (
-                chunk.ipv6_src_address.into(),
-                chunk.ipv6_dst_address.into(),
-            ),
-            _ => (
-                chunk.ipv4_src_address.into(),
-                chunk.ipv4_dst_address.into(),
-            ),
+            10 => (chunk.ipv6_src_address.into(), chunk.ipv6_dst_address.into()),
+            _ => (chunk.ipv4_src_address.into(), chunk.ipv4_dst_address.into()),
         };
         let micros = chunk.timestamp_micro_seconds_offset.min(999_999);
         Ok(Some(SipMessage {
@@ -1035,7 +1038,10 @@ pub mod hep {
             cases.push((packet(b"INVITE \xff\xfe", 1, &[]), "not UTF-8"));
             for (p, want) in &cases {
                 let e = decode(p, 3, 65_536).unwrap_err().to_string();
-                assert!(e.contains(want) && e.contains("HEP packet 3"), "{e} (want {want})");
+                assert!(
+                    e.contains(want) && e.contains("HEP packet 3"),
+                    "{e} (want {want})"
+                );
             }
             let e = decode(&good, 1, 10).unwrap_err().to_string();
             assert!(e.contains("limit"), "{e}");

@@ -243,10 +243,7 @@ impl<'a> Call<'a> {
     /// The signer the call is attributed to: the certificate whose key
     /// verified the signature (also when another check failed).
     pub fn signer(&self) -> Option<&'a SignerInfo> {
-        self.report
-            .signer
-            .as_ref()
-            .filter(|s| s.signature_verified)
+        self.report.signer.as_ref().filter(|s| s.signature_verified)
     }
 
     /// The distinct signers (SPC, else subject) of the call's `shaken`
@@ -595,9 +592,9 @@ impl Summary {
                 if let Some(r) = &report.reason {
                     e.reasons.add(&r.id, 1);
                 }
-                let signer = call.signer().map_or("unknown", |s| {
-                    s.spc.as_deref().unwrap_or(&s.subject)
-                });
+                let signer = call
+                    .signer()
+                    .map_or("unknown", |s| s.spc.as_deref().unwrap_or(&s.subject));
                 e.signers.add(signer, 1);
                 if e.call_ids.len() < MAX_CALL_IDS {
                     e.call_ids.push(
@@ -710,8 +707,7 @@ impl Summary {
             },
             Clone::clone,
         );
-        self.peers
-            .merge_with(&o.peers, |a, b| a.merge(b), |b| *b);
+        self.peers.merge_with(&o.peers, |a, b| a.merge(b), |b| *b);
         for (m, c) in &o.by_minute {
             self.by_minute.entry(*m).or_default().merge(c);
         }
@@ -1181,7 +1177,9 @@ fn timeline_svg(minutes: &BTreeMap<i64, Counts>) -> String {
     };
     let span = (last - first) / 60 + 1;
     let group = (span + TIMELINE_COLUMNS - 1) / TIMELINE_COLUMNS;
-    let columns = usize::try_from((span + group - 1) / group).unwrap_or(1).max(1);
+    let columns = usize::try_from((span + group - 1) / group)
+        .unwrap_or(1)
+        .max(1);
     let mut buckets = vec![Counts::default(); columns];
     for (m, c) in minutes {
         let i = usize::try_from((m - first) / 60 / group).unwrap_or(0);
@@ -1265,10 +1263,16 @@ fn tally_text(t: &Tally, n: usize) -> String {
         .join(", ")
 }
 
-
 fn notable_table(list: &[NotableCall]) -> String {
     table(
-        &["line", "time", "Call-ID", "calling number", "signers", "reason"],
+        &[
+            "line",
+            "time",
+            "Call-ID",
+            "calling number",
+            "signers",
+            "reason",
+        ],
         &list
             .iter()
             .take(HTML_TOP)
@@ -1418,7 +1422,11 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
                 .collect::<Vec<_>>(),
         ));
         if s.peers.other() > 0 {
-            let _ = write!(h, "<p>{} calls from further peers are not itemised.</p>", s.peers.other());
+            let _ = write!(
+                h,
+                "<p>{} calls from further peers are not itemised.</p>",
+                s.peers.other()
+            );
         }
     }
 
@@ -1441,7 +1449,15 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
             .collect();
         h.push_str(&split_bars_svg(&rows));
         h.push_str(&table(
-            &["SPC", "subject", "trusted", "passed", "not passed", "reasons", "attestation"],
+            &[
+                "SPC",
+                "subject",
+                "trusted",
+                "passed",
+                "not passed",
+                "reasons",
+                "attestation",
+            ],
             &signers
                 .iter()
                 .map(|(_, x)| {
@@ -1525,7 +1541,14 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
 
     h.push_str("<h2 id=\"run\">This report</h2>");
     let mut run = vec![
-        vec!["made by".to_owned(), if meta.version.is_empty() { "shaken".to_owned() } else { meta.version.clone() }],
+        vec![
+            "made by".to_owned(),
+            if meta.version.is_empty() {
+                "shaken".to_owned()
+            } else {
+                meta.version.clone()
+            },
+        ],
         vec!["input".to_owned(), meta.source.clone()],
         vec!["generated".to_owned(), meta.generated.clone()],
     ];
@@ -1533,9 +1556,7 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
         run.push(vec![k.clone(), v.clone()]);
     }
     h.push_str(&table(&["", ""], &run));
-    h.push_str(
-        "<p><small>Self-contained: no script, no external resource.</small></p>",
-    );
+    h.push_str("<p><small>Self-contained: no script, no external resource.</small></p>");
     h.push_str("</body></html>\n");
     h
 }
@@ -1811,7 +1832,10 @@ mod tests {
         assert!(!html.contains("<i>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("<td>TN-Validation-Passed</td><td>1</td><td>50.0%</td>"));
-        assert!(html.contains("<td>C</td><td>0</td><td>1</td><td>50.0%</td>"), "{html}");
+        assert!(
+            html.contains("<td>C</td><td>0</td><td>1</td><td>50.0%</td>"),
+            "{html}"
+        );
         assert!(!html.contains("<x>"));
         assert!(html.contains("shaken &lt;x&gt;"));
         // Self-contained.
@@ -1859,7 +1883,10 @@ mod tests {
             s.record_call(&c);
         }
         s.record_malformed_call(7, Some(260), Some("sbc-3"), None);
-        assert_eq!((s.total, s.passed, s.unsigned, s.malformed, s.failed()), (7, 1, 1, 1, 4));
+        assert_eq!(
+            (s.total, s.passed, s.unsigned, s.malformed, s.failed()),
+            (7, 1, 1, 1, 4)
+        );
         // Attribution: the spoofed and the revoked calls count for the
         // signer, the forged one does not.
         let signer = s.signers.get("1234\u{0}CN=SHAKEN 1234").unwrap();
@@ -1881,7 +1908,16 @@ mod tests {
         assert_eq!(s.bad_certificate[0].line, 5);
 
         let j = s.to_json(10);
-        for k in ["total", "unsigned", "by_verstat", "by_reason", "by_attest", "signers", "peers", "by_minute"] {
+        for k in [
+            "total",
+            "unsigned",
+            "by_verstat",
+            "by_reason",
+            "by_attest",
+            "signers",
+            "peers",
+            "by_minute",
+        ] {
             assert!(j.get(k).is_some(), "{k} missing in {j}");
         }
         assert_eq!(j["total"], 7);
@@ -1889,7 +1925,14 @@ mod tests {
         assert_eq!(j["by_attest"]["A"]["passed"], 1);
         assert_eq!(j["by_attest"]["A"]["failed"], 4);
         let sj = &j["signers"][0];
-        for k in ["spc", "subject", "passed", "failed", "by_reason", "by_attest"] {
+        for k in [
+            "spc",
+            "subject",
+            "passed",
+            "failed",
+            "by_reason",
+            "by_attest",
+        ] {
             assert!(sj.get(k).is_some(), "{k} missing in {sj}");
         }
         assert_eq!(sj["spc"], "1234");
@@ -1900,12 +1943,19 @@ mod tests {
         // Merging two halves gives the same counts.
         let mut a = Summary::new();
         let mut b = Summary::new();
-        for (i, r) in [&pass, &spoofed, &revoked, &unsigned].into_iter().enumerate() {
+        for (i, r) in [&pass, &spoofed, &revoked, &unsigned]
+            .into_iter()
+            .enumerate()
+        {
             let mut c = Call::new(r);
             c.line = i as u64;
             c.time = Some(60 * i as i64);
             c.peer = Some("p");
-            if i % 2 == 0 { a.record_call(&c) } else { b.record_call(&c) }
+            if i % 2 == 0 {
+                a.record_call(&c)
+            } else {
+                b.record_call(&c)
+            }
         }
         a.merge(&b);
         assert_eq!(a.total, 4);
@@ -1914,7 +1964,17 @@ mod tests {
         assert_eq!(a.signers.get("1234\u{0}CN=SHAKEN 1234").unwrap().failed, 2);
 
         let html = render_html(&s, &HtmlMeta::default());
-        for id in ["glance", "attestation", "time", "peers", "signers", "spoofed", "resigned", "badcert", "run"] {
+        for id in [
+            "glance",
+            "attestation",
+            "time",
+            "peers",
+            "signers",
+            "spoofed",
+            "resigned",
+            "badcert",
+            "run",
+        ] {
             assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
         }
         assert!(html.contains("class=\"timeline\""));
@@ -1959,8 +2019,25 @@ mod tests {
         c.peer = Some("sbc-1");
         c.orig = Some("12025550199");
         let row = serde_json::to_value(CsvRow::of(&c)).unwrap();
-        let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut want = vec!["line", "call_id", "time", "peer", "orig", "dest", "attest", "verstat", "reason_id", "spc", "x5u"];
+        let keys: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = vec![
+            "line",
+            "call_id",
+            "time",
+            "peer",
+            "orig",
+            "dest",
+            "attest",
+            "verstat",
+            "reason_id",
+            "spc",
+            "x5u",
+        ];
         want.sort_unstable();
         assert_eq!(keys, want);
         assert_eq!(row["spc"], "1234");
@@ -1975,5 +2052,4 @@ mod tests {
         let unsigned = report(Verstat::NoValidation, None, Some(REASON_UNSIGNED));
         assert!(!Call::new(&unsigned).suspicious());
     }
-
 }

@@ -639,7 +639,9 @@ impl Verifier {
                 // validity, TN not authorised) still names its signer when the
                 // certificate's key verifies the signature.
                 if let (Some(s), Some(leaf)) = (signer.as_mut(), leaf) {
-                    if !s.signature_verified && !matches!(error, VerifyError::SignatureInvalid { .. }) {
+                    if !s.signature_verified
+                        && !matches!(error, VerifyError::SignatureInvalid { .. })
+                    {
                         s.signature_verified = leaf
                             .public_key_point()
                             .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
@@ -1012,14 +1014,21 @@ mod tests {
             (call("12025550199", NOW), "orig-mismatch"),
             (call("12155550121", NOW + 3000), "iat-stale"),
         ] {
-            let mut f = lab.verifier.verify_with_chain(&id, &ctx, &lab.chain).unwrap_err();
+            let mut f = lab
+                .verifier
+                .verify_with_chain(&id, &ctx, &lab.chain)
+                .unwrap_err();
             assert_eq!(f.error.id(), reason);
             assert!(f.signer.is_none(), "stage 1 examined no certificate");
             assert!(f.needs_attribution());
             assert!(lab.verifier.attribute(&id, &mut f, &lab.chain, ctx.now));
             let s = f.signer.clone().unwrap();
             assert!(s.signature_verified && s.attributed());
-            assert!(s.trusted, "{reason}: the lab chain is trusted at {}", ctx.now);
+            assert!(
+                s.trusted,
+                "{reason}: the lab chain is trusted at {}",
+                ctx.now
+            );
             assert!(s.subject.contains("SHAKEN"), "{s:?}");
             let r = crate::verify::report(&Err(f));
             assert_eq!(r.reason.unwrap().id, reason);
@@ -1030,7 +1039,10 @@ mod tests {
         parts[2] = crate::b64::encode(&[7u8; 64]);
         let forged = IdentityHeader::shaken(parts.join("."), X5U);
         let ctx = call("12025550199", NOW);
-        let mut f = lab.verifier.verify_with_chain(&forged, &ctx, &lab.chain).unwrap_err();
+        let mut f = lab
+            .verifier
+            .verify_with_chain(&forged, &ctx, &lab.chain)
+            .unwrap_err();
         assert!(!lab.verifier.attribute(&forged, &mut f, &lab.chain, NOW));
         assert!(f.signer.is_none());
         // Not for failures that do not decode.
