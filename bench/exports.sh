@@ -44,13 +44,16 @@ make_input() { # lines -> file
                  sub(/\}$/, ",\"peer\":\"" peer "\"}"); print }' > "$2"
 }
 
-run() { # input, extra args... -> prints "seconds rss_kib"
+run() { # input, extra args... -> prints "cpu_seconds rss_kib wall_seconds"
     local input=$1; shift
-    /usr/bin/time -f "%e %M" -o "$WORK/time" "$SHAKEN" verify --batch "$input" \
+    /usr/bin/time -f "%U %S %M %e" -o "$WORK/time" "$SHAKEN" verify --batch "$input" \
         --cert "$ROOT/certs/sp-chain.pem" --trust-anchors "$ROOT/certs/root.pem" \
         --no-replay --jobs "$JOBS" "$@" > /dev/null 2> "$WORK/err" || true
     grep -q "summary: " "$WORK/err" || { cat "$WORK/err" >&2; exit 1; }
-    cat "$WORK/time"
+    # (A first line says the exit status was 1.) CPU time, user + system:
+    # on a shared machine the wall time mostly measures the neighbours.
+    tail -n 1 "$WORK/time" | awk '{ printf "%.2f %d %.2f\n", $1 + $2, $3, $4 }'
+
 }
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -61,15 +64,19 @@ EXPORTS=(--report "$WORK/r.html" --summary-json "$WORK/s.json" --csv "$WORK/c.cs
 : > "$WORK/plain"; : > "$WORK/exports"
 run "$WORK/in.jsonl" > /dev/null # warm the page cache
 for _ in $(seq "$REPEAT"); do
-    run "$WORK/in.jsonl" | awk '{ print $1 }' >> "$WORK/plain"
-    run "$WORK/in.jsonl" "${EXPORTS[@]}" | awk '{ print $1 }' >> "$WORK/exports"
+    run "$WORK/in.jsonl" >> "$WORK/plain"
+    run "$WORK/in.jsonl" "${EXPORTS[@]}" >> "$WORK/exports"
 done
-P=$(median < "$WORK/plain"); E=$(median < "$WORK/exports")
-awk -v p="$P" -v e="$E" -v n="$LINES" 'BEGIN {
-    printf "plain           %8.0f lines/s (median %.2f s)\n", n / p, p
-    printf "all four outputs %7.0f lines/s (median %.2f s)\n", n / e, e
+col() { awk -v c="$1" '{ print $c }' "$2" | median; }
+P=$(col 1 "$WORK/plain"); E=$(col 1 "$WORK/exports")
+PW=$(col 3 "$WORK/plain"); EW=$(col 3 "$WORK/exports")
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk -v p="$P" -v e="$E" -v pw="$PW" -v ew="$EW" -v n="$LINES" 'BEGIN {
+    if (p <= 0 || e <= 0) { print "no timing: FAIL"; exit 1 }
+    printf "plain            %7.0f lines per CPU second (median %.2f CPU s; %.2f s wall)\n", n / p, p, pw
+    printf "all four outputs %7.0f lines per CPU second (median %.2f CPU s; %.2f s wall)\n", n / e, e, ew
     cost = (e - p) / p * 100
-    printf "cost of the outputs: %+.1f %% of the time (target: at most 5 %%) %s\n", cost, (cost <= 5 ? "PASS" : "FAIL") }'
+    printf "cost of the outputs: %+.1f %% CPU time (target: at most 5 %%) %s\n", cost, (cost <= 5 ? "PASS" : "FAIL") }'
 echo "csv rows: $(($(wc -l < "$WORK/c.csv") - 1)), traceback rows: $(($(wc -l < "$WORK/t.csv") - 1))"
 
 echo "== memory of --summary-json: $LINES lines and 4 x $LINES lines"

@@ -780,6 +780,17 @@ fn hep_listener_verifies_mirrored_invites() {
     let first: Value = serde_json::from_str(&line_within(&out, 30)).unwrap();
     assert_eq!(first["call_id"], "hep-a@test");
     assert_eq!(first["verstat"], "TN-Validation-Passed");
+    // The periodic summary: --summary-json appears while it still listens.
+    let mut periodic = None;
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(&summary) {
+            periodic = Some(serde_json::from_str::<Value>(&text).unwrap());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let periodic = periodic.expect("no periodic --summary-json within 10 s");
+    assert_eq!(periodic["total"], 1, "{periodic}");
     let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
     let p = hep3(&spoofed, [192, 0, 2, 10], true);
     tcp.write_all(&p[..20]).unwrap();
