@@ -1331,7 +1331,7 @@ pub fn render_html(s: &Summary, meta: &HtmlMeta) -> String {
     // At a glance: the shares.
     h.push_str("<h2 id=\"glance\">At a glance</h2><div class=\"tiles\">");
     for (label, n, class) in [
-        (format!("{unit}"), s.total, ""),
+        (unit.to_owned(), s.total, ""),
         ("passed".to_owned(), s.passed, "ok"),
         ("failed (signed)".to_owned(), s.failed(), "bad"),
         ("unsigned".to_owned(), s.unsigned, ""),
