@@ -185,6 +185,9 @@ async fn udp_loop(
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((len, _from)) = sock.recv_from(&mut buf).await else {
+            // A socket error (none is expected on an unconnected UDP
+            // socket) must not spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         let number = stats.packets.fetch_add(1, Ordering::Relaxed) + 1;
@@ -202,6 +205,8 @@ async fn tcp_loop(
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok((conn, peer)) = listener.accept().await else {
+            // Out of file descriptors, say: wait rather than spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
