@@ -685,6 +685,18 @@ fn pcap_from_stdin_streams_rows_as_calls_complete() {
     assert_eq!(s["signers"][0]["passed"], 2);
 }
 
+/// A listener that a failing assertion must not leave running.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// A HEP v3 packet (test encoder: the generic chunks an SBC sends).
 fn hep3(sip: &[u8], src: [u8; 4], tcp: bool) -> Vec<u8> {
     fn chunk(t: u16, payload: &[u8]) -> Vec<u8> {
@@ -731,36 +743,40 @@ fn hep_listener_verifies_mirrored_invites() {
     let csv = lab.path("hep.csv");
     let summary = lab.path("hep.json");
     let traceback = lab.path("traceback.csv");
-    let mut child = crate::support::bin()
-        .args([
-            "verify",
-            "--cert",
-            &lab.path("chain.pem"),
-            "--trust-anchors",
-            &lab.path("root.pem"),
-        ])
-        .args([
-            "--hep",
-            "127.0.0.1:0",
-            "--max-calls",
-            "3",
-            "--format",
-            "json",
-            "--now",
-            &T.to_string(),
-        ])
-        .args([
-            "--csv",
-            &csv,
-            "--summary-json",
-            &summary,
-            "--traceback",
-            &traceback,
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut guard = KillOnDrop(Some(
+        crate::support::bin()
+            .args([
+                "verify",
+                "--cert",
+                &lab.path("chain.pem"),
+                "--trust-anchors",
+                &lab.path("root.pem"),
+            ])
+            .args([
+                "--hep",
+                "127.0.0.1:0",
+                "--max-calls",
+                "3",
+                "--format",
+                "json",
+                "--now",
+                &T.to_string(),
+            ])
+            .args([
+                "--csv",
+                &csv,
+                "--summary-json",
+                &summary,
+                "--traceback",
+                &traceback,
+            ])
+            .args(["--summary-every", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let child = guard.0.as_mut().unwrap();
     let err = spawn_lines(child.stderr.take().unwrap());
     let out = spawn_lines(child.stdout.take().unwrap());
     let banner = line_within(&err, 30);
@@ -803,7 +819,7 @@ fn hep_listener_verifies_mirrored_invites() {
     let rows: Vec<Value> = (0..2)
         .map(|_| serde_json::from_str(&line_within(&out, 30)).unwrap())
         .collect();
-    let o = child.wait_with_output().unwrap();
+    let o = guard.0.take().unwrap().wait_with_output().unwrap();
     let stderr: Vec<String> = err.try_iter().collect();
     let stderr = stderr.join("\n");
     assert_eq!(o.status.code(), Some(1), "{stderr}");
