@@ -495,7 +495,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE|-", conflicts_with = "value")]
     pub pcap: Option<String>,
     /// Write a self-contained HTML report (with --batch, --pcap or --hep).
-    #[arg(long, value_name = "FILE.html")]
+    #[arg(long, value_name = "FILE.html", alias = "html")]
     pub report: Option<PathBuf>,
     /// Write the summary as JSON (with --batch, --pcap or --hep; bounded tables).
     #[arg(long, value_name = "FILE")]

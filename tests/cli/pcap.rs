@@ -873,6 +873,11 @@ fn exports_need_many_calls_and_hep_an_address() {
             "--traceback writes",
         ),
         (
+            // --html is another name of --report.
+            &["verify", "x", "--html", "r.html"][..],
+            "--report writes the summary of many calls",
+        ),
+        (
             &["verify", "--pcap", "c.pcap", "--max-calls", "3"][..],
             "--max-calls stops a --hep listener",
         ),
