@@ -2052,4 +2052,46 @@ mod tests {
         let unsigned = report(Verstat::NoValidation, None, Some(REASON_UNSIGNED));
         assert!(!Call::new(&unsigned).suspicious());
     }
+
+    #[test]
+    fn resigned_calls_are_listed_and_suspicious() {
+        let passport = |spc: &str, verified: bool| {
+            let mut r = signed(Verstat::Passed, None, verified);
+            if let Some(s) = r.signer.as_mut() {
+                s.spc = Some(spc.into());
+            }
+            PassportResult {
+                index: 0,
+                ppt: Some("shaken".into()),
+                supported: true,
+                report: r,
+            }
+        };
+        let overall = signed(Verstat::Passed, None, true);
+        let two = [passport("1234", true), passport("5678", true)];
+        let mut c = Call::new(&overall);
+        c.line = 9;
+        c.call_id = Some("twice@x");
+        c.passports = &two;
+        assert_eq!(c.shaken_signers(), ["1234", "5678"]);
+        assert!(c.suspicious(), "passed, but re-signed by another carrier");
+        let row = serde_json::to_value(TracebackRow::of(&c)).unwrap();
+        assert_eq!(row["resigned_by"], "1234 5678");
+        let mut s = Summary::new();
+        s.record_call(&c);
+        assert_eq!(s.resigned_count, 1);
+        assert_eq!(s.resigned[0].signers, ["1234", "5678"]);
+        assert_eq!(s.resigned[0].call_id.as_deref(), Some("twice@x"));
+        // The same signer twice, or a second PASSporT whose signature did
+        // not verify, is not a re-signed call.
+        for other in [passport("1234", true), passport("5678", false)] {
+            let pair = [passport("1234", true), other];
+            let mut c = Call::new(&overall);
+            c.passports = &pair;
+            assert_eq!(c.shaken_signers(), ["1234"]);
+            assert!(!c.suspicious());
+        }
+        let html = render_html(&s, &HtmlMeta::default());
+        assert!(html.contains("<td>twice@x</td>"), "{html}");
+    }
 }
