@@ -291,6 +291,10 @@ pub struct ServeArgs {
     /// Put /metrics behind the API keys too (it is open by default, like /health).
     #[arg(long)]
     pub metrics_auth: bool,
+    /// Serve a page for people on / (paste an Identity value or an INVITE, or upload a
+    /// capture; see the verdict, the decoded PASSporT and the chain). Its API obeys --api-keys.
+    #[arg(long)]
+    pub ui: bool,
     /// Serve HTTPS with this certificate chain (PEM, end entity first); needs --tls-key.
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,

@@ -72,6 +72,7 @@ mod imp {
         now: Option<i64>,
         api_keys: Option<PathBuf>,
         metrics_auth: bool,
+        ui: bool,
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
         client_ca: Option<PathBuf>,
@@ -174,6 +175,7 @@ mod imp {
             now: a.now,
             api_keys: a.api_keys.or(f.api_keys),
             metrics_auth: a.metrics_auth || f.metrics_auth.unwrap_or(false),
+            ui: a.ui || f.ui.unwrap_or(false),
             tls_cert: a.tls_cert.or(f.tls_cert),
             tls_key: a.tls_key.or(f.tls_key),
             client_ca: a.client_ca.or(f.client_ca),
@@ -433,7 +435,8 @@ mod imp {
         let allow = AllowFrom::parse(&s.allow_from)?;
         config = config
             .with_allow_from(allow)
-            .with_metrics_auth(s.metrics_auth);
+            .with_metrics_auth(s.metrics_auth)
+            .with_ui(s.ui);
         if let Some(n) = s.max_concurrent {
             if n == 0 {
                 bail!("--max-concurrent must be at least 1");
@@ -755,6 +758,10 @@ mod imp {
             let addr = server.local_addr();
             eprintln!("listening on {addr}");
             tracing::info!(%addr, https, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            if settings.ui {
+                let scheme = if https { "https" } else { "http" };
+                tracing::info!(%addr, "the page for people (--ui) is on {scheme}://{addr}/");
+            }
             if let Some(ok) = first {
                 server.state().metrics().trust_refreshed(ok);
             }

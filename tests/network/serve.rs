@@ -56,9 +56,14 @@ pub(crate) struct Serve {
 
 impl Serve {
     pub(crate) fn start(args: &[&str]) -> Serve {
+        Serve::start_at(NOW, args)
+    }
+
+    /// [`start`](Self::start) with the server clock pinned at `now`.
+    pub(crate) fn start_at(now: i64, args: &[&str]) -> Serve {
         let mut child = bin()
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--now", &NOW.to_string()])
+            .args(["--listen", "127.0.0.1:0", "--now", &now.to_string()])
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -163,7 +168,7 @@ impl Resp {
 
 /// Send raw bytes, read the whole response (the request says
 /// `Connection: close`).
-fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
+pub(crate) fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(request).unwrap();
@@ -198,7 +203,7 @@ fn dechunk(mut s: &str) -> String {
     }
 }
 
-fn request(
+pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,

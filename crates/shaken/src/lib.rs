@@ -92,7 +92,7 @@ pub use diagnostic::Diagnostic;
 pub use json::{canonical as canonical_json, parse_strict as parse_json_strict, JsonError};
 pub use limits::Limits;
 pub use passport::Attestation;
-pub use replay::{ReplayCheck, ReplayGuard, ReplayStore, Replayed};
+pub use replay::{ReplayCheck, ReplayFuture, ReplayGuard, ReplayInFlight, ReplayStore, Replayed};
 pub use report::{reason_phrase, Reason, Report, SignerInfo, Verstat};
 #[cfg(feature = "fetch")]
 pub use sti::StiVs;

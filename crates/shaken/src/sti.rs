@@ -360,6 +360,42 @@ mod online {
             })
         }
 
+        /// The same service with its own replay detection: `None`, none at
+        /// all; `Some(guard)`, that guard instead of this service's. It
+        /// shares this one's trust anchors, CRLs, x5u certificate cache and
+        /// chain memo, and records nothing in this one's replay store. What
+        /// `serve --ui` checks with: a value looked at twice gets the same
+        /// verdict (as a single `verify` does), the live call that carries
+        /// it is not failed as a replay, and a capture gets a store of its
+        /// own (as `verify --pcap` does).
+        pub fn with_own_replay(&self, guard: Option<Arc<dyn crate::replay::ReplayGuard>>) -> StiVs {
+            let mut verifier = self.verifier.without_replay();
+            if let Some(g) = guard {
+                verifier = verifier.with_replay_guard(g);
+            }
+            let verifier = Arc::new(verifier);
+            let online = match (&self.online, &self.cache) {
+                (Some(_), Some(cache)) => {
+                    let mut online = OnlineVerifier::new(verifier.clone(), cache.clone());
+                    if let Some(src) = &self.crls {
+                        online = online.with_crl_source(src.clone());
+                    }
+                    Some(online)
+                }
+                _ => None,
+            };
+            StiVs {
+                verifier,
+                chain: self.chain.clone(),
+                online,
+                cache: self.cache.clone(),
+                crls: self.crls.clone(),
+                request_policy: self.request_policy.clone(),
+                runtime: OnceLock::new(),
+                fleet: fleet::share(&self.fleet),
+            }
+        }
+
         /// The Redis link of a fleet (`redis`), for its state and counters.
         #[cfg(feature = "redis")]
         pub fn redis(&self) -> Option<&crate::fleet::Redis> {
@@ -670,7 +706,9 @@ mod online {
     /// The fleet's Redis link (`redis`), or nothing: each piece of
     /// `StiVs::from_config` that it changes is one call here.
     mod fleet {
-        use crate::config::{ConfigError, ReplayMode, Setting, VerifierConfig};
+        #[cfg(feature = "redis")]
+        use crate::config::ReplayMode;
+        use crate::config::{ConfigError, Setting, VerifierConfig};
         use crate::online::{ChainCache, CrlFetcher};
         use crate::verify::Verifier;
 
@@ -747,6 +785,15 @@ mod online {
                 None => fetcher,
             }
         }
+
+        /// The same link, for a service derived from this one.
+        #[cfg(feature = "redis")]
+        pub(super) fn share(link: &Link) -> Link {
+            link.clone()
+        }
+
+        #[cfg(not(feature = "redis"))]
+        pub(super) fn share(_link: &Link) -> Link {}
 
         #[cfg(not(feature = "redis"))]
         pub(super) fn share_chains(cache: ChainCache, _link: &Link) -> ChainCache {

@@ -90,6 +90,9 @@ pub struct VerifiedPassport {
     pub x5u: String,
     /// `header.payload` as received (the replay key; never the signature).
     pub(crate) signing_input: String,
+    /// The raw `r || s` (a replay store asked after the fact keys by it too).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) signature: crate::crypto::RawSignature,
     /// Warnings.
     pub(crate) warnings: Vec<String>,
 }
@@ -213,6 +216,15 @@ impl Verifier {
     ) -> Self {
         self.replay = Some(guard);
         self
+    }
+    /// This verifier without replay detection (anchors, CRLs, policy,
+    /// limits and the chain memo shared): for looking at a PASSporT
+    /// without recording it as a call, as an inspection page does.
+    pub fn without_replay(&self) -> Verifier {
+        Verifier {
+            replay: None,
+            ..self.clone()
+        }
     }
     /// The replay guard, when replay detection is on (a service that
     /// rebuilds its verifier keeps the same one, so a reload forgets no
@@ -630,6 +642,7 @@ impl Verifier {
                     chain: validated,
                     x5u,
                     signing_input,
+                    signature: *passport.signature(),
                     warnings: all,
                 })
             }
@@ -764,6 +777,16 @@ impl Verifier {
                 });
             }
         }
+        // A replay store that answers over the network (Redis) is asked now,
+        // so that its answer arrives while the signature is checked.
+        let in_flight = self.replay.as_ref().and_then(|store| {
+            store.begin(
+                pending.passport.signing_input(),
+                pending.passport.signature(),
+                pending.call_id.as_deref(),
+                now,
+            )
+        });
         // Step 13 (E18): the signature verifies, over the received bytes.
         if pending
             .passport
@@ -791,11 +814,15 @@ impl Verifier {
         // Step 13b: not a replay (only a PASSporT that verified is recorded).
         if let Some(store) = &self.replay {
             use crate::replay::ReplayCheck;
-            match store.check(
-                pending.passport.signing_input(),
-                pending.call_id.as_deref(),
-                now,
-            ) {
+            let check = match in_flight {
+                Some(f) => f.finish(),
+                None => store.check(
+                    pending.passport.signing_input(),
+                    pending.call_id.as_deref(),
+                    now,
+                ),
+            };
+            match check {
                 ReplayCheck::Fresh => {}
                 ReplayCheck::Replayed(r) => {
                     return Err(VerifyError::Replay {
@@ -810,6 +837,52 @@ impl Verifier {
             }
         }
         Ok(validated)
+    }
+
+    /// Step 13b for a PASSporT verified by a verifier without a replay
+    /// guard ([`Verifier::without_replay`]) whose caller then asked the guard
+    /// itself, asynchronously ([`crate::ReplayGuard::check_async`]): the same
+    /// verdicts as the inline step.
+    pub fn settle_replay(
+        &self,
+        verified: VerifiedPassport,
+        check: crate::replay::ReplayCheck,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        use crate::replay::ReplayCheck;
+        let error = match check {
+            ReplayCheck::Fresh => return Ok(verified),
+            ReplayCheck::Unchecked { warning } => {
+                let mut v = verified;
+                v.warnings.push(warning);
+                return Ok(v);
+            }
+            ReplayCheck::Replayed(r) => VerifyError::Replay {
+                age: r.age,
+                first_call_id: r.first_call_id,
+            },
+            ReplayCheck::Unavailable { detail } => VerifyError::ReplayUnavailable { detail },
+        };
+        let VerifiedPassport {
+            header,
+            claims,
+            chain,
+            x5u,
+            warnings,
+            ..
+        } = verified;
+        Err(Box::new(Failure {
+            error,
+            ppt: header.ppt.clone(),
+            claims: Some(claims),
+            header: Some(header),
+            x5u: Some(x5u),
+            signer: Some(SignerInfo {
+                subject: chain.leaf_subject.clone(),
+                spc: chain.spc.clone(),
+                trusted: true,
+            }),
+            warnings,
+        }))
     }
 
     /// Both stages with a chain the caller already holds (`--cert`).
