@@ -876,10 +876,12 @@ impl Verifier {
             claims: Some(claims),
             header: Some(header),
             x5u: Some(x5u),
+            // A replay of a PASSporT whose signature verified: attributed.
             signer: Some(SignerInfo {
                 subject: chain.leaf_subject.clone(),
                 spc: chain.spc.clone(),
                 trusted: true,
+                signature_verified: true,
             }),
             warnings,
         }))
