@@ -546,12 +546,30 @@ pub struct VerifyArgs {
     /// JSON Lines of ATIS-1000082 verification requests; prints one JSON result per line, in order.
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["value", "pcap"])]
     pub batch: Option<String>,
-    /// Verify every INVITE in a pcap/pcapng capture, at the capture's timestamps.
-    #[arg(long, value_name = "FILE", conflicts_with = "value")]
+    /// Verify every INVITE in a pcap/pcapng capture ('-' reads a capture stream from stdin), at the capture's timestamps.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "value")]
     pub pcap: Option<String>,
-    /// Write a self-contained HTML report (with --batch or --pcap).
-    #[arg(long, value_name = "FILE.html")]
+    /// Write a self-contained HTML report (with --batch, --pcap or --hep).
+    #[arg(long, value_name = "FILE.html", alias = "html")]
     pub report: Option<PathBuf>,
+    /// Write the summary as JSON (with --batch, --pcap or --hep; bounded tables).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Write one CSV row per call (with --batch, --pcap or --hep).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the suspicious calls as CSV for a traceback request (with --batch, --pcap or --hep).
+    #[arg(long, value_name = "FILE")]
+    pub traceback: Option<PathBuf>,
+    /// Listen for HEP v3 (Homer) on ADDR, UDP and TCP, and verify every INVITE mirrored to it.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["value", "batch", "pcap", "sip"])]
+    pub hep: Option<String>,
+    /// With --hep: print a summary (and rewrite --summary-json and --report) every SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub summary_every: u64,
+    /// With --hep: stop after N calls (default: run until interrupted).
+    #[arg(long, value_name = "N")]
+    pub max_calls: Option<u64>,
     /// Worker threads for --batch (default: all cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

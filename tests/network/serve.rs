@@ -389,7 +389,7 @@ fn every_request_error_body() {
         "Missing mandatory parameter 'signingRequest'",
         &["signingRequest"],
     );
-    for field in ["from", "to", "time", "identity"] {
+    for field in ["from", "to", "time"] {
         let mut req = verification_request("x", NOW);
         req["verificationRequest"]
             .as_object_mut()
@@ -600,6 +600,32 @@ fn tampered_and_mismatched_identities_are_438() {
     let v = verify(srv.addr, "not an identity header", NOW);
     assert_eq!(v["reasoncode"], 438);
     assert_eq!(v["verstat"], "No-TN-Validation");
+    // Issue 20: a request without identity is an unsigned call (428), not
+    // a request error, and is counted as unsigned.
+    let mut req = verification_request("x", NOW);
+    req["verificationRequest"]
+        .as_object_mut()
+        .unwrap()
+        .remove("identity");
+    let r = post(srv.addr, "/stir/v1/verification", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = &r.json()["verificationResponse"];
+    assert_eq!(v["reasoncode"], 428, "{v}");
+    assert_eq!(v["reasonid"], "no-identity", "{v}");
+    assert_eq!(v["verstat"], "No-TN-Validation");
+    let m = get(srv.addr, "/metrics");
+    assert!(
+        m.body.contains("shaken_verifications_unsigned_total 1"),
+        "{}",
+        m.body
+    );
+    // An empty identity stays a request error.
+    let r = post(
+        srv.addr,
+        "/stir/v1/verification",
+        &verification_request(" ", NOW).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
 }
 
 #[test]

@@ -1126,7 +1126,11 @@ mod samples {
                 packet: 1,
                 source: pcap_file::PcapError::IncompleteBuffer,
             }),
-            E::Format { .. } => None,
+            E::Format { .. } => Some(E::Hep {
+                packet: 1,
+                detail: "x".into(),
+            }),
+            E::Hep { .. } => None,
         })
         .collect()
     }

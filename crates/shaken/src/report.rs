@@ -77,6 +77,23 @@ pub struct SignerInfo {
     pub spc: Option<String>,
     /// Whether the certificate chained to a trust anchor.
     pub trusted: bool,
+    /// Whether this certificate's key verified the PASSporT's signature, so
+    /// that its holder signed the PASSporT. True for a call that passed, and
+    /// for a call that failed another check (orig or dest mismatch, stale,
+    /// replay, revoked or untrusted certificate) but whose signer is still
+    /// established: the call is *attributed* to this signer. False when only
+    /// the certificate was examined (the signature did not verify, or was not
+    /// checked).
+    #[serde(default)]
+    pub signature_verified: bool,
+}
+
+impl SignerInfo {
+    /// Whether the call is attributed to this signer: its key verified the
+    /// signature (see [`signature_verified`](Self::signature_verified)).
+    pub fn attributed(&self) -> bool {
+        self.signature_verified
+    }
 }
 
 /// The result of verifying one PASSporT.

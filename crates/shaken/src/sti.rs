@@ -570,6 +570,43 @@ mod online {
             identity: &IdentityHeader,
             ctx: &CallContext,
         ) -> Option<Result<VerifiedPassport, Box<Failure>>> {
+            match self.verify_cached_inner(identity, ctx)? {
+                Err(mut f) if f.needs_attribution() => {
+                    self.attribute_cached(identity, &mut f, ctx.now)?;
+                    Some(Err(f))
+                }
+                other => Some(other),
+            }
+        }
+
+        /// Attribution (`Verifier::attribute`) of a call that failed before
+        /// its certificate was needed, with the pinned chain or the cached
+        /// one; `None` when that certificate must still be fetched.
+        fn attribute_cached(
+            &self,
+            identity: &IdentityHeader,
+            f: &mut Failure,
+            now: i64,
+        ) -> Option<()> {
+            match (&self.chain, &self.online) {
+                (Some(chain), _) => {
+                    self.verifier.attribute(identity, f, chain, now);
+                }
+                (None, Some(online)) if !self.verifier.anchors().is_empty() => {
+                    let x5u = f.x5u.as_deref().unwrap_or_default();
+                    let chain = online.cache().get_cached(x5u)?;
+                    self.verifier.attribute(identity, f, &chain, now);
+                }
+                _ => {}
+            }
+            Some(())
+        }
+
+        fn verify_cached_inner(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Option<Result<VerifiedPassport, Box<Failure>>> {
             match (&self.chain, &self.online) {
                 (Some(chain), _) => match &self.crls {
                     None => Some(self.verifier.verify_with_chain(identity, ctx, chain)),
@@ -608,6 +645,28 @@ mod online {
         /// Data content (a caller with its own time budget for it, as the
         /// REST service: then [`complete_rcd`](Self::complete_rcd)).
         pub async fn verify_header_without_rcd(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            match self.verify_header_inner(identity, ctx).await {
+                Err(mut f) if f.needs_attribution() => {
+                    if self.attribute_cached(identity, &mut f, ctx.now).is_none() {
+                        // Not cached: fetch the certificate (as a call that
+                        // passed stage 1 would have) to name the signer.
+                        if let (Some(online), Some(x5u)) = (&self.online, f.x5u.clone()) {
+                            if let Ok(chain) = online.cache().get(&x5u).await {
+                                self.verifier.attribute(identity, &mut f, &chain, ctx.now);
+                            }
+                        }
+                    }
+                    Err(f)
+                }
+                other => other,
+            }
+        }
+
+        async fn verify_header_inner(
             &self,
             identity: &IdentityHeader,
             ctx: &CallContext,

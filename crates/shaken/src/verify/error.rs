@@ -468,6 +468,27 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// Whether this failure came after the PASSporT decoded but before its
+    /// certificate was examined, for a reason that does not put the signer
+    /// in doubt (orig or dest mismatch, stale, dated in the future, SIP
+    /// Date mismatch): the call can still be attributed to whoever signed it
+    /// ([`Verifier::attribute`](super::Verifier::attribute)).
+    pub fn needs_attribution(&self) -> bool {
+        self.signer.is_none()
+            && self.claims.is_some()
+            && self.x5u.is_some()
+            && matches!(
+                self.error,
+                VerifyError::OrigMismatch { .. }
+                    | VerifyError::DestMismatch { .. }
+                    | VerifyError::Stale { .. }
+                    | VerifyError::Future { .. }
+                    | VerifyError::DateMismatch { .. }
+            )
+    }
+}
+
 impl From<VerifyError> for Failure {
     fn from(e: VerifyError) -> Self {
         Failure::bare(e)

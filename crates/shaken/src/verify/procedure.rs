@@ -644,6 +644,7 @@ impl Verifier {
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let mut warnings = Vec::new();
         let mut signer = None;
+        let leaf: Option<&Certificate> = chain.as_ref().ok().copied().and_then(|c| c.first());
         match self.stage2(
             &pending,
             chain,
@@ -679,6 +680,19 @@ impl Verifier {
                 })
             }
             Err(error) => {
+                // Attribution: a call that failed after its certificate was
+                // examined (untrusted or revoked chain, signed outside the
+                // validity, TN not authorised) still names its signer when the
+                // certificate's key verifies the signature.
+                if let (Some(s), Some(leaf)) = (signer.as_mut(), leaf) {
+                    if !s.signature_verified
+                        && !matches!(error, VerifyError::SignatureInvalid { .. })
+                    {
+                        s.signature_verified = leaf
+                            .public_key_point()
+                            .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
+                    }
+                }
                 let Pending {
                     header,
                     claims,
@@ -720,6 +734,7 @@ impl Verifier {
                 subject: leaf.subject().to_owned(),
                 spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
                 trusted: false,
+                signature_verified: false,
             });
         }
         // Step 12 (E17): the chain leads to a trust anchor at `now` and is not
@@ -770,6 +785,7 @@ impl Verifier {
             subject: validated.leaf_subject.clone(),
             spc: validated.spc.clone(),
             trusted: true,
+            signature_verified: false,
         });
         warnings.extend(validated.warnings.iter().cloned());
         // Step 12a: the token was signed while the certificate was valid.
@@ -813,6 +829,9 @@ impl Verifier {
             return Err(VerifyError::SignatureInvalid {
                 subject: validated.leaf_subject.clone(),
             });
+        }
+        if let Some(s) = signer.as_mut() {
+            s.signature_verified = true;
         }
         // Step 13a: the JWT claim constraints of the end-entity certificate
         // (RFC 8226 §8, RFC 9118), on the claims as received (now known to be
@@ -890,10 +909,12 @@ impl Verifier {
             claims: Some(claims),
             header: Some(header),
             x5u: Some(x5u),
+            // A replay of a PASSporT whose signature verified: attributed.
             signer: Some(SignerInfo {
                 subject: chain.leaf_subject.clone(),
                 spc: chain.spc.clone(),
                 trusted: true,
+                signature_verified: true,
             }),
             warnings,
         }))
@@ -908,6 +929,55 @@ impl Verifier {
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let pending = self.prepare(identity, ctx)?;
         self.complete(pending, Ok(chain), ctx.now)
+    }
+
+    /// Attribution of a call that failed before its certificate was needed
+    /// (orig or dest mismatch, stale, dated in the future, SIP Date mismatch:
+    /// [`Failure::needs_attribution`]): when the end-entity certificate of
+    /// `chain` verifies the PASSporT's signature, fill `failure.signer` with
+    /// it (`signature_verified`, and `trusted` when the chain leads to a trust
+    /// anchor at `now`). The verdict is not changed. Returns whether the
+    /// signer was established.
+    pub fn attribute(
+        &self,
+        identity: &IdentityHeader,
+        failure: &mut Failure,
+        chain: &[Certificate],
+        now: i64,
+    ) -> bool {
+        if !failure.needs_attribution() {
+            return false;
+        }
+        let Some(leaf) = chain.first() else {
+            return false;
+        };
+        let Ok(Token::Full(passport)) = Token::parse(&identity.token, &self.limits) else {
+            return false;
+        };
+        let verified = leaf
+            .public_key_point()
+            .is_some_and(|k| passport.verify_signature(k).is_ok());
+        if !verified {
+            return false;
+        }
+        let trusted = self
+            .validated_chain(chain, &self.crls, &[], false, now, &self.policy.chain)
+            .ok();
+        failure.signer = Some(match trusted {
+            Some(v) => SignerInfo {
+                subject: v.leaf_subject.clone(),
+                spc: v.spc.clone(),
+                trusted: true,
+                signature_verified: true,
+            },
+            None => SignerInfo {
+                subject: leaf.subject().to_owned(),
+                spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
+                trusted: false,
+                signature_verified: true,
+            },
+        });
+        true
     }
 
     /// Parse an Identity header value (or a bare full-form token, whose `x5u`
@@ -989,6 +1059,11 @@ pub fn parse_identity_or_token(
     limits: &Limits,
 ) -> Result<IdentityHeader, VerifyError> {
     let value = &*crate::identity::unpaste(value);
+    // No Identity value at all: an unsigned call (428 no-identity), not a
+    // malformed one.
+    if value.trim().is_empty() {
+        return Err(VerifyError::NoIdentity);
+    }
     let mut h = IdentityHeader::parse_one(value, limits)?;
     if h.info.is_none() && !value.contains(';') {
         if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
@@ -1012,6 +1087,110 @@ mod tests {
     use crate::report::Verstat;
     use crate::tn::TnPolicy;
     use crate::verify::test_lab::{lab, Lab, NOW, X5U};
+
+    fn lab_identity(lab: &Lab, orig: &str) -> IdentityHeader {
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            orig,
+            vec!["12125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        IdentityHeader::shaken(sign(&Header::shaken(X5U), &claims, &signer).unwrap(), X5U)
+    }
+
+    fn call(orig: &str, now: i64) -> CallContext {
+        let policy = TnPolicy::default();
+        CallContext {
+            now,
+            orig: vec![PartyId::from_uri(orig, &policy)],
+            dest: vec![PartyId::from_uri("12125550143", &policy)],
+            date: None,
+            call_id: None,
+        }
+    }
+
+    /// Issue 20: a spoofed calling number (or a stale PASSporT) with a
+    /// valid signature still names its signer, marked as attributed; a
+    /// broken signature names nobody.
+    #[test]
+    fn stage_one_failures_are_attributed_to_the_signer() {
+        let lab = lab();
+        let id = lab_identity(&lab, "12155550121");
+        for (ctx, reason) in [
+            (call("12025550199", NOW), "orig-mismatch"),
+            (call("12155550121", NOW + 3000), "iat-stale"),
+        ] {
+            let mut f = lab
+                .verifier
+                .verify_with_chain(&id, &ctx, &lab.chain)
+                .unwrap_err();
+            assert_eq!(f.error.id(), reason);
+            assert!(f.signer.is_none(), "stage 1 examined no certificate");
+            assert!(f.needs_attribution());
+            assert!(lab.verifier.attribute(&id, &mut f, &lab.chain, ctx.now));
+            let s = f.signer.clone().unwrap();
+            assert!(s.signature_verified && s.attributed());
+            assert!(
+                s.trusted,
+                "{reason}: the lab chain is trusted at {}",
+                ctx.now
+            );
+            assert!(s.subject.contains("SHAKEN"), "{s:?}");
+            let r = crate::verify::report(&Err(f));
+            assert_eq!(r.reason.unwrap().id, reason);
+            assert!(r.signer.unwrap().signature_verified);
+        }
+        // A broken signature: not attributed.
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        let forged = IdentityHeader::shaken(parts.join("."), X5U);
+        let ctx = call("12025550199", NOW);
+        let mut f = lab
+            .verifier
+            .verify_with_chain(&forged, &ctx, &lab.chain)
+            .unwrap_err();
+        assert!(!lab.verifier.attribute(&forged, &mut f, &lab.chain, NOW));
+        assert!(f.signer.is_none());
+        // Not for failures that do not decode.
+        let mut f = Failure::new(VerifyError::NoIdentity);
+        assert!(!f.needs_attribution());
+        assert!(!lab.verifier.attribute(&id, &mut f, &lab.chain, NOW));
+    }
+
+    /// A call whose chain fails (here: no trust anchor) but whose signature
+    /// verifies with the certificate is attributed, untrusted; a tampered
+    /// payload is not.
+    #[test]
+    fn certificate_failures_say_whether_the_signature_verified() {
+        let lab = lab();
+        let untrusting = Verifier::new(TrustAnchors::new());
+        let id = lab_identity(&lab, "12155550121");
+        let f = untrusting
+            .verify_with_chain(&id, &call("12155550121", NOW), &lab.chain)
+            .unwrap_err();
+        let s = f.signer.unwrap();
+        assert!(s.signature_verified && !s.trusted, "{s:?}");
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        let forged = IdentityHeader::shaken(parts.join("."), X5U);
+        let f = lab
+            .verifier
+            .verify_with_chain(&forged, &call("12155550121", NOW), &lab.chain)
+            .unwrap_err();
+        assert_eq!(f.error.id(), "signature-invalid");
+        assert!(!f.signer.unwrap().signature_verified);
+    }
+
+    #[test]
+    fn an_empty_identity_is_an_unsigned_call() {
+        for v in ["", "  ", "Identity: "] {
+            let e = parse_identity_or_token(v, &Limits::default()).unwrap_err();
+            assert_eq!(e.id(), "no-identity", "{v:?}");
+            assert_eq!(e.sip_code(), 428);
+        }
+    }
 
     /// A 10-digit claim is E.164 (`5012221234` = Belize +501 222 1234) or a
     /// national NANP number (+1 501 222 1234, Arkansas): the call decides.

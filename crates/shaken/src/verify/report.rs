@@ -99,6 +99,7 @@ fn base_report(result: &Result<VerifiedPassport, Box<Failure>>) -> Report {
                 subject: v.chain.leaf_subject.clone(),
                 spc: v.chain.spc.clone(),
                 trusted: true,
+                signature_verified: true,
             }),
             warnings: v.warnings.clone(),
             rcd: None,
