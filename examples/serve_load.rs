@@ -150,8 +150,8 @@ mod load {
         println!("  library, 1 core       {core_rate:.0} verifications/s");
         println!();
         println!(
-            "  {:<14} {:>9} {:>10} {:>9} {:>9} {:>12} {:>8}",
-            "mode", "requests", "req/s", "p50 ms", "p99 ms", "per CPU-s", "vs plain"
+            "  {:<14} {:>9} {:>10} {:>9} {:>9} {:>12} {:>8} {:>10}",
+            "mode", "requests", "req/s", "p50 ms", "p99 ms", "per CPU-s", "vs plain", "sleeps/req"
         );
         let mut plain_per_cpu: Option<f64> = None;
         for round in 0..rounds {
@@ -183,7 +183,7 @@ mod load {
                     .filter(|p| *p > 0.0)
                     .map_or("-".to_owned(), |p| format!("{:.1} %", 100.0 * per_cpu / p));
                 println!(
-                    "  {:<14} {:>9} {:>10.0} {:>9.3} {:>9.3} {:>12.0} {:>8}{}",
+                    "  {:<14} {:>9} {:>10.0} {:>9.3} {:>9.3} {:>12.0} {:>8} {:>10.2}{}",
                     mode.name(),
                     r.requests,
                     r.rate,
@@ -191,6 +191,7 @@ mod load {
                     r.p99,
                     per_cpu,
                     rel,
+                    r.sleeps_per_request,
                     if r.failures > 0 {
                         format!("  ({} failed)", r.failures)
                     } else {
@@ -202,7 +203,7 @@ mod load {
         println!();
         println!("  per CPU-s: verifications per second of the server's own CPU time");
         println!(
-            "  (its runtime threads, from /proc/self/task/TID/stat), whatever the client uses."
+            "  (its runtime threads, from /proc/self/task/TID/stat), whatever the client uses;\n  sleeps/req: the server threads' voluntary context switches per request."
         );
     }
 
@@ -389,6 +390,21 @@ mod load {
         p50: f64,
         p99: f64,
         server_cpu: f64,
+        /// Times the server's threads went to sleep (voluntary context
+        /// switches), per request: a worker that blocks on a socket shows here.
+        sleeps_per_request: f64,
+    }
+
+    /// Voluntary context switches so far of these threads.
+    fn voluntary_switches(tids: &[String]) -> u64 {
+        tids.iter()
+            .filter_map(|tid| std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).ok())
+            .filter_map(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .sum()
     }
 
     /// CPU seconds (user + system) used so far by these threads.
@@ -523,6 +539,7 @@ mod load {
 
             let issued = Arc::new(AtomicU64::new(0));
             let cpu_before = cpu_seconds(&tids.lock().unwrap());
+            let sleeps_before = voluntary_switches(&tids.lock().unwrap());
             let deadline = Instant::now() + Duration::from_secs(seconds);
             let start = Instant::now();
             let mut tasks = Vec::new();
@@ -563,6 +580,7 @@ mod load {
             }
             let elapsed = start.elapsed().as_secs_f64();
             let server_cpu = cpu_seconds(&tids.lock().unwrap()) - cpu_before;
+            let sleeps = voluntary_switches(&tids.lock().unwrap()).saturating_sub(sleeps_before);
             all.sort_unstable();
             Outcome {
                 requests: all.len(),
@@ -571,6 +589,7 @@ mod load {
                 p50: percentile(&all, 0.50),
                 p99: percentile(&all, 0.99),
                 server_cpu,
+                sleeps_per_request: sleeps as f64 / all.len().max(1) as f64,
             }
         });
         let _ = stop_tx.send(());

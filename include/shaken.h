@@ -192,6 +192,29 @@ const char *shaken_result_x5u(const shaken_result *result);
 // `result` must be NULL or a live result.
 int64_t shaken_result_iat(const shaken_result *result);
 
+// The caller's name from Rich Call Data (RFC 9795 `rcd.nam`; `""` when
+// the PASSporT signs an empty name), or NULL when the call carries none.
+// Show it only when [`shaken_result_rcd_verified`] is 1.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_rcd_name(const shaken_result *result);
+
+// 1 when the Rich Call Data is verified: the PASSporT that carries it
+// passed (signature, construction rules, the certificate's claim
+// constraints) and every `rcdi` digest matched; else 0 (also without RCD,
+// and for NULL). The JSON (`rcd.reason`) says why not.
+//
+// # Safety
+// `result` must be NULL or a live result.
+int32_t shaken_result_rcd_verified(const shaken_result *result);
+
+// The call reason (RFC 9795 `crn`), or NULL.
+//
+// # Safety
+// `result` must be NULL or a live result.
+const char *shaken_result_rcd_call_reason(const shaken_result *result);
+
 // The whole result as one JSON object: the shape of `shaken verify
 // --format json` (or of `verify --sip --format json` for
 // [`crate::shaken_verify_sip`]). Built on first use; NULL only for a NULL
@@ -280,6 +303,23 @@ int32_t shaken_signer_new(const char *key_pem,
                           const char *x5u,
                           size_t x5u_len,
                           shaken_signer **out);
+
+// Sign Rich Call Data (RFC 9795) into every call this signer signs: the
+// caller's name `nam` (may be empty: `""`) and, when `crn` is not NULL,
+// the call reason, as claims inside the SHAKEN PASSporT (ATIS-1000094
+// style; the separate `ppt=rcd` PASSporT is offered by the CLI, the
+// library and the REST service). Call it after [`shaken_signer_new`] and
+// before the signer is shared between threads. A name or reason with a
+// control character is refused (`SHAKEN_ERR_INVALID_ARGUMENT`).
+//
+// # Safety
+// `signer` from [`shaken_signer_new`], not in use by another thread; each
+// pointer/length pair must describe readable bytes (`crn` may be NULL).
+int32_t shaken_signer_set_rcd(shaken_signer *signer,
+                              const char *nam,
+                              size_t nam_len,
+                              const char *crn,
+                              size_t crn_len);
 
 // Free a signer (NULL is ignored). No call may be using it.
 //
@@ -500,6 +540,18 @@ int32_t shaken_verifier_options_set_replay(shaken_verifier_options *options,
 int32_t shaken_verifier_options_set_fetch_crl(shaken_verifier_options *options,
                                               int32_t on,
                                               int32_t hard);
+
+// Fetch the content Rich Call Data references (the `icn` logo, a `jcl`
+// jCard, the URIs inside a jCard) to check its `rcdi` digests (RFC 9795
+// §8.2), through the x5u fetcher's rules (https only unless allowed, SSRF
+// guard, no redirects, size cap, timeouts), never recursively (`--fetch-rcd`,
+// TOML `fetch-rcd`). Off (the default): such digests are `unverified` and
+// [`crate::shaken_result_rcd_verified`] is 0 for them.
+//
+// # Safety
+// `options` from [`shaken_verifier_options_new`].
+int32_t shaken_verifier_options_set_fetch_rcd(shaken_verifier_options *options,
+                                              int32_t on);
 
 // Create a verifier from `options` (which the caller still owns and may
 // free afterwards). On error `*out` is NULL.

@@ -53,6 +53,14 @@ fn identity(t: &Value, row: usize, case: &Value) -> String {
             origid,
         )
     };
+    // Extension claims (Rich Call Data rows, issue 16).
+    let claims = |origid: String| {
+        let mut cl = claims(origid);
+        if let Some(Value::Object(m)) = c.get("extra") {
+            cl.extra.extend(m.clone());
+        }
+        cl
+    };
     let header = Header::shaken(x5u);
     let mut token = passport::sign(
         &header,
@@ -135,6 +143,10 @@ fn outcome(report: &Value) -> Value {
         o["diversion"] = v.into();
     }
     o["warnings"] = warning_ids(report);
+    if report["rcd"].is_object() {
+        let r = &report["rcd"];
+        o["rcd"] = json!({"nam": r["nam"], "crn": r["crn"], "verified": r["verified"]});
+    }
     o
 }
 
@@ -300,7 +312,8 @@ fn verification_the_same_on_cli_batch_and_rest() {
         let got = if status == 200 {
             let r = &v["verificationResponse"];
             outcome(&json!({"verstat": r["verstat"], "attest": r["attest"],
-                            "reason": {"id": r["reasonid"]}, "diversion": r["diversion"]}))
+                            "reason": {"id": r["reasonid"]}, "diversion": r["diversion"],
+                            "rcd": r["rcd"]}))
         } else {
             let exc = &v["requestError"]["serviceException"];
             assert_eq!(status, 400, "{v}");

@@ -32,6 +32,9 @@ pub struct shaken_result {
     x5u: Option<CString>,
     iat: i64,
     div: Option<DivC>,
+    rcd_name: Option<CString>,
+    rcd_verified: bool,
+    rcd_call_reason: Option<CString>,
     source: Source,
     json: OnceLock<CString>,
 }
@@ -122,6 +125,9 @@ impl shaken_result {
                 Source::Sip(s) => s.diversion.as_ref().map(div_c),
                 Source::Identity(_) => None,
             },
+            rcd_name: opt(r.rcd.as_ref().and_then(|x| x.nam.as_deref())),
+            rcd_verified: r.rcd.as_ref().is_some_and(|x| x.verified),
+            rcd_call_reason: opt(r.rcd.as_ref().and_then(|x| x.crn.as_deref())),
             source,
             json: OnceLock::new(),
         }
@@ -319,6 +325,43 @@ pub unsafe extern "C" fn shaken_result_x5u(result: *const shaken_result) -> *con
 pub unsafe extern "C" fn shaken_result_iat(result: *const shaken_result) -> i64 {
     // SAFETY: forwarded from the caller.
     unsafe { get(result) }.map_or(0, |r| r.iat)
+}
+
+/// The caller's name from Rich Call Data (RFC 9795 `rcd.nam`; `""` when
+/// the PASSporT signs an empty name), or NULL when the call carries none.
+/// Show it only when [`shaken_result_rcd_verified`] is 1.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_rcd_name(result: *const shaken_result) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }.map_or(ptr::null(), |r| ptr_of(&r.rcd_name))
+}
+
+/// 1 when the Rich Call Data is verified: the PASSporT that carries it
+/// passed (signature, construction rules, the certificate's claim
+/// constraints) and every `rcdi` digest matched; else 0 (also without RCD,
+/// and for NULL). The JSON (`rcd.reason`) says why not.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_rcd_verified(result: *const shaken_result) -> i32 {
+    // SAFETY: forwarded from the caller.
+    i32::from(unsafe { get(result) }.is_some_and(|r| r.rcd_verified))
+}
+
+/// The call reason (RFC 9795 `crn`), or NULL.
+///
+/// # Safety
+/// `result` must be NULL or a live result.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_result_rcd_call_reason(
+    result: *const shaken_result,
+) -> *const c_char {
+    // SAFETY: forwarded from the caller.
+    unsafe { get(result) }.map_or(ptr::null(), |r| ptr_of(&r.rcd_call_reason))
 }
 
 /// The whole result as one JSON object: the shape of `shaken verify

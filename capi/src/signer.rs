@@ -65,6 +65,49 @@ pub unsafe extern "C" fn shaken_signer_new(
     })
 }
 
+/// Sign Rich Call Data (RFC 9795) into every call this signer signs: the
+/// caller's name `nam` (may be empty: `""`) and, when `crn` is not NULL,
+/// the call reason, as claims inside the SHAKEN PASSporT (ATIS-1000094
+/// style; the separate `ppt=rcd` PASSporT is offered by the CLI, the
+/// library and the REST service). Call it after [`shaken_signer_new`] and
+/// before the signer is shared between threads. A name or reason with a
+/// control character is refused (`SHAKEN_ERR_INVALID_ARGUMENT`).
+///
+/// # Safety
+/// `signer` from [`shaken_signer_new`], not in use by another thread; each
+/// pointer/length pair must describe readable bytes (`crn` may be NULL).
+#[no_mangle]
+pub unsafe extern "C" fn shaken_signer_set_rcd(
+    signer: *mut shaken_signer,
+    nam: *const c_char,
+    nam_len: usize,
+    crn: *const c_char,
+    crn_len: usize,
+) -> i32 {
+    ffi_call("shaken_signer_set_rcd", || {
+        // SAFETY: a pointer from shaken_signer_new, not shared yet.
+        let signer = unsafe { signer.as_mut() }.ok_or(ApiError::Null { arg: "signer" })?;
+        // SAFETY: pointer/length pairs from the caller.
+        let (nam, crn) = unsafe { (text(nam, nam_len, "nam")?, opt_text(crn, crn_len, "crn")?) };
+        let rcd = shaken_lib::rcd::RcdSigning {
+            claims: shaken_lib::rcd::RcdClaims::new(
+                Some(shaken_lib::rcd::Rcd::named(nam)),
+                crn.map(str::to_owned),
+            ),
+            separate: false,
+        };
+        signer.signer = signer
+            .signer
+            .clone()
+            .with_rcd(rcd)
+            .map_err(|e| ApiError::Invalid {
+                arg: "nam",
+                detail: e.to_string(),
+            })?;
+        Ok(())
+    })
+}
+
 /// Free a signer (NULL is ignored). No call may be using it.
 ///
 /// # Safety

@@ -66,6 +66,14 @@ fn identity(t: &Value, row: usize, case: &Value) -> String {
             origid,
         )
     };
+    // Extension claims (Rich Call Data rows, issue 16).
+    let claims = |origid: String| {
+        let mut cl = claims(origid);
+        if let Some(Value::Object(m)) = c.get("extra") {
+            cl.extra.extend(m.clone());
+        }
+        cl
+    };
     let header = Header::shaken(x5u);
     let mut token = passport::sign(
         &header,
@@ -179,6 +187,17 @@ fn verification_the_same_through_the_c_abi() {
                 &unsafe { CStr::from_ptr(shaken_result_json(r)) }.to_string_lossy(),
             )
             .unwrap();
+            // Rich Call Data through the accessors, not the JSON.
+            let rcd = unsafe {
+                let name = shaken_result_rcd_name(r);
+                (!name.is_null()).then(|| {
+                    let text = |p: *const std::os::raw::c_char| {
+                        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+                    };
+                    json!({"nam": text(name), "crn": text(shaken_result_rcd_call_reason(r)),
+                           "verified": shaken_result_rcd_verified(r) == 1})
+                })
+            };
             unsafe { shaken_result_free(r) };
             let mut o = json!({"verstat": j["verstat"]});
             if let Some(id) = j["reason"]["id"].as_str() {
@@ -199,6 +218,9 @@ fn verification_the_same_through_the_c_abi() {
                         .collect()
                 })
                 .unwrap_or_default();
+            if let Some(rcd) = rcd {
+                o["rcd"] = rcd;
+            }
             o
         } else {
             request_error(rc, "from.tn", "to.tn")

@@ -172,6 +172,72 @@ fn pinned_chain_signs_and_verifies() {
     }
 }
 
+/// Issue 16: Rich Call Data signed with `shaken_signer_set_rcd`, read
+/// back with the name, verified flag and call reason accessors.
+#[test]
+fn rich_call_data_through_the_c_abi() {
+    let sg = signer("https://cr.example.net/sp.pem");
+    let (nam, crn) = ("Acme Bank", "Card fraud alert");
+    let rc = unsafe {
+        shaken_signer_set_rcd(
+            sg,
+            nam.as_ptr().cast(),
+            nam.len(),
+            crn.as_ptr().cast(),
+            crn.len(),
+        )
+    };
+    assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    let bad = "A\r\nX: 1";
+    let rc = unsafe { shaken_signer_set_rcd(sg, bad.as_ptr().cast(), bad.len(), null(), 0) };
+    assert_eq!(rc, SHAKEN_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().contains("control character"),
+        "{}",
+        last_error()
+    );
+    let v = verifier(|o| {
+        pinned(o);
+        assert_eq!(
+            unsafe { shaken_verifier_options_set_fetch_rcd(o, 1) },
+            SHAKEN_OK
+        );
+    });
+    let id = sign(sg, "+1 (215) 555-0121", "2125550143", NOW);
+    let d = [shaken_str {
+        ptr: "12125550143".as_ptr().cast(),
+        len: 11,
+    }];
+    let mut r = null_mut();
+    let rc = unsafe {
+        shaken_verify_identity(
+            v,
+            id.as_ptr().cast(),
+            id.len(),
+            "12155550121".as_ptr().cast(),
+            11,
+            d.as_ptr(),
+            1,
+            null(),
+            0,
+            NOW,
+            &mut r,
+        )
+    };
+    assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    unsafe {
+        assert_eq!(s(shaken_result_rcd_name(r)).as_deref(), Some(nam));
+        assert_eq!(shaken_result_rcd_verified(r), 1);
+        assert_eq!(s(shaken_result_rcd_call_reason(r)).as_deref(), Some(crn));
+        shaken_result_free(r);
+        // Without RCD, and for NULL: NULL and 0.
+        assert!(shaken_result_rcd_name(null()).is_null());
+        assert_eq!(shaken_result_rcd_verified(null()), 0);
+        shaken_verifier_free(v);
+        shaken_signer_free(sg);
+    }
+}
+
 #[test]
 fn non_utf8_identity_is_a_malformed_header_not_an_api_error() {
     let v = verifier(pinned);

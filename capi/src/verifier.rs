@@ -470,6 +470,29 @@ pub unsafe extern "C" fn shaken_verifier_options_set_fetch_crl(
     }
 }
 
+/// Fetch the content Rich Call Data references (the `icn` logo, a `jcl`
+/// jCard, the URIs inside a jCard) to check its `rcdi` digests (RFC 9795
+/// §8.2), through the x5u fetcher's rules (https only unless allowed, SSRF
+/// guard, no redirects, size cap, timeouts), never recursively (`--fetch-rcd`,
+/// TOML `fetch-rcd`). Off (the default): such digests are `unverified` and
+/// [`crate::shaken_result_rcd_verified`] is 0 for them.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_fetch_rcd(
+    options: *mut shaken_verifier_options,
+    on: i32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_fetch_rcd", options, |o| {
+            o.config.fetch_rcd = on != 0;
+            Ok(())
+        })
+    }
+}
+
 /// A verifier: trust anchors, CRLs, the x5u certificate cache, the replay
 /// store and a runtime for blocking fetches. Create it once (per process:
 /// after `fork`), share it between all threads; free it with

@@ -258,6 +258,9 @@ pub struct ServeArgs {
     /// Trusted roots: PEM file or directory (repeatable). Default: $SHAKEN_TRUST_ANCHORS.
     #[arg(long, value_name = "PATH")]
     pub trust_anchors: Vec<PathBuf>,
+    /// Fetch the content Rich Call Data references (logo, jCard) to check its rcdi digests.
+    #[arg(long)]
+    pub fetch_rcd: bool,
     /// Freshness window for iat and the request time, seconds.
     #[arg(long, value_name = "SECONDS")]
     pub max_age: Option<u32>,
@@ -293,6 +296,10 @@ pub struct ServeArgs {
     /// Put /metrics behind the API keys too (it is open by default, like /health).
     #[arg(long)]
     pub metrics_auth: bool,
+    /// Serve a page for people on / (paste an Identity value or an INVITE, or upload a
+    /// capture; see the verdict, the decoded PASSporT and the chain). Its API obeys --api-keys.
+    #[arg(long)]
+    pub ui: bool,
     /// Serve HTTPS with this certificate chain (PEM, end entity first); needs --tls-key.
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -383,6 +390,15 @@ pub struct PkiInitArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// JWT claim constraint (RFC 9118) on the SP certificate: PASSporTs must carry this claim (repeatable), e.g. rcd.
+    #[arg(long, value_name = "CLAIM")]
+    pub claim_must_include: Vec<String>,
+    /// JWT claim constraint: CLAIM, when present, must be one of the values given (repeatable), e.g. 'rcd={"nam":"Acme Bank"}' or 'crn=Card fraud alert'.
+    #[arg(long, value_name = "CLAIM=VALUE")]
+    pub claim_permitted: Vec<String>,
+    /// JWT claim constraint: PASSporTs must not carry this claim (repeatable), e.g. rcd for a gateway delegate.
+    #[arg(long, value_name = "CLAIM")]
+    pub claim_must_exclude: Vec<String>,
     /// Output format: text (one line per file on stderr) or json (one object on stdout).
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     pub format: OutFormat,
@@ -466,6 +482,45 @@ pub struct SignArgs {
     pub deterministic: bool,
     #[command(flatten)]
     pub tn: TnArgs,
+    #[command(flatten)]
+    pub rcd: RcdSignArgs,
+}
+
+/// Rich Call Data to sign (RFC 9795): the caller's name, logo, jCard and
+/// call reason.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RcdSignArgs {
+    /// Rich Call Data: the caller's name to sign (RFC 9795 rcd.nam; "" for none).
+    #[arg(long, value_name = "TEXT")]
+    pub rcd_nam: Option<String>,
+    /// Rich Call Data: an alternate number to show (rcd.apn; canonicalised).
+    #[arg(long, value_name = "TN", requires = "rcd_nam")]
+    pub rcd_apn: Option<String>,
+    /// Rich Call Data: the URL of the caller's logo (rcd.icn).
+    #[arg(long, value_name = "URL", requires = "rcd_nam")]
+    pub rcd_icn: Option<String>,
+    /// Rich Call Data: the URL of the caller's jCard (rcd.jcl).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "rcd_nam",
+        conflicts_with = "rcd_jcd"
+    )]
+    pub rcd_jcl: Option<String>,
+    /// Rich Call Data: a jCard file (RFC 7095 JSON) to sign inline (rcd.jcd).
+    #[arg(long, value_name = "FILE", requires = "rcd_nam")]
+    pub rcd_jcd: Option<PathBuf>,
+    /// The call reason to sign (RFC 9795 crn), e.g. "Card fraud alert".
+    #[arg(long, value_name = "TEXT")]
+    pub crn: Option<String>,
+    /// Sign integrity digests (rcdi) of the name, the jCard and the content the URLs reference (fetched now, with the fetch flags below).
+    #[arg(long, requires = "rcd_nam")]
+    pub rcdi: bool,
+    /// Put the Rich Call Data in a separate ppt=rcd PASSporT (a second Identity header) instead of the shaken one.
+    #[arg(long)]
+    pub rcd_separate: bool,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Args, Debug)]
@@ -504,12 +559,30 @@ pub struct VerifyArgs {
     /// JSON Lines of ATIS-1000082 verification requests; prints one JSON result per line, in order.
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["value", "pcap"])]
     pub batch: Option<String>,
-    /// Verify every INVITE in a pcap/pcapng capture, at the capture's timestamps.
-    #[arg(long, value_name = "FILE", conflicts_with = "value")]
+    /// Verify every INVITE in a pcap/pcapng capture ('-' reads a capture stream from stdin), at the capture's timestamps.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "value")]
     pub pcap: Option<String>,
-    /// Write a self-contained HTML report (with --batch or --pcap).
-    #[arg(long, value_name = "FILE.html")]
+    /// Write a self-contained HTML report (with --batch, --pcap or --hep).
+    #[arg(long, value_name = "FILE.html", alias = "html")]
     pub report: Option<PathBuf>,
+    /// Write the summary as JSON (with --batch, --pcap or --hep; bounded tables).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// Write one CSV row per call (with --batch, --pcap or --hep).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the suspicious calls as CSV for a traceback request (with --batch, --pcap or --hep).
+    #[arg(long, value_name = "FILE")]
+    pub traceback: Option<PathBuf>,
+    /// Listen for HEP v3 (Homer) on ADDR, UDP and TCP, and verify every INVITE mirrored to it.
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["value", "batch", "pcap", "sip"])]
+    pub hep: Option<String>,
+    /// With --hep: print a summary (and rewrite --summary-json and --report) every SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub summary_every: u64,
+    /// With --hep: stop after N calls (default: run until interrupted).
+    #[arg(long, value_name = "N")]
+    pub max_calls: Option<u64>,
     /// Worker threads for --batch (default: all cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -526,6 +599,9 @@ pub struct VerifyArgs {
     /// Most div PASSporTs (RFC 8946) accepted in one call; more fail the chain (div-too-many).
     #[arg(long, value_name = "N", default_value_t = shaken::div::DEFAULT_MAX_DIV)]
     pub max_div: usize,
+    /// Fetch the content Rich Call Data references (logo, jCard) to check its rcdi digests, with the x5u fetch rules; off: those digests are unverified.
+    #[arg(long)]
+    pub fetch_rcd: bool,
     /// With --sip: signal the verstat with the attestation appended (TN-Validation-Passed-A), a common vendor extension; the JSON `verstat` field stays standard.
     #[arg(long)]
     pub verstat_attest: bool,

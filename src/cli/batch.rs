@@ -11,7 +11,7 @@
 //! counters, and the counters are merged at the end.
 
 use super::args::{SignArgs, VerifyArgs};
-use super::render::{finish_verify, progress};
+use super::render::{finish_verify, progress, push_csv, rows, Exports};
 use super::setup::{build_setup, check_x5u, load_signer, VerifySetup};
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,7 +20,7 @@ use shaken::batch::{SignRequest, VerifyRequest};
 use shaken::crypto::Signer;
 use shaken::identity::IdentityHeader;
 use shaken::passport::{self, Attestation, Claims, Header};
-use shaken::summary::{self, Summary};
+use shaken::summary::{self, Call, CsvRow, Summary};
 use shaken::tn::TnPolicy;
 use shaken::verify;
 use shaken::Report;
@@ -57,6 +57,17 @@ struct Chunk {
     data: Vec<u8>,
     slots: Vec<Slot>,
     out: Vec<u8>,
+    /// `--csv` rows of this chunk.
+    csv: Vec<u8>,
+    /// `--traceback` rows of this chunk.
+    trace: Vec<u8>,
+}
+
+/// Where a line's results go: the JSON output and the export rows.
+struct Sink<'a> {
+    out: &'a mut Vec<u8>,
+    csv: &'a mut Vec<u8>,
+    trace: &'a mut Vec<u8>,
 }
 
 /// One kind of line work (verify or sign).
@@ -64,12 +75,13 @@ trait Job: Sync {
     /// Per-worker counters, merged at the end.
     type Acc: Send + Default;
     /// Process line `line_no` (1-based): `Ok(bytes)`, or `Err(len)` for a
-    /// line longer than the limit. Append the output line(s) to `out`.
+    /// line longer than the limit. Append the output line(s) to `sink.out`
+    /// (and the export rows to the others).
     fn line(
         &self,
         line_no: u64,
         line: Result<&[u8], usize>,
-        out: &mut Vec<u8>,
+        sink: &mut Sink<'_>,
         acc: &mut Self::Acc,
     );
 }
@@ -229,17 +241,22 @@ fn work<J: Job>(job: &J, work_rx: &Mutex<Receiver<Chunk>>, done_tx: SyncSender<C
             data,
             slots,
             out,
+            csv,
+            trace,
             ..
         } = &mut chunk;
         out.clear();
+        csv.clear();
+        trace.clear();
+        let mut sink = Sink { out, csv, trace };
         for (i, slot) in slots.iter().enumerate() {
             let no = *first_line + i as u64;
             match slot {
                 Slot::Blank => {}
-                Slot::TooLong(n) => job.line(no, Err(*n), out, &mut acc),
+                Slot::TooLong(n) => job.line(no, Err(*n), &mut sink, &mut acc),
                 Slot::Line { start, end } => {
                     let bytes = data.get(*start..*end).unwrap_or_default();
-                    job.line(no, Ok(bytes), out, &mut acc);
+                    job.line(no, Ok(bytes), &mut sink, &mut acc);
                 }
             }
         }
@@ -253,7 +270,8 @@ fn write_loop(
     done_rx: Receiver<Chunk>,
     free_tx: SyncSender<Chunk>,
     bar: &indicatif::ProgressBar,
-) -> std::io::Result<u64> {
+    exports: &mut Exports,
+) -> Result<u64> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut pending: BTreeMap<u64, Chunk> = BTreeMap::new();
@@ -262,21 +280,23 @@ fn write_loop(
     for chunk in done_rx {
         pending.insert(chunk.seq, chunk);
         while let Some(mut c) = pending.remove(&next) {
-            out.write_all(&c.out)?;
+            out.write_all(&c.out)
+                .context("writing results to standard output")?;
+            exports.write_rows(&c.csv, &c.trace)?;
             lines += c.slots.len() as u64;
             bar.inc(c.slots.len() as u64);
             c.data.clear();
             c.slots.clear();
             c.out.clear();
+            c.csv.clear();
+            c.trace.clear();
             next += 1;
             let _ = free_tx.send(c);
         }
     }
-    out.flush()?;
+    out.flush().context("writing results to standard output")?;
     if !pending.is_empty() {
-        return Err(std::io::Error::other(
-            "internal error: batch chunks were lost before they could be written",
-        ));
+        bail!("internal error: batch chunks were lost before they could be written");
     }
     Ok(lines)
 }
@@ -288,6 +308,7 @@ fn run_pipeline<J: Job>(
     jobs: usize,
     max_line: usize,
     job: &J,
+    exports: &mut Exports,
 ) -> Result<(Vec<J::Acc>, u64)> {
     let source = Source::open(input)?;
     let pool = jobs.saturating_mul(CHUNKS_PER_JOB).max(2);
@@ -324,7 +345,7 @@ fn run_pipeline<J: Job>(
             .collect();
         drop(done_tx);
         let bar_ref = &bar;
-        let writer = s.spawn(move || write_loop(done_rx, free_tx, bar_ref));
+        let writer = s.spawn(move || write_loop(done_rx, free_tx, bar_ref, exports));
         let written = writer
             .join()
             .map_err(|_| anyhow!("internal error: the output thread panicked"))?;
@@ -338,7 +359,7 @@ fn run_pipeline<J: Job>(
         let read = reader
             .join()
             .map_err(|_| anyhow!("internal error: the input thread panicked"))?;
-        let lines = written.context("writing results to standard output")?;
+        let lines = written?;
         read.with_context(|| format!("reading --batch {input}"))?;
         Ok::<_, anyhow::Error>((accs, lines))
     });
@@ -384,18 +405,30 @@ fn too_long_message(len: usize, max: usize) -> String {
     format!("the line is {len} bytes, longer than the {max}-byte limit (Limits.max_batch_line)")
 }
 
-/// A verified line: its report, the calling number, the div chain.
-type Checked = (Report, String, Option<shaken::div::Diversion>);
-
 struct VerifyJob<'a> {
     setup: &'a VerifySetup,
     max_line: usize,
+    /// `--csv` is on.
+    csv: bool,
+    /// `--traceback` is on.
+    trace: bool,
+}
+
+/// What a verified line says about its call, besides the report.
+struct Checked<'a> {
+    report: Report,
+    calling: String,
+    called: Option<String>,
+    time: i64,
+    peer: Option<std::borrow::Cow<'a, str>>,
+    /// The div chain, for a request with the `identities` extension.
+    diversion: Option<shaken::div::Diversion>,
 }
 
 impl VerifyJob<'_> {
     /// Parse and verify one request; `Err((message, calling))` for a line
     /// that is not a usable request.
-    fn check(&self, bytes: &[u8]) -> Result<Checked, (String, Option<String>)> {
+    fn check<'b>(&self, bytes: &'b [u8]) -> Result<Checked<'b>, (String, Option<String>)> {
         let req = VerifyRequest::parse(bytes, &self.setup.tn_policy)
             .map_err(|r| (r.error.to_string(), r.calling))?;
         // A diverted call (RFC 8946): the request carries its div PASSporTs
@@ -407,38 +440,74 @@ impl VerifyJob<'_> {
                     self.setup
                         .vs()
                         .verify_request_diverted_blocking(&req, &ext, self.setup.now);
-                return Ok((r.overall, req.orig.to_string(), r.diversion));
+                return Ok(Checked {
+                    report: r.overall,
+                    calling: req.orig.to_string(),
+                    called: req.dest.first().map(ToString::to_string),
+                    time: req.time,
+                    peer: req.peer,
+                    diversion: r.diversion,
+                });
             }
             Err(e) => return Err((e.to_string(), Some(req.orig.to_string()))),
         }
         let ctx = req.context(self.setup.now);
         let result = self.setup.verify_value(&req.identity, &ctx);
-        Ok((verify::report(&result), req.orig.to_string(), None))
+        Ok(Checked {
+            report: verify::report(&result),
+            calling: req.orig.to_string(),
+            called: req.dest.first().map(ToString::to_string),
+            time: req.time,
+            peer: req.peer,
+            diversion: None,
+        })
     }
 }
 
 impl Job for VerifyJob<'_> {
     type Acc = Summary;
-    fn line(&self, line_no: u64, line: Result<&[u8], usize>, out: &mut Vec<u8>, acc: &mut Summary) {
+    fn line(
+        &self,
+        line_no: u64,
+        line: Result<&[u8], usize>,
+        sink: &mut Sink<'_>,
+        acc: &mut Summary,
+    ) {
+        let out = &mut *sink.out;
         let outcome = match line {
             Ok(bytes) => self.check(bytes),
             Err(len) => Err((too_long_message(len, self.max_line), None)),
         };
         match outcome {
-            Ok((report, calling, diversion)) => {
-                acc.record(&report, Some(&calling));
+            Ok(c) => {
+                let report = &c.report;
+                let mut call = Call::new(report);
+                call.line = line_no;
+                call.time = Some(c.time);
+                call.peer = c.peer.as_deref();
+                call.orig = Some(&c.calling);
+                call.dest = c.called.as_deref();
+                acc.record_call(&call);
+                rows(self.csv, self.trace, &call, sink.csv, sink.trace);
                 push_json(
                     out,
                     &VerifyLine {
                         line: line_no,
-                        report: &report,
+                        report,
                         error: None,
-                        diversion: diversion.as_ref(),
+                        diversion: c.diversion.as_ref(),
                     },
                 );
             }
             Err((message, calling)) => {
-                acc.record_malformed(calling.as_deref());
+                acc.record_malformed_call(line_no, None, None, calling.as_deref());
+                if self.csv {
+                    let report = malformed_report();
+                    let mut call = Call::new(&report);
+                    call.line = line_no;
+                    call.orig = calling.as_deref();
+                    push_csv(sink.csv, &CsvRow::malformed(&call));
+                }
                 push_json(
                     out,
                     &VerifyLine {
@@ -461,12 +530,15 @@ pub fn verify(input: String, a: VerifyArgs) -> Result<i32> {
     let jobs = job_count(a.jobs)?;
     let setup = build_setup(&a, true)?;
     let max_line = setup.limits.max_batch_line;
+    let mut exports = Exports::open(&a)?;
     let job = VerifyJob {
         setup: &setup,
         max_line,
+        csv: exports.csv(),
+        trace: exports.traceback(),
     };
     let started = Instant::now();
-    let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job)?;
+    let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job, &mut exports)?;
     let elapsed = started.elapsed();
     let mut total = Summary::new();
     for acc in &accs {
@@ -474,7 +546,8 @@ pub fn verify(input: String, a: VerifyArgs) -> Result<i32> {
     }
     eprint!("{}", total.text("lines", elapsed));
     finish_verify(
-        a.report.as_deref(),
+        &a,
+        &mut exports,
         &total,
         "shaken verify --batch",
         &input,
@@ -530,6 +603,26 @@ struct SignJob<'a> {
     suffix_json: String,
     policy: TnPolicy,
     max_line: usize,
+    /// Rich Call Data for the lines that bring none (`--rcd-nam`...).
+    rcd: Option<shaken::rcd::RcdSigning>,
+}
+
+/// A signed line: the token, its attestation, the claims signed and, for a
+/// separate Rich Call Data PASSporT, its Identity header value.
+type Signed = (String, Attestation, Claims, Option<String>);
+
+/// Add `"rcd_identity"` to the line just written (it ends in `}\n`).
+fn push_rcd_identity(out: &mut Vec<u8>, identity: &str) {
+    if out.ends_with(b"}\n") {
+        out.truncate(out.len() - 2);
+        out.extend_from_slice(b",\"rcd_identity\":");
+        out.extend_from_slice(
+            serde_json::to_string(identity)
+                .unwrap_or_else(|_| "null".into())
+                .as_bytes(),
+        );
+        out.extend_from_slice(b"}\n");
+    }
 }
 
 /// `;info=<x5u>;alg=ES256;ppt=shaken` as it goes inside a JSON string (escaped,
@@ -581,12 +674,31 @@ impl SignJob<'_> {
     }
     /// Sign one request: the token (not yet the Identity header), its
     /// attestation and the claims signed.
-    fn sign(&self, bytes: &[u8]) -> Result<(String, Attestation, Claims), String> {
-        let SignRequest { attest, claims, .. } =
-            SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
+    fn sign(&self, bytes: &[u8]) -> Result<Signed, String> {
+        let SignRequest {
+            attest,
+            mut claims,
+            rcd,
+            ..
+        } = SignRequest::parse(bytes, &self.policy).map_err(|e| e.to_string())?;
+        // Rich Call Data (the line's `rcd`/`crn`/`rcdi`, else the flags):
+        // claims in the shaken PASSporT, or a second ppt=rcd one.
+        let mut rcd_identity = None;
+        match rcd.as_ref().or(self.rcd.as_ref()) {
+            Some(r) if r.separate => {
+                let c = shaken::rcd::separate_claims(&claims, &r.claims);
+                let t = passport::sign(&shaken::rcd::rcd_header(self.x5u), &c, self.signer)
+                    .map_err(|e| format!("signing: {e}"))?;
+                let mut id = IdentityHeader::shaken(t, self.x5u);
+                id.ppt = Some(shaken::rcd::PPT_RCD.into());
+                rcd_identity = Some(id.to_string());
+            }
+            Some(r) => r.claims.insert_into(&mut claims.extra),
+            None => {}
+        }
         let token = passport::sign_encoded(&self.header, &claims, self.signer)
             .map_err(|e| format!("signing: {e}"))?;
-        Ok((token, attest, claims))
+        Ok((token, attest, claims, rcd_identity))
     }
 
     /// Append the line `{"identity":"TOKEN;info=<x5u>;alg=ES256;ppt=shaken",
@@ -651,9 +763,10 @@ impl Job for SignJob<'_> {
         &self,
         line_no: u64,
         line: Result<&[u8], usize>,
-        out: &mut Vec<u8>,
+        sink: &mut Sink<'_>,
         acc: &mut SignStats,
     ) {
+        let out = &mut *sink.out;
         acc.total += 1;
         // A div signing request (RFC 8946; docs/server.md): its own line.
         if let Ok(bytes) = line {
@@ -699,7 +812,7 @@ impl Job for SignJob<'_> {
             Err(len) => Err(too_long_message(len, self.max_line)),
         };
         match outcome {
-            Ok((token, attest, claims)) => {
+            Ok((token, attest, claims, rcd_identity)) => {
                 acc.signed += 1;
                 let i = match attest {
                     Attestation::A => 0,
@@ -710,6 +823,9 @@ impl Job for SignJob<'_> {
                     *c += 1;
                 }
                 self.push_identity(out, token, line_no, &claims);
+                if let Some(id) = rcd_identity {
+                    push_rcd_identity(out, &id);
+                }
             }
             Err(message) => push_json(
                 out,
@@ -737,9 +853,15 @@ pub fn sign(input: String, a: SignArgs) -> Result<i32> {
             national: a.tn.tn_national,
         },
         max_line,
+        rcd: super::setup::rcd_signing(
+            &a.rcd,
+            &TnPolicy {
+                national: a.tn.tn_national,
+            },
+        )?,
     };
     let started = Instant::now();
-    let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job)?;
+    let (accs, _lines) = run_pipeline(&input, jobs, max_line, &job, &mut Exports::default())?;
     let elapsed = started.elapsed();
     let mut t = SignStats::default();
     for s in &accs {
@@ -816,6 +938,7 @@ mod tests {
             suffix_json: identity_suffix_json(x5u).unwrap(),
             policy: TnPolicy::default(),
             max_line: 100,
+            rcd: None,
         }
     }
 

@@ -42,6 +42,19 @@ pub fn print_for_report(report: &Report) {
     }
 }
 
+/// Rich Call Data digests left `unverified` while fetching was off: say
+/// which flag fetches the content (keyed by the integrity state, not text).
+pub fn print_for_rcd(report: &Report, fetch_rcd: bool) {
+    let unchecked = report.rcd.as_ref().is_some_and(|r| {
+        r.integrity
+            .values()
+            .any(|i| *i == shaken::rcd::Integrity::Unverified)
+    });
+    if unchecked && !fetch_rcd && report.passed() {
+        eprintln!("hint: --fetch-rcd fetches the logo/jCard the rcdi digests cover, to check them");
+    }
+}
+
 /// The hint for the first library diagnostic in an error's cause chain.
 pub fn for_error(e: &anyhow::Error) -> Option<&'static str> {
     for_diagnostic(e).or_else(|| for_io(e))

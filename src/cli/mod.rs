@@ -3,6 +3,7 @@
 //! not pass, 2 usage, I/O or internal error.
 
 mod args;
+mod calls;
 mod clock;
 mod hints;
 mod input;
@@ -14,6 +15,7 @@ mod setup;
 mod batch;
 mod cert;
 mod demo;
+mod hep;
 mod pcap;
 mod pki;
 mod serve;
@@ -60,6 +62,7 @@ pub fn run() -> i32 {
         Mode::VerifySip { message, args } => sip::verify(message, args),
         Mode::VerifyBatch { input, args } => batch::verify(input, args),
         Mode::VerifyPcap { capture, args } => pcap::verify(capture, args),
+        Mode::VerifyHep { addr, args } => hep::verify(addr, args),
         Mode::Decode(args) => verify::decode(args),
         Mode::PkiInit(args) => pki::init(args),
         Mode::Demo(args) => demo::run(args),
@@ -100,10 +103,11 @@ mod tests {
     /// The command modules: one function per mode each. None may name
     /// another (that is how the dispatch cycles came about); what they share
     /// lives in the shared modules.
-    const COMMANDS: [(&str, &str); 10] = [
+    const COMMANDS: [(&str, &str); 11] = [
         ("batch", include_str!("batch.rs")),
         ("cert", include_str!("cert.rs")),
         ("demo", include_str!("demo.rs")),
+        ("hep", include_str!("hep.rs")),
         ("pcap", include_str!("pcap.rs")),
         ("pki", include_str!("pki.rs")),
         ("serve", include_str!("serve.rs")),
@@ -113,8 +117,8 @@ mod tests {
         ("verify", include_str!("verify.rs")),
     ];
     /// The modules the command modules may use.
-    const SHARED: [&str; 8] = [
-        "args", "clock", "hints", "input", "mod", "mode", "render", "setup",
+    const SHARED: [&str; 9] = [
+        "args", "calls", "clock", "hints", "input", "mod", "mode", "render", "setup",
     ];
 
     /// The command modules that `src` names as a module through `super::`

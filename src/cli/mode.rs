@@ -74,7 +74,14 @@ pub enum Mode {
         /// The flags.
         args: VerifyArgs,
     },
-    /// `verify --pcap FILE`: verify every INVITE of a capture.
+    /// `verify --hep ADDR`: verify every INVITE mirrored to a HEP listener.
+    VerifyHep {
+        /// The address to listen on (UDP and TCP).
+        addr: String,
+        /// The flags.
+        args: VerifyArgs,
+    },
+    /// `verify --pcap FILE|-`: verify every INVITE of a capture.
     VerifyPcap {
         /// The pcap/pcapng file.
         capture: String,
@@ -150,11 +157,25 @@ impl Mode {
                 }
             }
             Command::Verify(args) => {
-                if args.report.is_some() && args.batch.is_none() && args.pcap.is_none() {
-                    bail!(
-                        "--report writes the summary of many calls: use it with --batch or --pcap \
-                         (one value or --sip prints its report on stdout; add --format json)"
-                    );
+                let many = args.batch.is_some() || args.pcap.is_some() || args.hep.is_some();
+                for (set, flag) in [
+                    (args.report.is_some(), "--report"),
+                    (args.summary_json.is_some(), "--summary-json"),
+                    (args.csv.is_some(), "--csv"),
+                    (args.traceback.is_some(), "--traceback"),
+                ] {
+                    if set && !many {
+                        bail!(
+                            "{flag} writes the summary of many calls: use it with --batch, --pcap or --hep \
+                             (one value or --sip prints its report on stdout; add --format json)"
+                        );
+                    }
+                }
+                if args.max_calls.is_some() && args.hep.is_none() {
+                    bail!("--max-calls stops a --hep listener: use it with --hep");
+                }
+                if args.summary_every == 0 {
+                    bail!("--summary-every must be at least 1 second");
                 }
                 if args.jobs.is_some() && args.batch.is_none() {
                     bail!("--jobs sets the workers of --batch: use it with --batch (--pcap reads one capture in order)");
@@ -169,6 +190,8 @@ impl Mode {
                     Mode::VerifyBatch { input, args }
                 } else if let Some(capture) = args.pcap.clone() {
                     Mode::VerifyPcap { capture, args }
+                } else if let Some(addr) = args.hep.clone() {
+                    Mode::VerifyHep { addr, args }
                 } else {
                     Mode::Verify(args)
                 }

@@ -43,12 +43,44 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// `--claim-must-include`, `--claim-permitted CLAIM=VALUE`,
+/// `--claim-must-exclude` as the SP certificate's RFC 9118 constraints.
+fn claim_constraints(
+    a: &PkiInitArgs,
+) -> Result<Option<shaken::cert::claim_constraints::ClaimConstraints>> {
+    if a.claim_must_include.is_empty()
+        && a.claim_permitted.is_empty()
+        && a.claim_must_exclude.is_empty()
+    {
+        return Ok(None);
+    }
+    let mut permitted: Vec<(String, Vec<String>)> = Vec::new();
+    for p in &a.claim_permitted {
+        let Some((claim, value)) = p.split_once('=').filter(|(c, _)| !c.is_empty()) else {
+            bail!("--claim-permitted {p:?}: expected CLAIM=VALUE");
+        };
+        match permitted.iter_mut().find(|(c, _)| c == claim) {
+            Some((_, values)) => values.push(value.to_owned()),
+            None => permitted.push((claim.to_owned(), vec![value.to_owned()])),
+        }
+    }
+    let c = shaken::cert::claim_constraints::ClaimConstraints {
+        must_include: a.claim_must_include.clone(),
+        permitted_values: permitted,
+        must_exclude: a.claim_must_exclude.clone(),
+    };
+    c.to_der()
+        .context("--claim-must-include / --claim-permitted")?;
+    Ok(Some(c))
+}
+
 pub fn init(a: PkiInitArgs) -> Result<i32> {
     let not_before = a.not_before.unwrap_or_else(|| now() - 3600);
     let not_after = not_before + i64::from(a.days) * 86_400;
     let mut opts = LabPkiOptions::new(not_before, not_after);
     opts.spc = a.spc.clone();
     opts.crl_url = a.crl_url.clone();
+    opts.sp_claim_constraints = claim_constraints(&a)?;
     let pki = LabPki::generate(&opts).context("generating the lab PKI")?;
     std::fs::create_dir_all(&a.dir).with_context(|| format!("creating {}", a.dir.display()))?;
     if !a.force {

@@ -2,14 +2,16 @@
 //! the progress display of long runs, and the end of a verifying run
 //! (hints, the HTML report, the exit status).
 
-use super::args::OutFormat;
+use super::args::{OutFormat, VerifyArgs};
 use super::clock::{now, rfc3339};
 use super::hints;
 use super::{EXIT_FAIL, EXIT_OK};
 use anyhow::{Context, Result};
-use shaken::summary::{self, HtmlMeta, Summary};
+use shaken::summary::{self, Call, CsvRow, HtmlMeta, Summary, TracebackRow};
 use shaken::Report;
-use std::io::{IsTerminal, Write};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Print a report as text or JSON.
@@ -74,6 +76,9 @@ pub fn text(r: &Report) -> String {
     if let Some(a) = r.attest {
         line(&mut s, "attestation", &format!("{a} - {}", a.meaning()));
     }
+    if let Some(rcd) = &r.rcd {
+        rcd_text(&mut s, rcd);
+    }
     if let Some(signer) = &r.signer {
         let spc = signer
             .spc
@@ -81,10 +86,17 @@ pub fn text(r: &Report) -> String {
             .map(|s| format!(" (SPC {s})"))
             .unwrap_or_default();
         let trust = if signer.trusted { "" } else { " [NOT trusted]" };
+        // A call that failed another check but whose signature verifies
+        // with this certificate: its holder signed it (attribution).
+        let attributed = if !r.passed() && signer.signature_verified {
+            "; the signature verifies: this is who signed it"
+        } else {
+            ""
+        };
         line(
             &mut s,
             "signed by",
-            &format!("{}{spc}{trust}", signer.subject),
+            &format!("{}{spc}{trust}{attributed}", signer.subject),
         );
     }
     if let Some(iat) = r.iat {
@@ -109,6 +121,56 @@ pub fn text(r: &Report) -> String {
         }
     }
     s
+}
+
+/// The Rich Call Data lines: `caller name: Acme Bank (verified)` or why
+/// not, then what else the PASSporT says about the caller.
+fn rcd_text(s: &mut String, rcd: &shaken::rcd::RcdReport) {
+    s.push_str(&format!("  caller name: {}\n", rcd.summary()));
+    let line = |s: &mut String, k: &str, v: &str| {
+        s.push_str(&format!("    {k:<13}{v}\n"));
+    };
+    if let Some(v) = &rcd.crn {
+        line(s, "call reason", v);
+    }
+    if let Some(v) = &rcd.apn {
+        line(s, "shown number", v);
+    }
+    if let Some(v) = &rcd.icn {
+        line(s, "logo", v);
+    }
+    if let Some(v) = &rcd.jcl {
+        line(s, "jCard", v);
+    }
+    if rcd.jcd.is_some() {
+        line(s, "jCard", "(inline)");
+    }
+    for (pointer, result) in &rcd.integrity {
+        let word = serde_json::to_value(result)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        line(s, "digest", &format!("{pointer} {word}"));
+    }
+    if let Some(d) = &rcd.display_name {
+        let verdict = if d.matches {
+            "same as the signed name"
+        } else {
+            "DIFFERS from the signed name"
+        };
+        if d.name.is_empty() {
+            line(s, "display name", &format!("{} has none", d.header));
+        } else {
+            line(
+                s,
+                "display name",
+                &format!("{} {:?} ({verdict})", d.header, d.name),
+            );
+        }
+    }
+    for c in &rcd.call_info {
+        line(s, "pass on", c);
+    }
 }
 
 fn advice(code: u16) -> &'static str {
@@ -137,10 +199,209 @@ pub fn progress(unit: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// The end of a verifying run: the HTML report if asked for, and the exit
-/// status (0 when every call passed, else 1).
+/// The files a long verifying run writes besides stdout: `--csv` (one row
+/// per call), `--traceback` (the suspicious calls) and `--summary-json`.
+#[derive(Default)]
+pub struct Exports {
+    csv: Option<(PathBuf, BufWriter<File>)>,
+    traceback: Option<(PathBuf, BufWriter<File>)>,
+    summary_json: Option<PathBuf>,
+}
+
+/// The header of `--csv` (the columns of `shaken::summary::CsvRow`).
+pub const CSV_HEADER: &str = "line,call_id,time,peer,orig,dest,attest,verstat,reason_id,spc,x5u\n";
+/// The header of `--traceback` (the columns of `shaken::summary::TracebackRow`).
+pub const TRACEBACK_HEADER: &str = "time_utc,calling_number,called_number,call_id,attest,origid,verstat,reason_id,reason,signer_spc,signer_subject,signer_trusted,resigned_by,x5u,peer,line\n";
+
+/// Append one CSV record (RFC 4180 quoting by the csv crate, no header).
+pub fn push_csv<T: serde::Serialize>(out: &mut Vec<u8>, row: &T) {
+    let mark = out.len();
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .buffer_capacity(1024)
+        .from_writer(&mut *out);
+    let ok = w.serialize(row).is_ok() && w.flush().is_ok();
+    drop(w);
+    if !ok {
+        out.truncate(mark);
+    }
+}
+
+fn create(path: &Path, flag: &str, header: &str) -> Result<(PathBuf, BufWriter<File>)> {
+    let f = File::create(path).with_context(|| format!("creating {flag} {}", path.display()))?;
+    let mut w = BufWriter::with_capacity(64 * 1024, f);
+    w.write_all(header.as_bytes())
+        .with_context(|| format!("writing {flag} {}", path.display()))?;
+    Ok((path.to_owned(), w))
+}
+
+impl Exports {
+    /// Create the files the flags name (each with its header).
+    pub fn open(a: &VerifyArgs) -> Result<Exports> {
+        Ok(Exports {
+            csv: a
+                .csv
+                .as_deref()
+                .map(|p| create(p, "--csv", CSV_HEADER))
+                .transpose()?,
+            traceback: a
+                .traceback
+                .as_deref()
+                .map(|p| create(p, "--traceback", TRACEBACK_HEADER))
+                .transpose()?,
+            summary_json: a.summary_json.clone(),
+        })
+    }
+
+    /// Whether `--csv` is on.
+    pub fn csv(&self) -> bool {
+        self.csv.is_some()
+    }
+
+    /// Whether `--traceback` is on.
+    pub fn traceback(&self) -> bool {
+        self.traceback.is_some()
+    }
+
+    /// Rows already serialised (the batch workers make them in order).
+    pub fn write_rows(&mut self, csv: &[u8], traceback: &[u8]) -> Result<()> {
+        if let Some((p, w)) = &mut self.csv {
+            w.write_all(csv)
+                .with_context(|| format!("writing --csv {}", p.display()))?;
+        }
+        if let Some((p, w)) = &mut self.traceback {
+            w.write_all(traceback)
+                .with_context(|| format!("writing --traceback {}", p.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The rows of one call.
+    pub fn call(&mut self, call: &Call<'_>) -> Result<()> {
+        let (mut c, mut t) = (Vec::new(), Vec::new());
+        self.rows(call, &mut c, &mut t);
+        self.write_rows(&c, &t)
+    }
+
+    /// Serialise the rows of one call into `csv` and `traceback`.
+    pub fn rows(&self, call: &Call<'_>, csv: &mut Vec<u8>, traceback: &mut Vec<u8>) {
+        rows(self.csv(), self.traceback(), call, csv, traceback);
+    }
+
+    /// Flush the row files (a live run does it after every call).
+    pub fn flush(&mut self) -> Result<()> {
+        for (flag, f) in [
+            ("--csv", &mut self.csv),
+            ("--traceback", &mut self.traceback),
+        ] {
+            if let Some((p, w)) = f {
+                w.flush()
+                    .with_context(|| format!("writing {flag} {}", p.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write `--summary-json` (a new file renamed over the old one, so a
+    /// reader never sees half of it: a live run rewrites it periodically).
+    pub fn summary(&self, s: &Summary) -> Result<()> {
+        let Some(p) = &self.summary_json else {
+            return Ok(());
+        };
+        let mut tmp = p.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let mut text = serde_json::to_string_pretty(&s.to_json(SUMMARY_TOP))?;
+        text.push('\n');
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, p))
+            .with_context(|| format!("writing --summary-json {}", p.display()))
+    }
+}
+
+/// The rows of one call, into buffers (`csv` / `traceback` say which).
+pub fn rows(csv: bool, traceback: bool, call: &Call<'_>, c: &mut Vec<u8>, t: &mut Vec<u8>) {
+    if csv {
+        push_csv(c, &CsvRow::of(call));
+    }
+    if traceback && call.suspicious() {
+        push_csv(t, &TracebackRow::of(call));
+    }
+}
+
+/// Signers, peers and numbers listed in `--summary-json`.
+pub const SUMMARY_TOP: usize = 100;
+
+/// The settings of a verifying run, for the HTML report.
+pub fn settings(a: &VerifyArgs) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    let paths = |p: &[PathBuf]| {
+        p.iter()
+            .map(|x| x.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    v.push((
+        "certificates".to_owned(),
+        match &a.cert {
+            Some(c) => format!("--cert {}", c.display()),
+            None => "x5u fetched".to_owned(),
+        },
+    ));
+    v.push((
+        "--trust-anchors".to_owned(),
+        if a.trust_anchors.is_empty() {
+            std::env::var(super::setup::TRUST_ANCHORS_ENV)
+                .map(|e| format!("${} = {e}", super::setup::TRUST_ANCHORS_ENV))
+                .unwrap_or_else(|_| "(none)".into())
+        } else {
+            paths(&a.trust_anchors)
+        },
+    ));
+    v.push((
+        "--now".to_owned(),
+        a.now
+            .map(rfc3339)
+            .unwrap_or_else(|| "each call's own time".into()),
+    ));
+    v.push(("--max-age".to_owned(), format!("{} s", a.max_age)));
+    v.push((
+        "replay detection".to_owned(),
+        if a.no_replay {
+            "off".into()
+        } else if let Some(d) = &a.replay_dir {
+            format!("--replay-dir {}", d.display())
+        } else {
+            "on (memory)".into()
+        },
+    ));
+    if !a.crl.crl.is_empty() || a.crl.fetch_crl {
+        v.push((
+            "CRLs".to_owned(),
+            format!(
+                "{}{}",
+                a.crl.crl.join(", "),
+                if a.crl.fetch_crl {
+                    " + distribution points"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    v.push((
+        "--tn-national".to_owned(),
+        format!("{:?}", a.tn.tn_national),
+    ));
+    v
+}
+
+/// The end of a verifying run: `--summary-json`, the HTML report if asked
+/// for, and the exit status (0 when every call passed, else 1).
+#[allow(clippy::too_many_arguments)]
 pub fn finish_verify(
-    report: Option<&std::path::Path>,
+    a: &VerifyArgs,
+    exports: &mut Exports,
     summary: &Summary,
     title: &str,
     source: &str,
@@ -153,22 +414,37 @@ pub fn finish_verify(
             eprintln!("hint: {id}: {h}");
         }
     }
+    exports.flush()?;
+    exports.summary(summary)?;
     write_report(
-        report,
+        a.report.as_deref(),
         summary,
-        &HtmlMeta {
-            title: title.into(),
-            source: source.into(),
-            generated: rfc3339(now()),
-            elapsed,
-            unit: unit.into(),
-        },
+        &html_meta(a, title, source, elapsed, unit),
     )?;
     Ok(if summary.all_passed() {
         EXIT_OK
     } else {
         EXIT_FAIL
     })
+}
+
+/// The labels of the HTML page of a run.
+pub fn html_meta(
+    a: &VerifyArgs,
+    title: &str,
+    source: &str,
+    elapsed: std::time::Duration,
+    unit: &str,
+) -> HtmlMeta {
+    HtmlMeta {
+        title: title.into(),
+        source: source.into(),
+        generated: rfc3339(now()),
+        elapsed,
+        unit: unit.into(),
+        version: format!("shaken {}", env!("CARGO_PKG_VERSION")),
+        settings: settings(a),
+    }
 }
 
 /// Write the HTML report, if asked.

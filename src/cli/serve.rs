@@ -72,6 +72,7 @@ mod imp {
         now: Option<i64>,
         api_keys: Option<PathBuf>,
         metrics_auth: bool,
+        ui: bool,
         tls_cert: Option<PathBuf>,
         tls_key: Option<PathBuf>,
         client_ca: Option<PathBuf>,
@@ -82,6 +83,7 @@ mod imp {
         stipa_root: Vec<PathBuf>,
         trust_list_interval: u64,
         redis: RedisArgs,
+        fetch_rcd: bool,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -174,6 +176,7 @@ mod imp {
             now: a.now,
             api_keys: a.api_keys.or(f.api_keys),
             metrics_auth: a.metrics_auth || f.metrics_auth.unwrap_or(false),
+            ui: a.ui || f.ui.unwrap_or(false),
             tls_cert: a.tls_cert.or(f.tls_cert),
             tls_key: a.tls_key.or(f.tls_key),
             client_ca: a.client_ca.or(f.client_ca),
@@ -196,6 +199,7 @@ mod imp {
                 .or(f.trust_list_interval)
                 .unwrap_or(DEFAULT_TRUST_LIST_INTERVAL),
             redis,
+            fetch_rcd: a.fetch_rcd || f.fetch_rcd.unwrap_or(false),
         })
     }
 
@@ -290,6 +294,7 @@ mod imp {
         apply_crl_args(&mut c, &s.crl);
         apply_fetch_args(&mut c, &s.fetch);
         apply_redis_args(&mut c, &s.redis);
+        c.fetch_rcd = s.fetch_rcd;
         c
     }
 
@@ -433,7 +438,8 @@ mod imp {
         let allow = AllowFrom::parse(&s.allow_from)?;
         config = config
             .with_allow_from(allow)
-            .with_metrics_auth(s.metrics_auth);
+            .with_metrics_auth(s.metrics_auth)
+            .with_ui(s.ui);
         if let Some(n) = s.max_concurrent {
             if n == 0 {
                 bail!("--max-concurrent must be at least 1");
@@ -755,6 +761,10 @@ mod imp {
             let addr = server.local_addr();
             eprintln!("listening on {addr}");
             tracing::info!(%addr, https, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            if settings.ui {
+                let scheme = if https { "https" } else { "http" };
+                tracing::info!(%addr, "the page for people (--ui) is on {scheme}://{addr}/");
+            }
             if let Some(ok) = first {
                 server.state().metrics().trust_refreshed(ok);
             }

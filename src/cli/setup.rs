@@ -111,14 +111,15 @@ impl VerifySetup {
         self.vs().verify_result_blocking(value, ctx)
     }
 
-    /// Stage 2 of a PASSporT the SIP procedure prepared (shaken or div;
-    /// blocking; fetches on a cache miss).
-    pub fn complete(
+    /// Verify one PASSporT of a call, of either kind (`div`: a `div`/`div-o`
+    /// PASSporT; blocking; fetches on a cache miss).
+    pub fn verify_passport(
         &self,
-        pending: shaken::verify::Pending,
+        identity: &shaken::identity::IdentityHeader,
         ctx: &CallContext,
+        div: bool,
     ) -> Result<VerifiedPassport, Box<Failure>> {
-        self.vs().complete_pending_blocking(pending, ctx)
+        self.vs().verify_passport_blocking(identity, ctx, div)
     }
 }
 
@@ -142,7 +143,90 @@ pub fn verifier_config(a: &VerifyArgs, replay_default: bool) -> VerifierConfig {
     apply_crl_args(&mut c, &a.crl);
     apply_fetch_args(&mut c, &a.fetch);
     apply_redis_args(&mut c, &a.redis);
+    c.fetch_rcd = a.fetch_rcd;
     c
+}
+
+/// The Rich Call Data flags of `sign` as what to sign: `None` without
+/// `--rcd-nam` or `--crn`. With `--rcdi`, the referenced content is fetched
+/// now (the verifier's fetch rules and lab switches) and digested.
+pub fn rcd_signing(
+    a: &super::args::RcdSignArgs,
+    tn: &TnPolicy,
+) -> Result<Option<shaken::rcd::RcdSigning>> {
+    use shaken::rcd::{DigestAlg, Rcd, RcdClaims, RcdContent, RcdSigning};
+    if a.rcd_nam.is_none() && a.crn.is_none() {
+        if a.rcd_separate {
+            bail!("--rcd-separate: nothing to put in it (give --rcd-nam or --crn)");
+        }
+        return Ok(None);
+    }
+    let rcd = match &a.rcd_nam {
+        None => None,
+        Some(nam) => {
+            let apn = match &a.rcd_apn {
+                None => None,
+                Some(t) => Some(
+                    shaken::tn::TelephoneNumber::parse(t, tn)
+                        .with_context(|| "--rcd-apn")?
+                        .to_string(),
+                ),
+            };
+            let jcd = match &a.rcd_jcd {
+                None => None,
+                Some(path) => {
+                    let bytes = super::input::read_input(
+                        &path.to_string_lossy(),
+                        Limits::default().max_rcd_body,
+                    )
+                    .with_context(|| "--rcd-jcd")?;
+                    Some(
+                        shaken::parse_json_strict(&bytes, 16)
+                            .with_context(|| format!("--rcd-jcd {}: not JSON", path.display()))?,
+                    )
+                }
+            };
+            Some(Rcd {
+                nam: nam.clone(),
+                apn,
+                icn: a.rcd_icn.clone(),
+                jcd,
+                jcl: a.rcd_jcl.clone(),
+            })
+        }
+    };
+    let mut claims = RcdClaims::new(rcd, a.crn.clone());
+    claims
+        .validate(a.rcd_separate)
+        .map_err(|e| anyhow::Error::new(e).context("--rcd-nam"))?;
+    if a.rcdi {
+        let mut config = VerifierConfig::default();
+        apply_fetch_args(&mut config, &a.fetch);
+        let fetch = shaken::sti::fetch_options(&config).map_err(config_error)?;
+        let cache = shaken::sti::rcd_cache(&fetch).map_err(config_error)?;
+        let rt = runtime()?;
+        let mut content = RcdContent::new();
+        for _round in 0..2 {
+            let wanted = claims.signing_wanted(&content);
+            if wanted.is_empty() {
+                break;
+            }
+            for url in wanted {
+                let body = rt
+                    .block_on(cache.get(&url))
+                    .map(|b| b.as_ref().clone())
+                    .map_err(|e| e.to_string());
+                content.insert(url, body);
+            }
+        }
+        claims = claims
+            .with_digests(DigestAlg::Sha256, &content)
+            .map_err(|e| anyhow::Error::new(e).context("--rcdi"))?;
+    }
+    Ok(Some(RcdSigning {
+        claims,
+        separate: a.rcd_separate,
+    }))
 }
 
 /// `--redis` and its companions (the library's defaults where not given).
@@ -222,6 +306,7 @@ pub fn anchor_sources(paths: &[std::path::PathBuf]) -> Vec<Source> {
 pub fn config_error(e: ConfigError) -> anyhow::Error {
     let flag = match e.setting() {
         Setting::Fetcher => "--tls-ca".to_owned(),
+        Setting::Rcd => "--rcd-nam".to_owned(),
         s => format!("--{}", s.key()),
     };
     anyhow::Error::new(e).context(flag)

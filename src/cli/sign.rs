@@ -2,7 +2,7 @@
 
 use super::args::{SignArgs, SignFormat};
 use super::clock::now;
-use super::setup::config_error;
+use super::setup::{config_error, rcd_signing};
 use super::EXIT_OK;
 use anyhow::{Context, Result};
 use shaken::atis::RequestPolicy;
@@ -40,22 +40,36 @@ pub fn run(orig: &str, attest: Attestation, a: SignArgs) -> Result<i32> {
     config.deterministic = a.deterministic;
     config.tn_national = a.tn.tn_national;
     let signer = StiAs::from_config(&config).map_err(config_error)?;
-    let signed = signer.sign(&request).context("signing")?;
+    let rcd = rcd_signing(&a.rcd, &policy.tn)?;
+    let signed = match &rcd {
+        None => signer.sign(&request).context("signing")?,
+        Some(r) => signer.sign_with_rcd(&request, r).context("signing")?,
+    };
     let (identity, token, header, claims) = (
         signed.identity,
         signed.token,
         signer.header(),
         signed.claims,
     );
+    // A separate ppt=rcd PASSporT (--rcd-separate) is a second line: a
+    // second Identity header.
+    let second = |s: Option<String>| s.map(|s| format!("\n{s}")).unwrap_or_default();
     let out = match a.format {
-        SignFormat::Header => identity,
-        SignFormat::Token => token,
-        SignFormat::Json => serde_json::to_string(&serde_json::json!({
-            "identity": identity,
-            "token": token,
-            "header": header.to_json(),
-            "claims": claims.to_json(),
-        }))?,
+        SignFormat::Header => format!("{identity}{}", second(signed.rcd_identity.clone())),
+        SignFormat::Token => format!("{token}{}", second(signed.rcd_token.clone())),
+        SignFormat::Json => {
+            let mut j = serde_json::json!({
+                "identity": identity,
+                "token": token,
+                "header": header.to_json(),
+                "claims": claims.to_json(),
+            });
+            if let (Some(i), Some(t)) = (&signed.rcd_identity, &signed.rcd_token) {
+                j["rcd_identity"] = i.clone().into();
+                j["rcd_token"] = t.clone().into();
+            }
+            serde_json::to_string(&j)?
+        }
     };
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();

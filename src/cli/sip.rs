@@ -55,11 +55,11 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
     // Both stages through the shared setup: --cert, or the x5u cache (and,
     // with --fetch-crl, the chain's CRL distribution points); div PASSporTs
     // each get their own chain.
-    let mut report = sip_verify::verify_request_staged(
+    let mut report = sip_verify::verify_request_kinds(
         &setup.verifier,
         &req,
         setup.now.unwrap_or_else(now),
-        |pending, ctx| setup.complete(pending, ctx),
+        |identity, ctx, div| setup.verify_passport(identity, ctx, div),
     );
     if a.verstat_attest {
         report.sip.verstat_param =
@@ -71,6 +71,7 @@ pub fn verify(path: String, a: VerifyArgs) -> Result<i32> {
         OutFormat::Text => out.write_all(sip_text(&report).as_bytes())?,
     }
     hints::print_for_report(&report.overall);
+    hints::print_for_rcd(&report.overall, a.fetch_rcd);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
 }
 
@@ -98,7 +99,19 @@ fn sip_text(r: &SipReport) -> String {
     ));
     for p in &r.passports {
         let ppt = p.ppt.as_deref().unwrap_or("(none)");
-        let verdict = if !p.supported {
+        let rcd = p.ppt.as_deref() == Some(shaken::rcd::PPT_RCD);
+        let verdict = if rcd {
+            // Checked like any PASSporT; it carries the caller's name, not
+            // the call's verdict.
+            let v = match &p.report.reason {
+                None => p.report.verstat.to_string(),
+                Some(reason) => format!(
+                    "{} {} ({}): {}",
+                    reason.code, reason.text, reason.id, reason.detail
+                ),
+            };
+            format!("{v} (Rich Call Data; not part of the verdict)")
+        } else if !p.supported {
             "unsupported, not checked".to_owned()
         } else {
             match &p.report.reason {
@@ -173,9 +186,18 @@ pub fn sign(path: String, attest: Attestation, a: SignArgs) -> Result<i32> {
     let policy = TnPolicy {
         national: a.tn.tn_national,
     };
-    let out =
-        sip_verify::sign_request(&req, signer.as_ref(), &a.x5u, attest, iat, &origid, &policy)
-            .with_context(|| format!("signing {}", source_name(&path)))?;
+    let rcd = super::setup::rcd_signing(&a.rcd, &policy)?;
+    let out = shaken::sip::sign_request_with_rcd(
+        &req,
+        signer.as_ref(),
+        &a.x5u,
+        attest,
+        iat,
+        &origid,
+        &policy,
+        rcd.as_ref(),
+    )
+    .with_context(|| format!("signing {}", source_name(&path)))?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&out)?;
     stdout.flush()?;

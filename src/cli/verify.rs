@@ -51,6 +51,7 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
     render(&report, a.format)?;
     // The library's detail is neutral; the flag that fixes it goes to stderr.
     super::hints::print_for_report(&report);
+    super::hints::print_for_rcd(&report, a.fetch_rcd);
     Ok(if report.passed() { EXIT_OK } else { EXIT_FAIL })
 }
 

@@ -160,9 +160,22 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
     assert_eq!(reports[4].verstat, Verstat::Failed);
     assert_eq!(reports[6].reason.as_ref().unwrap().id, "dest-mismatch");
     assert_eq!(reports[7].reason.as_ref().unwrap().id, "replay");
+    // Issue 20: a line without identity is an unsigned call, not an error;
+    // failures after the signature decoded name the signer (attributed).
+    assert!(lines[3].get("error").is_none(), "{}", lines[3]);
+    assert_eq!(reports[3].verstat, Verstat::NoValidation);
+    let r = reports[3].reason.as_ref().unwrap();
+    assert_eq!((r.code, r.id.as_str()), (428, "no-identity"));
+    for i in [6, 7] {
+        let s = reports[i]
+            .signer
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}", lines[i]));
+        assert!(s.signature_verified && s.trusted, "{}", lines[i]);
+    }
+    assert!(!reports[4].signer.as_ref().unwrap().signature_verified);
     for (i, msg) in [
         (1, "not a JSON verification request"),
-        (3, "missing \"identity\""),
         (5, "longer than the 16384-byte limit"),
         (8, "\"from.tn\""),
     ] {
@@ -176,7 +189,7 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
 
     // The summary on stderr.
     assert!(
-        stderr.contains("9 lines, 2 passed, 7 not passed (4 malformed)"),
+        stderr.contains("9 lines, 2 passed, 7 not passed (1 unsigned, 3 malformed)"),
         "{stderr}"
     );
     let row = |k: &str| {
@@ -193,7 +206,8 @@ fn mixed_good_and_bad_lines_keep_order_and_report_each() {
     assert_eq!(row("TN-Validation-Passed"), 2);
     assert_eq!(row("TN-Validation-Failed"), 2);
     assert_eq!(row("No-TN-Validation"), 5);
-    assert_eq!(row("request-invalid"), 4);
+    assert_eq!(row("request-invalid"), 3);
+    assert_eq!(row("no-identity"), 1);
     assert_eq!(row("signature-invalid"), 1);
     assert_eq!(row("replay"), 1);
     assert_eq!(row("dest-mismatch"), 1);
@@ -382,19 +396,40 @@ fn html_report_has_the_numbers() {
     assert_eq!(o.status.code(), Some(1));
     let html = std::fs::read_to_string(Path::new(&report)).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("<td>total lines</td><td>3</td>"), "{html}");
+    assert!(html.contains("<b class=\"\">3</b>lines · 100.0%"), "{html}");
     assert!(
-        html.contains("<td>passed</td><td>1</td><td>33.3%</td>"),
+        html.contains("<b class=\"ok\">1</b>passed · 33.3%"),
         "{html}"
     );
-    assert!(html.contains("<td>B</td><td>2</td>"), "{html}");
+    assert!(
+        html.contains("<b class=\"bad\">1</b>failed (signed) · 33.3%"),
+        "{html}"
+    );
+    // Attestation B: one call passed, one did not.
+    assert!(
+        html.contains("<td>B</td><td>1</td><td>1</td><td>66.7%</td>"),
+        "{html}"
+    );
     assert!(html.contains("<td>orig-mismatch</td><td>1</td>"), "{html}");
     assert!(
         html.contains("<td>request-invalid</td><td>1</td>"),
         "{html}"
     );
-    assert!(html.contains("<td>1234</td><td>1</td><td>0</td>"), "{html}");
-    assert!(html.contains("<td>12155550199</td><td>1</td>"), "{html}");
+    // The spoofed call (orig-mismatch) is attributed to its signer.
+    assert!(
+        html.contains("<td>1234</td><td>CN=SHAKEN 1234, O=Shaken Lab, C=US</td><td>yes</td><td>1</td><td>1</td><td>orig-mismatch (1)</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>12155550199</td><td>1</td><td>orig-mismatch (1)</td><td>1234 (1)</td><td>line 2</td>"),
+        "{html}"
+    );
+    // The version and settings that made it.
+    assert!(html.contains("<td>made by</td><td>shaken "), "{html}");
+    assert!(
+        html.contains("<td>replay detection</td><td>off</td>"),
+        "{html}"
+    );
     assert!(!html.contains("<script"));
 }
 
@@ -484,5 +519,123 @@ fn example_verify_batch_is_current() {
         text,
         "{} is stale: SHAKEN_UPDATE_EXAMPLES=1 rewrites it",
         path.display()
+    );
+}
+
+/// Issue 20: `--summary-json`, `--csv` and `--traceback` over a batch that
+/// spans many chunks and two workers: rows in input order, counts by
+/// signer (spoofed calls attributed), peer and minute, unsigned counted.
+#[test]
+fn summary_json_csv_and_traceback_exports() {
+    let lab = Lab::new();
+    // The lab pins --now: line times within --max-age of it, over three minutes.
+    let id = identity(&lab, "A", NOW);
+    let mut lines = Vec::new();
+    for i in 0..600u32 {
+        let peer = ["sbc-east", "sbc-west"][(i % 2) as usize];
+        let t = [NOW - 30, NOW, NOW + 60][(i / 200) as usize];
+        let id = &id;
+        let mut v = match i % 6 {
+            0 => json!({"from": {"tn": ORIG}, "to": {"tn": [DEST]}, "time": t}), // unsigned
+            1 => verify_request("12025550199", DEST, t, id), // spoofed number, valid signature
+            _ => verify_request(ORIG, DEST, t, id),
+        };
+        v["peer"] = json!(peer);
+        lines.push(v.to_string());
+    }
+    lines.push("{broken".to_owned());
+    let (summary, csv, tb) = (lab.path("s.json"), lab.path("c.csv"), lab.path("t.csv"));
+    let (o, out) = verify_batch(
+        &lab,
+        &lines.join("\n"),
+        &[
+            "--no-replay",
+            "--jobs",
+            "2",
+            "--summary-json",
+            &summary,
+            "--csv",
+            &csv,
+            "--traceback",
+            &tb,
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(out.len(), 601);
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["total"], 601);
+    assert_eq!(s["unsigned"], 100);
+    assert_eq!(s["malformed"], 1);
+    assert_eq!(s["passed"], 400);
+    assert_eq!(s["failed"], 100);
+    assert_eq!(s["by_verstat"]["TN-Validation-Passed"], 400);
+    assert_eq!(s["by_reason"]["no-identity"], 100);
+    assert_eq!(s["by_reason"]["orig-mismatch"], 100);
+    assert_eq!(s["by_attest"]["A"]["passed"], 400);
+    assert_eq!(s["by_attest"]["A"]["failed"], 100);
+    assert_eq!(s["by_attest"]["none"]["failed"], 101);
+    let signer = &s["signers"][0];
+    assert_eq!(signer["spc"], "1234");
+    assert_eq!(signer["subject"], "CN=SHAKEN 1234, O=Shaken Lab, C=US");
+    assert_eq!(signer["passed"], 400);
+    assert_eq!(signer["failed"], 100);
+    assert_eq!(signer["by_reason"]["orig-mismatch"], 100);
+    assert_eq!(signer["by_attest"]["A"], 500);
+    let peers = s["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 2, "{s}");
+    assert_eq!(peers[0]["total"], 300);
+    assert_eq!(
+        peers[0]["unsigned"].as_u64().unwrap() + peers[1]["unsigned"].as_u64().unwrap(),
+        100
+    );
+    let minutes = s["by_minute"].as_array().unwrap();
+    assert_eq!(minutes.len(), 3, "{s}");
+    assert_eq!(minutes[0]["minute"], "2027-01-15T07:59:00Z");
+    assert_eq!(minutes[0]["total"], 200);
+    assert_eq!(s["spoofed"][0]["orig"], "12025550199");
+    assert_eq!(s["spoofed"][0]["signers"]["1234"], 100);
+
+    // One CSV row per line, in input order, with the documented columns.
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        rows[0],
+        "line,call_id,time,peer,orig,dest,attest,verstat,reason_id,spc,x5u"
+    );
+    assert_eq!(rows.len(), 602);
+    for (i, r) in rows[1..].iter().enumerate() {
+        assert!(r.starts_with(&format!("{},", i + 1)), "{r}");
+    }
+    assert_eq!(
+        rows[1],
+        format!("1,,2027-01-15T07:59:30Z,sbc-east,{ORIG},{DEST},,No-TN-Validation,no-identity,,")
+    );
+    assert_eq!(
+        rows[2],
+        format!("2,,2027-01-15T07:59:30Z,sbc-west,12025550199,{DEST},A,No-TN-Validation,orig-mismatch,1234,https://cr.example.net/sp.pem")
+    );
+    assert!(
+        rows[601].starts_with("601,,,,,,,No-TN-Validation,request-invalid,"),
+        "{}",
+        rows[601]
+    );
+    // The traceback export: the 100 spoofed calls, attributed.
+    let tb = std::fs::read_to_string(&tb).unwrap();
+    let tb: Vec<&str> = tb.lines().collect();
+    assert_eq!(tb.len(), 101);
+    assert!(
+        tb[1].starts_with(&format!("2027-01-15T07:59:30Z,12025550199,{DEST},,A,")),
+        "{}",
+        tb[1]
+    );
+    assert!(
+        tb[1].ends_with(",https://cr.example.net/sp.pem,sbc-west,2"),
+        "{}",
+        tb[1]
     );
 }

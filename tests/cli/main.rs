@@ -16,6 +16,7 @@ mod docs;
 mod golden;
 mod hostile;
 mod pcap;
+mod rcd;
 mod sip;
 mod trust;
 mod usage;

@@ -269,14 +269,18 @@ fn pcap_with_signed_unsigned_and_tampered_calls() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     check_rows(&rows(&o));
     assert!(
-        stderr.contains("4 calls, 2 passed, 2 not passed (0 malformed)"),
+        stderr.contains("4 calls, 2 passed, 2 not passed (1 unsigned, 0 malformed)"),
         "{stderr}"
     );
     assert!(stderr.contains("9 packets"), "{stderr}");
 
     // The HTML report: the numbers, and a stranger's <script> escaped.
     let html = std::fs::read_to_string(&report).unwrap();
-    assert!(html.contains("<td>total calls</td><td>4</td>"), "{html}");
+    assert!(html.contains("<b class=\"\">4</b>calls · 100.0%"), "{html}");
+    assert!(
+        html.contains("<b class=\"\">1</b>unsigned · 25.0%"),
+        "{html}"
+    );
     assert!(html.contains("<td>TN-Validation-Passed</td><td>2</td><td>50.0%</td>"));
     assert!(html.contains("<td>TN-Validation-Failed</td><td>1</td><td>25.0%</td>"));
     assert!(html.contains("<td>No-TN-Validation</td><td>1</td><td>25.0%</td>"));
@@ -285,14 +289,18 @@ fn pcap_with_signed_unsigned_and_tampered_calls() {
         html.contains("<td>signature-invalid</td><td>1</td>"),
         "{html}"
     );
-    // URIs that are not numbers are shown as written, escaped. (The SIP
-    // parser already refuses '<' inside a URI; src/summary.rs tests <script>.)
+    // The tampered call is not attributed (its signature did not verify),
+    // so the signer has the two calls that passed.
     assert!(
-        html.contains("<td>sip:alice&amp;bob@evil.example</td><td>1</td>"),
+        html.contains("<td>1234</td><td>CN=SHAKEN 1234, O=Shaken Lab, C=US</td><td>yes</td><td>2</td><td>0</td>"),
         "{html}"
     );
-    assert!(html.contains("<td>12155550121</td><td>1</td>"), "{html}");
-    assert!(html.contains("<td>1234</td><td>3</td><td>1</td>"), "{html}");
+    assert!(
+        html.contains(
+            "<td>12155550121</td><td>1</td><td>signature-invalid (1)</td><td>unknown (1)</td>"
+        ),
+        "{html}"
+    );
     assert!(!html.contains("<script"), "{html}");
 }
 
@@ -645,7 +653,7 @@ fn pcap_shows_diverted_calls_and_their_hops() {
     assert_eq!(rows[1]["reason"]["id"], "dest-mismatch", "{}", rows[1]);
     assert_eq!(rows[1]["diversion"]["reason"]["id"], "div-unlinked");
     let html = std::fs::read_to_string(&report).unwrap();
-    assert!(html.contains("<h2>Diverted calls</h2>"), "{html}");
+    assert!(html.contains(">Diverted calls</h2>"), "{html}");
     assert!(html.contains("<td>valid</td><td>1</td>"), "{html}");
     assert!(html.contains("<td>invalid</td><td>1</td>"), "{html}");
     assert!(
@@ -656,4 +664,321 @@ fn pcap_shows_diverted_calls_and_their_hops() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("div=valid(2 hops)"), "{text}");
     assert!(text.contains("div=invalid(1 hops)"), "{text}");
+}
+
+/// Wait for one line on `r` (a child's stdout), bounded.
+fn line_within(rx: &std::sync::mpsc::Receiver<String>, secs: u64) -> String {
+    rx.recv_timeout(Duration::from_secs(secs))
+        .unwrap_or_else(|_| panic!("no output line within {secs} s"))
+}
+
+fn spawn_lines(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(r).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// `tcpdump -w - | shaken verify --pcap -`: the capture comes on stdin, and
+/// each row is written when its call completes, before the stream ends.
+#[test]
+fn pcap_from_stdin_streams_rows_as_calls_complete() {
+    use std::io::Write;
+    let lab = Lab::new();
+    let f = frames(&lab);
+    let first = pcap_bytes(DataLink::ETHERNET, &f[..1]);
+    let all = pcap_bytes(DataLink::ETHERNET, &f);
+    assert!(all.starts_with(&first));
+    let csv = lab.path("calls.csv");
+    let summary = lab.path("summary.json");
+    let mut child = crate::support::bin()
+        .args([
+            "verify",
+            "--cert",
+            &lab.path("chain.pem"),
+            "--trust-anchors",
+            &lab.path("root.pem"),
+        ])
+        .args([
+            "--pcap",
+            "-",
+            "--format",
+            "json",
+            "--csv",
+            &csv,
+            "--summary-json",
+            &summary,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let rx = spawn_lines(child.stdout.take().unwrap());
+    stdin.write_all(&first).unwrap();
+    stdin.flush().unwrap();
+    // The first call's row arrives while the stream is still open.
+    let row: Value = serde_json::from_str(&line_within(&rx, 30)).unwrap();
+    assert_eq!(row["call_id"], "call-a@test");
+    assert_eq!(row["verstat"], "TN-Validation-Passed");
+    // And the CSV row is already on disk.
+    let early = std::fs::read_to_string(&csv).unwrap();
+    assert!(early.contains("call-a@test"), "{early}");
+    stdin.write_all(&all[first.len()..]).unwrap();
+    drop(stdin);
+    let mut rest = Vec::new();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(30)) {
+        rest.push(serde_json::from_str::<Value>(&l).unwrap());
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut all_rows = vec![row];
+    all_rows.extend(rest);
+    check_rows(&all_rows);
+    // The exports: one CSV row per call, the peers by source address.
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("line,call_id,time,peer,orig,dest,attest,verstat,reason_id,spc,x5u")
+    );
+    assert_eq!(lines.clone().count(), 4, "{csv}");
+    assert!(csv.contains(",No-TN-Validation,no-identity,"), "{csv}");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["total"], 4);
+    assert_eq!(s["unsigned"], 1);
+    let peers: Vec<&str> = s["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["peer"].as_str().unwrap())
+        .collect();
+    assert_eq!(peers, ["192.0.2.1", "192.0.2.7", "2001:db8::1"], "{s}");
+    assert_eq!(s["signers"][0]["spc"], "1234");
+    assert_eq!(s["signers"][0]["passed"], 2);
+}
+
+/// A listener that a failing assertion must not leave running.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A HEP v3 packet (test encoder: the generic chunks an SBC sends).
+fn hep3(sip: &[u8], src: [u8; 4], tcp: bool) -> Vec<u8> {
+    fn chunk(t: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0, 0];
+        v.extend_from_slice(&t.to_be_bytes());
+        v.extend_from_slice(&(6 + payload.len() as u16).to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+    let mut c = Vec::new();
+    c.extend(chunk(1, &[2]));
+    c.extend(chunk(2, &[if tcp { 6 } else { 17 }]));
+    c.extend(chunk(3, &src));
+    c.extend(chunk(4, &[192, 0, 2, 100]));
+    c.extend(chunk(7, &5060u16.to_be_bytes()));
+    c.extend(chunk(8, &5060u16.to_be_bytes()));
+    c.extend(chunk(9, &(T as u32).to_be_bytes()));
+    c.extend(chunk(10, &0u32.to_be_bytes()));
+    c.extend(chunk(11, &[1]));
+    c.extend(chunk(12, &100u32.to_be_bytes()));
+    c.extend(chunk(15, sip));
+    let mut p = b"HEP3".to_vec();
+    p.extend_from_slice(&(6 + c.len() as u16).to_be_bytes());
+    p.extend(c);
+    p
+}
+
+/// `verify --hep`: a collector on loopback gets INVITEs over UDP and TCP
+/// (a packet split across writes, two packets in one write), refuses a
+/// broken packet, and writes the same rows and exports as `--pcap`.
+#[test]
+fn hep_listener_verifies_mirrored_invites() {
+    use std::io::Write;
+    let lab = Lab::new();
+    let from_ok = format!("<sip:{ORIG}@example.com>");
+    let signed = lab.sign("A", T);
+    let a = invite("hep-a@test", &from_ok, Some(&signed));
+    let spoofed = invite(
+        "hep-s@test",
+        "<sip:+12025550199@example.com>",
+        Some(&lab.sign("B", T)),
+    );
+    let unsigned = invite("hep-u@test", &from_ok, None);
+    let csv = lab.path("hep.csv");
+    let summary = lab.path("hep.json");
+    let traceback = lab.path("traceback.csv");
+    let mut guard = KillOnDrop(Some(
+        crate::support::bin()
+            .args([
+                "verify",
+                "--cert",
+                &lab.path("chain.pem"),
+                "--trust-anchors",
+                &lab.path("root.pem"),
+            ])
+            .args([
+                "--hep",
+                "127.0.0.1:0",
+                "--max-calls",
+                "3",
+                "--format",
+                "json",
+                "--now",
+                &T.to_string(),
+            ])
+            .args([
+                "--csv",
+                &csv,
+                "--summary-json",
+                &summary,
+                "--traceback",
+                &traceback,
+            ])
+            .args(["--summary-every", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    ));
+    let child = guard.0.as_mut().unwrap();
+    let err = spawn_lines(child.stderr.take().unwrap());
+    let out = spawn_lines(child.stdout.take().unwrap());
+    let banner = line_within(&err, 30);
+    let addr = banner
+        .split_whitespace()
+        .last()
+        .unwrap_or_else(|| panic!("{banner}"))
+        .to_owned();
+    assert!(
+        banner.starts_with("hep: listening on udp 127.0.0.1:"),
+        "{banner}"
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.send_to(b"HEP3\x00\x03", &addr).unwrap(); // broken: refused, no row
+    udp.send_to(&hep3(&a, [192, 0, 2, 9], false), &addr)
+        .unwrap();
+    let first: Value = serde_json::from_str(&line_within(&out, 30)).unwrap();
+    assert_eq!(first["call_id"], "hep-a@test");
+    assert_eq!(first["verstat"], "TN-Validation-Passed");
+    // The periodic summary: --summary-json appears while it still listens.
+    let mut periodic = None;
+    for _ in 0..100 {
+        if let Ok(text) = std::fs::read_to_string(&summary) {
+            periodic = Some(serde_json::from_str::<Value>(&text).unwrap());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let periodic = periodic.expect("no periodic --summary-json within 10 s");
+    assert_eq!(periodic["total"], 1, "{periodic}");
+    let mut tcp = std::net::TcpStream::connect(&addr).unwrap();
+    let p = hep3(&spoofed, [192, 0, 2, 10], true);
+    tcp.write_all(&p[..20]).unwrap();
+    tcp.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut two = p[20..].to_vec();
+    two.extend(hep3(&unsigned, [192, 0, 2, 10], true));
+    tcp.write_all(&two).unwrap();
+    drop(tcp);
+    let rows: Vec<Value> = (0..2)
+        .map(|_| serde_json::from_str(&line_within(&out, 30)).unwrap())
+        .collect();
+    let o = guard.0.take().unwrap().wait_with_output().unwrap();
+    let stderr: Vec<String> = err.try_iter().collect();
+    let stderr = stderr.join("\n");
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HEP packet 1: total length 3"), "{stderr}");
+    assert!(
+        stderr.contains("3 calls, 1 passed, 2 not passed (1 unsigned, 0 malformed)"),
+        "{stderr}"
+    );
+    assert_eq!(rows[0]["call_id"], "hep-s@test");
+    assert_eq!(rows[0]["reason"]["id"], "orig-mismatch");
+    assert_eq!(rows[0]["transport"], "tcp");
+    assert_eq!(rows[0]["signer"]["signature_verified"], true);
+    assert_eq!(rows[1]["reason"]["id"], "no-identity");
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(s["total"], 3);
+    assert_eq!(s["unsigned"], 1);
+    assert_eq!(s["peers"][0]["peer"], "192.0.2.10");
+    assert_eq!(s["signers"][0]["failed"], 1);
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    // The traceback export has the spoofed call only, with its signer.
+    let tb = std::fs::read_to_string(&traceback).unwrap();
+    let tb: Vec<&str> = tb.lines().collect();
+    assert_eq!(tb.len(), 2, "{tb:?}");
+    assert!(tb[0].starts_with("time_utc,calling_number,called_number,call_id,"));
+    assert!(
+        tb[1].starts_with("2027-01-15T08:00:00Z,12025550199,12125550143,hep-s@test,B,"),
+        "{}",
+        tb[1]
+    );
+    assert!(
+        tb[1].contains(",orig-mismatch,") && tb[1].contains(",1234,"),
+        "{}",
+        tb[1]
+    );
+}
+
+#[test]
+fn exports_need_many_calls_and_hep_an_address() {
+    for (args, want) in [
+        (
+            &["verify", "x", "--csv", "c.csv"][..],
+            "--csv writes the summary of many calls",
+        ),
+        (
+            &["verify", "x", "--summary-json", "s.json"][..],
+            "--summary-json writes",
+        ),
+        (
+            &["verify", "x", "--traceback", "t.csv"][..],
+            "--traceback writes",
+        ),
+        (
+            // --html is another name of --report.
+            &["verify", "x", "--html", "r.html"][..],
+            "--report writes the summary of many calls",
+        ),
+        (
+            &["verify", "--pcap", "c.pcap", "--max-calls", "3"][..],
+            "--max-calls stops a --hep listener",
+        ),
+        (
+            &["verify", "--hep", "127.0.0.1:0", "--summary-every", "0"][..],
+            "--summary-every must be at least 1",
+        ),
+        (
+            &["verify", "--hep", "localhost"][..],
+            "--hep localhost: expected IP:PORT",
+        ),
+    ] {
+        let o = shaken(args);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(want), "{args:?}: {e}");
+    }
 }

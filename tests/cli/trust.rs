@@ -610,3 +610,172 @@ fn a_long_batch_picks_up_a_new_trust_list() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The STI-PA CRL names its signer in its own authorityInfoAccess
+/// (`caIssuers`): `trust update-crl` without `--signer-cert` fetches that
+/// certificate (loopback here, with the lab switches), checks it chains to
+/// the pinned root and installs; a signer served there that does not chain,
+/// or a dead URL, leaves the directory without a CRL.
+#[test]
+fn update_crl_finds_its_signer_through_the_crls_aia() {
+    let pa = StiPa::new();
+    let server = Server::start();
+    let signer_pem = pa.pki.crl_signer.cert_pem.clone();
+    let url = server.route(
+        "/crl-signer.pem",
+        Reply::Pem {
+            body: signer_pem.into_bytes(),
+            content_length: true,
+        },
+    );
+    // The lab's CRL signer is self-signed: pinned as the STI-PA root.
+    let root = pa.write("crl-signer-root.pem", &pa.pki.crl_signer.cert_pem);
+    let crl_pem = pa
+        .pki
+        .issue_crl_with_aia(&[7, 9], NOW - 60, NOW + 86_400, &url)
+        .unwrap();
+    // The library reads the URL back from the CRL.
+    let parsed =
+        shaken::cert::Crl::from_pem_or_der(crl_pem.as_bytes(), &shaken::Limits::default()).unwrap();
+    assert_eq!(
+        shaken::trust::crl_signer_url(&parsed).as_deref(),
+        Some(url.as_str())
+    );
+    let crl = pa.write("aia-crl.pem", &crl_pem);
+    let out = pa.path("crl-dir");
+    let dir = out.display().to_string();
+    let args = |crl: &str| {
+        run(&[
+            "trust",
+            "update-crl",
+            crl,
+            "--out",
+            &dir,
+            "--stipa-root",
+            &root,
+            "--now",
+            &NOW.to_string(),
+            "--format",
+            "json",
+            "--allow-http-x5u",
+            "--allow-private-x5u",
+        ])
+    };
+    let o = args(&crl);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.json["revoked"], 2, "{}", o.stdout);
+    assert_eq!(server.hits("/crl-signer.pem"), 1);
+    assert_eq!(
+        std::fs::read_to_string(out.join("crl-signer.pem")).unwrap(),
+        pa.pki.crl_signer.cert_pem
+    );
+
+    // The AIA names another STI-PA's CRL signer (same subject, other key): refused.
+    let other = StiPa::new();
+    let wrong = server.route(
+        "/other.pem",
+        Reply::Pem {
+            body: other.pki.crl_signer.cert_pem.clone().into_bytes(),
+            content_length: true,
+        },
+    );
+    let bad = pa.write(
+        "aia-wrong.pem",
+        &pa.pki
+            .issue_crl_with_aia(&[], NOW - 60, NOW + 86_400, &wrong)
+            .unwrap(),
+    );
+    let out2 = pa.path("crl-dir-2");
+    let o = run(&[
+        "trust",
+        "update-crl",
+        &bad,
+        "--out",
+        &out2.display().to_string(),
+        "--stipa-root",
+        &root,
+        "--now",
+        &NOW.to_string(),
+        "--format",
+        "json",
+        "--allow-http-x5u",
+        "--allow-private-x5u",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert_eq!(o.json["id"], "trust-crl-signature", "{}", o.stdout);
+    assert!(!out2.join("crl.pem").exists());
+
+    // The AIA URL answers 404: an error naming the URL, nothing installed.
+    let dead = server.url("/gone.pem");
+    let gone = pa.write(
+        "aia-gone.pem",
+        &pa.pki
+            .issue_crl_with_aia(&[], NOW - 60, NOW + 86_400, &dead)
+            .unwrap(),
+    );
+    let o = run(&[
+        "trust",
+        "update-crl",
+        &gone,
+        "--out",
+        &out2.display().to_string(),
+        "--stipa-root",
+        &root,
+        "--now",
+        &NOW.to_string(),
+        "--allow-http-x5u",
+        "--allow-private-x5u",
+    ]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains(&dead), "{}", o.stderr);
+    assert!(!out2.join("crl.pem").exists());
+}
+
+/// Some roots on the STI-PA list are RSA: such a root installs from the
+/// list, and a carrier's chain under it (ECDSA intermediate and signer, the
+/// intermediate signed with sha256WithRSAEncryption) verifies against the
+/// installed directory.
+#[test]
+fn an_rsa_root_from_the_list_installs_and_its_chains_verify() {
+    let pa = StiPa::new();
+    let mut o = LabPkiOptions::new(NOW - 86_400, NOW + 365 * 86_400);
+    o.root_key_pem = Some(
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys/rsa.pkcs8.pem"),
+        )
+        .unwrap(),
+    );
+    let carrier = LabPki::generate(&o).unwrap();
+    let list = pa.write(
+        "rsa.jws",
+        &pa.list(1, NOW + 3600, &[&carrier.root.cert_pem]),
+    );
+    let out = pa.path("rsa-roots");
+    let u = update(&pa, &list, &out, &strs(&with_signer(&pa)));
+    assert_eq!(u.code, 0, "{}{}", u.stdout, u.stderr);
+    let chain = pa.write("rsa-chain.pem", &carrier.leaf_chain_pem());
+    let v = run(&[
+        "cert",
+        "verify",
+        &chain,
+        "--trust-anchors",
+        &out.display().to_string(),
+        "--now",
+        &NOW.to_string(),
+    ]);
+    assert_eq!(v.code, 0, "{}{}", v.stdout, v.stderr);
+    // A chain under an RSA root the list does not hold is not trusted.
+    o.org = "Other Lab".into();
+    let stranger = LabPki::generate(&o).unwrap();
+    let other = pa.write("rsa-other.pem", &stranger.leaf_chain_pem());
+    let v = run(&[
+        "cert",
+        "verify",
+        &other,
+        "--trust-anchors",
+        &out.display().to_string(),
+        "--now",
+        &NOW.to_string(),
+    ]);
+    assert_ne!(v.code, 0, "{}{}", v.stdout, v.stderr);
+}

@@ -154,6 +154,12 @@ fn three_nodes_share_replay_and_certificates() {
         before + 1,
         "only the replay key"
     );
+    // The service awaits its replay checks (once its runtime's connection
+    // is made) rather than blocking a worker on them.
+    eventually("replay checks awaited", || {
+        let _ = verify(&nodes[0], &lab.identity(&url, NOW, &origid(21)));
+        metric(&nodes[0], "shaken_redis_replay_awaited_total") >= 1
+    });
 }
 
 #[test]
@@ -391,4 +397,41 @@ fn bad_url_and_wrong_password_fail_at_start() {
     let x5u = Server::always(Reply::Ok(lab.pki.leaf_chain_pem().into_bytes()));
     let id = lab.identity(&x5u.url("/sp.pem"), NOW, &origid(80));
     assert!(passed(&verify(&srv, &id)));
+}
+
+/// The replay key goes to Redis before the signature is checked (its answer
+/// arrives meanwhile), so it covers the signature with `s` made low: a
+/// forged copy sent first fails on its signature and does not block the
+/// genuine PASSporT on another node; the genuine one replayed with the
+/// malleated signature `(r, n-s)` is still a replay.
+#[test]
+fn a_forged_copy_first_does_not_block_the_genuine_call() {
+    use shaken::b64;
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let lab = Lab::new();
+    let x5u = Server::always(Reply::Ok(lab.pki.leaf_chain_pem().into_bytes()));
+    let url = x5u.url("/sp.pem");
+    let a = node(&lab, &redis.url(), &[]);
+    let b = node(&lab, &redis.url(), &[]);
+    let genuine = lab.identity(&url, NOW, &origid(40));
+    let (token, params) = genuine.split_once(';').unwrap();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let mut raw = b64::decode(sig).unwrap();
+    raw[50] ^= 0x55;
+    let forged = format!("{input}.{};{params}", b64::encode(&raw));
+    let v = verify(&a, &forged);
+    assert_eq!(v["reasonid"], "signature-invalid", "{v}");
+    let v = verify(&b, &genuine);
+    assert!(passed(&v), "the genuine call after a forged copy: {v}");
+    // (r, n-s): the same PASSporT with the other valid signature.
+    let raw = b64::decode(sig).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&raw).unwrap();
+    let (r, s) = sig.split_scalars();
+    let flipped = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+    let malleated = format!("{input}.{};{params}", b64::encode(&flipped.to_bytes()));
+    assert_ne!(malleated, genuine);
+    let v = verify(&a, &malleated);
+    assert_eq!(v["reasonid"], "replay", "{v}");
 }

@@ -1,5 +1,5 @@
 //! The network pieces against loopback servers the tests start: the fetch
-//! layer (`fetch::`) and `shaken serve` (`serve::`), a fleet of them sharing a Redis the tests
+//! layer (`fetch::`) and `shaken serve` (`serve::`) and its page's API (`ui::`), a fleet of them sharing a Redis the tests
 //! start (`fleet::`). Nothing leaves
 //! 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -9,4 +9,6 @@ mod support;
 
 mod fetch;
 mod fleet;
+mod rcd;
 mod serve;
+mod ui;

@@ -56,9 +56,14 @@ pub(crate) struct Serve {
 
 impl Serve {
     pub(crate) fn start(args: &[&str]) -> Serve {
+        Serve::start_at(NOW, args)
+    }
+
+    /// [`start`](Self::start) with the server clock pinned at `now`.
+    pub(crate) fn start_at(now: i64, args: &[&str]) -> Serve {
         let mut child = bin()
             .arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--now", &NOW.to_string()])
+            .args(["--listen", "127.0.0.1:0", "--now", &now.to_string()])
             .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -163,7 +168,7 @@ impl Resp {
 
 /// Send raw bytes, read the whole response (the request says
 /// `Connection: close`).
-fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
+pub(crate) fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s.write_all(request).unwrap();
@@ -198,7 +203,7 @@ fn dechunk(mut s: &str) -> String {
     }
 }
 
-fn request(
+pub(crate) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -384,7 +389,7 @@ fn every_request_error_body() {
         "Missing mandatory parameter 'signingRequest'",
         &["signingRequest"],
     );
-    for field in ["from", "to", "time", "identity"] {
+    for field in ["from", "to", "time"] {
         let mut req = verification_request("x", NOW);
         req["verificationRequest"]
             .as_object_mut()
@@ -595,6 +600,32 @@ fn tampered_and_mismatched_identities_are_438() {
     let v = verify(srv.addr, "not an identity header", NOW);
     assert_eq!(v["reasoncode"], 438);
     assert_eq!(v["verstat"], "No-TN-Validation");
+    // Issue 20: a request without identity is an unsigned call (428), not
+    // a request error, and is counted as unsigned.
+    let mut req = verification_request("x", NOW);
+    req["verificationRequest"]
+        .as_object_mut()
+        .unwrap()
+        .remove("identity");
+    let r = post(srv.addr, "/stir/v1/verification", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = &r.json()["verificationResponse"];
+    assert_eq!(v["reasoncode"], 428, "{v}");
+    assert_eq!(v["reasonid"], "no-identity", "{v}");
+    assert_eq!(v["verstat"], "No-TN-Validation");
+    let m = get(srv.addr, "/metrics");
+    assert!(
+        m.body.contains("shaken_verifications_unsigned_total 1"),
+        "{}",
+        m.body
+    );
+    // An empty identity stays a request error.
+    let r = post(
+        srv.addr,
+        "/stir/v1/verification",
+        &verification_request(" ", NOW).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
 }
 
 #[test]
@@ -1667,4 +1698,136 @@ fn diverted_call_extension_signs_and_verifies_a_div_chain() {
     let r = post(srv.addr, "/stir/v1/verification", &req.to_string());
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("identities"), "{}", r.body);
+}
+
+/// Issue 16: the documented extension of `signingRequest` (`rcd`, `crn`,
+/// `rcdi`, `rcdSeparate`) and of `verificationResponse` (`rcd`).
+#[test]
+fn rich_call_data_extension() {
+    let lab = Lab::new();
+    let srv = signing_server(&lab);
+    let mut req = signing_request();
+    req["signingRequest"]["rcd"] = json!({"nam": "Acme Bank"});
+    req["signingRequest"]["crn"] = "Card fraud alert".into();
+    let r = post(srv.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let identity = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.json()["signingResponse"].get("rcdIdentity").is_none());
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["nam"], "Acme Bank");
+    assert_eq!(v["rcd"]["crn"], "Card fraud alert");
+    assert_eq!(v["rcd"]["verified"], true);
+
+    // A separate ppt=rcd PASSporT comes back as rcdIdentity.
+    req["signingRequest"]["rcdSeparate"] = true.into();
+    req["signingRequest"]["origid"] = "DE305D54-75B4-431B-ADB2-EB6B9E546016".into();
+    let r = post(srv.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rcd_id = r.json()["signingResponse"]["rcdIdentity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(rcd_id.ends_with(";ppt=rcd"), "{rcd_id}");
+    let shaken_id = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(verify(srv.addr, &shaken_id, NOW + 1).get("rcd").is_none());
+
+    // A malformed rcd is an invalid parameter (SVC4005) naming rcd.
+    let mut bad = signing_request();
+    bad["signingRequest"]["rcd"] = json!({"icn": "https://x.example/a.png"});
+    let r = post(srv.addr, "/stir/v1/signing", &bad.to_string());
+    assert_eq!(r.status, 400, "{}", r.body);
+    let exc = &r.json()["requestError"]["serviceException"];
+    assert_eq!(exc["messageId"], "SVC4005", "{}", r.body);
+    assert_eq!(exc["variables"][0], "rcd", "{}", r.body);
+    assert!(
+        exc["variables"][1].as_str().unwrap().contains("\"nam\""),
+        "{}",
+        r.body
+    );
+}
+
+/// Issue 16: TOML `fetch-rcd = true`: the service fetches the logo an
+/// `rcdi` digest covers (a loopback server, with the lab switches) and says
+/// whether it still matches; the verdict never moves.
+#[test]
+fn fetch_rcd_from_the_config_file() {
+    use shaken::rcd::{DigestAlg, Rcd, RcdClaims, RcdContent};
+    let lab = Lab::new();
+    let logos = Server::start();
+    let icn = logos.route("/acme.png", Reply::Ok(b"\x89PNG acme".to_vec()));
+    let mut content = RcdContent::new();
+    content.insert(icn.clone(), Ok(b"\x89PNG acme".to_vec()));
+    let claims = RcdClaims::new(
+        Some(Rcd {
+            icn: Some(icn.clone()),
+            ..Rcd::named("Acme Bank")
+        }),
+        None,
+    )
+    .with_digests(DigestAlg::Sha256, &content)
+    .unwrap();
+    let mut extra = std::collections::BTreeMap::new();
+    claims.insert_into(&mut extra);
+    let signer = signing_server(&lab);
+    let mut req = signing_request();
+    for (k, v) in &extra {
+        req["signingRequest"][k] = v.clone();
+    }
+    let r = post(signer.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let identity = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(signer);
+    let file = lab.dir.path().join("rcd.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "cert = {:?}\ntrust-anchors = [{:?}]\nfetch-rcd = true\nallow-http-x5u = true\nallow-private-x5u = true\nreplay = false\n",
+            lab.path("chain.pem"),
+            lab.path("root.pem"),
+        ),
+    )
+    .unwrap();
+    let srv = Serve::start(&["--config", &file.display().to_string()]);
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["integrity"]["/icn"], "verified", "{v}");
+    assert_eq!(v["rcd"]["verified"], true);
+    assert_eq!(logos.hits("/acme.png"), 1);
+    drop(srv);
+    // The logo changed since signing (a new service: a fresh cache).
+    logos.route("/acme.png", Reply::Ok(b"GIF89a other".to_vec()));
+    let srv = Serve::start(&["--config", &file.display().to_string()]);
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["integrity"]["/icn"], "mismatch", "{v}");
+    assert_eq!(v["rcd"]["verified"], false);
+    drop(srv);
+    // A logo server that never answers: the answer comes within the request
+    // budget, the call passes, the logo is unverified.
+    logos.route("/acme.png", Reply::Hang);
+    let srv = Serve::start(&[
+        "--config",
+        &file.display().to_string(),
+        "--request-timeout-ms",
+        "1000",
+    ]);
+    let started = std::time::Instant::now();
+    let v = verify(srv.addr, &identity, NOW + 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    assert_eq!(v["rcd"]["integrity"]["/icn"], "unverified", "{v}");
 }

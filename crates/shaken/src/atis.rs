@@ -16,6 +16,7 @@
 //! | `from.tn` / `orig.tn` not a telephone number (`"anonymous"`) | request error |
 //! | `time` / `iat` negative or not an integer | request error |
 //! | `identity` with a pasted `Identity:` prefix or folded lines | accepted ([`crate::identity::unpaste`]) |
+//! | `identity` absent | an unsigned call: verified as `No-TN-Validation`, 428 `no-identity` |
 //! | `identity` empty | request error |
 //! | a member `null` | as if absent |
 //!
@@ -108,6 +109,10 @@ pub enum RequestError {
     /// An empty `identity`.
     #[error("\"identity\" is empty")]
     EmptyIdentity,
+    /// The Rich Call Data of a signing request (the `rcd`, `crn`, `rcdi`
+    /// extension members) would not pass a verifier (RFC 9795 §5).
+    #[error("Rich Call Data: {0}")]
+    Rcd(crate::rcd::RcdError),
 }
 
 impl RequestError {
@@ -126,6 +131,7 @@ impl RequestError {
             RequestError::BadOrigid { .. } => Some("origid"),
             RequestError::BadAttest(_) => Some("attest"),
             RequestError::EmptyIdentity => Some("identity"),
+            RequestError::Rcd(_) => Some("rcd"),
         }
     }
 
@@ -143,6 +149,7 @@ impl RequestError {
             RequestError::BadOrigid { .. } => "request-origid-invalid",
             RequestError::BadAttest(_) => "request-attest-invalid",
             RequestError::EmptyIdentity => "request-identity-empty",
+            RequestError::Rcd(_) => "request-rcd-invalid",
         }
     }
 }
@@ -340,6 +347,9 @@ struct RawVerify<'a> {
     time: Option<i64>,
     #[serde(borrow)]
     identity: Option<Text<'a>>,
+    /// Who sent the call (a batch line's own member, beyond ATIS-1000082).
+    #[serde(borrow)]
+    peer: Option<Text<'a>>,
     /// A signed line's members (`signed_lines`).
     #[serde(borrow)]
     orig: Option<OneTn<'a>>,
@@ -362,6 +372,15 @@ struct RawSign<'a> {
     orig: Option<OneTn<'a>>,
     #[serde(borrow)]
     origid: Option<Text<'a>>,
+    /// Extension (issue 16): Rich Call Data to sign, as RFC 9795 claims.
+    #[serde(default)]
+    rcd: Option<Value>,
+    #[serde(default)]
+    crn: Option<Value>,
+    #[serde(default)]
+    rcdi: Option<Value>,
+    #[serde(default, rename = "rcdSeparate")]
+    rcd_separate: Option<bool>,
 }
 
 /// The members of a verification request, read but not yet checked.
@@ -372,6 +391,7 @@ struct VerifyFields<'a> {
     to: Option<Option<Vec<Cow<'a, str>>>>,
     time: Option<i64>,
     identity: Option<Cow<'a, str>>,
+    peer: Option<Cow<'a, str>>,
 }
 
 /// The members of a signing request, read but not yet checked.
@@ -382,6 +402,8 @@ struct SignFields<'a> {
     dest: Option<Option<Vec<Cow<'a, str>>>>,
     iat: Option<i64>,
     origid: Option<Cow<'a, str>>,
+    rcd: Option<Value>,
+    rcd_separate: bool,
 }
 
 fn texts(l: TnList<'_>) -> Vec<Cow<'_, str>> {
@@ -503,12 +525,16 @@ impl<'a> VerifyFields<'a> {
     ) -> Result<Self, RequestError> {
         match serde_json::from_slice::<RawVerify<'a>>(line) {
             Ok(mut raw) => {
+                let outer_peer = raw.peer.take();
                 match raw.wrapped.take() {
                     Some(inner) => raw = *inner,
                     None if require_wrapper => {
                         return Err(RequestError::Missing(MISSING_VERIFY_WRAPPER))
                     }
                     None => {}
+                }
+                if raw.peer.is_none() {
+                    raw.peer = outer_peer;
                 }
                 if signed_lines {
                     // A line of `sign --batch` output: its own names.
@@ -527,6 +553,7 @@ impl<'a> VerifyFields<'a> {
                     to: raw.to.map(|t| t.tn.map(texts)),
                     time: raw.time,
                     identity: raw.identity.map(|t| t.0),
+                    peer: raw.peer.map(|t| t.0),
                 })
             }
             Err(fast) => Self::read_slowly(line, require_wrapper, fast),
@@ -571,12 +598,20 @@ impl<'a> SignFields<'a> {
                     }
                     None => {}
                 }
+                let mut rcd = serde_json::Map::new();
+                for (k, v) in [("rcd", raw.rcd), ("crn", raw.crn), ("rcdi", raw.rcdi)] {
+                    if let Some(v) = v {
+                        rcd.insert(k.to_owned(), v);
+                    }
+                }
                 Ok(SignFields {
                     attest: raw.attest.map(|t| t.0),
                     orig: raw.orig.map(|o| o.tn.map(|t| t.0)),
                     dest: raw.dest.map(|d| d.tn.map(texts)),
                     iat: raw.iat,
                     origid: raw.origid.map(|t| t.0),
+                    rcd: (!rcd.is_empty()).then_some(Value::Object(rcd)),
+                    rcd_separate: raw.rcd_separate.unwrap_or(false),
                 })
             }
             Err(fast) => Self::read_slowly(line, require_wrapper, fast),
@@ -645,7 +680,13 @@ pub struct VerifyRequest<'a> {
     /// The request time, Unix seconds.
     pub time: i64,
     /// The Identity header value, trimmed (a pasted header name removed).
+    /// Empty when the request has no `identity` member: an unsigned call,
+    /// which verifies as `No-TN-Validation`, 428 `no-identity`
+    /// ([`is_unsigned`](Self::is_unsigned)).
     pub identity: Cow<'a, str>,
+    /// The `peer` member, when the line has one: who sent the call (a
+    /// batch's own member, not ATIS-1000082; the summaries count by it).
+    pub peer: Option<Cow<'a, str>>,
 }
 
 /// A request that failed, with the calling number when it was readable (so
@@ -710,14 +751,15 @@ impl<'a> VerifyRequest<'a> {
         if time < 0 {
             return Err(with(RequestError::NegativeTime(time)));
         }
-        let identity = f
-            .identity
-            .ok_or_else(|| with(RequestError::Missing(MISSING_IDENTITY)))?;
-        let identity = match identity {
-            Cow::Borrowed(s) => crate::identity::unpaste(s),
-            Cow::Owned(s) => Cow::Owned(crate::identity::unpaste(&s).into_owned()),
+        // No `identity` member: an unsigned call, verified as such (428
+        // no-identity), not a request error.
+        let absent = f.identity.is_none();
+        let identity = match f.identity {
+            None => Cow::Borrowed(""),
+            Some(Cow::Borrowed(s)) => crate::identity::unpaste(s),
+            Some(Cow::Owned(s)) => Cow::Owned(crate::identity::unpaste(&s).into_owned()),
         };
-        if identity.is_empty() {
+        if identity.is_empty() && !absent {
             return Err(with(RequestError::EmptyIdentity));
         }
         Ok(VerifyRequest {
@@ -725,7 +767,13 @@ impl<'a> VerifyRequest<'a> {
             dest,
             time,
             identity,
+            peer: f.peer,
         })
+    }
+
+    /// Whether the request carries no Identity value (an unsigned call).
+    pub fn is_unsigned(&self) -> bool {
+        self.identity.is_empty()
     }
 
     /// The call to verify against. With `pinned_now` (a fixed clock, as with
@@ -779,6 +827,9 @@ pub struct SignRequest {
     pub origid: OrigId,
     /// The claims, numbers canonicalised.
     pub claims: Claims,
+    /// Rich Call Data to sign with the call (extension members `rcd`,
+    /// `crn`, `rcdi`, `rcdSeparate`; RFC 9795), checked as a verifier will.
+    pub rcd: Option<crate::rcd::RcdSigning>,
 }
 
 impl SignRequest {
@@ -800,7 +851,17 @@ impl SignRequest {
             .ok_or(RequestError::Missing(MISSING_DEST))?
             .ok_or(RequestError::Missing(MISSING_DEST_TN))?;
         let iat = f.iat.ok_or(RequestError::Missing(MISSING_IAT))?;
-        Self::build(&attest, &orig, &dest, iat, f.origid.as_deref(), policy)
+        let mut req = Self::build(&attest, &orig, &dest, iat, f.origid.as_deref(), policy)?;
+        if let Some(v) = &f.rcd {
+            let claims = crate::rcd::RcdClaims::from_payload(v, f.rcd_separate)
+                .map_err(RequestError::Rcd)?
+                .unwrap_or_default();
+            req.rcd = Some(crate::rcd::RcdSigning {
+                claims,
+                separate: f.rcd_separate,
+            });
+        }
+        Ok(req)
     }
 
     /// A request from its parts, under the same rules as a parsed one: what
@@ -851,6 +912,7 @@ impl SignRequest {
                 origid.as_str(),
             ),
             origid,
+            rcd: None,
         })
     }
 }
@@ -923,10 +985,19 @@ mod tests {
         let r = VerifyRequest::parse(line, &p()).unwrap();
         assert_eq!(r.dest[0].as_str(), "12125550143");
         assert_eq!(r.identity, "a.b.c;info=<u>");
-        let line = br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":null}"#;
-        let e = VerifyRequest::parse(line, &p()).unwrap_err();
-        assert_eq!(e.error.field(), Some("identity"));
-        assert_eq!(e.error.id(), "request-member-missing");
+        // No identity (absent or null): an unsigned call, not a request error.
+        for line in [
+            &br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":null}"#[..],
+            br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"peer":"sbc-1"}"#,
+        ] {
+            let r = VerifyRequest::parse(line, &p()).unwrap();
+            assert!(r.is_unsigned());
+            assert_eq!(r.orig.as_str(), "12155550121");
+        }
+        let line = br#"{"verificationRequest":{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":5,"identity":"x"},"peer":"sbc-2"}"#;
+        let r = VerifyRequest::parse(line, &p()).unwrap();
+        assert!(!r.is_unsigned());
+        assert_eq!(r.peer.as_deref(), Some("sbc-2"));
     }
 
     #[test]
@@ -985,7 +1056,6 @@ mod tests {
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["1","2","3","4","5","6","7","8","9","10","11"]}}"#, "\"to.tn\" holds 11 numbers", Some("12155550121"), Some("to.tn")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]}}"#, "missing \"time\"", Some("12155550121"), Some("time")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":-1,"identity":"x"}"#, "\"time\" -1 is negative", Some("12155550121"), Some("time")),
-            (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":1}"#, "missing \"identity\"", Some("12155550121"), Some("identity")),
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":1,"identity":" Identity: "}"#, "\"identity\" is empty", Some("12155550121"), Some("identity")),
             // The wrong JSON type names the member (the slow path).
             (br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":"1","identity":"x"}"#, "\"time\" must be an integer", None, Some("time")),

@@ -12,6 +12,9 @@
 //! - TCP: per-flow reassembly ordered by sequence number, messages framed by
 //!   the empty line and `Content-Length`.
 //!
+//! [`hep`] decodes HEP v3 (Homer) packets, which SBCs send to a collector
+//! with a copy of each SIP message, into the same [`SipMessage`]s.
+//!
 //! Every buffer is bounded ([`CaptureLimits`]): a flow whose buffered data
 //! exceeds the limit is reset, the number of flows and of IP fragment sets in
 //! progress is capped, and what had to be dropped is counted in
@@ -49,6 +52,14 @@ pub enum CaptureError {
         /// What the pcap reader said.
         source: pcap_file::PcapError,
     },
+    /// A HEP packet (Homer) that cannot be read.
+    #[error("HEP packet {packet}: {detail}")]
+    Hep {
+        /// The number of the packet (1-based, as received).
+        packet: u64,
+        /// What was wrong.
+        detail: String,
+    },
 }
 
 /// Reading a capture: no SIP code, no verstat.
@@ -58,6 +69,7 @@ impl crate::diagnostic::Diagnostic for CaptureError {
             CaptureError::Io(_) => "capture-io",
             CaptureError::UnknownFormat { .. } => "capture-unknown-format",
             CaptureError::Format { .. } => "capture-format",
+            CaptureError::Hep { .. } => "capture-hep",
         }
     }
     fn sip_code(&self) -> Option<u16> {
@@ -770,6 +782,275 @@ impl<R: Read> Iterator for CaptureReader<R> {
                     return Some(Err(e));
                 }
             }
+        }
+    }
+}
+
+/// HEP v3 (Homer Encapsulation Protocol): the copies of SIP messages an SBC
+/// or proxy mirrors to a collector, over UDP (one packet per datagram) or
+/// TCP (packets back to back). Decoding is the `hep` crate's; this module
+/// checks first that the packet's framing (`HEP3`, total length, every
+/// chunk's length and the size of each fixed-size generic chunk) holds, so
+/// that the crate only ever sees a well-framed packet, and turns what it
+/// decoded into a [`SipMessage`].
+pub mod hep {
+    use super::{CaptureError, SipMessage, Transport};
+    use std::net::{IpAddr, SocketAddr};
+    use std::time::Duration;
+
+    /// The first four bytes of a HEP v3 packet.
+    pub const MAGIC: &[u8; 4] = b"HEP3";
+    /// HEP generic chunk type of the captured payload.
+    const CHUNK_PAYLOAD: u16 = 15;
+    /// HEP generic chunk type of a compressed payload (not supported).
+    const CHUNK_COMPRESSED: u16 = 16;
+
+    /// The payload size a fixed-size generic chunk type needs (HEP v3
+    /// specification, generic chunk types).
+    fn fixed_size(chunk_type: u16) -> usize {
+        match chunk_type {
+            1 | 2 | 11 | 23 | 24 => 1,
+            7 | 8 | 13 | 18 | 22 | 32 | 33 => 2,
+            3 | 4 | 9 | 10 | 12 | 35 => 4,
+            20 | 21 => 8,
+            5 | 6 => 16,
+            _ => 0,
+        }
+    }
+
+    fn be16(b: &[u8], at: usize) -> Option<usize> {
+        let x = b.get(at..at + 2)?;
+        Some(usize::from(u16::from_be_bytes([*x.first()?, *x.get(1)?])))
+    }
+
+    /// The length of the HEP v3 packet at the start of `buf`: `Ok(None)`
+    /// when fewer than its first 6 bytes are there, an error when `buf`
+    /// does not start with a HEP v3 header (a TCP stream that lost sync).
+    pub fn packet_len(buf: &[u8], packet: u64) -> Result<Option<usize>, CaptureError> {
+        if buf.len() < 6 {
+            if !MAGIC.starts_with(buf) {
+                return Err(error(packet, "not a HEP v3 packet (no HEP3 magic)"));
+            }
+            return Ok(None);
+        }
+        if buf.get(..4) != Some(&MAGIC[..]) {
+            return Err(error(packet, "not a HEP v3 packet (no HEP3 magic)"));
+        }
+        let total = be16(buf, 4).unwrap_or(0);
+        if total < 6 {
+            return Err(error(
+                packet,
+                format!("total length {total} is shorter than the header"),
+            ));
+        }
+        Ok(Some(total))
+    }
+
+    fn error(packet: u64, detail: impl Into<String>) -> CaptureError {
+        CaptureError::Hep {
+            packet,
+            detail: detail.into(),
+        }
+    }
+
+    /// Check the framing: the total length and every chunk inside it.
+    /// Returns whether the packet has a non-empty payload chunk, and
+    /// whether it has a compressed one.
+    fn check(p: &[u8], packet: u64) -> Result<(bool, bool), CaptureError> {
+        let total =
+            packet_len(p, packet)?.ok_or_else(|| error(packet, "shorter than a HEP header"))?;
+        if total != p.len() {
+            return Err(error(
+                packet,
+                format!("total length {total} but {} bytes received", p.len()),
+            ));
+        }
+        let (mut at, mut payload, mut compressed) = (6usize, false, false);
+        while at < total {
+            let (Some(chunk_type), Some(len)) = (be16(p, at + 2), be16(p, at + 4)) else {
+                return Err(error(packet, format!("chunk at byte {at} is cut short")));
+            };
+            if len < 6 || at + len > total {
+                return Err(error(
+                    packet,
+                    format!("chunk at byte {at} has length {len}, outside the packet"),
+                ));
+            }
+            let chunk_type = u16::try_from(chunk_type).unwrap_or(u16::MAX);
+            if len - 6 < fixed_size(chunk_type) {
+                return Err(error(
+                    packet,
+                    format!(
+                        "chunk type {chunk_type} at byte {at} has {} bytes, {} needed",
+                        len - 6,
+                        fixed_size(chunk_type)
+                    ),
+                ));
+            }
+            payload |= chunk_type == CHUNK_PAYLOAD && len > 6;
+            compressed |= chunk_type == CHUNK_COMPRESSED && len > 6;
+            at += len;
+        }
+        Ok((payload, compressed))
+    }
+
+    /// Decode one HEP v3 packet (`number`: its 1-based number, for
+    /// errors) into the SIP INVITE it carries, like [`super::CaptureReader`].
+    /// `Ok(None)` for a packet that carries no INVITE (another SIP message,
+    /// a keep-alive, RTCP, another protocol). A SIP payload longer than
+    /// `max_message` bytes is refused.
+    pub fn decode(
+        p: &[u8],
+        number: u64,
+        max_message: usize,
+    ) -> Result<Option<SipMessage>, CaptureError> {
+        let (has_payload, compressed) = check(p, number)?;
+        if !has_payload {
+            if compressed {
+                return Err(error(number, "compressed payloads are not supported"));
+            }
+            return Ok(None);
+        }
+        // The framing holds, so the crate's indexing stays in bounds; a
+        // panic would still be a bug of the crate, caught and refused.
+        let chunk = std::panic::catch_unwind(|| ::hep::parse_packet(p))
+            .map_err(|_| error(number, "the HEP decoder failed on this packet"))?
+            .map_err(|()| {
+                error(
+                    number,
+                    "the payload is not UTF-8 text (or has under 3 bytes)",
+                )
+            })?;
+        if chunk.proto_type != ::hep::CapProtoType::Sip
+            || !super::is_invite(chunk.packet_payload.as_bytes())
+        {
+            return Ok(None);
+        }
+        if chunk.packet_payload.len() > max_message {
+            return Err(error(
+                number,
+                format!(
+                    "payload of {} bytes is longer than the {max_message}-byte limit",
+                    chunk.packet_payload.len()
+                ),
+            ));
+        }
+        let (src, dst): (IpAddr, IpAddr) = match chunk.ip_protocol_family {
+            10 => (chunk.ipv6_src_address.into(), chunk.ipv6_dst_address.into()),
+            _ => (chunk.ipv4_src_address.into(), chunk.ipv4_dst_address.into()),
+        };
+        let micros = chunk.timestamp_micro_seconds_offset.min(999_999);
+        Ok(Some(SipMessage {
+            packet: number,
+            time: Duration::new(u64::from(chunk.timestamp_seconds), micros * 1000),
+            src: SocketAddr::new(src, chunk.proto_src_port),
+            dst: SocketAddr::new(dst, chunk.proto_dst_port),
+            transport: if chunk.ip_protocol_id == 6 {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            bytes: chunk.packet_payload.into_bytes(),
+        }))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+        use super::*;
+
+        fn chunk(t: u16, payload: &[u8]) -> Vec<u8> {
+            let mut v = Vec::new();
+            v.extend_from_slice(&0u16.to_be_bytes());
+            v.extend_from_slice(&t.to_be_bytes());
+            v.extend_from_slice(&u16::try_from(6 + payload.len()).unwrap().to_be_bytes());
+            v.extend_from_slice(payload);
+            v
+        }
+
+        /// A HEP v3 packet as an SBC sends it (test encoder).
+        pub(crate) fn packet(sip: &[u8], proto: u8, extra: &[u8]) -> Vec<u8> {
+            let mut c = Vec::new();
+            c.extend(chunk(1, &[2]));
+            c.extend(chunk(2, &[17]));
+            c.extend(chunk(3, &[192, 0, 2, 9]));
+            c.extend(chunk(4, &[192, 0, 2, 100]));
+            c.extend(chunk(7, &5060u16.to_be_bytes()));
+            c.extend(chunk(8, &5062u16.to_be_bytes()));
+            c.extend(chunk(9, &1_800_000_000u32.to_be_bytes()));
+            c.extend(chunk(10, &250_000u32.to_be_bytes()));
+            c.extend(chunk(11, &[proto]));
+            c.extend_from_slice(extra);
+            c.extend(chunk(15, sip));
+            let mut p = b"HEP3".to_vec();
+            p.extend_from_slice(&u16::try_from(6 + c.len()).unwrap().to_be_bytes());
+            p.extend(c);
+            p
+        }
+
+        const INVITE: &[u8] = b"INVITE sip:+12125550143@example.net SIP/2.0\r\nCall-ID: h1\r\nContent-Length: 0\r\n\r\n";
+
+        #[test]
+        fn decodes_an_invite() {
+            let p = packet(INVITE, 1, &[]);
+            assert_eq!(packet_len(&p, 1).unwrap(), Some(p.len()));
+            let m = decode(&p, 7, 65_536).unwrap().unwrap();
+            assert_eq!(m.packet, 7);
+            assert_eq!(m.bytes, INVITE);
+            assert_eq!(m.src, "192.0.2.9:5060".parse().unwrap());
+            assert_eq!(m.dst, "192.0.2.100:5062".parse().unwrap());
+            assert_eq!(m.time, Duration::new(1_800_000_000, 250_000_000));
+            assert_eq!(m.transport, Transport::Udp);
+        }
+
+        #[test]
+        fn skips_what_is_not_an_invite() {
+            let p = packet(b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", 1, &[]);
+            assert_eq!(decode(&p, 1, 65_536).unwrap(), None);
+            let rtcp = packet(INVITE, 5, &[]);
+            assert_eq!(decode(&rtcp, 1, 65_536).unwrap(), None);
+            let mut keepalive = b"HEP3".to_vec();
+            keepalive.extend_from_slice(&6u16.to_be_bytes());
+            assert_eq!(decode(&keepalive, 1, 65_536).unwrap(), None);
+        }
+
+        #[test]
+        fn refuses_broken_framing_without_panicking() {
+            let good = packet(INVITE, 1, &[]);
+            let mut cases: Vec<(Vec<u8>, &str)> = vec![
+                (b"HEP".to_vec(), "shorter"),
+                (b"HEP2\x00\x06".to_vec(), "no HEP3 magic"),
+                (b"HEP3\x00\x03".to_vec(), "shorter than the header"),
+                (good[..good.len() - 1].to_vec(), "bytes received"),
+            ];
+            // A chunk length that runs past the packet.
+            let mut long = good.clone();
+            long[10..12].copy_from_slice(&60_000u16.to_be_bytes());
+            cases.push((long, "outside the packet"));
+            // A chunk length below its own header.
+            let mut short = good.clone();
+            short[10..12].copy_from_slice(&2u16.to_be_bytes());
+            cases.push((short, "outside the packet"));
+            // A fixed-size chunk (IPv4 source) with 1 byte.
+            cases.push((packet(INVITE, 1, &chunk(3, &[1])), "chunk type 3"));
+            cases.push((packet(INVITE, 1, &chunk(20, &[1, 2])), "chunk type 20"));
+            // Not UTF-8, too long, compressed.
+            cases.push((packet(b"INVITE \xff\xfe", 1, &[]), "not UTF-8"));
+            for (p, want) in &cases {
+                let e = decode(p, 3, 65_536).unwrap_err().to_string();
+                assert!(
+                    e.contains(want) && e.contains("HEP packet 3"),
+                    "{e} (want {want})"
+                );
+            }
+            let e = decode(&good, 1, 10).unwrap_err().to_string();
+            assert!(e.contains("limit"), "{e}");
+            let mut c = packet(b"", 1, &chunk(16, b"gz"));
+            let e = decode(&c, 1, 65_536).unwrap_err().to_string();
+            assert!(e.contains("compressed"), "{e}");
+            c.truncate(3);
+            assert_eq!(packet_len(&c, 1).unwrap(), None);
+            assert!(packet_len(b"XY", 1).is_err());
         }
     }
 }

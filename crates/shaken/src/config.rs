@@ -286,6 +286,11 @@ pub struct VerifierConfig {
     pub redis_timeout_ms: u64,
     /// What happens to a call when Redis cannot answer in time.
     pub redis_failure: RedisFailure,
+    /// Fetch the content Rich Call Data references (`icn`, `jcl`, URIs in a
+    /// jCard) to check its `rcdi` digests (RFC 9795 §8.2), through the same
+    /// guarded fetcher as `x5u`, never recursively. Off: such digests are
+    /// `unverified`. TOML `fetch-rcd`.
+    pub fetch_rcd: bool,
     /// Every bound on untrusted input (not in TOML: the defaults are the
     /// documented ones; Rust callers may tighten them).
     #[serde(skip)]
@@ -329,6 +334,7 @@ impl Default for VerifierConfig {
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
             redis_failure: RedisFailure::Open,
+            fetch_rcd: false,
             limits: Limits::default(),
         }
     }
@@ -419,6 +425,11 @@ pub struct SignerConfig {
     /// How 10-digit national numbers are read (`nanp` or `none`).
     #[serde(default, with = "national_rule")]
     pub tn_national: NationalRule,
+    /// Rich Call Data signed into every call (RFC 9795): a signer dedicated
+    /// to one enterprise. TOML table `[rcd]` with `nam`, `apn`, `icn`, `jcl`,
+    /// `crn`, `separate`.
+    #[serde(default)]
+    pub rcd: Option<crate::rcd::RcdConfig>,
 }
 
 impl SignerConfig {
@@ -429,6 +440,7 @@ impl SignerConfig {
             x5u: x5u.into(),
             deterministic: false,
             tn_national: NationalRule::default(),
+            rcd: None,
         }
     }
 
@@ -465,6 +477,8 @@ pub enum Setting {
     Redis,
     /// The Redis password file.
     RedisPasswordFile,
+    /// The Rich Call Data a signer puts into every call.
+    Rcd,
 }
 
 impl Setting {
@@ -481,6 +495,7 @@ impl Setting {
             Setting::Fetcher => "tls-ca",
             Setting::Redis => "redis",
             Setting::RedisPasswordFile => "redis-password-file",
+            Setting::Rcd => "rcd",
         }
     }
 
@@ -496,6 +511,7 @@ impl Setting {
             Setting::Fetcher => "certificate fetcher",
             Setting::Redis => "Redis",
             Setting::RedisPasswordFile => "Redis password file",
+            Setting::Rcd => "Rich Call Data",
         }
     }
 }
@@ -587,6 +603,9 @@ pub enum ConfigError {
         /// What is wrong, with the redacted URL.
         detail: String,
     },
+    /// The signer's Rich Call Data would not pass a verifier (RFC 9795 §5).
+    #[error("Rich Call Data: {0}")]
+    Rcd(String),
 }
 
 impl ConfigError {
@@ -603,6 +622,7 @@ impl ConfigError {
             ConfigError::ReplayDir(_) => Setting::ReplayDir,
             ConfigError::Fetcher(_) => Setting::Fetcher,
             ConfigError::Redis { setting, .. } => *setting,
+            ConfigError::Rcd(_) => Setting::Rcd,
         }
     }
 
@@ -619,6 +639,7 @@ impl ConfigError {
             ConfigError::Unsupported { .. } => "config-unsupported",
             ConfigError::Fetcher(_) => "config-fetcher",
             ConfigError::Redis { .. } => "config-redis",
+            ConfigError::Rcd(_) => "config-rcd",
         }
     }
 }

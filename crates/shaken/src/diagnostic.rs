@@ -98,6 +98,7 @@ impl Diagnostic for crate::sti::SignFailure {
         match self {
             crate::sti::SignFailure::Request(e) => Diagnostic::id(e),
             crate::sti::SignFailure::Sign(e) => Diagnostic::id(e),
+            crate::sti::SignFailure::Rcd(e) => Diagnostic::id(e),
         }
     }
     fn sip_code(&self) -> Option<u16> {
@@ -303,8 +304,47 @@ mod samples {
             }),
             E::Replay { .. } => Some(E::ReplayUnavailable { detail: s() }),
             E::ReplayUnavailable { .. } => Some(E::Div(crate::div::DivError::Missing)),
-            E::Div(_) => None,
+            E::Div(_) => Some(E::RcdInvalid(crate::rcd::RcdError::NamMissing)),
+            E::RcdInvalid(_) => None,
         })
+        .collect()
+    }
+
+    pub(super) fn rcd_errors() -> Vec<crate::rcd::RcdError> {
+        use crate::rcd::RcdError as E;
+        successors(
+            Some(E::NotObject {
+                member: "rcd",
+                found: "a string",
+            }),
+            |e| match e {
+                E::NotObject { .. } => Some(E::NamMissing),
+                E::NamMissing => Some(E::WrongType {
+                    member: s(),
+                    expected: "a string",
+                    found: "a number",
+                }),
+                E::WrongType { .. } => Some(E::BadText {
+                    member: "crn",
+                    problem: s(),
+                }),
+                E::BadText { .. } => Some(E::JcdAndJcl),
+                E::JcdAndJcl => Some(E::RcdiWithoutRcd),
+                E::RcdiWithoutRcd => Some(E::Empty),
+                E::Empty => Some(E::BadPointer { pointer: s() }),
+                E::BadPointer { .. } => Some(E::BadDigest {
+                    pointer: s(),
+                    reason: s(),
+                }),
+                E::BadDigest { .. } => Some(E::TooManyDigests { count: 2, max: 1 }),
+                E::TooManyDigests { .. } => Some(E::ContentUnavailable {
+                    pointer: s(),
+                    url: s(),
+                    detail: s(),
+                }),
+                E::ContentUnavailable { .. } => None,
+            },
+        )
         .collect()
     }
 
@@ -723,7 +763,8 @@ mod samples {
                 }),
                 E::TooMany { .. } => Some(E::NegativeTime(-1)),
                 E::NegativeTime(_) => Some(E::EmptyIdentity),
-                E::EmptyIdentity => None,
+                E::EmptyIdentity => Some(E::Rcd(crate::rcd::RcdError::JcdAndJcl)),
+                E::Rcd(_) => None,
             },
         )
         .collect()
@@ -906,7 +947,8 @@ mod samples {
                     setting: Setting::Redis,
                     detail: s(),
                 }),
-                E::Redis { .. } => None,
+                E::Redis { .. } => Some(E::Rcd(s())),
+                E::Rcd(_) => None,
             },
         )
         .collect()
@@ -918,7 +960,12 @@ mod samples {
             Some(E::Request(crate::atis::RequestError::EmptyIdentity)),
             |e| match e {
                 E::Request(_) => Some(E::Sign(SignError::Alg(s()))),
-                E::Sign(_) => None,
+                E::Sign(_) => Some(E::Rcd(crate::rcd::RcdError::ContentUnavailable {
+                    pointer: s(),
+                    url: s(),
+                    detail: s(),
+                })),
+                E::Rcd(_) => None,
             },
         )
         .collect()
@@ -1080,7 +1127,11 @@ mod samples {
                 packet: 1,
                 source: pcap_file::PcapError::IncompleteBuffer,
             }),
-            E::Format { .. } => None,
+            E::Format { .. } => Some(E::Hep {
+                packet: 1,
+                detail: "x".into(),
+            }),
+            E::Hep { .. } => None,
         })
         .collect()
     }
@@ -1195,6 +1246,10 @@ mod tests {
             "div-claim-missing",
             "VerifyError::Div forwards DivError's id",
         ),
+        (
+            "rcd-content-unavailable",
+            "SignFailure::Rcd forwards RcdError's id",
+        ),
     ];
 
     /// Texts that still name a CLI flag, in files owned by another part of
@@ -1258,6 +1313,7 @@ mod tests {
         collect("PassportError", s::passport_errors(), &mut all);
         collect("HeaderError", s::header_errors(), &mut all);
         collect("ClaimsError", s::claims_errors(), &mut all);
+        collect("RcdError", s::rcd_errors(), &mut all);
         collect("SignError", s::sign_errors(), &mut all);
         collect("TnError", s::tn_errors(), &mut all);
         collect("CertError", s::cert_errors(), &mut all);

@@ -2,17 +2,20 @@
 //! protocol): replay detection ([`RedisReplayGuard`]) and the fetched
 //! certificate chains, negative cache and CRLs ([`RedisShared`], behind
 //! each node's in-memory cache). Edge layer (network, wall clock); the
-//! verdict logic is [`crate::replay`]'s, the cache logic [`crate::fetch`]'s.
+//! verdict logic is the replay module's, the cache logic [`crate::fetch`]'s.
 //! The protocol is the `redis` crate's (its tokio connection manager).
 //!
-//! **Keys.** `{prefix}replay:{hex}`: one per verified PASSporT, `hex` the
-//! 128-bit replay key (SHA-256 of `header.payload`, never the signature),
+//! **Keys.** `{prefix}replay:{hex}`: one per PASSporT, `hex` the 128-bit
+//! replay key (SHA-256 of `header.payload` and of the signature with `s`
+//! made low: the request goes out before the signature is verified, see
+//! [`ReplayGuard::begin`], so a forged copy lands on a key of its own),
 //! written with `SET NX PX` (freshness window, past plus future, plus
 //! [`REPLAY_SKEW_S`] for the nodes' clocks); its value is `"{first_seen}
 //! {call}"`, `call` a 64-bit hash of the Call-ID, so the same call forked
-//! or retried to another node is not a replay. The common path (a new
-//! PASSporT) is one round trip; a second one (`GET`) only for a PASSporT
-//! seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
+//! or retried to another node is not a replay. One round trip
+//! (`SET .. NX PX .. GET`, Redis 7.0+ and Valkey), written before the
+//! signature is checked and read after it; older servers take a second
+//! one (`GET`) for a PASSporT seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
 //! SHA-256 of the URL): the body fetched, or the failure, with the expiry
 //! the fetching node derived from `Cache-Control`; `{prefix}claim:...`
 //! (`SET NX PX`) lets one node fetch while the others wait for its entry,
@@ -48,7 +51,8 @@
 use crate::config::{ConfigError, RedisFailure, Setting, VerifierConfig};
 use crate::fetch::{Claim, SharedCache, SharedEntry, SharedFuture, SharedKind};
 use crate::replay::{
-    call_id_key, judge, replay_key, ReplayCheck, ReplayGuard, ReplayStore, Replayed,
+    call_id_key, judge, replay_key, replay_key_signed, ReplayCheck, ReplayGuard, ReplayInFlight,
+    ReplayStore, Replayed,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::IntoConnectionInfo;
@@ -221,6 +225,7 @@ struct Counters {
     shared_writes: AtomicU64,
     fleet_waits: AtomicU64,
     connects: AtomicU64,
+    replay_awaited: AtomicU64,
 }
 
 fn bump(a: &AtomicU64) {
@@ -259,6 +264,9 @@ pub struct RedisStats {
     /// Connections established (the first and every reconnection by the
     /// connector).
     pub connects: u64,
+    /// Replay checks awaited on the service's runtime (the others ran on
+    /// the verifying thread: the CLI, C, or while that connection was made).
+    pub replay_awaited: u64,
 }
 
 impl RedisStats {
@@ -339,6 +347,12 @@ impl RedisStats {
             "Connections to Redis established.",
             self.connects,
         );
+        metric(
+            "replay_awaited_total",
+            "counter",
+            "Replay checks awaited on the service's runtime instead of blocking a worker.",
+            self.replay_awaited,
+        );
         let _ = writeln!(
             o,
             "# HELP shaken_redis_latency_seconds Latency of Redis calls."
@@ -393,6 +407,13 @@ struct Inner {
     /// The server refused `SET .. NX GET` (Redis before 7.0): two round
     /// trips (SET NX, then GET) on a key already there.
     no_set_nx_get: AtomicBool,
+    /// The awaited replay check's connection manager, made on the runtime
+    /// that awaits it (the service's), so no call hops to another thread:
+    /// that runtime's id and the manager.
+    replay_cm: RwLock<Option<(tokio::runtime::Id, ConnectionManager)>>,
+    /// One task at a time makes it; none before this instant (backoff).
+    replay_cm_making: AtomicBool,
+    replay_cm_retry: Mutex<Option<Instant>>,
 }
 
 impl Drop for Inner {
@@ -544,6 +565,9 @@ impl Redis {
             retry: Mutex::new((None, BACKOFF_MIN)),
             degraded: AtomicBool::new(false),
             no_set_nx_get: AtomicBool::new(false),
+            replay_cm: RwLock::new(None),
+            replay_cm_making: AtomicBool::new(false),
+            replay_cm_retry: Mutex::new(None),
         }));
         let timeout = opts.timeout;
         let first = wait_on(
@@ -603,6 +627,7 @@ impl Redis {
             shared_writes: l(&c.shared_writes),
             fleet_waits: l(&c.fleet_waits),
             connects: l(&c.connects),
+            replay_awaited: l(&c.replay_awaited),
         }
     }
 
@@ -806,6 +831,168 @@ impl Redis {
         r
     }
 
+    /// The first half of `SET key value NX PX px GET` (Redis 7.0+): the
+    /// command is written on a pooled blocking connection, its answer left
+    /// to [`Redis::recv_set_nx_get`]. `None` when this server needs the two
+    /// round trips, or the link is degraded (then [`Redis::set_nx_blocking`]).
+    fn send_set_nx_get(
+        &self,
+        key: &str,
+        value: &str,
+        px: u64,
+    ) -> Option<Result<redis::Connection, Fail>> {
+        if self.0.no_set_nx_get.load(Ordering::Relaxed) || self.0.degraded.load(Ordering::Relaxed) {
+            return None;
+        }
+        let packed = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(px)
+            .arg("GET")
+            .get_packed_command();
+        Some(self.blocking_connection().and_then(|mut c| {
+            c.send_packed_command(&packed)
+                .map(|()| c)
+                .map_err(|e| Fail::from_redis(&e, self.0.timeout))
+        }))
+    }
+
+    /// The second half: the answer (the previous value, or nil for a new
+    /// key). A server that refuses `NX` with `GET` is remembered and asked
+    /// again the old way.
+    fn recv_set_nx_get(
+        &self,
+        mut c: redis::Connection,
+        started: Instant,
+        key: String,
+        value: String,
+        px: u64,
+    ) -> Result<Option<String>, Fail> {
+        let limit = self.0.timeout;
+        let r = match c.recv_response().and_then(|v| v.extract_error()) {
+            Ok(v) => {
+                self.pool_connection(c);
+                redis::from_owned_redis_value::<Option<String>>(v)
+                    .map_err(|e| Fail::from_redis(&e, limit))
+            }
+            Err(e) if e.kind() == redis::ErrorKind::ResponseError => {
+                // An older server: NX and GET do not combine.
+                self.pool_connection(c);
+                self.0.no_set_nx_get.store(true, Ordering::Relaxed);
+                return self.set_nx_blocking(key, value, px);
+            }
+            // The connection is dropped: a late answer must not be read as
+            // the next one's.
+            Err(e) => Err(Fail::from_redis(&e, limit)),
+        };
+        self.0.degraded.store(
+            r.is_err() || started.elapsed() > DEGRADED_AFTER,
+            Ordering::Relaxed,
+        );
+        self.record(started, &r);
+        r
+    }
+
+    /// The awaited replay check's connection manager on the current
+    /// runtime, or `None` while it is being made (one task makes it, with
+    /// backoff after a failure): the caller then checks on its thread.
+    fn replay_manager(&self) -> Option<ConnectionManager> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let id = handle.id();
+        if let Some((have, cm)) = self
+            .0
+            .replay_cm
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            if *have == id {
+                return Some(cm.clone());
+            }
+        }
+        let wait = *self
+            .0
+            .replay_cm_retry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if wait.is_some_and(|at| Instant::now() < at)
+            || self.0.replay_cm_making.swap(true, Ordering::AcqRel)
+        {
+            return None;
+        }
+        let this = self.clone();
+        handle.spawn(async move {
+            let made = ConnectionManager::new_with_config(
+                this.0.client.clone(),
+                manager_config(this.0.timeout),
+            )
+            .await;
+            match made {
+                Ok(cm) => {
+                    *this.0.replay_cm.write().unwrap_or_else(|p| p.into_inner()) = Some((id, cm));
+                    *this
+                        .0
+                        .replay_cm_retry
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = None;
+                }
+                Err(e) => {
+                    tracing::debug!(target: "shaken::redis", error = %e, "the replay connection could not be made; checks stay on the caller's thread");
+                    *this
+                        .0
+                        .replay_cm_retry
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(Instant::now() + RETRY_MAX);
+                }
+            }
+            this.0.replay_cm_making.store(false, Ordering::Release);
+        });
+        None
+    }
+
+    /// `SET key value NX PX px GET`, awaited on this runtime's connection
+    /// manager, bounded by the timeout. `None`: no manager here yet, or a
+    /// server that needs two round trips (the caller checks on its thread).
+    async fn set_nx_get_async(
+        &self,
+        cm: &mut ConnectionManager,
+        key: &str,
+        value: &str,
+        px: u64,
+    ) -> Option<Result<Option<String>, Fail>> {
+        let started = Instant::now();
+        let limit = self.0.timeout;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(key)
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(px)
+            .arg("GET");
+        let r = match tokio::time::timeout(limit, cmd.query_async::<Option<String>>(cm)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.kind() == redis::ErrorKind::ResponseError => {
+                // An older server: NX and GET do not combine.
+                self.0.no_set_nx_get.store(true, Ordering::Relaxed);
+                return None;
+            }
+            Ok(Err(e)) => Err(Fail::from_redis(&e, limit)),
+            Err(_) => Err(Fail::Timeout(limit)),
+        };
+        self.record(started, &r);
+        bump(&self.0.counters.replay_awaited);
+        Some(r)
+    }
+
+    fn pool_connection(&self, c: redis::Connection) {
+        let mut pool = self.0.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < MAX_IDLE {
+            pool.push(c);
+        }
+    }
+
     /// Run a command on the Redis runtime, bounded by the timeout.
     async fn run<T: redis::FromRedisValue + Send + 'static>(
         &self,
@@ -904,19 +1091,107 @@ impl ReplayGuard for RedisReplayGuard {
     }
 
     fn check(&self, signing_input: &str, call_id: Option<&str>, now: i64) -> ReplayCheck {
-        let call = call_id_key(call_id);
-        // Kept in step locally, for the outages.
-        let local = self.local.check_and_record(signing_input, call_id, now);
         let key = self
             .redis
             .key(&["replay", &hex(&replay_key(signing_input))]);
+        let (value, px) = self.value(call_id, now);
+        let r = self.redis.set_nx_blocking(key, value, px);
+        self.verdict(r, signing_input, call_id, now)
+    }
+
+    fn is_async(&self) -> bool {
+        true
+    }
+
+    fn check_async<'a>(
+        &'a self,
+        signing_input: &'a str,
+        signature: &'a [u8],
+        call_id: Option<&'a str>,
+        now: i64,
+    ) -> Option<crate::replay::ReplayFuture<'a>> {
+        self.check_async_inner(signing_input, signature, call_id, now)
+    }
+
+    fn begin<'a>(
+        &'a self,
+        signing_input: &str,
+        signature: &[u8],
+        call_id: Option<&str>,
+        now: i64,
+    ) -> Option<Box<dyn ReplayInFlight + 'a>> {
+        let key = self
+            .redis
+            .key(&["replay", &hex(&replay_key_signed(signing_input, signature))]);
+        let (value, px) = self.value(call_id, now);
+        let started = Instant::now();
+        let sent = self.redis.send_set_nx_get(&key, &value, px);
+        if let Some(Err(f)) = &sent {
+            self.redis.0.degraded.store(true, Ordering::Relaxed);
+            self.redis.record::<()>(started, &Err(f.clone()));
+        }
+        Some(Box::new(RedisInFlight {
+            guard: self,
+            sent,
+            started,
+            key,
+            value,
+            px,
+            signing_input: signing_input.to_owned(),
+            call_id: call_id.map(str::to_owned),
+            now,
+        }))
+    }
+}
+
+impl RedisReplayGuard {
+    fn check_async_inner<'a>(
+        &'a self,
+        signing_input: &'a str,
+        signature: &'a [u8],
+        call_id: Option<&'a str>,
+        now: i64,
+    ) -> Option<crate::replay::ReplayFuture<'a>> {
+        if self.redis.0.no_set_nx_get.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut cm = self.redis.replay_manager()?;
+        Some(Box::pin(async move {
+            let key = self
+                .redis
+                .key(&["replay", &hex(&replay_key_signed(signing_input, signature))]);
+            let (value, px) = self.value(call_id, now);
+            let answer = match self.redis.set_nx_get_async(&mut cm, &key, &value, px).await {
+                Some(a) => a,
+                // Two round trips on this server: the blocking way, once.
+                None => self.redis.set_nx_blocking(key, value, px),
+            };
+            self.verdict(answer, signing_input, call_id, now)
+        }))
+    }
+
+    /// The value (`"{now} {call}"`) and expiry (ms) of a replay key.
+    fn value(&self, call_id: Option<&str>, now: i64) -> (String, u64) {
+        let call = call_id_key(call_id);
         let px = u64::try_from(self.ttl.saturating_add(REPLAY_SKEW_S))
             .unwrap_or(1)
             .saturating_mul(1000);
-        match self
-            .redis
-            .set_nx_blocking(key, format!("{now} {call:x}"), px)
-        {
+        (format!("{now} {call:x}"), px)
+    }
+
+    /// The verdict from Redis's answer (the previous value of the key), or
+    /// from the failure policy when Redis did not answer. The local store
+    /// is kept in step with every verified PASSporT, for the outages.
+    fn verdict(
+        &self,
+        answer: Result<Option<String>, Fail>,
+        signing_input: &str,
+        call_id: Option<&str>,
+        now: i64,
+    ) -> ReplayCheck {
+        let local = self.local.check_and_record(signing_input, call_id, now);
+        let call = call_id_key(call_id);
+        match answer {
             Ok(None) => ReplayCheck::Fresh,
             Ok(Some(prev)) => {
                 let mut parts = prev.split_ascii_whitespace();
@@ -956,6 +1231,54 @@ impl ReplayGuard for RedisReplayGuard {
                     }
                 }
             },
+        }
+    }
+}
+
+/// A replay check whose `SET .. NX PX .. GET` went out before the signature
+/// was verified ([`ReplayGuard::begin`]): on a healthy link its answer is
+/// in the socket by the time the signature is checked, so reading it costs
+/// no wait. Dropped unfinished (the signature failed), it still reads the
+/// answer (within the timeout) so that the connection can be reused.
+struct RedisInFlight<'a> {
+    guard: &'a RedisReplayGuard,
+    /// `None`: nothing sent (two-round-trip server, or degraded link): the
+    /// blocking check runs in `finish`.
+    sent: Option<Result<redis::Connection, Fail>>,
+    started: Instant,
+    key: String,
+    value: String,
+    px: u64,
+    signing_input: String,
+    call_id: Option<String>,
+    now: i64,
+}
+
+impl ReplayInFlight for RedisInFlight<'_> {
+    fn finish(mut self: Box<Self>) -> ReplayCheck {
+        let redis = &self.guard.redis;
+        let key = std::mem::take(&mut self.key);
+        let value = std::mem::take(&mut self.value);
+        let answer = match self.sent.take() {
+            None => redis.set_nx_blocking(key, value, self.px),
+            Some(Err(f)) => Err(f),
+            Some(Ok(c)) => redis.recv_set_nx_get(c, self.started, key, value, self.px),
+        };
+        self.guard.verdict(
+            answer,
+            &self.signing_input,
+            self.call_id.as_deref(),
+            self.now,
+        )
+    }
+}
+
+impl Drop for RedisInFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(Ok(mut c)) = self.sent.take() {
+            if c.recv_response().is_ok() {
+                self.guard.redis.pool_connection(c);
+            }
         }
     }
 }

@@ -38,6 +38,7 @@ pub mod load;
 pub mod passport;
 #[cfg(any(test, feature = "pki"))]
 pub mod pki;
+pub mod rcd;
 mod replay;
 // Edge: the replay store shared through a directory (files, renames, hard
 // links). `clippy.toml` bans file I/O in the core; this module is where it is
@@ -93,7 +94,7 @@ pub use diagnostic::Diagnostic;
 pub use json::{canonical as canonical_json, parse_strict as parse_json_strict, JsonError};
 pub use limits::Limits;
 pub use passport::Attestation;
-pub use replay::{ReplayCheck, ReplayGuard, ReplayStore, Replayed};
+pub use replay::{ReplayCheck, ReplayFuture, ReplayGuard, ReplayInFlight, ReplayStore, Replayed};
 pub use report::{reason_phrase, Reason, Report, SignerInfo, Verstat};
 #[cfg(feature = "fetch")]
 pub use sti::StiVs;

@@ -79,6 +79,10 @@ pub struct Limits {
     /// `div-o` nesting. Default 5 (the French rules: a shaken PASSporT and up
     /// to 5 `div` ones; issue 15).
     pub max_div: usize,
+    /// Largest body accepted for Rich Call Data content (an `icn` logo, a
+    /// `jcl` jCard, a photo in a jCard). Default 512 KiB: RFC 9795 sets no
+    /// bound (§16 asks for one); a 256x256 logo is tens of KiB.
+    pub max_rcd_body: usize,
 }
 
 impl Default for Limits {
@@ -108,6 +112,7 @@ impl Default for Limits {
             capture_max_fragment_sets: 1_000,
             capture_idle: Duration::from_secs(120),
             max_div: crate::div::DEFAULT_MAX_DIV,
+            max_rcd_body: 512 * 1024,
         }
     }
 }

@@ -137,6 +137,14 @@ pub struct LabPkiOptions {
     /// keyCertSign only, and the lint reports
     /// `e_ca_key_usage_not_cert_sign_only` when this is set.
     pub ca_crl_sign: bool,
+    /// JWT claim constraints (RFC 9118 EnhancedJWTClaimConstraints) for the
+    /// SP certificate, e.g. on Rich Call Data: `rcd` must be present and be
+    /// one name (RFC 9795 §6.2). Default none.
+    pub sp_claim_constraints: Option<crate::cert::claim_constraints::ClaimConstraints>,
+    /// The root's private key (PKCS#8 PEM) instead of a fresh P-256 one:
+    /// an RSA key gives an RSA root that signs the intermediate with
+    /// sha256WithRSAEncryption, as some roots on the STI-PA list do.
+    pub root_key_pem: Option<String>,
 }
 
 impl LabPkiOptions {
@@ -149,6 +157,8 @@ impl LabPkiOptions {
             not_after,
             crl_url: "http://127.0.0.1/crl.pem".to_owned(),
             ca_crl_sign: false,
+            sp_claim_constraints: None,
+            root_key_pem: None,
         }
     }
 }
@@ -171,6 +181,9 @@ pub struct LeafOptions {
     pub tn_auth_list: bool,
     /// A fixed serial; `None` draws 64 random bits.
     pub serial: Option<u64>,
+    /// JWT claim constraints (RFC 9118, `id-pe 33`) to put in the
+    /// certificate. Default none.
+    pub claim_constraints: Option<crate::cert::claim_constraints::ClaimConstraints>,
 }
 
 impl LeafOptions {
@@ -184,6 +197,7 @@ impl LeafOptions {
             digital_signature: true,
             tn_auth_list: true,
             serial: None,
+            claim_constraints: None,
         }
     }
 }
@@ -376,7 +390,10 @@ impl LabPki {
         let na = when("not_after", opts.not_after)?;
 
         // Root: self-signed, CA:TRUE, keyCertSign, SKI, no CP/CDP.
-        let root_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("root key"))?;
+        let root_key = match &opts.root_key_pem {
+            Some(pem) => KeyPair::from_pem(pem).map_err(rc("root key"))?,
+            None => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(rc("root key"))?,
+        };
         let mut p = CertificateParams::default();
         p.distinguished_name = dn("SHAKEN Lab ROOT", &opts.org)?;
         p.not_before = nb;
@@ -449,7 +466,9 @@ impl LabPki {
             crl_signer_ski: signer_ski,
             crl_issuer_der,
         };
-        pki.leaf = pki.issue_leaf(&LeafOptions::new(opts.not_before, opts.not_after))?;
+        let mut leaf = LeafOptions::new(opts.not_before, opts.not_after);
+        leaf.claim_constraints = opts.sp_claim_constraints.clone();
+        pki.leaf = pki.issue_leaf(&leaf)?;
         pki.crl = pki.issue_crl(&[], opts.not_before, opts.not_after)?;
         Ok(pki)
     }
@@ -485,6 +504,73 @@ impl LabPki {
             this_update,
             next_update,
         )
+    }
+
+    /// Issues the indirect CRL like [`LabPki::issue_crl`], with an
+    /// authorityInfoAccess extension whose `caIssuers` names `ca_issuers`
+    /// (where the STI-PA CRL says its signer's certificate is), re-signed by
+    /// the CRL signer. rcgen cannot add CRL extensions, so its CRL is decoded
+    /// with x509-cert, extended and encoded again.
+    pub fn issue_crl_with_aia(
+        &self,
+        revoked_serials: &[u64],
+        this_update: i64,
+        next_update: i64,
+        ca_issuers: &str,
+    ) -> Result<String, PkiError> {
+        use x509_cert::der::asn1::{BitString, Ia5String, ObjectIdentifier, OctetString};
+        use x509_cert::der::{Decode as _, Encode as _};
+        use x509_cert::ext::pkix::name::GeneralName;
+        use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
+        const ID_AD_CA_ISSUERS: ObjectIdentifier =
+            ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
+        const ID_PE_AIA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
+        let der_err = |what: &'static str| {
+            move |e: x509_cert::der::Error| PkiError::Der {
+                what,
+                reason: e.to_string(),
+            }
+        };
+        let pem = self.issue_crl(revoked_serials, this_update, next_update)?;
+        let der = crate::cert::Crl::from_pem_or_der(pem.as_bytes(), &crate::Limits::default())
+            .map_err(|e| PkiError::Der {
+                what: "CRL",
+                reason: e.to_string(),
+            })?
+            .der()
+            .to_vec();
+        let mut crl = x509_cert::crl::CertificateList::from_der(&der).map_err(der_err("CRL"))?;
+        let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
+            access_method: ID_AD_CA_ISSUERS,
+            access_location: GeneralName::UniformResourceIdentifier(
+                Ia5String::new(ca_issuers).map_err(der_err("caIssuers URI"))?,
+            ),
+        }]);
+        let ext = x509_cert::ext::Extension {
+            extn_id: ID_PE_AIA,
+            critical: false,
+            extn_value: OctetString::new(aia.to_der().map_err(der_err("authorityInfoAccess"))?)
+                .map_err(der_err("authorityInfoAccess"))?,
+        };
+        crl.tbs_cert_list
+            .crl_extensions
+            .get_or_insert_with(Vec::new)
+            .push(ext);
+        let tbs = crl.tbs_cert_list.to_der().map_err(der_err("tbsCertList"))?;
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &self.crl_signer_key.serialize_der(),
+            &rng,
+        )
+        .map_err(|e| PkiError::Der {
+            what: "CRL signer key",
+            reason: e.to_string(),
+        })?;
+        let sig = key.sign(&rng, &tbs).map_err(|_| PkiError::Rng)?;
+        crl.signature = BitString::from_bytes(sig.as_ref()).map_err(der_err("CRL signature"))?;
+        let out = crl.to_der().map_err(der_err("CRL"))?;
+        Ok(crate::trust::crl_to_pem(&out))
     }
 
     /// Issues a direct CRL (PEM) signed by the intermediate. Only for a PKI
@@ -560,6 +646,16 @@ impl LabPki {
             let der = TnAuthList(entries).to_der()?;
             exts.push(CustomExtension::from_oid_content(
                 OID_TN_AUTH_LIST_ARCS,
+                der,
+            ));
+        }
+        if let Some(c) = &opts.claim_constraints {
+            let der = c.to_der().map_err(|e| PkiError::Der {
+                what: "JWT claim constraints",
+                reason: e.to_string(),
+            })?;
+            exts.push(CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 33],
                 der,
             ));
         }

@@ -6,7 +6,9 @@
 //! long as the freshness window (after that `iat` makes the token stale
 //! anyway). The same PASSporT arriving again with the same Call-ID is a
 //! forked INVITE, not a replay. Only PASSporTs that verified are recorded, so
-//! a forged copy can never block the real call.
+//! a forged copy can never block the real call. (A store asked before the
+//! signature is checked, Redis, keys by the signature too: see
+//! [`ReplayGuard::begin`].)
 //!
 //! The clock is passed in; the store never reads it.
 
@@ -96,6 +98,93 @@ pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
             Err(r) => ReplayCheck::Replayed(r),
         }
     }
+
+    /// Start the check before the signature is verified, for a store that
+    /// answers over the network: it sends its request now and
+    /// [`ReplayInFlight::finish`] reads the answer, which arrives while the
+    /// signature is checked (no wait, no thread sleep on the common path).
+    /// `None` (the default): the verifier calls [`check`](Self::check) after
+    /// the signature. A store that starts early records the PASSporT even
+    /// when its signature then fails; such a token can only block a copy of
+    /// its own bytes, which a genuine call would have to have sent already.
+    ///
+    /// `signature` is the token's raw `r || s`: such a store keys the
+    /// PASSporT by its signed bytes *and* its signature with `s` made low
+    /// (SHA-256 of both), so a copy whose signature is then found
+    /// forged is recorded under a key no genuine token has, and a copy with
+    /// the malleated `(r, n-s)` still meets the original.
+    fn begin<'a>(
+        &'a self,
+        _signing_input: &str,
+        _signature: &[u8],
+        _call_id: Option<&str>,
+        _now: i64,
+    ) -> Option<Box<dyn ReplayInFlight + 'a>> {
+        None
+    }
+
+    /// The check of a PASSporT whose signature verified, awaited instead of
+    /// blocking the thread: an async service (`shaken serve`) awaits it, so
+    /// its worker verifies other calls while Redis answers. Keyed like
+    /// [`begin`](Self::begin). `None` (the default, or not inside a runtime
+    /// this store can use): the caller runs `begin` then `finish`, or
+    /// [`check`](Self::check).
+    fn check_async<'a>(
+        &'a self,
+        _signing_input: &'a str,
+        _signature: &'a [u8],
+        _call_id: Option<&'a str>,
+        _now: i64,
+    ) -> Option<ReplayFuture<'a>> {
+        None
+    }
+
+    /// Whether [`check_async`](Self::check_async) may answer.
+    fn is_async(&self) -> bool {
+        false
+    }
+}
+
+/// The verdict of `guard` on a PASSporT verified without it: awaited when
+/// the guard answers asynchronously, else on the calling thread.
+#[cfg(feature = "server")]
+pub(crate) async fn check_verified(
+    guard: &dyn ReplayGuard,
+    v: &crate::verify::VerifiedPassport,
+    call_id: Option<&str>,
+    now: i64,
+) -> ReplayCheck {
+    match guard.check_async(&v.signing_input, &v.signature, call_id, now) {
+        Some(f) => f.await,
+        None => check_now(guard, &v.signing_input, &v.signature, call_id, now),
+    }
+}
+
+/// The verdict of `guard` on a verified PASSporT, on the calling thread:
+/// [`ReplayGuard::begin`] then `finish`, else [`ReplayGuard::check`].
+#[cfg(feature = "server")]
+pub(crate) fn check_now(
+    guard: &dyn ReplayGuard,
+    signing_input: &str,
+    signature: &[u8],
+    call_id: Option<&str>,
+    now: i64,
+) -> ReplayCheck {
+    match guard.begin(signing_input, signature, call_id, now) {
+        Some(f) => f.finish(),
+        None => guard.check(signing_input, call_id, now),
+    }
+}
+
+/// The answer of [`ReplayGuard::check_async`].
+pub type ReplayFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ReplayCheck> + Send + 'a>>;
+
+/// A replay check started by [`ReplayGuard::begin`]. Dropping it without
+/// [`finish`](Self::finish) (the signature failed) settles the request.
+pub trait ReplayInFlight: Send {
+    /// The verdict.
+    fn finish(self: Box<Self>) -> ReplayCheck;
 }
 
 impl ReplayGuard for ReplayStore {
@@ -107,6 +196,28 @@ impl ReplayGuard for ReplayStore {
     ) -> Result<(), Replayed> {
         ReplayStore::check_and_record(self, signing_input, call_id, now)
     }
+}
+
+/// The 128-bit replay key of a PASSporT for a store asked before its
+/// signature is verified ([`ReplayGuard::begin`]): a prefix of SHA-256 of
+/// the signed bytes, a zero byte and the signature with `s` normalised to
+/// the low half (`n - s` when `s > n/2`), so `(r, s)` and `(r, n-s)` meet.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn replay_key_signed(signing_input: &str, signature: &[u8]) -> [u8; 16] {
+    let low = p256::ecdsa::Signature::from_slice(signature)
+        .ok()
+        .map(|sig| sig.normalize_s().unwrap_or(sig).to_bytes());
+    let mut h = Sha256::new();
+    h.update(signing_input.as_bytes());
+    h.update([0u8]);
+    match &low {
+        Some(b) => h.update(&b[..]),
+        None => h.update(signature),
+    }
+    let digest = h.finalize();
+    let mut k = [0u8; 16];
+    k.copy_from_slice(digest.get(..16).unwrap_or(&[0u8; 16]));
+    k
 }
 
 /// The 128-bit replay key of a PASSporT: a prefix of SHA-256 of the signed
@@ -233,6 +344,31 @@ impl ReplayStore {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    /// The key of a store asked before the signature is verified: the
+    /// malleated `(r, n-s)` meets `(r, s)`; another signature (a forged
+    /// copy) or other signed bytes do not.
+    #[test]
+    fn signed_replay_key_meets_the_malleated_signature_only() {
+        use p256::ecdsa::signature::Signer as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let input = "eyJhbGciOiJFUzI1NiJ9.eyJpYXQiOjF9";
+        let sig: p256::ecdsa::Signature = key.sign(input.as_bytes());
+        let (r, s) = sig.split_scalars();
+        let flipped = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+        let a = replay_key_signed(input, &sig.to_bytes());
+        assert_eq!(a, replay_key_signed(input, &flipped.to_bytes()));
+        let mut forged = sig.to_bytes();
+        forged[40] ^= 1;
+        assert_ne!(a, replay_key_signed(input, &forged));
+        assert_ne!(
+            a,
+            replay_key_signed("eyJhbGciOiJFUzI1NiJ9.eyJpYXQiOjJ9", &sig.to_bytes())
+        );
+        // Not a signature at all (s = 0): keyed by its bytes, no panic.
+        assert_ne!(a, replay_key_signed(input, &[0u8; 64]));
+        assert_ne!(a, replay_key(input));
+    }
 
     #[test]
     fn second_call_is_a_replay() {

@@ -77,6 +77,23 @@ pub struct SignerInfo {
     pub spc: Option<String>,
     /// Whether the certificate chained to a trust anchor.
     pub trusted: bool,
+    /// Whether this certificate's key verified the PASSporT's signature, so
+    /// that its holder signed the PASSporT. True for a call that passed, and
+    /// for a call that failed another check (orig or dest mismatch, stale,
+    /// replay, revoked or untrusted certificate) but whose signer is still
+    /// established: the call is *attributed* to this signer. False when only
+    /// the certificate was examined (the signature did not verify, or was not
+    /// checked).
+    #[serde(default)]
+    pub signature_verified: bool,
+}
+
+impl SignerInfo {
+    /// Whether the call is attributed to this signer: its key verified the
+    /// signature (see [`signature_verified`](Self::signature_verified)).
+    pub fn attributed(&self) -> bool {
+        self.signature_verified
+    }
 }
 
 /// The result of verifying one PASSporT.
@@ -105,6 +122,11 @@ pub struct Report {
     pub signer: Option<SignerInfo>,
     /// Things worth knowing that did not fail the call.
     pub warnings: Vec<String>,
+    /// Rich Call Data (RFC 9795): the caller's name, logo and call reason,
+    /// and whether they can be trusted; absent when the PASSporT carries
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcd: Option<crate::rcd::RcdReport>,
 }
 
 impl Report {
@@ -123,6 +145,7 @@ impl Report {
             reason: None,
             signer: None,
             warnings: vec![],
+            rcd: None,
         }
     }
 

@@ -3,7 +3,8 @@
 //! `shaken::sip_verify::...` paths working for existing users.
 
 pub use crate::sip::{
-    call_context, malformed_request_report, sign_request, verify_identities_staged, verify_request,
-    verify_request_staged, verify_request_with, IdentitiesReport, PassportResult, SipReport,
-    SipSignal, SipVerifyError, SIGN_DATE_WINDOW,
+    call_context, malformed_request_report, sign_request, verify_identities_kinds,
+    verify_identities_staged, verify_request, verify_request_kinds, verify_request_staged,
+    verify_request_with, IdentitiesReport, PassportResult, SipReport, SipSignal, SipVerifyError,
+    SIGN_DATE_WINDOW,
 };

@@ -35,6 +35,11 @@ pub struct Signed {
     pub token: String,
     /// The claims signed.
     pub claims: Claims,
+    /// With Rich Call Data in a separate PASSporT (RFC 9795 §8): its
+    /// `Identity` header value (`...;ppt=rcd`), to add as a second header.
+    pub rcd_identity: Option<String>,
+    /// That separate `ppt=rcd` PASSporT alone.
+    pub rcd_token: Option<String>,
 }
 
 /// The signing service (STI-AS): one key, one certificate URL.
@@ -45,6 +50,8 @@ pub struct StiAs {
     header: Header,
     encoded: EncodedHeader,
     policy: RequestPolicy,
+    /// Rich Call Data signed into every call that brings none of its own.
+    rcd: Option<crate::rcd::RcdSigning>,
 }
 
 impl std::fmt::Debug for StiAs {
@@ -72,6 +79,7 @@ impl StiAs {
             header,
             encoded,
             policy: RequestPolicy::default(),
+            rcd: None,
         })
     }
 
@@ -108,6 +116,11 @@ impl StiAs {
             },
         )?;
         s.policy = config.request_policy();
+        if let Some(r) = &config.rcd {
+            s = s
+                .with_rcd(r.signing())
+                .map_err(|e| ConfigError::Rcd(e.to_string()))?;
+        }
         Ok(s)
     }
 
@@ -137,9 +150,57 @@ impl StiAs {
         self.signer.public_key()
     }
 
-    /// Sign the claims of a request.
+    /// Sign the claims of a request (with this signer's Rich Call Data,
+    /// if it has some: [`with_rcd`](Self::with_rcd)).
     pub fn sign(&self, request: &SignRequest) -> Result<Signed, SignError> {
-        self.sign_claims(&request.claims)
+        match request.rcd.as_ref().or(self.rcd.as_ref()) {
+            None => self.sign_claims(&request.claims),
+            Some(rcd) => self.sign_rcd_checked(request, rcd),
+        }
+    }
+
+    /// Sign every call with this Rich Call Data (a signer dedicated to one
+    /// enterprise), unless the call brings its own ([`sign_with_rcd`](Self::sign_with_rcd)).
+    /// Refused when no verifier would accept it.
+    pub fn with_rcd(mut self, rcd: crate::rcd::RcdSigning) -> Result<Self, crate::rcd::RcdError> {
+        rcd.claims.validate(rcd.separate)?;
+        self.rcd = Some(rcd);
+        Ok(self)
+    }
+
+    /// Sign a request with Rich Call Data (RFC 9795): claims inside the
+    /// `shaken` PASSporT (ATIS-1000094 style), or with `rcd.separate` a
+    /// second `ppt=rcd` PASSporT with the same `orig`, `dest` and `iat`.
+    /// Digests (`rcdi`) are signed as given: compute them first with
+    /// [`RcdClaims::with_digests`](crate::rcd::RcdClaims::with_digests).
+    pub fn sign_with_rcd(
+        &self,
+        request: &SignRequest,
+        rcd: &crate::rcd::RcdSigning,
+    ) -> Result<Signed, SignFailure> {
+        rcd.claims.validate(rcd.separate)?;
+        Ok(self.sign_rcd_checked(request, rcd)?)
+    }
+
+    fn sign_rcd_checked(
+        &self,
+        request: &SignRequest,
+        rcd: &crate::rcd::RcdSigning,
+    ) -> Result<Signed, SignError> {
+        if !rcd.separate {
+            let mut claims = request.claims.clone();
+            rcd.claims.insert_into(&mut claims.extra);
+            return self.sign_claims(&claims);
+        }
+        let mut signed = self.sign_claims(&request.claims)?;
+        let claims = crate::rcd::separate_claims(&request.claims, &rcd.claims);
+        let header = crate::rcd::rcd_header(&self.x5u);
+        let token = passport::sign(&header, &claims, self.signer.as_ref())?;
+        let mut id = IdentityHeader::shaken(token.clone(), self.x5u.clone());
+        id.ppt = Some(crate::rcd::PPT_RCD.into());
+        signed.rcd_identity = Some(id.to_string());
+        signed.rcd_token = Some(token);
+        Ok(signed)
     }
 
     /// Sign a JSON signing request (bare or inside `signingRequest`).
@@ -156,6 +217,8 @@ impl StiAs {
             identity,
             token,
             claims: claims.clone(),
+            rcd_identity: None,
+            rcd_token: None,
         })
     }
 }
@@ -221,6 +284,10 @@ pub enum SignFailure {
     /// The key failed.
     #[error("signing failed: {0}")]
     Sign(#[from] SignError),
+    /// The Rich Call Data would not pass a verifier (RFC 9795 §5), or a
+    /// digest needs content that could not be obtained.
+    #[error("Rich Call Data: {0}")]
+    Rcd(#[from] crate::rcd::RcdError),
 }
 
 impl crate::verify::CallContext {
@@ -264,7 +331,7 @@ pub fn party(
 }
 
 #[cfg(feature = "fetch")]
-pub use online::{fetch_options, StiVs};
+pub use online::{fetch_options, rcd_cache, StiVs};
 
 #[cfg(feature = "fetch")]
 mod online {
@@ -304,6 +371,8 @@ mod online {
         request_policy: RequestPolicy,
         runtime: OnceLock<tokio::runtime::Runtime>,
         fleet: fleet::Link,
+        /// Rich Call Data content (`fetch_rcd`): logos and jCards, cached.
+        rcd_cache: Option<Arc<crate::fetch::CertCache<Vec<u8>>>>,
     }
 
     impl std::fmt::Debug for StiVs {
@@ -371,6 +440,11 @@ mod online {
             let (verifier, fleet) = fleet::setup(c, verifier)?;
             let verifier = Arc::new(verifier);
             let fetch = fetch_options(c)?;
+            let rcd_cache = match (c.fetch_rcd, previous.and_then(|p| p.rcd_cache.clone())) {
+                (false, _) => None,
+                (true, Some(kept)) => Some(kept),
+                (true, None) => Some(Arc::new(rcd_cache(&fetch)?)),
+            };
             let urls = c.crl_urls();
             let crls = if urls.is_empty() && !c.fetch_crl {
                 None
@@ -410,7 +484,102 @@ mod online {
                 request_policy: c.request_policy(),
                 runtime: OnceLock::new(),
                 fleet,
+                rcd_cache,
             })
+        }
+
+        /// Fetch what the `rcdi` digests of a verified PASSporT reference
+        /// (with `fetch_rcd`; RFC 9795 §8.2) and attach it, so that its report
+        /// says which digests matched. Two rounds at most (a `jcl` jCard, then
+        /// the URIs inside it), never further; at most
+        /// [`MAX_RCD_FETCHES`](crate::rcd::MAX_RCD_FETCHES) URLs. A failure
+        /// leaves that content `unverified`; the verification stands.
+        pub async fn complete_rcd(
+            &self,
+            result: Result<VerifiedPassport, Box<Failure>>,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let (Some(cache), Ok(v)) = (&self.rcd_cache, &result) else {
+                return result;
+            };
+            let Some(claims) = v.rcd() else {
+                return result;
+            };
+            let mut content = crate::rcd::RcdContent::new();
+            let mut fetched = 0;
+            for _round in 0..2 {
+                let wanted = claims.wanted(&content);
+                if wanted.is_empty() {
+                    break;
+                }
+                for url in wanted {
+                    let body = if fetched >= crate::rcd::MAX_RCD_FETCHES {
+                        Err(format!(
+                            "not fetched: more than {} referenced resources",
+                            crate::rcd::MAX_RCD_FETCHES
+                        ))
+                    } else {
+                        fetched += 1;
+                        cache
+                            .get(&url)
+                            .await
+                            .map(|b| b.as_ref().clone())
+                            .map_err(|e| e.to_string())
+                    };
+                    content.insert(url, body);
+                }
+            }
+            result.map(|v| v.with_rcd_content(content))
+        }
+
+        /// [`complete_rcd`](Self::complete_rcd), blocking.
+        pub fn complete_rcd_blocking(
+            &self,
+            result: Result<VerifiedPassport, Box<Failure>>,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let needs = self.rcd_cache.is_some()
+                && matches!(&result, Ok(v) if v.rcd().is_some_and(|c| !c.wanted(&crate::rcd::RcdContent::new()).is_empty()));
+            if !needs {
+                return result;
+            }
+            let keep = result.clone();
+            self.block_on(self.complete_rcd(result)).unwrap_or(keep)
+        }
+
+        /// The same service with its own replay detection: `None`, none at
+        /// all; `Some(guard)`, that guard instead of this service's. It
+        /// shares this one's trust anchors, CRLs, x5u certificate cache and
+        /// chain memo, and records nothing in this one's replay store. What
+        /// `serve --ui` checks with: a value looked at twice gets the same
+        /// verdict (as a single `verify` does), the live call that carries
+        /// it is not failed as a replay, and a capture gets a store of its
+        /// own (as `verify --pcap` does).
+        pub fn with_own_replay(&self, guard: Option<Arc<dyn crate::replay::ReplayGuard>>) -> StiVs {
+            let mut verifier = self.verifier.without_replay();
+            if let Some(g) = guard {
+                verifier = verifier.with_replay_guard(g);
+            }
+            let verifier = Arc::new(verifier);
+            let online = match (&self.online, &self.cache) {
+                (Some(_), Some(cache)) => {
+                    let mut online = OnlineVerifier::new(verifier.clone(), cache.clone());
+                    if let Some(src) = &self.crls {
+                        online = online.with_crl_source(src.clone());
+                    }
+                    Some(online)
+                }
+                _ => None,
+            };
+            StiVs {
+                verifier,
+                chain: self.chain.clone(),
+                online,
+                cache: self.cache.clone(),
+                crls: self.crls.clone(),
+                request_policy: self.request_policy.clone(),
+                runtime: OnceLock::new(),
+                fleet: fleet::share(&self.fleet),
+                rcd_cache: self.rcd_cache.clone(),
+            }
         }
 
         /// The Redis link of a fleet (`redis`), for its state and counters.
@@ -454,6 +623,43 @@ mod online {
             identity: &IdentityHeader,
             ctx: &CallContext,
         ) -> Option<Result<VerifiedPassport, Box<Failure>>> {
+            match self.verify_cached_inner(identity, ctx)? {
+                Err(mut f) if f.needs_attribution() => {
+                    self.attribute_cached(identity, &mut f, ctx.now)?;
+                    Some(Err(f))
+                }
+                other => Some(other),
+            }
+        }
+
+        /// Attribution (`Verifier::attribute`) of a call that failed before
+        /// its certificate was needed, with the pinned chain or the cached
+        /// one; `None` when that certificate must still be fetched.
+        fn attribute_cached(
+            &self,
+            identity: &IdentityHeader,
+            f: &mut Failure,
+            now: i64,
+        ) -> Option<()> {
+            match (&self.chain, &self.online) {
+                (Some(chain), _) => {
+                    self.verifier.attribute(identity, f, chain, now);
+                }
+                (None, Some(online)) if !self.verifier.anchors().is_empty() => {
+                    let x5u = f.x5u.as_deref().unwrap_or_default();
+                    let chain = online.cache().get_cached(x5u)?;
+                    self.verifier.attribute(identity, f, &chain, now);
+                }
+                _ => {}
+            }
+            Some(())
+        }
+
+        fn verify_cached_inner(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Option<Result<VerifiedPassport, Box<Failure>>> {
             match (&self.chain, &self.online) {
                 (Some(chain), _) => match &self.crls {
                     None => Some(self.verifier.verify_with_chain(identity, ctx, chain)),
@@ -477,8 +683,43 @@ mod online {
             }
         }
 
-        /// Verify one parsed Identity header for a call (fetches on a cache miss).
+        /// Verify one parsed Identity header for a call (fetches on a cache
+        /// miss; with `fetch_rcd`, also the Rich Call Data content).
         pub async fn verify_header(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let result = self.verify_header_without_rcd(identity, ctx).await;
+            self.complete_rcd(result).await
+        }
+
+        /// [`verify_header`](Self::verify_header) without fetching Rich Call
+        /// Data content (a caller with its own time budget for it, as the
+        /// REST service: then [`complete_rcd`](Self::complete_rcd)).
+        pub async fn verify_header_without_rcd(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            match self.verify_header_inner(identity, ctx).await {
+                Err(mut f) if f.needs_attribution() => {
+                    if self.attribute_cached(identity, &mut f, ctx.now).is_none() {
+                        // Not cached: fetch the certificate (as a call that
+                        // passed stage 1 would have) to name the signer.
+                        if let (Some(online), Some(x5u)) = (&self.online, f.x5u.clone()) {
+                            if let Ok(chain) = online.cache().get(&x5u).await {
+                                self.verifier.attribute(identity, &mut f, &chain, ctx.now);
+                            }
+                        }
+                    }
+                    Err(f)
+                }
+                other => other,
+            }
+        }
+
+        async fn verify_header_inner(
             &self,
             identity: &IdentityHeader,
             ctx: &CallContext,
@@ -542,7 +783,7 @@ mod online {
             ctx: &CallContext,
         ) -> Result<VerifiedPassport, Box<Failure>> {
             if let Some(r) = self.verify_cached(identity, ctx) {
-                return r;
+                return self.complete_rcd_blocking(r);
             }
             match self.block_on(self.verify_header(identity, ctx)) {
                 Ok(r) => r,
@@ -586,22 +827,22 @@ mod online {
 
         /// [`verify_sip`](Self::verify_sip) on a request already parsed.
         pub async fn verify_sip_request(&self, req: &SipRequest, now: i64) -> SipReport {
-            // First pass: which PASSporTs need their chain, with which call
-            // context (the procedure decides and runs stage 1; nothing is
-            // completed yet).
-            let mut asked: Vec<(Pending, CallContext)> = Vec::new();
-            sip_verify::verify_request_staged(&self.verifier, req, now, |pending, ctx| {
-                asked.push((pending, ctx.clone()));
+            // First pass: which PASSporTs need verifying, with which call
+            // context and of which kind (the procedure decides; nothing is
+            // verified yet).
+            let mut asked: Vec<(IdentityHeader, CallContext, bool)> = Vec::new();
+            sip_verify::verify_request_kinds(&self.verifier, req, now, |identity, ctx, div| {
+                asked.push((identity.clone(), ctx.clone(), div));
                 Err(Box::new(Failure::new(VerifyError::NoIdentity)))
             });
-            // Complete them, fetching as needed.
+            // Verify them, fetching as needed.
             let mut results = Vec::with_capacity(asked.len());
-            for (pending, ctx) in asked {
-                results.push(self.complete_pending(pending, &ctx).await);
+            for (identity, ctx, div) in &asked {
+                results.push(self.verify_passport(identity, ctx, *div).await);
             }
             // Second pass: the same procedure, answered in the same order.
             let mut results = results.into_iter();
-            sip_verify::verify_request_staged(&self.verifier, req, now, |_, _| {
+            sip_verify::verify_request_kinds(&self.verifier, req, now, |_, _, _| {
                 results
                     .next()
                     .unwrap_or_else(|| Err(Box::new(Failure::new(VerifyError::NoIdentity))))
@@ -619,9 +860,41 @@ mod online {
 
         /// [`verify_sip_request`](Self::verify_sip_request), blocking.
         pub fn verify_sip_request_blocking(&self, req: &SipRequest, now: i64) -> SipReport {
-            sip_verify::verify_request_staged(&self.verifier, req, now, |pending, ctx| {
-                self.complete_pending_blocking(pending, ctx)
+            sip_verify::verify_request_kinds(&self.verifier, req, now, |identity, ctx, div| {
+                self.verify_passport_blocking(identity, ctx, div)
             })
+        }
+
+        /// Verify one PASSporT of a call: a shaken (or rcd) one as
+        /// [`verify_header`](Self::verify_header) does, a `div`/`div-o` one
+        /// (`div`) with [`Verifier::prepare_div`] and its own chain.
+        pub async fn verify_passport(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+            div: bool,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            if div {
+                let pending = self.verifier.prepare_div(identity, ctx)?;
+                self.complete_pending(pending, ctx).await
+            } else {
+                self.verify_header(identity, ctx).await
+            }
+        }
+
+        /// [`verify_passport`](Self::verify_passport), blocking.
+        pub fn verify_passport_blocking(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+            div: bool,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            if div {
+                let pending = self.verifier.prepare_div(identity, ctx)?;
+                self.complete_pending_blocking(pending, ctx)
+            } else {
+                self.verify_header_blocking(identity, ctx)
+            }
         }
 
         /// Verify several Identity values of one call, in any order: each
@@ -634,23 +907,23 @@ mod online {
             ctx: &CallContext,
             target: Option<&crate::verify::PartyId>,
         ) -> sip_verify::IdentitiesReport {
-            let mut asked: Vec<(Pending, CallContext)> = Vec::new();
-            sip_verify::verify_identities_staged(
+            let mut asked: Vec<(IdentityHeader, CallContext, bool)> = Vec::new();
+            sip_verify::verify_identities_kinds(
                 &self.verifier,
                 values,
                 ctx,
                 target,
-                |pending, ctx| {
-                    asked.push((pending, ctx.clone()));
+                |identity, ctx, div| {
+                    asked.push((identity.clone(), ctx.clone(), div));
                     Err(Box::new(Failure::new(VerifyError::NoIdentity)))
                 },
             );
             let mut results = Vec::with_capacity(asked.len());
-            for (pending, ctx) in asked {
-                results.push(self.complete_pending(pending, &ctx).await);
+            for (identity, ctx, div) in &asked {
+                results.push(self.verify_passport(identity, ctx, *div).await);
             }
             let mut results = results.into_iter();
-            sip_verify::verify_identities_staged(&self.verifier, values, ctx, target, |_, _| {
+            sip_verify::verify_identities_kinds(&self.verifier, values, ctx, target, |_, _, _| {
                 results
                     .next()
                     .unwrap_or_else(|| Err(Box::new(Failure::new(VerifyError::NoIdentity))))
@@ -692,12 +965,12 @@ mod online {
             ctx: &CallContext,
             target: Option<&crate::verify::PartyId>,
         ) -> sip_verify::IdentitiesReport {
-            sip_verify::verify_identities_staged(
+            sip_verify::verify_identities_kinds(
                 &self.verifier,
                 values,
                 ctx,
                 target,
-                |pending, ctx| self.complete_pending_blocking(pending, ctx),
+                |identity, ctx, div| self.verify_passport_blocking(identity, ctx, div),
             )
         }
 
@@ -828,7 +1101,9 @@ mod online {
     }
 
     mod fleet {
-        use crate::config::{ConfigError, ReplayMode, Setting, VerifierConfig};
+        #[cfg(feature = "redis")]
+        use crate::config::ReplayMode;
+        use crate::config::{ConfigError, Setting, VerifierConfig};
         use crate::online::{ChainCache, CrlFetcher};
         use crate::verify::Verifier;
 
@@ -906,6 +1181,15 @@ mod online {
             }
         }
 
+        /// The same link, for a service derived from this one.
+        #[cfg(feature = "redis")]
+        pub(super) fn share(link: &Link) -> Link {
+            link.clone()
+        }
+
+        #[cfg(not(feature = "redis"))]
+        pub(super) fn share(_link: &Link) -> Link {}
+
         #[cfg(not(feature = "redis"))]
         pub(super) fn share_chains(cache: ChainCache, _link: &Link) -> ChainCache {
             cache
@@ -915,6 +1199,23 @@ mod online {
         pub(super) fn share_crls(fetcher: CrlFetcher, _link: &Link) -> CrlFetcher {
             fetcher
         }
+    }
+
+    /// The cache of Rich Call Data content: the x5u fetcher's rules (https
+    /// only unless allowed, SSRF guard, no redirects, timeouts), its own size
+    /// cap ([`Limits::max_rcd_body`](crate::Limits)), memory only (a logo is
+    /// not a certificate: it never goes to the certificate disk cache). The
+    /// body is kept as fetched: its digest is over those bytes.
+    pub fn rcd_cache(
+        fetch: &FetchOptions,
+    ) -> Result<crate::fetch::CertCache<Vec<u8>>, ConfigError> {
+        let mut opts = fetch.clone();
+        opts.cache_dir = None;
+        opts.limits.max_fetch_body = opts.limits.max_rcd_body;
+        let parse: crate::fetch::ParseFn<Vec<u8>> = Arc::new(|b: &[u8]| Ok(b.to_vec()));
+        Ok(crate::fetch::CertCache::new(opts, parse)
+            .map_err(|e| ConfigError::Fetcher(e.to_string()))?
+            .with_accept(crate::rcd::RCD_ACCEPT))
     }
 
     fn no_source() -> Box<Failure> {

@@ -365,6 +365,10 @@ impl Staged {
 /// `--crl DIR/crl.pem` and the anchors of `DIR` reach them; the next list
 /// install carries them forward.
 pub fn install_crl(dir: &Path, crl_pem: &[u8], signer_pem: &[u8]) -> Result<(), InstallError> {
+    // A CRL kept apart from the roots: its directory is made on first use.
+    if std::fs::symlink_metadata(dir).is_err() {
+        std::fs::create_dir_all(dir).map_err(io("creating", dir))?;
+    }
     let meta = std::fs::metadata(dir).map_err(io("reading", dir))?;
     if !meta.is_dir() {
         return Err(InstallError::NotManaged {

@@ -31,11 +31,22 @@ const EKU_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01]
 
 /// The signature algorithms accepted on certificates and CRLs (ATIS-1000080:
 /// ECDSA P-256/SHA-256; CP v1.4 also lets CAs use P-384/SHA-384).
+///
+/// RSA is accepted for the signatures of CA certificates: some roots on the
+/// STI-PA trust list are RSA, and a chain the STI-PA trusts must verify. The
+/// signer's own key stays P-256 (a PASSporT is ES256 only; the profile
+/// check refuses any other end-entity key).
 static SIG_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
     webpki::ring::ECDSA_P256_SHA256,
     webpki::ring::ECDSA_P384_SHA384,
     webpki::ring::ECDSA_P256_SHA384,
     webpki::ring::ECDSA_P384_SHA256,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA384,
+    webpki::ring::RSA_PKCS1_2048_8192_SHA512,
+    webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+    webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+    webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
 ];
 
 /// What the chain must satisfy beyond RFC 5280.
@@ -822,6 +833,32 @@ mod tests {
             ..ChainPolicy::default()
         };
         validate_chain(&chain, &anchors(&pki), &[c], NOW, &strict).unwrap();
+    }
+
+    /// A chain under an RSA root (as some STI-PA-listed roots are):
+    /// the intermediate's sha256WithRSAEncryption signature verifies; the
+    /// same chain against another root does not.
+    #[test]
+    fn chain_under_an_rsa_root_validates() {
+        let mut o = crate::pki::LabPkiOptions::new(T0, T0 + 365 * DAY);
+        o.root_key_pem = Some(include_str!("../../../../tests/data/keys/rsa.pkcs8.pem").to_owned());
+        let pki = LabPki::generate(&o).unwrap();
+        let root = x509_parser::parse_x509_certificate(&pki.root.cert_der)
+            .unwrap()
+            .1;
+        assert_eq!(
+            root.signature_algorithm.algorithm.to_id_string(),
+            "1.2.840.113549.1.1.11",
+            "the root is RSA (sha256WithRSAEncryption)"
+        );
+        let chain = parse_chain(pki.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
+        let v = validate_chain(&chain, &anchors(&pki), &[], NOW, &ChainPolicy::default()).unwrap();
+        assert_eq!(v.anchor_subject, "CN=SHAKEN Lab ROOT, O=Shaken Lab, C=US");
+        assert_eq!(v.leaf_public_key.len(), 65);
+        let other = lab();
+        assert!(
+            validate_chain(&chain, &anchors(&other), &[], NOW, &ChainPolicy::default()).is_err()
+        );
     }
 
     #[test]

@@ -260,7 +260,15 @@ impl ClaimConstraints {
                 Value::String(s) => s.clone(),
                 other => crate::json::canonical(other),
             };
-            if !permitted.contains(&text) {
+            // An object value (`rcd`, `rcdi`) also matches a permitted
+            // string that is the same JSON written another way (RFC 9795
+            // §6.2 leaves the comparison to the RFC 8225 §9 form).
+            let same_json = |p: &String| {
+                !v.is_string()
+                    && crate::json::parse_strict(p.as_bytes(), 16)
+                        .is_ok_and(|pv| crate::json::canonical(&pv) == text)
+            };
+            if !permitted.contains(&text) && !permitted.iter().any(same_json) {
                 return Err(ClaimViolation::NotPermitted {
                     claim: claim.clone(),
                     found: crate::json::canonical(v),

@@ -81,6 +81,7 @@ pub struct CertCache<T> {
     seq: AtomicU64,
     counters: Counters,
     shared: Option<(Arc<dyn SharedCache>, SharedKind)>,
+    accept: &'static str,
 }
 
 impl<T> std::fmt::Debug for CertCache<T> {
@@ -122,7 +123,15 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             seq: AtomicU64::new(0),
             counters: Counters::default(),
             shared: None,
+            accept: X5U_ACCEPT,
         })
+    }
+
+    /// Send this `Accept` header instead of the certificate types (the
+    /// Rich Call Data content cache asks for images and jCards).
+    pub fn with_accept(mut self, accept: &'static str) -> Self {
+        self.accept = accept;
+        self
     }
 
     /// Put a cache shared by a fleet of verifiers behind this one: asked on
@@ -242,7 +251,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         let outcome = async {
             let fetched = self
                 .http
-                .get(url, X5U_ACCEPT, limits.max_fetch_body)
+                .get(url, self.accept, limits.max_fetch_body)
                 .await?;
             let value = (self.parse)(&fetched.body).map_err(|reason| FetchError::Parse {
                 url: url.to_string(),

@@ -102,7 +102,10 @@ fn check_accept(headers: &HeaderMap) -> Result<(), RequestError> {
 /// Read the body of a POST as JSON, in the order: Accept (SVC4002),
 /// Content-Length (SVC4007 for chunked bodies, SVC4000 for none, 413 over
 /// the cap), Content-Type (SVC4004), then the JSON itself (SVC4006).
-async fn read_json(req: Request, max_body: usize) -> Result<axum::body::Bytes, RequestError> {
+pub(super) async fn read_json(
+    req: Request,
+    max_body: usize,
+) -> Result<axum::body::Bytes, RequestError> {
     let (parts, body) = req.into_parts();
     check_accept(&parts.headers)?;
     match parts.headers.get(header::CONTENT_LENGTH) {
@@ -140,6 +143,43 @@ async fn read_json(req: Request, max_body: usize) -> Result<axum::body::Bytes, R
         return Err(RequestError::MissingBody);
     }
     Ok(bytes)
+}
+
+/// Read the body of a POST of bytes (a capture): Content-Length required
+/// (SVC4007 for chunked bodies, SVC4000 for none, 413 over `max_body`).
+pub(super) async fn read_body_bounded(
+    req: Request,
+    max_body: usize,
+) -> Result<axum::body::Bytes, RequestError> {
+    let (parts, body) = req.into_parts();
+    match parts.headers.get(header::CONTENT_LENGTH) {
+        None if parts.headers.contains_key(header::TRANSFER_ENCODING) => {
+            return Err(RequestError::MissingContentLength)
+        }
+        None => return Err(RequestError::MissingBody),
+        Some(v) => {
+            let n = v
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(RequestError::MissingContentLength)?;
+            if n == 0 {
+                return Err(RequestError::MissingBody);
+            }
+            if n > u64::try_from(max_body).unwrap_or(u64::MAX) {
+                return Err(RequestError::BodyTooLarge { limit: max_body });
+            }
+        }
+    }
+    read_body(body, max_body).await
+}
+
+/// The share of the request timeout a check may spend waiting for the
+/// network (the rest is left to answer).
+pub(super) fn request_timeout_budget(state: &AppState, share: f64) -> std::time::Duration {
+    let whole = state.config().request_timeout;
+    // Never a panic, however large the configured timeout.
+    std::time::Duration::try_from_secs_f64(whole.as_secs_f64() * share).unwrap_or(whole)
 }
 
 async fn read_body(body: Body, max_body: usize) -> Result<axum::body::Bytes, RequestError> {
@@ -221,7 +261,13 @@ async fn sign(state: &AppState, req: Request) -> Result<Response, RequestError> 
         detail: format!("signing failed: {e}"),
     })?;
     state.metrics().signed_with(request.attest);
-    let mut resp = Json(json!({"signingResponse": {"identity": signed.identity}})).into_response();
+    let mut body = json!({"signingResponse": {"identity": signed.identity}});
+    // Extension (issue 16): a separate ppt=rcd PASSporT, the second
+    // Identity header to add.
+    if let Some(rcd) = &signed.rcd_identity {
+        body["signingResponse"]["rcdIdentity"] = rcd.clone().into();
+    }
+    let mut resp = Json(body).into_response();
     resp.extensions_mut()
         .insert(Origid(request.origid.to_string(), Some(request.attest)));
     Ok(resp)
@@ -314,14 +360,18 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             })
         }
     }
-    let result = match vs.parse_identity(&request.identity) {
+    let started = std::time::Instant::now();
+    let budget = config.request_timeout.mul_f32(0.8);
+    // With Redis the replay check is awaited after the verification, so
+    // this worker verifies other calls meanwhile.
+    let (run, replay) = services.replay_split();
+    let result = match run.parse_identity(&request.identity) {
         Err(f) => Err(f),
-        Ok(id) => match vs.verify_cached(&id, &ctx) {
+        Ok(id) => match run.verify_cached(&id, &ctx) {
             Some(r) => r,
             None => {
                 // Leave a fifth of the request budget to answer with 436.
-                let budget = config.request_timeout.mul_f32(0.8);
-                match tokio::time::timeout(budget, vs.verify_header(&id, &ctx)).await {
+                match tokio::time::timeout(budget, run.verify_header_without_rcd(&id, &ctx)).await {
                     Ok(r) => r,
                     Err(_) => Err(Box::new(Failure::from(VerifyError::CertUnavailable {
                         detail: format!(
@@ -334,6 +384,26 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             }
         },
     };
+    let result = match (replay, result) {
+        (Some(guard), Ok(v)) => {
+            let check =
+                crate::replay::check_verified(&**guard, &v, ctx.call_id.as_deref(), now).await;
+            vs.verifier().settle_replay(v, check)
+        }
+        (_, r) => r,
+    };
+    // With fetch-rcd, the Rich Call Data content, in what is left of the
+    // budget: a logo that does not come in time leaves the RCD unverified,
+    // never the call.
+    let result = match (&result, budget.checked_sub(started.elapsed())) {
+        (Ok(_), Some(left)) if !left.is_zero() => {
+            match tokio::time::timeout(left, vs.complete_rcd(result.clone())).await {
+                Ok(done) => done,
+                Err(_) => result,
+            }
+        }
+        _ => result,
+    };
     // Our failure, not the call's (Redis down, failure policy closed).
     if let Err(f) = &result {
         if let VerifyError::ReplayUnavailable { detail } = &f.error {
@@ -344,6 +414,13 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     }
     // Only the verdict goes back: no full Report is built per request.
     let mut body = Map::new();
+    // Extension (issue 16): the Rich Call Data, with the `rcd` object of
+    // every other surface, when the PASSporT carries some.
+    if let Some(rcd) = crate::verify::rcd_report_of(&result) {
+        if let Ok(v) = serde_json::to_value(rcd) {
+            body.insert("rcd".into(), v);
+        }
+    }
     let mut catalogue_id = None;
     let mut verified = None;
     let outcome = match &result {

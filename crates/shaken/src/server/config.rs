@@ -69,6 +69,8 @@ pub struct FileConfig {
     pub crl: Vec<String>,
     /// Fetch the CRL distribution points of the certificates.
     pub fetch_crl: Option<bool>,
+    /// Fetch the content Rich Call Data references to check its digests.
+    pub fetch_rcd: Option<bool>,
     /// `hard` or `soft`.
     pub crl_policy: Option<String>,
     /// Allow http:// x5u URLs (labs).
@@ -90,6 +92,8 @@ pub struct FileConfig {
     pub api_keys: Option<PathBuf>,
     /// `/metrics` needs an API key too.
     pub metrics_auth: Option<bool>,
+    /// Serve the page for people on `/` (`ui = true`).
+    pub ui: Option<bool>,
     /// HTTPS certificate chain (PEM).
     pub tls_cert: Option<PathBuf>,
     /// HTTPS private key (PEM).
@@ -157,6 +161,7 @@ mod tests {
         assert!(c.api_keys.is_some() && c.tls_cert.is_some() && c.tls_key.is_some());
         assert_eq!(c.allow_from.len(), 2);
         assert_eq!(c.reload_interval, Some(300));
+        assert_eq!(c.ui, Some(false));
         // The commented-out keys are real keys too.
         let uncommented = text
             .replace("# replay-dir", "replay-dir")

@@ -173,6 +173,8 @@ pub struct Metrics {
     latency_sum_us: [AtomicU64; ENDPOINTS.len()],
     verstat: [AtomicU64; VERSTATS.len()],
     reason: [AtomicU64; REASONS.len()],
+    /// Verification requests without an Identity (428): unsigned calls.
+    unsigned: AtomicU64,
     signed: AtomicU64,
     in_flight: AtomicI64,
     passed_by_attest: [AtomicU64; ATTESTATIONS.len()],
@@ -193,6 +195,7 @@ impl Default for Metrics {
             latency_sum_us: zeros(),
             verstat: zeros(),
             reason: zeros(),
+            unsigned: AtomicU64::new(0),
             signed: AtomicU64::new(0),
             in_flight: AtomicI64::new(0),
             passed_by_attest: zeros(),
@@ -246,6 +249,9 @@ impl Metrics {
                 .position(|&x| x == code)
                 .unwrap_or(REASONS.len() - 1);
             bump(self.reason.get(r), 1);
+            if code == 428 {
+                self.unsigned.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -555,6 +561,16 @@ impl Metrics {
                 load(self.reason.get(i))
             );
         }
+        let _ = writeln!(
+            o,
+            "# HELP shaken_verifications_unsigned_total Verification requests without an Identity (unsigned calls, 428)."
+        );
+        let _ = writeln!(o, "# TYPE shaken_verifications_unsigned_total counter");
+        let _ = writeln!(
+            o,
+            "shaken_verifications_unsigned_total {}",
+            self.unsigned.load(Ordering::Relaxed)
+        );
         let _ = writeln!(o, "# HELP shaken_signatures_total PASSporTs signed.");
         let _ = writeln!(o, "# TYPE shaken_signatures_total counter");
         let _ = writeln!(

@@ -13,6 +13,8 @@
 //! - Admission ([`auth`]): `--allow-from` networks (other peers are closed
 //!   at accept), HTTPS and mutual TLS (rustls), API keys (`Authorization:
 //!   Bearer`, 401 `POL4001` otherwise) on signing and verification.
+//! - With [`ServerConfig::ui`] (`serve --ui`): the page on `/` and its
+//!   endpoints `/ui/v1/inspect` and `/ui/v1/capture` ([`ui`]).
 //! - Reload: [`AppState::reload`] swaps a new [`Services`] (verifier, signer,
 //!   keys, TLS configuration) in atomically; requests in flight finish with
 //!   the state they started with.
@@ -27,6 +29,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod ui;
 
 pub use auth::{AllowFrom, ApiKeys, AuthError, TlsFiles};
 pub use config::{ConfigError, FileConfig};
@@ -138,6 +141,9 @@ pub struct ServerConfig {
     pub allow_from: AllowFrom,
     /// `/metrics` needs an API key too.
     pub metrics_auth: bool,
+    /// Serve the page for people on `/` and its endpoints under `/ui/v1/`
+    /// ([`ui`]). Default off.
+    pub ui: bool,
 }
 
 impl ServerConfig {
@@ -161,6 +167,7 @@ impl ServerConfig {
             allow_from: AllowFrom::default(),
             metrics_auth: false,
             trust_list_dir: None,
+            ui: false,
         }
     }
     /// Require one of these API keys on signing and verification.
@@ -188,6 +195,11 @@ impl ServerConfig {
     /// Put `/metrics` behind the API keys too.
     pub fn with_metrics_auth(mut self, on: bool) -> Self {
         self.metrics_auth = on;
+        self
+    }
+    /// Serve the page on `/` and its endpoints ([`ui`]).
+    pub fn with_ui(mut self, on: bool) -> Self {
+        self.ui = on;
         self
     }
     /// Header-read timeout (slow clients are disconnected).
@@ -250,9 +262,31 @@ pub struct Services {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `notAfter` of the TLS server certificate, Unix seconds.
     pub tls_not_after: Option<i64>,
+    /// With a replay store that answers asynchronously (Redis): `vs`
+    /// without its replay step, and that store, so the handler awaits the
+    /// check instead of blocking its worker (built on first use).
+    replay_async: std::sync::OnceLock<Option<ReplaySplit>>,
 }
 
+/// A verifier without its replay step, and the store to await after it.
+type ReplaySplit = (Arc<StiVs>, Arc<dyn crate::ReplayGuard>);
+
 impl Services {
+    /// The verifier to run and the replay store to await after it, when
+    /// that store answers asynchronously; else `vs` and `None`.
+    pub(crate) fn replay_split(&self) -> (&Arc<StiVs>, Option<&Arc<dyn crate::ReplayGuard>>) {
+        let split = self.replay_async.get_or_init(|| {
+            let guard = self.vs.verifier().replay_guard()?;
+            guard
+                .is_async()
+                .then(|| (Arc::new(self.vs.with_own_replay(None)), guard.clone()))
+        });
+        match split {
+            Some((vs, guard)) => (vs, Some(guard)),
+            None => (&self.vs, None),
+        }
+    }
+
     /// Verification only, no keys, no TLS.
     pub fn new(vs: Arc<StiVs>) -> Self {
         Services {
@@ -262,6 +296,7 @@ impl Services {
             api_keys: None,
             tls: None,
             tls_not_after: None,
+            replay_async: std::sync::OnceLock::new(),
         }
     }
     /// Signing with this service, whose certificate expires at `not_after`.
@@ -290,6 +325,7 @@ impl Services {
             api_keys: c.api_keys.clone(),
             tls: c.tls.clone(),
             tls_not_after: c.tls_not_after,
+            replay_async: std::sync::OnceLock::new(),
         }
     }
 
@@ -489,8 +525,36 @@ pub fn router(state: AppState) -> Router {
             READY_PATH,
             get(api::ready).fallback(api::method_not_allowed),
         );
+    let mut open = health;
+    if state.config().ui {
+        // The page itself is open: it holds nothing, and asks for the key.
+        open = open.route(
+            ui::PAGE_PATH,
+            get(ui::page).fallback(api::method_not_allowed),
+        );
+        // Its API: behind the same keys as the ATIS API, with a bound of
+        // its own so that people looking at captures never take the SBCs'
+        // slots.
+        let ui_api = Router::new()
+            .route(
+                ui::INSPECT_PATH,
+                post(ui::inspect).fallback(api::method_not_allowed),
+            )
+            .route(
+                ui::CAPTURE_PATH,
+                post(ui::capture).fallback(api::method_not_allowed),
+            )
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                ui::MAX_CONCURRENT,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_key,
+            ));
+        open = open.merge(ui_api);
+    }
     api.merge(metrics)
-        .merge(health)
+        .merge(open)
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)

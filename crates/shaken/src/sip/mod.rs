@@ -23,9 +23,9 @@ mod verify;
 
 pub use name_addr::{NameAddr, NameAddrError};
 pub use request::{canonical_header_name, split_list, SipError, SipRequest};
-pub use sign::{sign_request, SIGN_DATE_WINDOW};
+pub use sign::{sign_request, sign_request_with_rcd, SIGN_DATE_WINDOW};
 pub use verify::{
-    call_context, malformed_request_report, verify_identities_staged, verify_request,
-    verify_request_staged, verify_request_with, IdentitiesReport, PassportResult, SipReport,
-    SipSignal, SipVerifyError,
+    call_context, malformed_request_report, verify_identities_kinds, verify_identities_staged,
+    verify_request, verify_request_kinds, verify_request_staged, verify_request_with,
+    IdentitiesReport, PassportResult, SipReport, SipSignal, SipVerifyError,
 };

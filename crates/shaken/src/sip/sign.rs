@@ -55,6 +55,23 @@ pub fn sign_request(
     origid: &str,
     tn: &TnPolicy,
 ) -> Result<Vec<u8>, SipVerifyError> {
+    sign_request_with_rcd(req, signer, x5u, attest, iat, origid, tn, None)
+}
+
+/// [`sign_request`] with Rich Call Data (RFC 9795): `rcd` claims in the
+/// `shaken` PASSporT, or (`rcd.separate`) a second `Identity` header with a
+/// `ppt=rcd` PASSporT for the same call (RFC 9795 §12.1).
+#[allow(clippy::too_many_arguments)]
+pub fn sign_request_with_rcd(
+    req: &SipRequest,
+    signer: &dyn Signer,
+    x5u: &str,
+    attest: Attestation,
+    iat: i64,
+    origid: &str,
+    tn: &TnPolicy,
+    rcd: Option<&crate::rcd::RcdSigning>,
+) -> Result<Vec<u8>, SipVerifyError> {
     if iat < 0 {
         return Err(SipVerifyError::NegativeIat { iat });
     }
@@ -78,20 +95,35 @@ pub fn sign_request(
         }
     }
     let header = Header::shaken(x5u);
-    let claims = Claims::shaken(
+    let mut claims = Claims::shaken(
         attest,
         orig.to_string(),
         vec![dest.to_string()],
         iat,
         origid,
     );
+    let mut second = None;
+    match rcd {
+        Some(r) if r.separate => {
+            let c = crate::rcd::separate_claims(&claims, &r.claims);
+            let token = passport::sign(&crate::rcd::rcd_header(x5u), &c, signer)?;
+            let mut id = IdentityHeader::shaken(token, x5u);
+            id.ppt = Some(crate::rcd::PPT_RCD.into());
+            second = Some(id.to_string());
+        }
+        Some(r) => r.claims.insert_into(&mut claims.extra),
+        None => {}
+    }
     let token = passport::sign(&header, &claims, signer)?;
     let identity = IdentityHeader::shaken(token, x5u).to_string();
-    let mut lines = Vec::with_capacity(2);
+    let mut lines = Vec::with_capacity(3);
     if date.is_none() {
         lines.push(format!("Date: {}", sip_date(iat)));
     }
     lines.push(format!("Identity: {identity}"));
+    if let Some(id) = second {
+        lines.push(format!("Identity: {id}"));
+    }
     Ok(req.with_headers_added(&lines))
 }
 
@@ -107,6 +139,98 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use crate::sip::test_lab::*;
+
+    /// Rich Call Data both ways (RFC 9795 §12): claims in the shaken
+    /// PASSporT, or a second Identity header with ppt=rcd; the name is
+    /// compared with the From display name ("Alice") and the Call-Info lines
+    /// are given.
+    #[test]
+    fn sign_and_verify_rich_call_data_both_carriages() {
+        use crate::rcd::{Rcd, RcdClaims, RcdSigning};
+        let lab = lab();
+        let v = lab.verifier();
+        for separate in [false, true] {
+            let rcd = RcdSigning {
+                claims: RcdClaims::new(
+                    Some(Rcd {
+                        icn: Some("https://cdn.example/acme.png".into()),
+                        ..Rcd::named("Acme Bank")
+                    }),
+                    Some("Card \"fraud\" alert".into()),
+                ),
+                separate,
+            };
+            let out = sign_request_with_rcd(
+                &parse(TEL),
+                &lab.signer(),
+                X5U,
+                Attestation::A,
+                NOW,
+                ORIGID,
+                &TnPolicy::default(),
+                Some(&rcd),
+            )
+            .unwrap();
+            let signed = parse(&out);
+            assert_eq!(signed.identity_headers().len(), 1 + usize::from(separate));
+            let r = lab.verify(&v, &signed, NOW + 5);
+            assert!(r.passed(), "{:?}", r.overall.reason);
+            let got = r.overall.rcd.as_ref().expect("rcd");
+            assert!(got.verified, "{:?}", got.reason);
+            assert_eq!(got.nam.as_deref(), Some("Acme Bank"));
+            assert_eq!(
+                got.carriage.as_deref(),
+                Some(if separate { "rcd" } else { "shaken" })
+            );
+            let d = got.display_name.as_ref().unwrap();
+            assert_eq!(
+                (d.header.as_str(), d.name.as_str(), d.matches),
+                ("From", "Alice", false)
+            );
+            assert_eq!(
+                got.call_info,
+                [
+                    "Call-Info: <https://cdn.example/acme.png>;purpose=icon;verified=\"true\"",
+                    "Call-Info: <data:>;purpose=jcard;call-reason=\"Card \\\"fraud\\\" alert\";verified=\"true\"",
+                ]
+            );
+            if separate {
+                assert_eq!(r.passports[1].ppt.as_deref(), Some("rcd"));
+                assert!(!r.passports[1].supported);
+                assert!(r.overall.warnings.is_empty(), "{:?}", r.overall.warnings);
+                // The shaken PASSporT altered, the rcd one intact: the call
+                // fails, and its name is not vouched for either.
+                let text = String::from_utf8(out.clone()).unwrap();
+                let line = text
+                    .split("\r\n")
+                    .find(|l| l.starts_with("Identity: ") && l.ends_with("ppt=shaken"))
+                    .unwrap();
+                let at = text.find(line).unwrap();
+                let sig = at + line.find(';').unwrap();
+                let sig = text[at..sig].rfind('.').unwrap() + at + 1;
+                let mut bytes = out.clone();
+                bytes[sig] = if bytes[sig] == b'A' { b'B' } else { b'A' };
+                let broken = lab.verify(&v, &parse(&bytes), NOW + 5);
+                assert!(!broken.passed());
+                assert!(broken.passports[1].report.passed());
+                let got = broken.overall.rcd.as_ref().expect("rcd");
+                assert!(!got.verified);
+                assert!(got
+                    .reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("shaken PASSporT did not pass"));
+                assert!(got.call_info.is_empty());
+                // Verified too late: the call fails as stale, and its name
+                // (whose own PASSporT fails the same way) is not vouched for.
+                let late = lab.verify(&v, &signed, NOW + 3600);
+                assert!(!late.passed());
+                let got = late.overall.rcd.as_ref().expect("rcd");
+                assert!(!got.verified);
+                assert!(got.call_info.is_empty());
+            }
+        }
+    }
 
     #[test]
     fn sign_then_verify_every_template() {

@@ -300,6 +300,7 @@ fn bare_report(reason: Reason, ppt: Option<String>) -> Report {
         reason: Some(reason),
         signer: None,
         warnings: vec![],
+        rcd: None,
     }
 }
 
@@ -310,7 +311,9 @@ fn bare_report(reason: Reason, ppt: Option<String>) -> Report {
 /// through as "unsupported".
 fn is_supported(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
     match result {
-        Ok(_) => true,
+        // A verified `ppt=rcd` PASSporT carries the caller's name, not the
+        // call's verdict.
+        Ok(v) => v.header().ppt.as_deref() != Some(crate::rcd::PPT_RCD),
         Err(f) => {
             let declared = match &f.header {
                 Some(h) => h.ppt.as_deref(),
@@ -396,6 +399,26 @@ where
     })
 }
 
+/// [`verify_request`] with the whole per-PASSporT verification supplied by
+/// the caller, told which kind each PASSporT is: `verify(identity, ctx,
+/// div)` with `div` true for a `div`/`div-o` PASSporT (verify it with
+/// [`Verifier::prepare_div`]; its `ctx` is the call's, and its `orig`/`dest`
+/// are the chain's to compare) and false for the others (as
+/// [`verify_request_with`]; in a diverted call their `ctx` has no `dest`:
+/// the called numbers are compared after the chain). The calls depend only
+/// on the request.
+pub fn verify_request_kinds<V>(
+    verifier: &Verifier,
+    req: &SipRequest,
+    now: i64,
+    mut verify: V,
+) -> SipReport
+where
+    V: FnMut(&IdentityHeader, &CallContext, bool) -> Result<VerifiedPassport, Box<Failure>>,
+{
+    verify_core(verifier, req, now, &mut verify)
+}
+
 /// The declared type of an Identity value: its `ppt` parameter, else the
 /// header's (read without verifying).
 fn declared_ppt(identity: &IdentityHeader, limits: &crate::Limits) -> Option<String> {
@@ -444,21 +467,31 @@ pub fn verify_identities_staged<C>(
 where
     C: FnMut(Pending, &CallContext) -> Result<VerifiedPassport, Box<Failure>>,
 {
+    verify_identities_kinds(verifier, values, ctx, target, |identity, ctx, div| {
+        let pending = if div {
+            verifier.prepare_div(identity, ctx)?
+        } else {
+            verifier.prepare(identity, ctx)?
+        };
+        complete(pending, ctx)
+    })
+}
+
+/// [`verify_identities_staged`] with the whole per-PASSporT verification
+/// supplied by the caller, as [`verify_request_kinds`].
+pub fn verify_identities_kinds<V>(
+    verifier: &Verifier,
+    values: &[&str],
+    ctx: &CallContext,
+    target: Option<&PartyId>,
+    mut verify: V,
+) -> IdentitiesReport
+where
+    V: FnMut(&IdentityHeader, &CallContext, bool) -> Result<VerifiedPassport, Box<Failure>>,
+{
     let target = target.or_else(|| ctx.dest.first()).cloned();
-    let (passports, nested, diversion) = verify_values(
-        verifier,
-        values,
-        ctx,
-        target.as_ref(),
-        &mut |identity, ctx, div| {
-            let pending = if div {
-                verifier.prepare_div(identity, ctx)?
-            } else {
-                verifier.prepare(identity, ctx)?
-            };
-            complete(pending, ctx)
-        },
-    );
+    let (passports, nested, diversion) =
+        verify_values(verifier, values, ctx, target.as_ref(), &mut verify);
     IdentitiesReport {
         overall: overall_verdict(&passports, &nested),
         passports,
@@ -664,7 +697,8 @@ fn verify_core(
             (passports, vec![], None)
         }
     };
-    let overall = overall_verdict(&passports, &nested);
+    let mut overall = overall_verdict(&passports, &nested);
+    rcd_for_call(&mut overall, &passports, req);
     let sip = SipSignal {
         verstat_param: format!(";verstat={}", overall.verstat),
         reason_header: overall.reason_header(),
@@ -747,6 +781,54 @@ fn settle_called_numbers(
     }
 }
 
+/// The call's Rich Call Data: the `rcd` claims of the chosen `shaken`
+/// PASSporT, else those of a separate `ppt=rcd` PASSporT (the first that
+/// passed, else the first); then `nam` compared with the From display name
+/// (or, when From has none, the P-Asserted-Identity one; RFC 9795 §12.2)
+/// and the RFC 9796 `Call-Info` lines to pass on.
+fn rcd_for_call(overall: &mut Report, passports: &[PassportResult], req: &SipRequest) {
+    if overall.rcd.is_none() {
+        let separate: Vec<&PassportResult> = passports
+            .iter()
+            .filter(|p| p.ppt.as_deref() == Some(crate::rcd::PPT_RCD) && p.report.rcd.is_some())
+            .collect();
+        let chosen = separate
+            .iter()
+            .find(|p| p.report.passed())
+            .or_else(|| separate.first());
+        if let Some(p) = chosen {
+            overall.rcd = p.report.rcd.clone();
+            let call_passed = overall.verstat == Verstat::Passed;
+            let call_reason = overall.reason.as_ref().map(|r| r.id.clone());
+            if let Some(rcd) = overall.rcd.as_mut() {
+                // A name is never vouched for on a call whose caller ID
+                // did not pass, whatever its own PASSporT says.
+                if !call_passed {
+                    rcd.untrust(format!(
+                        "the call's shaken PASSporT did not pass ({})",
+                        call_reason.as_deref().unwrap_or("no-shaken-passport")
+                    ));
+                }
+                rcd.fill_call_info(p.report.passed() && call_passed);
+            }
+        }
+    } else if let Some(rcd) = overall.rcd.as_mut() {
+        rcd.fill_call_info(overall.verstat == Verstat::Passed);
+    }
+    let Some(rcd) = overall.rcd.as_mut() else {
+        return;
+    };
+    let from = req.from().ok().and_then(|n| n.display_name);
+    let pai = req
+        .p_asserted_identities()
+        .ok()
+        .and_then(|v| v.into_iter().find_map(|n| n.display_name));
+    match (from, pai) {
+        (None, Some(p)) => rcd.compare_display_name("P-Asserted-Identity", Some(&p)),
+        (f, _) => rcd.compare_display_name("From", f.as_deref()),
+    }
+}
+
 fn overall_verdict(passports: &[PassportResult], nested: &[PassportResult]) -> Report {
     if passports.is_empty() {
         return verify::report(&Err(Box::new(Failure::from(VerifyError::NoIdentity))));
@@ -786,7 +868,14 @@ fn overall_verdict(passports: &[PassportResult], nested: &[PassportResult]) -> R
     let mut overall = chosen.report.clone();
     for p in passports.iter().filter(|p| p.index != chosen.index) {
         let ppt = p.ppt.as_deref().unwrap_or("(none)");
-        if !p.supported {
+        if !p.supported && p.ppt.as_deref() == Some(crate::rcd::PPT_RCD) {
+            if let Some(r) = &p.report.reason {
+                overall.warnings.push(format!(
+                    "Identity header {} (ppt \"rcd\", the caller's name) did not pass: {} {} ({}); it does not affect the verdict",
+                    p.index, r.code, r.text, r.id
+                ));
+            }
+        } else if !p.supported {
             overall.warnings.push(format!(
                 "Identity header {} has ppt {ppt:?}, which this verifier does not check; it does not affect the verdict",
                 p.index

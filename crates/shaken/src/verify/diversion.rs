@@ -186,6 +186,8 @@ impl Verifier {
             // Stage 2 checks the TNAuthList against this number: for a div
             // PASSporT, the identity it diverted from.
             orig_tn: div_tn,
+            // A div PASSporT carries no Rich Call Data (RFC 8946 §3).
+            rcd: None,
         })
     }
 }

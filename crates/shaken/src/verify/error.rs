@@ -223,6 +223,11 @@ pub enum VerifyError {
         /// How the first call is identified ("a different Call-ID"...).
         first_call_id: String,
     },
+    /// The Rich Call Data claims break RFC 9795 §5 (`rcd` not an object, no
+    /// `nam`, `jcd` with `jcl`, `rcdi` without `rcd`...): the detail names
+    /// the member.
+    #[error("Rich Call Data: {0}")]
+    RcdInvalid(crate::rcd::RcdError),
     /// The replay status could not be checked (the shared replay store did
     /// not answer in time) and the failure policy is closed: the call does
     /// not pass. Our failure, not the signer's: SIP 500, `No-TN-Validation`.
@@ -278,6 +283,7 @@ impl VerifyError {
             VerifyError::Replay { .. } => "replay",
             VerifyError::ReplayUnavailable { .. } => "replay-unavailable",
             VerifyError::Div(e) => Diagnostic::id(e),
+            VerifyError::RcdInvalid(_) => "rcd-invalid",
         }
     }
 
@@ -317,6 +323,7 @@ impl VerifyError {
             | VerifyError::SignatureInvalid { .. }
             | VerifyError::Replay { .. }
             | VerifyError::Div(_) => 438,
+            VerifyError::RcdInvalid(_) => 438,
             VerifyError::ReplayUnavailable { .. } => 500,
         }
     }
@@ -358,6 +365,7 @@ impl VerifyError {
             | VerifyError::SignedOutsideValidity { .. }
             | VerifyError::ReplayUnavailable { .. }
             | VerifyError::Div(_) => Verstat::NoValidation,
+            VerifyError::RcdInvalid(_) => Verstat::NoValidation,
         }
     }
 
@@ -417,7 +425,8 @@ impl Diagnostic for VerifyError {
             | VerifyError::ClaimConstraint { .. }
             | VerifyError::SignatureInvalid { .. }
             | VerifyError::Replay { .. }
-            | VerifyError::ReplayUnavailable { .. } => VerifyError::id(self),
+            | VerifyError::ReplayUnavailable { .. }
+            | VerifyError::RcdInvalid(_) => VerifyError::id(self),
         }
     }
     fn sip_code(&self) -> Option<u16> {
@@ -464,6 +473,27 @@ impl Failure {
             warnings: vec![],
             ppt: None,
         }
+    }
+}
+
+impl Failure {
+    /// Whether this failure came after the PASSporT decoded but before its
+    /// certificate was examined, for a reason that does not put the signer
+    /// in doubt (orig or dest mismatch, stale, dated in the future, SIP
+    /// Date mismatch): the call can still be attributed to whoever signed it
+    /// ([`Verifier::attribute`](super::Verifier::attribute)).
+    pub fn needs_attribution(&self) -> bool {
+        self.signer.is_none()
+            && self.claims.is_some()
+            && self.x5u.is_some()
+            && matches!(
+                self.error,
+                VerifyError::OrigMismatch { .. }
+                    | VerifyError::DestMismatch { .. }
+                    | VerifyError::Stale { .. }
+                    | VerifyError::Future { .. }
+                    | VerifyError::DateMismatch { .. }
+            )
     }
 }
 

@@ -30,6 +30,8 @@ mod diversion;
 mod error;
 mod memo;
 mod procedure;
+#[cfg(test)]
+mod rcd_tests;
 mod report;
 #[cfg(test)]
 mod test_lab;
@@ -38,7 +40,7 @@ pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 pub use diversion::nested_opt;
 pub use error::{Failure, VerifyError};
 pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};
-pub use report::report;
+pub use report::{rcd_report_of, report, report_with_content};
 
 /// Warning id (at the start of the warning text) when the call's calling
 /// number was not given, so `orig` was not compared.

@@ -10,13 +10,14 @@
 //! |---|---|---|---|
 //! | 1 | Identity header parsed (`parse_identity_or_token`), token decodes ([`Token::parse`]) | - | 438 |
 //! | 2 | not the compact form | E4 | 438 |
-//! | 3 | `ppt` is `shaken` (header and Identity parameter) | E5/E13 | 438 |
+//! | 3 | `ppt` is `shaken` or `rcd` (header and Identity parameter) | E5/E13 | 438 |
 //! | 4 | `info` present and a fetchable URL | E6/E7 | 436 |
 //! | 6 | header has `typ` and `x5u` (and `alg`) | E9 | 436 |
 //! | 7 | `x5u` equals `info` | E10 | 436 |
 //! | 8 | `typ` is `passport` | E11 | 437 |
 //! | 9 | `alg` is ES256 | E12 | 437 |
 //! | 10 | claims present and typed, SHAKEN claims, `attest` in A/B/C | E14/E19 | 438 |
+//! | 10b | Rich Call Data follows RFC 9795 §5 (`rcd-invalid`) | - | 438 |
 //! | 11 | `orig`/`dest` match the call | E16 | 438 |
 //! | 14 | `iat` fresh, SIP `Date` close to `iat` | E15 | 403 |
 //! | 5 | *the caller obtains the certificate* (between the stages) | E8 | 436 |
@@ -61,6 +62,8 @@ pub struct Pending {
     /// The calling number as the call reads the `orig` claim (for a div
     /// PASSporT, its `div` number: what the TNAuthList must cover).
     pub(super) orig_tn: TelephoneNumber,
+    /// The Rich Call Data claims (RFC 9795), read in step 10b.
+    pub(super) rcd: Option<crate::rcd::RcdClaims>,
 }
 
 impl Pending {
@@ -91,8 +94,15 @@ pub struct VerifiedPassport {
     pub x5u: String,
     /// `header.payload` as received (the replay key; never the signature).
     pub(crate) signing_input: String,
+    /// The raw `r || s` (a replay store asked after the fact keys by it too).
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
+    pub(crate) signature: crate::crypto::RawSignature,
     /// Warnings.
     pub(crate) warnings: Vec<String>,
+    /// The Rich Call Data claims (RFC 9795), now trusted.
+    pub(crate) rcd: Option<crate::rcd::RcdClaims>,
+    /// The content fetched for their digests (empty: nothing fetched).
+    pub(crate) rcd_content: crate::rcd::RcdContent,
 }
 
 impl VerifiedPassport {
@@ -119,6 +129,19 @@ impl VerifiedPassport {
     /// Things worth knowing that did not fail the call.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+    /// The Rich Call Data claims (RFC 9795), if any: signed, well formed and
+    /// inside the certificate's claim constraints. Their digests are checked
+    /// by [`crate::verify::report_with_content`].
+    pub fn rcd(&self) -> Option<&crate::rcd::RcdClaims> {
+        self.rcd.as_ref()
+    }
+    /// Attach the content fetched for the `rcdi` digests (the caller's I/O,
+    /// e.g. `StiVs` with `fetch_rcd`): [`crate::verify::report()`] then
+    /// checks them.
+    pub fn with_rcd_content(mut self, content: crate::rcd::RcdContent) -> Self {
+        self.rcd_content = content;
+        self
     }
 }
 
@@ -214,6 +237,15 @@ impl Verifier {
     ) -> Self {
         self.replay = Some(guard);
         self
+    }
+    /// This verifier without replay detection (anchors, CRLs, policy,
+    /// limits and the chain memo shared): for looking at a PASSporT
+    /// without recording it as a call, as an inspection page does.
+    pub fn without_replay(&self) -> Verifier {
+        Verifier {
+            replay: None,
+            ..self.clone()
+        }
     }
     /// The replay guard, when replay detection is on (a service that
     /// rebuilds its verifier keeps the same one, so a reload forgets no
@@ -333,7 +365,7 @@ impl Verifier {
                     },
                 ))
             }
-            (_, Some(h)) if h != PPT_SHAKEN => {
+            (_, Some(h)) if h != PPT_SHAKEN && h != crate::rcd::PPT_RCD => {
                 return Err(err(
                     fail,
                     VerifyError::UnsupportedPpt {
@@ -398,13 +430,16 @@ impl Verifier {
             Err(e) => return Err(err(fail, VerifyError::ClaimsInvalid(e))),
         };
         let mut warnings = Vec::new();
-        if claims.attest.is_none() {
+        // A separate Rich Call Data PASSporT (RFC 9795 §8) has no SHAKEN claims.
+        let ppt_rcd = header.ppt.as_deref() == Some(crate::rcd::PPT_RCD);
+        if claims.attest.is_none() && !ppt_rcd {
             return Err(err(
                 fail,
                 VerifyError::ShakenClaimMissing { claim: "attest" },
             ));
         }
         match &claims.origid {
+            None if ppt_rcd => {}
             None => {
                 return Err(err(
                     fail,
@@ -416,6 +451,12 @@ impl Verifier {
             )),
             Some(_) => {}
         }
+        // Step 10b: the Rich Call Data claims follow RFC 9795 §5 (438
+        // rcd-invalid, naming the member).
+        let rcd = match crate::rcd::RcdClaims::from_claims(&claims.extra, ppt_rcd) {
+            Ok(r) => r,
+            Err(e) => return Err(err(fail, VerifyError::RcdInvalid(e))),
+        };
         if claims.iat_was_string {
             warnings.push("iat was a JSON string; accepted under the lenient iat policy".into());
         }
@@ -572,6 +613,7 @@ impl Verifier {
             warnings,
             call_id: ctx.call_id.clone(),
             orig_tn,
+            rcd,
         })
     }
 
@@ -603,6 +645,7 @@ impl Verifier {
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let mut warnings = Vec::new();
         let mut signer = None;
+        let leaf: Option<&Certificate> = chain.as_ref().ok().copied().and_then(|c| c.first());
         match self.stage2(
             &pending,
             chain,
@@ -621,6 +664,7 @@ impl Verifier {
                     warnings: mut all,
                     call_id: _,
                     orig_tn: _,
+                    rcd,
                 } = pending;
                 all.extend(warnings);
                 let signing_input = passport.signing_input().to_owned();
@@ -630,10 +674,26 @@ impl Verifier {
                     chain: validated,
                     x5u,
                     signing_input,
+                    signature: *passport.signature(),
                     warnings: all,
+                    rcd,
+                    rcd_content: crate::rcd::RcdContent::new(),
                 })
             }
             Err(error) => {
+                // Attribution: a call that failed after its certificate was
+                // examined (untrusted or revoked chain, signed outside the
+                // validity, TN not authorised) still names its signer when the
+                // certificate's key verifies the signature.
+                if let (Some(s), Some(leaf)) = (signer.as_mut(), leaf) {
+                    if !s.signature_verified
+                        && !matches!(error, VerifyError::SignatureInvalid { .. })
+                    {
+                        s.signature_verified = leaf
+                            .public_key_point()
+                            .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
+                    }
+                }
                 let Pending {
                     header,
                     claims,
@@ -675,6 +735,7 @@ impl Verifier {
                 subject: leaf.subject().to_owned(),
                 spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
                 trusted: false,
+                signature_verified: false,
             });
         }
         // Step 12 (E17): the chain leads to a trust anchor at `now` and is not
@@ -725,6 +786,7 @@ impl Verifier {
             subject: validated.leaf_subject.clone(),
             spc: validated.spc.clone(),
             trusted: true,
+            signature_verified: false,
         });
         warnings.extend(validated.warnings.iter().cloned());
         // Step 12a: the token was signed while the certificate was valid.
@@ -749,6 +811,16 @@ impl Verifier {
                 });
             }
         }
+        // A replay store that answers over the network (Redis) is asked now,
+        // so that its answer arrives while the signature is checked.
+        let in_flight = self.replay.as_ref().and_then(|store| {
+            store.begin(
+                pending.passport.signing_input(),
+                pending.passport.signature(),
+                pending.call_id.as_deref(),
+                now,
+            )
+        });
         // Step 13 (E18): the signature verifies, over the received bytes.
         if pending
             .passport
@@ -758,6 +830,9 @@ impl Verifier {
             return Err(VerifyError::SignatureInvalid {
                 subject: validated.leaf_subject.clone(),
             });
+        }
+        if let Some(s) = signer.as_mut() {
+            s.signature_verified = true;
         }
         // Step 13a: the JWT claim constraints of the end-entity certificate
         // (RFC 8226 §8, RFC 9118), on the claims as received (now known to be
@@ -773,11 +848,15 @@ impl Verifier {
         // Step 13b: not a replay (only a PASSporT that verified is recorded).
         if let Some(store) = &self.replay {
             use crate::replay::ReplayCheck;
-            match store.check(
-                pending.passport.signing_input(),
-                pending.call_id.as_deref(),
-                now,
-            ) {
+            let check = match in_flight {
+                Some(f) => f.finish(),
+                None => store.check(
+                    pending.passport.signing_input(),
+                    pending.call_id.as_deref(),
+                    now,
+                ),
+            };
+            match check {
                 ReplayCheck::Fresh => {}
                 ReplayCheck::Replayed(r) => {
                     return Err(VerifyError::Replay {
@@ -794,6 +873,54 @@ impl Verifier {
         Ok(validated)
     }
 
+    /// Step 13b for a PASSporT verified by a verifier without a replay
+    /// guard ([`Verifier::without_replay`]) whose caller then asked the guard
+    /// itself, asynchronously ([`crate::ReplayGuard::check_async`]): the same
+    /// verdicts as the inline step.
+    pub fn settle_replay(
+        &self,
+        verified: VerifiedPassport,
+        check: crate::replay::ReplayCheck,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        use crate::replay::ReplayCheck;
+        let error = match check {
+            ReplayCheck::Fresh => return Ok(verified),
+            ReplayCheck::Unchecked { warning } => {
+                let mut v = verified;
+                v.warnings.push(warning);
+                return Ok(v);
+            }
+            ReplayCheck::Replayed(r) => VerifyError::Replay {
+                age: r.age,
+                first_call_id: r.first_call_id,
+            },
+            ReplayCheck::Unavailable { detail } => VerifyError::ReplayUnavailable { detail },
+        };
+        let VerifiedPassport {
+            header,
+            claims,
+            chain,
+            x5u,
+            warnings,
+            ..
+        } = verified;
+        Err(Box::new(Failure {
+            error,
+            ppt: header.ppt.clone(),
+            claims: Some(claims),
+            header: Some(header),
+            x5u: Some(x5u),
+            // A replay of a PASSporT whose signature verified: attributed.
+            signer: Some(SignerInfo {
+                subject: chain.leaf_subject.clone(),
+                spc: chain.spc.clone(),
+                trusted: true,
+                signature_verified: true,
+            }),
+            warnings,
+        }))
+    }
+
     /// Both stages with a chain the caller already holds (`--cert`).
     pub fn verify_with_chain(
         &self,
@@ -803,6 +930,55 @@ impl Verifier {
     ) -> Result<VerifiedPassport, Box<Failure>> {
         let pending = self.prepare(identity, ctx)?;
         self.complete(pending, Ok(chain), ctx.now)
+    }
+
+    /// Attribution of a call that failed before its certificate was needed
+    /// (orig or dest mismatch, stale, dated in the future, SIP Date mismatch:
+    /// [`Failure::needs_attribution`]): when the end-entity certificate of
+    /// `chain` verifies the PASSporT's signature, fill `failure.signer` with
+    /// it (`signature_verified`, and `trusted` when the chain leads to a trust
+    /// anchor at `now`). The verdict is not changed. Returns whether the
+    /// signer was established.
+    pub fn attribute(
+        &self,
+        identity: &IdentityHeader,
+        failure: &mut Failure,
+        chain: &[Certificate],
+        now: i64,
+    ) -> bool {
+        if !failure.needs_attribution() {
+            return false;
+        }
+        let Some(leaf) = chain.first() else {
+            return false;
+        };
+        let Ok(Token::Full(passport)) = Token::parse(&identity.token, &self.limits) else {
+            return false;
+        };
+        let verified = leaf
+            .public_key_point()
+            .is_some_and(|k| passport.verify_signature(k).is_ok());
+        if !verified {
+            return false;
+        }
+        let trusted = self
+            .validated_chain(chain, &self.crls, &[], false, now, &self.policy.chain)
+            .ok();
+        failure.signer = Some(match trusted {
+            Some(v) => SignerInfo {
+                subject: v.leaf_subject.clone(),
+                spc: v.spc.clone(),
+                trusted: true,
+                signature_verified: true,
+            },
+            None => SignerInfo {
+                subject: leaf.subject().to_owned(),
+                spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
+                trusted: false,
+                signature_verified: true,
+            },
+        });
+        true
     }
 
     /// Parse an Identity header value (or a bare full-form token, whose `x5u`
@@ -884,6 +1060,11 @@ pub fn parse_identity_or_token(
     limits: &Limits,
 ) -> Result<IdentityHeader, VerifyError> {
     let value = &*crate::identity::unpaste(value);
+    // No Identity value at all: an unsigned call (428 no-identity), not a
+    // malformed one.
+    if value.trim().is_empty() {
+        return Err(VerifyError::NoIdentity);
+    }
     let mut h = IdentityHeader::parse_one(value, limits)?;
     if h.info.is_none() && !value.contains(';') {
         if let Ok(Token::Full(p)) = Token::parse(&h.token, limits) {
@@ -907,6 +1088,110 @@ mod tests {
     use crate::report::Verstat;
     use crate::tn::TnPolicy;
     use crate::verify::test_lab::{lab, Lab, NOW, X5U};
+
+    fn lab_identity(lab: &Lab, orig: &str) -> IdentityHeader {
+        let signer = KeySigner::from_pem(&lab.leaf_key).unwrap();
+        let claims = Claims::shaken(
+            Attestation::A,
+            orig,
+            vec!["12125550143".into()],
+            NOW,
+            "123e4567-e89b-12d3-a456-426614174000",
+        );
+        IdentityHeader::shaken(sign(&Header::shaken(X5U), &claims, &signer).unwrap(), X5U)
+    }
+
+    fn call(orig: &str, now: i64) -> CallContext {
+        let policy = TnPolicy::default();
+        CallContext {
+            now,
+            orig: vec![PartyId::from_uri(orig, &policy)],
+            dest: vec![PartyId::from_uri("12125550143", &policy)],
+            date: None,
+            call_id: None,
+        }
+    }
+
+    /// Issue 20: a spoofed calling number (or a stale PASSporT) with a
+    /// valid signature still names its signer, marked as attributed; a
+    /// broken signature names nobody.
+    #[test]
+    fn stage_one_failures_are_attributed_to_the_signer() {
+        let lab = lab();
+        let id = lab_identity(&lab, "12155550121");
+        for (ctx, reason) in [
+            (call("12025550199", NOW), "orig-mismatch"),
+            (call("12155550121", NOW + 3000), "iat-stale"),
+        ] {
+            let mut f = lab
+                .verifier
+                .verify_with_chain(&id, &ctx, &lab.chain)
+                .unwrap_err();
+            assert_eq!(f.error.id(), reason);
+            assert!(f.signer.is_none(), "stage 1 examined no certificate");
+            assert!(f.needs_attribution());
+            assert!(lab.verifier.attribute(&id, &mut f, &lab.chain, ctx.now));
+            let s = f.signer.clone().unwrap();
+            assert!(s.signature_verified && s.attributed());
+            assert!(
+                s.trusted,
+                "{reason}: the lab chain is trusted at {}",
+                ctx.now
+            );
+            assert!(s.subject.contains("SHAKEN"), "{s:?}");
+            let r = crate::verify::report(&Err(f));
+            assert_eq!(r.reason.unwrap().id, reason);
+            assert!(r.signer.unwrap().signature_verified);
+        }
+        // A broken signature: not attributed.
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        let forged = IdentityHeader::shaken(parts.join("."), X5U);
+        let ctx = call("12025550199", NOW);
+        let mut f = lab
+            .verifier
+            .verify_with_chain(&forged, &ctx, &lab.chain)
+            .unwrap_err();
+        assert!(!lab.verifier.attribute(&forged, &mut f, &lab.chain, NOW));
+        assert!(f.signer.is_none());
+        // Not for failures that do not decode.
+        let mut f = Failure::new(VerifyError::NoIdentity);
+        assert!(!f.needs_attribution());
+        assert!(!lab.verifier.attribute(&id, &mut f, &lab.chain, NOW));
+    }
+
+    /// A call whose chain fails (here: no trust anchor) but whose signature
+    /// verifies with the certificate is attributed, untrusted; a tampered
+    /// payload is not.
+    #[test]
+    fn certificate_failures_say_whether_the_signature_verified() {
+        let lab = lab();
+        let untrusting = Verifier::new(TrustAnchors::new());
+        let id = lab_identity(&lab, "12155550121");
+        let f = untrusting
+            .verify_with_chain(&id, &call("12155550121", NOW), &lab.chain)
+            .unwrap_err();
+        let s = f.signer.unwrap();
+        assert!(s.signature_verified && !s.trusted, "{s:?}");
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        let forged = IdentityHeader::shaken(parts.join("."), X5U);
+        let f = lab
+            .verifier
+            .verify_with_chain(&forged, &call("12155550121", NOW), &lab.chain)
+            .unwrap_err();
+        assert_eq!(f.error.id(), "signature-invalid");
+        assert!(!f.signer.unwrap().signature_verified);
+    }
+
+    #[test]
+    fn an_empty_identity_is_an_unsigned_call() {
+        for v in ["", "  ", "Identity: "] {
+            let e = parse_identity_or_token(v, &Limits::default()).unwrap_err();
+            assert_eq!(e.id(), "no-identity", "{v:?}");
+            assert_eq!(e.sip_code(), 428);
+        }
+    }
 
     /// A 10-digit claim is E.164 (`5012221234` = Belize +501 222 1234) or a
     /// national NANP number (+1 501 222 1234, Arkansas): the call decides.
