@@ -307,8 +307,8 @@ int32_t shaken_signer_new(const char *key_pem,
 // Sign Rich Call Data (RFC 9795) into every call this signer signs: the
 // caller's name `nam` (may be empty: `""`) and, when `crn` is not NULL,
 // the call reason, as claims inside the SHAKEN PASSporT (ATIS-1000094
-// style; the separate `ppt=rcd` PASSporT is offered by the CLI, the
-// library and the REST service). Call it after [`shaken_signer_new`] and
+// style; [`shaken_signer_set_rcd_separate`] puts them in a separate
+// `ppt=rcd` PASSporT instead). Call it after [`shaken_signer_new`] and
 // before the signer is shared between threads. A name or reason with a
 // control character is refused (`SHAKEN_ERR_INVALID_ARGUMENT`).
 //
@@ -320,6 +320,17 @@ int32_t shaken_signer_set_rcd(shaken_signer *signer,
                               size_t nam_len,
                               const char *crn,
                               size_t crn_len);
+
+// Carry the Rich Call Data of [`shaken_signer_set_rcd`] in a separate
+// `ppt=rcd` PASSporT (RFC 9795 §8, a second `Identity` header: `on` != 0)
+// or inside the SHAKEN one (`on` == 0, the default). With it on, sign with
+// [`shaken_sign_rcd`], which also writes the second header's value.
+// `SHAKEN_ERR_INVALID_ARGUMENT` when no RCD was set.
+//
+// # Safety
+// `signer` from [`shaken_signer_new`], not in use by another thread.
+int32_t shaken_signer_set_rcd_separate(shaken_signer *signer,
+                                       int32_t on);
 
 // Free a signer (NULL is ignored). No call may be using it.
 //
@@ -388,6 +399,33 @@ int32_t shaken_sign_div(const shaken_signer *signer,
                         char *out,
                         size_t out_cap,
                         size_t *out_len);
+
+// [`shaken_sign`] for a signer whose Rich Call Data goes in a separate
+// PASSporT ([`shaken_signer_set_rcd_separate`]): the SHAKEN `Identity`
+// value goes to `out` as with `shaken_sign`, the `ppt=rcd` one (the second
+// `Identity` header) to `rcd_out`, NUL-terminated; `*rcd_len` is 0 and
+// `rcd_out` an empty string when there is none (no RCD, or inline). Both
+// lengths are set also when a buffer is too small
+// (`SHAKEN_ERR_BUFFER_TOO_SMALL`; the retry signs anew).
+//
+// # Safety
+// As [`shaken_sign`]; `rcd_out` must hold `rcd_cap` writable bytes and
+// `rcd_len` must be a writable pointer.
+int32_t shaken_sign_rcd(const shaken_signer *signer,
+                        const char *orig,
+                        size_t orig_len,
+                        const shaken_str *dest,
+                        size_t dest_count,
+                        char attest,
+                        const char *origid,
+                        size_t origid_len,
+                        int64_t iat,
+                        char *out,
+                        size_t out_cap,
+                        size_t *out_len,
+                        char *rcd_out,
+                        size_t rcd_cap,
+                        size_t *rcd_len);
 
 // Create verifier options with the defaults. Returns NULL only if memory
 // ran out (or on an internal error; see [`crate::shaken_last_error`]).

@@ -14,6 +14,9 @@ use crate::shaken_str;
 /// any number of threads; freed with [`shaken_signer_free`].
 pub struct shaken_signer {
     signer: StiAs,
+    /// The Rich Call Data of [`shaken_signer_set_rcd`], kept to change its
+    /// carriage ([`shaken_signer_set_rcd_separate`]).
+    rcd: Option<shaken_lib::rcd::RcdSigning>,
 }
 
 /// Seconds since the Unix epoch on the system clock.
@@ -58,7 +61,7 @@ pub unsafe extern "C" fn shaken_signer_new(
                 detail: other.to_string(),
             },
         })?;
-        let signer = Box::new(shaken_signer { signer });
+        let signer = Box::new(shaken_signer { signer, rcd: None });
         // SAFETY: `out` was checked non-NULL and writable above.
         unsafe { out.write(Box::into_raw(signer)) };
         Ok(())
@@ -68,8 +71,8 @@ pub unsafe extern "C" fn shaken_signer_new(
 /// Sign Rich Call Data (RFC 9795) into every call this signer signs: the
 /// caller's name `nam` (may be empty: `""`) and, when `crn` is not NULL,
 /// the call reason, as claims inside the SHAKEN PASSporT (ATIS-1000094
-/// style; the separate `ppt=rcd` PASSporT is offered by the CLI, the
-/// library and the REST service). Call it after [`shaken_signer_new`] and
+/// style; [`shaken_signer_set_rcd_separate`] puts them in a separate
+/// `ppt=rcd` PASSporT instead). Call it after [`shaken_signer_new`] and
 /// before the signer is shared between threads. A name or reason with a
 /// control character is refused (`SHAKEN_ERR_INVALID_ARGUMENT`).
 ///
@@ -96,14 +99,53 @@ pub unsafe extern "C" fn shaken_signer_set_rcd(
             ),
             separate: false,
         };
-        signer.signer = signer
-            .signer
-            .clone()
-            .with_rcd(rcd)
-            .map_err(|e| ApiError::Invalid {
-                arg: "nam",
-                detail: e.to_string(),
-            })?;
+        signer.signer =
+            signer
+                .signer
+                .clone()
+                .with_rcd(rcd.clone())
+                .map_err(|e| ApiError::Invalid {
+                    arg: "nam",
+                    detail: e.to_string(),
+                })?;
+        signer.rcd = Some(rcd);
+        Ok(())
+    })
+}
+
+/// Carry the Rich Call Data of [`shaken_signer_set_rcd`] in a separate
+/// `ppt=rcd` PASSporT (RFC 9795 §8, a second `Identity` header: `on` != 0)
+/// or inside the SHAKEN one (`on` == 0, the default). With it on, sign with
+/// [`shaken_sign_rcd`], which also writes the second header's value.
+/// `SHAKEN_ERR_INVALID_ARGUMENT` when no RCD was set.
+///
+/// # Safety
+/// `signer` from [`shaken_signer_new`], not in use by another thread.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_signer_set_rcd_separate(
+    signer: *mut shaken_signer,
+    on: i32,
+) -> i32 {
+    ffi_call("shaken_signer_set_rcd_separate", || {
+        // SAFETY: a pointer from shaken_signer_new, not shared yet.
+        let signer = unsafe { signer.as_mut() }.ok_or(ApiError::Null { arg: "signer" })?;
+        let Some(mut rcd) = signer.rcd.clone() else {
+            return Err(ApiError::Invalid {
+                arg: "signer",
+                detail: "no Rich Call Data to carry: call shaken_signer_set_rcd first".into(),
+            });
+        };
+        rcd.separate = on != 0;
+        signer.signer =
+            signer
+                .signer
+                .clone()
+                .with_rcd(rcd.clone())
+                .map_err(|e| ApiError::Invalid {
+                    arg: "signer",
+                    detail: e.to_string(),
+                })?;
+        signer.rcd = Some(rcd);
         Ok(())
     })
 }
@@ -176,28 +218,9 @@ pub unsafe extern "C" fn shaken_sign(
                 opt_text(origid, origid_len, "origid")?,
             )
         };
-        let value = sign_value(signer, orig, &dest, attest, origid, iat)?;
-        let needed = value.len() + 1;
-        // SAFETY: checked non-NULL above.
-        unsafe { out_len.write(value.len()) };
-        if out.is_null() && out_cap > 0 {
-            return Err(ApiError::Null { arg: "out" });
-        }
-        if out_cap < needed {
-            return Err(ApiError::BufferTooSmall {
-                needed,
-                cap: out_cap,
-            });
-        }
-        // SAFETY: the caller promises `out_cap >= needed` writable bytes at
-        // `out` (non-NULL since out_cap > 0); the value is ASCII without NUL.
-        let buf = unsafe { bytes_mut(out, needed)? };
-        let (body, nul) = buf.split_at_mut(value.len());
-        body.copy_from_slice(value.as_bytes());
-        if let Some(n) = nul.first_mut() {
-            *n = 0;
-        }
-        Ok(())
+        let signed = sign_value(signer, orig, &dest, attest, origid, iat)?;
+        // SAFETY: the caller's buffer, as promised.
+        unsafe { write_out(&signed.identity, out, out_cap, out_len) }
     })
 }
 
@@ -289,6 +312,107 @@ pub unsafe extern "C" fn shaken_sign_div(
     })
 }
 
+/// [`shaken_sign`] for a signer whose Rich Call Data goes in a separate
+/// PASSporT ([`shaken_signer_set_rcd_separate`]): the SHAKEN `Identity`
+/// value goes to `out` as with `shaken_sign`, the `ppt=rcd` one (the second
+/// `Identity` header) to `rcd_out`, NUL-terminated; `*rcd_len` is 0 and
+/// `rcd_out` an empty string when there is none (no RCD, or inline). Both
+/// lengths are set also when a buffer is too small
+/// (`SHAKEN_ERR_BUFFER_TOO_SMALL`; the retry signs anew).
+///
+/// # Safety
+/// As [`shaken_sign`]; `rcd_out` must hold `rcd_cap` writable bytes and
+/// `rcd_len` must be a writable pointer.
+#[no_mangle]
+pub unsafe extern "C" fn shaken_sign_rcd(
+    signer: *const shaken_signer,
+    orig: *const c_char,
+    orig_len: usize,
+    dest: *const shaken_str,
+    dest_count: usize,
+    attest: c_char,
+    origid: *const c_char,
+    origid_len: usize,
+    iat: i64,
+    out: *mut c_char,
+    out_cap: usize,
+    out_len: *mut usize,
+    rcd_out: *mut c_char,
+    rcd_cap: usize,
+    rcd_len: *mut usize,
+) -> i32 {
+    ffi_call("shaken_sign_rcd", || {
+        if out_len.is_null() {
+            return Err(ApiError::Null { arg: "out_len" });
+        }
+        if rcd_len.is_null() {
+            return Err(ApiError::Null { arg: "rcd_len" });
+        }
+        // SAFETY: non-NULL and writable as the caller promised.
+        unsafe {
+            out_len.write(0);
+            rcd_len.write(0);
+        }
+        // SAFETY: a pointer from shaken_signer_new, alive for the call.
+        let signer = unsafe { signer.as_ref() }.ok_or(ApiError::Null { arg: "signer" })?;
+        // SAFETY: pointer/length pairs and the array from the caller.
+        let (orig, dest, origid) = unsafe {
+            (
+                text(orig, orig_len, "orig")?,
+                text_list(dest, dest_count, "dest")?,
+                opt_text(origid, origid_len, "origid")?,
+            )
+        };
+        let signed = sign_value(signer, orig, &dest, attest, origid, iat)?;
+        let second = signed.rcd_identity.as_deref().unwrap_or("");
+        // Both lengths first, so one retry can size both buffers.
+        // SAFETY: checked non-NULL above.
+        unsafe {
+            out_len.write(signed.identity.len());
+            rcd_len.write(second.len());
+        }
+        // SAFETY: the caller's buffers, as promised.
+        unsafe {
+            write_out(&signed.identity, out, out_cap, out_len)?;
+            write_out(second, rcd_out, rcd_cap, rcd_len)
+        }
+    })
+}
+
+/// Writes `value` and a NUL into `out` (`out_cap` bytes), its length into
+/// `*out_len` (non-NULL), or says how many bytes it needs.
+///
+/// # Safety
+/// `out` must hold `out_cap` writable bytes; `out_len` must be writable.
+unsafe fn write_out(
+    value: &str,
+    out: *mut c_char,
+    out_cap: usize,
+    out_len: *mut usize,
+) -> Result<(), ApiError> {
+    let needed = value.len() + 1;
+    // SAFETY: non-NULL, checked by the callers.
+    unsafe { out_len.write(value.len()) };
+    if out.is_null() && out_cap > 0 {
+        return Err(ApiError::Null { arg: "out" });
+    }
+    if out_cap < needed {
+        return Err(ApiError::BufferTooSmall {
+            needed,
+            cap: out_cap,
+        });
+    }
+    // SAFETY: the caller promises `out_cap >= needed` writable bytes at
+    // `out` (non-NULL since out_cap > 0); the value is ASCII without NUL.
+    let buf = unsafe { bytes_mut(out, needed)? };
+    let (body, nul) = buf.split_at_mut(value.len());
+    body.copy_from_slice(value.as_bytes());
+    if let Some(n) = nul.first_mut() {
+        *n = 0;
+    }
+    Ok(())
+}
+
 /// # Safety
 /// `ptr` must be non-NULL and point to `len` writable bytes.
 unsafe fn bytes_mut<'a>(ptr: *mut c_char, len: usize) -> Result<&'a mut [u8], ApiError> {
@@ -306,7 +430,7 @@ fn sign_value(
     attest: c_char,
     origid: Option<&str>,
     iat: i64,
-) -> Result<String, ApiError> {
+) -> Result<shaken_lib::Signed, ApiError> {
     let iat = match iat {
         0 => wall_clock(),
         i => i,
@@ -324,6 +448,5 @@ fn sign_value(
             },
             detail: e.to_string(),
         })?;
-    let signed = signer.signer.sign(&request).map_err(ApiError::Sign)?;
-    Ok(signed.identity)
+    signer.signer.sign(&request).map_err(ApiError::Sign)
 }

@@ -964,3 +964,115 @@ fn a_shared_redis_catches_replays_across_hosts() {
         shaken_signer_free(sg);
     }
 }
+
+/// Issue 16: the separate `ppt=rcd` PASSporT from C
+/// (`shaken_signer_set_rcd_separate`, `shaken_sign_rcd`): two values, the
+/// SHAKEN one without the name and the second carrying it; the refusals.
+#[test]
+fn rich_call_data_in_a_separate_passport_through_the_c_abi() {
+    let sg = signer("https://cr.example.net/sp.pem");
+    // No RCD yet: nothing to carry separately.
+    assert_eq!(
+        unsafe { shaken_signer_set_rcd_separate(sg, 1) },
+        SHAKEN_ERR_INVALID_ARGUMENT
+    );
+    assert!(
+        last_error().contains("shaken_signer_set_rcd"),
+        "{}",
+        last_error()
+    );
+    let nam = "Acme Bank";
+    assert_eq!(
+        unsafe { shaken_signer_set_rcd(sg, nam.as_ptr().cast(), nam.len(), null(), 0) },
+        SHAKEN_OK
+    );
+    assert_eq!(unsafe { shaken_signer_set_rcd_separate(sg, 1) }, SHAKEN_OK);
+    let d = [shaken_str {
+        ptr: "2125550143".as_ptr().cast(),
+        len: 10,
+    }];
+    let sign2 = |cap: usize, rcd_cap: usize| {
+        let mut buf = vec![0u8; cap];
+        let mut rbuf = vec![0u8; rcd_cap];
+        let (mut len, mut rlen) = (0usize, 0usize);
+        let rc = unsafe {
+            shaken_sign_rcd(
+                sg,
+                "2155550121".as_ptr().cast(),
+                10,
+                d.as_ptr(),
+                1,
+                b'A' as c_char,
+                null(),
+                0,
+                NOW,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut len,
+                rbuf.as_mut_ptr().cast(),
+                rbuf.len(),
+                &mut rlen,
+            )
+        };
+        buf.truncate(len);
+        rbuf.truncate(rlen);
+        (
+            rc,
+            String::from_utf8(buf).unwrap(),
+            String::from_utf8(rbuf).unwrap(),
+            len,
+            rlen,
+        )
+    };
+    // A second buffer too small: both lengths said.
+    let (rc, _, _, len, rlen) = sign2(2048, 4);
+    assert_eq!(rc, SHAKEN_ERR_BUFFER_TOO_SMALL);
+    assert!(len > 0 && rlen > 4, "{len} {rlen}");
+    let (rc, shaken, rcd, _, _) = sign2(2048, 2048);
+    assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    assert!(shaken.ends_with("ppt=shaken"), "{shaken}");
+    assert!(rcd.ends_with("ppt=rcd"), "{rcd}");
+    let v = verifier(pinned);
+    let name_of = |value: &str| {
+        let dd = [shaken_str {
+            ptr: "12125550143".as_ptr().cast(),
+            len: 11,
+        }];
+        let mut r = null_mut();
+        let rc = unsafe {
+            shaken_verify_identity(
+                v,
+                value.as_ptr().cast(),
+                value.len(),
+                "12155550121".as_ptr().cast(),
+                11,
+                dd.as_ptr(),
+                1,
+                null(),
+                0,
+                NOW,
+                &mut r,
+            )
+        };
+        assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+        let name = unsafe { s(shaken_result_rcd_name(r)) };
+        unsafe { shaken_result_free(r) };
+        name
+    };
+    assert_eq!(
+        name_of(&shaken),
+        None,
+        "the SHAKEN PASSporT carries no name"
+    );
+    assert_eq!(name_of(&rcd).as_deref(), Some(nam));
+    // Back inline: shaken_sign_rcd writes an empty second value.
+    assert_eq!(unsafe { shaken_signer_set_rcd_separate(sg, 0) }, SHAKEN_OK);
+    let (rc, shaken, rcd, _, rlen) = sign2(2048, 8);
+    assert_eq!(rc, SHAKEN_OK, "{}", last_error());
+    assert_eq!((rcd.as_str(), rlen), ("", 0));
+    assert_eq!(name_of(&shaken).as_deref(), Some(nam));
+    unsafe {
+        shaken_verifier_free(v);
+        shaken_signer_free(sg);
+    }
+}
