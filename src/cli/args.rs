@@ -261,6 +261,9 @@ pub struct ServeArgs {
     /// Fetch the content Rich Call Data references (logo, jCard) to check its rcdi digests.
     #[arg(long)]
     pub fetch_rcd: bool,
+    /// Most div PASSporTs (RFC 8946) accepted in one diverted call; more fail the chain (div-too-many). Default 5.
+    #[arg(long, value_name = "N")]
+    pub max_div: Option<usize>,
     /// Freshness window for iat and the request time, seconds.
     #[arg(long, value_name = "SECONDS")]
     pub max_age: Option<u32>,

@@ -84,6 +84,7 @@ mod imp {
         trust_list_interval: u64,
         redis: RedisArgs,
         fetch_rcd: bool,
+        max_div: Option<usize>,
     }
 
     fn parse_log_format(s: &str) -> Result<OutFormat> {
@@ -200,6 +201,7 @@ mod imp {
                 .unwrap_or(DEFAULT_TRUST_LIST_INTERVAL),
             redis,
             fetch_rcd: a.fetch_rcd || f.fetch_rcd.unwrap_or(false),
+            max_div: a.max_div.or(f.max_div),
         })
     }
 
@@ -295,6 +297,9 @@ mod imp {
         apply_fetch_args(&mut c, &s.fetch);
         apply_redis_args(&mut c, &s.redis);
         c.fetch_rcd = s.fetch_rcd;
+        if let Some(n) = s.max_div {
+            c.limits.max_div = n;
+        }
         c
     }
 

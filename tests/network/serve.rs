@@ -1831,3 +1831,53 @@ fn fetch_rcd_from_the_config_file() {
     assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
     assert_eq!(v["rcd"]["integrity"]["/icn"], "unverified", "{v}");
 }
+
+/// `--max-div` (TOML `max-div`) bounds the div PASSporTs of one call on the
+/// service too: with `--max-div 0` the one-hop call of the extension fails
+/// its chain as `div-too-many` (and the called number, not in the shaken
+/// `dest`, is then a mismatch).
+#[test]
+fn max_div_bounds_the_diverted_calls_of_the_service() {
+    let lab = Lab::new();
+    let signer = signing_server(&lab);
+    let strict = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--max-div",
+        "0",
+    ]);
+    let mut req = signing_request();
+    req["signingRequest"]["origid"] = ORIGID.into();
+    let r = post(signer.addr, "/stir/v1/signing", &req.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post(
+        signer.addr,
+        "/stir/v1/signing",
+        &json!({"signingRequest": {"div": {"identity": first}, "dest": {"tn": ["12155550199"]}}})
+            .to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let div = r.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask = |srv: &Serve| {
+        let mut req = verification_request(&first, NOW);
+        req["verificationRequest"]["identities"] = json!([div]);
+        req["verificationRequest"]["requestUri"] = "sip:+12155550199@example.net;user=phone".into();
+        let r = post(srv.addr, "/stir/v1/verification", &req.to_string());
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["verificationResponse"].clone()
+    };
+    let v = ask(&signer);
+    assert_eq!(v["diversion"]["verdict"], "valid", "{v}");
+    let v = ask(&strict);
+    assert_eq!(v["diversion"]["reason"]["id"], "div-too-many", "{v}");
+    assert_eq!(v["reasonid"], "dest-mismatch", "{v}");
+}

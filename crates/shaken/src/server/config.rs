@@ -71,6 +71,8 @@ pub struct FileConfig {
     pub fetch_crl: Option<bool>,
     /// Fetch the content Rich Call Data references to check its digests.
     pub fetch_rcd: Option<bool>,
+    /// Most div PASSporTs accepted in one diverted call (default 5).
+    pub max_div: Option<usize>,
     /// `hard` or `soft`.
     pub crl_policy: Option<String>,
     /// Allow http:// x5u URLs (labs).
