@@ -435,3 +435,49 @@ fn a_forged_copy_first_does_not_block_the_genuine_call() {
     let v = verify(&a, &malleated);
     assert_eq!(v["reasonid"], "replay", "{v}");
 }
+
+/// Concurrent calls on one node share Redis pipelines (the awaited checks
+/// of `serve` go out together): every call still gets its own answer.
+/// Twelve PASSporTs, each sent twice at once as two calls: exactly one of
+/// each pair passes and the other is a replay, whatever the batching.
+#[test]
+fn concurrent_checks_on_one_node_each_get_their_own_answer() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let lab = Lab::new();
+    let x5u = Server::always(Reply::Ok(lab.pki.leaf_chain_pem().into_bytes()));
+    let url = x5u.url("/sp.pem");
+    let n = node(&lab, &redis.url(), &[]);
+    // Until the service's own connection is made, checks run on the thread.
+    eventually("replay checks awaited", || {
+        let _ = verify(&n, &lab.identity(&url, NOW, &origid(60)));
+        metric(&n, "shaken_redis_replay_awaited_total") >= 1
+    });
+    let ids: Vec<String> = (0..12)
+        .map(|i| lab.identity(&url, NOW, &origid(100 + i)))
+        .collect();
+    let verdicts: Vec<(usize, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(i, id)| [(i, id), (i, id)])
+            .map(|(i, id)| {
+                let n = &n;
+                s.spawn(move || (i, verify(n, id)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for i in 0..ids.len() {
+        let pair: Vec<&Value> = verdicts
+            .iter()
+            .filter(|(j, _)| *j == i)
+            .map(|(_, v)| v)
+            .collect();
+        let passed_n = pair.iter().filter(|v| passed(v)).count();
+        let replays = pair.iter().filter(|v| v["reasonid"] == "replay").count();
+        assert_eq!((passed_n, replays), (1, 1), "PASSporT {i}: {pair:?}");
+    }
+    assert!(redis.keys("shaken:replay:*").len() >= 12);
+}

@@ -414,6 +414,18 @@ struct Inner {
     /// One task at a time makes it; none before this instant (backoff).
     replay_cm_making: AtomicBool,
     replay_cm_retry: Mutex<Option<Instant>>,
+    /// Awaited replay checks waiting for the next pipeline, and whether a
+    /// flusher task is already on its way to send them.
+    replay_queue: Mutex<Vec<Queued>>,
+    replay_flushing: AtomicBool,
+}
+
+/// One awaited replay check waiting for its pipeline.
+struct Queued {
+    key: String,
+    value: String,
+    px: u64,
+    answer: tokio::sync::oneshot::Sender<Option<Result<Option<String>, Fail>>>,
 }
 
 impl Drop for Inner {
@@ -568,6 +580,8 @@ impl Redis {
             replay_cm: RwLock::new(None),
             replay_cm_making: AtomicBool::new(false),
             replay_cm_retry: Mutex::new(None),
+            replay_queue: Mutex::new(Vec::new()),
+            replay_flushing: AtomicBool::new(false),
         }));
         let timeout = opts.timeout;
         let first = wait_on(
@@ -953,37 +967,104 @@ impl Redis {
     }
 
     /// `SET key value NX PX px GET`, awaited on this runtime's connection
-    /// manager, bounded by the timeout. `None`: no manager here yet, or a
-    /// server that needs two round trips (the caller checks on its thread).
+    /// manager, bounded by the timeout. The checks of concurrent calls go
+    /// out together: each is queued, and one flusher task, which first lets
+    /// the other ready tasks run, sends everything queued as one pipeline
+    /// (one write, one read for many calls under load). `None`: a server
+    /// that needs two round trips (the caller checks on its thread).
     async fn set_nx_get_async(
         &self,
-        cm: &mut ConnectionManager,
+        cm: &ConnectionManager,
         key: &str,
         value: &str,
         px: u64,
     ) -> Option<Result<Option<String>, Fail>> {
         let started = Instant::now();
         let limit = self.0.timeout;
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(key)
-            .arg(value)
-            .arg("NX")
-            .arg("PX")
-            .arg(px)
-            .arg("GET");
-        let r = match tokio::time::timeout(limit, cmd.query_async::<Option<String>>(cm)).await {
-            Ok(Ok(v)) => Ok(v),
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.0
+            .replay_queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Queued {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                px,
+                answer: tx,
+            });
+        if !self.0.replay_flushing.swap(true, Ordering::AcqRel) {
+            let this = self.clone();
+            let cm = cm.clone();
+            tokio::spawn(async move { this.flush_replay_queue(cm).await });
+        }
+        let r = match tokio::time::timeout(limit, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Some(Err(Fail::Error(
+                "the Redis pipeline task ended without an answer".to_owned(),
+            ))),
+            Err(_) => Some(Err(Fail::Timeout(limit))),
+        };
+        if let Some(r) = &r {
+            self.record(started, r);
+            bump(&self.0.counters.replay_awaited);
+        }
+        r
+    }
+
+    /// Sends the queued replay checks as one pipeline and hands each its
+    /// answer (see [`Redis::set_nx_get_async`]).
+    async fn flush_replay_queue(self, mut cm: ConnectionManager) {
+        // The handlers that are ready now queue their checks first.
+        tokio::task::yield_now().await;
+        self.0.replay_flushing.store(false, Ordering::Release);
+        let batch = std::mem::take(
+            &mut *self
+                .0
+                .replay_queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        if batch.is_empty() {
+            return;
+        }
+        let limit = self.0.timeout;
+        let mut pipe = redis::pipe();
+        for q in &batch {
+            pipe.cmd("SET")
+                .arg(&q.key)
+                .arg(&q.value)
+                .arg("NX")
+                .arg("PX")
+                .arg(q.px)
+                .arg("GET");
+        }
+        let r = tokio::time::timeout(limit, pipe.query_async::<Vec<Option<String>>>(&mut cm)).await;
+        let fail = match r {
+            Ok(Ok(answers)) if answers.len() == batch.len() => {
+                for (q, a) in batch.into_iter().zip(answers) {
+                    let _ = q.answer.send(Some(Ok(a)));
+                }
+                return;
+            }
             Ok(Err(e)) if e.kind() == redis::ErrorKind::ResponseError => {
                 // An older server: NX and GET do not combine.
                 self.0.no_set_nx_get.store(true, Ordering::Relaxed);
-                return None;
+                for q in batch {
+                    let _ = q.answer.send(None);
+                }
+                return;
             }
-            Ok(Err(e)) => Err(Fail::from_redis(&e, limit)),
-            Err(_) => Err(Fail::Timeout(limit)),
+            Ok(Ok(answers)) => Fail::Error(format!(
+                "Redis answered {} replies to a pipeline of {}",
+                answers.len(),
+                batch.len()
+            )),
+            Ok(Err(e)) => Fail::from_redis(&e, limit),
+            Err(_) => Fail::Timeout(limit),
         };
-        self.record(started, &r);
-        bump(&self.0.counters.replay_awaited);
-        Some(r)
+        for q in batch {
+            let _ = q.answer.send(Some(Err(fail.clone())));
+        }
     }
 
     fn pool_connection(&self, c: redis::Connection) {
@@ -1155,13 +1236,13 @@ impl RedisReplayGuard {
         if self.redis.0.no_set_nx_get.load(Ordering::Relaxed) {
             return None;
         }
-        let mut cm = self.redis.replay_manager()?;
+        let cm = self.redis.replay_manager()?;
         Some(Box::pin(async move {
             let key = self
                 .redis
                 .key(&["replay", &hex(&replay_key_signed(signing_input, signature))]);
             let (value, px) = self.value(call_id, now);
-            let answer = match self.redis.set_nx_get_async(&mut cm, &key, &value, px).await {
+            let answer = match self.redis.set_nx_get_async(&cm, &key, &value, px).await {
                 Some(a) => a,
                 // Two round trips on this server: the blocking way, once.
                 None => self.redis.set_nx_blocking(key, value, px),
