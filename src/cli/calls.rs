@@ -280,8 +280,10 @@ impl<'a, W: Write> Calls<'a, W> {
 
     fn flush_if_live(&mut self) -> Result<()> {
         if self.live {
-            self.out.flush()?;
+            // The exports first: a reader that sees the row on stdout then
+            // finds its CSV and traceback rows on disk already.
             self.exports.flush()?;
+            self.out.flush()?;
         }
         Ok(())
     }
