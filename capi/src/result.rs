@@ -80,8 +80,8 @@ fn div_c(d: &shaken_lib::div::Diversion) -> DivC {
 }
 
 enum Source {
-    Identity(Report),
-    Sip(SipReport),
+    Identity(Box<Report>),
+    Sip(Box<SipReport>),
 }
 
 fn verstat_c(v: Verstat) -> &'static CStr {
@@ -136,13 +136,13 @@ impl shaken_result {
     pub(crate) fn from_report(r: Report) -> Self {
         let param = format!(";verstat={}", r.verstat);
         let header = r.reason_header();
-        shaken_result::new(Source::Identity(r), param, header)
+        shaken_result::new(Source::Identity(Box::new(r)), param, header)
     }
 
     pub(crate) fn from_sip(r: SipReport) -> Self {
         let param = r.sip.verstat_param.clone();
         let header = r.sip.reason_header.clone();
-        shaken_result::new(Source::Sip(r), param, header)
+        shaken_result::new(Source::Sip(Box::new(r)), param, header)
     }
 }
 
