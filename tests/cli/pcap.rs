@@ -906,7 +906,12 @@ fn hep_listener_verifies_mirrored_invites() {
         .map(|_| serde_json::from_str(&line_within(&out, 30)).unwrap())
         .collect();
     let o = guard.0.take().unwrap().wait_with_output().unwrap();
-    let stderr: Vec<String> = err.try_iter().collect();
+    // Every line up to the end of the stream (the reader thread may still
+    // be behind the exit).
+    let mut stderr: Vec<String> = Vec::new();
+    while let Ok(l) = err.recv_timeout(Duration::from_secs(30)) {
+        stderr.push(l);
+    }
     let stderr = stderr.join("\n");
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("HEP packet 1: total length 3"), "{stderr}");
