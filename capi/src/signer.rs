@@ -288,27 +288,8 @@ pub unsafe extern "C" fn shaken_sign_div(
                 },
             }
         })?;
-        let value = signed.identity;
-        let needed = value.len() + 1;
-        // SAFETY: checked non-NULL above.
-        unsafe { out_len.write(value.len()) };
-        if out.is_null() && out_cap > 0 {
-            return Err(ApiError::Null { arg: "out" });
-        }
-        if out_cap < needed {
-            return Err(ApiError::BufferTooSmall {
-                needed,
-                cap: out_cap,
-            });
-        }
-        // SAFETY: the caller promises `out_cap >= needed` writable bytes.
-        let buf = unsafe { bytes_mut(out, needed)? };
-        let (body, nul) = buf.split_at_mut(value.len());
-        body.copy_from_slice(value.as_bytes());
-        if let Some(n) = nul.first_mut() {
-            *n = 0;
-        }
-        Ok(())
+        // SAFETY: the caller's buffer, as promised (out_len checked non-NULL).
+        unsafe { write_out(&signed.identity, out, out_cap, out_len) }
     })
 }
 
