@@ -30,9 +30,18 @@
 //! connection comes back by itself, with backoff (the connection manager's
 //! reconnect, and a connector task when Redis was down at start).
 //!
+//! **Awaited in the service.** `shaken serve` verifies without the replay
+//! step and awaits [`ReplayGuard::check_async`]: a connection manager made
+//! on the service's own runtime, the checks of concurrent calls queued and
+//! sent as one pipeline by a flusher task, so no worker waits on Redis.
+//! Until that manager is made (the first calls, a failure) the check below
+//! runs instead.
+//!
 //! **Sync over async.** [`ReplayGuard`] is synchronous (the verifier is
-//! sans-I/O and called from async code in the server, from threads in the
-//! CLI and C). The replay check runs on the calling thread, over a pool of
+//! sans-I/O and called from threads in the CLI and C). The blocking check
+//! writes its command before the signature is verified
+//! ([`ReplayGuard::begin`]) and reads the answer after, on the calling
+//! thread, over a pool of
 //! the `redis` crate's blocking connections whose socket timeouts are
 //! `timeout` (connect included): no thread hop, about the CPU of one ECDSA
 //! verification (a first version that sent every check to a runtime of its
