@@ -17,6 +17,8 @@
 //! Nothing here reads a clock.
 
 use crate::cert::{TnAuthList, TnAuthListError, TnEntry};
+use crate::crypto::backend;
+use backend::rand::SecureRandom;
 use der::asn1::ObjectIdentifier;
 use der::{Encode, Sequence};
 use rcgen::{
@@ -24,7 +26,6 @@ use rcgen::{
     DistinguishedName, DnType, DnValue, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
     RevokedCertParams, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
-use ring::rand::SecureRandom;
 use sha1::{Digest, Sha1};
 
 /// The SHAKEN CP v1.4 policy OID put in the intermediate and end-entity.
@@ -255,7 +256,7 @@ fn when(what: &'static str, value: i64) -> Result<time::OffsetDateTime, PkiError
 /// a positive 127-bit serial (≥ 64 bits of CSPRNG output, ATIS v005).
 fn random_serial() -> Result<SerialNumber, PkiError> {
     let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
+    backend::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| PkiError::Rng)?;
     if let Some(first) = bytes.first_mut() {
@@ -557,13 +558,14 @@ impl LabPki {
             .get_or_insert_with(Vec::new)
             .push(ext);
         let tbs = crl.tbs_cert_list.to_der().map_err(der_err("tbsCertList"))?;
-        let rng = ring::rand::SystemRandom::new();
-        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            &self.crl_signer_key.serialize_der(),
-            &rng,
-        )
-        .map_err(|e| PkiError::Der {
+        let rng = backend::rand::SystemRandom::new();
+        let der = self.crl_signer_key.serialize_der();
+        let alg = &backend::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+        #[cfg(feature = "aws-lc-rs")]
+        let key = backend::signature::EcdsaKeyPair::from_pkcs8(alg, &der);
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let key = backend::signature::EcdsaKeyPair::from_pkcs8(alg, &der, &rng);
+        let key = key.map_err(|e| PkiError::Der {
             what: "CRL signer key",
             reason: e.to_string(),
         })?;
