@@ -30,6 +30,17 @@ pub(crate) use webpki::aws_lc_rs as webpki_algs;
 #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
 pub(crate) use webpki::ring as webpki_algs;
 
+/// SHA-1 of `data`, for the identifiers that are defined as one (the
+/// subjectKeyIdentifier of RFC 5280 §4.2.1.2 method 1, OpenSSL's subject
+/// hash): the backend's digest, so no separate SHA-1 crate is linked. Never
+/// used for a signature.
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let d = backend::digest::digest(&backend::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
 /// The ES256 backend this build signs and verifies PASSporTs with:
 /// `"aws-lc-rs"`, `"ring"` or `"p256"` (the `rustcrypto` feature).
 pub const BACKEND: &str = if cfg!(feature = "rustcrypto") {

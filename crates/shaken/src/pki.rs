@@ -26,7 +26,6 @@ use rcgen::{
     DistinguishedName, DnType, DnValue, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
     RevokedCertParams, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
-use sha1::{Digest, Sha1};
 
 /// The SHAKEN CP v1.4 policy OID put in the intermediate and end-entity.
 pub const LAB_POLICY_OID: &str = "2.16.840.1.114569.1.1.4";
@@ -268,7 +267,7 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 /// SKI per RFC 5280 §4.2.1.2 method 1 (ATIS v005): SHA-1 of the
 /// subjectPublicKey BIT STRING value.
 fn ski(key: &KeyPair) -> Vec<u8> {
-    Sha1::digest(key.public_key_raw()).to_vec()
+    crate::crypto::sha1(key.public_key_raw()).to_vec()
 }
 
 fn dn(cn: &str, org: &str) -> Result<DistinguishedName, PkiError> {
@@ -747,7 +746,7 @@ mod tests {
         match ski_ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(k) => {
                 let spk = &c.public_key().subject_public_key.data;
-                assert_eq!(k.0.to_vec(), Sha1::digest(spk).to_vec());
+                assert_eq!(k.0.to_vec(), crate::crypto::sha1(spk).to_vec());
             }
             other => panic!("{other:?}"),
         }
