@@ -53,6 +53,11 @@ pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Encode bytes as base64url without padding, appended to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(bytes, out);
+}
+
 /// Decode strict base64url: URL-safe alphabet, no padding, canonical trailing bits.
 pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
     // The engine accepts exactly the strict alphabet without padding and with
