@@ -159,7 +159,11 @@ impl Token {
         let header_json = decode_json("header", h)?;
         let payload_json = decode_json("payload", p)?;
         let signature = decode_signature(s)?;
-        let signing_input = format!("{h}.{p}");
+        // `h.p` is the token's own prefix: one copy, no formatting.
+        let signing_input = token
+            .get(..h.len() + 1 + p.len())
+            .unwrap_or_default()
+            .to_owned();
         Ok(Token::Full(UnverifiedPassport {
             signing_input,
             header_json,
