@@ -946,3 +946,92 @@ fn wall_clock_is_not_needed() {
     c.advance(secs(1));
     assert_eq!(shaken::fetch::Clock::system_now(&c), UNIX_EPOCH + secs(1));
 }
+
+/// The library path every surface shares (`StiVs`: `verify --batch`, the C
+/// ABI's verifier, `shaken serve`'s cached lookups), in real time with a
+/// 3 s certificate lifetime (the `Limits` of the configuration; refresh
+/// window 1 s): a call in the window is answered at once while a 1.5 s
+/// refetch runs, and a call after the old entry's expiry finds the new one
+/// without fetching.
+#[test]
+fn the_verification_service_refreshes_a_known_signers_chain_before_it_expires() {
+    use crate::support::http::{Reply as Http, Server as HttpServer};
+    use shaken::config::{ReplayMode, Source};
+    use shaken::identity::IdentityHeader;
+    use shaken::passport::{sign, Attestation, Claims, Header};
+    use shaken::{CallContext, StiVs, VerifierConfig};
+
+    let chain = std::fs::read(crate::support::certs("sp-chain.pem")).unwrap();
+    let pem = |body: &[u8]| Http::Pem {
+        body: body.to_vec(),
+        content_length: true,
+    };
+    let srv = HttpServer::start();
+    let x5u = srv.route("/sp.pem", pem(&chain));
+    let now = 1_767_225_600;
+    let claims = Claims::shaken(
+        Attestation::A,
+        "12155550121",
+        vec!["12125550143".into()],
+        now,
+        "123e4567-e89b-12d3-a456-426655440000",
+    );
+    let token = sign(
+        &Header::shaken(&x5u),
+        &claims,
+        &crate::support::lab_signer(),
+    )
+    .unwrap();
+    let identity = IdentityHeader::shaken(token, &x5u).to_string();
+    let mut config = VerifierConfig::default();
+    config.trust_anchors = vec![Source::Path(crate::support::certs("root.pem").into())];
+    config.replay = ReplayMode::Off;
+    config.allow_http_x5u = true;
+    config.allow_private_x5u = true;
+    config.limits.cache_default_ttl = secs(3); // the server sends no max-age
+    config.limits.cache_min_ttl = secs(1);
+    config.limits.cache_refresh_min = secs(1);
+    let vs = StiVs::from_config(&config).unwrap();
+    let ctx = CallContext::at(now);
+    let verify = || {
+        let started = std::time::Instant::now();
+        let r = vs.verify_result_blocking(&identity, &ctx);
+        assert!(r.is_ok(), "{r:?}");
+        started.elapsed()
+    };
+    let stats = || vs.online().unwrap().cache().stats();
+
+    verify();
+    let fetched = std::time::Instant::now();
+    assert_eq!(srv.hits("/sp.pem"), 1);
+    srv.route(
+        "/sp.pem",
+        Http::Delayed(Duration::from_millis(1500), Box::new(pem(&chain))),
+    );
+    std::thread::sleep(secs(2).saturating_sub(fetched.elapsed()) + Duration::from_millis(200));
+    let waited = verify(); // in the window (2.2 s of 3 s)
+    assert!(
+        waited < Duration::from_millis(700),
+        "the call waited {waited:?} for the 1.5 s refresh"
+    );
+    for _ in 0..50 {
+        verify();
+    }
+    let deadline = std::time::Instant::now() + secs(10);
+    while stats().fetches < 2 || srv.hits("/sp.pem") < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", stats());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Past the first entry's expiry (and the refresh done): served from the
+    // refreshed entry, no new fetch.
+    std::thread::sleep(secs(4).saturating_sub(fetched.elapsed()));
+    let waited = verify();
+    assert!(waited < Duration::from_millis(700), "{waited:?}");
+    let s = stats();
+    assert_eq!(
+        (s.refreshes, s.fetches, s.refresh_failures),
+        (1, 2, 0),
+        "{s:?}"
+    );
+    assert_eq!(srv.hits("/sp.pem"), 2);
+}
