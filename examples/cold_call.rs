@@ -45,7 +45,7 @@ const CERTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/certs");
 
 fn main() {
     let rounds: usize = match std::env::args().nth(1).map(|a| a.parse()) {
-        None => 300,
+        None => 1000,
         Some(Ok(n)) if n > 0 => n,
         _ => {
             eprintln!("usage: cold_call [ROUNDS]");
