@@ -1035,3 +1035,77 @@ fn the_verification_service_refreshes_a_known_signers_chain_before_it_expires() 
     );
     assert_eq!(srv.hits("/sp.pem"), 2);
 }
+
+/// A fleet's shared cache in memory (what `fleet::RedisShared` is to Redis):
+/// entries by URL, claims that never expire within a test.
+#[derive(Debug, Default)]
+struct MemoryShared {
+    entries: std::sync::Mutex<std::collections::HashMap<String, shaken::fetch::SharedEntry>>,
+    claims: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl shaken::fetch::SharedCache for MemoryShared {
+    fn get(
+        &self,
+        _kind: shaken::fetch::SharedKind,
+        url: String,
+    ) -> shaken::fetch::SharedFuture<Option<shaken::fetch::SharedEntry>> {
+        let e = self.entries.lock().unwrap().get(&url).cloned();
+        Box::pin(async move { e })
+    }
+    fn put(
+        &self,
+        _kind: shaken::fetch::SharedKind,
+        url: String,
+        entry: shaken::fetch::SharedEntry,
+    ) -> shaken::fetch::SharedFuture<()> {
+        self.claims.lock().unwrap().remove(&url);
+        self.entries.lock().unwrap().insert(url, entry);
+        Box::pin(async {})
+    }
+    fn claim(
+        &self,
+        _kind: shaken::fetch::SharedKind,
+        url: String,
+        _hold: Duration,
+    ) -> shaken::fetch::SharedFuture<shaken::fetch::Claim> {
+        let mine = self.claims.lock().unwrap().insert(url);
+        Box::pin(async move {
+            if mine {
+                shaken::fetch::Claim::Mine
+            } else {
+                shaken::fetch::Claim::Theirs
+            }
+        })
+    }
+}
+
+/// Two nodes of a fleet: the one whose entry comes due second takes the
+/// chain the first one refetched from the shared cache; the old shared
+/// entry (the one being refreshed) never counts as a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_takes_a_newer_entry_from_the_fleet() {
+    let (srv, mode) = switchable(100).await;
+    let shared: Arc<dyn shaken::fetch::SharedCache> = Arc::new(MemoryShared::default());
+    let clk = clock();
+    let node =
+        || cache_with(lab_opts(), &clk).with_shared(shared.clone(), shaken::fetch::SharedKind::X5u);
+    let (a, b) = (node(), node());
+    let url = srv.url("/sp.pem");
+    a.get(&url).await.unwrap();
+    b.get(&url).await.unwrap(); // from the fleet
+    assert_eq!(srv.reqs(), 1);
+    set(&mode, Mode::Serve(V2));
+    clk.advance(secs(95));
+    body(&a, &url);
+    eventually("a refreshed", || body(&a, &url).as_deref() == Some(V2)).await;
+    assert_eq!(
+        srv.reqs(),
+        2,
+        "the old shared entry did not pass for a refresh"
+    );
+    body(&b, &url);
+    eventually("b refreshed", || body(&b, &url).as_deref() == Some(V2)).await;
+    assert_eq!(srv.reqs(), 2, "b took a's entry from the fleet");
+    assert_eq!((a.stats().fetches, b.stats().fetches), (2, 0));
+}
