@@ -494,6 +494,7 @@ mod load {
             .unwrap();
         let (seconds, concurrency, max_requests) = (s.seconds, s.concurrency, s.max_requests);
         let bodies = s.bodies.clone();
+        shaken::crypto::install_tls_provider();
         let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(concurrency)
             .use_rustls_tls();

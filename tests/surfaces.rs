@@ -300,6 +300,7 @@ fn verification_the_same_on_cli_batch_and_rest() {
         .enable_all()
         .build()
         .unwrap();
+    shaken::crypto::install_tls_provider();
     let client = reqwest::Client::new();
     for (case, id) in rows.iter().zip(&ids) {
         let mut body = json!({"verificationRequest": {"from": {"tn": case["from"]},
@@ -434,6 +435,7 @@ fn signing_the_same_on_cli_batch_and_rest() {
         .enable_all()
         .build()
         .unwrap();
+    shaken::crypto::install_tls_provider();
     let client = reqwest::Client::new();
     for case in rows {
         let body = json!({"signingRequest": request_json(case, now(&t))});

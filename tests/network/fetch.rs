@@ -277,7 +277,7 @@ fn tls_material() -> (Vec<u8>, tokio_rustls::TlsAcceptor) {
         .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
     let leaf = leaf_params.signed_by(&leaf_key, &ca, &ca_key).unwrap();
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = shaken::crypto::tls_provider();
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -1014,8 +1014,7 @@ fn assert_401(r: &Resp, presented: bool) {
 #[test]
 fn api_keys_missing_wrong_and_right() {
     let lab = Lab::new();
-    let digest_b: String = ring::digest::digest(&ring::digest::SHA256, KEY_B.as_bytes())
-        .as_ref()
+    let digest_b: String = <sha2::Sha256 as sha2::Digest>::digest(KEY_B.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();

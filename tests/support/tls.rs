@@ -78,7 +78,7 @@ impl TestCa {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    shaken::crypto::tls_provider()
 }
 
 /// A client trusting `ca`, presenting `identity` if given.

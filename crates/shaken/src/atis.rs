@@ -805,13 +805,16 @@ impl<'a> VerifyRequest<'a> {
             h.update(d.as_str().as_bytes());
         }
         h.update(b"\0");
-        h.update(self.time.to_string().as_bytes());
+        h.update(itoa::Buffer::new().format(self.time).as_bytes());
         let digest = h.finalize();
-        let mut out = String::with_capacity(40);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(45);
+        out.push_str("atis-");
         for b in digest.iter().take(20) {
-            out.push_str(&format!("{b:02x}"));
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
         }
-        format!("atis-{out}")
+        out
     }
 }
 

@@ -53,8 +53,26 @@ pub fn encode(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Encode bytes as base64url without padding, appended to `out`.
+pub fn encode_into(bytes: &[u8], out: &mut String) {
+    URL_SAFE_NO_PAD.encode_string(bytes, out);
+}
+
 /// Decode strict base64url: URL-safe alphabet, no padding, canonical trailing bits.
 pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
+    // The engine accepts exactly the strict alphabet without padding and with
+    // canonical bits, so text it decodes passes every check below; those
+    // checks run only to name what is wrong (on every call's path, the
+    // character scan cost as much as the decoding).
+    match URL_SAFE_NO_PAD.decode(text) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => Err(explain(text, e)),
+    }
+}
+
+/// The error of `text`, which the engine rejected with `e`: the first
+/// character outside the alphabet, else a 4n+1 length, else the engine's own.
+fn explain(text: &str, e: base64::DecodeError) -> B64Error {
     if let Some(offset) = text
         .bytes()
         .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
@@ -63,12 +81,12 @@ pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
             .get(offset..)
             .and_then(|t| t.chars().next())
             .unwrap_or('?');
-        return Err(B64Error::InvalidChar { ch, offset });
+        return B64Error::InvalidChar { ch, offset };
     }
     if text.len() % 4 == 1 {
-        return Err(B64Error::InvalidLength { len: text.len() });
+        return B64Error::InvalidLength { len: text.len() };
     }
-    URL_SAFE_NO_PAD.decode(text).map_err(|e| match e {
+    match e {
         base64::DecodeError::InvalidLastSymbol(_, _) => B64Error::NonCanonical,
         base64::DecodeError::InvalidLength(len) => B64Error::InvalidLength { len },
         base64::DecodeError::InvalidByte(offset, b) => B64Error::InvalidChar {
@@ -76,7 +94,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
             offset,
         },
         base64::DecodeError::InvalidPadding => B64Error::InvalidChar { ch: '=', offset: 0 },
-    })
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,78 @@
 //! JWS signatures are raw `r || s`, 64 bytes ([`RawSignature`]); X.509 uses DER.
 //! The two are never mixed: this module only speaks raw.
 //!
-//! Backends: `ring` (default; about 6x faster verification than `p256` on the
-//! machines we measured) or, with the `rustcrypto` feature, pure-Rust `p256`.
-//! Keys are loaded with `p256` (PKCS#8 or SEC1 PEM). Signing goes through the
-//! [`Signer`] trait so an HSM or KMS key can plug in.
+//! Backends: `aws-lc-rs` (the default feature: the faster of the two vetted
+//! native backends on the machines we measured, BENCHMARKS.md "Issue 21"),
+//! `ring` (the `ring` feature without the default), or, with the `rustcrypto`
+//! feature, pure-Rust `p256` for PASSporTs (about 4x slower). The backend also
+//! validates certificate paths (webpki) and, with `fetch`, is the TLS provider
+//! ([`tls_provider`]), so one crypto library is linked. Keys are loaded with
+//! `p256` (PKCS#8 or SEC1 PEM). Signing goes through the [`Signer`] trait so an
+//! HSM or KMS key can plug in. [`PublicKey`] is a signer's key parsed once, for
+//! the many calls a cached certificate chain verifies.
 
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::DecodePrivateKey;
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!("shaken needs a crypto backend: the `aws-lc-rs` feature (the default) or `ring`");
+
+// The native backend: ES256 (unless `rustcrypto`), CRL signatures, and the
+// matching webpki algorithms for certificate paths.
+#[cfg(feature = "aws-lc-rs")]
+pub(crate) use aws_lc_rs as backend;
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+pub(crate) use ring as backend;
+#[cfg(feature = "aws-lc-rs")]
+pub(crate) use webpki::aws_lc_rs as webpki_algs;
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+pub(crate) use webpki::ring as webpki_algs;
+
+/// SHA-1 of `data`, for the identifiers that are defined as one (the
+/// subjectKeyIdentifier of RFC 5280 §4.2.1.2 method 1, OpenSSL's subject
+/// hash): the backend's digest, so no separate SHA-1 crate is linked. Never
+/// used for a signature.
+pub fn sha1(data: &[u8]) -> [u8; 20] {
+    let d = backend::digest::digest(&backend::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// The ES256 backend this build signs and verifies PASSporTs with:
+/// `"aws-lc-rs"`, `"ring"` or `"p256"` (the `rustcrypto` feature).
+pub const BACKEND: &str = if cfg!(feature = "rustcrypto") {
+    "p256"
+} else if cfg!(feature = "aws-lc-rs") {
+    "aws-lc-rs"
+} else {
+    "ring"
+};
+
+/// The rustls crypto provider of the backend: the service's TLS, the
+/// fetcher's HTTPS and Redis TLS all use it.
+#[cfg(feature = "fetch")]
+pub fn tls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    #[cfg(feature = "aws-lc-rs")]
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    #[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+    let provider = rustls::crypto::ring::default_provider();
+    std::sync::Arc::new(provider)
+}
+
+/// Make [`tls_provider`] the process's default rustls provider unless one is
+/// installed already (a host application's choice is kept). reqwest and the
+/// Redis client read the process default; the fetcher and the fleet call
+/// this before they build a client.
+#[cfg(feature = "fetch")]
+pub fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race to another thread installing one is fine.
+        let _ = rustls::crypto::CryptoProvider::install_default(std::sync::Arc::unwrap_or_clone(
+            tls_provider(),
+        ));
+    }
+}
 
 /// Length of an ES256 JWS signature: `r || s`, 32 bytes each.
 pub const ES256_SIG_LEN: usize = 64;
@@ -301,13 +366,14 @@ fn load_secret(pem: &str) -> Result<p256::SecretKey, KeyError> {
     })
 }
 
-/// An in-memory P-256 key on the fastest backend (ring, hedged nonces: the
-/// nonce mixes the key, the message and fresh randomness).
+/// An in-memory P-256 key on the backend ([`BACKEND`]; hedged nonces with
+/// aws-lc-rs and ring: the nonce mixes the key, the message and fresh
+/// randomness).
 pub struct KeySigner {
     #[cfg(not(feature = "rustcrypto"))]
-    pair: ring::signature::EcdsaKeyPair,
+    pair: backend::signature::EcdsaKeyPair,
     #[cfg(not(feature = "rustcrypto"))]
-    rng: ring::rand::SystemRandom,
+    rng: backend::rand::SystemRandom,
     #[cfg(feature = "rustcrypto")]
     key: DeterministicSigner,
     public: Vec<u8>,
@@ -330,13 +396,19 @@ impl KeySigner {
             let der = secret
                 .to_pkcs8_der()
                 .map_err(|e| KeyError::Backend(e.to_string()))?;
-            let rng = ring::rand::SystemRandom::new();
-            let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
-                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            let rng = backend::rand::SystemRandom::new();
+            #[cfg(feature = "aws-lc-rs")]
+            let pair = backend::signature::EcdsaKeyPair::from_pkcs8(
+                &backend::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                der.as_bytes(),
+            );
+            #[cfg(not(feature = "aws-lc-rs"))]
+            let pair = backend::signature::EcdsaKeyPair::from_pkcs8(
+                &backend::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
                 der.as_bytes(),
                 &rng,
-            )
-            .map_err(|e| KeyError::Backend(e.to_string()))?;
+            );
+            let pair = pair.map_err(|e| KeyError::Backend(e.to_string()))?;
             Ok(KeySigner { pair, rng, public })
         }
         #[cfg(feature = "rustcrypto")]
@@ -423,9 +495,110 @@ impl Signer for DeterministicSigner {
     }
 }
 
+/// A P-256 public key (a signer's certificate key) parsed once and checked
+/// to be on the curve, for verifying many signatures: a cached certificate
+/// chain keeps one. Cheap to clone.
+#[derive(Clone)]
+pub struct PublicKey {
+    point: std::sync::Arc<[u8]>,
+    #[cfg(all(feature = "aws-lc-rs", not(feature = "rustcrypto")))]
+    parsed: std::sync::Arc<backend::signature::ParsedPublicKey>,
+    #[cfg(feature = "rustcrypto")]
+    parsed: p256::ecdsa::VerifyingKey,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("point_len", &self.point.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.point == other.point
+    }
+}
+impl Eq for PublicKey {}
+
+impl PublicKey {
+    /// Parse an uncompressed SEC1 P-256 point (65 bytes, `04 || x || y`).
+    pub fn from_point(point: &[u8]) -> Result<Self, SignatureError> {
+        if point.len() != 65 || point.first() != Some(&4) {
+            return Err(SignatureError::BadPublicKey);
+        }
+        #[cfg(feature = "rustcrypto")]
+        let parsed = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+            .map_err(|_| SignatureError::BadPublicKey)?;
+        #[cfg(all(feature = "aws-lc-rs", not(feature = "rustcrypto")))]
+        let parsed = std::sync::Arc::new(
+            backend::signature::ParsedPublicKey::new(
+                &backend::signature::ECDSA_P256_SHA256_FIXED,
+                point,
+            )
+            .map_err(|_| SignatureError::BadPublicKey)?,
+        );
+        // ring has no parsed key type: check the point now (on the curve),
+        // so a bad key is an error here as with the other backends.
+        #[cfg(all(not(feature = "aws-lc-rs"), not(feature = "rustcrypto")))]
+        p256::PublicKey::from_sec1_bytes(point).map_err(|_| SignatureError::BadPublicKey)?;
+        Ok(PublicKey {
+            point: point.into(),
+            #[cfg(any(feature = "aws-lc-rs", feature = "rustcrypto"))]
+            parsed,
+        })
+    }
+
+    /// The uncompressed SEC1 point.
+    pub fn point(&self) -> &[u8] {
+        &self.point
+    }
+
+    /// Verify a raw ES256 signature over `message` (see [`verify_es256`]).
+    pub fn verify(&self, message: &[u8], signature: &RawSignature) -> Result<(), SignatureError> {
+        #[cfg(all(feature = "aws-lc-rs", not(feature = "rustcrypto")))]
+        {
+            self.parsed
+                .verify_sig(message, signature)
+                .map_err(|_| SignatureError::Mismatch)
+        }
+        #[cfg(all(not(feature = "aws-lc-rs"), not(feature = "rustcrypto")))]
+        {
+            backend::signature::UnparsedPublicKey::new(
+                &backend::signature::ECDSA_P256_SHA256_FIXED,
+                &self.point,
+            )
+            .verify(message, signature)
+            .map_err(|_| SignatureError::Mismatch)
+        }
+        #[cfg(feature = "rustcrypto")]
+        {
+            p256_verify(&self.parsed, message, signature)
+        }
+    }
+}
+
+#[cfg(feature = "rustcrypto")]
+fn p256_verify(
+    key: &p256::ecdsa::VerifyingKey,
+    message: &[u8],
+    signature: &RawSignature,
+) -> Result<(), SignatureError> {
+    use p256::ecdsa::signature::Verifier as _;
+    let sig =
+        p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError::Mismatch)?;
+    // p256 rejects high-S only in `verify_prehash` normalisation paths; normalise
+    // explicitly so every backend accepts RFC 7515 A.3.
+    let sig = sig.normalize_s().unwrap_or(sig);
+    key.verify(message, &sig)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
 /// Verify a raw ES256 signature over `message` with an uncompressed SEC1
 /// P-256 public point. High-S signatures are valid (RFC 7515 A.3 is one);
 /// `r` or `s` equal to zero or not below the group order are rejected.
+/// Parses the key every time: keep a [`PublicKey`] for repeated checks.
 pub fn verify_es256(
     public_point: &[u8],
     message: &[u8],
@@ -436,8 +609,8 @@ pub fn verify_es256(
         if public_point.len() != 65 || public_point.first() != Some(&4) {
             return Err(SignatureError::BadPublicKey);
         }
-        ring::signature::UnparsedPublicKey::new(
-            &ring::signature::ECDSA_P256_SHA256_FIXED,
+        backend::signature::UnparsedPublicKey::new(
+            &backend::signature::ECDSA_P256_SHA256_FIXED,
             public_point,
         )
         .verify(message, signature)
@@ -445,16 +618,9 @@ pub fn verify_es256(
     }
     #[cfg(feature = "rustcrypto")]
     {
-        use p256::ecdsa::signature::Verifier as _;
         let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_point)
             .map_err(|_| SignatureError::BadPublicKey)?;
-        let sig =
-            p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError::Mismatch)?;
-        // p256 rejects high-S only in `verify_prehash` normalisation paths; normalise
-        // explicitly so both backends accept RFC 7515 A.3.
-        let sig = sig.normalize_s().unwrap_or(sig);
-        key.verify(message, &sig)
-            .map_err(|_| SignatureError::Mismatch)
+        p256_verify(&key, message, signature)
     }
 }
 

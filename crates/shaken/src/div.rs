@@ -597,9 +597,12 @@ fn request_object<'v>(v: &'v Value, wrapper: &str) -> Option<&'v serde_json::Map
 }
 
 /// Whether the bytes may hold `"name"` (a cheap test before parsing).
+/// Every request line of `verify --batch` and every REST request asks, so
+/// it is a SIMD substring search (memchr), not a window-by-window compare.
 fn mentions(json: &[u8], name: &str) -> bool {
-    let needle = format!("\"{name}\"");
-    json.windows(needle.len()).any(|w| w == needle.as_bytes())
+    let name = name.as_bytes();
+    memchr::memmem::find_iter(json, name)
+        .any(|i| i > 0 && json.get(i - 1) == Some(&b'"') && json.get(i + name.len()) == Some(&b'"'))
 }
 
 impl DivSignRequest {

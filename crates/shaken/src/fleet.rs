@@ -562,6 +562,8 @@ impl Redis {
         if let Some(pw) = &opts.password {
             info.redis.password = Some(pw.clone());
         }
+        // rediss:// builds its rustls config from the process default provider.
+        crate::crypto::install_tls_provider();
         let client = redis::Client::open(info).map_err(|e| bad(format!("{shown}: {e}")))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

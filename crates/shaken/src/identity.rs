@@ -111,23 +111,50 @@ impl crate::diagnostic::Diagnostic for IdentityError {
     }
 }
 
+/// The bytes of a compact JWS: base64url and `.` (a table: the check runs
+/// over every token on every call).
+static TOKEN_CHARS: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.';
+        b += 1;
+    }
+    t
+};
+
 /// Split `s` on `sep` where it is outside `"..."` and `<...>`.
 pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityError> {
     // Byte scan: every delimiter is ASCII, and UTF-8 continuation bytes are
     // never ASCII, so slicing at these offsets stays on char boundaries.
     let sep = u8::try_from(sep).unwrap_or(b',');
+    // memchr jumps to the next byte that matters in each state (the token,
+    // most of the value, has none of them), instead of a byte-by-byte loop.
+    let bytes = s.as_bytes();
     let mut parts = Vec::new();
     let mut start = 0;
     let mut in_quotes = false;
     let mut in_angle = false;
-    let mut escaped = false;
-    for (i, b) in s.bytes().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = bytes.get(i..).unwrap_or_default();
+        let found = if in_quotes {
+            memchr::memchr2(b'\\', b'"', rest)
+        } else if in_angle {
+            // Inside <...> only '"' and '>' change the state ('<' stays in it).
+            memchr::memchr2(b'"', b'>', rest)
+        } else {
+            memchr::memchr3(sep, b'"', b'<', rest)
+        };
+        let Some(off) = found else { break };
+        let at = i + off;
+        let b = bytes.get(at).copied().unwrap_or(0);
+        i = at + 1;
         if in_quotes {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
+            if b == b'\\' {
+                i += 1; // the escaped byte, whatever it is
+            } else {
                 in_quotes = false;
             }
             continue;
@@ -136,11 +163,11 @@ pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityErr
             b'"' => in_quotes = true,
             b'<' => in_angle = true,
             b'>' => in_angle = false,
-            b if b == sep && !in_angle => {
-                parts.push(s.get(start..i).unwrap_or(""));
-                start = i + 1;
+            _ => {
+                // `sep`, outside quotes and angles.
+                parts.push(s.get(start..at).unwrap_or(""));
+                start = at + 1;
             }
-            _ => {}
         }
     }
     if in_quotes {
@@ -208,7 +235,7 @@ impl IdentityHeader {
         }
         if let Some(offset) = token
             .bytes()
-            .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+            .position(|b| !TOKEN_CHARS.get(usize::from(b)).copied().unwrap_or(false))
         {
             let ch = token
                 .get(offset..)
@@ -401,7 +428,7 @@ pub fn unpaste(value: &str) -> std::borrow::Cow<'_, str> {
             v = v.get(prefix.len()..).unwrap_or("").trim();
         }
     }
-    if v.contains(['\r', '\n']) {
+    if memchr::memchr2(b'\r', b'\n', v.as_bytes()).is_some() {
         std::borrow::Cow::Owned(v.split(['\r', '\n']).map(str::trim).collect())
     } else {
         std::borrow::Cow::Borrowed(v)

@@ -17,6 +17,8 @@
 //! Nothing here reads a clock.
 
 use crate::cert::{TnAuthList, TnAuthListError, TnEntry};
+use crate::crypto::backend;
+use backend::rand::SecureRandom;
 use der::asn1::ObjectIdentifier;
 use der::{Encode, Sequence};
 use rcgen::{
@@ -24,8 +26,6 @@ use rcgen::{
     DistinguishedName, DnType, DnValue, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose,
     RevokedCertParams, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
-use ring::rand::SecureRandom;
-use sha1::{Digest, Sha1};
 
 /// The SHAKEN CP v1.4 policy OID put in the intermediate and end-entity.
 pub const LAB_POLICY_OID: &str = "2.16.840.1.114569.1.1.4";
@@ -255,7 +255,7 @@ fn when(what: &'static str, value: i64) -> Result<time::OffsetDateTime, PkiError
 /// a positive 127-bit serial (≥ 64 bits of CSPRNG output, ATIS v005).
 fn random_serial() -> Result<SerialNumber, PkiError> {
     let mut bytes = [0u8; 16];
-    ring::rand::SystemRandom::new()
+    backend::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| PkiError::Rng)?;
     if let Some(first) = bytes.first_mut() {
@@ -267,7 +267,7 @@ fn random_serial() -> Result<SerialNumber, PkiError> {
 /// SKI per RFC 5280 §4.2.1.2 method 1 (ATIS v005): SHA-1 of the
 /// subjectPublicKey BIT STRING value.
 fn ski(key: &KeyPair) -> Vec<u8> {
-    Sha1::digest(key.public_key_raw()).to_vec()
+    crate::crypto::sha1(key.public_key_raw()).to_vec()
 }
 
 fn dn(cn: &str, org: &str) -> Result<DistinguishedName, PkiError> {
@@ -557,13 +557,14 @@ impl LabPki {
             .get_or_insert_with(Vec::new)
             .push(ext);
         let tbs = crl.tbs_cert_list.to_der().map_err(der_err("tbsCertList"))?;
-        let rng = ring::rand::SystemRandom::new();
-        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
-            &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
-            &self.crl_signer_key.serialize_der(),
-            &rng,
-        )
-        .map_err(|e| PkiError::Der {
+        let rng = backend::rand::SystemRandom::new();
+        let der = self.crl_signer_key.serialize_der();
+        let alg = &backend::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+        #[cfg(feature = "aws-lc-rs")]
+        let key = backend::signature::EcdsaKeyPair::from_pkcs8(alg, &der);
+        #[cfg(not(feature = "aws-lc-rs"))]
+        let key = backend::signature::EcdsaKeyPair::from_pkcs8(alg, &der, &rng);
+        let key = key.map_err(|e| PkiError::Der {
             what: "CRL signer key",
             reason: e.to_string(),
         })?;
@@ -745,7 +746,7 @@ mod tests {
         match ski_ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(k) => {
                 let spk = &c.public_key().subject_public_key.data;
-                assert_eq!(k.0.to_vec(), Sha1::digest(spk).to_vec());
+                assert_eq!(k.0.to_vec(), crate::crypto::sha1(spk).to_vec());
             }
             other => panic!("{other:?}"),
         }

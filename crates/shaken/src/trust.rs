@@ -501,12 +501,11 @@ fn pem_block(label: &str, der: &[u8]) -> String {
 /// leading and trailing white space, with inner runs of white space
 /// collapsed to one space; values that are not strings are kept as they are.
 pub fn subject_hash(cert_der: &[u8]) -> Result<u32, CertError> {
-    use sha1::Digest as _;
     let (_, x) = x509_parser::parse_x509_certificate(cert_der).map_err(|e| CertError::X509 {
         reason: e.to_string(),
     })?;
     let canon = canonical_name(x.subject()).map_err(|reason| CertError::X509 { reason })?;
-    let d = sha1::Sha1::digest(&canon);
+    let d = crate::crypto::sha1(&canon);
     Ok(u32::from_le_bytes([d[0], d[1], d[2], d[3]]))
 }
 

@@ -29,6 +29,8 @@ const OLD_POLICY_OIDS: [&str; 2] = ["2.16.840.1.114569.1.1.1", "2.16.840.1.11456
 /// SHAKEN certificates carry no EKU, so none is required.
 const EKU_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
 
+use crate::crypto::webpki_algs;
+
 /// The signature algorithms accepted on certificates and CRLs (ATIS-1000080:
 /// ECDSA P-256/SHA-256; CP v1.4 also lets CAs use P-384/SHA-384).
 ///
@@ -37,16 +39,16 @@ const EKU_SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01]
 /// signer's own key stays P-256 (a PASSporT is ES256 only; the profile
 /// check refuses any other end-entity key).
 static SIG_ALGS: &[&dyn SignatureVerificationAlgorithm] = &[
-    webpki::ring::ECDSA_P256_SHA256,
-    webpki::ring::ECDSA_P384_SHA384,
-    webpki::ring::ECDSA_P256_SHA384,
-    webpki::ring::ECDSA_P384_SHA256,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA256,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA384,
-    webpki::ring::RSA_PKCS1_2048_8192_SHA512,
-    webpki::ring::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
-    webpki::ring::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
+    webpki_algs::ECDSA_P256_SHA256,
+    webpki_algs::ECDSA_P384_SHA384,
+    webpki_algs::ECDSA_P256_SHA384,
+    webpki_algs::ECDSA_P384_SHA256,
+    webpki_algs::RSA_PKCS1_2048_8192_SHA256,
+    webpki_algs::RSA_PKCS1_2048_8192_SHA384,
+    webpki_algs::RSA_PKCS1_2048_8192_SHA512,
+    webpki_algs::RSA_PSS_2048_8192_SHA256_LEGACY_KEY,
+    webpki_algs::RSA_PSS_2048_8192_SHA384_LEGACY_KEY,
+    webpki_algs::RSA_PSS_2048_8192_SHA512_LEGACY_KEY,
 ];
 
 /// What the chain must satisfy beyond RFC 5280.
@@ -76,8 +78,9 @@ impl Default for ChainPolicy {
 pub struct ValidatedChain {
     /// Subject of the end-entity certificate.
     pub(crate) leaf_subject: String,
-    /// The end-entity key: a 65-byte uncompressed P-256 point.
-    pub(crate) leaf_public_key: Vec<u8>,
+    /// The end-entity key (a 65-byte uncompressed P-256 point), parsed once
+    /// for every PASSporT this chain verifies.
+    pub(crate) leaf_public_key: crate::crypto::PublicKey,
     /// The first SPC of the TNAuthList (the "signer").
     pub(crate) spc: Option<String>,
     /// The TNAuthList (empty when absent and not required).
@@ -102,6 +105,10 @@ impl ValidatedChain {
     }
     /// The end-entity key: a 65-byte uncompressed P-256 point.
     pub fn leaf_public_key(&self) -> &[u8] {
+        self.leaf_public_key.point()
+    }
+    /// The end-entity key, parsed (what verification uses).
+    pub fn leaf_key(&self) -> &crate::crypto::PublicKey {
         &self.leaf_public_key
     }
     /// The first SPC of the TNAuthList (the "signer").
@@ -694,6 +701,13 @@ pub fn validate_chain(
             found: leaf.key_description().to_owned(),
         });
     };
+    // Parsed (and checked on the curve) once, for every call the chain verifies.
+    let Ok(leaf_key) = crate::crypto::PublicKey::from_point(point) else {
+        return Err(ChainError::BadLeafKey {
+            subject,
+            found: "a P-256 key whose point is not on the curve".to_owned(),
+        });
+    };
     match leaf.key_usage() {
         None => {
             return Err(ChainError::LeafKeyUsage {
@@ -793,7 +807,7 @@ pub fn validate_chain(
 
     Ok(ValidatedChain {
         leaf_subject: subject,
-        leaf_public_key: point.to_vec(),
+        leaf_public_key: leaf_key,
         spc,
         tn_auth_list,
         anchor_subject: anchor.map(|a| a.subject().to_owned()).unwrap_or_default(),
@@ -822,7 +836,7 @@ mod tests {
         assert_eq!(v.leaf_subject, "CN=SHAKEN 1234, O=Shaken Lab, C=US");
         assert_eq!(v.spc.as_deref(), Some("1234"));
         assert_eq!(v.anchor_subject, "CN=SHAKEN Lab ROOT, O=Shaken Lab, C=US");
-        assert_eq!(v.leaf_public_key.len(), 65);
+        assert_eq!(v.leaf_public_key().len(), 65);
         assert_eq!(v.valid_from, T0);
         assert_eq!(v.valid_until, T0 + 365 * DAY);
         assert!(v.warnings.is_empty(), "{:?}", v.warnings);
@@ -854,7 +868,7 @@ mod tests {
         let chain = parse_chain(pki.leaf_chain_pem().as_bytes(), &Limits::default()).unwrap();
         let v = validate_chain(&chain, &anchors(&pki), &[], NOW, &ChainPolicy::default()).unwrap();
         assert_eq!(v.anchor_subject, "CN=SHAKEN Lab ROOT, O=Shaken Lab, C=US");
-        assert_eq!(v.leaf_public_key.len(), 65);
+        assert_eq!(v.leaf_public_key().len(), 65);
         let other = lab();
         assert!(
             validate_chain(&chain, &anchors(&other), &[], NOW, &ChainPolicy::default()).is_err()

@@ -285,7 +285,7 @@ impl Crl {
     /// Verifies the CRL signature with a subjectPublicKeyInfo (DER). `Err`
     /// says why it does not verify.
     pub(crate) fn verify_signature(&self, spki_der: &[u8]) -> Result<(), String> {
-        use ring::signature as sig;
+        use crate::crypto::backend::signature as sig;
         let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
             .map_err(|e| format!("the signer key does not parse: {e}"))?;
         let key_alg = spki.algorithm.algorithm.to_id_string();

@@ -13,7 +13,6 @@
 use super::crl::{name_key, NameKey};
 use super::SHAKEN_POLICY_OIDS;
 use super::{oid_with_name, to_hex, Certificate, TnAuthList, TnEntry, OID_TN_AUTH_LIST};
-use sha1::{Digest, Sha1};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 
@@ -770,7 +769,7 @@ impl Linter {
                 format!("the {role} has no subjectKeyIdentifier"),
             ),
             Some(k) => {
-                let sha1 = Sha1::digest(x.public_key().subject_public_key.data.as_ref());
+                let sha1 = crate::crypto::sha1(x.public_key().subject_public_key.data.as_ref());
                 if k.as_slice() != &sha1[..] {
                     self.add("e_ski_not_sha1", format!("subjectKeyIdentifier {} ({} bytes) is not the SHA-1 of the public key ({})", to_hex(k), k.len(), to_hex(&sha1)));
                 }
@@ -1049,7 +1048,7 @@ mod tests {
         p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
         p.key_identifier_method =
-            rcgen::KeyIdMethod::PreSpecified(Sha1::digest(key.public_key_raw()).to_vec());
+            rcgen::KeyIdMethod::PreSpecified(crate::crypto::sha1(key.public_key_raw()).to_vec());
         tweak(&mut p);
         let c = p.self_signed(&key).unwrap();
         let chain = parse_chain(c.der(), &Limits::default()).unwrap();
@@ -1127,7 +1126,7 @@ mod tests {
         let (mut p, _) = clean(&pki);
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
         p.key_identifier_method =
-            rcgen::KeyIdMethod::PreSpecified(Sha1::digest(key.public_key_raw()).to_vec());
+            rcgen::KeyIdMethod::PreSpecified(crate::crypto::sha1(key.public_key_raw()).to_vec());
         let leaf = pki.issue_custom(p, &key).unwrap();
         let chain = parse_chain(leaf.cert_pem.as_bytes(), &Limits::default()).unwrap();
         assert_eq!(codes(&lint_chain(&chain)), ["e_key_not_p256"]);
@@ -1144,7 +1143,7 @@ mod tests {
         p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         p.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
         p.key_identifier_method =
-            rcgen::KeyIdMethod::PreSpecified(Sha1::digest(key.public_key_raw()).to_vec());
+            rcgen::KeyIdMethod::PreSpecified(crate::crypto::sha1(key.public_key_raw()).to_vec());
         let c = p.self_signed(&key).unwrap();
         assert_eq!(
             lint_chain(&parse_chain(c.der(), &Limits::default()).unwrap()),

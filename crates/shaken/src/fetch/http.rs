@@ -34,6 +34,8 @@ pub struct HttpFetcher {
 impl HttpFetcher {
     /// Builds the client. Fails when an extra TLS root does not parse.
     pub fn new(opts: &FetchOptions) -> Result<Self, FetchError> {
+        // reqwest takes its TLS provider from the process default.
+        crate::crypto::install_tls_provider();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

@@ -318,6 +318,106 @@ impl Claims {
         })
     }
 
+    /// The claims in the deterministic JSON of RFC 8225 §9: exactly
+    /// `json::canonical(&self.to_json())`, written straight from the fields
+    /// (every signature used to build, write and drop a `Value` tree first).
+    pub fn to_canonical_json(&self) -> String {
+        const STANDARD: [&str; 5] = ["attest", "dest", "iat", "orig", "origid"];
+        if STANDARD.iter().any(|k| self.extra.contains_key(*k)) {
+            // An extension claim under a standard name replaces it in
+            // `to_json`; keep that one rule in one place.
+            return crate::json::canonical(&self.to_json());
+        }
+        use crate::json::{write_canonical, write_string};
+        let mut out = String::with_capacity(160);
+        let mut extra = self.extra.iter().peekable();
+        out.push('{');
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+        };
+        for key in STANDARD {
+            // Extension claims sort among the standard ones by byte order.
+            while let Some((k, v)) = extra.next_if(|(k, _)| k.as_str() < key) {
+                sep(&mut out);
+                write_string(k, &mut out);
+                out.push(':');
+                write_canonical(v, &mut out);
+            }
+            match key {
+                "attest" => {
+                    if let Some(a) = self.attest {
+                        sep(&mut out);
+                        out.push_str("\"attest\":");
+                        write_string(a.as_str(), &mut out);
+                    }
+                }
+                "dest" => {
+                    sep(&mut out);
+                    out.push_str("\"dest\":{");
+                    let list = |name: &str, items: &[String], out: &mut String| {
+                        out.push('"');
+                        out.push_str(name);
+                        out.push_str("\":[");
+                        for (i, item) in items.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
+                            }
+                            write_string(item, out);
+                        }
+                        out.push(']');
+                    };
+                    if !self.dest.tn.is_empty() {
+                        list("tn", &self.dest.tn, &mut out);
+                    }
+                    if !self.dest.uri.is_empty() {
+                        if !self.dest.tn.is_empty() {
+                            out.push(',');
+                        }
+                        list("uri", &self.dest.uri, &mut out);
+                    }
+                    out.push('}');
+                }
+                "iat" => {
+                    sep(&mut out);
+                    out.push_str("\"iat\":");
+                    out.push_str(itoa::Buffer::new().format(self.iat));
+                }
+                "orig" => {
+                    sep(&mut out);
+                    match &self.orig {
+                        Orig::Tn(t) => {
+                            out.push_str("\"orig\":{\"tn\":");
+                            write_string(t, &mut out);
+                        }
+                        Orig::Uri(u) => {
+                            out.push_str("\"orig\":{\"uri\":");
+                            write_string(u, &mut out);
+                        }
+                    }
+                    out.push('}');
+                }
+                _ => {
+                    if let Some(o) = &self.origid {
+                        sep(&mut out);
+                        out.push_str("\"origid\":");
+                        write_string(o, &mut out);
+                    }
+                }
+            }
+        }
+        for (k, v) in extra {
+            sep(&mut out);
+            write_string(k, &mut out);
+            out.push(':');
+            write_canonical(v, &mut out);
+        }
+        out.push('}');
+        out
+    }
+
     /// The claims as a JSON object (`iat` always a number).
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
@@ -465,6 +565,56 @@ mod tests {
     use crate::json::{canonical, parse_strict};
     use crate::passport::vectors::limits;
     use crate::passport::Header;
+
+    /// The direct writer is byte for byte the canonical form of `to_json`,
+    /// with extension claims sorting before, among and after the standard
+    /// ones, URIs, escapes, and an extension under a standard name.
+    #[test]
+    fn canonical_claims_are_the_canonical_json_of_to_json() {
+        let base = Claims::shaken(
+            Attestation::B,
+            "12155550121",
+            vec!["12125550143".into(), "12125550144".into()],
+            1_800_000_000,
+            "123e4567-e89b-12d3-a456-426655440000",
+        );
+        let mut cases = vec![base.clone()];
+        let mut c = base.clone();
+        c.attest = None;
+        c.origid = None;
+        c.orig = Orig::Uri("sip:alice@example.com".into());
+        c.dest.uri = vec!["sip:bob@example.com".into(), "tel:+1\"2\\3\u{1}é".into()];
+        cases.push(c.clone());
+        c.dest.tn.clear();
+        cases.push(c);
+        let mut c = base.clone();
+        for (k, v) in [
+            ("aaa", serde_json::json!(1)),
+            ("crn", serde_json::json!("Card \"fraud\" alert")),
+            (
+                "div",
+                serde_json::json!({"tn": "1", "b": [1, {"z": null, "a": true}]}),
+            ),
+            ("iat_x", serde_json::json!(-5)),
+            ("origin", serde_json::json!(2.5)),
+            (
+                "rcd",
+                serde_json::json!({"nam": "Acme", "icn": "https://x/y.png"}),
+            ),
+            ("zzz", serde_json::json!([])),
+            ("", serde_json::json!("empty name")),
+        ] {
+            c.extra.insert(k.into(), v);
+            cases.push(c.clone());
+        }
+        let mut c = base.clone();
+        c.iat = -1;
+        c.extra.insert("iat".into(), serde_json::json!("replaced"));
+        cases.push(c);
+        for c in &cases {
+            assert_eq!(c.to_canonical_json(), canonical(&c.to_json()), "{c:?}");
+        }
+    }
 
     #[test]
     fn unknown_claims_and_header_params_are_kept() {

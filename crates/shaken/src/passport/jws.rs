@@ -208,6 +208,14 @@ impl UnverifiedPassport {
         crate::crypto::verify_es256(public_point, self.signing_input.as_bytes(), &self.signature)
     }
 
+    /// Check the ES256 signature with a parsed public key (a cached chain's).
+    pub fn verify_signature_with(
+        &self,
+        key: &crate::crypto::PublicKey,
+    ) -> Result<(), crate::crypto::SignatureError> {
+        key.verify(self.signing_input.as_bytes(), &self.signature)
+    }
+
     pub(crate) fn payload_json(&self) -> &Value {
         &self.payload_json
     }

@@ -62,14 +62,15 @@ pub fn sign_encoded(
     claims: &Claims,
     signer: &dyn Signer,
 ) -> Result<String, SignError> {
-    let p = b64::encode(canonical(&claims.to_json()).as_bytes());
-    let mut token = String::with_capacity(header.0.len() + p.len() + 90);
+    let payload = claims.to_canonical_json();
+    // header '.' payload '.' signature, base64url-encoded into one buffer.
+    let mut token = String::with_capacity(header.0.len() + payload.len() * 4 / 3 + 92);
     token.push_str(&header.0);
     token.push('.');
-    token.push_str(&p);
+    b64::encode_into(payload.as_bytes(), &mut token);
     let sig = signer.sign_es256(token.as_bytes())?;
     token.push('.');
-    token.push_str(&b64::encode(&sig));
+    b64::encode_into(&sig, &mut token);
     Ok(token)
 }
 

@@ -352,7 +352,7 @@ impl TlsFiles {
                 format!("no usable private key: {e}"),
             )
         })?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::crypto::tls_provider();
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| tls("--tls-cert", &self.cert, e.to_string()))?;

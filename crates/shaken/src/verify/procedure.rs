@@ -824,7 +824,7 @@ impl Verifier {
         // Step 13 (E18): the signature verifies, over the received bytes.
         if pending
             .passport
-            .verify_signature(&validated.leaf_public_key)
+            .verify_signature_with(&validated.leaf_public_key)
             .is_err()
         {
             return Err(VerifyError::SignatureInvalid {
