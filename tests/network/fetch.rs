@@ -526,7 +526,8 @@ async fn concurrent_gets_coalesce_into_one_request() {
 async fn max_age_is_honoured_and_expiry_refetches() {
     let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=120")])).await;
     let clk = clock();
-    let c = cache_with(lab_opts(), &clk);
+    // Exact expiry, without the background refresh (tested below).
+    let c = cache_with(lab_opts(), &clk).with_refresh(false);
     let url = srv.url("/c.pem");
     c.get(&url).await.unwrap();
     clk.advance(secs(119));
@@ -548,7 +549,8 @@ async fn max_age_is_clamped_and_default_applies() {
     })
     .await;
     let clk = clock();
-    let c = cache_with(lab_opts(), &clk); // min 60 s, default 1 h, max 24 h
+    // min 60 s, default 1 h, max 24 h; exact expiry, without the refresh.
+    let c = cache_with(lab_opts(), &clk).with_refresh(false);
     for p in ["/zero", "/huge", "/none"] {
         c.get(&srv.url(p)).await.unwrap();
     }
@@ -667,10 +669,443 @@ async fn disk_cache_survives_a_new_instance_and_corruption_is_ignored() {
     assert_eq!(srv.reqs(), before);
 }
 
+// ---------------------------------------------------------------- background refresh
+
+/// What the refresh tests' server answers, changed as a test goes.
+#[derive(Clone)]
+enum Mode {
+    /// 200, this body, `max-age=100`.
+    Serve(&'static str),
+    /// The same after this long.
+    Slow(&'static str, Duration),
+    /// 500.
+    Fail,
+}
+
+const V1: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n# v1\n";
+const V2: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n# v2\n";
+
+async fn switchable(max_age: u64) -> (Server, Arc<std::sync::Mutex<Mode>>) {
+    let mode = Arc::new(std::sync::Mutex::new(Mode::Serve(V1)));
+    let m = mode.clone();
+    let cc = format!("max-age={max_age}");
+    let srv = start(move |_| match m.lock().unwrap().clone() {
+        Mode::Serve(body) => ok(body, &[("Cache-Control", &cc)]),
+        Mode::Slow(body, d) => Reply::Delayed(d, Box::new(ok(body, &[("Cache-Control", &cc)]))),
+        Mode::Fail => status(500, &[]),
+    })
+    .await;
+    (srv, mode)
+}
+
+fn set(mode: &std::sync::Mutex<Mode>, m: Mode) {
+    *mode.lock().unwrap() = m;
+}
+
+/// Wait (really) until `cond` holds, at most 20 s.
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..2000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn body(c: &CertCache<String>, url: &str) -> Option<String> {
+    c.get_cached(url).map(|v| v.as_str().to_owned())
+}
+
+/// A lifetime of 100 s has a refresh window of 10 s (`cache_refresh_min`;
+/// a tenth is 10 s too): the calls in it are answered from the entry at
+/// once while one slow fetch replaces it, however many calls there are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_in_the_refresh_window_does_not_wait_and_one_refresh_replaces_the_entry() {
+    let (srv, mode) = switchable(100).await;
+    let clk = clock();
+    let c = Arc::new(cache_with(lab_opts(), &clk));
+    let url = srv.url("/sp.pem");
+    assert_eq!(c.get(&url).await.unwrap().as_str(), V1);
+    set(&mode, Mode::Slow(V2, secs(2)));
+
+    clk.advance(secs(89)); // 11 s left: not yet in the window
+    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!((srv.reqs(), c.stats().refreshes), (1, 0));
+
+    clk.advance(secs(2)); // 9 s left: in the window
+    let started = std::time::Instant::now();
+    let callers: Vec<_> = (0..8)
+        .map(|i| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    let got = if i % 2 == 0 {
+                        c.get_cached(&url).unwrap()
+                    } else {
+                        c.get(&url).await.unwrap()
+                    };
+                    assert_eq!(got.as_str(), V1);
+                }
+            })
+        })
+        .collect();
+    for t in callers {
+        t.await.unwrap();
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(1),
+        "800 calls in the window took {waited:?}: they waited for the 2 s refresh"
+    );
+    eventually("the refreshed entry", || {
+        body(&c, &url).as_deref() == Some(V2)
+    })
+    .await;
+    assert_eq!(srv.reqs(), 2, "one refresh for 800 calls");
+    let s = c.stats();
+    assert_eq!((s.refreshes, s.refresh_failures, s.fetches), (1, 0, 2));
+
+    // The new entry lives its own 100 s, past the old one's expiry.
+    clk.advance(secs(20));
+    assert_eq!(body(&c, &url).as_deref(), Some(V2));
+    assert_eq!(srv.reqs(), 2);
+}
+
+/// A refresh that fails keeps the entry until it expires, is counted, is
+/// tried again after `negative_cache_ttl` (30 s); once the entry has
+/// expired the call waits for the fetch and its failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_keeps_serving_until_expiry_and_retries_later() {
+    let (srv, mode) = switchable(1000).await; // window 100 s: refresh from 900 s
+    let clk = clock();
+    let c = cache_with(lab_opts(), &clk);
+    let url = srv.url("/sp.pem");
+    c.get(&url).await.unwrap();
+    set(&mode, Mode::Fail);
+
+    clk.advance(secs(900));
+    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+    eventually("the failed refresh", || c.stats().refresh_failures == 1).await;
+    assert_eq!(srv.reqs(), 2);
+    for _ in 0..50 {
+        assert_eq!(
+            c.get(&url).await.unwrap().as_str(),
+            V1,
+            "kept after the failure"
+        );
+    }
+    clk.advance(secs(25)); // within the 30 s back-off: no new attempt
+    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(srv.reqs(), 2);
+
+    clk.advance(secs(10)); // past the back-off: tried again, fails again
+    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+    eventually("the second failed refresh", || {
+        c.stats().refresh_failures == 2
+    })
+    .await;
+    assert_eq!(srv.reqs(), 3);
+
+    clk.advance(secs(29)); // 964 s, before the next attempt (965 s): served
+    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+    clk.advance(secs(37)); // 1001 s: expired, never served again
+    assert_eq!(body(&c, &url), None);
+    let e = c.get(&url).await.unwrap_err();
+    assert!(
+        matches!(e, FetchError::HttpStatus { status: 500, .. }),
+        "{e}"
+    );
+    assert_eq!(srv.reqs(), 4, "the expired call fetched in line");
+    // ... and that failure is negatively cached as usual.
+    c.get(&url).await.unwrap_err();
+    assert_eq!(srv.reqs(), 4);
+    let s = c.stats();
+    assert_eq!(
+        (s.negative_hits, s.refreshes, s.refresh_failures),
+        (1, 2, 2)
+    );
+}
+
+/// A refresh that succeeds after failing replaces the entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_refresh_that_succeeds_replaces_the_entry() {
+    let (srv, mode) = switchable(1000).await;
+    let clk = clock();
+    let c = cache_with(lab_opts(), &clk);
+    let url = srv.url("/sp.pem");
+    c.get(&url).await.unwrap();
+    set(&mode, Mode::Fail);
+    clk.advance(secs(950));
+    body(&c, &url);
+    eventually("the failed refresh", || c.stats().refresh_failures == 1).await;
+    set(&mode, Mode::Serve(V2));
+    clk.advance(secs(31));
+    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+    eventually("the refreshed entry", || {
+        body(&c, &url).as_deref() == Some(V2)
+    })
+    .await;
+    clk.advance(secs(100)); // past the first entry's expiry
+    assert_eq!(body(&c, &url).as_deref(), Some(V2));
+    assert_eq!((srv.reqs(), c.stats().refreshes), (3, 2));
+}
+
+/// An expired entry is not served: the call waits for the fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_entry_is_fetched_in_line() {
+    let (srv, mode) = switchable(100).await;
+    let clk = clock();
+    let c = cache_with(lab_opts(), &clk);
+    let url = srv.url("/sp.pem");
+    c.get(&url).await.unwrap();
+    set(&mode, Mode::Slow(V2, Duration::from_millis(300)));
+    clk.advance(secs(101)); // skipped the window: nothing refreshed it
+    assert_eq!(body(&c, &url), None);
+    let started = std::time::Instant::now();
+    assert_eq!(c.get(&url).await.unwrap().as_str(), V2);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(srv.reqs(), 2);
+    assert_eq!(c.stats().refreshes, 0);
+}
+
+/// A blocking caller (no tokio runtime: `verify --batch` workers, the C
+/// ABI) starts the refresh on the cache's own runtime and does not wait.
+#[test]
+fn a_blocking_caller_refreshes_in_the_background_too() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (srv, mode) = rt.block_on(switchable(100));
+    let clk = clock();
+    let c = Arc::new(cache_with(lab_opts(), &clk));
+    let url = srv.url("/sp.pem");
+    rt.block_on(c.get(&url)).unwrap();
+    set(&mode, Mode::Slow(V2, secs(2)));
+    clk.advance(secs(95));
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..100 {
+                    assert_eq!(body(&c, &url).as_deref(), Some(V1));
+                }
+            });
+        }
+    });
+    assert!(started.elapsed() < Duration::from_secs(1));
+    rt.block_on(eventually("the refreshed entry", || {
+        body(&c, &url).as_deref() == Some(V2)
+    }));
+    assert_eq!((srv.reqs(), c.stats().refreshes), (2, 1));
+    drop(srv);
+}
+
+/// With an on-disk cache shared by two processes, the second one's refresh
+/// takes the chain the first one refetched from the disk, not the network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_takes_a_newer_entry_from_the_disk_cache() {
+    let (srv, mode) = switchable(100).await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = FetchOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..lab_opts()
+    };
+    let clk = clock();
+    let (a, b) = (cache_with(opts.clone(), &clk), cache_with(opts, &clk));
+    let url = srv.url("/sp.pem");
+    a.get(&url).await.unwrap();
+    b.get(&url).await.unwrap(); // from the disk
+    assert_eq!((srv.reqs(), b.stats().disk_hits), (1, 1));
+    set(&mode, Mode::Serve(V2));
+    clk.advance(secs(95));
+    body(&a, &url);
+    eventually("a refreshed", || body(&a, &url).as_deref() == Some(V2)).await;
+    let on_disk = || {
+        std::fs::read_dir(dir.path()).unwrap().any(|f| {
+            let f = f.unwrap().path();
+            std::fs::read_to_string(f).is_ok_and(|t| t.contains("# v2"))
+        })
+    };
+    eventually("a wrote the disk cache", on_disk).await;
+    assert_eq!(srv.reqs(), 2);
+    body(&b, &url);
+    eventually("b refreshed", || body(&b, &url).as_deref() == Some(V2)).await;
+    assert_eq!(srv.reqs(), 2, "b read the newer file");
+    assert_eq!(b.stats().disk_hits, 2);
+}
+
 #[test]
 fn wall_clock_is_not_needed() {
     // ManualClock is the only clock the cache tests use; this documents it.
     let c = ManualClock::starting_at(SystemTime::UNIX_EPOCH);
     c.advance(secs(1));
     assert_eq!(shaken::fetch::Clock::system_now(&c), UNIX_EPOCH + secs(1));
+}
+
+/// The library path every surface shares (`StiVs`: `verify --batch`, the C
+/// ABI's verifier, `shaken serve`'s cached lookups), in real time with a
+/// 3 s certificate lifetime (the `Limits` of the configuration; refresh
+/// window 1 s): a call in the window is answered at once while a 1.5 s
+/// refetch runs, and a call after the old entry's expiry finds the new one
+/// without fetching.
+#[test]
+fn the_verification_service_refreshes_a_known_signers_chain_before_it_expires() {
+    use crate::support::http::{Reply as Http, Server as HttpServer};
+    use shaken::config::{ReplayMode, Source};
+    use shaken::identity::IdentityHeader;
+    use shaken::passport::{sign, Attestation, Claims, Header};
+    use shaken::{CallContext, StiVs, VerifierConfig};
+
+    let chain = std::fs::read(crate::support::certs("sp-chain.pem")).unwrap();
+    let pem = |body: &[u8]| Http::Pem {
+        body: body.to_vec(),
+        content_length: true,
+    };
+    let srv = HttpServer::start();
+    let x5u = srv.route("/sp.pem", pem(&chain));
+    let now = 1_767_225_600;
+    let claims = Claims::shaken(
+        Attestation::A,
+        "12155550121",
+        vec!["12125550143".into()],
+        now,
+        "123e4567-e89b-12d3-a456-426655440000",
+    );
+    let token = sign(
+        &Header::shaken(&x5u),
+        &claims,
+        &crate::support::lab_signer(),
+    )
+    .unwrap();
+    let identity = IdentityHeader::shaken(token, &x5u).to_string();
+    let mut config = VerifierConfig::default();
+    config.trust_anchors = vec![Source::Path(crate::support::certs("root.pem").into())];
+    config.replay = ReplayMode::Off;
+    config.allow_http_x5u = true;
+    config.allow_private_x5u = true;
+    config.limits.cache_default_ttl = secs(3); // the server sends no max-age
+    config.limits.cache_min_ttl = secs(1);
+    config.limits.cache_refresh_min = secs(1);
+    let vs = StiVs::from_config(&config).unwrap();
+    let ctx = CallContext::at(now);
+    let verify = || {
+        let started = std::time::Instant::now();
+        let r = vs.verify_result_blocking(&identity, &ctx);
+        assert!(r.is_ok(), "{r:?}");
+        started.elapsed()
+    };
+    let stats = || vs.online().unwrap().cache().stats();
+
+    verify();
+    let fetched = std::time::Instant::now();
+    assert_eq!(srv.hits("/sp.pem"), 1);
+    srv.route(
+        "/sp.pem",
+        Http::Delayed(Duration::from_millis(1500), Box::new(pem(&chain))),
+    );
+    std::thread::sleep(secs(2).saturating_sub(fetched.elapsed()) + Duration::from_millis(200));
+    let waited = verify(); // in the window (2.2 s of 3 s)
+    assert!(
+        waited < Duration::from_millis(700),
+        "the call waited {waited:?} for the 1.5 s refresh"
+    );
+    for _ in 0..50 {
+        verify();
+    }
+    let deadline = std::time::Instant::now() + secs(10);
+    while stats().fetches < 2 || srv.hits("/sp.pem") < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", stats());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Past the first entry's expiry (and the refresh done): served from the
+    // refreshed entry, no new fetch.
+    std::thread::sleep(secs(4).saturating_sub(fetched.elapsed()));
+    let waited = verify();
+    assert!(waited < Duration::from_millis(700), "{waited:?}");
+    let s = stats();
+    assert_eq!(
+        (s.refreshes, s.fetches, s.refresh_failures),
+        (1, 2, 0),
+        "{s:?}"
+    );
+    assert_eq!(srv.hits("/sp.pem"), 2);
+}
+
+/// A fleet's shared cache in memory (what `fleet::RedisShared` is to Redis):
+/// entries by URL, claims that never expire within a test.
+#[derive(Debug, Default)]
+struct MemoryShared {
+    entries: std::sync::Mutex<std::collections::HashMap<String, shaken::fetch::SharedEntry>>,
+    claims: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl shaken::fetch::SharedCache for MemoryShared {
+    fn get(
+        &self,
+        _kind: shaken::fetch::SharedKind,
+        url: String,
+    ) -> shaken::fetch::SharedFuture<Option<shaken::fetch::SharedEntry>> {
+        let e = self.entries.lock().unwrap().get(&url).cloned();
+        Box::pin(async move { e })
+    }
+    fn put(
+        &self,
+        _kind: shaken::fetch::SharedKind,
+        url: String,
+        entry: shaken::fetch::SharedEntry,
+    ) -> shaken::fetch::SharedFuture<()> {
+        self.claims.lock().unwrap().remove(&url);
+        self.entries.lock().unwrap().insert(url, entry);
+        Box::pin(async {})
+    }
+    fn claim(
+        &self,
+        _kind: shaken::fetch::SharedKind,
+        url: String,
+        _hold: Duration,
+    ) -> shaken::fetch::SharedFuture<shaken::fetch::Claim> {
+        let mine = self.claims.lock().unwrap().insert(url);
+        Box::pin(async move {
+            if mine {
+                shaken::fetch::Claim::Mine
+            } else {
+                shaken::fetch::Claim::Theirs
+            }
+        })
+    }
+}
+
+/// Two nodes of a fleet: the one whose entry comes due second takes the
+/// chain the first one refetched from the shared cache; the old shared
+/// entry (the one being refreshed) never counts as a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_takes_a_newer_entry_from_the_fleet() {
+    let (srv, mode) = switchable(100).await;
+    let shared: Arc<dyn shaken::fetch::SharedCache> = Arc::new(MemoryShared::default());
+    let clk = clock();
+    let node =
+        || cache_with(lab_opts(), &clk).with_shared(shared.clone(), shaken::fetch::SharedKind::X5u);
+    let (a, b) = (node(), node());
+    let url = srv.url("/sp.pem");
+    a.get(&url).await.unwrap();
+    b.get(&url).await.unwrap(); // from the fleet
+    assert_eq!(srv.reqs(), 1);
+    set(&mode, Mode::Serve(V2));
+    clk.advance(secs(95));
+    body(&a, &url);
+    eventually("a refreshed", || body(&a, &url).as_deref() == Some(V2)).await;
+    assert_eq!(
+        srv.reqs(),
+        2,
+        "the old shared entry did not pass for a refresh"
+    );
+    body(&b, &url);
+    eventually("b refreshed", || body(&b, &url).as_deref() == Some(V2)).await;
+    assert_eq!(srv.reqs(), 2, "b took a's entry from the fleet");
+    assert_eq!((a.stats().fetches, b.stats().fetches), (2, 0));
 }

@@ -56,6 +56,13 @@ pub struct Limits {
     pub negative_cache_ttl: Duration,
     /// Most entries kept in the in-memory certificate cache. Default 10,000.
     pub cache_max_entries: usize,
+    /// Shortest background-refresh window of a cached x5u chain: a chain
+    /// fetched for a lifetime `L` is refetched in the background by the
+    /// first call that uses it in its last `max(L / 10, this)` (but never
+    /// before half of `L`), while calls keep being answered from it.
+    /// Default 10 s: twice `fetch_timeout`, so that a slow refresh still
+    /// lands before the entry expires (issue 21).
+    pub cache_refresh_min: Duration,
     /// Largest SIP message accepted, in bytes. Default 64 KiB (UDP SIP is
     /// under 64 KiB by construction; RFC 3261 §18.1.1).
     pub max_sip_message: usize,
@@ -104,6 +111,7 @@ impl Default for Limits {
             cache_max_ttl: Duration::from_secs(24 * 3600),
             negative_cache_ttl: Duration::from_secs(30),
             cache_max_entries: 10_000,
+            cache_refresh_min: Duration::from_secs(10),
             max_sip_message: 64 * 1024,
             max_sip_headers: 256,
             max_identity_headers: 8,

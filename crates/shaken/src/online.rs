@@ -164,9 +164,10 @@ impl CrlFetcher {
             None => self.fetch_and_store(url).await,
             Some(store) => {
                 let wait = self.cache.http().options().limits.fetch_timeout;
-                let found = crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait)
-                    .await
-                    .and_then(|e| self.take_shared(url, e));
+                let found =
+                    crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait, 0)
+                        .await
+                        .and_then(|e| self.take_shared(url, e));
                 match found {
                     Some(r) => r,
                     None => self.fetch_and_store(url).await,
