@@ -208,6 +208,7 @@ if [ -z "${SKIP_COLD:-}" ]; then
     if [ -x "$TARGET/release/examples/cold_call" ]; then
         "$TARGET/release/examples/cold_call" | tee "$WORK/cold.out"
         target "cold call / (warm call + fetch)" "$(result cold_vs_warm_plus_fetch "$WORK/cold.out")" "<=" 1.5 "x"
+        echo "(cold - fetch) / warm: $(result cold_minus_fetch_vs_warm "$WORK/cold.out")x (chain parse and path validation; context)"
     else
         echo "examples/cold_call is not built"
         target "cold call / (warm call + fetch)" "n/a" "<=" 1.5 "x"
@@ -221,6 +222,7 @@ if [ -z "${SKIP_MEMORY:-}" ]; then
     if [ -x "$TARGET/release/examples/replay_memory" ]; then
         "$TARGET/release/examples/replay_memory" | tee "$WORK/mem.out"
         target "replay store peak RSS, 10,000 calls/s, 60 s window" "$(result replay_store_peak_rss_mib "$WORK/mem.out")" "<" 128 " MiB"
+        target "replays of the window missed by the store (capacity)" "$(result replay_store_missed_replays "$WORK/mem.out")" "==" 0 ""
     else
         echo "examples/replay_memory is not built"
         target "replay store peak RSS, 10,000 calls/s, 60 s window" "n/a" "<" 128 " MiB"

@@ -1155,7 +1155,7 @@ impl RedisReplayGuard {
         RedisReplayGuard {
             redis,
             ttl,
-            local: ReplayStore::new(ttl, 1_000_000),
+            local: ReplayStore::new(ttl, crate::replay::DEFAULT_CAPACITY),
         }
     }
 

@@ -278,6 +278,13 @@ fn evict_oldest(map: &mut HashMap<u128, Entry>, count: usize) {
     }
 }
 
+/// The entries a verifier's own store holds: every PASSporT of a two-minute
+/// window (`max-age` 60 plus the future allowance, each entry kept for both)
+/// at 10,000 calls a second, with room to spare, in about 77 MiB
+/// (`examples/replay_memory`, BENCHMARKS.md issue 21). With 1,000,000 a node
+/// at that rate forgot about a fifth of the window's PASSporTs.
+pub const DEFAULT_CAPACITY: usize = 1_800_000;
+
 impl ReplayStore {
     /// A store keeping entries for `ttl_seconds` (use the freshness window,
     /// past plus future) and at most `capacity` entries.

@@ -255,7 +255,10 @@ impl Verifier {
     }
     /// A replay store sized for this verifier's freshness window.
     pub fn default_replay_store(&self) -> crate::replay::ReplayStore {
-        crate::replay::ReplayStore::new(self.policy.max_age + self.policy.max_future, 1_000_000)
+        crate::replay::ReplayStore::new(
+            self.policy.max_age + self.policy.max_future,
+            crate::replay::DEFAULT_CAPACITY,
+        )
     }
     /// Use this policy.
     pub fn with_policy(mut self, policy: VerifyPolicy) -> Self {
