@@ -177,6 +177,7 @@ mod drive {
         let rate = number("--rate", 0.0);
         let warmup = number("--warmup", connections as f64 * 2.0) as usize;
         let server_pid = value("--server-pid");
+        let spin = std::env::args().any(|a| a == "--spin");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| fail(&format!("--bodies {path}: {e}")));
         let bodies: Vec<String> = text
@@ -235,6 +236,17 @@ mod drive {
             let start = Instant::now();
             let deadline = start + Duration::from_secs_f64(seconds);
             let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+            // --spin: keep this thread polling (never asleep in epoll), so
+            // the server's answers do not pay for waking it.
+            let done = Rc::new(std::cell::Cell::new(false));
+            if spin {
+                let done = done.clone();
+                tokio::task::spawn_local(async move {
+                    while !done.get() {
+                        tokio::task::yield_now().await;
+                    }
+                });
+            }
             let mut tasks = Vec::new();
             for _ in 0..connections {
                 let (client, bodies, send) = (client.clone(), bodies.clone(), send.clone());
@@ -280,6 +292,7 @@ mod drive {
             for t in tasks {
                 t.await.unwrap();
             }
+            done.set(true);
             let elapsed = start.elapsed().as_secs_f64();
             let server_cpu = server_pid
                 .as_deref()
@@ -288,10 +301,14 @@ mod drive {
             let own_cpu = process_cpu("self", hz) - own_before;
             let mut t = tally.borrow_mut();
             let n = t.latency_us.len();
-            let exhausted = next.get() >= bodies.len() && start.elapsed() < Duration::from_secs_f64(seconds);
+            let exhausted =
+                next.get() >= bodies.len() && start.elapsed() < Duration::from_secs_f64(seconds);
             t.latency_us.sort_unstable();
             t.send_lag_us.sort_unstable();
-            println!("mode {}", if interval.is_some() { "open" } else { "closed" });
+            println!(
+                "mode {}",
+                if interval.is_some() { "open" } else { "closed" }
+            );
             println!("connections {connections}");
             if rate > 0.0 {
                 println!("target_rate {rate:.0}");
@@ -317,7 +334,10 @@ mod drive {
                 println!("exhausted 1");
             }
             if let Some(e) = &t.first_failure {
-                eprintln!("serve_load: first failure: {}", e.chars().take(300).collect::<String>());
+                eprintln!(
+                    "serve_load: first failure: {}",
+                    e.chars().take(300).collect::<String>()
+                );
             }
         });
     }

@@ -598,8 +598,16 @@ fn request_object<'v>(v: &'v Value, wrapper: &str) -> Option<&'v serde_json::Map
 
 /// Whether the bytes may hold `"name"` (a cheap test before parsing).
 fn mentions(json: &[u8], name: &str) -> bool {
-    let needle = format!("\"{name}\"");
-    json.windows(needle.len()).any(|w| w == needle.as_bytes())
+    // Only where a quote opens the name: a few dozen places in a request,
+    // not a comparison at every byte (this runs on every verification).
+    let name = name.as_bytes();
+    json.iter().enumerate().any(|(i, &b)| {
+        b == b'"'
+            && json
+                .get(i + 1..)
+                .and_then(|rest| rest.strip_prefix(name))
+                .is_some_and(|rest| rest.first() == Some(&b'"'))
+    })
 }
 
 impl DivSignRequest {
@@ -1375,6 +1383,22 @@ mod tests {
     use crate::verify::{Verifier, VerifyPolicy};
     use crate::Limits;
     use std::sync::Arc;
+
+    #[test]
+    fn mentions_finds_quoted_names_only() {
+        assert!(mentions(
+            br#"{"verificationRequest":{"identities":[]}}"#,
+            "identities"
+        ));
+        assert!(mentions(br#"{"div":1}"#, "div"));
+        assert!(mentions(br#""div""#, "div"));
+        // Not quoted on both sides, or only a prefix or suffix of a name.
+        assert!(!mentions(br#"{"divx":1,"xdiv":2}"#, "div"));
+        assert!(!mentions(br#"{"a":"div"#, "div"));
+        assert!(!mentions(br#"div"#, "div"));
+        assert!(!mentions(b"", "div"));
+        assert!(!mentions(br#"""#, "div"));
+    }
 
     const NOW: i64 = 1_471_375_418;
     const X5U_A: &str = "https://cert.carrier-a.example/a.pem";
