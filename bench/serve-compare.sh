@@ -115,6 +115,8 @@ sign_requests() {
 }
 
 start_server() {
+    # A new file: the last round's "listening on" line must not be read.
+    rm -f "$WORK/server.log"
     RUST_LOG="$SERVE_RUST_LOG" taskset -c "$SERVER_CORE" "$SHAKEN" serve --listen 127.0.0.1:0 \
         --cert "$CERTS/sp-chain.pem" --trust-anchors "$CERTS/root.pem" 2>"$WORK/server.log" &
     SERVER_PID=$!

@@ -490,7 +490,10 @@ impl AppState {
 /// slot) and, around everything, the request id, the timeout, the metrics
 /// and the request log.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    // A reload never turns API keys on or off (ReloadError::Shape), so
+    // without keys at the start the check is left out of every request.
+    let keys = state.config().api_keys.is_some();
+    let mut api = Router::new()
         .route(
             SIGNING_PATH,
             post(api::signing).fallback(api::method_not_allowed),
@@ -501,16 +504,18 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.config().max_concurrent.max(1),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
+        ));
+    if keys {
+        api = api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_key,
         ));
+    }
     let mut metrics = Router::new().route(
         "/metrics",
         get(api::metrics).fallback(api::method_not_allowed),
     );
-    if state.config().metrics_auth {
+    if keys && state.config().metrics_auth {
         metrics = metrics.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_key,
