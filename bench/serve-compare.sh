@@ -12,6 +12,11 @@
 #   CLIENT_CORE=N    the core of the load generator (default 1)
 #   SERVE_RUST_LOG=F the server's RUST_LOG (default info, the service's own
 #                    default: one log line per request, written to a file)
+#   SPIN=0|1         whether the closed-loop load generator polls instead of
+#                    sleeping between answers (examples/serve_load.rs --spin; on
+#                    loopback a sleeping client makes every answer pay, on the
+#                    server's CPU time, for waking the client's core). Default 1.
+#                    The open loop always polls (a sleeping client sends late).
 #   NO_BUILD=1       skip `cargo build --release` (use the binaries in the target dir)
 #
 # Each round, with lab certificates from certs/:
@@ -43,6 +48,8 @@ CONNECTIONS="${CONNECTIONS:-32}"
 SERVER_CORE="${SERVER_CORE:-0}"
 CLIENT_CORE="${CLIENT_CORE:-1}"
 SERVE_RUST_LOG="${SERVE_RUST_LOG:-info}"
+SPIN="${SPIN:-1}"
+case "$SPIN" in 0) SPIN_ARGS=() ;; 1) SPIN_ARGS=(--spin) ;; *) echo "serve-compare: SPIN must be 0 or 1" >&2; exit 2 ;; esac
 for v in SECONDS_PER ROUNDS CONNECTIONS; do
     case "${!v}" in '' | *[!0-9]* | 0) echo "serve-compare: $v must be a positive whole number" >&2; exit 2 ;; esac
 done
@@ -137,7 +144,7 @@ drive() {
     shift 2
     local rc=0
     taskset -c "$CLIENT_CORE" "$LOAD" --url "http://$ADDR/stir/v1/verification" --bodies "$bodies" \
-        --connections "$CONNECTIONS" --seconds "$SECONDS_PER" --server-pid "$SERVER_PID" "$@" \
+        --connections "$CONNECTIONS" --seconds "$SECONDS_PER" --server-pid "$SERVER_PID" ${SPIN_ARGS[@]+"${SPIN_ARGS[@]}"} "$@" \
         >"$out" 2>"$out.err" || rc=$?
     [ "$rc" = 0 ] || die "the load generator exited with $rc: $(head -c 1000 "$out.err")"
     [ "$(field failed "$out")" = 0 ] || die "$(field failed "$out") of $(field requests "$out") requests did not pass: $(head -c 1000 "$out.err")"
@@ -149,9 +156,9 @@ echo "cpu:      $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(
 echo "kernel:   $(uname -sr)"
 echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min, before the run)"
-echo "settings: SECONDS_PER=$SECONDS_PER ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SERVER_CORE=$SERVER_CORE CLIENT_CORE=$CLIENT_CORE SERVE_RUST_LOG=$SERVE_RUST_LOG"
+echo "settings: SECONDS_PER=$SECONDS_PER ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS SERVER_CORE=$SERVER_CORE CLIENT_CORE=$CLIENT_CORE SERVE_RUST_LOG=$SERVE_RUST_LOG SPIN=$SPIN"
 echo "server:   taskset -c $SERVER_CORE shaken serve --cert certs/sp-chain.pem --trust-anchors certs/root.pem (replay on)"
-echo "client:   taskset -c $CLIENT_CORE examples/serve_load --url ... --connections $CONNECTIONS"
+echo "client:   taskset -c $CLIENT_CORE examples/serve_load --url ... --connections $CONNECTIONS${SPIN_ARGS[*]+ ${SPIN_ARGS[*]}}"
 
 CLOSED_LINES=$((SECONDS_PER * 30000 + 2 * CONNECTIONS))
 RATIOS=()

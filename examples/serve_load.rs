@@ -32,7 +32,7 @@
 //!
 //! ```text
 //! serve_load --url http://127.0.0.1:PORT/stir/v1/verification --bodies FILE
-//!     [--connections 32] [--seconds 3] [--rate R] [--warmup 64] [--server-pid PID]
+//!     [--connections 32] [--seconds 3] [--rate R] [--warmup 64] [--server-pid PID] [--spin]
 //! ```
 //!
 //! Drives a `shaken serve` started elsewhere (`bench/serve-compare.sh` pins
@@ -51,6 +51,14 @@
 //!   (no coordinated omission). The driver spins on the clock for the last
 //!   millisecond before each due time (tokio's timer has 1 ms granularity),
 //!   so it keeps its own core busy.
+//!
+//! `--spin` (always on with `--rate`) keeps the driver's thread polling its
+//! sockets instead of sleeping in epoll between answers. A sleeping driver
+//! sends late (waking a halted vCPU took up to a millisecond here), and on
+//! loopback the sender's kernel runs the receiver's TCP input and wakes it,
+//! so every answer would pay, on the server's CPU time, for waking the
+//! driver's core (an inter-processor interrupt, dear in a VM): a cost a
+//! client on another host never puts on the server.
 //!
 //! `--server-pid` reads that process's utime + stime from `/proc/PID/stat`
 //! after the warm-up and at the end. The output is `key value` lines.
@@ -177,7 +185,10 @@ mod drive {
         let rate = number("--rate", 0.0);
         let warmup = number("--warmup", connections as f64 * 2.0) as usize;
         let server_pid = value("--server-pid");
-        let spin = std::env::args().any(|a| a == "--spin");
+        // Open loop always spins: a driver asleep in epoll when a request
+        // falls due wakes late (a halted vCPU takes up to a millisecond to
+        // run again here), and that lateness would count as the server's.
+        let spin = std::env::args().any(|a| a == "--spin") || rate > 0.0;
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| fail(&format!("--bodies {path}: {e}")));
         let bodies: Vec<String> = text
