@@ -56,7 +56,7 @@ done
 for v in SERVER_CORE CLIENT_CORE; do
     case "${!v}" in '' | *[!0-9]*) echo "serve-compare: $v must be a core number" >&2; exit 2 ;; esac
 done
-[ "$SECONDS_PER" -le 60 ] || { echo "serve-compare: SECONDS_PER is capped at 60 (the PASSporTs' freshness window)" >&2; exit 2; }
+[ "$SECONDS_PER" -le 40 ] || { echo "serve-compare: SECONDS_PER is capped at 40 (the PASSporTs, signed before each step, must stay inside the 60 s freshness window)" >&2; exit 2; }
 [ "$SERVER_CORE" != "$CLIENT_CORE" ] || { echo "serve-compare: SERVER_CORE and CLIENT_CORE must differ" >&2; exit 2; }
 for tool in taskset /usr/bin/time awk curl; do
     command -v "$tool" >/dev/null 2>&1 || { echo "serve-compare: $tool is required" >&2; exit 2; }
