@@ -27,10 +27,331 @@
 //! (which shares the machine) uses.
 //!
 //! Replay detection is off (a pool of pre-signed PASSporTs is reused).
+//!
+//! ## Against a running server: `--url` (closed or open loop)
+//!
+//! ```text
+//! serve_load --url http://127.0.0.1:PORT/stir/v1/verification --bodies FILE
+//!     [--connections 32] [--seconds 3] [--rate R] [--warmup 64] [--server-pid PID] [--spin]
+//! ```
+//!
+//! Drives a `shaken serve` started elsewhere (`bench/serve-compare.sh` pins
+//! it to one core and this driver to the other). FILE holds one
+//! verification request a line, as `shaken verify --batch` reads them; each
+//! is sent once, wrapped as `{"verificationRequest":LINE}`, so with replay
+//! detection on every request is a new PASSporT. Every answer must be 200
+//! with `TN-Validation-Passed`; anything else is counted as failed.
+//!
+//! - Without `--rate` (closed loop): every connection sends its next
+//!   request as soon as the previous answer is in: the server's maximum rate.
+//! - With `--rate R` (open loop): request `i` is due at `start + i / R`
+//!   whatever the answers before it did, and its latency is counted from
+//!   that due time, not from when a connection was free to send it, so
+//!   queueing shows in the percentiles instead of slowing the sender down
+//!   (no coordinated omission). The driver spins on the clock for the last
+//!   millisecond before each due time (tokio's timer has 1 ms granularity),
+//!   so it keeps its own core busy.
+//!
+//! `--spin` (always on with `--rate`) keeps the driver's thread polling its
+//! sockets instead of sleeping in epoll between answers. A sleeping driver
+//! sends late (waking a halted vCPU took up to a millisecond here), and on
+//! loopback the sender's kernel runs the receiver's TCP input and wakes it,
+//! so every answer would pay, on the server's CPU time, for waking the
+//! driver's core (an inter-processor interrupt, dear in a VM): a cost a
+//! client on another host never puts on the server.
+//!
+//! `--server-pid` reads that process's utime + stime from `/proc/PID/stat`
+//! after the warm-up and at the end. The output is `key value` lines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 fn main() {
-    load::main();
+    if std::env::args().any(|a| a == "--url") {
+        drive::main();
+    } else {
+        load::main();
+    }
+}
+
+/// `--url`: closed- or open-loop driver of a server started elsewhere.
+mod drive {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::time::{Duration, Instant};
+
+    fn value(name: &str) -> Option<String> {
+        let args: Vec<String> = std::env::args().collect();
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    }
+
+    fn number(name: &str, default: f64) -> f64 {
+        match value(name) {
+            None => default,
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) if x.is_finite() && x >= 0.0 => x,
+                _ => fail(&format!("{name} {v}: not a non-negative number")),
+            },
+        }
+    }
+
+    fn fail(msg: &str) -> ! {
+        eprintln!("serve_load: {msg}");
+        std::process::exit(2);
+    }
+
+    fn clock_ticks_per_second() -> f64 {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .unwrap_or(100.0)
+    }
+
+    /// utime + stime of a process, seconds (`/proc/PID/stat`).
+    fn process_cpu(pid: &str, hz: f64) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_else(|e| fail(&format!("/proc/{pid}/stat: {e}")));
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        (ticks(11) + ticks(12)) as f64 / hz
+    }
+
+    fn percentile(sorted: &[u32], p: f64) -> f64 {
+        if sorted.is_empty() {
+            return 0.0;
+        }
+        let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(sorted[i.min(sorted.len() - 1)]) / 1000.0
+    }
+
+    /// Wait until `due`: tokio's timer for all but the last millisecond,
+    /// then yield in a loop (the runtime polls its sockets in between).
+    async fn pace(due: Instant) {
+        loop {
+            let now = Instant::now();
+            if now >= due {
+                return;
+            }
+            let left = due - now;
+            if left > Duration::from_millis(2) {
+                tokio::time::sleep(left - Duration::from_millis(1)).await;
+            } else {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// POST one request; `Ok` only for 200 with `TN-Validation-Passed`.
+    async fn post(client: &reqwest::Client, url: &str, body: String) -> Result<(), String> {
+        let r = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        let status = r.status();
+        let text = r
+            .bytes()
+            .await
+            .map_err(|e| format!("reading the answer: {e}"))?;
+        let passed = text.windows(20).any(|w| w == b"TN-Validation-Passed");
+        if status.is_success() && passed {
+            Ok(())
+        } else {
+            Err(format!("{status}: {}", String::from_utf8_lossy(&text)))
+        }
+    }
+
+    #[derive(Default)]
+    struct Tally {
+        latency_us: Vec<u32>,
+        /// How late each request left against its due time (open loop).
+        send_lag_us: Vec<u32>,
+        failed: u64,
+        first_failure: Option<String>,
+    }
+
+    pub fn main() {
+        let url = value("--url").unwrap_or_else(|| fail("--url URL is needed"));
+        let path = value("--bodies").unwrap_or_else(|| fail("--bodies FILE is needed"));
+        let connections = number("--connections", 32.0).clamp(1.0, 1024.0) as usize;
+        let seconds = number("--seconds", 3.0).clamp(0.1, 120.0);
+        let rate = number("--rate", 0.0);
+        let warmup = number("--warmup", connections as f64 * 2.0) as usize;
+        let server_pid = value("--server-pid");
+        // Open loop always spins: a driver asleep in epoll when a request
+        // falls due wakes late (a halted vCPU takes up to a millisecond to
+        // run again here), and that lateness would count as the server's.
+        let spin = std::env::args().any(|a| a == "--spin") || rate > 0.0;
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| fail(&format!("--bodies {path}: {e}")));
+        let bodies: Vec<String> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("{{\"verificationRequest\":{l}}}"))
+            .collect();
+        if bodies.len() <= warmup {
+            fail(&format!(
+                "--bodies {path}: {} requests, not more than the {warmup} of the warm-up",
+                bodies.len()
+            ));
+        }
+        let hz = clock_ticks_per_second();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(connections)
+                .tcp_nodelay(true)
+                .build()
+                .unwrap();
+            let bodies = Rc::new(bodies);
+            let tally = Rc::new(RefCell::new(Tally::default()));
+            let next = Rc::new(std::cell::Cell::new(0usize));
+
+            // Warm-up: open the connections (handshakes are not measured)
+            // and check that the server passes these requests.
+            let send = Rc::new(move |client: reqwest::Client, body: String| {
+                let url = url.clone();
+                async move { post(&client, &url, body).await }
+            });
+            let mut tasks = Vec::new();
+            for c in 0..connections {
+                let (client, bodies, send) = (client.clone(), bodies.clone(), send.clone());
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut i = c;
+                    while i < warmup {
+                        if let Err(e) = send(client.clone(), bodies[i].clone()).await {
+                            fail(&format!("warm-up request {i}: {e}"));
+                        }
+                        i += connections;
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            next.set(warmup);
+
+            let cpu_before = server_pid.as_deref().map(|p| process_cpu(p, hz));
+            let own_before = process_cpu("self", hz);
+            let start = Instant::now();
+            let deadline = start + Duration::from_secs_f64(seconds);
+            let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+            // --spin: keep this thread polling (never asleep in epoll), so
+            // the server's answers do not pay for waking it.
+            let done = Rc::new(std::cell::Cell::new(false));
+            if spin {
+                let done = done.clone();
+                tokio::task::spawn_local(async move {
+                    while !done.get() {
+                        tokio::task::yield_now().await;
+                    }
+                });
+            }
+            let mut tasks = Vec::new();
+            for _ in 0..connections {
+                let (client, bodies, send) = (client.clone(), bodies.clone(), send.clone());
+                let (tally, next) = (tally.clone(), next.clone());
+                tasks.push(tokio::task::spawn_local(async move {
+                    loop {
+                        let i = next.get();
+                        if i >= bodies.len() {
+                            break;
+                        }
+                        next.set(i + 1);
+                        let due = match interval {
+                            Some(d) => {
+                                let k = u32::try_from(i - warmup).unwrap_or(u32::MAX);
+                                let due = start + d * k;
+                                if due >= deadline {
+                                    break;
+                                }
+                                pace(due).await;
+                                due
+                            }
+                            None => {
+                                let now = Instant::now();
+                                if now >= deadline {
+                                    break;
+                                }
+                                now
+                            }
+                        };
+                        let lag = due.elapsed();
+                        let r = send(client.clone(), bodies[i].clone()).await;
+                        let us = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+                        let mut t = tally.borrow_mut();
+                        t.latency_us.push(us(due.elapsed()));
+                        t.send_lag_us.push(us(lag));
+                        if let Err(e) = r {
+                            t.failed += 1;
+                            t.first_failure.get_or_insert(e);
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            done.set(true);
+            let elapsed = start.elapsed().as_secs_f64();
+            let server_cpu = server_pid
+                .as_deref()
+                .zip(cpu_before)
+                .map(|(p, before)| process_cpu(p, hz) - before);
+            let own_cpu = process_cpu("self", hz) - own_before;
+            let mut t = tally.borrow_mut();
+            let n = t.latency_us.len();
+            let exhausted =
+                next.get() >= bodies.len() && start.elapsed() < Duration::from_secs_f64(seconds);
+            t.latency_us.sort_unstable();
+            t.send_lag_us.sort_unstable();
+            println!(
+                "mode {}",
+                if interval.is_some() { "open" } else { "closed" }
+            );
+            println!("connections {connections}");
+            if rate > 0.0 {
+                println!("target_rate {rate:.0}");
+            }
+            println!("requests {n}");
+            println!("failed {}", t.failed);
+            println!("elapsed_s {elapsed:.3}");
+            println!("rate {:.1}", n as f64 / elapsed);
+            println!("p50_ms {:.3}", percentile(&t.latency_us, 0.50));
+            println!("p90_ms {:.3}", percentile(&t.latency_us, 0.90));
+            println!("p99_ms {:.3}", percentile(&t.latency_us, 0.99));
+            println!("p999_ms {:.3}", percentile(&t.latency_us, 0.999));
+            println!("max_ms {:.3}", percentile(&t.latency_us, 1.0));
+            println!("send_lag_p99_ms {:.3}", percentile(&t.send_lag_us, 0.99));
+            println!("client_cpu_s {own_cpu:.2}");
+            if let Some(c) = server_cpu {
+                println!("server_cpu_s {c:.2}");
+                if n > 0 {
+                    println!("server_cpu_us_per_request {:.2}", 1e6 * c / n as f64);
+                }
+            }
+            if exhausted {
+                println!("exhausted 1");
+            }
+            if let Some(e) = &t.first_failure {
+                eprintln!(
+                    "serve_load: first failure: {}",
+                    e.chars().take(300).collect::<String>()
+                );
+            }
+        });
+    }
 }
 
 mod load {

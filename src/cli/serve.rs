@@ -270,12 +270,99 @@ mod imp {
         Ok(())
     }
 
+    /// Most bytes of log lines a runtime worker keeps before writing them:
+    /// the pipe atomicity bound (PIPE_BUF), so one write never interleaves
+    /// with another process's or thread's writes on a pipe to journald.
+    const LOG_BATCH: usize = 4096;
+
+    std::thread_local! {
+        /// The log lines of this thread not yet written; `None` on threads
+        /// that write each line at once.
+        static LOG_BUFFER: std::cell::RefCell<Option<Vec<u8>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    /// The log's writer (stderr). On the runtime's worker threads the lines
+    /// wait in a per-thread buffer and go out in one write when the worker
+    /// is about to go idle ([`log_worker_parks`]), when the next line would
+    /// take the buffer past [`LOG_BATCH`], or when the thread stops: under
+    /// load one write carries a dozen request lines instead of one each (a
+    /// write to a file costs about as much CPU as an HTTP request's own
+    /// parsing), and an idle server still writes each line as it happens.
+    /// Every other thread (start-up, the accept loop, reloads) writes at once.
+    struct LogWriter;
+
+    fn write_stderr(bytes: &[u8]) {
+        use std::io::Write;
+        // Nothing better to do with a failed log write than go on serving.
+        let _ = std::io::stderr().write_all(bytes);
+    }
+
+    impl std::io::Write for LogWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let kept = LOG_BUFFER
+                .try_with(|b| {
+                    let Ok(mut b) = b.try_borrow_mut() else {
+                        return false;
+                    };
+                    let Some(pending) = b.as_mut() else {
+                        return false;
+                    };
+                    if pending.len() + buf.len() > LOG_BATCH {
+                        write_stderr(pending);
+                        pending.clear();
+                    }
+                    if buf.len() > LOG_BATCH {
+                        return false;
+                    }
+                    pending.extend_from_slice(buf);
+                    true
+                })
+                .unwrap_or(false);
+            if !kept {
+                write_stderr(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A runtime worker is about to go idle: write its lines (and from now
+    /// on, keep them until the next time).
+    fn log_worker_parks() {
+        let _ = LOG_BUFFER.try_with(|b| {
+            if let Ok(mut b) = b.try_borrow_mut() {
+                match b.as_mut() {
+                    Some(pending) if !pending.is_empty() => {
+                        write_stderr(pending);
+                        pending.clear();
+                    }
+                    Some(_) => {}
+                    None => *b = Some(Vec::with_capacity(LOG_BATCH)),
+                }
+            }
+        });
+    }
+
+    /// A runtime thread stops: write what it kept.
+    fn log_thread_stops() {
+        let _ = LOG_BUFFER.try_with(|b| {
+            if let Ok(mut b) = b.try_borrow_mut() {
+                if let Some(pending) = b.take() {
+                    write_stderr(&pending);
+                }
+            }
+        });
+    }
+
     fn init_logging(format: OutFormat) {
         use tracing_subscriber::EnvFilter;
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(|| LogWriter)
             .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
         // A subscriber may already be set (tests embedding the CLI): keep it.
         let _ = match format {
@@ -735,6 +822,8 @@ mod imp {
         check_settings(&settings)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
+            .on_thread_park(log_worker_parks)
+            .on_thread_stop(log_thread_stops)
             .build()
             .context("starting the async runtime")?;
         rt.block_on(async move {

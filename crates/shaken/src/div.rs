@@ -1379,6 +1379,25 @@ mod tests {
     use crate::Limits;
     use std::sync::Arc;
 
+    #[test]
+    fn mentions_finds_quoted_names_only() {
+        assert!(mentions(
+            br#"{"verificationRequest":{"identities":[]}}"#,
+            "identities"
+        ));
+        assert!(mentions(br#"{"div":1}"#, "div"));
+        assert!(mentions(br#""div""#, "div"));
+        // Not quoted on both sides, or only a prefix or suffix of a name.
+        assert!(!mentions(br#"{"divx":1,"xdiv":2}"#, "div"));
+        assert!(!mentions(br#"{"a":"div"#, "div"));
+        assert!(!mentions(br#"div"#, "div"));
+        assert!(!mentions(b"", "div"));
+        assert!(!mentions(br#"""#, "div"));
+        // Not UTF-8: the same answers from the byte scan.
+        assert!(mentions(b"\xff{\"div\":1}", "div"));
+        assert!(!mentions(b"\xff{\"divx\":1}", "div"));
+    }
+
     const NOW: i64 = 1_471_375_418;
     const X5U_A: &str = "https://cert.carrier-a.example/a.pem";
     const X5U_B: &str = "https://cert.carrier-b.example/b.pem";

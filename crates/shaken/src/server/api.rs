@@ -280,10 +280,77 @@ pub(super) async fn verification(State(state): State<AppState>, req: Request) ->
     }
 }
 
+/// `{"verificationResponse": {...}}` without the diverted-call extension,
+/// serialised straight from this struct (no `serde_json::Value` per
+/// request). The members are in the order a `serde_json::Map` (sorted
+/// keys) writes them, so the bytes are those of the map it replaces.
+#[derive(serde::Serialize)]
+struct VerificationAnswer {
+    #[serde(rename = "verificationResponse")]
+    response: AnswerBody,
+}
+
+#[derive(serde::Serialize, Default)]
+struct AnswerBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attest: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rcd: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoncode: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasondesc: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasonid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasontext: Option<String>,
+    verstat: &'static str,
+}
+
+/// The metrics of a verification response.
+fn count(
+    state: &AppState,
+    outcome: &Outcome,
+    catalogue_id: Option<&'static str>,
+    verified: Option<&Origid>,
+) {
+    let m = state.metrics();
+    m.verification(outcome.verstat, outcome.reason_code);
+    if let Some(id) = catalogue_id {
+        m.reason(id);
+    }
+    if let Some(a) = verified.and_then(|v| v.1) {
+        m.passed_with(a);
+    }
+}
+
+/// Put the outcome (and the verified origid) on the response for the log.
+fn tag(mut resp: Response, outcome: Outcome, verified: Option<Origid>) -> Response {
+    resp.extensions_mut().insert(outcome);
+    if let Some(v) = verified {
+        resp.extensions_mut().insert(v);
+    }
+    resp
+}
+
 /// The verification response and the outcome for the log. `catalogue_id`
 /// is the failure's stable id from the diagnostic catalogue (the metric
 /// label); `verified` the origid and attestation of a PASSporT that passed.
 fn respond(
+    state: &AppState,
+    mut body: AnswerBody,
+    outcome: Outcome,
+    catalogue_id: Option<&'static str>,
+    verified: Option<Origid>,
+) -> Response {
+    body.verstat = outcome.verstat.as_str();
+    count(state, &outcome, catalogue_id, verified.as_ref());
+    let resp = Json(VerificationAnswer { response: body }).into_response();
+    tag(resp, outcome, verified)
+}
+
+/// [`respond`] for the diverted-call extension's members (a map).
+fn respond_map(
     state: &AppState,
     mut body: Map<String, Value>,
     outcome: Outcome,
@@ -291,20 +358,9 @@ fn respond(
     verified: Option<Origid>,
 ) -> Response {
     body.insert("verstat".into(), outcome.verstat.as_str().into());
-    let m = state.metrics();
-    m.verification(outcome.verstat, outcome.reason_code);
-    if let Some(id) = catalogue_id {
-        m.reason(id);
-    }
-    if let Some(a) = verified.as_ref().and_then(|v| v.1) {
-        m.passed_with(a);
-    }
-    let mut resp = Json(json!({"verificationResponse": body})).into_response();
-    resp.extensions_mut().insert(outcome);
-    if let Some(v) = verified {
-        resp.extensions_mut().insert(v);
-    }
-    resp
+    count(state, &outcome, catalogue_id, verified.as_ref());
+    let resp = Json(json!({"verificationResponse": body})).into_response();
+    tag(resp, outcome, verified)
 }
 
 async fn verify_request(state: &AppState, req: Request) -> Result<Response, RequestError> {
@@ -320,18 +376,16 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     // E3: the request itself must be fresh.
     let skew = now.saturating_sub(time).saturating_abs();
     if skew > config.freshness {
-        let mut body = Map::new();
-        body.insert("reasoncode".into(), 403.into());
-        body.insert("reasontext".into(), reason_phrase(403).into());
-        body.insert(
-            "reasondesc".into(),
-            format!(
+        let body = AnswerBody {
+            reasoncode: Some(403),
+            reasontext: Some(reason_phrase(403).to_owned()),
+            reasondesc: Some(format!(
                 "request time {time} is {skew} s away from the server clock {now}; at most {} s are allowed",
                 config.freshness
-            )
-            .into(),
-        );
-        body.insert("reasonid".into(), "request-time-stale".into());
+            )),
+            reasonid: Some("request-time-stale".to_owned()),
+            ..AnswerBody::default()
+        };
         return Ok(respond(
             state,
             body,
@@ -413,14 +467,12 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
         }
     }
     // Only the verdict goes back: no full Report is built per request.
-    let mut body = Map::new();
-    // Extension (issue 16): the Rich Call Data, with the `rcd` object of
-    // every other surface, when the PASSporT carries some.
-    if let Some(rcd) = crate::verify::rcd_report_of(&result) {
-        if let Ok(v) = serde_json::to_value(rcd) {
-            body.insert("rcd".into(), v);
-        }
-    }
+    let mut body = AnswerBody {
+        // Extension (issue 16): the Rich Call Data, with the `rcd` object of
+        // every other surface, when the PASSporT carries some.
+        rcd: crate::verify::rcd_report_of(&result).and_then(|rcd| serde_json::to_value(rcd).ok()),
+        ..AnswerBody::default()
+    };
     let mut catalogue_id = None;
     let mut verified = None;
     let outcome = match &result {
@@ -428,13 +480,13 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             catalogue_id = Some(crate::Diagnostic::id(&f.error));
             let r = f.error.reason();
             tracing::debug!(target: "shaken::server", reason = %r.id, detail = %r.detail, "verification did not pass");
-            body.insert("reasoncode".into(), r.code.into());
-            body.insert("reasontext".into(), r.text.into());
-            body.insert("reasondesc".into(), r.detail.into());
+            body.reasoncode = Some(r.code);
+            body.reasontext = Some(r.text);
+            body.reasondesc = Some(r.detail);
             // Beyond ATIS-1000082: the stable reason id every other surface
             // reports (`reason.id` in the CLI's JSON, the C ABI's
             // shaken_result_reason_id), for scripts and dashboards.
-            body.insert("reasonid".into(), r.id.clone().into());
+            body.reasonid = Some(r.id.clone());
             Outcome {
                 verstat: f.error.verstat(),
                 reason_code: Some(r.code),
@@ -442,9 +494,7 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             }
         }
         Ok(v) => {
-            if let Some(a) = v.attestation() {
-                body.insert("attest".into(), a.as_str().into());
-            }
+            body.attest = v.attestation().map(|a| a.as_str());
             verified = Some(Origid(
                 v.claims()
                     .origid
@@ -501,7 +551,13 @@ async fn verify_diverted(
             reason_code: Some(r.code),
             reason_id: Some(r.id),
         };
-        return Ok(respond(state, body, outcome, Some("fetch-timeout"), None));
+        return Ok(respond_map(
+            state,
+            body,
+            outcome,
+            Some("fetch-timeout"),
+            None,
+        ));
     };
     let overall = &r.overall;
     let mut body = Map::new();
@@ -548,7 +604,7 @@ async fn verify_diverted(
             overall.attest,
         )
     });
-    Ok(respond(state, body, outcome, None, verified))
+    Ok(respond_map(state, body, outcome, None, verified))
 }
 
 #[cfg(test)]
@@ -561,6 +617,50 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
         check_accept(&h)
+    }
+
+    /// The typed answer writes the bytes the `serde_json::Map` it replaced
+    /// wrote, member for member.
+    #[test]
+    fn answer_body_bytes_are_those_of_the_map() {
+        let typed =
+            |b: AnswerBody| serde_json::to_string(&VerificationAnswer { response: b }).unwrap();
+        let map = |pairs: Vec<(&str, Value)>| {
+            let m: Map<String, Value> = pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            json!({"verificationResponse": m}).to_string()
+        };
+        let passed = AnswerBody {
+            attest: Some("A"),
+            verstat: "TN-Validation-Passed",
+            ..AnswerBody::default()
+        };
+        assert_eq!(
+            typed(passed),
+            map(vec![
+                ("verstat", "TN-Validation-Passed".into()),
+                ("attest", "A".into())
+            ])
+        );
+        let failed = AnswerBody {
+            rcd: Some(json!({"nam": "Alice \"A\" Example"})),
+            reasoncode: Some(438),
+            reasontext: Some("Invalid Identity Header".into()),
+            reasondesc: Some("signature does not verify: \u{1}\n".into()),
+            reasonid: Some("signature-invalid".into()),
+            verstat: "TN-Validation-Failed",
+            ..AnswerBody::default()
+        };
+        assert_eq!(
+            typed(failed),
+            map(vec![
+                ("rcd", json!({"nam": "Alice \"A\" Example"})),
+                ("reasoncode", 438.into()),
+                ("reasontext", "Invalid Identity Header".into()),
+                ("reasondesc", "signature does not verify: \u{1}\n".into()),
+                ("reasonid", "signature-invalid".into()),
+                ("verstat", "TN-Validation-Failed".into()),
+            ])
+        );
     }
 
     #[test]

@@ -490,7 +490,10 @@ impl AppState {
 /// slot) and, around everything, the request id, the timeout, the metrics
 /// and the request log.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    // A reload never turns API keys on or off (ReloadError::Shape), so
+    // without keys at the start the check is left out of every request.
+    let keys = state.config().api_keys.is_some();
+    let mut api = Router::new()
         .route(
             SIGNING_PATH,
             post(api::signing).fallback(api::method_not_allowed),
@@ -501,16 +504,18 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             state.config().max_concurrent.max(1),
-        ))
-        .layer(axum::middleware::from_fn_with_state(
+        ));
+    if keys {
+        api = api.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_key,
         ));
+    }
     let mut metrics = Router::new().route(
         "/metrics",
         get(api::metrics).fallback(api::method_not_allowed),
     );
-    if state.config().metrics_auth {
+    if keys && state.config().metrics_auth {
         metrics = metrics.layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_key,
@@ -618,8 +623,36 @@ fn request_id(headers: &axum::http::HeaderMap) -> axum::http::HeaderValue {
         });
     match given {
         Some(v) => v.clone(),
-        None => axum::http::HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("-")),
+        None => new_request_id(),
+    }
+}
+
+/// A new request id in UUID form (version 4 bits): a random base drawn once
+/// per process plus a counter. Unique within a process, and across
+/// instances and restarts with the odds of random UUIDs; request ids are
+/// labels, not secrets, and `Uuid::new_v4` per request asked the kernel
+/// for randomness (a system call) on every request.
+fn new_request_id() -> axum::http::HeaderValue {
+    static BASE: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = *BASE.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let id = uuid::Builder::from_random_bytes(base.wrapping_add(u128::from(n)).to_be_bytes())
+        .into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    axum::http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static("-"))
+}
+
+/// `-` for a value that is not there, in the request log.
+struct OrDash<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for OrDash<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => f.write_str("-"),
+        }
     }
 }
 
@@ -671,7 +704,7 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .map(|t| t.0)
         .unwrap_or("-");
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    let peer = peer.map_or_else(|| "-".to_owned(), |p| p.to_string());
+    let peer = OrDash(peer);
     let request_id = rid.to_str().unwrap_or("-");
     tracing::info!(
         target: "shaken::server",
