@@ -669,6 +669,9 @@ fn online_x5u_passes_and_down_x5u_is_436() {
     for want in [
         "shaken_x5u_cache_fetches_total 2",
         "shaken_x5u_cache_fetch_failures_total 1",
+        // Nothing was near its expiry: no background refresh yet.
+        "shaken_x5u_cache_refreshes_total 0",
+        "shaken_x5u_cache_refresh_failures_total 0",
         "shaken_verification_failures_total{reasoncode=\"436\"} 1",
         "shaken_verifications_total{verstat=\"TN-Validation-Passed\"} 1",
     ] {

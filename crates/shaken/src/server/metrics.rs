@@ -589,7 +589,7 @@ impl Metrics {
             self.in_flight.load(Ordering::Relaxed)
         );
         if let Some(c) = cache {
-            let rows: [(&str, &str, u64); 7] = [
+            let rows: [(&str, &str, u64); 9] = [
                 (
                     "hits",
                     "Lookups answered from a fresh cached chain.",
@@ -616,6 +616,16 @@ impl Metrics {
                     "disk_hits",
                     "Entries loaded from the on-disk cache.",
                     c.disk_hits,
+                ),
+                (
+                    "refreshes",
+                    "Background refreshes of cached chains near their expiry.",
+                    c.refreshes,
+                ),
+                (
+                    "refresh_failures",
+                    "Background refreshes that failed (the entry is kept until it expires).",
+                    c.refresh_failures,
                 ),
             ];
             for (name, help, n) in rows {
