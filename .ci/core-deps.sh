@@ -19,4 +19,16 @@ for banned in clap axum hyper hyper-util tokio reqwest rcgen pcap-file indicatif
     status=1
   fi
 done
+# Issue 21: one crypto library in every product (the CLI, the service, the C ABI):
+# aws-lc-rs by default, and ring nowhere in their normal dependencies.
+for pkg in shaken-cli shaken-capi; do
+  deps="$(cargo tree --locked -p "$pkg" -e normal --prefix none | sed 's/ (\*)$//' | sort -u)"
+  if printf '%s\n' "$deps" | grep -q "^ring v"; then
+    echo "FAIL: ring is linked into $pkg beside aws-lc-rs:"
+    cargo tree --locked -p "$pkg" -e normal -i ring || true
+    status=1
+  fi
+  printf '%s\n' "$deps" | grep -q "^aws-lc-rs v" || { echo "FAIL: $pkg does not use aws-lc-rs"; status=1; }
+done
+echo "one crypto library (aws-lc-rs) in shaken-cli and shaken-capi: $([ "$status" = 0 ] && echo ok || echo FAIL)"
 exit "$status"
