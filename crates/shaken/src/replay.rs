@@ -283,7 +283,7 @@ fn evict_oldest(map: &mut HashMap<u128, Entry>, count: usize) {
 /// at 10,000 calls a second, with room to spare, in about 77 MiB
 /// (`examples/replay_memory`, BENCHMARKS.md issue 21). With 1,000,000 a node
 /// at that rate forgot about a fifth of the window's PASSporTs.
-pub const DEFAULT_CAPACITY: usize = 1_800_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 1_800_000;
 
 impl ReplayStore {
     /// A store keeping entries for `ttl_seconds` (use the freshness window,
