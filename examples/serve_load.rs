@@ -209,6 +209,7 @@ mod drive {
             .unwrap();
         let local = tokio::task::LocalSet::new();
         local.block_on(&rt, async move {
+            shaken::crypto::install_tls_provider();
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(connections)
                 .tcp_nodelay(true)
