@@ -807,14 +807,7 @@ impl<'a> VerifyRequest<'a> {
         h.update(b"\0");
         h.update(itoa::Buffer::new().format(self.time).as_bytes());
         let digest = h.finalize();
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = String::with_capacity(45);
-        out.push_str("atis-");
-        for b in digest.iter().take(20) {
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        out
+        format!("atis-{}", crate::hex(digest.get(..20).unwrap_or_default()))
     }
 }
 

@@ -1124,14 +1124,7 @@ impl Redis {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+use crate::hex;
 
 fn url_key(url: &str) -> String {
     let d = Sha256::digest(url.as_bytes());

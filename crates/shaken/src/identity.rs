@@ -124,6 +124,10 @@ static TOKEN_CHARS: [bool; 256] = {
     t
 };
 
+fn is_token_byte(b: u8) -> bool {
+    TOKEN_CHARS.get(usize::from(b)).copied().unwrap_or(false)
+}
+
 /// Split `s` on `sep` where it is outside `"..."` and `<...>`.
 pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityError> {
     // Byte scan: every delimiter is ASCII, and UTF-8 continuation bytes are
@@ -233,10 +237,7 @@ impl IdentityHeader {
         if token.is_empty() {
             return Err(IdentityError::Empty);
         }
-        if let Some(offset) = token
-            .bytes()
-            .position(|b| !TOKEN_CHARS.get(usize::from(b)).copied().unwrap_or(false))
-        {
+        if let Some(offset) = token.bytes().position(|b| !is_token_byte(b)) {
             let ch = token
                 .get(offset..)
                 .and_then(|t| t.chars().next())
@@ -342,10 +343,7 @@ impl IdentityHeader {
                 .filter(|p| {
                     let t = p.trim();
                     let token = t.split(';').next().unwrap_or("");
-                    token.contains('.')
-                        && token
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                    token.contains('.') && token.bytes().all(is_token_byte)
                 })
                 .count();
             if parts.len() > 1 && tokens == parts.len() {

@@ -101,6 +101,20 @@ pub use sti::StiVs;
 pub use sti::{Signed, StiAs};
 pub use verify::{CallContext, PartyId};
 
+/// Lower-case hex of `bytes`: the one encoder for the digests the library
+/// names things by (replay keys, cache file names, the ATIS call key,
+/// certificate serials), without a `format!` per byte (replay and call keys
+/// are on every call's path).
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
+}
+
 /// The README's Rust examples, compiled and run as doctests (they use the
 /// fetching verifier).
 #[cfg(all(doctest, feature = "fetch"))]

@@ -139,10 +139,7 @@ impl DirReplayStore {
         call_id: Option<&str>,
         now: i64,
     ) -> std::io::Result<Result<(), Replayed>> {
-        let key: String = replay_key(signing_input)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let key = crate::hex(&replay_key(signing_input));
         let call = call_id_key(call_id);
         let window = now.div_euclid(self.ttl);
         self.sweep(window);

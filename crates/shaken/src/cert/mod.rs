@@ -181,12 +181,7 @@ pub struct Certificate {
 }
 
 fn to_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::hex(bytes)
 }
 
 /// Lowercase hex of a DER INTEGER's content octets, leading zero bytes

@@ -27,11 +27,7 @@ const MAGIC: &str = "shaken-x5u-cache 1";
 /// The file holding the entry of `url` in `dir`.
 pub(crate) fn path_for(dir: &Path, url: &str) -> PathBuf {
     let digest = Sha256::digest(url.as_bytes());
-    let mut name = String::with_capacity(64);
-    for b in digest {
-        name.push_str(&format!("{b:02x}"));
-    }
-    dir.join(name)
+    dir.join(crate::hex(&digest))
 }
 
 /// Serialises one entry.
