@@ -1109,3 +1109,212 @@ async fn a_refresh_takes_a_newer_entry_from_the_fleet() {
     assert_eq!(srv.reqs(), 2, "b took a's entry from the fleet");
     assert_eq!((a.stats().fetches, b.stats().fetches), (2, 0));
 }
+
+// ---------------------------------------------------------------- CRL background refresh
+
+/// What the CRL refresh tests' server answers.
+#[derive(Clone)]
+enum CrlMode {
+    /// 200, this CRL, this `Cache-Control`, after this delay.
+    Serve(String, String, Duration),
+    /// 500.
+    Fail,
+}
+
+/// Two CRLs of one lab CA (wall time of [`clock`]): the first lists one
+/// serial, the second two, so a test can tell which one is cached. Both
+/// have `nextUpdate` `next` seconds after the clock's start.
+fn two_crls(next: i64) -> (String, String) {
+    use shaken::pki::{LabPki, LabPkiOptions};
+    let t0 = 1_700_000_000;
+    let pki = LabPki::generate(&LabPkiOptions::new(t0 - 86_400, t0 + 365 * 86_400)).unwrap();
+    (
+        pki.issue_crl(&[1], t0 - 60, t0 + next).unwrap(),
+        pki.issue_crl(&[1, 2], t0 - 60, t0 + next).unwrap(),
+    )
+}
+
+async fn crl_server(first: &str, cache_control: &str) -> (Server, Arc<std::sync::Mutex<CrlMode>>) {
+    let mode = Arc::new(std::sync::Mutex::new(CrlMode::Serve(
+        first.to_owned(),
+        cache_control.to_owned(),
+        Duration::ZERO,
+    )));
+    let m = mode.clone();
+    let srv = start(move |_| match m.lock().unwrap().clone() {
+        CrlMode::Serve(body, cc, delay) => {
+            let reply = ok(&body, &[("Cache-Control", &cc)]);
+            if delay.is_zero() {
+                reply
+            } else {
+                Reply::Delayed(delay, Box::new(reply))
+            }
+        }
+        CrlMode::Fail => status(500, &[]),
+    })
+    .await;
+    (srv, mode)
+}
+
+fn crl_fetcher(clk: &Arc<ManualClock>) -> shaken::online::CrlFetcher {
+    shaken::online::CrlFetcher::new(lab_opts())
+        .unwrap()
+        .with_clock(clk.clone())
+}
+
+/// How many serials the cached CRL at `url` lists (`None`: nothing fresh cached).
+fn crl_listed(f: &shaken::online::CrlFetcher, url: &str) -> Option<usize> {
+    match f.get_cached(url) {
+        Some(Ok(c)) => Some(c.revoked_serials()),
+        _ => None,
+    }
+}
+
+/// A CRL cached for 100 s (`max-age`) has a refresh window of 10 s: the
+/// lookups in it are answered from the cache at once while one slow fetch
+/// replaces it, however many lookups there are; the new CRL lives its own
+/// lifetime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crl_in_its_refresh_window_is_answered_at_once_and_refreshed_once() {
+    let (v1, v2) = two_crls(86_400);
+    let (srv, mode) = crl_server(&v1, "max-age=100").await;
+    let clk = clock();
+    let f = Arc::new(crl_fetcher(&clk));
+    let url = srv.url("/crl.pem");
+    assert_eq!(f.get(&url).await.unwrap().revoked_serials(), 1);
+    *mode.lock().unwrap() = CrlMode::Serve(v2, "max-age=100".into(), secs(2));
+
+    clk.advance(secs(89)); // 11 s left: not yet in the window
+    assert_eq!(crl_listed(&f, &url), Some(1));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!((srv.reqs(), f.cache().stats().refreshes), (1, 0));
+
+    clk.advance(secs(2)); // 9 s left: in the window
+    let started = std::time::Instant::now();
+    let callers: Vec<_> = (0..8)
+        .map(|i| {
+            let (f, url) = (f.clone(), url.clone());
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    let got = if i % 2 == 0 {
+                        f.get_cached(&url).unwrap().unwrap()
+                    } else {
+                        f.get(&url).await.unwrap()
+                    };
+                    assert_eq!(got.revoked_serials(), 1);
+                }
+            })
+        })
+        .collect();
+    for t in callers {
+        t.await.unwrap();
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited < Duration::from_secs(1),
+        "800 lookups in the window took {waited:?}: they waited for the 2 s refresh"
+    );
+    eventually("the refreshed CRL", || crl_listed(&f, &url) == Some(2)).await;
+    assert_eq!(srv.reqs(), 2, "one refresh for 800 lookups");
+    let s = f.cache().stats();
+    assert_eq!((s.refreshes, s.refresh_failures), (1, 0));
+
+    // The new CRL lives its own 100 s, past the old one's expiry.
+    clk.advance(secs(20));
+    assert_eq!(crl_listed(&f, &url), Some(2));
+    assert_eq!(srv.reqs(), 2);
+}
+
+/// A CRL whose `nextUpdate` comes before `max-age` runs out is refreshed
+/// before its `nextUpdate`: cached for 200 s of a 1 h `max-age`, it is
+/// refetched from 180 s (the last 20 s, a tenth).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crl_is_refreshed_before_its_next_update() {
+    let (v1, v2) = two_crls(200);
+    let (srv, mode) = crl_server(&v1, "max-age=3600").await;
+    let clk = clock();
+    let f = crl_fetcher(&clk);
+    let url = srv.url("/crl.pem");
+    f.get(&url).await.unwrap();
+    *mode.lock().unwrap() = CrlMode::Serve(v2, "max-age=3600".into(), Duration::ZERO);
+    clk.advance(secs(179));
+    assert_eq!(crl_listed(&f, &url), Some(1));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(srv.reqs(), 1, "not due yet");
+    clk.advance(secs(2));
+    assert_eq!(crl_listed(&f, &url), Some(1), "answered from the cache");
+    eventually("the refreshed CRL", || crl_listed(&f, &url) == Some(2)).await;
+    assert_eq!(srv.reqs(), 2);
+}
+
+/// A failed refresh keeps the CRL until it expires, is counted, and is
+/// tried again after `negative_cache_ttl` (30 s); once the CRL has expired
+/// the call waits for the fetch and gets its failure, negatively cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_crl_refresh_keeps_the_crl_until_it_expires() {
+    let (v1, _) = two_crls(86_400);
+    let (srv, mode) = crl_server(&v1, "max-age=1000").await; // window 100 s
+    let clk = clock();
+    let f = crl_fetcher(&clk);
+    let url = srv.url("/crl.pem");
+    f.get(&url).await.unwrap();
+    *mode.lock().unwrap() = CrlMode::Fail;
+
+    clk.advance(secs(900));
+    assert_eq!(crl_listed(&f, &url), Some(1));
+    eventually("the failed refresh", || {
+        f.cache().stats().refresh_failures == 1
+    })
+    .await;
+    assert_eq!(srv.reqs(), 2);
+    for _ in 0..50 {
+        assert_eq!(f.get(&url).await.unwrap().revoked_serials(), 1, "kept");
+    }
+    clk.advance(secs(25)); // within the back-off: no new attempt
+    assert_eq!(crl_listed(&f, &url), Some(1));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(srv.reqs(), 2);
+
+    clk.advance(secs(10)); // past the back-off: tried again, fails again
+    assert_eq!(crl_listed(&f, &url), Some(1));
+    eventually("the second failed refresh", || {
+        f.cache().stats().refresh_failures == 2
+    })
+    .await;
+    assert_eq!(srv.reqs(), 3);
+
+    clk.advance(secs(66)); // 1001 s: expired, never used again
+    assert_eq!(crl_listed(&f, &url), None);
+    let e = f.get(&url).await.unwrap_err();
+    assert!(
+        matches!(e, FetchError::HttpStatus { status: 500, .. }),
+        "{e}"
+    );
+    assert_eq!(srv.reqs(), 4, "the expired CRL was fetched in line");
+    f.get(&url).await.unwrap_err();
+    assert_eq!(srv.reqs(), 4, "and its failure negatively cached");
+    let s = f.cache().stats();
+    assert_eq!((s.refreshes, s.refresh_failures), (2, 2));
+}
+
+/// A lookup from a thread without a tokio runtime (a `verify --batch`
+/// worker, the C ABI) starts the refresh on the cache's own runtime.
+#[test]
+fn a_crl_looked_up_without_a_runtime_is_refreshed_too() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (v1, v2) = two_crls(86_400);
+    let (srv, mode) = rt.block_on(crl_server(&v1, "max-age=100"));
+    let clk = clock();
+    let f = crl_fetcher(&clk);
+    let url = srv.url("/crl.pem");
+    rt.block_on(f.get(&url)).unwrap();
+    *mode.lock().unwrap() = CrlMode::Serve(v2, "max-age=100".into(), Duration::ZERO);
+    clk.advance(secs(95));
+    assert_eq!(crl_listed(&f, &url), Some(1));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while crl_listed(&f, &url) != Some(2) {
+        assert!(std::time::Instant::now() < deadline, "never refreshed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(srv.reqs(), 2);
+}

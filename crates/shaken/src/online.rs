@@ -23,17 +23,47 @@ use crate::verify::{
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// `Accept` sent for CRL fetches (RFC 5280 §4.2.1.13 / the STI-PA CRL API).
 pub const CRL_ACCEPT: &str = "application/pkix-crl, application/x-pem-file;q=0.9, */*;q=0.1";
 
 /// Fetches and caches CRLs (PEM or DER) over the x5u HTTP layer.
+///
+/// **Background refresh**, as for x5u chains ([`CertCache`]): a CRL cached
+/// for a lifetime `L` (`max-age`, bounded by its `nextUpdate`) enters its
+/// refresh window when `max(L / 10, Limits::cache_refresh_min)` of it is left
+/// (never before half of `L`). The first lookup that finds it there is
+/// answered from the cache and starts one fetch of the URL in the background;
+/// the fetched CRL (checked like any fetched CRL) replaces the entry. A failed
+/// refresh keeps the entry until it expires, counts in the cache's
+/// `refresh_failures` and is tried again after `negative_cache_ttl`. An
+/// expired CRL is never used: its call waits for the fetch (joining a
+/// refresh under way).
 pub struct CrlFetcher {
     cache: CertCache<Crl>,
+    state: Arc<CrlState>,
+    shared: Option<Arc<dyn SharedCache>>,
+}
+
+/// What every handle of one CRL fetcher shares (refresh tasks hold one).
+#[derive(Default)]
+struct CrlState {
     negative: Mutex<HashMap<String, (Instant, FetchError)>>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    shared: Option<Arc<dyn SharedCache>>,
+    /// When each cached CRL is due for its background refresh.
+    due: Mutex<HashMap<String, Due>>,
+}
+
+/// The refresh schedule of one cached CRL.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    /// From when a lookup starts the refresh.
+    at: Instant,
+    /// When the cached CRL expires.
+    expires: Instant,
+    /// A refresh is under way.
+    busy: bool,
 }
 
 impl std::fmt::Debug for CrlFetcher {
@@ -44,11 +74,8 @@ impl std::fmt::Debug for CrlFetcher {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl CrlFetcher {
@@ -66,9 +93,11 @@ impl CrlFetcher {
             ..opts
         };
         Ok(CrlFetcher {
+            // Entries are inserted (never refreshed by the cache itself: its
+            // generic fetch would skip the CRL's scope check); this fetcher
+            // refreshes them.
             cache: CertCache::new(opts, parse)?,
-            negative: Mutex::new(HashMap::new()),
-            flights: Mutex::new(HashMap::new()),
+            state: Arc::default(),
             shared: None,
         })
     }
@@ -80,26 +109,79 @@ impl CrlFetcher {
         self
     }
 
+    /// Replaces the clock of expiries and refreshes (tests use
+    /// [`ManualClock`](crate::fetch::ManualClock)).
+    pub fn with_clock(mut self, clock: Arc<dyn crate::fetch::Clock>) -> Self {
+        self.cache = self.cache.with_clock(clock);
+        self
+    }
+
+    /// Another handle on the same cache and state (what a refresh task runs with).
+    fn handle(&self) -> Self {
+        CrlFetcher {
+            cache: self.cache.handle(),
+            state: Arc::clone(&self.state),
+            shared: self.shared.clone(),
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.cache.clock().now()
+    }
+
+    fn limits(&self) -> &crate::Limits {
+        &self.cache.http().options().limits
+    }
+
     /// Remember a failure locally for `ttl`.
     fn remember_failure(&self, url: &str, e: &FetchError, ttl: Duration) {
-        let limits = &self.cache.http().options().limits;
-        let now = Instant::now();
+        let max = self.limits().cache_max_entries.max(1);
+        let now = self.now();
         let until = now + ttl;
-        let mut neg = self.negative.lock().unwrap_or_else(|p| p.into_inner());
-        if neg.len() >= limits.cache_max_entries.max(1) {
+        let mut neg = lock(&self.state.negative);
+        if neg.len() >= max {
             neg.retain(|_, (u, _)| *u > now);
-            if neg.len() >= limits.cache_max_entries.max(1) {
+            if neg.len() >= max {
                 neg.clear();
             }
         }
         neg.insert(url.to_owned(), (until, e.clone()));
     }
 
+    /// Cache `crl` for `ttl` and schedule its background refresh.
+    fn store(&self, url: &str, crl: Crl, ttl: Duration) {
+        self.cache.insert(url, crl, ttl);
+        let now = self.now();
+        let window = crate::fetch::refresh_window(ttl, self.limits().cache_refresh_min);
+        let (Some(at), Some(expires)) = (
+            now.checked_add(ttl.saturating_sub(window)),
+            now.checked_add(ttl),
+        ) else {
+            return;
+        };
+        let max = self.limits().cache_max_entries.max(1);
+        let mut due = lock(&self.state.due);
+        if due.len() >= max && !due.contains_key(url) {
+            due.retain(|_, d| d.expires > now);
+            if due.len() >= max {
+                due.clear();
+            }
+        }
+        due.insert(
+            url.to_owned(),
+            Due {
+                at,
+                expires,
+                busy: false,
+            },
+        );
+    }
+
     /// A CRL or a failure another node of the fleet fetched, kept locally
     /// until the entry's expiry; `None` when expired or not parsable.
     fn take_shared(&self, url: &str, entry: SharedEntry) -> Option<Result<Arc<Crl>, FetchError>> {
-        let limits = &self.cache.http().options().limits;
-        let now_ms = crate::fetch::unix_ms_now();
+        let limits = self.limits();
+        let now_ms = crate::fetch::unix_ms(self.cache.clock().system_now());
         let left = Duration::from_millis(
             entry
                 .expires_at_ms()
@@ -109,7 +191,7 @@ impl CrlFetcher {
         match entry {
             SharedEntry::Body { body, .. } => match parse_crl_at(url, &body, limits) {
                 Ok(crl) => {
-                    self.cache.insert(url, crl, left.min(limits.cache_max_ttl));
+                    self.store(url, crl, left.min(limits.cache_max_ttl));
                     self.cache.get_cached(url).map(Ok)
                 }
                 Err(e) => {
@@ -129,20 +211,38 @@ impl CrlFetcher {
         }
     }
 
-    /// The CRL store (its counters count hits; fetches are made here).
+    /// The CRL store (its counters count hits and background refreshes;
+    /// fetches are made here).
     pub fn cache(&self) -> &CertCache<Crl> {
         &self.cache
     }
 
-    /// A fresh cached CRL, or a fresh cached failure, without I/O.
+    /// A fresh cached CRL, or a fresh cached failure, without I/O. A CRL in
+    /// its refresh window is returned and, for the first such lookup,
+    /// refetched in the background (see [`CrlFetcher`]).
     pub fn get_cached(&self, url: &str) -> Option<Result<Arc<Crl>, FetchError>> {
         if let Some(c) = self.cache.get_cached(url) {
+            self.refresh_if_due(url);
             return Some(Ok(c));
         }
-        let neg = self.negative.lock().unwrap_or_else(|e| e.into_inner());
+        let neg = lock(&self.state.negative);
         match neg.get(url) {
-            Some((until, e)) if *until > Instant::now() => Some(Err(e.clone())),
+            Some((until, e)) if *until > self.now() => Some(Err(e.clone())),
             _ => None,
+        }
+    }
+
+    /// The one-per-URL lock that fetches of `url` hold.
+    fn flight(&self, url: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut f = lock(&self.state.flights);
+        Arc::clone(f.entry(url.to_owned()).or_default())
+    }
+
+    /// The flight is over: keep the map from growing with every URL ever seen.
+    fn end_flight(&self, url: &str, flight: &Arc<tokio::sync::Mutex<()>>) {
+        let mut f = lock(&self.state.flights);
+        if f.get(url).is_some_and(|a| Arc::ptr_eq(a, flight)) {
+            f.remove(url);
         }
     }
 
@@ -152,70 +252,179 @@ impl CrlFetcher {
         if let Some(r) = self.get_cached(url) {
             return r;
         }
-        let flight = {
-            let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(f.entry(url.to_owned()).or_default())
-        };
-        let _guard = flight.lock().await;
-        if let Some(r) = self.get_cached(url) {
-            return r;
-        }
-        let result = match self.shared.clone() {
-            None => self.fetch_and_store(url).await,
-            Some(store) => {
-                let wait = self.cache.http().options().limits.fetch_timeout;
-                let found =
-                    crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait, 0)
-                        .await
-                        .and_then(|e| self.take_shared(url, e));
-                match found {
-                    Some(r) => r,
-                    None => self.fetch_and_store(url).await,
+        let flight = self.flight(url);
+        let guard = flight.lock().await;
+        let result = match self.get_cached(url) {
+            Some(r) => r,
+            None => match self.shared.clone() {
+                None => self.fetch_and_store(url).await,
+                Some(store) => {
+                    let wait = self.limits().fetch_timeout;
+                    let found =
+                        crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait, 0)
+                            .await
+                            .and_then(|e| self.take_shared(url, e));
+                    match found {
+                        Some(r) => r,
+                        None => self.fetch_and_store(url).await,
+                    }
                 }
-            }
+            },
         };
-        // The flight is over: later callers find the cache (or the negative
-        // cache); keep the map from growing with every URL ever seen.
-        {
-            let mut f = self.flights.lock().unwrap_or_else(|e| e.into_inner());
-            if f.get(url).is_some_and(|a| Arc::ptr_eq(a, &flight)) {
-                f.remove(url);
-            }
-        }
+        drop(guard);
+        // Later callers find the cache (or the negative cache).
+        self.end_flight(url, &flight);
         result
     }
 
-    async fn fetch_and_store(&self, url: &str) -> Result<Arc<Crl>, FetchError> {
-        let limits = &self.cache.http().options().limits;
-        let outcome = async {
-            let fetched = self
-                .cache
-                .http()
-                .get(url, CRL_ACCEPT, limits.max_crl_body)
-                .await?;
-            let crl = parse_crl_at(url, &fetched.body, limits)?;
-            Ok::<_, FetchError>((crl, fetched.max_age, fetched.body))
+    /// Start the background refresh of `url` if its CRL is due and no
+    /// refresh is under way.
+    fn refresh_if_due(&self, url: &str) {
+        let now = self.now();
+        let held = {
+            let mut due = lock(&self.state.due);
+            let Some(d) = due.get_mut(url) else {
+                return;
+            };
+            if d.busy || d.at > now || d.expires <= now {
+                return;
+            }
+            d.busy = true;
+            d.expires
+        };
+        self.cache.count_refresh();
+        tracing::debug!(%url, "cached CRL near its expiry; refreshing it in the background");
+        let this = self.handle();
+        let owned = url.to_owned();
+        let spawned = self
+            .cache
+            .spawn_background(async move { this.refresh(&owned, held).await });
+        if let Err(reason) = spawned {
+            tracing::warn!(%url, %reason, "cannot refresh a cached CRL in the background");
+            if let Some(d) = lock(&self.state.due).get_mut(url) {
+                d.busy = false;
+            }
         }
-        .await;
-        match outcome {
-            Ok((crl, max_age, body)) => {
-                let ttl = crl_ttl(
-                    max_age,
-                    crl.next_update(),
-                    unix_now(),
-                    limits.cache_default_ttl,
-                    limits.cache_min_ttl,
-                    limits.cache_max_ttl,
-                );
-                self.cache.insert(url, crl, ttl);
-                if let Some(store) = &self.shared {
-                    let entry = SharedEntry::Body {
-                        body,
-                        expires_at_ms: crate::fetch::unix_ms_now()
-                            .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+    }
+
+    /// The background refresh of `url`, whose cached CRL expires at `held`.
+    async fn refresh(&self, url: &str, held: Instant) {
+        let flight = self.flight(url);
+        let guard = flight.lock().await;
+        let replaced = lock(&self.state.due)
+            .get(url)
+            .is_none_or(|d| d.expires > held);
+        if !replaced {
+            self.refresh_once(url, held).await;
+        }
+        drop(guard);
+        self.end_flight(url, &flight);
+    }
+
+    async fn refresh_once(&self, url: &str, held: Instant) {
+        if let Some(store) = self.shared.clone() {
+            // Another node may have refreshed it already: only an entry that
+            // outlives the one held counts.
+            let wait = self.limits().fetch_timeout;
+            let left = held.saturating_duration_since(self.now());
+            let newer_than = crate::fetch::unix_ms(self.cache.clock().system_now())
+                .saturating_add(u64::try_from(left.as_millis()).unwrap_or(u64::MAX));
+            let found =
+                crate::fetch::shared_lookup(store.as_ref(), SharedKind::Crl, url, wait, newer_than)
+                    .await;
+            match found {
+                Some(entry @ SharedEntry::Body { .. }) => {
+                    if let Some(Ok(_)) = self.take_shared(url, entry) {
+                        return;
+                    }
+                }
+                Some(SharedEntry::Failure { code, detail, .. }) => {
+                    let e = FetchError::Remembered {
+                        url: url.to_owned(),
+                        code: FetchError::known_code(&code),
+                        detail: detail.chars().take(1000).collect(),
                     };
+                    self.refresh_failed(url, &e);
+                    return;
+                }
+                None => {}
+            }
+        }
+        match self.fetch(url).await {
+            Ok((crl, ttl, body)) => self.stored(url, crl, ttl, body).await,
+            Err(e) => {
+                self.refresh_failed(url, &e);
+                if let Some(store) = &self.shared {
+                    let entry = crate::fetch::shared_failure(
+                        &e,
+                        self.cache.clock().system_now(),
+                        self.limits().negative_cache_ttl,
+                    );
                     store.put(SharedKind::Crl, url.to_owned(), entry).await;
                 }
+            }
+        }
+    }
+
+    /// A background refresh failed: the cached CRL is kept until it
+    /// expires, and the refresh is tried again after `negative_cache_ttl`.
+    fn refresh_failed(&self, url: &str, e: &FetchError) {
+        let now = self.now();
+        let backoff = self.limits().negative_cache_ttl.max(Duration::from_secs(1));
+        self.cache.count_refresh_failure();
+        let mut due = lock(&self.state.due);
+        if let Some(d) = due.get_mut(url) {
+            d.busy = false;
+            d.at = now.checked_add(backoff).unwrap_or(d.expires);
+            let left_s = d.expires.saturating_duration_since(now).as_secs();
+            tracing::warn!(%url, error = %e, left_s, "background CRL refresh failed; the cached CRL is kept until it expires");
+        }
+    }
+
+    /// Fetch and check the CRL at `url`: the CRL, its cache lifetime and
+    /// the body (for the fleet).
+    async fn fetch(&self, url: &str) -> Result<(Crl, Duration, Vec<u8>), FetchError> {
+        let limits = self.limits();
+        let fetched = self
+            .cache
+            .http()
+            .get(url, CRL_ACCEPT, limits.max_crl_body)
+            .await?;
+        let crl = parse_crl_at(url, &fetched.body, limits)?;
+        let now = self
+            .cache
+            .clock()
+            .system_now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let ttl = crl_ttl(
+            fetched.max_age,
+            crl.next_update(),
+            now,
+            limits.cache_default_ttl,
+            limits.cache_min_ttl,
+            limits.cache_max_ttl,
+        );
+        Ok((crl, ttl, fetched.body))
+    }
+
+    /// Store a fetched CRL here and in the fleet's cache.
+    async fn stored(&self, url: &str, crl: Crl, ttl: Duration, body: Vec<u8>) {
+        self.store(url, crl, ttl);
+        if let Some(store) = &self.shared {
+            let entry = SharedEntry::Body {
+                body,
+                expires_at_ms: crate::fetch::unix_ms(self.cache.clock().system_now())
+                    .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
+            };
+            store.put(SharedKind::Crl, url.to_owned(), entry).await;
+        }
+    }
+
+    async fn fetch_and_store(&self, url: &str) -> Result<Arc<Crl>, FetchError> {
+        match self.fetch(url).await {
+            Ok((crl, ttl, body)) => {
+                self.stored(url, crl, ttl, body).await;
                 self.cache
                     .get_cached(url)
                     .ok_or_else(|| FetchError::Client {
@@ -224,12 +433,13 @@ impl CrlFetcher {
                     })
             }
             Err(e) => {
+                let limits = self.limits();
                 tracing::debug!(%url, error = %e, "CRL fetch failed; negatively cached");
                 self.remember_failure(url, &e, limits.negative_cache_ttl);
                 if let Some(store) = &self.shared {
                     let entry = crate::fetch::shared_failure(
                         &e,
-                        SystemTime::now(),
+                        self.cache.clock().system_now(),
                         limits.negative_cache_ttl,
                     );
                     store.put(SharedKind::Crl, url.to_owned(), entry).await;

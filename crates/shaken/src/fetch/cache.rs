@@ -161,7 +161,7 @@ impl<T> CertCache<T> {
 
     /// Another handle on the same entries, counters and runtime (what a
     /// refresh task runs with).
-    fn handle(&self) -> Self {
+    pub(crate) fn handle(&self) -> Self {
         CertCache {
             http: self.http.clone(),
             parse: Arc::clone(&self.parse),
@@ -386,20 +386,44 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             let _ = flight.get_or_init(|| this.load(&owned, Some(held))).await;
             this.end_flight(&owned, &flight);
         };
-        let spawned = match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                drop(h.spawn(task));
-                Ok(())
-            }
-            _ => self.runtime().map(|rt| drop(rt.spawn(task))),
-        };
-        if let Err(reason) = spawned {
+        if let Err(reason) = self.spawn_background(task) {
             tracing::warn!(%url, %reason, "cannot refresh a cached entry in the background");
             let mut inflight = self.lock_inflight();
             inflight.remove(url);
             drop(inflight);
             self.release_refresh(url);
         }
+    }
+
+    /// Run a background refresh `task`: on the caller's multi-thread tokio
+    /// runtime, else on the cache's own one-thread runtime.
+    pub(crate) fn spawn_background(
+        &self,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), String> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                drop(h.spawn(task));
+                Ok(())
+            }
+            _ => self.runtime().map(|rt| drop(rt.spawn(task))),
+        }
+    }
+
+    /// Count a background refresh started by the owner of this cache (the
+    /// CRL fetcher refreshes its entries itself).
+    pub(crate) fn count_refresh(&self) {
+        bump(&self.state.counters.refreshes);
+    }
+
+    /// Count a failed background refresh started by the owner of this cache.
+    pub(crate) fn count_refresh_failure(&self) {
+        bump(&self.state.counters.refresh_failures);
+    }
+
+    /// The clock lookups and expiries use.
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// The cache's own refresh runtime, started on first use.

@@ -19,6 +19,7 @@ mod http;
 mod shared;
 mod ssrf;
 
+pub(crate) use cache::{refresh_window, unix_ms};
 pub(crate) use cache::{shared_failure, shared_lookup};
 pub use cache::{CacheStats, CertCache, ParseFn, X5U_ACCEPT};
 
