@@ -11,11 +11,16 @@ use std::sync::Arc;
 /// entry applies only while the verification time is inside every
 /// certificate's validity and before the earliest `nextUpdate` of the
 /// verifier's CRLs and the call's extra CRLs. Extra CRLs (fetched per call)
-/// are part of the key, so a new CRL means a full validation. Calls with CRL
-/// fetch failures bypass the memo.
+/// are part of the key, so a new CRL means a full validation; so is whether
+/// the validation was relaxed for a CRL that could not be fetched under the
+/// hard policy. A call whose CRL could not be fetched validates with the CRLs
+/// it has, like any other call with those CRLs: it uses the memo too (else
+/// an unreachable CRL server would multiply the cost of every call).
 #[derive(Debug, Default)]
 pub(super) struct ChainMemo {
     map: std::sync::RwLock<HashMap<u64, Vec<Arc<MemoEntry>>>>,
+    /// Lookups answered from the memo.
+    hits: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -24,6 +29,9 @@ struct MemoEntry {
     /// The per-call CRLs the validation used (length and signature tail of
     /// each): a different CRL set is a different entry.
     crls: Vec<CrlFingerprint>,
+    /// Validated without requiring CRL coverage (a CRL was missing under
+    /// the hard policy).
+    relaxed: bool,
     validated: Arc<ValidatedChain>,
     usable_from: i64,
     usable_until: i64,
@@ -50,9 +58,10 @@ pub(super) fn crl_fingerprints(crls: &[Crl]) -> Vec<CrlFingerprint> {
         .collect()
 }
 
-fn memo_key(chain: &[Certificate], crls: &[CrlFingerprint]) -> u64 {
+fn memo_key(chain: &[Certificate], crls: &[CrlFingerprint], relaxed: bool) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    relaxed.hash(&mut h);
     for c in chain {
         let der = c.der();
         der.len().hash(&mut h);
@@ -68,14 +77,17 @@ impl ChainMemo {
         &self,
         chain: &[Certificate],
         crls: &[CrlFingerprint],
+        relaxed: bool,
         now: i64,
     ) -> Option<Arc<ValidatedChain>> {
-        let key = memo_key(chain, crls);
+        let key = memo_key(chain, crls, relaxed);
         let map = self.map.read().ok()?;
-        map.get(&key)?
+        let hit = map
+            .get(&key)?
             .iter()
             .find(|e| {
-                e.ders.len() == chain.len()
+                e.relaxed == relaxed
+                    && e.ders.len() == chain.len()
                     && e.ders
                         .iter()
                         .zip(chain)
@@ -83,13 +95,24 @@ impl ChainMemo {
                     && e.crls.as_slice() == crls
             })
             .filter(|e| e.usable_from <= now && now <= e.usable_until)
-            .map(|e| e.validated.clone())
+            .map(|e| e.validated.clone());
+        if hit.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// Lookups answered from the memo so far.
+    #[cfg(test)]
+    pub(super) fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(super) fn put(
         &self,
         chain: &[Certificate],
         fingerprints: Vec<CrlFingerprint>,
+        relaxed: bool,
         validated: Arc<ValidatedChain>,
         crls: &[Crl],
     ) {
@@ -97,10 +120,11 @@ impl ChainMemo {
             .iter()
             .filter_map(Crl::next_update)
             .fold(validated.valid_until, i64::min);
-        let key = memo_key(chain, &fingerprints);
+        let key = memo_key(chain, &fingerprints, relaxed);
         let entry = Arc::new(MemoEntry {
             ders: chain.iter().map(|c| c.der().to_vec()).collect(),
             crls: fingerprints,
+            relaxed,
             usable_from: validated.valid_from,
             usable_until,
             validated,
@@ -110,7 +134,9 @@ impl ChainMemo {
                 map.clear();
             }
             let slot = map.entry(key).or_default();
-            slot.retain(|e| e.ders != entry.ders || e.crls != entry.crls);
+            slot.retain(|e| {
+                e.ders != entry.ders || e.crls != entry.crls || e.relaxed != entry.relaxed
+            });
             slot.push(entry);
         }
     }
@@ -150,6 +176,85 @@ mod tests {
         // And without CRLs the chain memo still applies on its own key.
         let p = pending(&lab, "d");
         lab.verifier.complete(p, Ok(&lab.chain), NOW).unwrap();
+    }
+
+    fn unreachable() -> Vec<crate::verify::CrlFailure> {
+        vec![crate::verify::CrlFailure {
+            url: "http://127.0.0.1:9/crl.pem".into(),
+            detail: "fetch-connect (refused)".into(),
+        }]
+    }
+
+    /// An unreachable CRL server must not make every call validate its
+    /// chain again: the call validates with the CRLs it has, from the memo.
+    #[test]
+    fn a_call_whose_crl_could_not_be_fetched_uses_the_memo() {
+        let lab = lab();
+        for (i, origid) in ["a", "b", "c"].into_iter().enumerate() {
+            let p = pending(&lab, origid);
+            let ok = lab
+                .verifier
+                .complete_with_crls(p, Ok(&lab.chain), NOW, &[], &unreachable())
+                .unwrap();
+            assert!(
+                ok.warnings
+                    .iter()
+                    .any(|w| w.contains("could not be obtained")),
+                "{:?}",
+                ok.warnings
+            );
+            assert_eq!(lab.verifier.memo_hits(), i as u64, "call {origid}");
+        }
+    }
+
+    /// Under the hard policy a missing CRL relaxes the validation (so that
+    /// the error can name the CRL): that relaxed result is memoised on its
+    /// own key and never serves a call that must be covered by a CRL.
+    #[test]
+    fn a_relaxed_validation_never_serves_a_call_under_the_full_policy() {
+        let lab = lab();
+        let mut policy = crate::verify::VerifyPolicy::default();
+        policy.chain.crl_required = true;
+        let Lab {
+            pki,
+            verifier,
+            chain,
+            leaf_key,
+            serial,
+        } = lab;
+        let lab = Lab {
+            verifier: verifier.with_policy(policy),
+            pki,
+            chain,
+            leaf_key,
+            serial,
+        };
+        for (i, origid) in ["a", "b"].into_iter().enumerate() {
+            let err = lab
+                .verifier
+                .complete_with_crls(
+                    pending(&lab, origid),
+                    Ok(&lab.chain),
+                    NOW,
+                    &[],
+                    &unreachable(),
+                )
+                .unwrap_err();
+            assert_eq!(err.error.full_id(), "crl-unavailable", "{}", err.error);
+            assert_eq!(lab.verifier.memo_hits(), i as u64);
+        }
+        // The same chain, no CRL missing and none given: not covered.
+        let err = lab
+            .verifier
+            .complete_with_crls(pending(&lab, "c"), Ok(&lab.chain), NOW, &[], &[])
+            .unwrap_err();
+        assert_eq!(
+            err.error.full_id(),
+            "cert-revocation-unknown",
+            "{}",
+            err.error
+        );
+        assert_eq!(lab.verifier.memo_hits(), 1, "not from the relaxed entry");
     }
 
     #[test]

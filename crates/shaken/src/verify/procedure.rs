@@ -764,11 +764,12 @@ impl Verifier {
         } else {
             &self.policy.chain
         };
-        // CRLs that could not be fetched this time make the result
-        // call-specific: no memo then.
-        let bypass = !crl_failures.is_empty();
+        // The validation depends on the CRLs this call has and on whether
+        // it was relaxed, both part of the memo's key; the missing CRLs are
+        // reported below, per call.
+        let relaxed = hard && !missing.is_empty();
         let validated = self
-            .validated_chain(chain, crls, extra_crls, bypass, now, chain_policy)
+            .validated_chain(chain, crls, extra_crls, relaxed, now, chain_policy)
             .map_err(VerifyError::Chain)?;
         if let Some(first) = missing.first() {
             if hard {
@@ -1011,6 +1012,12 @@ impl Verifier {
         fail
     }
 
+    /// Chain validations answered from the memo so far.
+    #[cfg(test)]
+    pub(super) fn memo_hits(&self) -> u64 {
+        self.memo.hits()
+    }
+
     /// The chain for this verification: from the memo when this exact chain
     /// already validated and `now` is inside its validity (and before the next
     /// CRL update), else a full validation.
@@ -1020,25 +1027,16 @@ impl Verifier {
         chain: &[Certificate],
         crls: &[Crl],
         extra_crls: &[Crl],
-        bypass: bool,
+        relaxed: bool,
         now: i64,
         policy: &crate::cert::ChainPolicy,
     ) -> Result<Arc<ValidatedChain>, ChainError> {
-        if bypass {
-            return Ok(Arc::new(validate_chain(
-                chain,
-                &self.anchors,
-                crls,
-                now,
-                policy,
-            )?));
-        }
         let fingerprints = crl_fingerprints(extra_crls);
-        if let Some(v) = self.memo.get(chain, &fingerprints, now) {
+        if let Some(v) = self.memo.get(chain, &fingerprints, relaxed, now) {
             return Ok(v);
         }
         let v = Arc::new(validate_chain(chain, &self.anchors, crls, now, policy)?);
-        self.memo.put(chain, fingerprints, v.clone(), crls);
+        self.memo.put(chain, fingerprints, relaxed, v.clone(), crls);
         Ok(v)
     }
 
