@@ -1018,6 +1018,13 @@ impl Verifier {
         self.memo.hits()
     }
 
+    /// Use this memo of validated chains (tests: a small one).
+    #[cfg(test)]
+    pub(super) fn with_memo(mut self, memo: super::memo::ChainMemo) -> Self {
+        self.memo = Arc::new(memo);
+        self
+    }
+
     /// The chain for this verification: from the memo when this exact chain
     /// already validated and `now` is inside its validity (and before the next
     /// CRL update), else a full validation.
