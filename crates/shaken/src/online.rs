@@ -22,7 +22,8 @@ use crate::verify::{
     CallContext, CrlFailure, Failure, Pending, VerifiedPassport, Verifier, VerifyError,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// `Accept` sent for CRL fetches (RFC 5280 §4.2.1.13 / the STI-PA CRL API).
@@ -51,19 +52,20 @@ pub struct CrlFetcher {
 struct CrlState {
     negative: Mutex<HashMap<String, (Instant, FetchError)>>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// When each cached CRL is due for its background refresh.
-    due: Mutex<HashMap<String, Due>>,
+    /// When each cached CRL is due for its background refresh (read on
+    /// every lookup: a read lock and an atomic claim, as the x5u cache does).
+    due: RwLock<HashMap<String, Due>>,
 }
 
 /// The refresh schedule of one cached CRL.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Due {
     /// From when a lookup starts the refresh.
     at: Instant,
     /// When the cached CRL expires.
     expires: Instant,
     /// A refresh is under way.
-    busy: bool,
+    busy: AtomicBool,
 }
 
 impl std::fmt::Debug for CrlFetcher {
@@ -76,6 +78,14 @@ impl std::fmt::Debug for CrlFetcher {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
 }
 
 impl CrlFetcher {
@@ -160,7 +170,7 @@ impl CrlFetcher {
             return;
         };
         let max = self.limits().cache_max_entries.max(1);
-        let mut due = lock(&self.state.due);
+        let mut due = write(&self.state.due);
         if due.len() >= max && !due.contains_key(url) {
             due.retain(|_, d| d.expires > now);
             if due.len() >= max {
@@ -172,7 +182,7 @@ impl CrlFetcher {
             Due {
                 at,
                 expires,
-                busy: false,
+                busy: AtomicBool::new(false),
             },
         );
     }
@@ -282,14 +292,19 @@ impl CrlFetcher {
     fn refresh_if_due(&self, url: &str) {
         let now = self.now();
         let held = {
-            let mut due = lock(&self.state.due);
-            let Some(d) = due.get_mut(url) else {
+            let due = read(&self.state.due);
+            let Some(d) = due.get(url) else {
                 return;
             };
-            if d.busy || d.at > now || d.expires <= now {
+            if d.at > now
+                || d.expires <= now
+                || d.busy.load(Ordering::Relaxed)
+                || d.busy
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+            {
                 return;
             }
-            d.busy = true;
             d.expires
         };
         self.cache.count_refresh();
@@ -301,8 +316,8 @@ impl CrlFetcher {
             .spawn_background(async move { this.refresh(&owned, held).await });
         if let Err(reason) = spawned {
             tracing::warn!(%url, %reason, "cannot refresh a cached CRL in the background");
-            if let Some(d) = lock(&self.state.due).get_mut(url) {
-                d.busy = false;
+            if let Some(d) = read(&self.state.due).get(url) {
+                d.busy.store(false, Ordering::Release);
             }
         }
     }
@@ -311,7 +326,7 @@ impl CrlFetcher {
     async fn refresh(&self, url: &str, held: Instant) {
         let flight = self.flight(url);
         let guard = flight.lock().await;
-        let replaced = lock(&self.state.due)
+        let replaced = read(&self.state.due)
             .get(url)
             .is_none_or(|d| d.expires > held);
         if !replaced {
@@ -372,9 +387,9 @@ impl CrlFetcher {
         let now = self.now();
         let backoff = self.limits().negative_cache_ttl.max(Duration::from_secs(1));
         self.cache.count_refresh_failure();
-        let mut due = lock(&self.state.due);
+        let mut due = write(&self.state.due);
         if let Some(d) = due.get_mut(url) {
-            d.busy = false;
+            d.busy.store(false, Ordering::Release);
             d.at = now.checked_add(backoff).unwrap_or(d.expires);
             let left_s = d.expires.saturating_duration_since(now).as_secs();
             tracing::warn!(%url, error = %e, left_s, "background CRL refresh failed; the cached CRL is kept until it expires");
