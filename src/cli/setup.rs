@@ -216,7 +216,7 @@ pub fn rcd_signing(
                     .block_on(cache.get(&url))
                     .map(|b| b.as_ref().clone())
                     .map_err(|e| e.to_string());
-                content.insert(url, body);
+                content.insert_body(url, body);
             }
         }
         claims = claims

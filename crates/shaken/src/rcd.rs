@@ -139,6 +139,10 @@ impl RcdDigest {
     pub fn matches(&self, content: &[u8]) -> bool {
         self.alg.hash(content) == self.bytes
     }
+    /// Whether a fetched body has this digest (computed once per body).
+    pub fn matches_body(&self, body: &RcdBody) -> bool {
+        body.digest(self.alg) == self.bytes.as_slice()
+    }
 }
 
 impl fmt::Display for RcdDigest {
@@ -450,11 +454,68 @@ fn step<'a>(v: &'a Value, token: &str) -> Option<&'a Value> {
     }
 }
 
+/// The body of a referenced resource (a logo, a jCard) exactly as fetched,
+/// shared rather than copied (a clone is a reference count) and with each of
+/// its digests computed once: a verifier that checks the same 200 KB logo on
+/// every call hashes it once per cache lifetime, not once per call.
+#[derive(Clone)]
+pub struct RcdBody(std::sync::Arc<BodyInner>);
+
+struct BodyInner {
+    bytes: Vec<u8>,
+    /// SHA-256, SHA-384, SHA-512, each computed on first use.
+    digests: [std::sync::OnceLock<Vec<u8>>; 3],
+}
+
+impl RcdBody {
+    /// A body of these bytes.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        RcdBody(std::sync::Arc::new(BodyInner {
+            bytes,
+            digests: Default::default(),
+        }))
+    }
+    /// The bytes as fetched.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+    /// Its digest with `alg` (computed on the first call).
+    pub fn digest(&self, alg: DigestAlg) -> &[u8] {
+        let slot = match alg {
+            DigestAlg::Sha256 => &self.0.digests[0],
+            DigestAlg::Sha384 => &self.0.digests[1],
+            DigestAlg::Sha512 => &self.0.digests[2],
+        };
+        slot.get_or_init(|| alg.hash(&self.0.bytes))
+    }
+}
+
+impl std::ops::Deref for RcdBody {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl fmt::Debug for RcdBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RcdBody({} bytes)", self.0.bytes.len())
+    }
+}
+
+impl PartialEq for RcdBody {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for RcdBody {}
+
 /// The content of the URLs an RCD references, as the caller obtained it:
 /// the HTTP body, or why it could not be had. Absent URLs were not fetched.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RcdContent {
-    bodies: BTreeMap<String, Result<Vec<u8>, String>>,
+    bodies: BTreeMap<String, Result<RcdBody, String>>,
 }
 
 impl RcdContent {
@@ -464,10 +525,15 @@ impl RcdContent {
     }
     /// Record what fetching `url` gave.
     pub fn insert(&mut self, url: impl Into<String>, body: Result<Vec<u8>, String>) {
+        self.bodies.insert(url.into(), body.map(RcdBody::new));
+    }
+    /// Record what fetching `url` gave, as a shared body (no copy; its
+    /// digests are kept with it).
+    pub fn insert_body(&mut self, url: impl Into<String>, body: Result<RcdBody, String>) {
         self.bodies.insert(url.into(), body);
     }
     /// What fetching `url` gave, if it was fetched.
-    pub fn get(&self, url: &str) -> Option<&Result<Vec<u8>, String>> {
+    pub fn get(&self, url: &str) -> Option<&Result<RcdBody, String>> {
         self.bodies.get(url)
     }
     /// Whether nothing was recorded.
@@ -784,7 +850,7 @@ impl RcdClaims {
                         Integrity::Unverified,
                         Some(format!("{pointer}: {url} could not be fetched: {e}")),
                     ),
-                    Some(Ok(body)) if digest.matches(body) => (Integrity::Verified, None),
+                    Some(Ok(body)) if digest.matches_body(body) => (Integrity::Verified, None),
                     Some(Ok(_)) => (
                         Integrity::Mismatch,
                         Some(format!(
@@ -862,7 +928,7 @@ impl RcdClaims {
             let bytes = match self.resolve(&pointer, content) {
                 Target::Inline(s) => s.into_bytes(),
                 Target::Url(url) => match content.get(&url) {
-                    Some(Ok(b)) => b.clone(),
+                    Some(Ok(b)) => b.bytes().to_vec(),
                     Some(Err(e)) => {
                         return Err(RcdError::ContentUnavailable {
                             pointer,
@@ -1337,6 +1403,24 @@ mod tests {
             c.check_integrity(&content)["/jcl/1/3/3"].0,
             Integrity::Mismatch
         );
+    }
+
+    /// A fetched body is shared, and each digest of it computed once.
+    #[test]
+    fn a_body_is_shared_and_each_digest_computed_once() {
+        let body = RcdBody::new(b"a logo".to_vec());
+        let copy = body.clone();
+        assert!(std::ptr::eq(copy.bytes().as_ptr(), body.bytes().as_ptr()));
+        for alg in [DigestAlg::Sha256, DigestAlg::Sha384, DigestAlg::Sha512] {
+            let first = body.digest(alg);
+            assert_eq!(first, RcdDigest::of(alg, b"a logo").bytes.as_slice());
+            assert!(
+                std::ptr::eq(copy.digest(alg).as_ptr(), first.as_ptr()),
+                "{alg:?}"
+            );
+            assert!(RcdDigest::of(alg, b"a logo").matches_body(&copy));
+            assert!(!RcdDigest::of(alg, b"another logo").matches_body(&copy));
+        }
     }
 
     #[test]

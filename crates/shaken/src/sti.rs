@@ -372,7 +372,7 @@ mod online {
         runtime: OnceLock<tokio::runtime::Runtime>,
         fleet: fleet::Link,
         /// Rich Call Data content (`fetch_rcd`): logos and jCards, cached.
-        rcd_cache: Option<Arc<crate::fetch::CertCache<Vec<u8>>>>,
+        rcd_cache: Option<Arc<crate::fetch::CertCache<crate::rcd::RcdBody>>>,
     }
 
     impl std::fmt::Debug for StiVs {
@@ -525,7 +525,7 @@ mod online {
                             .map(|b| b.as_ref().clone())
                             .map_err(|e| e.to_string())
                     };
-                    content.insert(url, body);
+                    content.insert_body(url, body);
                 }
             }
             result.map(|v| v.with_rcd_content(content))
@@ -1208,11 +1208,12 @@ mod online {
     /// body is kept as fetched: its digest is over those bytes.
     pub fn rcd_cache(
         fetch: &FetchOptions,
-    ) -> Result<crate::fetch::CertCache<Vec<u8>>, ConfigError> {
+    ) -> Result<crate::fetch::CertCache<crate::rcd::RcdBody>, ConfigError> {
         let mut opts = fetch.clone();
         opts.cache_dir = None;
         opts.limits.max_fetch_body = opts.limits.max_rcd_body;
-        let parse: crate::fetch::ParseFn<Vec<u8>> = Arc::new(|b: &[u8]| Ok(b.to_vec()));
+        let parse: crate::fetch::ParseFn<crate::rcd::RcdBody> =
+            Arc::new(|b: &[u8]| Ok(crate::rcd::RcdBody::new(b.to_vec())));
         Ok(crate::fetch::CertCache::new(opts, parse)
             .map_err(|e| ConfigError::Fetcher(e.to_string()))?
             .with_accept(crate::rcd::RCD_ACCEPT))
