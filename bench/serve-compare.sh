@@ -18,6 +18,8 @@
 #                    server's CPU time, for waking the client's core). Default 1.
 #                    The open loop always polls (a sleeping client sends late).
 #   NO_BUILD=1       skip `cargo build --release` (use the binaries in the target dir)
+#   SHAKEN_BIN=PATH  the shaken binary to measure (default the release build;
+#                    with NO_BUILD=1, an A/B of two builds of the server)
 #
 # Each round, with lab certificates from certs/:
 #  (a) closed loop: CONNECTIONS connections send as fast as the server answers,
@@ -70,7 +72,7 @@ if [ -z "${NO_BUILD:-}" ]; then
     cargo build --release --quiet --bin shaken --example serve_load || { echo "serve-compare: the build failed" >&2; exit 1; }
 fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-SHAKEN="$TARGET/release/shaken"
+SHAKEN="${SHAKEN_BIN:-$TARGET/release/shaken}"
 LOAD="$TARGET/release/examples/serve_load"
 for bin in "$SHAKEN" "$LOAD"; do
     [ -x "$bin" ] || { echo "serve-compare: $bin not found (build it, or unset NO_BUILD)" >&2; exit 1; }
