@@ -668,7 +668,7 @@ impl<T: std::fmt::Display> std::fmt::Display for OrDash<T> {
 /// The layer around every request of the Router: the request id, the
 /// timeout, the metrics and the request log ([`observed`]).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<Peer>().map(|p| p.0);
+    let peer = OrDash(req.extensions().get::<Peer>().map(|p| p.0));
     observed(state, peer, req, |req| next.run(req)).await
 }
 
@@ -676,13 +676,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 /// fast path alike: the request id (echoed, or generated), the in-flight
 /// gauge, the request timeout (queueing included), the metrics and the
 /// request log line.
-async fn observed<F, Fut>(
-    state: AppState,
-    peer: Option<SocketAddr>,
-    mut req: Request,
-    inner: F,
-) -> Response
+async fn observed<P, F, Fut>(state: AppState, peer: P, mut req: Request, inner: F) -> Response
 where
+    P: std::fmt::Display,
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
@@ -743,7 +739,6 @@ where
         .map(|t| t.0)
         .unwrap_or("-");
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    let peer = OrDash(peer);
     let request_id = rid.to_str().unwrap_or("-");
     tracing::info!(
         target: "shaken::server",
@@ -779,6 +774,9 @@ struct Connection {
     state: AppState,
     app: Router,
     peer: SocketAddr,
+    /// `peer` as the request log writes it, formatted once per
+    /// connection rather than on every request's line.
+    peer_text: Arc<str>,
     /// API keys are configured (a reload never turns them on or off).
     keys: bool,
 }
@@ -817,7 +815,7 @@ impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Con
             return Box::pin(tower::ServiceExt::oneshot(self.app.clone(), req));
         };
         let state = self.state.clone();
-        let peer = self.peer;
+        let peer = Arc::clone(&self.peer_text);
         let keys = self.keys;
         Box::pin(async move {
             let req = req.map(axum::body::Body::new);
@@ -826,7 +824,7 @@ impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Con
             // the x5u fetch inline), and every future it is moved into
             // (the timeout, this one) would copy it otherwise (callgrind:
             // 24k more instructions of memcpy per request unboxed).
-            let mut resp = observed(state.clone(), Some(peer), req, |req| {
+            let mut resp = observed(state.clone(), peer, req, |req| {
                 Box::pin(async move {
                     if keys {
                         if let Some(refused) = key_refusal(&state, req.headers()) {
@@ -997,6 +995,7 @@ impl Server {
                 state: state.clone(),
                 app: app.clone(),
                 peer,
+                peer_text: OrDash(Some(peer)).to_string().into(),
                 keys,
             };
             let mut http = hyper::server::conn::http1::Builder::new();
