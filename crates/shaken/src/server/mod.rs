@@ -619,11 +619,15 @@ impl Drop for InFlight {
 /// Longest path written to the log.
 const MAX_LOGGED_PATH: usize = 128;
 
+/// `x-request-id`, built once: inserting the header by its `&str` name made
+/// a new (allocated) `HeaderName` on each of the two inserts per request.
+static X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
+
 /// The request's `X-Request-ID` (or `X-RequestID`, as some ATIS clients
 /// spell it) when it is short printable ASCII; otherwise a new UUID.
 fn request_id(headers: &axum::http::HeaderMap) -> axum::http::HeaderValue {
     let given = headers
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .or_else(|| headers.get("x-requestid"))
         .filter(|v| {
             !v.is_empty()
@@ -698,7 +702,7 @@ where
             .into(),
     };
     let rid = request_id(req.headers());
-    req.headers_mut().insert("x-request-id", rid.clone());
+    req.headers_mut().insert(X_REQUEST_ID.clone(), rid.clone());
     state.metrics().enter();
     let _guard = InFlight(state.clone());
     let timeout = state.config().request_timeout;
@@ -709,7 +713,7 @@ where
         }
         .into_response(),
     };
-    resp.headers_mut().insert("x-request-id", rid.clone());
+    resp.headers_mut().insert(X_REQUEST_ID.clone(), rid.clone());
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
     state.metrics().finished(endpoint, status, elapsed);
@@ -856,7 +860,9 @@ impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Con
 
 /// `Content-Length` from the body's exact size when the response has none,
 /// as axum's top-level route future does (after the layers, so the header
-/// comes after `x-request-id`, as on the Router).
+/// comes after `x-request-id`, as on the Router). Left to hyper, the line
+/// would come after the `connection: close` hyper adds to the map when the
+/// client asked for it: other bytes than the Router's.
 fn set_content_length(resp: &mut Response) {
     use axum::body::HttpBody;
     if resp
