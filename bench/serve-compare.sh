@@ -181,6 +181,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
         -v e="$(field elapsed_s "$WORK/closed.out")" -v c="$(field client_cpu_s "$WORK/closed.out")" -v us="$SERVE_US" 'BEGIN {
         printf "(a) closed loop:   %7d requests, %8.0f/s max, p50 %.3f ms, p99 %.3f ms; server %.2f CPU-s = %.1f us/request (%.0f/CPU-s), busy %.0f %% of wall, client busy %.0f %%\n",
             n, r, p50, p99, s, us, 1e6 / us, 100 * s / e, 100 * c / e }'
+    # Another process on the server's core takes CPU time and pollutes its
+    # caches: the CPU per request of such a round is not the server's alone.
+    if awk -v s="$(field server_cpu_s "$WORK/closed.out")" -v e="$(field elapsed_s "$WORK/closed.out")" 'BEGIN {exit !(s < 0.9 * e)}'; then
+        echo "    (the server had less than 90 % of its core: something else ran there; compare only rounds busy near 100 %)"
+    fi
     [ "$(field exhausted "$WORK/closed.out")" = "" ] ||
         echo "    (the $CLOSED_LINES requests ran out before $SECONDS_PER s: the rate is still the maximum, over a shorter window)"
 
