@@ -1071,3 +1071,41 @@ where
 {
     Server::bind(config).await?.run(shutdown).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// `max_concurrent` counts the fast path and the Router alike: the
+    /// Router's routes for the API paths wait for a slot of the semaphore
+    /// the fast path takes its slots from.
+    #[tokio::test]
+    async fn the_router_waits_for_the_slots_the_fast_path_takes() {
+        let vs = Arc::new(StiVs::from_config(&crate::config::VerifierConfig::default()).unwrap());
+        let state = AppState::new(ServerConfig::new("127.0.0.1:0", vs).with_max_concurrent(1));
+        let app = router(state.clone());
+        let get = || {
+            axum::http::Request::get(VERIFICATION_PATH)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        // A free slot: the wrong method is answered at once.
+        let r = tower::ServiceExt::oneshot(app.clone(), get())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), axum::http::StatusCode::METHOD_NOT_ALLOWED);
+        // The one slot held (as a fast-path request holds it): the Router's
+        // request waits, and is answered once the slot is free.
+        let slot = Arc::clone(&state.0.api_slots)
+            .acquire_owned()
+            .await
+            .unwrap();
+        let waiting = tokio::spawn(tower::ServiceExt::oneshot(app.clone(), get()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "answered without a slot");
+        drop(slot);
+        let r = waiting.await.unwrap().unwrap();
+        assert_eq!(r.status(), axum::http::StatusCode::METHOD_NOT_ALLOWED);
+    }
+}
