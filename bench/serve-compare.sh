@@ -18,6 +18,8 @@
 #                    server's CPU time, for waking the client's core). Default 1.
 #                    The open loop always polls (a sleeping client sends late).
 #   NO_BUILD=1       skip `cargo build --release` (use the binaries in the target dir)
+#   SHAKEN_BIN=PATH  the shaken binary to measure (default the release build;
+#                    with NO_BUILD=1, an A/B of two builds of the server)
 #
 # Each round, with lab certificates from certs/:
 #  (a) closed loop: CONNECTIONS connections send as fast as the server answers,
@@ -70,7 +72,7 @@ if [ -z "${NO_BUILD:-}" ]; then
     cargo build --release --quiet --bin shaken --example serve_load || { echo "serve-compare: the build failed" >&2; exit 1; }
 fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-SHAKEN="$TARGET/release/shaken"
+SHAKEN="${SHAKEN_BIN:-$TARGET/release/shaken}"
 LOAD="$TARGET/release/examples/serve_load"
 for bin in "$SHAKEN" "$LOAD"; do
     [ -x "$bin" ] || { echo "serve-compare: $bin not found (build it, or unset NO_BUILD)" >&2; exit 1; }
@@ -179,6 +181,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
         -v e="$(field elapsed_s "$WORK/closed.out")" -v c="$(field client_cpu_s "$WORK/closed.out")" -v us="$SERVE_US" 'BEGIN {
         printf "(a) closed loop:   %7d requests, %8.0f/s max, p50 %.3f ms, p99 %.3f ms; server %.2f CPU-s = %.1f us/request (%.0f/CPU-s), busy %.0f %% of wall, client busy %.0f %%\n",
             n, r, p50, p99, s, us, 1e6 / us, 100 * s / e, 100 * c / e }'
+    # Another process on the server's core takes CPU time and pollutes its
+    # caches: the CPU per request of such a round is not the server's alone.
+    if awk -v s="$(field server_cpu_s "$WORK/closed.out")" -v e="$(field elapsed_s "$WORK/closed.out")" 'BEGIN {exit !(s < 0.9 * e)}'; then
+        echo "    (the server had less than 90 % of its core: something else ran there; compare only rounds busy near 100 %)"
+    fi
     [ "$(field exhausted "$WORK/closed.out")" = "" ] ||
         echo "    (the $CLOSED_LINES requests ran out before $SECONDS_PER s: the rate is still the maximum, over a shorter window)"
 

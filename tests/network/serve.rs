@@ -1091,6 +1091,191 @@ fn api_keys_missing_wrong_and_right() {
     assert!(log.contains("auth=\"api-key-missing\""), "{log}");
 }
 
+/// Status and `messageId` of a requestError answer.
+fn assert_refused(r: &Resp, status: u16, id: &str) {
+    assert_eq!(r.status, status, "{id}: {}", r.body);
+    let v = r.json();
+    let exc = v["requestError"]
+        .as_object()
+        .and_then(|o| o.values().next())
+        .unwrap_or_else(|| panic!("{id}: not a requestError: {}", r.body));
+    assert_eq!(exc["messageId"], id, "{}", r.body);
+}
+
+/// POST on the two API paths goes straight to its handler, before axum's
+/// Router (issue 21, the service per core); everything else goes through
+/// the Router. Both must answer alike: the key check first, the body cap,
+/// other methods and paths, the headers, the metrics and the log line.
+#[test]
+fn the_fast_path_keeps_keys_body_cap_methods_headers_and_log() {
+    const VER: &str = "/stir/v1/verification";
+    let lab = Lab::new();
+    let keys = lab.write("keys.txt", &format!("{KEY_A}\n"));
+    let srv = keyed_server(&lab, &keys, &["--max-body", "2000"]);
+    let auth = format!("Bearer {KEY_A}");
+    let key = ("Authorization", auth.as_str());
+    let body = verification_request("x", NOW).to_string();
+    // No key, a wrong key: 401, before anything else is looked at.
+    let r = post_with(srv.addr, VER, &body, &[("X-Request-ID", "fast-no-key")]);
+    assert_401(&r, false);
+    assert!(
+        r.headers.contains("x-request-id: fast-no-key"),
+        "{}",
+        r.headers
+    );
+    assert_401(
+        &post_with(
+            srv.addr,
+            VER,
+            &body,
+            &[("Authorization", "Bearer sbc-east-0123456789abcdeX")],
+        ),
+        true,
+    );
+    let big = json!({"verificationRequest": {"identity": "x".repeat(3000)}}).to_string();
+    assert_401(&post_with(srv.addr, VER, &big, &[]), false);
+    // With the key: the body cap (413 from Content-Length, before the body
+    // is read), a chunked body (411), the wrong media type (415).
+    let r = post_with(srv.addr, VER, &big, &[key]);
+    assert_error(
+        &r,
+        413,
+        "serviceException",
+        "SVC4005",
+        "Invalid 'body' parameter value: request body is larger than 2000 bytes",
+        &["body", "request body is larger than 2000 bytes"],
+    );
+    let r = request(
+        srv.addr,
+        "POST",
+        VER,
+        &[
+            key,
+            ("Content-Type", "application/json"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+        &format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len()),
+    );
+    assert_refused(&r, 411, "SVC4007");
+    let len = body.len().to_string();
+    let r = request(
+        srv.addr,
+        "POST",
+        VER,
+        &[
+            key,
+            ("Content-Type", "text/plain"),
+            ("Content-Length", &len),
+        ],
+        &body,
+    );
+    assert_refused(&r, 415, "SVC4004");
+    // A query string is the same path; a trailing slash or a doubled slash
+    // is another one (404), as on the Router.
+    assert_refused(
+        &post_with(srv.addr, &format!("{VER}?x=1"), "{}", &[key]),
+        400,
+        "SVC4001",
+    );
+    assert_refused(
+        &post_with(srv.addr, &format!("{VER}/"), "{}", &[key]),
+        404,
+        "SVC4003",
+    );
+    assert_refused(
+        &post_with(srv.addr, &format!("/{VER}"), "{}", &[key]),
+        404,
+        "SVC4003",
+    );
+    // Other methods (methods are case-sensitive: `post` is not POST): 405
+    // with `Allow: POST` with the key, 401 without.
+    for method in ["GET", "PUT", "post"] {
+        let r = request(srv.addr, method, VER, &[key], "");
+        assert_refused(&r, 405, "POL4050");
+        assert!(r.headers.contains("allow: post"), "{method}: {}", r.headers);
+        assert_401(&request(srv.addr, method, VER, &[], ""), false);
+    }
+    // A pass, with the Router's headers in the Router's order.
+    let signed = sign_with(srv.addr, Some(KEY_A));
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    let identity = signed.json()["signingResponse"]["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = post_with(
+        srv.addr,
+        VER,
+        &verification_request(&identity, NOW).to_string(),
+        &[key, ("X-Request-ID", "fast-pass")],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["verificationResponse"]["verstat"],
+        "TN-Validation-Passed"
+    );
+    let names: Vec<&str> = r
+        .headers
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+        .filter(|n| *n != "date" && *n != "connection")
+        .collect();
+    assert_eq!(
+        names,
+        ["content-type", "x-request-id", "content-length"],
+        "{}",
+        r.headers
+    );
+    assert!(
+        r.headers.contains("content-type: application/json"),
+        "{}",
+        r.headers
+    );
+    assert!(
+        r.headers
+            .contains(&format!("content-length: {}", r.body.len())),
+        "{}",
+        r.headers
+    );
+    // Counted as the Router counted them.
+    let m = get(srv.addr, "/metrics");
+    for want in [
+        "shaken_http_requests_total{endpoint=\"verification\",status=\"401\"} 6",
+        "shaken_http_requests_total{endpoint=\"verification\",status=\"405\"} 3",
+        "shaken_http_requests_total{endpoint=\"verification\",status=\"413\"} 1",
+        "shaken_http_requests_total{endpoint=\"verification\",status=\"200\"} 1",
+        "shaken_clients_refused_total{reason=\"api-key-missing\"} 5",
+        "shaken_clients_refused_total{reason=\"api-key-invalid\"} 1",
+        "shaken_verifications_passed_total{attest=\"A\"} 1",
+    ] {
+        assert!(m.body.contains(want), "missing {want}:\n{}", m.body);
+    }
+    // And logged with every field.
+    srv.wait_log("request_id=\"fast-pass\"", 1);
+    let log = srv.log();
+    let line = |id: &str| {
+        log.lines()
+            .find(|l| l.contains(&format!("request_id=\"{id}\"")))
+            .unwrap_or_else(|| panic!("{id}: {log}"))
+            .to_owned()
+    };
+    let refused = line("fast-no-key");
+    for want in [
+        " INFO shaken::server: request peer=127.0.0.1:",
+        " method=POST path=/stir/v1/verification status=401 latency_us=",
+        " origid=\"-\" attest=\"-\" verstat=\"-\" reasoncode=0 reason=\"-\" message_id=\"POL4001\" auth=\"api-key-missing\"",
+    ] {
+        assert!(refused.contains(want), "{want}: {refused}");
+    }
+    let passed = line("fast-pass");
+    assert!(
+        passed.ends_with(&format!(
+            " origid=\"{ORIGID}\" attest=\"A\" verstat=\"TN-Validation-Passed\" reasoncode=0 reason=\"-\" message_id=\"-\" auth=\"-\""
+        )),
+        "{passed}"
+    );
+}
+
 #[test]
 fn metrics_auth_puts_metrics_behind_the_keys() {
     let lab = Lab::new();

@@ -406,7 +406,7 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     // Extension (docs/server.md): the call's div PASSporTs in `identities`.
     match crate::div::VerifyExtension::parse(&body, vs.verifier().limits()) {
         Ok(None) => {}
-        Ok(Some(ext)) => return verify_diverted(state, vs, &request, &ext, &ctx).await,
+        Ok(Some(ext)) => return Box::pin(verify_diverted(state, vs, &request, &ext, &ctx)).await,
         Err(crate::div::DivRequestError::Member { member, detail }) => {
             return Err(RequestError::InvalidValue {
                 name: member.to_owned(),
@@ -425,7 +425,11 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
             Some(r) => r,
             None => {
                 // Leave a fifth of the request budget to answer with 436.
-                match tokio::time::timeout(budget, run.verify_header_without_rcd(&id, &ctx)).await {
+                // Boxed: the fetch's state is large, and only a cache miss
+                // needs it; inline, every request's future would carry
+                // (and copy) its room.
+                let fetch = Box::pin(run.verify_header_without_rcd(&id, &ctx));
+                match tokio::time::timeout(budget, fetch).await {
                     Ok(r) => r,
                     Err(_) => Err(Box::new(Failure::from(VerifyError::CertUnavailable {
                         detail: format!(
@@ -440,8 +444,13 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     };
     let result = match (replay, result) {
         (Some(guard), Ok(v)) => {
-            let check =
-                crate::replay::check_verified(&**guard, &v, ctx.call_id.as_deref(), now).await;
+            let check = Box::pin(crate::replay::check_verified(
+                &**guard,
+                &v,
+                ctx.call_id.as_deref(),
+                now,
+            ))
+            .await;
             vs.verifier().settle_replay(v, check)
         }
         (_, r) => r,
@@ -449,9 +458,12 @@ async fn verify_request(state: &AppState, req: Request) -> Result<Response, Requ
     // With fetch-rcd, the Rich Call Data content, in what is left of the
     // budget: a logo that does not come in time leaves the RCD unverified,
     // never the call.
+    // A PASSporT without RCD claims has nothing to complete (complete_rcd
+    // would hand back its copy unchanged): no copy of the verified
+    // PASSporT, no future for it.
     let result = match (&result, budget.checked_sub(started.elapsed())) {
-        (Ok(_), Some(left)) if !left.is_zero() => {
-            match tokio::time::timeout(left, vs.complete_rcd(result.clone())).await {
+        (Ok(v), Some(left)) if v.rcd().is_some() && !left.is_zero() => {
+            match tokio::time::timeout(left, Box::pin(vs.complete_rcd(result.clone()))).await {
                 Ok(done) => done,
                 Err(_) => result,
             }

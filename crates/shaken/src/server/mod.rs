@@ -364,6 +364,9 @@ struct Inner {
     metrics: Metrics,
     live: RwLock<Arc<Services>>,
     loaded_at: AtomicI64,
+    /// The slots of signing and verification (`max_concurrent`), shared by
+    /// the fast path and the Router's routes for those paths.
+    api_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// The shared state of the handlers: the configuration and the counters.
@@ -384,7 +387,9 @@ impl AppState {
     pub fn new(config: ServerConfig) -> Self {
         let live = RwLock::new(Arc::new(Services::from_config(&config)));
         let now = config.clock.now();
+        let api_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent.max(1)));
         AppState(Arc::new(Inner {
+            api_slots,
             config,
             metrics: Metrics::default(),
             live,
@@ -502,8 +507,8 @@ pub fn router(state: AppState) -> Router {
             VERIFICATION_PATH,
             post(api::verification).fallback(api::method_not_allowed),
         )
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            state.config().max_concurrent.max(1),
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::with_semaphore(
+            Arc::clone(&state.0.api_slots),
         ));
     if keys {
         api = api.layer(axum::middleware::from_fn_with_state(
@@ -568,25 +573,29 @@ pub fn router(state: AppState) -> Router {
 /// 401 `POL4001` unless the request carries one of the API keys (when
 /// keys are configured).
 async fn require_key(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let services = state.services();
-    if let Some(keys) = &services.api_keys {
-        let refusal = match auth::bearer(req.headers()) {
-            auth::Presented::Bearer(token) if keys.check(token) => None,
-            auth::Presented::Missing => Some(Refusal::KeyMissing),
-            auth::Presented::Bearer(_) | auth::Presented::Malformed => Some(Refusal::KeyInvalid),
-        };
-        if let Some(why) = refusal {
-            state.metrics().refused(why);
-            let mut resp = RequestError::Unauthorized {
-                presented: why == Refusal::KeyInvalid,
-            }
-            .into_response();
-            resp.extensions_mut().insert(AuthTag(why.as_str()));
-            return resp;
-        }
+    if let Some(refused) = key_refusal(&state, req.headers()) {
+        return refused;
     }
-    drop(services);
     next.run(req).await
+}
+
+/// The 401 `POL4001` answer (counted) when keys are configured and these
+/// headers carry none of them; `None` when the request may go on.
+fn key_refusal(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Response> {
+    let services = state.services();
+    let keys = services.api_keys.as_ref()?;
+    let why = match auth::bearer(headers) {
+        auth::Presented::Bearer(token) if keys.check(token) => return None,
+        auth::Presented::Missing => Refusal::KeyMissing,
+        auth::Presented::Bearer(_) | auth::Presented::Malformed => Refusal::KeyInvalid,
+    };
+    state.metrics().refused(why);
+    let mut resp = RequestError::Unauthorized {
+        presented: why == Refusal::KeyInvalid,
+    }
+    .into_response();
+    resp.extensions_mut().insert(AuthTag(why.as_str()));
+    Some(resp)
 }
 
 /// The peer of a connection, put on every request it carries.
@@ -610,11 +619,15 @@ impl Drop for InFlight {
 /// Longest path written to the log.
 const MAX_LOGGED_PATH: usize = 128;
 
+/// `x-request-id`, built once: inserting the header by its `&str` name made
+/// a new (allocated) `HeaderName` on each of the two inserts per request.
+static X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
+
 /// The request's `X-Request-ID` (or `X-RequestID`, as some ATIS clients
 /// spell it) when it is short printable ASCII; otherwise a new UUID.
 fn request_id(headers: &axum::http::HeaderMap) -> axum::http::HeaderValue {
     let given = headers
-        .get("x-request-id")
+        .get(&X_REQUEST_ID)
         .or_else(|| headers.get("x-requestid"))
         .filter(|v| {
             !v.is_empty()
@@ -656,25 +669,51 @@ impl<T: std::fmt::Display> std::fmt::Display for OrDash<T> {
     }
 }
 
-async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// The layer around every request of the Router: the request id, the
+/// timeout, the metrics and the request log ([`observed`]).
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let peer = OrDash(req.extensions().get::<Peer>().map(|p| p.0));
+    observed(state, peer, req, |req| next.run(req)).await
+}
+
+/// `inner` on `req` with what every request gets, on the Router and on the
+/// fast path alike: the request id (echoed, or generated), the in-flight
+/// gauge, the request timeout (queueing included), the metrics and the
+/// request log line.
+async fn observed<P, F, Fut>(state: AppState, peer: P, mut req: Request, inner: F) -> Response
+where
+    P: std::fmt::Display,
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let start = Instant::now();
     let method = req.method().clone();
-    let path: String = req.uri().path().chars().take(MAX_LOGGED_PATH).collect();
     let endpoint = Endpoint::from_path(req.uri().path());
-    let peer = req.extensions().get::<Peer>().map(|p| p.0);
+    // The API's paths are logged without a copy of their own.
+    let path: std::borrow::Cow<'static, str> = match endpoint {
+        Endpoint::Verification => VERIFICATION_PATH.into(),
+        Endpoint::Signing => SIGNING_PATH.into(),
+        _ => req
+            .uri()
+            .path()
+            .chars()
+            .take(MAX_LOGGED_PATH)
+            .collect::<String>()
+            .into(),
+    };
     let rid = request_id(req.headers());
-    req.headers_mut().insert("x-request-id", rid.clone());
+    req.headers_mut().insert(X_REQUEST_ID.clone(), rid.clone());
     state.metrics().enter();
     let _guard = InFlight(state.clone());
     let timeout = state.config().request_timeout;
-    let mut resp = match tokio::time::timeout(timeout, next.run(req)).await {
+    let mut resp = match tokio::time::timeout(timeout, inner(req)).await {
         Ok(r) => r,
         Err(_) => RequestError::Internal {
             detail: format!("request timed out after {} ms", timeout.as_millis()),
         }
         .into_response(),
     };
-    resp.headers_mut().insert("x-request-id", rid.clone());
+    resp.headers_mut().insert(X_REQUEST_ID.clone(), rid.clone());
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
     state.metrics().finished(endpoint, status, elapsed);
@@ -704,7 +743,6 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .map(|t| t.0)
         .unwrap_or("-");
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    let peer = OrDash(peer);
     let request_id = rid.to_str().unwrap_or("-");
     tracing::info!(
         target: "shaken::server",
@@ -724,6 +762,121 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         "request"
     );
     resp
+}
+
+/// The HTTP service of one connection. `POST` on the two API paths goes
+/// straight to its handler, wrapped in what the [`router`] puts around it,
+/// in the same order: [`observed`] (request id, timeout, metrics, log),
+/// the API key check when keys are configured, a slot of `max_concurrent`
+/// (the same semaphore as the Router's), and `Content-Length` as axum's
+/// route future sets it. Everything else (other methods on those paths
+/// too) goes to the Router. This skips the Router's path matching and its
+/// `from_fn` layers (a boxed future and a boxed service clone each) on the
+/// requests the service exists for.
+#[derive(Clone)]
+struct Connection {
+    state: AppState,
+    app: Router,
+    peer: SocketAddr,
+    /// `peer` as the request log writes it, formatted once per
+    /// connection rather than on every request's line.
+    peer_text: Arc<str>,
+    /// API keys are configured (a reload never turns them on or off).
+    keys: bool,
+}
+
+/// The endpoints of the fast path.
+#[derive(Clone, Copy)]
+enum FastRoute {
+    Signing,
+    Verification,
+}
+
+impl FastRoute {
+    fn of(req: &axum::http::Request<hyper::body::Incoming>) -> Option<FastRoute> {
+        if req.method() != axum::http::Method::POST {
+            return None;
+        }
+        match req.uri().path() {
+            VERIFICATION_PATH => Some(FastRoute::Verification),
+            SIGNING_PATH => Some(FastRoute::Signing),
+            _ => None,
+        }
+    }
+}
+
+type ResponseFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
+
+impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Connection {
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = ResponseFuture;
+
+    fn call(&self, mut req: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        let Some(route) = FastRoute::of(&req) else {
+            req.extensions_mut().insert(Peer(self.peer));
+            return Box::pin(tower::ServiceExt::oneshot(self.app.clone(), req));
+        };
+        let state = self.state.clone();
+        let peer = Arc::clone(&self.peer_text);
+        let keys = self.keys;
+        Box::pin(async move {
+            let req = req.map(axum::body::Body::new);
+            // The handler's future on the heap of its own, as axum boxes
+            // it: it holds the verification's whole state (tens of KB with
+            // the x5u fetch inline), and every future it is moved into
+            // (the timeout, this one) would copy it otherwise (callgrind:
+            // 24k more instructions of memcpy per request unboxed).
+            let mut resp = observed(state.clone(), peer, req, |req| {
+                Box::pin(async move {
+                    if keys {
+                        if let Some(refused) = key_refusal(&state, req.headers()) {
+                            return refused;
+                        }
+                    }
+                    // Waiting for a slot counts in the request timeout, as on
+                    // the Router.
+                    let Ok(_slot) = state.0.api_slots.acquire().await else {
+                        return RequestError::Internal {
+                            detail: "the request slots are closed".to_owned(),
+                        }
+                        .into_response();
+                    };
+                    match route {
+                        FastRoute::Verification => {
+                            api::verification(State(state.clone()), req).await
+                        }
+                        FastRoute::Signing => api::signing(State(state.clone()), req).await,
+                    }
+                })
+            })
+            .await;
+            set_content_length(&mut resp);
+            Ok(resp)
+        })
+    }
+}
+
+/// `Content-Length` from the body's exact size when the response has none,
+/// as axum's top-level route future does (after the layers, so the header
+/// comes after `x-request-id`, as on the Router). Left to hyper, the line
+/// would come after the `connection: close` hyper adds to the map when the
+/// client asked for it: other bytes than the Router's.
+fn set_content_length(resp: &mut Response) {
+    use axum::body::HttpBody;
+    if resp
+        .headers()
+        .contains_key(axum::http::header::CONTENT_LENGTH)
+    {
+        return;
+    }
+    if let Some(n) = resp.body().size_hint().exact() {
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_LENGTH,
+            axum::http::HeaderValue::from(n),
+        );
+    }
 }
 
 /// Why the server could not start or stopped with an error.
@@ -804,6 +957,7 @@ impl Server {
         let header_read_timeout = self.state.config().header_read_timeout;
         let allow_from = self.state.config().allow_from.clone();
         let state = self.state.clone();
+        let keys = self.state.config().api_keys.is_some();
         let app = router(self.state);
         let listener = self.listener;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -843,15 +997,13 @@ impl Server {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(target: "shaken::server", "TCP_NODELAY not set: {e}");
             }
-            let app = app.clone();
-            let service = tower::ServiceExt::map_request(
-                app,
-                move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(Peer(peer));
-                    req
-                },
-            );
-            let service = hyper_util::service::TowerToHyperService::new(service);
+            let service = Connection {
+                state: state.clone(),
+                app: app.clone(),
+                peer,
+                peer_text: OrDash(Some(peer)).to_string().into(),
+                keys,
+            };
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(header_read_timeout)
@@ -918,4 +1070,42 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     Server::bind(config).await?.run(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// `max_concurrent` counts the fast path and the Router alike: the
+    /// Router's routes for the API paths wait for a slot of the semaphore
+    /// the fast path takes its slots from.
+    #[tokio::test]
+    async fn the_router_waits_for_the_slots_the_fast_path_takes() {
+        let vs = Arc::new(StiVs::from_config(&crate::config::VerifierConfig::default()).unwrap());
+        let state = AppState::new(ServerConfig::new("127.0.0.1:0", vs).with_max_concurrent(1));
+        let app = router(state.clone());
+        let get = || {
+            axum::http::Request::get(VERIFICATION_PATH)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        // A free slot: the wrong method is answered at once.
+        let r = tower::ServiceExt::oneshot(app.clone(), get())
+            .await
+            .unwrap();
+        assert_eq!(r.status(), axum::http::StatusCode::METHOD_NOT_ALLOWED);
+        // The one slot held (as a fast-path request holds it): the Router's
+        // request waits, and is answered once the slot is free.
+        let slot = Arc::clone(&state.0.api_slots)
+            .acquire_owned()
+            .await
+            .unwrap();
+        let waiting = tokio::spawn(tower::ServiceExt::oneshot(app.clone(), get()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiting.is_finished(), "answered without a slot");
+        drop(slot);
+        let r = waiting.await.unwrap().unwrap();
+        assert_eq!(r.status(), axum::http::StatusCode::METHOD_NOT_ALLOWED);
+    }
 }
