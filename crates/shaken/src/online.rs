@@ -210,11 +210,7 @@ impl CrlFetcher {
                 }
             },
             SharedEntry::Failure { code, detail, .. } => {
-                let e = FetchError::Remembered {
-                    url: url.to_owned(),
-                    code: FetchError::known_code(&code),
-                    detail: detail.chars().take(1000).collect(),
-                };
+                let e = FetchError::remembered(url, &code, &detail);
                 self.remember_failure(url, &e, left.min(limits.negative_cache_ttl));
                 Some(Err(e))
             }
@@ -354,11 +350,7 @@ impl CrlFetcher {
                     }
                 }
                 Some(SharedEntry::Failure { code, detail, .. }) => {
-                    let e = FetchError::Remembered {
-                        url: url.to_owned(),
-                        code: FetchError::known_code(&code),
-                        detail: detail.chars().take(1000).collect(),
-                    };
+                    let e = FetchError::remembered(url, &code, &detail);
                     self.refresh_failed(url, &e);
                     return;
                 }

@@ -495,11 +495,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 match entry {
                     // Another node's failure does not replace a fresh chain.
                     SharedEntry::Failure { code, detail, .. } if held.is_some() => {
-                        let err = FetchError::Remembered {
-                            url: url.to_owned(),
-                            code: FetchError::known_code(&code),
-                            detail: detail.chars().take(1000).collect(),
-                        };
+                        let err = FetchError::remembered(url, &code, &detail);
                         if self.keep_after_failed_refresh(url, &err) {
                             return Err(err);
                         }
@@ -599,11 +595,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 }
             },
             SharedEntry::Failure { code, detail, .. } => {
-                let err = FetchError::Remembered {
-                    url: url.to_owned(),
-                    code: FetchError::known_code(&code),
-                    detail: detail.chars().take(1000).collect(),
-                };
+                let err = FetchError::remembered(url, &code, &detail);
                 self.store(
                     url,
                     Value::Err(err.clone()),

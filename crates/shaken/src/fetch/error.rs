@@ -183,6 +183,16 @@ impl FetchError {
         }
     }
 
+    /// A failure another node of the fleet stored for `url` (its code kept
+    /// when it is one of ours, its detail bounded to 1,000 characters).
+    pub(crate) fn remembered(url: &str, code: &str, detail: &str) -> FetchError {
+        FetchError::Remembered {
+            url: url.to_owned(),
+            code: FetchError::known_code(code),
+            detail: detail.chars().take(1000).collect(),
+        }
+    }
+
     /// The code a remembered failure keeps: one of ours, else
     /// `fetch-remembered` (the text came from a shared store).
     pub(crate) fn known_code(code: &str) -> &'static str {
