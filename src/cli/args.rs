@@ -277,6 +277,10 @@ pub struct ServeArgs {
     /// Most requests handled at once.
     #[arg(long, value_name = "N")]
     pub max_concurrent: Option<usize>,
+    /// Worker threads of the service (1 to 1024; default: one per CPU this
+    /// process may run on).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Per-request timeout, milliseconds.
     #[arg(long, value_name = "MS")]
     pub request_timeout_ms: Option<u64>,

@@ -49,6 +49,8 @@ mod imp {
     /// Default seconds between trust-list refreshes (the STI-PA list is
     /// valid for about a day; an hour leaves many tries before `exp`).
     const DEFAULT_TRUST_LIST_INTERVAL: u64 = 3600;
+    /// Most worker threads (`--threads`, `threads`).
+    const MAX_THREADS: u16 = 1024;
     /// Shortest `--reload-interval`.
     const MIN_RELOAD_INTERVAL: u64 = 1;
 
@@ -63,6 +65,7 @@ mod imp {
         replay: bool,
         replay_dir: Option<PathBuf>,
         max_concurrent: Option<usize>,
+        threads: Option<usize>,
         request_timeout_ms: Option<u64>,
         header_read_timeout_ms: Option<u64>,
         max_body: Option<usize>,
@@ -168,6 +171,12 @@ mod imp {
             replay: !a.no_replay && f.replay.unwrap_or(true),
             replay_dir: a.replay_dir.or(f.replay_dir),
             max_concurrent: a.max_concurrent.or(f.max_concurrent),
+            threads: match a.threads.or(f.threads) {
+                Some(n) if !(1..=MAX_THREADS).contains(&n) => {
+                    bail!("config threads = {n}: expected 1 to {MAX_THREADS}")
+                }
+                n => n.map(usize::from),
+            },
             request_timeout_ms: a.request_timeout_ms.or(f.request_timeout_ms),
             header_read_timeout_ms: a.header_read_timeout_ms.or(f.header_read_timeout_ms),
             max_body: a.max_body.or(f.max_body),
@@ -757,6 +766,13 @@ mod imp {
                 return;
             }
         };
+        let workers = tokio::runtime::Handle::current().metrics().num_workers();
+        if let Some(n) = settings.threads.filter(|n| *n != workers) {
+            tracing::warn!(
+                trigger,
+                "threads = {n} takes effect at the next start; running with {workers} worker threads"
+            );
+        }
         let current = state.services();
         match load_services(&settings, Some(&current)).await {
             Ok(next) => {
@@ -991,7 +1007,11 @@ mod imp {
         // Before anything is read or bound: no socket is ever opened for a
         // configuration that would sign for strangers.
         check_settings(&settings)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = settings.threads {
+            builder.worker_threads(n);
+        }
+        let rt = builder
             .enable_all()
             .on_thread_park(log_worker_parks)
             .on_thread_stop(log_thread_stops)
@@ -1025,7 +1045,8 @@ mod imp {
             let server = Server::bind(config).await?;
             let addr = server.local_addr();
             eprintln!("listening on {addr}");
-            tracing::info!(%addr, https, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
+            let workers = tokio::runtime::Handle::current().metrics().num_workers();
+            tracing::info!(%addr, https, workers, "shaken serve: ATIS-1000082 API on /stir/v1/signing and /stir/v1/verification");
             if settings.ui {
                 let scheme = if https { "https" } else { "http" };
                 tracing::info!(%addr, "the page for people (--ui) is on {scheme}://{addr}/");

@@ -744,6 +744,83 @@ fn config_file_with_flags_overriding() {
     assert!(err.contains("max-concurent"), "{err}");
 }
 
+/// `--threads N` (or `threads` in the file) sets the worker count, said in
+/// the start-up log line; out of range is a usage error before anything binds.
+#[test]
+fn threads_from_the_flag_or_the_file() {
+    let lab = Lab::new();
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--trust-anchors",
+        &lab.path("root.pem"),
+        "--threads",
+        "3",
+    ]);
+    let id = lab.identity(X5U_FIXED, NOW, ORIGID);
+    let v = verify(srv.addr, &id, NOW);
+    assert_eq!(v["verstat"], "TN-Validation-Passed", "{v}");
+    srv.wait_log("workers=3", 1);
+    drop(srv);
+    let file = lab.dir.path().join("threads.toml");
+    std::fs::write(&file, "threads = 2\n").unwrap();
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--config",
+        &file.display().to_string(),
+    ]);
+    srv.wait_log("workers=2", 1);
+    // The flag overrides the file.
+    drop(srv);
+    let srv = Serve::start(&[
+        "--cert",
+        &lab.path("chain.pem"),
+        "--config",
+        &file.display().to_string(),
+        "--threads",
+        "1",
+    ]);
+    srv.wait_log("workers=1", 1);
+    drop(srv);
+
+    for (args, file_text, want) in [
+        (vec!["--threads", "0"], None, "0 is not in 1..=1024"),
+        (vec!["--threads", "1025"], None, "1025 is not in 1..=1024"),
+        (vec!["--threads", "many"], None, "invalid digit"),
+        (
+            vec![],
+            Some("threads = 0\n"),
+            "threads = 0: expected 1 to 1024",
+        ),
+        (
+            vec![],
+            Some("threads = 5000\n"),
+            "threads = 5000: expected 1 to 1024",
+        ),
+        (vec![], Some("threads = -1\n"), "threads"),
+    ] {
+        let mut cmd = bin();
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            &lab.path("chain.pem"),
+        ])
+        .args(&args);
+        if let Some(text) = file_text {
+            std::fs::write(&file, text).unwrap();
+            cmd.args(["--config", &file.display().to_string()]);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {file_text:?}: {err}");
+        assert!(err.contains(want), "{args:?} {file_text:?}: {err}");
+        assert!(!err.contains("listening on"), "{err}");
+    }
+}
+
 #[test]
 fn sigterm_finishes_the_request_in_flight_then_exits_0() {
     let lab = Lab::new();

@@ -54,6 +54,8 @@ pub struct FileConfig {
     pub replay_dir: Option<PathBuf>,
     /// Most requests handled at once.
     pub max_concurrent: Option<usize>,
+    /// Worker threads of the service (1 to 1024; read at start only).
+    pub threads: Option<u16>,
     /// Per-request timeout, milliseconds.
     pub request_timeout_ms: Option<u64>,
     /// Time a client may take to send its headers, milliseconds.
@@ -167,7 +169,8 @@ mod tests {
         // The commented-out keys are real keys too.
         let uncommented = text
             .replace("# replay-dir", "replay-dir")
-            .replace("# client-ca", "client-ca");
+            .replace("# client-ca", "client-ca")
+            .replace("# threads", "threads");
         assert!(FileConfig::from_toml(&uncommented, Path::new("x"))
             .unwrap()
             .client_ca
@@ -177,6 +180,7 @@ mod tests {
             c.replay_dir.as_deref(),
             Some(Path::new("/dev/shm/shaken-replay"))
         );
+        assert_eq!(c.threads, Some(4));
     }
 
     #[test]
