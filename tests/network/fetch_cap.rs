@@ -199,9 +199,12 @@ async fn three_times_the_cap_never_holds_more_than_the_cap() {
     assert_eq!(silent.peak(), CAP);
 }
 
-/// The same flood through one fetcher: every get ends within its timeout
-/// (nothing hangs), those holding a permit time out, at least one of the
-/// others fails busy, and every permit comes back.
+/// The same flood through one fetcher, every deadline about the same:
+/// every get ends within its timeout (nothing hangs), the first `CAP` time
+/// out holding their permit, each of the others either fails busy or got a
+/// permit in its last moments and timed out too, and every permit comes
+/// back. (Which of the two happens is a race between timers, so the exact
+/// bound on connections is proved above, with deadlines apart.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_through_one_fetcher_ends_within_the_timeout() {
     const CAP: usize = 3;
@@ -223,7 +226,7 @@ async fn a_flood_through_one_fetcher_ends_within_the_timeout() {
     }
     assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
     assert_eq!(busy + timeout, 3 * CAP);
-    assert!(timeout >= CAP && busy >= 1, "busy {busy}, timeout {timeout}");
+    assert!(timeout >= CAP, "busy {busy}, timeout {timeout}");
     assert_eq!(f.stats().in_flight, 0);
     assert_eq!(f.stats().busy, busy as u64);
 }

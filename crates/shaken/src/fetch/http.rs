@@ -285,18 +285,24 @@ impl HttpFetcher {
         // is released when this future ends or is dropped, on every path.
         let _permit = match self.permits.sem.try_acquire() {
             Ok(p) => p,
-            Err(_) => match tokio::time::timeout_at(deadline, self.permits.sem.acquire()).await {
-                Ok(Ok(p)) => p,
-                // Err(_) inside: the semaphore is never closed; busy all the same.
-                _ => {
-                    self.permits.busy.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%url, max = self.permits.max, "no fetch permit came free within the fetch timeout");
-                    return Err(FetchError::Busy {
-                        url: url.to_string(),
-                        max: self.permits.max,
-                    });
+            Err(_) => {
+                let got = tokio::time::timeout_at(deadline, self.permits.sem.acquire()).await;
+                match got {
+                    // A permit that came free as the deadline passed is
+                    // given back at once: no connection is started for a
+                    // fetch with no time left.
+                    Ok(Ok(p)) if tokio::time::Instant::now() < deadline => p,
+                    // Err(_) inside: the semaphore is never closed.
+                    _ => {
+                        self.permits.busy.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%url, max = self.permits.max, "no fetch permit came free within the fetch timeout");
+                        return Err(FetchError::Busy {
+                            url: url.to_string(),
+                            max: self.permits.max,
+                        });
+                    }
                 }
-            },
+            }
         };
         // reqwest applies the same total timeout from when the request is
         // sent; this outer one also bounds the wait above and anything
