@@ -677,6 +677,19 @@ fn online_x5u_passes_and_down_x5u_is_436() {
     ] {
         assert!(m.body.contains(want), "missing {want}:\n{}", m.body);
     }
+    // The fetch cap (--max-fetches, default 64): both fetches are over.
+    for want in [
+        "# TYPE shaken_fetches_in_flight gauge",
+        "shaken_fetches_in_flight 0",
+        "shaken_fetches_max 64",
+        "shaken_fetch_busy_total 0",
+    ] {
+        assert!(
+            m.body.lines().any(|l| l == want),
+            "missing {want}:\n{}",
+            m.body
+        );
+    }
 }
 
 #[test]
