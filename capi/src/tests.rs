@@ -425,7 +425,11 @@ fn option_and_signer_errors_say_what_was_wrong() {
             shaken_verifier_options_set_max_fetches(o, 0),
             SHAKEN_ERR_INVALID_ARGUMENT
         );
-        assert!(last_error().contains("outside 1..=65536"), "{}", last_error());
+        assert!(
+            last_error().contains("outside 1..=65536"),
+            "{}",
+            last_error()
+        );
         assert_eq!(
             shaken_verifier_options_set_max_fetches(o, 70_000),
             SHAKEN_ERR_INVALID_ARGUMENT

@@ -652,7 +652,9 @@ fn parse_max_fetches(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(0) => Err("0 would refuse every fetch: give at least 1 (default 64)".to_owned()),
         Ok(n) => Ok(n),
-        Err(_) => Err(format!("{s:?} is not a whole number of fetches (at least 1)")),
+        Err(_) => Err(format!(
+            "{s:?} is not a whole number of fetches (at least 1)"
+        )),
     }
 }
 

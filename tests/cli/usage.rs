@@ -437,10 +437,30 @@ fn a_sip_message_with_a_log_prefix_line_is_read() {
 fn max_fetches_zero_is_refused() {
     let root = certs("root.pem");
     for args in [
-        &["verify", "--max-fetches", "0", "x", "--trust-anchors", &root][..],
+        &[
+            "verify",
+            "--max-fetches",
+            "0",
+            "x",
+            "--trust-anchors",
+            &root,
+        ][..],
         &["serve", "--max-fetches", "0", "--trust-anchors", &root],
-        &["cert", "lint", "--max-fetches", "0", "https://cr.example/sp.pem"],
-        &["verify", "--max-fetches", "many", "x", "--trust-anchors", &root],
+        &[
+            "cert",
+            "lint",
+            "--max-fetches",
+            "0",
+            "https://cr.example/sp.pem",
+        ],
+        &[
+            "verify",
+            "--max-fetches",
+            "many",
+            "x",
+            "--trust-anchors",
+            &root,
+        ],
     ] {
         let o = shaken(args);
         let e = stderr(&o);
@@ -460,10 +480,7 @@ fn max_fetches_zero_is_refused() {
     ]);
     let e = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(
-        e.contains("max-fetches") && e.contains("at least 1"),
-        "{e}"
-    );
+    assert!(e.contains("max-fetches") && e.contains("at least 1"), "{e}");
     // A valid cap is taken (the value verified offline: nothing fetched).
     let o = shaken(&[
         "verify",

@@ -188,7 +188,11 @@ async fn three_times_the_cap_never_holds_more_than_the_cap() {
         "{waited:?}"
     );
     assert_eq!(silent.peak(), CAP);
-    assert_eq!(silent.accepted.load(Ordering::SeqCst), CAP, "the flood sent nothing");
+    assert_eq!(
+        silent.accepted.load(Ordering::SeqCst),
+        CAP,
+        "the flood sent nothing"
+    );
     assert_eq!(flood.stats().busy, (2 * CAP) as u64);
 
     while let Some(r) = held.join_next().await {
@@ -224,7 +228,11 @@ async fn a_flood_through_one_fetcher_ends_within_the_timeout() {
             other => panic!("expected fetch-busy or fetch-timeout, got {other:?}"),
         }
     }
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(busy + timeout, 3 * CAP);
     assert!(timeout >= CAP, "busy {busy}, timeout {timeout}");
     assert_eq!(f.stats().in_flight, 0);
@@ -264,7 +272,10 @@ async fn the_permit_comes_back_on_every_path() {
     next_gets_the_permit("nothing").await;
     next_gets_the_permit("a success").await;
     let e = f.get(&missing, "*/*", 1024).await.unwrap_err();
-    assert!(matches!(e, FetchError::HttpStatus { status: 404, .. }), "{e}");
+    assert!(
+        matches!(e, FetchError::HttpStatus { status: 404, .. }),
+        "{e}"
+    );
     next_gets_the_permit("an HTTP error").await;
     let e = f.get(&moved, "*/*", 1024).await.unwrap_err();
     assert!(matches!(e, FetchError::Redirect { .. }), "{e}");
