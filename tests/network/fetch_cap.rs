@@ -182,11 +182,11 @@ async fn three_times_the_cap_never_holds_more_than_the_cap() {
     }
     let waited = start.elapsed();
     assert_eq!(busy, 2 * CAP);
-    // Bounded by their own fetch timeout, not by the holders'.
-    assert!(
-        waited >= Duration::from_millis(290) && waited < Duration::from_millis(1400),
-        "{waited:?}"
-    );
+    // They waited for a permit (their own fetch timeout), and gave up while
+    // the holders still held every permit: bounded by their own deadline,
+    // not by the holders'.
+    assert!(waited >= Duration::from_millis(290), "{waited:?}");
+    assert_eq!(holder.stats().in_flight, CAP);
     assert_eq!(silent.peak(), CAP);
     assert_eq!(
         silent.accepted.load(Ordering::SeqCst),
