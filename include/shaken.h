@@ -553,6 +553,16 @@ int32_t shaken_verifier_options_set_timeouts(shaken_verifier_options *options,
                                              uint32_t connect_ms,
                                              uint32_t total_ms);
 
+// Most x5u, CRL and Rich Call Data fetches in flight at once for this
+// verifier (default 64, like `--max-fetches`; 1..=65536). A fetch that
+// gets no slot within the total timeout fails `fetch-busy` (436), with
+// nothing sent and nothing cached.
+//
+// # Safety
+// `options` from [`shaken_verifier_options_new`].
+int32_t shaken_verifier_options_set_max_fetches(shaken_verifier_options *options,
+                                                uint32_t max);
+
 // Freshness window: `iat` may be at most `seconds` in the past or the
 // future (default 60, RFC 8224 §6.2; 1..=86400).
 //

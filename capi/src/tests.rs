@@ -421,6 +421,19 @@ fn option_and_signer_errors_say_what_was_wrong() {
             SHAKEN_ERR_INVALID_ARGUMENT
         );
         assert!(last_error().contains("connect_ms"));
+        assert_eq!(
+            shaken_verifier_options_set_max_fetches(o, 0),
+            SHAKEN_ERR_INVALID_ARGUMENT
+        );
+        assert!(
+            last_error().contains("outside 1..=65536"),
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            shaken_verifier_options_set_max_fetches(o, 70_000),
+            SHAKEN_ERR_INVALID_ARGUMENT
+        );
         shaken_verifier_options_free(o);
 
         let key = file("sp.key.pem");
@@ -571,6 +584,7 @@ fn lab_fetching(o: *mut shaken_verifier_options) {
             shaken_verifier_options_set_timeouts(o, 500, 2000),
             SHAKEN_OK
         );
+        assert_eq!(shaken_verifier_options_set_max_fetches(o, 4), SHAKEN_OK);
         assert_eq!(shaken_verifier_options_set_replay(o, 0), SHAKEN_OK);
     }
 }

@@ -400,6 +400,33 @@ pub unsafe extern "C" fn shaken_verifier_options_set_timeouts(
     }
 }
 
+/// Most x5u, CRL and Rich Call Data fetches in flight at once for this
+/// verifier (default 64, like `--max-fetches`; 1..=65536). A fetch that
+/// gets no slot within the total timeout fails `fetch-busy` (436), with
+/// nothing sent and nothing cached.
+///
+/// # Safety
+/// `options` from [`shaken_verifier_options_new`].
+#[no_mangle]
+pub unsafe extern "C" fn shaken_verifier_options_set_max_fetches(
+    options: *mut shaken_verifier_options,
+    max: u32,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_options("shaken_verifier_options_set_max_fetches", options, |o| {
+            if !(1..=65_536).contains(&max) {
+                return Err(ApiError::Invalid {
+                    arg: "max",
+                    detail: format!("{max} is outside 1..=65536"),
+                });
+            }
+            o.config.max_fetches = max as usize;
+            Ok(())
+        })
+    }
+}
+
 /// Freshness window: `iat` may be at most `seconds` in the past or the
 /// future (default 60, RFC 8224 §6.2; 1..=86400).
 ///

@@ -646,6 +646,20 @@ pub struct FetchArgs {
     /// Total timeout for one x5u/CRL fetch, milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub fetch_timeout_ms: u64,
+    /// Most x5u/CRL/Rich Call Data fetches in flight at once; a fetch that gets no slot within --fetch-timeout-ms fails fetch-busy, nothing sent [default: 64].
+    #[arg(long, value_name = "N", value_parser = parse_max_fetches)]
+    pub max_fetches: Option<usize>,
+}
+
+/// `--max-fetches`: a whole number, at least 1.
+fn parse_max_fetches(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("0 would refuse every fetch: give at least 1 (default 64)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "{s:?} is not a whole number of fetches (at least 1)"
+        )),
+    }
 }
 
 #[derive(Args, Debug)]

@@ -22,6 +22,9 @@ pub fn for_id(id: &str) -> Option<&'static str> {
         "fetch-private-address" => Some(
             "--allow-private-x5u turns the SSRF guard off (labs only: never on a carrier network)",
         ),
+        "fetch-busy" => Some(
+            "every fetch slot stayed taken for --fetch-timeout-ms; --max-fetches N allows more fetches at once (default 64)",
+        ),
         "identity-multiple" => {
             Some("pass the whole message with --sip FILE to verify every Identity header it holds")
         }
@@ -86,6 +89,8 @@ fn for_diagnostic(e: &anyhow::Error) -> Option<&'static str> {
             Diagnostic::id(d)
         } else if let Some(d) = cause.downcast_ref::<shaken::cert::ChainError>() {
             Diagnostic::id(d)
+        } else if let Some(d) = cause.downcast_ref::<shaken::fetch::FetchError>() {
+            Diagnostic::id(d)
         } else {
             return None;
         };
@@ -116,5 +121,16 @@ mod tests {
         let e = anyhow::Error::new(ChainError::NoTrustAnchors).context("verifying");
         assert!(for_error(&e).unwrap().contains("--trust-anchors"));
         assert_eq!(for_id("signature-invalid"), None);
+    }
+
+    #[test]
+    fn a_busy_fetch_names_the_flag_that_raises_the_cap() {
+        let e = shaken::fetch::FetchError::Busy {
+            url: "https://cr.example/sp.pem".into(),
+            max: 64,
+        };
+        assert_eq!(Diagnostic::id(&e), "fetch-busy");
+        let h = for_error(&anyhow::Error::new(e)).unwrap();
+        assert!(h.contains("--max-fetches"), "{h}");
     }
 }

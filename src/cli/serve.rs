@@ -153,6 +153,7 @@ mod imp {
                 DEFAULT_FETCH_MS,
                 f.fetch_timeout_ms,
             ),
+            max_fetches: a.fetch.max_fetches.or(f.max_fetches),
         };
         Ok(Settings {
             listen: a

@@ -289,6 +289,9 @@ pub fn apply_fetch_args(c: &mut VerifierConfig, f: &FetchArgs) {
     c.cache_dir = f.cache_dir.clone();
     c.connect_timeout_ms = f.connect_timeout_ms;
     c.fetch_timeout_ms = f.fetch_timeout_ms;
+    if let Some(n) = f.max_fetches {
+        c.max_fetches = n;
+    }
 }
 
 /// `--trust-anchors`, else `$SHAKEN_TRUST_ANCHORS` (a path list).
@@ -404,6 +407,7 @@ mod tests {
             allow_any_port_x5u: true,
             connect_timeout_ms: 1500,
             fetch_timeout_ms: 4000,
+            max_fetches: Some(8),
             ..FetchArgs::default()
         };
         let mut c = VerifierConfig::default();
@@ -417,6 +421,17 @@ mod tests {
         assert_eq!(
             o.limits.fetch_timeout,
             std::time::Duration::from_millis(4000)
+        );
+        assert_eq!(o.limits.max_concurrent_fetches, 8);
+        // Without the flag: the library's default.
+        let mut d = VerifierConfig::default();
+        apply_fetch_args(&mut d, &FetchArgs::default());
+        assert_eq!(
+            shaken::sti::fetch_options(&d)
+                .unwrap()
+                .limits
+                .max_concurrent_fetches,
+            shaken::Limits::default().max_concurrent_fetches
         );
     }
 }

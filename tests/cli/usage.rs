@@ -429,3 +429,66 @@ fn a_sip_message_with_a_log_prefix_line_is_read() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+/// `--max-fetches` (the cap on x5u/CRL/RCD fetches in flight): 0 would
+/// refuse every fetch, so it is refused with the flag named, on every command
+/// that fetches, and the TOML key `max-fetches = 0` of `serve` likewise.
+#[test]
+fn max_fetches_zero_is_refused() {
+    let root = certs("root.pem");
+    for args in [
+        &[
+            "verify",
+            "--max-fetches",
+            "0",
+            "x",
+            "--trust-anchors",
+            &root,
+        ][..],
+        &["serve", "--max-fetches", "0", "--trust-anchors", &root],
+        &[
+            "cert",
+            "lint",
+            "--max-fetches",
+            "0",
+            "https://cr.example/sp.pem",
+        ],
+        &[
+            "verify",
+            "--max-fetches",
+            "many",
+            "x",
+            "--trust-anchors",
+            &root,
+        ],
+    ] {
+        let o = shaken(args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains("--max-fetches"), "{args:?}: {e}");
+        assert!(e.contains("at least 1"), "{args:?}: {e}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("serve.toml");
+    std::fs::write(&toml, "listen = \"127.0.0.1:0\"\nmax-fetches = 0\n").unwrap();
+    let o = shaken(&[
+        "serve",
+        "--config",
+        toml.to_str().unwrap(),
+        "--trust-anchors",
+        &root,
+    ]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("max-fetches") && e.contains("at least 1"), "{e}");
+    // A valid cap is taken (the value verified offline: nothing fetched).
+    let o = shaken(&[
+        "verify",
+        "--max-fetches",
+        "1",
+        "not-a-token",
+        "--trust-anchors",
+        &root,
+    ]);
+    assert!(!stderr(&o).contains("--max-fetches"), "{}", stderr(&o));
+}

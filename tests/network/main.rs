@@ -8,6 +8,7 @@
 mod support;
 
 mod fetch;
+mod fetch_cap;
 mod fleet;
 mod rcd;
 mod serve;

@@ -677,6 +677,19 @@ fn online_x5u_passes_and_down_x5u_is_436() {
     ] {
         assert!(m.body.contains(want), "missing {want}:\n{}", m.body);
     }
+    // The fetch cap (--max-fetches, default 64): both fetches are over.
+    for want in [
+        "# TYPE shaken_fetches_in_flight gauge",
+        "shaken_fetches_in_flight 0",
+        "shaken_fetches_max 64",
+        "shaken_fetch_busy_total 0",
+    ] {
+        assert!(
+            m.body.lines().any(|l| l == want),
+            "missing {want}:\n{}",
+            m.body
+        );
+    }
 }
 
 #[test]
@@ -2144,4 +2157,40 @@ fn max_div_bounds_the_diverted_calls_of_the_service() {
     let v = ask(&strict);
     assert_eq!(v["diversion"]["reason"]["id"], "div-too-many", "{v}");
     assert_eq!(v["reasonid"], "dest-mismatch", "{v}");
+}
+
+/// `--max-fetches` and the TOML key `max-fetches` reach the service's one
+/// pool of fetch slots (`shaken_fetches_max`); the flag overrides the file.
+#[test]
+fn max_fetches_flag_and_key_reach_the_service() {
+    let lab = Lab::new();
+    let root = lab.path("root.pem");
+    let metric = |srv: &Serve| {
+        let m = get(srv.addr, "/metrics");
+        m.body
+            .lines()
+            .find(|l| l.starts_with("shaken_fetches_max "))
+            .map(str::to_owned)
+    };
+    let srv = Serve::start(&["--trust-anchors", &root, "--max-fetches", "3"]);
+    assert_eq!(metric(&srv).as_deref(), Some("shaken_fetches_max 3"));
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("serve.toml");
+    std::fs::write(&toml, "max-fetches = 5\n").unwrap();
+    let toml = toml.to_str().unwrap();
+    let srv = Serve::start(&["--trust-anchors", &root, "--config", toml]);
+    assert_eq!(metric(&srv).as_deref(), Some("shaken_fetches_max 5"));
+    let srv = Serve::start(&[
+        "--trust-anchors",
+        &root,
+        "--config",
+        toml,
+        "--max-fetches",
+        "2",
+    ]);
+    assert_eq!(metric(&srv).as_deref(), Some("shaken_fetches_max 2"));
+    // A pinned chain fetches nothing: no fetch gauges.
+    let chain = lab.path("chain.pem");
+    let srv = Serve::start(&["--trust-anchors", &root, "--cert", &chain]);
+    assert_eq!(metric(&srv), None);
 }

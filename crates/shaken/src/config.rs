@@ -272,6 +272,11 @@ pub struct VerifierConfig {
     pub connect_timeout_ms: u64,
     /// x5u / CRL total fetch timeout, milliseconds.
     pub fetch_timeout_ms: u64,
+    /// Most outbound fetches (x5u, CRL, Rich Call Data content) in flight at
+    /// once; replaces [`Limits::max_concurrent_fetches`] (its documentation
+    /// gives the reasons for the default, 64), as `fetch_timeout_ms` replaces
+    /// `Limits::fetch_timeout`. At least 1. TOML `max-fetches`.
+    pub max_fetches: usize,
     /// A fleet of verifiers sharing replay detection, fetched chains, the
     /// negative cache and CRLs through Redis (or Valkey): `redis://` or
     /// `rediss://` (TLS) URL, with an optional `user:password@`. Replaces the
@@ -303,6 +308,9 @@ pub const DEFAULT_MAX_AGE: u32 = 60;
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2000;
 /// Default x5u total fetch timeout, milliseconds.
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5000;
+/// Default cap on fetches in flight at once (see
+/// [`Limits::max_concurrent_fetches`]).
+pub const DEFAULT_MAX_FETCHES: usize = 64;
 /// Default bound on one Redis call, milliseconds: a loopback or same-rack
 /// round trip is well under 1 ms, so 50 ms means Redis is in trouble, and a
 /// call never waits longer than that for it (issue 18).
@@ -329,6 +337,7 @@ impl Default for VerifierConfig {
             cache_dir: None,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
             fetch_timeout_ms: DEFAULT_FETCH_TIMEOUT_MS,
+            max_fetches: DEFAULT_MAX_FETCHES,
             redis: None,
             redis_password_file: None,
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
@@ -479,6 +488,8 @@ pub enum Setting {
     RedisPasswordFile,
     /// The Rich Call Data a signer puts into every call.
     Rcd,
+    /// The cap on fetches in flight at once.
+    MaxFetches,
 }
 
 impl Setting {
@@ -496,6 +507,7 @@ impl Setting {
             Setting::Redis => "redis",
             Setting::RedisPasswordFile => "redis-password-file",
             Setting::Rcd => "rcd",
+            Setting::MaxFetches => "max-fetches",
         }
     }
 
@@ -512,6 +524,7 @@ impl Setting {
             Setting::Redis => "Redis",
             Setting::RedisPasswordFile => "Redis password file",
             Setting::Rcd => "Rich Call Data",
+            Setting::MaxFetches => "cap on fetches in flight",
         }
     }
 }
@@ -606,6 +619,16 @@ pub enum ConfigError {
     /// The signer's Rich Call Data would not pass a verifier (RFC 9795 §5).
     #[error("Rich Call Data: {0}")]
     Rcd(String),
+    /// A number outside the range the setting takes.
+    #[error("{setting} {value}: {reason}")]
+    OutOfRange {
+        /// Which setting.
+        setting: Setting,
+        /// The value given.
+        value: u64,
+        /// The range, and why.
+        reason: &'static str,
+    },
 }
 
 impl ConfigError {
@@ -616,7 +639,8 @@ impl ConfigError {
             | ConfigError::NoCertificate { setting, .. }
             | ConfigError::Certificate { setting, .. }
             | ConfigError::NotText { setting, .. }
-            | ConfigError::Unsupported { setting, .. } => *setting,
+            | ConfigError::Unsupported { setting, .. }
+            | ConfigError::OutOfRange { setting, .. } => *setting,
             ConfigError::Key { .. } => Setting::Key,
             ConfigError::X5u { .. } => Setting::X5u,
             ConfigError::ReplayDir(_) => Setting::ReplayDir,
@@ -640,6 +664,7 @@ impl ConfigError {
             ConfigError::Fetcher(_) => "config-fetcher",
             ConfigError::Redis { .. } => "config-redis",
             ConfigError::Rcd(_) => "config-rcd",
+            ConfigError::OutOfRange { .. } => "config-out-of-range",
         }
     }
 }

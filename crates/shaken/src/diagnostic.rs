@@ -895,7 +895,8 @@ mod samples {
                     reason: s(),
                 }),
                 E::TlsRoot { .. } => Some(E::Client { reason: s() }),
-                E::Client { .. } => Some(E::Remembered {
+                E::Client { .. } => Some(E::Busy { url: s(), max: 64 }),
+                E::Busy { .. } => Some(E::Remembered {
                     url: s(),
                     code: "fetch-remembered",
                     detail: s(),
@@ -948,7 +949,12 @@ mod samples {
                     detail: s(),
                 }),
                 E::Redis { .. } => Some(E::Rcd(s())),
-                E::Rcd(_) => None,
+                E::Rcd(_) => Some(E::OutOfRange {
+                    setting: Setting::MaxFetches,
+                    value: 0,
+                    reason: "at least 1",
+                }),
+                E::OutOfRange { .. } => None,
             },
         )
         .collect()

@@ -90,6 +90,19 @@ pub struct Limits {
     /// `jcl` jCard, a photo in a jCard). Default 512 KiB: RFC 9795 sets no
     /// bound (§16 asks for one); a 256x256 logo is tens of KiB.
     pub max_rcd_body: usize,
+    /// Most outbound fetches (x5u, CRL, Rich Call Data content) in flight at
+    /// once, per verifier: the x5u cache, the CRL fetcher and the RCD cache
+    /// of one verifier share one pool of this many permits (every clone of
+    /// one [`FetchOptions`](crate::fetch::FetchOptions) does). A fetch that
+    /// finds them all taken waits for one inside its own `fetch_timeout`
+    /// (the call never waits longer than it did without the cap) and fails
+    /// `fetch-busy`, with nothing sent, if none comes free in time.
+    /// Default 64: a busy node starting cold fetches a few hundred signers'
+    /// chains within seconds; at ~100 ms a fetch, 64 at once is ~640
+    /// fetches a second, so a cold start is not slowed, while a stranger
+    /// naming slow x5u URLs (up to 5 s each) can hold 64 outbound
+    /// connections, not one per admitted request (1,024 on the service).
+    pub max_concurrent_fetches: usize,
 }
 
 impl Default for Limits {
@@ -121,6 +134,7 @@ impl Default for Limits {
             capture_idle: Duration::from_secs(120),
             max_div: crate::div::DEFAULT_MAX_DIV,
             max_rcd_body: 512 * 1024,
+            max_concurrent_fetches: 64,
         }
     }
 }

@@ -373,6 +373,9 @@ mod online {
         fleet: fleet::Link,
         /// Rich Call Data content (`fetch_rcd`): logos and jCards, cached.
         rcd_cache: Option<Arc<crate::fetch::CertCache<crate::rcd::RcdBody>>>,
+        /// The one pool of fetch permits the x5u cache, the CRL fetcher and
+        /// the RCD cache share (`Limits::max_concurrent_fetches`).
+        permits: crate::fetch::FetchPermits,
     }
 
     impl std::fmt::Debug for StiVs {
@@ -439,7 +442,13 @@ mod online {
             }
             let (verifier, fleet) = fleet::setup(c, verifier)?;
             let verifier = Arc::new(verifier);
-            let fetch = fetch_options(c)?;
+            let mut fetch = fetch_options(c)?;
+            if let Some(p) = previous {
+                // The kept x5u and RCD caches hold the previous pool: the
+                // new CRL fetcher joins it, so one cap still binds them all.
+                fetch.permits = p.permits.clone();
+            }
+            let permits = fetch.permits.clone();
             let rcd_cache = match (c.fetch_rcd, previous.and_then(|p| p.rcd_cache.clone())) {
                 (false, _) => None,
                 (true, Some(kept)) => Some(kept),
@@ -485,6 +494,7 @@ mod online {
                 runtime: OnceLock::new(),
                 fleet,
                 rcd_cache,
+                permits,
             })
         }
 
@@ -579,7 +589,17 @@ mod online {
                 runtime: OnceLock::new(),
                 fleet: fleet::share(&self.fleet),
                 rcd_cache: self.rcd_cache.clone(),
+                permits: self.permits.clone(),
             }
+        }
+
+        /// The bound on this service's outbound fetches (x5u, CRLs, Rich
+        /// Call Data content share it): the cap, the fetches in flight now
+        /// and the fetches that failed busy (`fetch-busy`). `None` when the
+        /// service has nothing to fetch (a pinned chain, no CRL URL, no
+        /// Rich Call Data fetching).
+        pub fn fetch_stats(&self) -> Option<crate::fetch::FetchStats> {
+            self.permits.stats()
         }
 
         /// The Redis link of a fleet (`redis`), for its state and counters.
@@ -1249,11 +1269,21 @@ mod online {
         })
     }
 
-    /// The fetch rules of a configuration (x5u and CRLs alike).
+    /// The fetch rules of a configuration (x5u and CRLs alike), with a new
+    /// pool of fetch permits that every fetcher built from them (or from
+    /// their clones) shares.
     pub fn fetch_options(c: &VerifierConfig) -> Result<FetchOptions, ConfigError> {
         let mut limits = c.limits.clone();
         limits.connect_timeout = Duration::from_millis(c.connect_timeout_ms);
         limits.fetch_timeout = Duration::from_millis(c.fetch_timeout_ms);
+        if c.max_fetches == 0 {
+            return Err(ConfigError::OutOfRange {
+                setting: Setting::MaxFetches,
+                value: 0,
+                reason: "at least 1 (with 0 no certificate could ever be fetched)",
+            });
+        }
+        limits.max_concurrent_fetches = c.max_fetches;
         let mut extra = Vec::new();
         for src in &c.tls_ca {
             extra.push(crate::load::read(src, Setting::TlsCa)?);

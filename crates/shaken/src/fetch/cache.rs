@@ -552,6 +552,10 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                     // The fleet keeps the chain it has; nothing to share.
                     return Err(err);
                 }
+                if err.is_transient_local() {
+                    // Busy: nothing was sent; says nothing about the URL.
+                    return Err(err);
+                }
                 tracing::debug!(%url, error = %err, "x5u fetch failed; negatively cached");
                 self.store(
                     url,

@@ -128,6 +128,17 @@ pub enum FetchError {
         /// The cause chain, rendered.
         reason: String,
     },
+    /// Every fetch permit of this verifier stayed taken for the whole fetch
+    /// timeout ([`Limits::max_concurrent_fetches`](crate::Limits) fetches
+    /// were in flight): nothing was sent to the URL. Says nothing about the
+    /// URL, so it is never cached (see [`FetchError::is_transient_local`]).
+    #[error("{url}: not fetched: {max} fetches were already in flight (the most allowed at once) for the whole fetch timeout; nothing was sent")]
+    Busy {
+        /// The URL that was to be fetched.
+        url: String,
+        /// The cap on fetches in flight.
+        max: usize,
+    },
     /// A failure another verifier of the fleet met fetching this URL, read
     /// from the shared negative cache (feature `redis`): its code is the
     /// original failure's.
@@ -144,7 +155,7 @@ pub enum FetchError {
 }
 
 /// Every code of [`FetchError`] but `fetch-remembered`.
-const CODES: [&str; 14] = [
+const CODES: [&str; 15] = [
     "fetch-invalid-url",
     "fetch-scheme-not-allowed",
     "fetch-port-not-allowed",
@@ -159,6 +170,7 @@ const CODES: [&str; 14] = [
     "fetch-parse",
     "fetch-tls-root",
     "fetch-client",
+    "fetch-busy",
 ];
 
 impl FetchError {
@@ -179,8 +191,17 @@ impl FetchError {
             FetchError::Parse { .. } => "fetch-parse",
             FetchError::TlsRoot { .. } => "fetch-tls-root",
             FetchError::Client { .. } => "fetch-client",
+            FetchError::Busy { .. } => "fetch-busy",
             FetchError::Remembered { code, .. } => code,
         }
+    }
+
+    /// Whether the failure is this verifier's own state at the moment (its
+    /// fetches were all in flight: [`FetchError::Busy`]) and says nothing
+    /// about the URL: such a failure is never kept in a negative cache nor
+    /// shared with a fleet, so the next call fetches the URL.
+    pub fn is_transient_local(&self) -> bool {
+        matches!(self, FetchError::Busy { .. })
     }
 
     /// A failure another node of the fleet stored for `url` (its code kept
@@ -288,12 +309,30 @@ mod tests {
                 reason: "r".into(),
             },
             FetchError::Client { reason: "r".into() },
+            FetchError::Busy {
+                url: url.clone(),
+                max: 64,
+            },
             FetchError::Remembered {
                 url: url.clone(),
                 code: FetchError::known_code("not-ours"),
                 detail: "https://cr.example/c.pem: HTTP status 404".into(),
             },
         ]
+    }
+
+    #[test]
+    fn only_busy_is_transient_and_every_code_is_known() {
+        for e in all() {
+            assert_eq!(
+                e.is_transient_local(),
+                matches!(e, FetchError::Busy { .. }),
+                "{e}"
+            );
+            if !matches!(e, FetchError::Remembered { .. }) {
+                assert_eq!(FetchError::known_code(e.code()), e.code());
+            }
+        }
     }
 
     #[test]
@@ -327,6 +366,16 @@ mod tests {
         assert_eq!(
             t.to_string(),
             "https://cr.example/c.pem: timed out after 2000 ms"
+        );
+        let b = FetchError::Busy {
+            url: "https://cr.example/c.pem".into(),
+            max: 64,
+        };
+        assert_eq!(b.code(), "fetch-busy");
+        assert_eq!(
+            b.to_string(),
+            "https://cr.example/c.pem: not fetched: 64 fetches were already in flight \
+             (the most allowed at once) for the whole fetch timeout; nothing was sent"
         );
         let p = FetchError::PrivateAddress {
             host: "cr.example".into(),

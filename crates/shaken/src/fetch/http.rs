@@ -1,6 +1,7 @@
 //! One bounded HTTP GET, shared by x5u and CRL fetching.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use url::{Host, Url};
@@ -21,19 +22,106 @@ pub struct FetchedBody {
     pub max_age: Option<Duration>,
 }
 
-/// A hardened HTTP client: https only (unless allowed), SSRF guard, no
-/// redirects, no proxies, connect and total timeouts, bounded bodies.
+/// The bound on outbound fetches in flight at once, shared: every
+/// [`HttpFetcher`] built from one [`FetchOptions`] or from any clone of it
+/// (the x5u cache, the CRL fetcher and the Rich Call Data cache of one
+/// verifier) takes its permits from this one pool, and so do the fetcher's
+/// own clones and the caches' handles.
 ///
-/// Cheap to clone (the reqwest client is reference-counted).
+/// The pool is sized by the first fetcher built on it, from its
+/// [`Limits::max_concurrent_fetches`](crate::Limits); later fetchers share
+/// that size. `FetchPermits::new()` (what [`FetchOptions::default`] holds)
+/// starts a pool of its own. Cheap to clone (a reference count).
+#[derive(Clone, Default)]
+pub struct FetchPermits {
+    pool: Arc<OnceLock<Arc<Pool>>>,
+}
+
+#[derive(Debug)]
+struct Pool {
+    sem: tokio::sync::Semaphore,
+    max: usize,
+    busy: AtomicU64,
+}
+
+impl FetchPermits {
+    /// A pool of its own, sized by the first fetcher built on it.
+    pub fn new() -> Self {
+        FetchPermits::default()
+    }
+
+    /// The pool's cap, fetches in flight and busy failures; `None` until a
+    /// fetcher was built on it.
+    pub fn stats(&self) -> Option<FetchStats> {
+        self.pool.get().map(|p| p.stats())
+    }
+
+    /// The pool, sized `max` if this is its first fetcher.
+    fn pool(&self, max: usize) -> Arc<Pool> {
+        Arc::clone(self.pool.get_or_init(|| {
+            let max = max.min(tokio::sync::Semaphore::MAX_PERMITS);
+            Arc::new(Pool {
+                sem: tokio::sync::Semaphore::new(max),
+                max,
+                busy: AtomicU64::new(0),
+            })
+        }))
+    }
+}
+
+impl std::fmt::Debug for FetchPermits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchPermits")
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Pool {
+    fn stats(&self) -> FetchStats {
+        FetchStats {
+            max: self.max,
+            in_flight: self.max.saturating_sub(self.sem.available_permits()),
+            busy: self.busy.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A snapshot of a [`FetchPermits`] pool (`/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FetchStats {
+    /// The cap: most fetches in flight at once.
+    pub max: usize,
+    /// Fetches holding a permit now (connecting, waiting for the answer or
+    /// reading the body).
+    pub in_flight: usize,
+    /// Fetches that failed [`FetchError::Busy`] since the pool was made.
+    pub busy: u64,
+}
+
+/// A hardened HTTP client: https only (unless allowed), SSRF guard, no
+/// redirects, no proxies, connect and total timeouts, bounded bodies, and
+/// a bound on fetches in flight at once ([`FetchPermits`]).
+///
+/// Cheap to clone (the reqwest client and the permits are
+/// reference-counted; clones share both).
 #[derive(Debug, Clone)]
 pub struct HttpFetcher {
     client: reqwest::Client,
     opts: Arc<FetchOptions>,
+    permits: Arc<Pool>,
 }
 
 impl HttpFetcher {
-    /// Builds the client. Fails when an extra TLS root does not parse.
+    /// Builds the client. Fails when an extra TLS root does not parse, or
+    /// when `limits.max_concurrent_fetches` is 0 (no fetch could start).
     pub fn new(opts: &FetchOptions) -> Result<Self, FetchError> {
+        if opts.limits.max_concurrent_fetches == 0 {
+            return Err(FetchError::Client {
+                reason: "Limits::max_concurrent_fetches is 0: no fetch could ever start".into(),
+            });
+        }
         // reqwest takes its TLS provider from the process default.
         crate::crypto::install_tls_provider();
         let mut builder = reqwest::Client::builder()
@@ -68,6 +156,7 @@ impl HttpFetcher {
         })?;
         Ok(HttpFetcher {
             client,
+            permits: opts.permits.pool(opts.limits.max_concurrent_fetches),
             opts: Arc::new(opts.clone()),
         })
     }
@@ -75,6 +164,12 @@ impl HttpFetcher {
     /// The options this fetcher was built with.
     pub fn options(&self) -> &FetchOptions {
         &self.opts
+    }
+
+    /// The cap on fetches in flight, those in flight now and the busy
+    /// failures, of the pool this fetcher shares (see [`FetchPermits`]).
+    pub fn stats(&self) -> FetchStats {
+        self.permits.stats()
     }
 
     /// Checks the URL against the policy without any I/O: it parses, has a
@@ -180,10 +275,39 @@ impl HttpFetcher {
         max_body: usize,
     ) -> Result<FetchedBody, FetchError> {
         let total = self.opts.limits.fetch_timeout;
-        // reqwest applies the same total timeout; this outer one also bounds
-        // anything reqwest's does not (it is the same number, so whichever
-        // fires first gives the same error).
-        match tokio::time::timeout(total, self.send_inner(url, req, max_body)).await {
+        let now = tokio::time::Instant::now();
+        // What `tokio::time::timeout` does with a duration too long to add.
+        let deadline = now
+            .checked_add(total)
+            .unwrap_or_else(|| now + Duration::from_secs(86400 * 365 * 30));
+        // Waiting for a permit counts inside the fetch's own deadline: a
+        // call never waits longer than it did without the cap. The permit
+        // is released when this future ends or is dropped, on every path.
+        let _permit = match self.permits.sem.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                let got = tokio::time::timeout_at(deadline, self.permits.sem.acquire()).await;
+                match got {
+                    // A permit that came free as the deadline passed is
+                    // given back at once: no connection is started for a
+                    // fetch with no time left.
+                    Ok(Ok(p)) if tokio::time::Instant::now() < deadline => p,
+                    // Err(_) inside: the semaphore is never closed.
+                    _ => {
+                        self.permits.busy.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(%url, max = self.permits.max, "no fetch permit came free within the fetch timeout");
+                        return Err(FetchError::Busy {
+                            url: url.to_string(),
+                            max: self.permits.max,
+                        });
+                    }
+                }
+            }
+        };
+        // reqwest applies the same total timeout from when the request is
+        // sent; this outer one also bounds the wait above and anything
+        // reqwest's does not (whichever fires first gives the same error).
+        match tokio::time::timeout_at(deadline, self.send_inner(url, req, max_body)).await {
             Ok(r) => r,
             Err(_) => Err(FetchError::Timeout {
                 url: url.to_string(),

@@ -1,7 +1,9 @@
 //! Edge layer: fetching x5u certificate chains and CRLs, and the certificate cache.
 //!
 //! - [`HttpFetcher`]: one bounded GET (https only unless allowed, SSRF guard,
-//!   no redirects, no proxies, timeouts, size caps). Used for x5u and CRLs.
+//!   no redirects, no proxies, timeouts, size caps, at most
+//!   `Limits::max_concurrent_fetches` in flight: [`FetchPermits`]). Used for
+//!   x5u, CRLs and Rich Call Data content.
 //! - [`CertCache`]: parsed chains keyed by the exact x5u URL, honouring
 //!   `Cache-Control: max-age` clamped to the [`Limits`](crate::Limits) bounds,
 //!   with a negative cache, request coalescing and an optional on-disk cache
@@ -29,7 +31,7 @@ pub(crate) fn unix_ms_now() -> u64 {
 }
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::FetchError;
-pub use http::{cache_max_age, FetchedBody, HttpFetcher};
+pub use http::{cache_max_age, FetchPermits, FetchStats, FetchedBody, HttpFetcher};
 pub use shared::{Claim, SharedCache, SharedEntry, SharedFuture, SharedKind};
 pub use ssrf::blocked_range;
 
@@ -59,6 +61,12 @@ pub struct FetchOptions {
     pub cache_dir: Option<PathBuf>,
     /// `User-Agent` sent with every request.
     pub user_agent: String,
+    /// The pool of fetch permits (`limits.max_concurrent_fetches` of them):
+    /// every [`HttpFetcher`] built from these options or from a clone of
+    /// them shares it, so the x5u cache, the CRL fetcher and the Rich Call
+    /// Data cache of one verifier are bound together. The default is a new
+    /// pool; see [`FetchPermits`].
+    pub permits: FetchPermits,
 }
 
 impl Default for FetchOptions {
@@ -71,6 +79,7 @@ impl Default for FetchOptions {
             limits: crate::Limits::default(),
             cache_dir: None,
             user_agent: concat!("shaken/", env!("CARGO_PKG_VERSION")).to_string(),
+            permits: FetchPermits::new(),
         }
     }
 }

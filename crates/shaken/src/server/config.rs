@@ -92,6 +92,9 @@ pub struct FileConfig {
     pub connect_timeout_ms: Option<u64>,
     /// x5u total fetch timeout, milliseconds.
     pub fetch_timeout_ms: Option<u64>,
+    /// Most x5u/CRL/Rich Call Data fetches in flight at once (default 64;
+    /// at least 1).
+    pub max_fetches: Option<usize>,
     /// API key file (`Authorization: Bearer KEY` on signing and verification).
     pub api_keys: Option<PathBuf>,
     /// `/metrics` needs an API key too.
@@ -196,6 +199,19 @@ mod tests {
         assert_eq!(c.redis_prefix.as_deref(), Some("shaken:"));
         assert_eq!(c.redis_timeout_ms, Some(50));
         assert_eq!(c.redis_failure.as_deref(), Some("open"));
+    }
+
+    #[test]
+    fn max_fetches_key() {
+        let text = include_str!("../../../../docs/serve.example.toml");
+        let c = FileConfig::from_toml(text, Path::new("x.toml")).unwrap();
+        assert_eq!(c.max_fetches, Some(64));
+        let c = FileConfig::from_toml("max-fetches = 8\n", Path::new("x.toml")).unwrap();
+        assert_eq!(c.max_fetches, Some(8));
+        let e = FileConfig::from_toml("max-fetches = -1\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("max-fetches"), "{e}");
+        let e = FileConfig::from_toml("max-fetches = \"8\"\n", Path::new("x.toml")).unwrap_err();
+        assert!(e.to_string().contains("max-fetches"), "{e}");
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub struct Gauges {
     /// The installed trust list (`--trust-list-url`): its sequence and the
     /// seconds until its `exp` (negative once passed).
     pub trust_list: Option<(u64, i64)>,
+    /// The verifier's bound on outbound fetches (x5u, CRLs, Rich Call Data
+    /// content), when it fetches at all.
+    pub fetches: Option<crate::fetch::FetchStats>,
 }
 fn zeros<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
@@ -468,6 +471,29 @@ impl Metrics {
             family(&mut o, "shaken_api_keys", "gauge", "API keys loaded.");
             let _ = writeln!(o, "shaken_api_keys {n}");
         }
+        if let Some(f) = gauges.fetches {
+            family(
+                &mut o,
+                "shaken_fetches_in_flight",
+                "gauge",
+                "Outbound fetches (x5u, CRL, Rich Call Data content) holding a slot now.",
+            );
+            let _ = writeln!(o, "shaken_fetches_in_flight {}", f.in_flight);
+            family(
+                &mut o,
+                "shaken_fetches_max",
+                "gauge",
+                "The cap on outbound fetches in flight at once (--max-fetches).",
+            );
+            let _ = writeln!(o, "shaken_fetches_max {}", f.max);
+            family(
+                &mut o,
+                "shaken_fetch_busy_total",
+                "counter",
+                "Fetches that failed fetch-busy: no slot came free within the fetch timeout, nothing was sent.",
+            );
+            let _ = writeln!(o, "shaken_fetch_busy_total {}", f.busy);
+        }
         o
     }
 
@@ -685,6 +711,31 @@ mod tests {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }
         assert!(!m.render(None).contains("x5u_cache"));
+    }
+
+    #[test]
+    fn fetch_gauges_render_only_for_a_verifier_that_fetches() {
+        let m = Metrics::default();
+        let none = m.render_service(None, &Gauges::default());
+        assert!(!none.contains("shaken_fetch"), "{none}");
+        let gauges = Gauges {
+            fetches: Some(crate::fetch::FetchStats {
+                max: 64,
+                in_flight: 3,
+                busy: 7,
+            }),
+            ..Gauges::default()
+        };
+        let text = m.render_service(None, &gauges);
+        for line in [
+            "# TYPE shaken_fetches_in_flight gauge",
+            "shaken_fetches_in_flight 3",
+            "shaken_fetches_max 64",
+            "# TYPE shaken_fetch_busy_total counter",
+            "shaken_fetch_busy_total 7",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
     }
 
     #[test]

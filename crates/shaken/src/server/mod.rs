@@ -478,6 +478,7 @@ impl AppState {
                 .as_deref()
                 .and_then(|d| crate::trust_dir::read_state(d).ok().flatten())
                 .map(|st| (st.sequence, st.exp.saturating_sub(now))),
+            fetches: services.vs.fetch_stats(),
         };
         #[allow(unused_mut)]
         let mut text = self.0.metrics.render_service(cache, &gauges);
