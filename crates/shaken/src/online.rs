@@ -215,6 +215,8 @@ impl CrlFetcher {
                 self.remember_failure(url, &e, left.min(limits.negative_cache_ttl));
                 Some(Err(e))
             }
+            // CRLs are protected when fetched: never written unvouched.
+            SharedEntry::Unvouched { .. } => None,
         }
     }
 
@@ -355,7 +357,7 @@ impl CrlFetcher {
                     self.refresh_failed(url, &e);
                     return;
                 }
-                None => {}
+                Some(SharedEntry::Unvouched { .. }) | None => {}
             }
         }
         match self.fetch(url).await {
@@ -738,6 +740,9 @@ impl OnlineVerifier {
         if let (Some(url), Ok(c)) = (url, &chain) {
             if vouches_for_chain(&result) {
                 self.cache.promote(&url, c).await;
+            } else {
+                // A fleet's nodes waiting on this node's fetch go on.
+                self.cache.decline(&url, c).await;
             }
         }
         result

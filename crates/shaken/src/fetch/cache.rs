@@ -131,6 +131,8 @@ struct Unwritten {
     body: Vec<u8>,
     /// The entry's expiry, Unix milliseconds.
     expires_at_ms: u64,
+    /// The fleet was told that this node does not vouch for it (once).
+    declined: bool,
 }
 
 struct Entry<T> {
@@ -738,6 +740,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 let body = Unwritten {
                     body: fetched.body,
                     expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(ttl)),
+                    declined: false,
                 };
                 // On probation the body stays with the entry, written when
                 // (if ever) it is promoted; protected, it is written now.
@@ -817,6 +820,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 bump(&self.state.counters.negative_hits);
                 Some(Err(err))
             }
+            SharedEntry::Unvouched { .. } => None,
         }
     }
 
@@ -1058,6 +1062,43 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         }
     }
 
+    /// The owner does not vouch for the value `url`'s probation entry holds
+    /// (a call used it and did not earn it protection). With a fleet's
+    /// cache, and when this node fetched it, the fleet is told so once
+    /// ([`SharedEntry::Unvouched`], for the claim's hold): the nodes that
+    /// wait on this node's claim fetch it themselves instead of waiting
+    /// for a body that will not come. Nothing else changes.
+    pub async fn decline(&self, url: &str, value: &Arc<T>) {
+        let Some((store, kind)) = &self.shared else {
+            return;
+        };
+        {
+            let mut map = self
+                .state
+                .entries
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(e) = map.entries.get_mut(url) else {
+                return;
+            };
+            let ours = e.tier == Tier::Probation
+                && matches!(&e.value, Value::Ok(v) if Arc::ptr_eq(v, value));
+            match e.unwritten.as_mut() {
+                Some(u) if ours && !u.declined => u.declined = true,
+                _ => return,
+            }
+        }
+        let hold = self
+            .opts()
+            .limits
+            .fetch_timeout
+            .saturating_add(Duration::from_secs(1));
+        let entry = SharedEntry::Unvouched {
+            expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(hold)),
+        };
+        store.put(*kind, url.to_owned(), entry).await;
+    }
+
     /// The tier of `url`'s entry (fresh or not yet evicted), if any.
     pub fn tier(&self, url: &str) -> Option<Tier> {
         let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
@@ -1132,8 +1173,10 @@ pub(crate) async fn shared_lookup(
     newer_than_ms: u64,
 ) -> Option<SharedEntry> {
     let newer = |e: &SharedEntry| e.expires_at_ms() > newer_than_ms;
-    if let Some(e) = store.get(kind, url.to_owned()).await.filter(newer) {
-        return Some(e);
+    match store.get(kind, url.to_owned()).await.filter(newer) {
+        // Fetched by another node, not vouched for: claim and fetch.
+        Some(SharedEntry::Unvouched { .. }) | None => {}
+        Some(e) => return Some(e),
     }
     // Hold the claim a little longer than one fetch may take.
     let hold = wait.saturating_add(Duration::from_secs(1));
@@ -1144,8 +1187,11 @@ pub(crate) async fn shared_lookup(
     let rounds = (wait.as_millis() / poll.as_millis().max(1)).clamp(1, 10_000);
     for _ in 0..rounds {
         tokio::time::sleep(poll).await;
-        if let Some(e) = store.get(kind, url.to_owned()).await.filter(newer) {
-            return Some(e);
+        match store.get(kind, url.to_owned()).await.filter(newer) {
+            // The node that fetched it did not vouch for it: stop waiting.
+            Some(SharedEntry::Unvouched { .. }) => return None,
+            Some(e) => return Some(e),
+            None => {}
         }
     }
     None
