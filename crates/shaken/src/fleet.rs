@@ -17,7 +17,9 @@
 //! signature is checked and read after it; older servers take a second
 //! one (`GET`) for a PASSporT seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
 //! SHA-256 of the URL): the body fetched, or the failure, with the expiry
-//! the fetching node derived from `Cache-Control`; `{prefix}claim:...`
+//! the fetching node derived from `Cache-Control` (a chain only once its
+//! node vouched for it; until then, a body-less `U` marker for the claim's
+//! hold, see [`SharedEntry::Unvouched`]); `{prefix}claim:...`
 //! (`SET NX PX`) lets one node fetch while the others wait for its entry,
 //! so the fleet fetches a certificate once.
 //!
