@@ -524,7 +524,11 @@ fn a_strangers_chains_are_not_put_into_redis() {
             _ => panic!("unexpected entry {text}"),
         }
     }
-    assert_eq!(bodies, [known.clone()], "only the known signer's chain");
+    assert_eq!(
+        bodies,
+        std::slice::from_ref(&known),
+        "only the known signer's chain"
+    );
     // The other node takes the known chain from Redis, and fetches the
     // stranger's itself instead of waiting on a's claim (a wait would end
     // in `fetch-timeout`, the service's budget being shorter than it).
