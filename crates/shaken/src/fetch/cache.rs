@@ -1088,6 +1088,11 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 _ => return,
             }
         }
+        // Another node may have vouched for (and shared) the same chain
+        // meanwhile: never replace its body with the marker.
+        if let Some(SharedEntry::Body { .. }) = store.get(*kind, url.to_owned()).await {
+            return;
+        }
         let hold = self
             .opts()
             .limits
