@@ -1477,3 +1477,56 @@ fn a_crl_looked_up_without_a_runtime_is_refreshed_too() {
     }
     assert_eq!(srv.reqs(), 2);
 }
+
+/// With probation on, a fetched body reaches the on-disk cache and the
+/// fleet's cache when its entry is promoted (once), not when fetched; a
+/// declined entry leaves only the body-less marker in the fleet's cache.
+#[tokio::test]
+async fn a_probation_entry_is_written_out_only_when_promoted() {
+    use shaken::fetch::{SharedCache, SharedEntry, SharedKind, Tier};
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=600")])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = FetchOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..lab_opts()
+    };
+    let clk = clock();
+    let shared = Arc::new(MemoryShared::default());
+    let c = cache_with(opts.clone(), &clk)
+        .with_probation(true)
+        .with_shared(shared.clone(), SharedKind::X5u);
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    let (url, other) = (srv.url("/c.pem"), srv.url("/stranger.pem"));
+    let v = c.get(&url).await.unwrap();
+    assert_eq!(c.tier(&url), Some(Tier::Probation));
+    assert_eq!(files(), 0);
+    assert_eq!(shared.get(SharedKind::X5u, url.clone()).await, None);
+    assert!(c.promote(&url, &v).await);
+    assert_eq!(c.tier(&url), Some(Tier::Protected));
+    assert_eq!(files(), 1);
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { .. })
+    ));
+    assert!(!c.promote(&url, &v).await, "once");
+    // Declined: the marker, once, and nothing on disk.
+    let w = c.get(&other).await.unwrap();
+    c.decline(&other, &w).await;
+    assert!(matches!(
+        shared.get(SharedKind::X5u, other.clone()).await,
+        Some(SharedEntry::Unvouched { .. })
+    ));
+    // Declining a promoted entry changes nothing.
+    c.decline(&url, &v).await;
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { .. })
+    ));
+    assert_eq!(files(), 1);
+    assert_eq!(c.stats().promotions, 1);
+    // Another process reads the promoted file; its entry starts on probation.
+    let next = cache_with(opts, &clk).with_probation(true);
+    next.get(&url).await.unwrap();
+    assert_eq!((srv.reqs(), next.stats().disk_hits), (2, 1));
+    assert_eq!(next.tier(&url), Some(Tier::Probation));
+}
