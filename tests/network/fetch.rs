@@ -1036,6 +1036,165 @@ fn the_verification_service_refreshes_a_known_signers_chain_before_it_expires() 
     assert_eq!(srv.hits("/sp.pem"), 2);
 }
 
+/// What the flood tests share: a verification service (`StiVs`, the path
+/// of `verify`, `verify --batch`, `serve` and the C ABI) with an x5u cache
+/// of 8 entries, a trusted signer's server and a stranger's.
+struct Flood {
+    vs: shaken::StiVs,
+    config: shaken::VerifierConfig,
+    trusted: crate::support::http::Server,
+    stranger: crate::support::http::Server,
+    now: i64,
+}
+
+const FLOOD_CACHE: usize = 8;
+
+impl Flood {
+    fn new(cache_dir: Option<&std::path::Path>) -> Flood {
+        use shaken::config::{ReplayMode, Source};
+        let mut config = shaken::VerifierConfig::default();
+        config.trust_anchors = vec![Source::Path(crate::support::certs("root.pem").into())];
+        config.replay = ReplayMode::Off;
+        config.allow_http_x5u = true;
+        config.allow_private_x5u = true;
+        config.cache_dir = cache_dir.map(|d| d.to_path_buf());
+        config.limits.cache_max_entries = FLOOD_CACHE;
+        Flood {
+            vs: shaken::StiVs::from_config(&config).unwrap(),
+            config,
+            trusted: crate::support::http::Server::start(),
+            stranger: crate::support::http::Server::start(),
+            now: 1_767_225_600,
+        }
+    }
+
+    fn pem(body: &[u8]) -> crate::support::http::Reply {
+        crate::support::http::Reply::Pem {
+            body: body.to_vec(),
+            content_length: true,
+        }
+    }
+
+    /// An Identity value for `x5u`, signed with `signer`, `age` s old.
+    fn identity(&self, x5u: &str, signer: &shaken::crypto::KeySigner, age: i64) -> String {
+        use shaken::identity::IdentityHeader;
+        use shaken::passport::{sign, Attestation, Claims, Header};
+        let claims = Claims::shaken(
+            Attestation::A,
+            "12155550121",
+            vec!["12125550143".into()],
+            self.now - age,
+            "123e4567-e89b-12d3-a456-426655440000",
+        );
+        let token = sign(&Header::shaken(x5u), &claims, signer).unwrap();
+        IdentityHeader::shaken(token, x5u).to_string()
+    }
+
+    fn verify(&self, vs: &shaken::StiVs, identity: &str) -> Result<(), String> {
+        let ctx = shaken::CallContext::at(self.now);
+        vs.verify_result_blocking(identity, &ctx)
+            .map(|_| ())
+            .map_err(|f| f.error.id().to_owned())
+    }
+
+    fn stats(&self) -> shaken::fetch::CacheStats {
+        self.vs.online().unwrap().cache().stats()
+    }
+
+    /// Two known signers: one whose call passed, one whose only call was
+    /// stale (it fails before its certificate is needed; attribution
+    /// fetched and validated the chain). Returns their fresh calls.
+    fn known_signers(&self) -> (String, String) {
+        let chain = std::fs::read(crate::support::certs("sp-chain.pem")).unwrap();
+        let signer = crate::support::lab_signer();
+        let a = self.trusted.route("/sp.pem", Flood::pem(&chain));
+        let b = self.trusted.route("/sp2.pem", Flood::pem(&chain));
+        let call_a = self.identity(&a, &signer, 0);
+        assert_eq!(self.verify(&self.vs, &call_a), Ok(()));
+        let stale = self.identity(&b, &signer, 3600);
+        assert_eq!(self.verify(&self.vs, &stale), Err("iat-stale".into()));
+        assert_eq!(
+            (self.trusted.hits("/sp.pem"), self.trusted.hits("/sp2.pem")),
+            (1, 1)
+        );
+        let c = self.vs.online().unwrap().cache();
+        assert_eq!(c.tier(&a), Some(shaken::fetch::Tier::Protected));
+        assert_eq!(c.tier(&b), Some(shaken::fetch::Tier::Protected));
+        (call_a, self.identity(&b, &signer, 0))
+    }
+
+    /// Calls of a stranger, each naming a new x5u URL on their server:
+    /// a 404, a parseable chain to another root (signed with its key), or
+    /// a copy of the trusted signer's public chain (signed with the
+    /// stranger's key). Every one passes the checks before the fetch.
+    fn flood(&self, calls: usize) {
+        let untrusted = std::fs::read("tests/data/cert/openssl/good-chain.pem").unwrap();
+        let copied = std::fs::read(crate::support::certs("sp-chain.pem")).unwrap();
+        let key = std::fs::read_to_string("tests/data/cert/openssl/good.key.pem").unwrap();
+        let stranger = shaken::crypto::KeySigner::from_pem(&key).unwrap();
+        for i in 0..calls {
+            let url = match i % 3 {
+                0 => self.stranger.url(&format!("/missing-{i}.pem")),
+                1 => self
+                    .stranger
+                    .route(&format!("/untrusted-{i}.pem"), Flood::pem(&untrusted)),
+                _ => self
+                    .stranger
+                    .route(&format!("/copy-{i}.pem"), Flood::pem(&copied)),
+            };
+            let want = ["cert-unavailable", "cert-untrusted", "signature-invalid"][i % 3];
+            let got = self.verify(&self.vs, &self.identity(&url, &stranger, 0));
+            assert_eq!(got, Err(want.to_owned()), "call {i}");
+        }
+        assert_eq!(self.stranger.total(), calls, "one fetch per stranger URL");
+    }
+}
+
+/// Issue 21: a stranger whose calls each name a new x5u URL (three times
+/// the cache's size) pushes out only other probation entries; both known
+/// signers are then answered from the cache (their server's request
+/// counters do not move).
+#[test]
+fn a_flood_of_new_x5u_urls_does_not_push_known_signers_out() {
+    let f = Flood::new(None);
+    let (a, b) = f.known_signers();
+    f.flood(3 * FLOOD_CACHE);
+    assert_eq!(f.verify(&f.vs, &a), Ok(()));
+    assert_eq!(f.verify(&f.vs, &b), Ok(()));
+    assert_eq!(
+        (f.trusted.hits("/sp.pem"), f.trusted.hits("/sp2.pem")),
+        (1, 1)
+    );
+    let s = f.stats();
+    assert_eq!(s.promotions, 2, "{s:?}");
+    assert_eq!(s.protected_evictions, 0, "{s:?}");
+    assert_eq!(s.probation_evictions, 3 * FLOOD_CACHE as u64 - 6, "{s:?}");
+    assert_eq!((s.protected_entries, s.probation_entries), (2, 6), "{s:?}");
+}
+
+/// The same with the on-disk cache: the stranger's chains leave no file,
+/// the known signers' chains one each, written when they were vouched for,
+/// and a new process reads them instead of fetching.
+#[test]
+fn a_flood_of_new_x5u_urls_leaves_no_file_in_the_disk_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = Flood::new(Some(dir.path()));
+    let (a, b) = f.known_signers();
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(files(), 2);
+    f.flood(3 * FLOOD_CACHE);
+    assert_eq!(files(), 2, "the stranger's chains were not written");
+    let next = shaken::StiVs::from_config(&f.config).unwrap();
+    assert_eq!(f.verify(&next, &a), Ok(()));
+    assert_eq!(f.verify(&next, &b), Ok(()));
+    assert_eq!(
+        (f.trusted.hits("/sp.pem"), f.trusted.hits("/sp2.pem")),
+        (1, 1)
+    );
+    assert_eq!(next.online().unwrap().cache().stats().disk_hits, 2);
+    assert_eq!(files(), 2, "read, not written again");
+}
+
 /// A fleet's shared cache in memory (what `fleet::RedisShared` is to Redis):
 /// entries by URL, claims that never expire within a test.
 #[derive(Debug, Default)]
@@ -1317,4 +1476,57 @@ fn a_crl_looked_up_without_a_runtime_is_refreshed_too() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(srv.reqs(), 2);
+}
+
+/// With probation on, a fetched body reaches the on-disk cache and the
+/// fleet's cache when its entry is promoted (once), not when fetched; a
+/// declined entry leaves only the body-less marker in the fleet's cache.
+#[tokio::test]
+async fn a_probation_entry_is_written_out_only_when_promoted() {
+    use shaken::fetch::{SharedCache, SharedEntry, SharedKind, Tier};
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=600")])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = FetchOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..lab_opts()
+    };
+    let clk = clock();
+    let shared = Arc::new(MemoryShared::default());
+    let c = cache_with(opts.clone(), &clk)
+        .with_probation(true)
+        .with_shared(shared.clone(), SharedKind::X5u);
+    let files = || std::fs::read_dir(dir.path()).unwrap().count();
+    let (url, other) = (srv.url("/c.pem"), srv.url("/stranger.pem"));
+    let v = c.get(&url).await.unwrap();
+    assert_eq!(c.tier(&url), Some(Tier::Probation));
+    assert_eq!(files(), 0);
+    assert_eq!(shared.get(SharedKind::X5u, url.clone()).await, None);
+    assert!(c.promote(&url, &v).await);
+    assert_eq!(c.tier(&url), Some(Tier::Protected));
+    assert_eq!(files(), 1);
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { .. })
+    ));
+    assert!(!c.promote(&url, &v).await, "once");
+    // Declined: the marker, once, and nothing on disk.
+    let w = c.get(&other).await.unwrap();
+    c.decline(&other, &w).await;
+    assert!(matches!(
+        shared.get(SharedKind::X5u, other.clone()).await,
+        Some(SharedEntry::Unvouched { .. })
+    ));
+    // Declining a promoted entry changes nothing.
+    c.decline(&url, &v).await;
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { .. })
+    ));
+    assert_eq!(files(), 1);
+    assert_eq!(c.stats().promotions, 1);
+    // Another process reads the promoted file; its entry starts on probation.
+    let next = cache_with(opts, &clk).with_probation(true);
+    next.get(&url).await.unwrap();
+    assert_eq!((srv.reqs(), next.stats().disk_hits), (2, 1));
+    assert_eq!(next.tier(&url), Some(Tier::Probation));
 }

@@ -481,3 +481,64 @@ fn concurrent_checks_on_one_node_each_get_their_own_answer() {
     }
     assert!(redis.keys("shaken:replay:*").len() >= 12);
 }
+
+/// Issue 21: a stranger's chains do not reach Redis. A node that fetched
+/// a chain it does not vouch for (one to another root, a copy of the known
+/// signer's public chain signed with another key) leaves at most a short
+/// `U` marker without a body, so the other nodes do not wait on its claim;
+/// the known signer's chain is shared once its call verified.
+#[test]
+fn a_strangers_chains_are_not_put_into_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let lab = Lab::new();
+    let stranger = Lab::new();
+    let x5u = Server::start();
+    let known = x5u.route("/sp.pem", Reply::Ok(lab.pki.leaf_chain_pem().into_bytes()));
+    let untrusted = x5u.route(
+        "/untrusted.pem",
+        Reply::Ok(stranger.pki.leaf_chain_pem().into_bytes()),
+    );
+    let copy = x5u.route(
+        "/copy.pem",
+        Reply::Ok(lab.pki.leaf_chain_pem().into_bytes()),
+    );
+    let a = node(&lab, &redis.url(), &[]);
+    let b = node(&lab, &redis.url(), &[]);
+    let v = verify(&a, &stranger.identity(&untrusted, NOW, &origid(50)));
+    assert_eq!(v["reasonid"], "cert-untrusted", "{v}");
+    let forged = stranger.identity(&copy, NOW, &origid(51));
+    let v = verify(&a, &forged);
+    assert_eq!(v["reasonid"], "signature-invalid", "{v}");
+    assert!(passed(&verify(&a, &lab.identity(&known, NOW, &origid(52)))));
+    let mut conn = redis.client(None);
+    let mut bodies = vec![];
+    for key in redis.keys("shaken:x5u:*") {
+        let raw: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        let (head, rest) = text.split_once('\n').unwrap();
+        match head.split(' ').next() {
+            Some("B") => bodies.push(head.rsplit(' ').next().unwrap().to_owned()),
+            Some("U") => assert!(rest.is_empty(), "{text}"),
+            _ => panic!("unexpected entry {text}"),
+        }
+    }
+    assert_eq!(
+        bodies,
+        std::slice::from_ref(&known),
+        "only the known signer's chain"
+    );
+    // The other node takes the known chain from Redis, and fetches the
+    // stranger's itself instead of waiting on a's claim (a wait would end
+    // in `fetch-timeout`, the service's budget being shorter than it).
+    let v = verify(&b, &forged);
+    assert_eq!(v["reasonid"], "signature-invalid", "{v}");
+    assert!(passed(&verify(&b, &lab.identity(&known, NOW, &origid(54)))));
+    assert_eq!(
+        x5u.hits("/sp.pem"),
+        1,
+        "the known chain: once for the fleet"
+    );
+    assert_eq!(x5u.hits("/copy.pem"), 2, "the stranger's: by each node");
+}

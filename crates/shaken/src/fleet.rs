@@ -17,7 +17,9 @@
 //! signature is checked and read after it; older servers take a second
 //! one (`GET`) for a PASSporT seen before. `{prefix}x5u:{hex}` / `{prefix}crl:{hex}` (`hex` from
 //! SHA-256 of the URL): the body fetched, or the failure, with the expiry
-//! the fetching node derived from `Cache-Control`; `{prefix}claim:...`
+//! the fetching node derived from `Cache-Control` (a chain only once its
+//! node vouched for it; until then, a body-less `U` marker for the claim's
+//! hold, see [`SharedEntry::Unvouched`]); `{prefix}claim:...`
 //! (`SET NX PX`) lets one node fetch while the others wait for its entry,
 //! so the fleet fetches a certificate once.
 //!
@@ -1386,10 +1388,12 @@ impl RedisShared {
     }
 }
 
-/// `B {expires_ms} {url}\n{body}` or `F {expires_ms} {code} {url}\n{detail}`.
+/// `B {expires_ms} {url}\n{body}`, `F {expires_ms} {code} {url}\n{detail}`
+/// or `U {expires_ms} {url}\n` (unvouched: no body).
 fn encode(url: &str, entry: &SharedEntry) -> Vec<u8> {
     let mut out = match entry {
         SharedEntry::Body { expires_at_ms, .. } => format!("B {expires_at_ms} {url}\n"),
+        SharedEntry::Unvouched { expires_at_ms } => format!("U {expires_at_ms} {url}\n"),
         SharedEntry::Failure {
             code,
             expires_at_ms,
@@ -1400,6 +1404,7 @@ fn encode(url: &str, entry: &SharedEntry) -> Vec<u8> {
     match entry {
         SharedEntry::Body { body, .. } => out.extend_from_slice(body),
         SharedEntry::Failure { detail, .. } => out.extend_from_slice(detail.as_bytes()),
+        SharedEntry::Unvouched { .. } => {}
     }
     out
 }
@@ -1416,6 +1421,8 @@ fn decode(url: &str, raw: &[u8]) -> Option<SharedEntry> {
             body: rest.to_vec(),
             expires_at_ms,
         }),
+        "U" => (f.next()? == url && f.next().is_none() && rest.is_empty())
+            .then_some(SharedEntry::Unvouched { expires_at_ms }),
         "F" => {
             let code = f.next()?.to_owned();
             (f.next()? == url).then(|| SharedEntry::Failure {
@@ -1527,6 +1534,18 @@ mod tests {
             expires_at_ms: 5,
         };
         assert_eq!(decode(url, &encode(url, &f)), Some(f));
+        let u = SharedEntry::Unvouched {
+            expires_at_ms: 1_800_000_000_000,
+        };
+        assert_eq!(decode(url, &encode(url, &u)), Some(u.clone()));
+        assert_eq!(decode("https://other.example/", &encode(url, &u)), None);
+        let mut with_body = encode(url, &u);
+        with_body.extend_from_slice(b"-----BEGIN CERTIFICATE-----");
+        assert_eq!(
+            decode(url, &with_body),
+            None,
+            "an unvouched entry has no body"
+        );
         for junk in [&b""[..], b"B", b"B x y\n", b"Q 1 u\n", b"\xff\xfe\n"] {
             assert_eq!(decode(url, junk), None);
         }

@@ -13,9 +13,10 @@
 //! [`OnlineVerifier::with_crl_fetcher`] the CRL distribution points named in
 //! the chain are fetched for each verification (`--fetch-crl`).
 
+use crate::cert::ChainError;
 use crate::cert::{parse_chain, Certificate, Crl};
 use crate::fetch::{
-    CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind,
+    CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind, Tier,
 };
 use crate::identity::IdentityHeader;
 use crate::verify::{
@@ -214,6 +215,8 @@ impl CrlFetcher {
                 self.remember_failure(url, &e, left.min(limits.negative_cache_ttl));
                 Some(Err(e))
             }
+            // CRLs are protected when fetched: never written unvouched.
+            SharedEntry::Unvouched { .. } => None,
         }
     }
 
@@ -354,7 +357,7 @@ impl CrlFetcher {
                     self.refresh_failed(url, &e);
                     return;
                 }
-                None => {}
+                Some(SharedEntry::Unvouched { .. }) | None => {}
             }
         }
         match self.fetch(url).await {
@@ -552,12 +555,45 @@ pub const MAX_CDP_URLS: usize = 4;
 /// The x5u cache holding parsed chains (end entity first).
 pub type ChainCache = CertCache<Vec<Certificate>>;
 
-/// Build a chain cache whose parser is [`parse_chain`] under `opts.limits`.
+/// Build a chain cache whose parser is [`parse_chain`] under `opts.limits`,
+/// with probation on (see [`CertCache`], "Tiers"): a fetched chain is on
+/// probation until [`OnlineVerifier`] sees it vouched for
+/// ([`vouches_for_chain`]), and only then reaches the disk and the fleet.
 pub fn chain_cache(opts: FetchOptions) -> Result<ChainCache, FetchError> {
     let limits = opts.limits.clone();
     let parse: ParseFn<Vec<Certificate>> =
         Arc::new(move |body: &[u8]| parse_chain(body, &limits).map_err(|e| e.to_string()));
-    CertCache::new(opts, parse)
+    Ok(CertCache::new(opts, parse)?.with_probation(true))
+}
+
+/// Whether a verification's outcome vouches for the chain it used, so that
+/// its x5u cache entry is protected: the chain validated to a trust anchor
+/// and its end-entity key verified the PASSporT's signature. The verdict
+/// may still be a failure (a stale `iat` found by attribution, a replay, a
+/// TN the certificate does not cover, a CRL that could not be fetched): a
+/// known signer whose calls fail later checks is still known. A chain that
+/// validates is not enough: certificate chains are public, and a stranger
+/// serving a copy of one at a URL of their own cannot make it verify a
+/// signature. Costs nothing: the verifier established both already.
+pub fn vouches_for_chain(result: &Result<VerifiedPassport, Box<Failure>>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(f) => f.signer.as_ref().is_some_and(|s| {
+            s.signature_verified
+                && (s.trusted
+                    // Validated (without CRL coverage), then failed for the
+                    // CRL that could not be fetched under the hard policy.
+                    || matches!(f.error, VerifyError::Chain(ChainError::CrlUnavailable { .. })))
+        }),
+    }
+}
+
+/// The signer attribution established: a trusted chain whose key verified
+/// the signature.
+fn attributed_trusted(f: &Failure) -> bool {
+    f.signer
+        .as_ref()
+        .is_some_and(|s| s.trusted && s.signature_verified)
 }
 
 /// Map a fetch failure to the 436 verification error.
@@ -688,14 +724,36 @@ impl OnlineVerifier {
             // anchors) without fetching a stranger's URL first.
             return self.verifier.complete(pending, Ok(&[]), ctx.now);
         }
-        let chain = match self.cache.get_cached(&pending.x5u) {
-            Some(c) => Ok(c),
-            None => self
-                .cache
-                .get(&pending.x5u)
-                .await
-                .map_err(|e| fetch_error(&e)),
+        let (chain, tier) = match self.cache.get_cached_tiered(&pending.x5u) {
+            Some((c, tier)) => (Ok(c), tier),
+            None => (
+                self.cache
+                    .get(&pending.x5u)
+                    .await
+                    .map_err(|e| fetch_error(&e)),
+                Tier::Probation,
+            ),
         };
+        // The URL, for a promotion (not copied for a protected entry).
+        let url = (tier == Tier::Probation).then(|| pending.x5u.clone());
+        let result = self.complete_with_chain(pending, chain.clone(), ctx).await;
+        if let (Some(url), Ok(c)) = (url, &chain) {
+            if vouches_for_chain(&result) {
+                self.cache.promote(&url, c).await;
+            } else {
+                // A fleet's nodes waiting on this node's fetch go on.
+                self.cache.decline(&url, c).await;
+            }
+        }
+        result
+    }
+
+    async fn complete_with_chain(
+        &self,
+        pending: Pending,
+        chain: Result<Arc<Vec<Certificate>>, VerifyError>,
+        ctx: &CallContext,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
         match chain {
             Ok(c) => match &self.crls {
                 Some(source) => {
@@ -748,25 +806,69 @@ impl OnlineVerifier {
         pending: Pending,
         ctx: &CallContext,
     ) -> Result<Result<VerifiedPassport, Box<Failure>>, Box<Pending>> {
-        let Some(chain) = self.cache.get_cached(&pending.x5u) else {
+        let Some((chain, tier)) = self.cache.get_cached_tiered(&pending.x5u) else {
             return Err(Box::new(pending));
         };
-        match &self.crls {
-            Some(source) => {
-                let Some((crls, failures)) = source.cached(&chain) else {
-                    return Err(Box::new(pending));
-                };
-                Ok(self.verifier.complete_with_crls(
-                    pending,
-                    Ok(chain.as_slice()),
-                    ctx.now,
-                    &crls,
-                    &failures,
-                ))
-            }
-            None => Ok(self
+        let crls = match &self.crls {
+            Some(source) => match source.cached(&chain) {
+                Some(r) => Some(r),
+                None => return Err(Box::new(pending)),
+            },
+            None => None,
+        };
+        // The URL, for a promotion (not copied for a protected entry).
+        let url = (tier == Tier::Probation).then(|| pending.x5u.clone());
+        let result = match crls {
+            Some((crls, failures)) => self.verifier.complete_with_crls(
+                pending,
+                Ok(chain.as_slice()),
+                ctx.now,
+                &crls,
+                &failures,
+            ),
+            None => self
                 .verifier
-                .complete(pending, Ok(chain.as_slice()), ctx.now)),
+                .complete(pending, Ok(chain.as_slice()), ctx.now),
+        };
+        if let Some(url) = url {
+            if vouches_for_chain(&result) {
+                self.cache.promote_now(&url, &chain);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Attribution of a failure found before the certificate was needed
+    /// ([`Verifier::attribute`]) with the cached chain of its `x5u`; `None`
+    /// when that chain is not cached. A chain it establishes as the trusted
+    /// signer's is promoted, as a verification's would be.
+    pub fn attribute_cached(
+        &self,
+        identity: &IdentityHeader,
+        failure: &mut Failure,
+        now: i64,
+    ) -> Option<()> {
+        let x5u = failure.x5u.clone().unwrap_or_default();
+        let (chain, tier) = self.cache.get_cached_tiered(&x5u)?;
+        self.verifier.attribute(identity, failure, &chain, now);
+        if tier == Tier::Probation && attributed_trusted(failure) {
+            self.cache.promote_now(&x5u, &chain);
+        }
+        Some(())
+    }
+
+    /// [`attribute_cached`](Self::attribute_cached), fetching the chain when
+    /// it is not cached (as a call that passed stage 1 would have).
+    pub async fn attribute(&self, identity: &IdentityHeader, failure: &mut Failure, now: i64) {
+        let Some(x5u) = failure.x5u.clone() else {
+            return;
+        };
+        let Ok(chain) = self.cache.get(&x5u).await else {
+            return;
+        };
+        self.verifier.attribute(identity, failure, &chain, now);
+        if attributed_trusted(failure) {
+            self.cache.promote(&x5u, &chain).await;
         }
     }
 }

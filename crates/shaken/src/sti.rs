@@ -666,9 +666,7 @@ mod online {
                     self.verifier.attribute(identity, f, chain, now);
                 }
                 (None, Some(online)) if !self.verifier.anchors().is_empty() => {
-                    let x5u = f.x5u.as_deref().unwrap_or_default();
-                    let chain = online.cache().get_cached(x5u)?;
-                    self.verifier.attribute(identity, f, &chain, now);
+                    online.attribute_cached(identity, f, now)?;
                 }
                 _ => {}
             }
@@ -727,10 +725,8 @@ mod online {
                     if self.attribute_cached(identity, &mut f, ctx.now).is_none() {
                         // Not cached: fetch the certificate (as a call that
                         // passed stage 1 would have) to name the signer.
-                        if let (Some(online), Some(x5u)) = (&self.online, f.x5u.clone()) {
-                            if let Ok(chain) = online.cache().get(&x5u).await {
-                                self.verifier.attribute(identity, &mut f, &chain, ctx.now);
-                            }
+                        if let Some(online) = &self.online {
+                            online.attribute(identity, &mut f, ctx.now).await;
                         }
                     }
                     Err(f)

@@ -1,6 +1,6 @@
 //! The x5u certificate cache: parsed chains keyed by the exact x5u URL.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,6 +44,18 @@ pub struct CacheStats {
     /// Background refreshes that failed; the entry they were refreshing is
     /// kept until it expires.
     pub refresh_failures: u64,
+    /// Entries moved from probation to the protected tier (see
+    /// [`CertCache`], "Tiers"): the x5u chains the verifier vouched for.
+    pub promotions: u64,
+    /// Probation entries evicted to make room in the full cache.
+    pub probation_evictions: u64,
+    /// Protected entries evicted to make room (only when no probation entry
+    /// was left).
+    pub protected_evictions: u64,
+    /// Entries on probation now (a gauge).
+    pub probation_entries: u64,
+    /// Protected entries now (a gauge).
+    pub protected_entries: u64,
 }
 
 #[derive(Default)]
@@ -57,10 +69,32 @@ struct Counters {
     disk_hits: AtomicU64,
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
+    promotions: AtomicU64,
+    probation_evictions: AtomicU64,
+    protected_evictions: AtomicU64,
+    /// Written under the entries' write lock, read without it.
+    probation_entries: AtomicU64,
+    protected_entries: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The gauge of entries in `tier`.
+fn gauge(c: &Counters, tier: Tier) -> &AtomicU64 {
+    match tier {
+        Tier::Probation => &c.probation_entries,
+        Tier::Protected => &c.protected_entries,
+    }
+}
+
+/// Who stores an entry: a fetch (with the body as fetched), another lookup
+/// (disk, fleet, failure), or [`CertCache::insert`].
+enum Stored {
+    Fetched(Unwritten),
+    ByLookup,
+    Inserted,
 }
 
 enum Value<T> {
@@ -68,23 +102,143 @@ enum Value<T> {
     Err(FetchError),
 }
 
+/// The tier of a cache entry (see [`CertCache`], "Tiers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Tier {
+    /// Stored, not vouched for yet: evicted first.
+    Probation,
+    /// Vouched for (its chain validated to a trust anchor and verified a
+    /// PASSporT signature), inserted by the operator, or in a cache without
+    /// probation: evicted only when no probation entry is left.
+    Protected,
+}
+
+impl Tier {
+    /// `"probation"` or `"protected"` (the `tier` label of the metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Probation => "probation",
+            Tier::Protected => "protected",
+        }
+    }
+}
+
+/// What a fetched probation entry still has to write once it is promoted:
+/// the body as fetched, for the on-disk cache and the fleet's cache.
+struct Unwritten {
+    body: Vec<u8>,
+    /// The entry's expiry, Unix milliseconds.
+    expires_at_ms: u64,
+    /// The fleet was told that this node does not vouch for it (once).
+    declined: bool,
+}
+
 struct Entry<T> {
     value: Value<T>,
     expires: Instant,
+    tier: Tier,
+    /// A fetched probation entry's body, kept (only when there is a disk
+    /// or fleet cache to write it to) until the entry is promoted.
+    unwritten: Option<Unwritten>,
     /// From when a call starts a background refresh; `None`: never
     /// (negative entries, values given to [`CertCache::insert`]).
     refresh_at: Option<Instant>,
     /// Set by the one call that started this entry's refresh.
     refreshing: AtomicBool,
-    /// Insertion order, for evicting the oldest.
+    /// When it was stored or promoted (its record in its tier's queue).
     seq: u64,
+}
+
+/// The entries and, per tier, their order: `(seq, url)` records, oldest
+/// first. A record whose entry is gone, or now has another `seq` (stored
+/// again, promoted), is stale: skipped when reached and dropped by the
+/// compaction that runs when a queue has grown to twice its live records.
+/// Eviction pops from the front: amortised O(1), no scan of the entries.
+struct Map<T> {
+    entries: HashMap<Arc<str>, Entry<T>>,
+    probation: VecDeque<(u64, Arc<str>)>,
+    protected: VecDeque<(u64, Arc<str>)>,
+    /// Queue records looked at by evictions and compactions (the tests
+    /// check that an insert into a full cache does not scan it).
+    #[cfg(test)]
+    visited: u64,
+}
+
+impl<T> Default for Map<T> {
+    fn default() -> Self {
+        Map {
+            entries: HashMap::new(),
+            probation: VecDeque::new(),
+            protected: VecDeque::new(),
+            #[cfg(test)]
+            visited: 0,
+        }
+    }
+}
+
+impl<T> Map<T> {
+    fn queue(&mut self, tier: Tier) -> &mut VecDeque<(u64, Arc<str>)> {
+        match tier {
+            Tier::Probation => &mut self.probation,
+            Tier::Protected => &mut self.protected,
+        }
+    }
+
+    /// Remove the oldest live entry of `tier`; `None` when it has none.
+    fn evict_oldest(&mut self, tier: Tier) -> Option<Entry<T>> {
+        loop {
+            let (seq, url) = self.queue(tier).pop_front()?;
+            #[cfg(test)]
+            {
+                self.visited += 1;
+            }
+            let live = self
+                .entries
+                .get(&url)
+                .is_some_and(|e| e.seq == seq && e.tier == tier);
+            if live {
+                return self.entries.remove(&url);
+            }
+        }
+    }
+
+    /// Append the record of `url` (live with `seq`) to `tier`'s queue, and
+    /// drop the stale records once they outnumber the live ones.
+    fn push(&mut self, tier: Tier, seq: u64, url: Arc<str>, live: usize) {
+        self.queue(tier).push_back((seq, url));
+        if self.queue(tier).len() > 2 * live + 16 {
+            let Map {
+                entries,
+                probation,
+                protected,
+                ..
+            } = self;
+            let q = match tier {
+                Tier::Probation => probation,
+                Tier::Protected => protected,
+            };
+            #[cfg(test)]
+            let before = q.len();
+            q.retain(|(seq, url)| {
+                entries
+                    .get(url)
+                    .is_some_and(|e| e.seq == *seq && e.tier == tier)
+            });
+            #[cfg(test)]
+            {
+                self.visited += before as u64;
+            }
+        }
+    }
 }
 
 type Flight<T> = Arc<OnceCell<Result<Arc<T>, FetchError>>>;
 
 /// What every handle of one cache shares (the refresh tasks hold one).
 struct State<T> {
-    entries: RwLock<HashMap<String, Entry<T>>>,
+    entries: RwLock<Map<T>>,
     inflight: Mutex<HashMap<String, Flight<T>>>,
     seq: AtomicU64,
     counters: Counters,
@@ -122,6 +276,29 @@ impl<T> Drop for State<T> {
 /// again after `negative_cache_ttl`. An expired entry is never served: its
 /// call waits for the fetch (joining a refresh already under way). Entries
 /// given to [`insert`](Self::insert) are never refreshed.
+///
+/// **Bound and eviction.** At most `Limits::cache_max_entries` entries
+/// (positive and negative). A full cache makes room for a new URL by
+/// evicting the oldest entry of the probation tier, and only when that tier
+/// is empty the oldest protected entry; an expired entry goes when its turn
+/// comes. Each tier keeps its order in a queue, so an eviction costs
+/// amortised O(1) under the write lock, whatever the cache holds.
+///
+/// **Tiers** ([`with_probation`](Self::with_probation), on for the x5u
+/// chain cache). With probation on, every entry a lookup stores (fetched,
+/// read from the disk cache, taken from the fleet, a negative entry) starts
+/// on *probation*; its owner [`promote`](Self::promote)s it once it has
+/// vouched for the value (the x5u cache: once the chain validated to a trust
+/// anchor and verified a PASSporT's signature in some call, whatever the
+/// call's verdict). A refreshed or refetched protected entry stays
+/// protected; entries given to [`insert`](Self::insert) are protected. Only
+/// a promotion writes a fetched body to the on-disk cache and the fleet's
+/// cache (once): a stranger naming new URLs can push only other probation
+/// entries out and leaves no file and no shared entry. Fetch failures still
+/// go to the fleet (for `negative_cache_ttl`). Without probation (the
+/// default: CRLs, Rich Call Data content, whose URLs come from the
+/// operator or from chains and PASSporTs that verified) every entry is
+/// protected and fetched bodies are written when fetched.
 pub struct CertCache<T> {
     http: HttpFetcher,
     parse: ParseFn<T>,
@@ -129,6 +306,7 @@ pub struct CertCache<T> {
     shared: Option<(Arc<dyn SharedCache>, SharedKind)>,
     accept: &'static str,
     refresh: bool,
+    probation: bool,
     state: Arc<State<T>>,
 }
 
@@ -156,6 +334,11 @@ impl<T> CertCache<T> {
             disk_hits: l(&c.disk_hits),
             refreshes: l(&c.refreshes),
             refresh_failures: l(&c.refresh_failures),
+            promotions: l(&c.promotions),
+            probation_evictions: l(&c.probation_evictions),
+            protected_evictions: l(&c.protected_evictions),
+            probation_entries: l(&c.probation_entries),
+            protected_entries: l(&c.protected_entries),
         }
     }
 
@@ -169,6 +352,7 @@ impl<T> CertCache<T> {
             shared: self.shared.clone(),
             accept: self.accept,
             refresh: self.refresh,
+            probation: self.probation,
             state: Arc::clone(&self.state),
         }
     }
@@ -180,6 +364,7 @@ struct Found<T> {
     expires: Instant,
     /// This lookup claimed the entry's background refresh.
     refresh: bool,
+    tier: Tier,
 }
 
 /// How long before its expiry an entry of lifetime `ttl` is refreshed:
@@ -199,8 +384,9 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             shared: None,
             accept: X5U_ACCEPT,
             refresh: true,
+            probation: false,
             state: Arc::new(State {
-                entries: RwLock::new(HashMap::new()),
+                entries: RwLock::new(Map::default()),
                 inflight: Mutex::new(HashMap::new()),
                 seq: AtomicU64::new(0),
                 counters: Counters::default(),
@@ -238,8 +424,22 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         self
     }
 
+    /// Whether stored entries start on probation (default `false`; see
+    /// [`CertCache`], "Tiers"). With `true` the owner promotes the entries
+    /// it vouches for, and only those reach the disk and the fleet.
+    pub fn with_probation(mut self, probation: bool) -> Self {
+        self.probation = probation;
+        self
+    }
+
     fn opts(&self) -> &FetchOptions {
         self.http.options()
+    }
+
+    /// Whether a fetched body is kept with its probation entry: only when
+    /// a promotion would write it somewhere.
+    fn keeps_bodies(&self) -> bool {
+        self.probation && (self.opts().cache_dir.is_some() || self.shared.is_some())
     }
 
     /// Fast synchronous path: a fresh positive entry, or `None`. Counts a hit
@@ -247,6 +447,12 @@ impl<T: Send + Sync + 'static> CertCache<T> {
     /// entry in its refresh window is returned and, for the first such call,
     /// refetched in the background (see [`CertCache`]).
     pub fn get_cached(&self, url: &str) -> Option<Arc<T>> {
+        self.get_cached_tiered(url).map(|(v, _)| v)
+    }
+
+    /// [`get_cached`](Self::get_cached) with the entry's tier (no extra
+    /// lock: what a caller that may [`promote`](Self::promote) looks at).
+    pub fn get_cached_tiered(&self, url: &str) -> Option<(Arc<T>, Tier)> {
         let found = self.lookup(url, true)?;
         match found.result {
             Ok(v) => {
@@ -254,7 +460,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 if found.refresh {
                     self.start_refresh(url, found.expires);
                 }
-                Some(v)
+                Some((v, found.tier))
             }
             Err(_) => {
                 if found.refresh {
@@ -270,8 +476,8 @@ impl<T: Send + Sync + 'static> CertCache<T> {
     /// the first lookup of an entry in its refresh window claims the refresh.
     fn lookup(&self, url: &str, claim: bool) -> Option<Found<T>> {
         let now = self.clock.now();
-        let entries = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
-        let e = entries.get(url).filter(|e| e.expires > now)?;
+        let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
+        let e = map.entries.get(url).filter(|e| e.expires > now)?;
         let refresh = claim
             && self.refresh
             && e.refresh_at.is_some_and(|at| at <= now)
@@ -286,6 +492,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             },
             expires: e.expires,
             refresh,
+            tier: e.tier,
         })
     }
 
@@ -356,8 +563,8 @@ impl<T: Send + Sync + 'static> CertCache<T> {
 
     /// Let a later call claim the refresh of `url`'s entry again.
     fn release_refresh(&self, url: &str) {
-        let entries = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = entries.get(url) {
+        let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = map.entries.get(url) {
             e.refreshing.store(false, Ordering::Release);
         }
     }
@@ -457,12 +664,12 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             .limits
             .negative_cache_ttl
             .max(Duration::from_secs(1));
-        let mut entries = self
+        let mut map = self
             .state
             .entries
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        match entries.get_mut(url) {
+        match map.entries.get_mut(url) {
             Some(e) if e.expires > now && matches!(e.value, Value::Ok(_)) => {
                 e.refresh_at = now.checked_add(backoff);
                 e.refreshing.store(false, Ordering::Release);
@@ -530,19 +737,22 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                     limits.cache_max_ttl,
                 );
                 let v = Arc::new(value);
-                self.store(url, Value::Ok(Arc::clone(&v)), ttl, true);
-                if let Some((store, kind)) = &self.shared {
-                    let entry = SharedEntry::Body {
-                        body: fetched.body.clone(),
-                        expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(ttl)),
-                    };
-                    store.put(*kind, url.to_owned(), entry).await;
-                }
-                if let Some(dir) = &self.opts().cache_dir {
-                    let expires = unix_secs(self.clock.system_now()).saturating_add(ttl.as_secs());
-                    if let Err(e) = disk::write(dir, url, expires, &fetched.body).await {
-                        tracing::warn!(%url, dir = %dir.display(), error = %e, "cannot write the on-disk certificate cache");
-                    }
+                let body = Unwritten {
+                    body: fetched.body,
+                    expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(ttl)),
+                    declined: false,
+                };
+                // On probation the body stays with the entry, written when
+                // (if ever) it is promoted; protected, it is written now.
+                let stored = self.store(
+                    url,
+                    Value::Ok(Arc::clone(&v)),
+                    ttl,
+                    true,
+                    Stored::Fetched(body),
+                );
+                if let Some(body) = stored {
+                    self.write_out(url, body).await;
                 }
                 Ok(v)
             }
@@ -562,7 +772,10 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                     Value::Err(err.clone()),
                     limits.negative_cache_ttl,
                     false,
+                    Stored::ByLookup,
                 );
+                // Bounded by its lifetime (`negative_cache_ttl`), and it
+                // spares the other nodes the same failing fetch.
                 if let Some((store, kind)) = &self.shared {
                     let entry =
                         shared_failure(&err, self.clock.system_now(), limits.negative_cache_ttl);
@@ -590,6 +803,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                         Value::Ok(Arc::clone(&v)),
                         left.min(limits.cache_max_ttl),
                         true,
+                        Stored::ByLookup,
                     );
                     Some(Ok(v))
                 }
@@ -605,10 +819,12 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                     Value::Err(err.clone()),
                     left.min(limits.negative_cache_ttl),
                     false,
+                    Stored::ByLookup,
                 );
                 bump(&self.state.counters.negative_hits);
                 Some(Err(err))
             }
+            SharedEntry::Unvouched { .. } => None,
         }
     }
 
@@ -635,7 +851,13 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             Ok(value) => {
                 bump(&self.state.counters.disk_hits);
                 let v = Arc::new(value);
-                self.store(url, Value::Ok(Arc::clone(&v)), remaining, true);
+                self.store(
+                    url,
+                    Value::Ok(Arc::clone(&v)),
+                    remaining,
+                    true,
+                    Stored::ByLookup,
+                );
                 Some(v)
             }
             Err(reason) => {
@@ -646,15 +868,41 @@ impl<T: Send + Sync + 'static> CertCache<T> {
     }
 
     /// Inserts a value (e.g. a chain read from a local file) as if fetched,
-    /// fresh for `ttl` (not clamped). Not written to disk, never refreshed.
+    /// fresh for `ttl` (not clamped). Not written to disk, never refreshed,
+    /// protected (the operator's choice, not a stranger's).
     pub fn insert(&self, url: &str, value: T, ttl: Duration) {
-        self.store(url, Value::Ok(Arc::new(value)), ttl, false);
+        self.store(
+            url,
+            Value::Ok(Arc::new(value)),
+            ttl,
+            false,
+            Stored::Inserted,
+        );
     }
 
-    fn store(&self, url: &str, value: Value<T>, ttl: Duration, refreshable: bool) {
+    /// Store an entry. A value stored by a lookup starts on probation (with
+    /// probation on) unless it replaces a protected positive entry (a
+    /// refresh or refetch of a known URL); a negative entry is always on
+    /// probation. A fetched body comes back when it is to be written now
+    /// (the entry is protected); on probation it is kept with the entry
+    /// (when a promotion would write it somewhere) or dropped.
+    fn store(
+        &self,
+        url: &str,
+        value: Value<T>,
+        ttl: Duration,
+        refreshable: bool,
+        how: Stored,
+    ) -> Option<Unwritten> {
         let max = self.opts().limits.cache_max_entries;
+        let (inserted, body) = match how {
+            Stored::Fetched(body) => (false, Some(body)),
+            Stored::ByLookup => (false, None),
+            Stored::Inserted => (true, None),
+        };
         if max == 0 {
-            return;
+            // Nothing is held; without probation a fetched body is written.
+            return body.filter(|_| !self.probation);
         }
         let now = self.clock.now();
         let expires = now
@@ -667,45 +915,216 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             None
         };
         let seq = self.state.seq.fetch_add(1, Ordering::Relaxed);
-        let mut entries = self
+        let c = &self.state.counters;
+        let mut map = self
             .state
             .entries
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        if !entries.contains_key(url) && entries.len() >= max {
-            entries.retain(|_, e| e.expires > now);
-            while entries.len() >= max {
-                let oldest = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.seq)
-                    .map(|(k, _)| k.clone());
-                match oldest {
-                    Some(k) => {
-                        entries.remove(&k);
-                    }
-                    None => break,
-                }
+        let previous = map
+            .entries
+            .get(url)
+            .map(|e| (e.tier, matches!(e.value, Value::Ok(_))));
+        let tier = match (inserted, &value, previous) {
+            (true, _, _) => Tier::Protected,
+            _ if !self.probation => Tier::Protected,
+            (_, Value::Err(_), _) => Tier::Probation,
+            (_, Value::Ok(_), Some((Tier::Protected, true))) => Tier::Protected,
+            _ => Tier::Probation,
+        };
+        if let Some((old, _)) = previous {
+            gauge(c, old).fetch_sub(1, Ordering::Relaxed);
+        } else {
+            while map.entries.len() >= max {
+                let evicted = match map.evict_oldest(Tier::Probation) {
+                    Some(e) => Some((e, &c.probation_evictions)),
+                    None => map
+                        .evict_oldest(Tier::Protected)
+                        .map(|e| (e, &c.protected_evictions)),
+                };
+                let Some((e, counter)) = evicted else {
+                    break;
+                };
+                bump(counter);
+                gauge(c, e.tier).fetch_sub(1, Ordering::Relaxed);
             }
         }
-        entries.insert(
-            url.to_string(),
+        let (unwritten, out) = match tier {
+            Tier::Protected => (None, body),
+            Tier::Probation if self.keeps_bodies() => (body, None),
+            Tier::Probation => (None, None),
+        };
+        let key: Arc<str> = Arc::from(url);
+        map.entries.insert(
+            Arc::clone(&key),
             Entry {
                 value,
                 expires,
+                tier,
+                unwritten,
                 refresh_at,
                 refreshing: AtomicBool::new(false),
                 seq,
             },
         );
+        let live = gauge(c, tier)
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        map.push(tier, seq, key, usize::try_from(live).unwrap_or(usize::MAX));
+        out
+    }
+
+    /// Write a fetched body out: to the fleet's cache and the on-disk cache.
+    async fn write_out(&self, url: &str, body: Unwritten) {
+        let now_ms = unix_ms(self.clock.system_now());
+        if body.expires_at_ms <= now_ms {
+            return;
+        }
+        if let Some(dir) = &self.opts().cache_dir {
+            let expires = body.expires_at_ms / 1000;
+            if let Err(e) = disk::write(dir, url, expires, &body.body).await {
+                tracing::warn!(%url, dir = %dir.display(), error = %e, "cannot write the on-disk certificate cache");
+            }
+        }
+        if let Some((store, kind)) = &self.shared {
+            let entry = SharedEntry::Body {
+                body: body.body,
+                expires_at_ms: body.expires_at_ms,
+            };
+            store.put(*kind, url.to_owned(), entry).await;
+        }
+    }
+
+    /// Move `url`'s entry to the protected tier, if it is on probation and
+    /// still holds `value` (the value the caller vouches for; a value
+    /// replaced meanwhile is not promoted). `Some` with the body to write
+    /// out; `None` when nothing was promoted.
+    fn promote_entry(&self, url: &str, value: &Arc<T>) -> Option<Option<Unwritten>> {
+        let seq = self.state.seq.fetch_add(1, Ordering::Relaxed);
+        let c = &self.state.counters;
+        let mut map = self
+            .state
+            .entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        let (key, e) = map.entries.get_key_value(url)?;
+        if e.tier != Tier::Probation || !matches!(&e.value, Value::Ok(v) if Arc::ptr_eq(v, value)) {
+            return None;
+        }
+        let key = Arc::clone(key);
+        let e = map.entries.get_mut(url)?;
+        e.tier = Tier::Protected;
+        e.seq = seq;
+        let unwritten = e.unwritten.take();
+        c.probation_entries.fetch_sub(1, Ordering::Relaxed);
+        let live = c
+            .protected_entries
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        map.push(
+            Tier::Protected,
+            seq,
+            key,
+            usize::try_from(live).unwrap_or(usize::MAX),
+        );
+        bump(&c.promotions);
+        Some(unwritten)
+    }
+
+    /// Promote `url`'s probation entry holding `value` to the protected tier
+    /// (see [`CertCache`], "Tiers") and write its fetched body to the disk
+    /// and fleet caches, once. Returns whether it was promoted: `false` when
+    /// it already was, when the entry is gone or holds another value.
+    pub async fn promote(&self, url: &str, value: &Arc<T>) -> bool {
+        match self.promote_entry(url, value) {
+            Some(Some(body)) => {
+                self.write_out(url, body).await;
+                true
+            }
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// [`promote`](Self::promote) for a synchronous caller: the writes run
+    /// in the background (on the caller's multi-thread tokio runtime, else
+    /// on the cache's own one).
+    pub fn promote_now(&self, url: &str, value: &Arc<T>) -> bool {
+        match self.promote_entry(url, value) {
+            Some(Some(body)) => {
+                let this = self.handle();
+                let owned = url.to_owned();
+                if let Err(reason) =
+                    self.spawn_background(async move { this.write_out(&owned, body).await })
+                {
+                    tracing::warn!(%url, %reason, "cannot write a promoted entry out");
+                }
+                true
+            }
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// The owner does not vouch for the value `url`'s probation entry holds
+    /// (a call used it and did not earn it protection). With a fleet's
+    /// cache, and when this node fetched it, the fleet is told so once
+    /// ([`SharedEntry::Unvouched`], for the claim's hold): the nodes that
+    /// wait on this node's claim fetch it themselves instead of waiting
+    /// for a body that will not come. Nothing else changes.
+    pub async fn decline(&self, url: &str, value: &Arc<T>) {
+        let Some((store, kind)) = &self.shared else {
+            return;
+        };
+        {
+            let mut map = self
+                .state
+                .entries
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            let Some(e) = map.entries.get_mut(url) else {
+                return;
+            };
+            let ours = e.tier == Tier::Probation
+                && matches!(&e.value, Value::Ok(v) if Arc::ptr_eq(v, value));
+            match e.unwritten.as_mut() {
+                Some(u) if ours && !u.declined => u.declined = true,
+                _ => return,
+            }
+        }
+        // Another node may have vouched for (and shared) the same chain
+        // meanwhile: never replace its body with the marker.
+        if let Some(SharedEntry::Body { .. }) = store.get(*kind, url.to_owned()).await {
+            return;
+        }
+        let hold = self
+            .opts()
+            .limits
+            .fetch_timeout
+            .saturating_add(Duration::from_secs(1));
+        let entry = SharedEntry::Unvouched {
+            expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(hold)),
+        };
+        store.put(*kind, url.to_owned(), entry).await;
+    }
+
+    /// The tier of `url`'s entry (fresh or not yet evicted), if any.
+    pub fn tier(&self, url: &str) -> Option<Tier> {
+        let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
+        map.entries.get(url).map(|e| e.tier)
     }
 
     /// Removes every entry (positive and negative). Counters are kept.
     pub fn clear(&self) {
-        self.state
+        let mut map = self
+            .state
             .entries
             .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+            .unwrap_or_else(|e| e.into_inner());
+        *map = Map::default();
+        let c = &self.state.counters;
+        c.probation_entries.store(0, Ordering::Relaxed);
+        c.protected_entries.store(0, Ordering::Relaxed);
     }
 
     /// Number of entries held (fresh or not yet evicted).
@@ -714,7 +1133,18 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             .entries
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .entries
             .len()
+    }
+
+    /// Queue records the evictions and compactions have looked at.
+    #[cfg(test)]
+    fn visited(&self) -> u64 {
+        self.state
+            .entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .visited
     }
 
     /// Whether the cache holds no entry.
@@ -752,8 +1182,10 @@ pub(crate) async fn shared_lookup(
     newer_than_ms: u64,
 ) -> Option<SharedEntry> {
     let newer = |e: &SharedEntry| e.expires_at_ms() > newer_than_ms;
-    if let Some(e) = store.get(kind, url.to_owned()).await.filter(newer) {
-        return Some(e);
+    match store.get(kind, url.to_owned()).await.filter(newer) {
+        // Fetched by another node, not vouched for: claim and fetch.
+        Some(SharedEntry::Unvouched { .. }) | None => {}
+        Some(e) => return Some(e),
     }
     // Hold the claim a little longer than one fetch may take.
     let hold = wait.saturating_add(Duration::from_secs(1));
@@ -764,8 +1196,11 @@ pub(crate) async fn shared_lookup(
     let rounds = (wait.as_millis() / poll.as_millis().max(1)).clamp(1, 10_000);
     for _ in 0..rounds {
         tokio::time::sleep(poll).await;
-        if let Some(e) = store.get(kind, url.to_owned()).await.filter(newer) {
-            return Some(e);
+        match store.get(kind, url.to_owned()).await.filter(newer) {
+            // The node that fetched it did not vouch for it: stop waiting.
+            Some(SharedEntry::Unvouched { .. }) => return None,
+            Some(e) => return Some(e),
+            None => {}
         }
     }
     None
@@ -869,12 +1304,12 @@ mod tests {
     }
 
     #[test]
-    fn bounded_evicts_expired_then_oldest() {
+    fn bounded_evicts_the_oldest() {
         let (c, clock) = cache(3);
         c.insert("u1", "1".into(), s(10));
         c.insert("u2", "2".into(), s(1000));
         c.insert("u3", "3".into(), s(1000));
-        clock.advance(s(20)); // u1 expired
+        clock.advance(s(20)); // u1 expired, and the oldest: it goes first
         c.insert("u4", "4".into(), s(1000));
         assert_eq!(c.len(), 3);
         assert!(c.get_cached("u2").is_some());
@@ -887,6 +1322,204 @@ mod tests {
         // Replacing an existing key does not evict.
         c.insert("u3", "3b".into(), s(1000));
         assert!(c.get_cached("u4").is_some() && c.get_cached("u5").is_some());
+    }
+
+    /// A cache of `max_entries` whose lookups store on probation.
+    fn tiered(max_entries: usize) -> CertCache<String> {
+        cache(max_entries).0.with_probation(true)
+    }
+
+    /// Store `url` as a lookup would (a fetch without a body to write, the
+    /// disk, the fleet): the value it now holds.
+    fn looked_up(c: &CertCache<String>, url: &str, ttl: Duration) -> Arc<String> {
+        let v = Arc::new(url.to_uppercase());
+        c.store(url, Value::Ok(Arc::clone(&v)), ttl, true, Stored::ByLookup);
+        v
+    }
+
+    fn failed(c: &CertCache<String>, url: &str) {
+        let err = FetchError::Parse {
+            url: url.into(),
+            reason: "test".into(),
+        };
+        c.store(url, Value::Err(err), s(30), false, Stored::ByLookup);
+    }
+
+    fn held(c: &CertCache<String>, urls: &[&str]) -> Vec<bool> {
+        urls.iter().map(|u| c.tier(u).is_some()).collect()
+    }
+
+    #[test]
+    fn probation_entries_are_evicted_before_protected_ones() {
+        let c = tiered(3);
+        let a = looked_up(&c, "a", s(1000));
+        assert_eq!(c.tier("a"), Some(Tier::Probation));
+        assert!(c.promote_now("a", &a));
+        assert_eq!(c.tier("a"), Some(Tier::Protected));
+        looked_up(&c, "p1", s(1000));
+        looked_up(&c, "p2", s(1000));
+        // Full: each new URL pushes the oldest probation entry out, never
+        // the protected one, however many come.
+        for i in 3..200 {
+            looked_up(&c, &format!("p{i}"), s(1000));
+            assert_eq!(c.len(), 3);
+            assert_eq!(c.tier("a"), Some(Tier::Protected), "after p{i}");
+        }
+        assert_eq!(held(&c, &["p197", "p198", "p199"]), [false, true, true]);
+        let st = c.stats();
+        assert_eq!(
+            (
+                st.probation_evictions,
+                st.protected_evictions,
+                st.promotions
+            ),
+            (197, 0, 1)
+        );
+        assert_eq!((st.probation_entries, st.protected_entries), (2, 1));
+    }
+
+    #[test]
+    fn protected_entries_go_oldest_first_only_when_no_probation_entry_is_left() {
+        let c = tiered(3);
+        for u in ["a", "b", "c"] {
+            let v = looked_up(&c, u, s(1000));
+            assert!(c.promote_now(u, &v));
+        }
+        looked_up(&c, "p1", s(1000)); // no probation entry: the oldest protected (a)
+        assert_eq!(held(&c, &["a", "b", "c", "p1"]), [false, true, true, true]);
+        looked_up(&c, "p2", s(1000)); // p1 goes, not b
+        assert_eq!(held(&c, &["b", "c", "p1", "p2"]), [true, true, false, true]);
+        // Promoted later is younger: b (promoted first) is the next to go.
+        let p2 = c.get_cached("p2").unwrap();
+        assert!(c.promote_now("p2", &p2));
+        looked_up(&c, "p3", s(1000));
+        assert_eq!(held(&c, &["b", "c", "p2", "p3"]), [false, true, true, true]);
+        let st = c.stats();
+        assert_eq!((st.probation_evictions, st.protected_evictions), (1, 2));
+    }
+
+    #[test]
+    fn expired_entries_go_when_their_turn_comes() {
+        let (c, clock) = cache(3);
+        let c = c.with_probation(true);
+        looked_up(&c, "old", s(10));
+        looked_up(&c, "p1", s(1000));
+        let a = looked_up(&c, "a", s(1000));
+        c.promote_now("a", &a);
+        clock.advance(s(20)); // "old" expired: it is the oldest probation entry anyway
+        looked_up(&c, "p2", s(1000));
+        assert_eq!(
+            held(&c, &["old", "p1", "a", "p2"]),
+            [false, true, true, true]
+        );
+        assert!(c.get_cached("old").is_none());
+    }
+
+    #[test]
+    fn negative_entries_are_on_probation() {
+        let c = tiered(2);
+        let a = looked_up(&c, "a", s(1000));
+        c.promote_now("a", &a);
+        failed(&c, "bad");
+        assert_eq!(c.tier("bad"), Some(Tier::Probation));
+        failed(&c, "bad2"); // evicts bad, not a
+        assert_eq!(held(&c, &["a", "bad", "bad2"]), [true, false, true]);
+        // A failure replacing a protected entry is on probation.
+        failed(&c, "a");
+        assert_eq!(c.tier("a"), Some(Tier::Probation));
+        assert_eq!(c.stats().protected_entries, 0);
+    }
+
+    #[test]
+    fn a_refreshed_protected_entry_stays_protected() {
+        let c = tiered(10);
+        let v1 = looked_up(&c, "a", s(100));
+        c.promote_now("a", &v1);
+        // A refresh (or a refetch once expired) stores it again.
+        looked_up(&c, "a", s(100));
+        assert_eq!(c.tier("a"), Some(Tier::Protected));
+        assert_eq!(c.stats().promotions, 1);
+        let st = c.stats();
+        assert_eq!((st.probation_entries, st.protected_entries), (0, 1));
+        // A probation entry stored again stays on probation.
+        looked_up(&c, "p", s(100));
+        looked_up(&c, "p", s(100));
+        assert_eq!(c.tier("p"), Some(Tier::Probation));
+    }
+
+    #[test]
+    fn only_the_value_vouched_for_is_promoted() {
+        let c = tiered(10);
+        let v1 = looked_up(&c, "a", s(100));
+        looked_up(&c, "a", s(100)); // replaced meanwhile
+        assert!(!c.promote_now("a", &v1));
+        assert_eq!(c.tier("a"), Some(Tier::Probation));
+        assert!(!c.promote_now("gone", &v1));
+        let v2 = c.get_cached("a").unwrap();
+        assert!(c.promote_now("a", &v2));
+        assert!(!c.promote_now("a", &v2), "once");
+        assert_eq!(c.stats().promotions, 1);
+    }
+
+    #[test]
+    fn inserted_entries_are_protected() {
+        let c = tiered(2);
+        c.insert("file", "F".into(), s(1000));
+        assert_eq!(c.tier("file"), Some(Tier::Protected));
+        for i in 0..10 {
+            looked_up(&c, &format!("p{i}"), s(1000));
+        }
+        assert_eq!(c.tier("file"), Some(Tier::Protected));
+    }
+
+    #[test]
+    fn without_probation_every_entry_is_protected() {
+        let (c, _) = cache(2);
+        looked_up(&c, "a", s(1000));
+        failed(&c, "b");
+        assert_eq!(c.tier("a"), Some(Tier::Protected));
+        assert_eq!(c.tier("b"), Some(Tier::Protected));
+        looked_up(&c, "c", s(1000)); // the oldest goes
+        assert_eq!(held(&c, &["a", "b", "c"]), [false, true, true]);
+    }
+
+    /// Structural, not timed: an insert into a full cache of 100,000 entries
+    /// looks at a bounded number of queue records, however full the cache,
+    /// also while promotions and restores leave stale records behind.
+    #[test]
+    fn eviction_does_not_scan_the_cache() {
+        const N: usize = 100_000;
+        let c = tiered(N);
+        for i in 0..N {
+            looked_up(&c, &format!("p{i}"), s(1000));
+        }
+        assert_eq!(c.visited(), 0, "filling evicts nothing");
+        for i in 0..1_000 {
+            let v = looked_up(&c, &format!("known{i}"), s(1000));
+            c.promote_now(&format!("known{i}"), &v);
+        }
+        let before = c.visited();
+        // 1,000 entries evicted, one record each (plus compaction, amortised).
+        assert!(before <= 2 * 1_000, "{before}");
+        const M: u64 = 20_000;
+        for i in 0..M {
+            looked_up(&c, &format!("flood{i}"), s(1000));
+            // Stale records: a known signer stored again (its refresh).
+            looked_up(&c, &format!("known{}", i % 1_000), s(1000));
+        }
+        let visited = c.visited() - before;
+        assert!(
+            visited <= 4 * M,
+            "{visited} records looked at for {M} inserts into a full cache of {N}"
+        );
+        assert_eq!(c.len(), N);
+        for i in 0..1_000 {
+            assert_eq!(c.tier(&format!("known{i}")), Some(Tier::Protected));
+        }
+        let st = c.stats();
+        assert_eq!(st.protected_evictions, 0);
+        assert_eq!(st.probation_evictions, 1_000 + M);
+        assert_eq!(st.probation_entries + st.protected_entries, N as u64);
     }
 
     #[test]

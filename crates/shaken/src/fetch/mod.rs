@@ -8,7 +8,10 @@
 //!   `Cache-Control: max-age` clamped to the [`Limits`](crate::Limits) bounds,
 //!   with a negative cache, request coalescing and an optional on-disk cache
 //!   shared between processes, and optionally a [`SharedCache`] shared by
-//!   the verifiers of a fleet (Redis, feature `redis`) behind the local one.
+//!   the verifiers of a fleet (Redis, feature `redis`) behind the local one;
+//!   with probation on (the x5u chain cache), a stranger's entries are
+//!   evicted before the ones the verifier vouched for, and only those reach
+//!   the disk and the fleet.
 //!
 //! Time enters through a [`Clock`] ([`SystemClock`] by default, [`ManualClock`]
 //! in tests). Every [`FetchError`] maps to SIP 436 for an x5u (specs §5.1, §7).
@@ -23,7 +26,7 @@ mod ssrf;
 
 pub(crate) use cache::{refresh_window, unix_ms};
 pub(crate) use cache::{shared_failure, shared_lookup};
-pub use cache::{CacheStats, CertCache, ParseFn, X5U_ACCEPT};
+pub use cache::{CacheStats, CertCache, ParseFn, Tier, X5U_ACCEPT};
 
 /// The wall clock, Unix milliseconds (shared cache expiries).
 pub(crate) fn unix_ms_now() -> u64 {

@@ -57,6 +57,15 @@ pub enum SharedEntry {
         /// Expiry, Unix milliseconds.
         expires_at_ms: u64,
     },
+    /// A node fetched the URL and keeps the result on probation (its
+    /// verifier did not vouch for the chain, see
+    /// [`CertCache`](super::CertCache), "Tiers"): nothing to take, and no
+    /// reason to wait; each node fetches it itself. Short-lived (the
+    /// claim's hold), so that the nodes waiting on the claim go on.
+    Unvouched {
+        /// Expiry, Unix milliseconds.
+        expires_at_ms: u64,
+    },
 }
 
 impl SharedEntry {
@@ -64,7 +73,8 @@ impl SharedEntry {
     pub fn expires_at_ms(&self) -> u64 {
         match self {
             SharedEntry::Body { expires_at_ms, .. }
-            | SharedEntry::Failure { expires_at_ms, .. } => *expires_at_ms,
+            | SharedEntry::Failure { expires_at_ms, .. }
+            | SharedEntry::Unvouched { expires_at_ms } => *expires_at_ms,
         }
     }
 }

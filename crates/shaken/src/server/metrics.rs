@@ -659,6 +659,42 @@ impl Metrics {
                 let _ = writeln!(o, "# TYPE shaken_x5u_cache_{name}_total counter");
                 let _ = writeln!(o, "shaken_x5u_cache_{name}_total {n}");
             }
+            let _ = writeln!(
+                o,
+                "# HELP shaken_x5u_cache_promotions_total Cached chains moved from probation to the protected tier (validated to a trust anchor and verified a signature)."
+            );
+            let _ = writeln!(o, "# TYPE shaken_x5u_cache_promotions_total counter");
+            let _ = writeln!(o, "shaken_x5u_cache_promotions_total {}", c.promotions);
+            let _ = writeln!(
+                o,
+                "# HELP shaken_x5u_cache_evictions_total Entries evicted from the full x5u cache, by tier (protected ones only when no probation entry was left)."
+            );
+            let _ = writeln!(o, "# TYPE shaken_x5u_cache_evictions_total counter");
+            let _ = writeln!(
+                o,
+                "shaken_x5u_cache_evictions_total{{tier=\"probation\"}} {}",
+                c.probation_evictions
+            );
+            let _ = writeln!(
+                o,
+                "shaken_x5u_cache_evictions_total{{tier=\"protected\"}} {}",
+                c.protected_evictions
+            );
+            let _ = writeln!(
+                o,
+                "# HELP shaken_x5u_cache_entries Entries held by the x5u cache, by tier."
+            );
+            let _ = writeln!(o, "# TYPE shaken_x5u_cache_entries gauge");
+            let _ = writeln!(
+                o,
+                "shaken_x5u_cache_entries{{tier=\"probation\"}} {}",
+                c.probation_entries
+            );
+            let _ = writeln!(
+                o,
+                "shaken_x5u_cache_entries{{tier=\"protected\"}} {}",
+                c.protected_entries
+            );
         }
         o
     }
@@ -689,6 +725,11 @@ mod tests {
         assert_eq!(m.requests(Endpoint::Other, 404), 1);
         let text = m.render(Some(CacheStats {
             hits: 7,
+            promotions: 3,
+            probation_evictions: 11,
+            protected_evictions: 2,
+            probation_entries: 5,
+            protected_entries: 4,
             ..CacheStats::default()
         }));
         for want in [
@@ -707,6 +748,11 @@ mod tests {
             "shaken_signatures_total 1",
             "shaken_http_requests_in_flight 0",
             "shaken_x5u_cache_hits_total 7",
+            "shaken_x5u_cache_promotions_total 3",
+            "shaken_x5u_cache_evictions_total{tier=\"probation\"} 11",
+            "shaken_x5u_cache_evictions_total{tier=\"protected\"} 2",
+            "shaken_x5u_cache_entries{tier=\"probation\"} 5",
+            "shaken_x5u_cache_entries{tier=\"protected\"} 4",
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }
