@@ -430,3 +430,45 @@ async fn one_pool_per_verifier() {
     zero.limits.max_concurrent_fetches = 0;
     assert_eq!(HttpFetcher::new(&zero).unwrap_err().code(), "fetch-client");
 }
+
+/// A CRL fetch that found every slot taken is not remembered either: the
+/// CRL fetcher asked nothing of the URL, so the next call fetches it (under
+/// the hard policy a remembered failure would fail that CRL's calls with 437
+/// for the negative-cache lifetime).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_crl_fetch_is_not_remembered() {
+    use shaken::pki::{LabPki, LabPkiOptions};
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap();
+    let pki = LabPki::generate(&LabPkiOptions::new(now - 86_400, now + 365 * 86_400)).unwrap();
+    let crl = pki.issue_crl(&[1], now - 60, now + 3600).unwrap();
+    let srv = Server::start();
+    let url = srv.route("/ca.crl", Reply::Ok(crl.into_bytes()));
+    let silent = Silent::start();
+    let o = opts(1, 300);
+    let crls = CrlFetcher::new(o.clone()).unwrap();
+    let mut long = o;
+    long.limits.fetch_timeout = Duration::from_secs(5);
+    let holder = {
+        let (f, u) = (HttpFetcher::new(&long).unwrap(), silent.url("/slow"));
+        tokio::spawn(async move { f.get(&u, "*/*", 1024).await })
+    };
+    silent.wait_open(1).await;
+    let e = crls.get(&url).await.unwrap_err();
+    assert_eq!(e.code(), "fetch-busy", "{e}");
+    assert_eq!(srv.hits("/ca.crl"), 0, "nothing sent while busy");
+    assert!(
+        crls.get_cached(&url).is_none(),
+        "a busy failure is not cached"
+    );
+    holder.abort();
+    let _ = holder.await;
+    let c = crls.get(&url).await.unwrap();
+    assert_eq!(c.revoked_serials(), 1);
+    assert_eq!(srv.hits("/ca.crl"), 1);
+}

@@ -364,7 +364,8 @@ impl CrlFetcher {
             Ok((crl, ttl, body)) => self.stored(url, crl, ttl, body).await,
             Err(e) => {
                 self.refresh_failed(url, &e);
-                if let Some(store) = &self.shared {
+                // A busy refresh says nothing about the URL: not for the fleet.
+                if let Some(store) = self.shared.as_ref().filter(|_| !e.is_transient_local()) {
                     let entry = crate::fetch::shared_failure(
                         &e,
                         self.cache.clock().system_now(),
@@ -442,6 +443,9 @@ impl CrlFetcher {
                             .to_owned(),
                     })
             }
+            // Every fetch slot was taken: nothing was asked of the URL, so
+            // nothing is remembered about it (the next call tries again).
+            Err(e) if e.is_transient_local() => Err(e),
             Err(e) => {
                 let limits = self.limits();
                 tracing::debug!(%url, error = %e, "CRL fetch failed; negatively cached");
