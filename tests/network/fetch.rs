@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 
-const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+pub(crate) const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 // ---------------------------------------------------------------- server
 
@@ -180,7 +180,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 
 // ---------------------------------------------------------------- helpers
 
-fn lab_opts() -> FetchOptions {
+pub(crate) fn lab_opts() -> FetchOptions {
     FetchOptions {
         allow_http: true,
         allow_private: true,
@@ -188,7 +188,7 @@ fn lab_opts() -> FetchOptions {
     }
 }
 
-fn pem_parse() -> ParseFn<String> {
+pub(crate) fn pem_parse() -> ParseFn<String> {
     Arc::new(|b: &[u8]| {
         let s = std::str::from_utf8(b).map_err(|e| e.to_string())?;
         if s.starts_with("-----BEGIN CERTIFICATE-----") {

@@ -12,13 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shaken::config::VerifierConfig;
-use shaken::fetch::{CertCache, FetchError, FetchOptions, HttpFetcher, ParseFn};
+use shaken::fetch::{CertCache, FetchError, FetchOptions, HttpFetcher};
 use shaken::online::{chain_cache, CrlFetcher};
 use shaken::sti::StiVs;
 
 use crate::support::http::{Reply, Server};
 
-const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+use crate::fetch::{lab_opts, pem_parse, PEM};
 
 /// Accepts connections and never answers. `open`: connections whose
 /// request arrived and that the client has not closed yet; `peak`: the most
@@ -117,26 +117,11 @@ impl Silent {
 }
 
 fn opts(cap: usize, timeout_ms: u64) -> FetchOptions {
-    let mut o = FetchOptions {
-        allow_http: true,
-        allow_private: true,
-        ..FetchOptions::default()
-    };
+    let mut o = lab_opts();
     o.limits.max_concurrent_fetches = cap;
     o.limits.fetch_timeout = Duration::from_millis(timeout_ms);
     o.limits.connect_timeout = Duration::from_millis(timeout_ms);
     o
-}
-
-fn pem_parse() -> ParseFn<String> {
-    Arc::new(|b: &[u8]| {
-        let s = std::str::from_utf8(b).map_err(|e| e.to_string())?;
-        if s.starts_with("-----BEGIN CERTIFICATE-----") {
-            Ok(s.to_string())
-        } else {
-            Err("not a PEM certificate".to_string())
-        }
-    })
 }
 
 /// Three times the cap of concurrent gets, each for its own URL: the

@@ -248,6 +248,19 @@ struct State<T> {
     runtime: OnceLock<tokio::runtime::Runtime>,
 }
 
+impl<T> State<T> {
+    /// The entries, for a lookup (a poisoned lock is taken over: every
+    /// update leaves the map consistent).
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Map<T>> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The entries, for an update.
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Map<T>> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl<T> Drop for State<T> {
     fn drop(&mut self) {
         if let Some(rt) = self.runtime.take() {
@@ -476,7 +489,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
     /// the first lookup of an entry in its refresh window claims the refresh.
     fn lookup(&self, url: &str, claim: bool) -> Option<Found<T>> {
         let now = self.clock.now();
-        let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.state.read();
         let e = map.entries.get(url).filter(|e| e.expires > now)?;
         let refresh = claim
             && self.refresh
@@ -563,7 +576,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
 
     /// Let a later call claim the refresh of `url`'s entry again.
     fn release_refresh(&self, url: &str) {
-        let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.state.read();
         if let Some(e) = map.entries.get(url) {
             e.refreshing.store(false, Ordering::Release);
         }
@@ -664,11 +677,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             .limits
             .negative_cache_ttl
             .max(Duration::from_secs(1));
-        let mut map = self
-            .state
-            .entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = self.state.write();
         match map.entries.get_mut(url) {
             Some(e) if e.expires > now && matches!(e.value, Value::Ok(_)) => {
                 e.refresh_at = now.checked_add(backoff);
@@ -916,11 +925,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         };
         let seq = self.state.seq.fetch_add(1, Ordering::Relaxed);
         let c = &self.state.counters;
-        let mut map = self
-            .state
-            .entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = self.state.write();
         let previous = map
             .entries
             .get(url)
@@ -1002,11 +1007,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
     fn promote_entry(&self, url: &str, value: &Arc<T>) -> Option<Option<Unwritten>> {
         let seq = self.state.seq.fetch_add(1, Ordering::Relaxed);
         let c = &self.state.counters;
-        let mut map = self
-            .state
-            .entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = self.state.write();
         let (key, e) = map.entries.get_key_value(url)?;
         if e.tier != Tier::Probation || !matches!(&e.value, Value::Ok(v) if Arc::ptr_eq(v, value)) {
             return None;
@@ -1077,11 +1078,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             return;
         };
         {
-            let mut map = self
-                .state
-                .entries
-                .write()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut map = self.state.write();
             let Some(e) = map.entries.get_mut(url) else {
                 return;
             };
@@ -1110,17 +1107,13 @@ impl<T: Send + Sync + 'static> CertCache<T> {
 
     /// The tier of `url`'s entry (fresh or not yet evicted), if any.
     pub fn tier(&self, url: &str) -> Option<Tier> {
-        let map = self.state.entries.read().unwrap_or_else(|e| e.into_inner());
+        let map = self.state.read();
         map.entries.get(url).map(|e| e.tier)
     }
 
     /// Removes every entry (positive and negative). Counters are kept.
     pub fn clear(&self) {
-        let mut map = self
-            .state
-            .entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = self.state.write();
         *map = Map::default();
         let c = &self.state.counters;
         c.probation_entries.store(0, Ordering::Relaxed);
@@ -1129,22 +1122,13 @@ impl<T: Send + Sync + 'static> CertCache<T> {
 
     /// Number of entries held (fresh or not yet evicted).
     pub fn len(&self) -> usize {
-        self.state
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .entries
-            .len()
+        self.state.read().entries.len()
     }
 
     /// Queue records the evictions and compactions have looked at.
     #[cfg(test)]
     fn visited(&self) -> u64 {
-        self.state
-            .entries
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .visited
+        self.state.read().visited
     }
 
     /// Whether the cache holds no entry.

@@ -665,36 +665,28 @@ impl Metrics {
             );
             let _ = writeln!(o, "# TYPE shaken_x5u_cache_promotions_total counter");
             let _ = writeln!(o, "shaken_x5u_cache_promotions_total {}", c.promotions);
-            let _ = writeln!(
-                o,
-                "# HELP shaken_x5u_cache_evictions_total Entries evicted from the full x5u cache, by tier (protected ones only when no probation entry was left)."
-            );
-            let _ = writeln!(o, "# TYPE shaken_x5u_cache_evictions_total counter");
-            let _ = writeln!(
-                o,
-                "shaken_x5u_cache_evictions_total{{tier=\"probation\"}} {}",
-                c.probation_evictions
-            );
-            let _ = writeln!(
-                o,
-                "shaken_x5u_cache_evictions_total{{tier=\"protected\"}} {}",
-                c.protected_evictions
-            );
-            let _ = writeln!(
-                o,
-                "# HELP shaken_x5u_cache_entries Entries held by the x5u cache, by tier."
-            );
-            let _ = writeln!(o, "# TYPE shaken_x5u_cache_entries gauge");
-            let _ = writeln!(
-                o,
-                "shaken_x5u_cache_entries{{tier=\"probation\"}} {}",
-                c.probation_entries
-            );
-            let _ = writeln!(
-                o,
-                "shaken_x5u_cache_entries{{tier=\"protected\"}} {}",
-                c.protected_entries
-            );
+            for (name, kind, help, probation, protected) in [
+                (
+                    "evictions_total",
+                    "counter",
+                    "Entries evicted from the full x5u cache, by tier (protected ones only when no probation entry was left).",
+                    c.probation_evictions,
+                    c.protected_evictions,
+                ),
+                (
+                    "entries",
+                    "gauge",
+                    "Entries held by the x5u cache, by tier.",
+                    c.probation_entries,
+                    c.protected_entries,
+                ),
+            ] {
+                let _ = writeln!(o, "# HELP shaken_x5u_cache_{name} {help}");
+                let _ = writeln!(o, "# TYPE shaken_x5u_cache_{name} {kind}");
+                for (tier, n) in [("probation", probation), ("protected", protected)] {
+                    let _ = writeln!(o, "shaken_x5u_cache_{name}{{tier=\"{tier}\"}} {n}");
+                }
+            }
         }
         o
     }
