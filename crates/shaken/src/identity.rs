@@ -186,10 +186,15 @@ pub(crate) fn split_outside(s: &str, sep: char) -> Result<Vec<&str>, IdentityErr
     Ok(parts)
 }
 
-fn unquote(v: &str) -> String {
+/// A parameter value without its quotes and escapes; borrowed when it was
+/// not quoted (the common case: no allocation).
+fn unquote(v: &str) -> std::borrow::Cow<'_, str> {
     let v = v.trim();
     if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
         let inner = v.get(1..v.len() - 1).unwrap_or("");
+        if !inner.contains('\\') {
+            return std::borrow::Cow::Borrowed(inner);
+        }
         let mut out = String::with_capacity(inner.len());
         let mut esc = false;
         for c in inner.chars() {
@@ -202,9 +207,9 @@ fn unquote(v: &str) -> String {
                 out.push(c);
             }
         }
-        out
+        std::borrow::Cow::Owned(out)
     } else {
-        v.to_owned()
+        std::borrow::Cow::Borrowed(v)
     }
 }
 
@@ -251,15 +256,17 @@ impl IdentityHeader {
             ppt: None,
             params: vec![],
         };
-        let mut seen: Vec<String> = Vec::new();
+        // Names as received (trimmed): compared without regard to case, and
+        // lowercased only when kept in `params` (no allocation per name).
+        let mut seen: Vec<&str> = Vec::with_capacity(4);
         for raw in parts {
             let raw_trim = raw.trim();
             if raw_trim.is_empty() {
                 continue; // tolerate ";;" and a trailing ';'
             }
             let (name, val) = match raw_trim.split_once('=') {
-                Some((n, v)) => (n.trim().to_ascii_lowercase(), Some(v.trim())),
-                None => (raw_trim.to_ascii_lowercase(), None),
+                Some((n, v)) => (n.trim(), Some(v.trim())),
+                None => (raw_trim, None),
             };
             if name.is_empty()
                 || !name
@@ -271,43 +278,45 @@ impl IdentityHeader {
                     reason: "the name is not a SIP token",
                 });
             }
-            if seen.contains(&name) {
-                return Err(IdentityError::DuplicateParam { name });
+            if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+                return Err(IdentityError::DuplicateParam {
+                    name: name.to_ascii_lowercase(),
+                });
             }
-            seen.push(name.clone());
-            match name.as_str() {
-                "info" => {
-                    let v = val.ok_or(IdentityError::BadParam {
-                        param: raw_trim.to_owned(),
-                        reason: "info needs a value: info=<URL>",
-                    })?;
-                    let v = unquote(v);
-                    let v = v.trim();
-                    let url = match (v.strip_prefix('<'), v.ends_with('>')) {
-                        (Some(rest), true) => rest.get(..rest.len() - 1).unwrap_or(""),
-                        (Some(_), false) => {
-                            return Err(IdentityError::BadParam {
-                                param: raw_trim.to_owned(),
-                                reason: "'<' without a closing '>'",
-                            })
-                        }
-                        (None, _) => v,
-                    };
-                    h.info = Some(url.trim().to_owned());
-                }
-                "alg" => {
-                    h.alg = Some(unquote(val.ok_or(IdentityError::BadParam {
-                        param: raw_trim.to_owned(),
-                        reason: "alg needs a value",
-                    })?))
-                }
-                "ppt" => {
-                    h.ppt = Some(unquote(val.ok_or(IdentityError::BadParam {
-                        param: raw_trim.to_owned(),
-                        reason: "ppt needs a value",
-                    })?))
-                }
-                _ => h.params.push((name, val.map(|v| v.to_owned()))),
+            seen.push(name);
+            if name.eq_ignore_ascii_case("info") {
+                let v = val.ok_or(IdentityError::BadParam {
+                    param: raw_trim.to_owned(),
+                    reason: "info needs a value: info=<URL>",
+                })?;
+                let v = unquote(v);
+                let v = v.trim();
+                let url = match (v.strip_prefix('<'), v.ends_with('>')) {
+                    (Some(rest), true) => rest.get(..rest.len() - 1).unwrap_or(""),
+                    (Some(_), false) => {
+                        return Err(IdentityError::BadParam {
+                            param: raw_trim.to_owned(),
+                            reason: "'<' without a closing '>'",
+                        })
+                    }
+                    (None, _) => v,
+                };
+                h.info = Some(url.trim().to_owned());
+            } else if name.eq_ignore_ascii_case("alg") {
+                let v = val.ok_or(IdentityError::BadParam {
+                    param: raw_trim.to_owned(),
+                    reason: "alg needs a value",
+                })?;
+                h.alg = Some(unquote(v).into_owned());
+            } else if name.eq_ignore_ascii_case("ppt") {
+                let v = val.ok_or(IdentityError::BadParam {
+                    param: raw_trim.to_owned(),
+                    reason: "ppt needs a value",
+                })?;
+                h.ppt = Some(unquote(v).into_owned());
+            } else {
+                h.params
+                    .push((name.to_ascii_lowercase(), val.map(|v| v.to_owned())));
             }
         }
         Ok(h)
@@ -542,10 +551,16 @@ mod tests {
             IdentityHeader::parse("a+b.c.d;info=<x>", &l()),
             Err(IdentityError::BadTokenChar { ch: '+', .. })
         ));
-        assert!(matches!(
+        assert_eq!(
             IdentityHeader::parse("a.b.c;info=<x>;INFO=<y>", &l()),
-            Err(IdentityError::DuplicateParam { .. })
-        ));
+            Err(IdentityError::DuplicateParam {
+                name: "info".into()
+            })
+        );
+        assert_eq!(
+            IdentityHeader::parse("a.b.c;info=<x>;Foo;fOO=1", &l()),
+            Err(IdentityError::DuplicateParam { name: "foo".into() })
+        );
         assert!(matches!(
             IdentityHeader::parse("a.b.c;info=<x", &l()),
             Err(IdentityError::Unterminated { .. })

@@ -132,20 +132,34 @@ impl TelephoneNumber {
     /// Canonicalise a raw number, a `tel:` URI, or a `sip:`/`sips:` URI (also
     /// inside `<...>` or a full name-addr such as `"Bob" <sip:...>;tag=x`).
     pub fn parse(input: &str, policy: &TnPolicy) -> Result<Self, TnError> {
+        let (mut digits, plus) = Self::scan(input)?;
+        if nanp_national(&digits, plus, policy) {
+            digits.insert(0, '1');
+        }
+        Self::checked(digits, input)
+    }
+
+    /// The digits of `input` (any form [`TelephoneNumber::parse`] takes) and
+    /// whether they were written as a global number (a leading `+`), before
+    /// any national rule and the length limit.
+    fn scan(input: &str) -> Result<(String, bool), TnError> {
         let trimmed = input.trim();
         // name-addr: take the addr-spec between angle brackets.
         let inner = match (trimmed.find('<'), trimmed.rfind('>')) {
             (Some(a), Some(b)) if a < b => trimmed.get(a + 1..b).unwrap_or(trimmed),
             _ => trimmed,
         };
-        let lower = inner.get(..5).map(|s| s.to_ascii_lowercase());
-        let number_part = if lower.as_deref().is_some_and(|s| s.starts_with("tel:")) {
+        // The scheme, compared without regard to case in the first five
+        // bytes (as a lowercased copy of them was: no allocation now).
+        let head = inner.get(..5);
+        let scheme = |s: &str| {
+            head.and_then(|h| h.as_bytes().get(..s.len()))
+                .is_some_and(|p| p.eq_ignore_ascii_case(s.as_bytes()))
+        };
+        let number_part = if scheme("tel:") {
             let rest = inner.get(4..).unwrap_or("");
             rest.split(';').next().unwrap_or("")
-        } else if lower
-            .as_deref()
-            .is_some_and(|s| s.starts_with("sip:") || s.starts_with("sips:"))
-        {
+        } else if scheme("sip:") || scheme("sips:") {
             let colon = inner.find(':').map_or(0, |i| i + 1);
             let rest = inner.get(colon..).unwrap_or("");
             let Some(at) = rest.find('@') else {
@@ -170,10 +184,10 @@ impl TelephoneNumber {
         } else {
             inner
         };
-        Self::from_number(number_part, input, policy)
+        Self::scan_number(number_part, input)
     }
 
-    fn from_number(number: &str, input: &str, policy: &TnPolicy) -> Result<Self, TnError> {
+    fn scan_number(number: &str, input: &str) -> Result<(String, bool), TnError> {
         let mut global = false;
         let mut digits = String::with_capacity(number.len());
         for (i, ch) in number.chars().enumerate() {
@@ -206,17 +220,11 @@ impl TelephoneNumber {
                 input: input.to_owned(),
             });
         }
-        if !global
-            && policy.national == NationalRule::Nanp
-            && digits.len() == 10
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && digits
-                .as_bytes()
-                .first()
-                .is_some_and(|b| (b'2'..=b'9').contains(b))
-        {
-            digits.insert(0, '1');
-        }
+        Ok((digits, global))
+    }
+
+    /// `digits` as a number, if they are at most [`MAX_TN_LEN`] long.
+    fn checked(digits: String, input: &str) -> Result<Self, TnError> {
         if digits.len() > MAX_TN_LEN {
             return Err(TnError::TooLong {
                 len: digits.len(),
@@ -236,16 +244,18 @@ impl TelephoneNumber {
     /// call's own numbers decide which one the signer meant
     /// ([`ClaimTn::matches`]).
     pub fn parse_claim(input: &str, policy: &TnPolicy) -> Result<ClaimTn, TnError> {
-        let global = TelephoneNumber::parse(
-            input,
-            &TnPolicy {
-                national: NationalRule::None,
-            },
-        )?;
-        let national = TelephoneNumber::parse(input, policy)?;
+        // One scan for both readings: they differ only where the national
+        // rule prefixes the country code, which never makes a number too long.
+        let (digits, plus) = Self::scan(input)?;
+        let national = nanp_national(&digits, plus, policy).then(|| {
+            let mut n = String::with_capacity(digits.len() + 1);
+            n.push('1');
+            n.push_str(&digits);
+            TelephoneNumber(n)
+        });
         Ok(ClaimTn {
-            national: (national != global).then_some(national),
-            global,
+            global: Self::checked(digits, input)?,
+            national,
         })
     }
 
@@ -253,6 +263,19 @@ impl TelephoneNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether the NANP rule reads `digits` (written without a `+`) as a
+/// national number: ten digits starting 2-9 get the country code 1.
+fn nanp_national(digits: &str, plus: bool, policy: &TnPolicy) -> bool {
+    !plus
+        && policy.national == NationalRule::Nanp
+        && digits.len() == 10
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits
+            .as_bytes()
+            .first()
+            .is_some_and(|b| (b'2'..=b'9').contains(b))
 }
 
 /// A PASSporT TN claim read both ways (see [`TelephoneNumber::parse_claim`]).
@@ -410,6 +433,57 @@ mod tests {
             p("mailto:x@y"),
             Err(TnError::UnsupportedScheme { .. })
         ));
+    }
+
+    /// `parse_claim` scans once; it must give what the two full parses
+    /// (E.164, then under the policy) give, errors included.
+    #[test]
+    fn one_scan_claim_equals_the_two_parses() {
+        let inputs = [
+            "12155550121",
+            "2155550121",
+            "+2155550121",
+            "5012221234",
+            "0155550121",
+            "215555012",
+            "1234567890123456",
+            "123456789012345",
+            "tel:2155550121",
+            "TEL:+12155550121;x=y",
+            "sip:2155550121@example.net",
+            "SIPS:+2155550121@example.net",
+            "<sip:2155550121@example.net>",
+            "tel:",
+            "tel:\u{e9}",
+            "sip:alice@example.net",
+            "mailto:x",
+            "215-555-0121",
+            "21+55550121",
+            "",
+            "*67",
+            "\u{661}\u{662}",
+            "2155550121x",
+        ];
+        for national in [NationalRule::Nanp, NationalRule::None] {
+            let policy = TnPolicy { national };
+            let none = TnPolicy {
+                national: NationalRule::None,
+            };
+            for input in inputs {
+                let two = TelephoneNumber::parse(input, &none).and_then(|global| {
+                    let n = TelephoneNumber::parse(input, &policy)?;
+                    Ok(ClaimTn {
+                        national: (n != global).then_some(n),
+                        global,
+                    })
+                });
+                assert_eq!(
+                    TelephoneNumber::parse_claim(input, &policy),
+                    two,
+                    "{input:?} {national:?}"
+                );
+            }
+        }
     }
 
     #[test]
