@@ -677,7 +677,7 @@ pub unsafe extern "C" fn shaken_verify_identity(
         };
         let value = String::from_utf8_lossy(value);
         let result = v.vs.verify_result_blocking(&value, &ctx);
-        let r = Box::new(shaken_result::from_report(verify::report(&result)));
+        let r = Box::new(shaken_result::from_report(verify::into_report(result)));
         // SAFETY: checked non-NULL and writable above.
         unsafe { out.write(Box::into_raw(r)) };
         Ok(())

@@ -454,7 +454,7 @@ impl VerifyJob<'_> {
         let ctx = req.context(self.setup.now);
         let result = self.setup.verify_value(&req.identity, &ctx);
         Ok(Checked {
-            report: verify::report(&result),
+            report: verify::into_report(result),
             calling: req.orig.to_string(),
             called: req.dest.first().map(ToString::to_string),
             time: req.time,

@@ -47,7 +47,7 @@ pub fn run(a: VerifyArgs) -> Result<i32> {
         IdentityInput::Value(v) => setup.verify_value(&v, &ctx),
         IdentityInput::Refused(e) => Err(Box::new(Failure::new(VerifyError::IdentityMalformed(e)))),
     };
-    let report = verify::report(&result);
+    let report = verify::into_report(result);
     render(&report, a.format)?;
     // The library's detail is neutral; the flag that fixes it goes to stderr.
     super::hints::print_for_report(&report);

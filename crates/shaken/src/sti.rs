@@ -779,7 +779,7 @@ mod online {
         /// [`verify`](Self::verify), blocking; the report a person or a
         /// script reads.
         pub fn verify_blocking(&self, value: &str, ctx: &CallContext) -> Report {
-            verify::report(&self.verify_result_blocking(value, ctx))
+            verify::into_report(self.verify_result_blocking(value, ctx))
         }
 
         /// [`verify`](Self::verify), blocking, with the verified PASSporT.

@@ -40,7 +40,7 @@ pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 pub use diversion::nested_opt;
 pub use error::{Failure, VerifyError};
 pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};
-pub use report::{rcd_report_of, report, report_with_content};
+pub use report::{into_report, rcd_report_of, report, report_with_content};
 
 /// Warning id (at the start of the warning text) when the call's calling
 /// number was not given, so `orig` was not compared.

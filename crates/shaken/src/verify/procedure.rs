@@ -306,6 +306,37 @@ impl Verifier {
     }
 }
 
+/// How far stage 2 got with the signer: the chain was there (and perhaps
+/// validated), and perhaps its key verified the signature. Made into a
+/// [`SignerInfo`] only for a failure's report (a verification that passes
+/// copies no subject or SPC for it).
+struct SignerSeen {
+    validated: Option<Arc<ValidatedChain>>,
+    signature_verified: bool,
+}
+
+impl SignerSeen {
+    fn info(self, leaf: Option<&Certificate>) -> Option<SignerInfo> {
+        Some(match self.validated {
+            Some(v) => SignerInfo {
+                subject: v.leaf_subject.clone(),
+                spc: v.spc.clone(),
+                trusted: true,
+                signature_verified: self.signature_verified,
+            },
+            None => {
+                let leaf = leaf?;
+                SignerInfo {
+                    subject: leaf.subject().to_owned(),
+                    spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
+                    trusted: false,
+                    signature_verified: self.signature_verified,
+                }
+            }
+        })
+    }
+}
+
 /// The procedure, top-down: stage 1, stage 2, then their helpers.
 impl Verifier {
     /// Stage 1: everything that needs no certificate.
@@ -380,10 +411,10 @@ impl Verifier {
         }
         // Step 4 (E6/E7): info is present and a fetchable URL.
         // (Step 5, E8, obtaining the certificate, is the caller's: between the stages.)
-        let Some(info) = identity.info.clone() else {
+        let Some(info) = identity.info.as_deref() else {
             return Err(err(fail, VerifyError::InfoMissing));
         };
-        if let Err(e) = check_url(&info) {
+        if let Err(e) = check_url(info) {
             return Err(err(fail, e));
         }
         // Step 6 (E9): the header has typ and x5u (alg was required by the decoder).
@@ -395,7 +426,13 @@ impl Verifier {
         };
         // Step 7 (E10): x5u equals info.
         if self.policy.require_x5u_equals_info && x5u != info {
-            return Err(err(fail, VerifyError::X5uMismatch { x5u, info }));
+            return Err(err(
+                fail,
+                VerifyError::X5uMismatch {
+                    x5u,
+                    info: info.to_owned(),
+                },
+            ));
         }
         // Step 8 (E11): typ is "passport".
         if header.typ.as_deref() != Some(TYP_PASSPORT) {
@@ -519,10 +556,9 @@ impl Verifier {
             PartyId::Tn(t) if orig_claim.matches(t) => Some(t.clone()),
             _ => None,
         });
-        let orig_tn = matched
-            .clone()
-            .unwrap_or_else(|| orig_claim.preferred().clone());
-        if !ctx.orig.is_empty() && matched.is_none() {
+        let orig_matched = matched.is_some();
+        let orig_tn = matched.unwrap_or_else(|| orig_claim.preferred().clone());
+        if !ctx.orig.is_empty() && !orig_matched {
             let expected = ctx
                 .orig
                 .iter()
@@ -697,6 +733,7 @@ impl Verifier {
                             .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
                     }
                 }
+                let signer = signer.and_then(|s| s.info(leaf));
                 let Pending {
                     header,
                     claims,
@@ -728,16 +765,14 @@ impl Verifier {
         extra_crls: &[Crl],
         crl_failures: &[CrlFailure],
         warnings: &mut Vec<String>,
-        signer: &mut Option<SignerInfo>,
+        signer: &mut Option<SignerSeen>,
     ) -> Result<Arc<ValidatedChain>, VerifyError> {
         // Step 5 (E8): the certificate the caller obtained, or why it could not be.
         let chain = chain?;
         let claims = &pending.claims;
-        if let Some(leaf) = chain.first() {
-            *signer = Some(SignerInfo {
-                subject: leaf.subject().to_owned(),
-                spc: leaf.tn_auth_list().and_then(|t| t.spc()).map(str::to_owned),
-                trusted: false,
+        if !chain.is_empty() {
+            *signer = Some(SignerSeen {
+                validated: None,
                 signature_verified: false,
             });
         }
@@ -786,10 +821,8 @@ impl Verifier {
                 ));
             }
         }
-        *signer = Some(SignerInfo {
-            subject: validated.leaf_subject.clone(),
-            spc: validated.spc.clone(),
-            trusted: true,
+        *signer = Some(SignerSeen {
+            validated: Some(Arc::clone(&validated)),
             signature_verified: false,
         });
         warnings.extend(validated.warnings.iter().cloned());
@@ -807,10 +840,10 @@ impl Verifier {
         // Step 12b: the TNAuthList covers orig (delegate certificates list the
         // numbers they cover).
         if let Orig::Tn(_) = &claims.orig {
-            let canonical = pending.orig_tn.to_string();
-            if validated.tn_auth_list.authorizes(&canonical) == TnAuthorization::NotListed {
+            let canonical = pending.orig_tn.as_str();
+            if validated.tn_auth_list.authorizes(canonical) == TnAuthorization::NotListed {
                 return Err(VerifyError::TnNotAuthorized {
-                    tn: canonical,
+                    tn: canonical.to_owned(),
                     subject: validated.leaf_subject.clone(),
                 });
             }
