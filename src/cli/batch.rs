@@ -455,8 +455,8 @@ impl VerifyJob<'_> {
         let result = self.setup.verify_value(&req.identity, &ctx);
         Ok(Checked {
             report: verify::into_report(result),
-            calling: req.orig.to_string(),
-            called: req.dest.first().map(ToString::to_string),
+            calling: req.orig.into(),
+            called: req.dest.into_iter().next().map(String::from),
             time: req.time,
             peer: req.peer,
             diversion: None,

@@ -605,8 +605,7 @@ fn mentions(json: &[u8], name: &str) -> bool {
     use memchr::memmem::Finder;
     use std::sync::LazyLock;
     static DIV: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"div\""));
-    static IDENTITIES: LazyLock<Finder<'static>> =
-        LazyLock::new(|| Finder::new(b"\"identities\""));
+    static IDENTITIES: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"identities\""));
     static REQUEST_URI: LazyLock<Finder<'static>> =
         LazyLock::new(|| Finder::new(b"\"requestUri\""));
     let finder = match name {
@@ -1414,7 +1413,10 @@ mod tests {
         assert!(!mentions(b"\xff{\"divx\":1}", "div"));
         // Each of the prebuilt searchers, and any other name.
         assert!(mentions(br#"{"requestUri":"sip:x"}"#, "requestUri"));
-        assert!(!mentions(br#"{"requestUris":1,"identity":2}"#, "requestUri"));
+        assert!(!mentions(
+            br#"{"requestUris":1,"identity":2}"#,
+            "requestUri"
+        ));
         assert!(!mentions(br#"{"identity":"a.b.c"}"#, "identities"));
         assert!(mentions(br#"{"other":1}"#, "other"));
         assert!(!mentions(br#"{"others":1}"#, "other"));

@@ -327,6 +327,13 @@ impl FromStr for TelephoneNumber {
     }
 }
 
+/// The canonical digits, without a copy.
+impl From<TelephoneNumber> for String {
+    fn from(t: TelephoneNumber) -> String {
+        t.0
+    }
+}
+
 impl AsRef<str> for TelephoneNumber {
     fn as_ref(&self) -> &str {
         &self.0
@@ -344,6 +351,12 @@ mod tests {
 
     #[test]
     fn raw_forms() {
+        assert_eq!(
+            String::from(
+                TelephoneNumber::parse("+1 (215) 555-1212", &TnPolicy::default()).unwrap()
+            ),
+            "12155551212"
+        );
         assert_eq!(p("+1 (215) 555-1212").unwrap(), "12155551212");
         assert_eq!(p("215.555.1212").unwrap(), "12155551212");
         assert_eq!(p("12155551212").unwrap(), "12155551212");
