@@ -17,6 +17,8 @@
 //! `signing.rs` (building and signing a token) and `dangerous.rs` (peeking
 //! at unverified claims).
 
+#[cfg(test)]
+mod agree_tests;
 mod claims;
 pub mod dangerous;
 mod header;

@@ -344,11 +344,8 @@ impl Verifier {
             Err(e) => return Err(err(fail, VerifyError::HeaderInvalid(e))),
         };
         // Decode the claims now (unverified) so a failure report can show them.
-        let claims = Claims::from_json(
-            crate::passport::dangerous::payload_json(&passport),
-            &self.limits,
-            &self.policy.claims,
-        );
+        let claims =
+            crate::passport::dangerous::claims(&passport, &self.limits, &self.policy.claims);
         // Step 3 (E5/E13): ppt is "shaken", in the header and the Identity parameter.
         match (&identity.ppt, &header.ppt) {
             (_, None) => {
@@ -1001,12 +998,8 @@ impl Verifier {
             if let Ok(h) = p.header() {
                 fail.x5u = identity.info.clone().or_else(|| h.x5u.clone());
                 fail.header = Some(h);
-                fail.claims = Claims::from_json(
-                    crate::passport::dangerous::payload_json(&p),
-                    &self.limits,
-                    &self.policy.claims,
-                )
-                .ok();
+                fail.claims =
+                    crate::passport::dangerous::claims(&p, &self.limits, &self.policy.claims).ok();
             }
         }
         fail
