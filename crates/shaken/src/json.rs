@@ -121,50 +121,69 @@ pub(crate) enum Node<'a> {
     Object(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-/// Members of an object being parsed, in order of arrival. Duplicate names
-/// are found by a scan while the object is small (PASSporT objects hold a
-/// handful of members) and through a set once it is not, so a large object
-/// (a trust list's) costs O(n log n), not O(n²).
-struct Members<'de, V> {
-    list: Vec<(Cow<'de, str>, V)>,
-    index: Option<BTreeSet<Cow<'de, str>>>,
+/// The member names of an object being parsed. While the object is small
+/// (a PASSporT's hold a handful of members) they are scanned on the stack,
+/// with no allocation; past that, a set answers, so a large object (a trust
+/// list's) costs O(n log n), not O(n²).
+struct Seen<'de> {
+    names: [Cow<'de, str>; Seen::INLINE],
+    len: usize,
+    set: Option<BTreeSet<Cow<'de, str>>>,
 }
 
-impl<'de, V> Members<'de, V> {
-    /// Past this many members, a set answers "seen already?".
-    const SCAN_MAX: usize = 16;
+impl<'de> Seen<'de> {
+    const INLINE: usize = 16;
 
     fn new() -> Self {
-        Members {
-            // One allocation for the objects of a SHAKEN PASSporT.
-            list: Vec::with_capacity(8),
-            index: None,
+        Seen {
+            names: Default::default(),
+            len: 0,
+            set: None,
         }
     }
 
-    fn insert(&mut self, name: Cow<'de, str>, v: V) -> Result<(), Cow<'de, str>> {
-        let seen = match &mut self.index {
-            Some(set) => !set.insert(name.clone()),
-            None if self.list.len() < Self::SCAN_MAX => self.list.iter().any(|(n, _)| *n == name),
-            None => {
-                let mut set: BTreeSet<Cow<'de, str>> =
-                    self.list.iter().map(|(n, _)| n.clone()).collect();
-                let seen = !set.insert(name.clone());
-                self.index = Some(set);
-                seen
+    /// Note `name`; a name noted already is given back.
+    fn insert(&mut self, name: Cow<'de, str>) -> Result<(), Cow<'de, str>> {
+        if let Some(set) = &mut self.set {
+            if set.contains(&name) {
+                return Err(name);
             }
-        };
-        if seen {
+            set.insert(name);
+            return Ok(());
+        }
+        if self
+            .names
+            .get(..self.len)
+            .unwrap_or_default()
+            .contains(&name)
+        {
             return Err(name);
         }
-        self.list.push((name, v));
+        match self.names.get_mut(self.len) {
+            Some(slot) => {
+                *slot = name;
+                self.len += 1;
+            }
+            None => {
+                let mut set: BTreeSet<Cow<'de, str>> =
+                    self.names.iter_mut().map(std::mem::take).collect();
+                set.insert(name);
+                self.set = Some(set);
+            }
+        }
         Ok(())
     }
 }
 
+/// A [`Node`] object being parsed: its members in order of arrival.
+struct Members<'de> {
+    list: Vec<(Cow<'de, str>, Node<'de>)>,
+    seen: Seen<'de>,
+}
+
 impl<'de> Build<'de> for Node<'de> {
     type Array = Vec<Node<'de>>;
-    type Object = Members<'de, Node<'de>>;
+    type Object = Members<'de>;
     fn null() -> Self {
         Node::Null
     }
@@ -189,17 +208,24 @@ impl<'de> Build<'de> for Node<'de> {
     fn array(array: Vec<Node<'de>>) -> Self {
         Node::Array(array)
     }
-    fn new_object() -> Members<'de, Node<'de>> {
-        Members::new()
+    fn new_object() -> Members<'de> {
+        Members {
+            // One allocation for each object of a SHAKEN PASSporT.
+            list: Vec::with_capacity(8),
+            seen: Seen::new(),
+        }
     }
     fn insert(
-        object: &mut Members<'de, Node<'de>>,
+        object: &mut Members<'de>,
         name: Cow<'de, str>,
         v: Self,
     ) -> Result<(), Cow<'de, str>> {
-        object.insert(name, v)
+        // Borrowed names (all but the escaped) are copied for free.
+        object.seen.insert(name.clone())?;
+        object.list.push((name, v));
+        Ok(())
     }
-    fn object(object: Members<'de, Node<'de>>) -> Self {
+    fn object(object: Members<'de>) -> Self {
         let mut list = object.list;
         // Names are unique: an unstable sort is exact and allocates nothing.
         list.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
@@ -208,12 +234,12 @@ impl<'de> Build<'de> for Node<'de> {
 }
 
 /// The result of a pass that only checks: nothing is kept but the member
-/// names of the objects still open.
+/// names of the objects still open (on the stack, for small objects).
 struct Valid;
 
 impl<'de> Build<'de> for Valid {
     type Array = ();
-    type Object = Members<'de, ()>;
+    type Object = Seen<'de>;
     fn null() -> Self {
         Valid
     }
@@ -232,14 +258,14 @@ impl<'de> Build<'de> for Valid {
         Valid
     }
     fn new_object() -> Self::Object {
-        Members::new()
+        Seen::new()
     }
     fn insert(
         object: &mut Self::Object,
         name: Cow<'de, str>,
         _: Self,
     ) -> Result<(), Cow<'de, str>> {
-        object.insert(name, ())
+        object.insert(name)
     }
     fn object(_: Self::Object) -> Self {
         Valid

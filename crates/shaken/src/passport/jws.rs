@@ -173,8 +173,10 @@ impl Token {
                 max: limits.max_identity_header_len,
             });
         }
-        let parts: Vec<&str> = token.splitn(4, '.').collect();
-        let [h, p, s] = parts.as_slice() else {
+        let mut parts = token.splitn(4, '.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(PassportError::Segments {
                 count: token.split('.').count(),
             });
