@@ -121,64 +121,47 @@ pub(crate) enum Node<'a> {
     Object(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-/// The member names of an object being parsed. While the object is small
-/// (a PASSporT's hold a handful of members) they are scanned on the stack,
-/// with no allocation; past that, a set answers, so a large object (a trust
-/// list's) costs O(n log n), not O(n²).
-struct Seen<'de> {
-    names: [Cow<'de, str>; Seen::INLINE],
-    len: usize,
-    set: Option<BTreeSet<Cow<'de, str>>>,
-}
+/// Finds repeated member names: by a scan of the names so far while an
+/// object is small (a PASSporT's hold a handful), through a set once it is
+/// not, so a large object (a trust list's) costs O(n log n), not O(n²).
+#[derive(Default)]
+struct Index<'de>(Option<BTreeSet<Cow<'de, str>>>);
 
-impl<'de> Seen<'de> {
-    const INLINE: usize = 16;
+impl<'de> Index<'de> {
+    /// Past this many names, the set.
+    const SCAN: usize = 16;
 
-    fn new() -> Self {
-        Seen {
-            names: Default::default(),
-            len: 0,
-            set: None,
-        }
-    }
-
-    /// Note `name`; a name noted already is given back.
-    fn insert(&mut self, name: Cow<'de, str>) -> Result<(), Cow<'de, str>> {
-        if let Some(set) = &mut self.set {
-            if set.contains(&name) {
-                return Err(name);
-            }
-            set.insert(name);
-            return Ok(());
-        }
-        if self
-            .names
-            .get(..self.len)
-            .unwrap_or_default()
-            .contains(&name)
-        {
-            return Err(name);
-        }
-        match self.names.get_mut(self.len) {
-            Some(slot) => {
-                *slot = name;
-                self.len += 1;
-            }
+    /// Whether `name` is among `held`, the names noted so far (all of them
+    /// until the set is built; the set holds them from then on).
+    // A `Cow`, not a `&str`: the set keeps a clone, which for a borrowed name
+    // is free.
+    #[allow(clippy::ptr_arg)]
+    fn seen<'h>(
+        &mut self,
+        mut held: impl ExactSizeIterator<Item = &'h Cow<'de, str>>,
+        name: &Cow<'de, str>,
+    ) -> bool
+    where
+        'de: 'h,
+    {
+        match &mut self.0 {
+            // Borrowed names (all but the escaped) are copied for free.
+            Some(set) => !set.insert(name.clone()),
+            None if held.len() < Self::SCAN => held.any(|n| n == name),
             None => {
-                let mut set: BTreeSet<Cow<'de, str>> =
-                    self.names.iter_mut().map(std::mem::take).collect();
-                set.insert(name);
-                self.set = Some(set);
+                let mut set: BTreeSet<Cow<'de, str>> = held.cloned().collect();
+                let seen = !set.insert(name.clone());
+                self.0 = Some(set);
+                seen
             }
         }
-        Ok(())
     }
 }
 
 /// A [`Node`] object being parsed: its members in order of arrival.
 struct Members<'de> {
     list: Vec<(Cow<'de, str>, Node<'de>)>,
-    seen: Seen<'de>,
+    index: Index<'de>,
 }
 
 impl<'de> Build<'de> for Node<'de> {
@@ -212,7 +195,7 @@ impl<'de> Build<'de> for Node<'de> {
         Members {
             // One allocation for each object of a SHAKEN PASSporT.
             list: Vec::with_capacity(8),
-            seen: Seen::new(),
+            index: Index::default(),
         }
     }
     fn insert(
@@ -220,8 +203,9 @@ impl<'de> Build<'de> for Node<'de> {
         name: Cow<'de, str>,
         v: Self,
     ) -> Result<(), Cow<'de, str>> {
-        // Borrowed names (all but the escaped) are copied for free.
-        object.seen.insert(name.clone())?;
+        if object.index.seen(object.list.iter().map(|(n, _)| n), &name) {
+            return Err(name);
+        }
         object.list.push((name, v));
         Ok(())
     }
@@ -234,12 +218,19 @@ impl<'de> Build<'de> for Node<'de> {
 }
 
 /// The result of a pass that only checks: nothing is kept but the member
-/// names of the objects still open (on the stack, for small objects).
+/// names of the objects still open, on the stack while they are few.
 struct Valid;
+
+/// The names of an object being checked.
+struct Names<'de> {
+    names: [Cow<'de, str>; Index::SCAN],
+    len: usize,
+    index: Index<'de>,
+}
 
 impl<'de> Build<'de> for Valid {
     type Array = ();
-    type Object = Seen<'de>;
+    type Object = Names<'de>;
     fn null() -> Self {
         Valid
     }
@@ -257,17 +248,26 @@ impl<'de> Build<'de> for Valid {
     fn array((): ()) -> Self {
         Valid
     }
-    fn new_object() -> Self::Object {
-        Seen::new()
+    fn new_object() -> Names<'de> {
+        Names {
+            names: Default::default(),
+            len: 0,
+            index: Index::default(),
+        }
     }
-    fn insert(
-        object: &mut Self::Object,
-        name: Cow<'de, str>,
-        _: Self,
-    ) -> Result<(), Cow<'de, str>> {
-        object.insert(name)
+    fn insert(object: &mut Names<'de>, name: Cow<'de, str>, _: Self) -> Result<(), Cow<'de, str>> {
+        let held = object.names.get(..object.len).unwrap_or_default();
+        if object.index.seen(held.iter(), &name) {
+            return Err(name);
+        }
+        // Once the array is full, the set holds every name.
+        if let Some(slot) = object.names.get_mut(object.len) {
+            *slot = name;
+            object.len += 1;
+        }
+        Ok(())
     }
-    fn object(_: Self::Object) -> Self {
+    fn object(_: Names<'de>) -> Self {
         Valid
     }
 }

@@ -237,6 +237,73 @@ mod before {
     }
 }
 
+/// What verification reads: `Token::decode`'s header and claims.
+fn decode(
+    token: &str,
+    policy: &ClaimsPolicy,
+) -> (Result<Header, HeaderError>, Result<Claims, ClaimsError>) {
+    match Token::decode(token, &Limits::default(), policy).unwrap() {
+        Decoded::Full {
+            passport,
+            header,
+            claims,
+        } => {
+            // The same passport as `Token::parse`'s.
+            let parsed = UnverifiedPassport::parse(token, &Limits::default()).unwrap();
+            assert_eq!(passport.signing_input(), parsed.signing_input());
+            assert_eq!(passport.signature(), parsed.signature());
+            assert_eq!(passport.header_json(), parsed.header_json());
+            assert_eq!(
+                dangerous::payload_json(&passport),
+                dangerous::payload_json(&parsed)
+            );
+            (header, claims)
+        }
+        Decoded::Compact => panic!("compact form: {token}"),
+    }
+}
+
+/// Every way a token fails to decode fails `decode` the same way; the
+/// compact form is recognised.
+#[test]
+fn decode_fails_as_parse_fails() {
+    let limits = Limits::default();
+    let good = token(r#"{"alg":"ES256"}"#, "{}");
+    let long_segment = token(&format!(r#"{{"x":"{}"}}"#, "a".repeat(5000)), "{}");
+    let der = format!(
+        "{}.{}.{}",
+        b64::encode(b"{}"),
+        b64::encode(b"{}"),
+        b64::encode(&[0x30u8; 70])
+    );
+    let cases = [
+        "a.b".to_owned(),
+        "a.b.c.d".to_owned(),
+        "x".repeat(9000),
+        long_segment,
+        good.replacen('.', "=.", 1),
+        format!("{}.e30=.{}", b64::encode(b"{}"), b64::encode(&[1u8; 64])),
+        format!("{}.{}.AA", b64::encode(b"{}"), b64::encode(b"{}")),
+        der,
+        "..AA".to_owned(),
+    ];
+    for t in &cases {
+        let e = Token::parse(t, &limits).unwrap_err();
+        for policy in &POLICIES {
+            assert_eq!(Token::decode(t, &limits, policy).unwrap_err(), e, "{t}");
+        }
+    }
+    let compact = to_compact(&good).unwrap();
+    assert!(matches!(
+        Token::parse(&compact, &limits),
+        Ok(Token::Compact { .. })
+    ));
+    assert!(matches!(
+        Token::decode(&compact, &limits, &ClaimsPolicy::default()),
+        Ok(Decoded::Compact)
+    ));
+}
+
 fn token(header: &str, payload: &str) -> String {
     format!(
         "{}.{}.{}",
@@ -401,6 +468,9 @@ fn claims_read_from_the_bytes_as_from_json_and_as_before() {
                 reference,
                 "{payload}"
             );
+            let (header, claims) = decode(&token(r#"{"alg":"ES256"}"#, &payload), policy);
+            assert_eq!(header, p.header(), "{payload}");
+            assert_eq!(claims, reference, "{payload}");
             match &reference {
                 Ok(_) => oks += 1,
                 Err(e) => {
@@ -524,6 +594,12 @@ fn header_reads_from_the_bytes_as_from_json_and_as_before() {
         let reference = before::header(&v);
         assert_eq!(Header::from_json(&v), reference, "{header}");
         assert_eq!(p.header(), reference, "{header}");
+        for policy in &POLICIES {
+            let (h, claims) = decode(&token(header, "{}"), policy);
+            assert_eq!(h, reference, "{header}");
+            assert_eq!(claims, dangerous::claims(&p, &limits, policy), "{header}");
+            assert_eq!(claims, Err(ClaimsError::Missing { claim: "iat" }));
+        }
         match &reference {
             Ok(_) => oks += 1,
             Err(e) => {
@@ -585,6 +661,8 @@ fn token_parse_rejects_what_parse_strict_rejects() {
                 "{text}"
             );
             assert_eq!(e.id(), "token-json");
+            let d = Token::decode(&token(h, p), &limits, &ClaimsPolicy::default()).unwrap_err();
+            assert_eq!(d, e, "{text}");
         }
     }
     let ok = r#"{"x":[[[[[[[1]]]]]]]}"#;

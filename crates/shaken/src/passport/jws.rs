@@ -99,10 +99,10 @@ impl std::fmt::Debug for UnverifiedPassport {
     }
 }
 
-/// A decoded header or payload that passed the strict JSON rules
-/// ([`check_strict`]): the bytes, read into a borrowed [`Node`] whenever a
-/// typed view is asked for, and into a `Value` only the first time one is
-/// (verification itself never asks).
+/// A decoded header or payload that passed the strict JSON rules: the
+/// bytes, read into a borrowed [`Node`] whenever a typed view is asked for,
+/// and into a `Value` only the first time one is (verification itself never
+/// asks).
 #[derive(Clone)]
 struct Received {
     bytes: Vec<u8>,
@@ -111,16 +111,6 @@ struct Received {
 }
 
 impl Received {
-    /// Check `bytes`; nothing is built.
-    fn check(bytes: Vec<u8>, max_depth: usize) -> Result<Self, crate::json::JsonError> {
-        check_strict(&bytes, max_depth)?;
-        Ok(Received {
-            bytes,
-            max_depth,
-            value: OnceLock::new(),
-        })
-    }
-
     /// The borrowed tree. The bytes passed the same rules when decoded, so
     /// the `Null` (which no reader accepts) is never returned.
     fn node(&self) -> Node<'_> {
@@ -163,64 +153,146 @@ fn decode_signature(seg: &str) -> Result<RawSignature, PassportError> {
         })
 }
 
+/// A token decoded by [`Token::decode`], its header and claims read in the
+/// same pass over the JSON.
+#[derive(Debug)]
+// Returned once per token and taken apart at once: boxing would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Decoded {
+    /// `header.payload.signature`.
+    Full {
+        /// The token.
+        passport: UnverifiedPassport,
+        /// What [`UnverifiedPassport::header`] returns.
+        header: Result<Header, HeaderError>,
+        /// What [`super::dangerous::claims`] returns.
+        claims: Result<Claims, ClaimsError>,
+    },
+    /// `..signature` (its signature is in what [`Token::parse`] returns).
+    Compact,
+}
+
+/// What [`split`] gives: the full form with what was read from the header
+/// and the payload, or the compact form.
+enum Split<H, P> {
+    Full(UnverifiedPassport, H, P),
+    Compact(RawSignature),
+}
+
+/// Decode one JSON segment and read it with `read` (which applies the
+/// strict rules: [`check_strict`] or [`parse_borrowed`]).
+fn decode_json<T>(
+    part: &'static str,
+    seg: &str,
+    max_depth: usize,
+    read: impl FnOnce(&[u8]) -> Result<T, crate::json::JsonError>,
+) -> Result<(Received, T), PassportError> {
+    let bytes = b64::decode(seg).map_err(|source| PassportError::Base64 { part, source })?;
+    let read = read(&bytes).map_err(|e| PassportError::Json {
+        part,
+        reason: e.to_string(),
+    })?;
+    Ok((
+        Received {
+            bytes,
+            max_depth,
+            value: OnceLock::new(),
+        },
+        read,
+    ))
+}
+
+/// The decoding both [`Token::parse`] and [`Token::decode`] do, in this
+/// order: lengths, segments, header, payload, signature.
+fn split<H, P>(
+    token: &str,
+    limits: &Limits,
+    header: impl FnOnce(&[u8]) -> Result<H, crate::json::JsonError>,
+    payload: impl FnOnce(&[u8]) -> Result<P, crate::json::JsonError>,
+) -> Result<Split<H, P>, PassportError> {
+    if token.len() > limits.max_identity_header_len {
+        return Err(PassportError::TooLong {
+            what: "PASSporT",
+            len: token.len(),
+            max: limits.max_identity_header_len,
+        });
+    }
+    let mut parts = token.splitn(4, '.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(PassportError::Segments {
+            count: token.split('.').count(),
+        });
+    };
+    for (what, seg) in [
+        ("PASSporT header", h),
+        ("PASSporT payload", p),
+        ("PASSporT signature", s),
+    ] {
+        if seg.len() > limits.max_token_segment_len {
+            return Err(PassportError::TooLong {
+                what,
+                len: seg.len(),
+                max: limits.max_token_segment_len,
+            });
+        }
+    }
+    if h.is_empty() && p.is_empty() {
+        return Ok(Split::Compact(decode_signature(s)?));
+    }
+    let (header_bytes, header) = decode_json("header", h, limits.max_json_depth, header)?;
+    let (payload_bytes, payload) = decode_json("payload", p, limits.max_json_depth, payload)?;
+    let signature = decode_signature(s)?;
+    // `h.p` is the token's own prefix: one copy, no formatting.
+    let signing_input = token
+        .get(..h.len() + 1 + p.len())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Split::Full(
+        UnverifiedPassport {
+            signing_input,
+            header: header_bytes,
+            payload: payload_bytes,
+            signature,
+        },
+        header,
+        payload,
+    ))
+}
+
 impl Token {
     /// Split and decode a token (full or compact form).
     pub fn parse(token: &str, limits: &Limits) -> Result<Token, PassportError> {
-        if token.len() > limits.max_identity_header_len {
-            return Err(PassportError::TooLong {
-                what: "PASSporT",
-                len: token.len(),
-                max: limits.max_identity_header_len,
-            });
-        }
-        let mut parts = token.splitn(4, '.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(PassportError::Segments {
-                count: token.split('.').count(),
-            });
-        };
-        for (what, seg) in [
-            ("PASSporT header", h),
-            ("PASSporT payload", p),
-            ("PASSporT signature", s),
-        ] {
-            if seg.len() > limits.max_token_segment_len {
-                return Err(PassportError::TooLong {
-                    what,
-                    len: seg.len(),
-                    max: limits.max_token_segment_len,
-                });
-            }
-        }
-        if h.is_empty() && p.is_empty() {
-            return Ok(Token::Compact {
-                signature: decode_signature(s)?,
-            });
-        }
-        let decode_json = |part: &'static str, seg: &str| -> Result<Received, PassportError> {
-            let bytes =
-                b64::decode(seg).map_err(|source| PassportError::Base64 { part, source })?;
-            Received::check(bytes, limits.max_json_depth).map_err(|e| PassportError::Json {
-                part,
-                reason: e.to_string(),
-            })
-        };
-        let header = decode_json("header", h)?;
-        let payload = decode_json("payload", p)?;
-        let signature = decode_signature(s)?;
-        // `h.p` is the token's own prefix: one copy, no formatting.
-        let signing_input = token
-            .get(..h.len() + 1 + p.len())
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Token::Full(UnverifiedPassport {
-            signing_input,
-            header,
-            payload,
-            signature,
-        }))
+        let check = |bytes: &[u8]| check_strict(bytes, limits.max_json_depth);
+        Ok(match split(token, limits, check, check)? {
+            Split::Full(passport, (), ()) => Token::Full(passport),
+            Split::Compact(signature) => Token::Compact { signature },
+        })
+    }
+
+    /// [`Token::parse`], then [`UnverifiedPassport::header`] and
+    /// [`super::dangerous::claims`], with the same results, but each JSON
+    /// text parsed once: the tree that passes the strict rules is the one
+    /// the header and the claims are read from (verification's path).
+    pub(crate) fn decode(
+        token: &str,
+        limits: &Limits,
+        policy: &ClaimsPolicy,
+    ) -> Result<Decoded, PassportError> {
+        let depth = limits.max_json_depth;
+        let header = |bytes: &[u8]| parse_borrowed(bytes, depth).map(|n| Header::read(&n));
+        let claims =
+            |bytes: &[u8]| parse_borrowed(bytes, depth).map(|n| Claims::read(&n, limits, policy));
+        Ok(match split(token, limits, header, claims)? {
+            Split::Full(passport, header, claims) => Decoded::Full {
+                passport,
+                header,
+                claims,
+            },
+            Split::Compact(_) => Decoded::Compact,
+        })
     }
 }
 
