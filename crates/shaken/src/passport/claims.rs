@@ -1,6 +1,7 @@
 //! PASSporT claims (RFC 8225 §5) and the SHAKEN extension (RFC 8588):
 //! `iat`, `orig`, `dest`, `attest`, `origid`; extension claims are kept.
 
+use crate::json::JsonRead;
 use crate::Limits;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -150,90 +151,119 @@ impl Claims {
         limits: &Limits,
         policy: &ClaimsPolicy,
     ) -> Result<Self, ClaimsError> {
-        let obj = v.as_object().ok_or(ClaimsError::NotObject)?;
-        for name in obj.keys() {
+        Claims::read(v, limits, policy)
+    }
+
+    /// [`Claims::from_json`] over any parsed form: the received payload is
+    /// read from a [`crate::json::Node`] borrowing the decoded bytes, with
+    /// exactly these rules, in this order.
+    pub(crate) fn read<'a, J: JsonRead<'a>>(
+        v: J,
+        limits: &Limits,
+        policy: &ClaimsPolicy,
+    ) -> Result<Self, ClaimsError> {
+        let members = v.members().ok_or(ClaimsError::NotObject)?;
+        for (name, _) in members.clone() {
             if !name.is_ascii() {
-                return Err(ClaimsError::NonAsciiName { name: name.clone() });
+                return Err(ClaimsError::NonAsciiName {
+                    name: name.to_owned(),
+                });
             }
         }
         let mut iat_was_string = false;
-        let iat = match obj.get("iat") {
+        let iat = match v.member("iat") {
             None => return Err(ClaimsError::Missing { claim: "iat" }),
-            Some(Value::Number(n)) => {
-                n.as_i64()
-                    .filter(|i| *i >= 0)
-                    .ok_or_else(|| ClaimsError::WrongType {
-                        claim: "iat",
-                        expected: "a non-negative integer (NumericDate)",
-                        found: n.to_string(),
-                    })?
-            }
-            Some(Value::String(s)) if policy.lenient_iat_string => {
-                iat_was_string = true;
-                s.parse::<i64>()
-                    .ok()
-                    .filter(|i| *i >= 0 && s.bytes().all(|b| b.is_ascii_digit()))
-                    .ok_or_else(|| ClaimsError::WrongType {
-                        claim: "iat",
-                        expected: "a non-negative integer (NumericDate)",
-                        found: format!("{s:?}"),
-                    })?
-            }
-            Some(Value::String(s)) => return Err(ClaimsError::IatIsString { value: s.clone() }),
-            Some(other) => {
-                return Err(ClaimsError::WrongType {
-                    claim: "iat",
-                    expected: "a non-negative integer (NumericDate)",
-                    found: type_name(other).into(),
-                })
-            }
-        };
-        let orig = match obj.get("orig") {
-            None => return Err(ClaimsError::Missing { claim: "orig" }),
-            Some(Value::Object(o)) => {
-                if o.len() != 1 {
-                    return Err(ClaimsError::OrigNotSingle { count: o.len() });
+            Some(iat) => match (iat.number(), iat.text()) {
+                (Some(n), _) => {
+                    n.as_i64()
+                        .filter(|i| *i >= 0)
+                        .ok_or_else(|| ClaimsError::WrongType {
+                            claim: "iat",
+                            expected: "a non-negative integer (NumericDate)",
+                            found: n.to_string(),
+                        })?
                 }
-                match (o.get("tn"), o.get("uri")) {
-                    (Some(Value::String(tn)), None) => Orig::Tn(tn.clone()),
-                    (None, Some(Value::String(uri))) => Orig::Uri(uri.clone()),
-                    (Some(other), None) | (None, Some(other)) => {
+                (None, Some(s)) if policy.lenient_iat_string => {
+                    iat_was_string = true;
+                    s.parse::<i64>()
+                        .ok()
+                        .filter(|i| *i >= 0 && s.bytes().all(|b| b.is_ascii_digit()))
+                        .ok_or_else(|| ClaimsError::WrongType {
+                            claim: "iat",
+                            expected: "a non-negative integer (NumericDate)",
+                            found: format!("{s:?}"),
+                        })?
+                }
+                (None, Some(s)) => {
+                    return Err(ClaimsError::IatIsString {
+                        value: s.to_owned(),
+                    })
+                }
+                (None, None) => {
+                    return Err(ClaimsError::WrongType {
+                        claim: "iat",
+                        expected: "a non-negative integer (NumericDate)",
+                        found: type_name(iat).into(),
+                    })
+                }
+            },
+        };
+        let orig = match v.member("orig") {
+            None => return Err(ClaimsError::Missing { claim: "orig" }),
+            Some(o) => {
+                let Some(mut names) = o.members() else {
+                    return Err(ClaimsError::WrongType {
+                        claim: "orig",
+                        expected: "an object {\"tn\": ...} or {\"uri\": ...}",
+                        found: type_name(o).into(),
+                    });
+                };
+                if names.len() != 1 {
+                    return Err(ClaimsError::OrigNotSingle { count: names.len() });
+                }
+                let (make, id): (fn(String) -> Orig, J) = match (o.member("tn"), o.member("uri")) {
+                    (Some(tn), None) => (Orig::Tn, tn),
+                    (None, Some(uri)) => (Orig::Uri, uri),
+                    _ => {
+                        let key = names.next().map(|(k, _)| k.to_owned()).unwrap_or_default();
+                        return Err(ClaimsError::UnknownIdentityType { claim: "orig", key });
+                    }
+                };
+                match id.text() {
+                    Some(s) => make(s.to_owned()),
+                    None => {
                         return Err(ClaimsError::WrongType {
                             claim: "orig.tn/orig.uri",
                             expected: "a string",
-                            found: type_name(other).into(),
+                            found: type_name(id).into(),
                         })
-                    }
-                    _ => {
-                        let key = o.keys().next().cloned().unwrap_or_default();
-                        return Err(ClaimsError::UnknownIdentityType { claim: "orig", key });
                     }
                 }
             }
-            Some(other) => {
-                return Err(ClaimsError::WrongType {
-                    claim: "orig",
-                    expected: "an object {\"tn\": ...} or {\"uri\": ...}",
-                    found: type_name(other).into(),
-                })
-            }
         };
-        let dest = match obj.get("dest") {
+        let dest = match v.member("dest") {
             None => return Err(ClaimsError::Missing { claim: "dest" }),
-            Some(Value::Object(o)) => {
+            Some(d) => {
+                let Some(entries) = d.members() else {
+                    return Err(ClaimsError::WrongType {
+                        claim: "dest",
+                        expected: "an object {\"tn\": [...]}",
+                        found: type_name(d).into(),
+                    });
+                };
                 let mut dest = Dest::default();
-                for (k, v) in o {
-                    let list = match k.as_str() {
+                for (k, v) in entries {
+                    let list = match k {
                         "tn" => &mut dest.tn,
                         "uri" => &mut dest.uri,
                         _ => {
                             return Err(ClaimsError::UnknownIdentityType {
                                 claim: "dest",
-                                key: k.clone(),
+                                key: k.to_owned(),
                             })
                         }
                     };
-                    let Value::Array(items) = v else {
+                    let Some(items) = v.items() else {
                         return Err(ClaimsError::WrongType {
                             claim: if k == "tn" { "dest.tn" } else { "dest.uri" },
                             expected: "an array of strings (RFC 8225 §5.2.1; erratum 5715)",
@@ -246,14 +276,15 @@ impl Claims {
                             max: limits.max_dest_entries,
                         });
                     }
+                    list.reserve_exact(items.len());
                     for item in items {
-                        match item {
-                            Value::String(s) => list.push(s.clone()),
-                            other => {
+                        match item.text() {
+                            Some(s) => list.push(s.to_owned()),
+                            None => {
                                 return Err(ClaimsError::WrongType {
                                     claim: if k == "tn" { "dest.tn[]" } else { "dest.uri[]" },
                                     expected: "a string",
-                                    found: type_name(other).into(),
+                                    found: type_name(item).into(),
                                 })
                             }
                         }
@@ -264,48 +295,50 @@ impl Claims {
                 }
                 dest
             }
-            Some(other) => {
-                return Err(ClaimsError::WrongType {
-                    claim: "dest",
-                    expected: "an object {\"tn\": [...]}",
-                    found: type_name(other).into(),
-                })
-            }
         };
-        let attest = match obj.get("attest") {
+        let attest = match v.member("attest") {
             None => None,
-            Some(Value::String(s)) => Some(match s.as_str() {
-                "A" => Attestation::A,
-                "B" => Attestation::B,
-                "C" => Attestation::C,
-                _ => return Err(ClaimsError::BadAttest { value: s.clone() }),
-            }),
-            Some(other) => {
-                return Err(ClaimsError::WrongType {
-                    claim: "attest",
-                    expected: "the string \"A\", \"B\" or \"C\"",
-                    found: type_name(other).into(),
-                })
-            }
+            Some(a) => match a.text() {
+                Some("A") => Some(Attestation::A),
+                Some("B") => Some(Attestation::B),
+                Some("C") => Some(Attestation::C),
+                Some(s) => {
+                    return Err(ClaimsError::BadAttest {
+                        value: s.to_owned(),
+                    })
+                }
+                None => {
+                    return Err(ClaimsError::WrongType {
+                        claim: "attest",
+                        expected: "the string \"A\", \"B\" or \"C\"",
+                        found: type_name(a).into(),
+                    })
+                }
+            },
         };
-        let origid = match obj.get("origid") {
+        let origid = match v.member("origid") {
             None => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(other) => {
-                return Err(ClaimsError::WrongType {
-                    claim: "origid",
-                    expected: "a non-empty string (a UUID)",
-                    found: match other {
-                        Value::String(_) => "an empty string".into(),
-                        _ => type_name(other).into(),
-                    },
-                })
-            }
+            Some(o) => match o.text() {
+                Some(s) if !s.is_empty() => Some(s.to_owned()),
+                Some(_) => {
+                    return Err(ClaimsError::WrongType {
+                        claim: "origid",
+                        expected: "a non-empty string (a UUID)",
+                        found: "an empty string".into(),
+                    })
+                }
+                None => {
+                    return Err(ClaimsError::WrongType {
+                        claim: "origid",
+                        expected: "a non-empty string (a UUID)",
+                        found: type_name(o).into(),
+                    })
+                }
+            },
         };
-        let extra = obj
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "iat" | "orig" | "dest" | "attest" | "origid"))
-            .map(|(k, v)| (k.clone(), v.clone()))
+        let extra = members
+            .filter(|(k, _)| !matches!(*k, "iat" | "orig" | "dest" | "attest" | "origid"))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
             .collect();
         Ok(Claims {
             iat,
@@ -455,15 +488,8 @@ impl Claims {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+fn type_name<'a, J: JsonRead<'a>>(v: J) -> &'static str {
+    v.kind().name()
 }
 
 /// Why claims are unacceptable.

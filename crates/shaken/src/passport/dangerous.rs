@@ -16,7 +16,7 @@ pub fn claims(
     limits: &Limits,
     policy: &ClaimsPolicy,
 ) -> Result<Claims, ClaimsError> {
-    Claims::from_json(p.payload_json(), limits, policy)
+    p.claims(limits, policy)
 }
 
 #[cfg(test)]

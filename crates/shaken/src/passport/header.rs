@@ -2,6 +2,7 @@
 //! `ppt`, `x5u`; key-carrying parameters are refused (RFC 8725 §3.1).
 
 use super::{ALG_ES256, PPT_SHAKEN, TYP_PASSPORT};
+use crate::json::JsonRead;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -36,27 +37,35 @@ impl Header {
     /// or a critical-extension list: the key must come from `x5u` only
     /// (RFC 8725 §3.1, specs §7).
     pub fn from_json(v: &Value) -> Result<Self, HeaderError> {
-        let obj = v.as_object().ok_or(HeaderError::NotObject)?;
+        Header::read(v)
+    }
+
+    /// [`Header::from_json`] over any parsed form: the received header is
+    /// read from a [`crate::json::Node`] borrowing the decoded bytes, with
+    /// exactly these rules.
+    pub(crate) fn read<'a, J: JsonRead<'a>>(v: J) -> Result<Self, HeaderError> {
+        let members = v.members().ok_or(HeaderError::NotObject)?;
         for forbidden in ["jwk", "kid", "x5c", "jku", "crit", "x5t", "x5t#S256"] {
-            if obj.contains_key(forbidden) {
+            if v.member(forbidden).is_some() {
                 return Err(HeaderError::Forbidden { param: forbidden });
             }
         }
         let str_field = |name: &'static str| -> Result<Option<String>, HeaderError> {
-            match obj.get(name) {
+            match v.member(name) {
                 None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(HeaderError::WrongType { param: name }),
+                Some(p) => match p.text() {
+                    Some(s) => Ok(Some(s.to_owned())),
+                    None => Err(HeaderError::WrongType { param: name }),
+                },
             }
         };
         let alg = str_field("alg")?.ok_or(HeaderError::Missing { param: "alg" })?;
         let typ = str_field("typ")?;
         let ppt = str_field("ppt")?;
         let x5u = str_field("x5u")?;
-        let extra = obj
-            .iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "alg" | "typ" | "ppt" | "x5u"))
-            .map(|(k, v)| (k.clone(), v.clone()))
+        let extra = members
+            .filter(|(k, _)| !matches!(*k, "alg" | "typ" | "ppt" | "x5u"))
+            .map(|(k, v)| (k.to_owned(), v.to_value()))
             .collect();
         Ok(Header {
             alg,

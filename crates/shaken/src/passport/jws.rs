@@ -3,11 +3,12 @@
 //! strictly, the ES256 signature checked over the received bytes, and the
 //! compact form (`..signature`) that SHAKEN forbids.
 
-use super::{Claims, Header, HeaderError};
+use super::{Claims, ClaimsError, ClaimsPolicy, Header, HeaderError};
 use crate::crypto::{RawSignature, ES256_SIG_LEN};
-use crate::json::{canonical, parse_strict};
+use crate::json::{canonical, check_strict, parse_borrowed, parse_strict, Node};
 use crate::{b64, Limits};
 use serde_json::Value;
+use std::sync::OnceLock;
 
 /// Why a token could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,12 +78,50 @@ impl crate::diagnostic::Diagnostic for PassportError {
 }
 
 /// A decoded full-form PASSporT whose signature has not been checked.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UnverifiedPassport {
     signing_input: String,
-    header_json: Value,
-    payload_json: Value,
+    header: Received,
+    payload: Received,
     signature: RawSignature,
+}
+
+/// The fields as before (`header_json` and `payload_json` as `Value`s), however
+/// they are stored.
+impl std::fmt::Debug for UnverifiedPassport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnverifiedPassport")
+            .field("signing_input", &self.signing_input)
+            .field("header_json", self.header_json())
+            .field("payload_json", self.payload_json())
+            .field("signature", &self.signature)
+            .finish()
+    }
+}
+
+/// A decoded header or payload that passed the strict JSON rules: the
+/// bytes, read into a borrowed [`Node`] whenever a typed view is asked for,
+/// and into a `Value` only the first time one is (verification itself never
+/// asks).
+#[derive(Clone)]
+struct Received {
+    bytes: Vec<u8>,
+    max_depth: usize,
+    value: OnceLock<Value>,
+}
+
+impl Received {
+    /// The borrowed tree. The bytes passed the same rules when decoded, so
+    /// the `Null` (which no reader accepts) is never returned.
+    fn node(&self) -> Node<'_> {
+        parse_borrowed(&self.bytes, self.max_depth).unwrap_or(Node::Null)
+    }
+
+    /// The `Value`, built on the first call (the same caveat for `Null`).
+    fn value(&self) -> &Value {
+        self.value
+            .get_or_init(|| parse_strict(&self.bytes, self.max_depth).unwrap_or(Value::Null))
+    }
 }
 
 /// A token as received: full form, or compact form (`..signature`).
@@ -114,62 +153,146 @@ fn decode_signature(seg: &str) -> Result<RawSignature, PassportError> {
         })
 }
 
+/// A token decoded by [`Token::decode`], its header and claims read in the
+/// same pass over the JSON.
+#[derive(Debug)]
+// Returned once per token and taken apart at once: boxing would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Decoded {
+    /// `header.payload.signature`.
+    Full {
+        /// The token.
+        passport: UnverifiedPassport,
+        /// What [`UnverifiedPassport::header`] returns.
+        header: Result<Header, HeaderError>,
+        /// What [`super::dangerous::claims`] returns.
+        claims: Result<Claims, ClaimsError>,
+    },
+    /// `..signature` (its signature is in what [`Token::parse`] returns).
+    Compact,
+}
+
+/// What [`split`] gives: the full form with what was read from the header
+/// and the payload, or the compact form.
+enum Split<H, P> {
+    Full(UnverifiedPassport, H, P),
+    Compact(RawSignature),
+}
+
+/// Decode one JSON segment and read it with `read` (which applies the
+/// strict rules: [`check_strict`] or [`parse_borrowed`]).
+fn decode_json<T>(
+    part: &'static str,
+    seg: &str,
+    max_depth: usize,
+    read: impl FnOnce(&[u8]) -> Result<T, crate::json::JsonError>,
+) -> Result<(Received, T), PassportError> {
+    let bytes = b64::decode(seg).map_err(|source| PassportError::Base64 { part, source })?;
+    let read = read(&bytes).map_err(|e| PassportError::Json {
+        part,
+        reason: e.to_string(),
+    })?;
+    Ok((
+        Received {
+            bytes,
+            max_depth,
+            value: OnceLock::new(),
+        },
+        read,
+    ))
+}
+
+/// The decoding both [`Token::parse`] and [`Token::decode`] do, in this
+/// order: lengths, segments, header, payload, signature.
+fn split<H, P>(
+    token: &str,
+    limits: &Limits,
+    header: impl FnOnce(&[u8]) -> Result<H, crate::json::JsonError>,
+    payload: impl FnOnce(&[u8]) -> Result<P, crate::json::JsonError>,
+) -> Result<Split<H, P>, PassportError> {
+    if token.len() > limits.max_identity_header_len {
+        return Err(PassportError::TooLong {
+            what: "PASSporT",
+            len: token.len(),
+            max: limits.max_identity_header_len,
+        });
+    }
+    let mut parts = token.splitn(4, '.');
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(PassportError::Segments {
+            count: token.split('.').count(),
+        });
+    };
+    for (what, seg) in [
+        ("PASSporT header", h),
+        ("PASSporT payload", p),
+        ("PASSporT signature", s),
+    ] {
+        if seg.len() > limits.max_token_segment_len {
+            return Err(PassportError::TooLong {
+                what,
+                len: seg.len(),
+                max: limits.max_token_segment_len,
+            });
+        }
+    }
+    if h.is_empty() && p.is_empty() {
+        return Ok(Split::Compact(decode_signature(s)?));
+    }
+    let (header_bytes, header) = decode_json("header", h, limits.max_json_depth, header)?;
+    let (payload_bytes, payload) = decode_json("payload", p, limits.max_json_depth, payload)?;
+    let signature = decode_signature(s)?;
+    // `h.p` is the token's own prefix: one copy, no formatting.
+    let signing_input = token
+        .get(..h.len() + 1 + p.len())
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Split::Full(
+        UnverifiedPassport {
+            signing_input,
+            header: header_bytes,
+            payload: payload_bytes,
+            signature,
+        },
+        header,
+        payload,
+    ))
+}
+
 impl Token {
     /// Split and decode a token (full or compact form).
     pub fn parse(token: &str, limits: &Limits) -> Result<Token, PassportError> {
-        if token.len() > limits.max_identity_header_len {
-            return Err(PassportError::TooLong {
-                what: "PASSporT",
-                len: token.len(),
-                max: limits.max_identity_header_len,
-            });
-        }
-        let parts: Vec<&str> = token.splitn(4, '.').collect();
-        let [h, p, s] = parts.as_slice() else {
-            return Err(PassportError::Segments {
-                count: token.split('.').count(),
-            });
-        };
-        for (what, seg) in [
-            ("PASSporT header", h),
-            ("PASSporT payload", p),
-            ("PASSporT signature", s),
-        ] {
-            if seg.len() > limits.max_token_segment_len {
-                return Err(PassportError::TooLong {
-                    what,
-                    len: seg.len(),
-                    max: limits.max_token_segment_len,
-                });
-            }
-        }
-        if h.is_empty() && p.is_empty() {
-            return Ok(Token::Compact {
-                signature: decode_signature(s)?,
-            });
-        }
-        let decode_json = |part: &'static str, seg: &str| -> Result<Value, PassportError> {
-            let bytes =
-                b64::decode(seg).map_err(|source| PassportError::Base64 { part, source })?;
-            parse_strict(&bytes, limits.max_json_depth).map_err(|e| PassportError::Json {
-                part,
-                reason: e.to_string(),
-            })
-        };
-        let header_json = decode_json("header", h)?;
-        let payload_json = decode_json("payload", p)?;
-        let signature = decode_signature(s)?;
-        // `h.p` is the token's own prefix: one copy, no formatting.
-        let signing_input = token
-            .get(..h.len() + 1 + p.len())
-            .unwrap_or_default()
-            .to_owned();
-        Ok(Token::Full(UnverifiedPassport {
-            signing_input,
-            header_json,
-            payload_json,
-            signature,
-        }))
+        let check = |bytes: &[u8]| check_strict(bytes, limits.max_json_depth);
+        Ok(match split(token, limits, check, check)? {
+            Split::Full(passport, (), ()) => Token::Full(passport),
+            Split::Compact(signature) => Token::Compact { signature },
+        })
+    }
+
+    /// [`Token::parse`], then [`UnverifiedPassport::header`] and
+    /// [`super::dangerous::claims`], with the same results, but each JSON
+    /// text parsed once: the tree that passes the strict rules is the one
+    /// the header and the claims are read from (verification's path).
+    pub(crate) fn decode(
+        token: &str,
+        limits: &Limits,
+        policy: &ClaimsPolicy,
+    ) -> Result<Decoded, PassportError> {
+        let depth = limits.max_json_depth;
+        let header = |bytes: &[u8]| parse_borrowed(bytes, depth).map(|n| Header::read(&n));
+        let claims =
+            |bytes: &[u8]| parse_borrowed(bytes, depth).map(|n| Claims::read(&n, limits, policy));
+        Ok(match split(token, limits, header, claims)? {
+            Split::Full(passport, header, claims) => Decoded::Full {
+                passport,
+                header,
+                claims,
+            },
+            Split::Compact(_) => Decoded::Compact,
+        })
     }
 }
 
@@ -185,12 +308,12 @@ impl UnverifiedPassport {
     /// The typed header. Headers carry no claims, so reading them is safe;
     /// nothing in them is trusted until the signature is verified.
     pub fn header(&self) -> Result<Header, HeaderError> {
-        Header::from_json(&self.header_json)
+        Header::read(&self.header.node())
     }
 
-    /// The received header JSON.
+    /// The received header JSON (built on the first call).
     pub fn header_json(&self) -> &Value {
-        &self.header_json
+        self.header.value()
     }
 
     /// The bytes that were signed: `BASE64URL(header) '.' BASE64URL(payload)`
@@ -220,8 +343,18 @@ impl UnverifiedPassport {
         key.verify(self.signing_input.as_bytes(), &self.signature)
     }
 
+    /// The received payload JSON (built on the first call).
     pub(crate) fn payload_json(&self) -> &Value {
-        &self.payload_json
+        self.payload.value()
+    }
+
+    /// The typed claims, read from the decoded bytes (no `Value`).
+    pub(crate) fn claims(
+        &self,
+        limits: &Limits,
+        policy: &ClaimsPolicy,
+    ) -> Result<Claims, ClaimsError> {
+        Claims::read(&self.payload.node(), limits, policy)
     }
 }
 
@@ -310,6 +443,51 @@ mod tests {
         let header = full.header().unwrap();
         let claims = dangerous::claims(&full, &limits(), &ClaimsPolicy::default()).unwrap();
         assert_eq!(rebuild_compact(&header, &claims, &signature), T5_SHAKEN);
+    }
+
+    /// Verification reads the header and the claims without building a
+    /// `Value`; `header_json`/`payload_json` build theirs on the first call,
+    /// from the bytes as received; `Debug` still shows them.
+    #[test]
+    fn values_are_built_only_when_asked_for() {
+        fn shareable<T: Clone + std::fmt::Debug + Send + Sync>() {}
+        shareable::<UnverifiedPassport>();
+        shareable::<Token>();
+        let header = r#"{"alg":"ES256","x5u":"https:\/\/x\u002fy","zz":1,"aa":[2]}"#;
+        let payload =
+            r#"{"orig":{"tn":"1"},"iat":1,"dest":{"tn":["2"]},"r\u0063d":{"nam":"\u00e9"}}"#;
+        let p = UnverifiedPassport::parse(&tok(header, payload), &limits()).unwrap();
+        let h = p.header().unwrap();
+        let c = dangerous::claims(&p, &limits(), &ClaimsPolicy::default()).unwrap();
+        assert_eq!(h.x5u.as_deref(), Some("https://x/y"));
+        assert_eq!(c.extra["rcd"]["nam"], "é");
+        assert!(p.header.value.get().is_none() && p.payload.value.get().is_none());
+        let copy = p.clone();
+        assert_eq!(
+            p.header_json(),
+            &parse_strict(header.as_bytes(), 8).unwrap()
+        );
+        assert!(p.header.value.get().is_some() && p.payload.value.get().is_none());
+        assert_eq!(
+            dangerous::payload_json(&p),
+            &parse_strict(payload.as_bytes(), 8).unwrap()
+        );
+        assert_eq!(copy.header_json(), p.header_json());
+        assert_eq!(copy.payload_json(), p.payload_json());
+        assert_eq!(Header::from_json(p.header_json()), Ok(h));
+        let debug = format!("{p:?}");
+        assert!(
+            debug.starts_with("UnverifiedPassport { signing_input: \"eyJ"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains(
+                r#"header_json: Object {"aa": Array [Number(2)], "alg": String("ES256")"#
+            ),
+            "{debug}"
+        );
+        assert!(debug.contains(r#"payload_json: Object {"dest""#), "{debug}");
+        assert!(debug.contains("signature: [1, 1,"), "{debug}");
     }
 
     fn tok(header: &str, payload: &str) -> String {

@@ -17,6 +17,8 @@
 //! `signing.rs` (building and signing a token) and `dangerous.rs` (peeking
 //! at unverified claims).
 
+#[cfg(test)]
+mod agree_tests;
 mod claims;
 pub mod dangerous;
 mod header;
@@ -27,6 +29,7 @@ mod vectors;
 
 pub use claims::{Attestation, Claims, ClaimsError, ClaimsPolicy, Dest, Orig};
 pub use header::{Header, HeaderError};
+pub(crate) use jws::Decoded;
 pub use jws::{rebuild_compact, to_compact, PassportError, Token, UnverifiedPassport};
 pub use signing::{sign, sign_encoded, EncodedHeader, SignError};
 

@@ -18,7 +18,7 @@ use super::error::{Failure, VerifyError};
 use super::procedure::{check_url, Pending, Verifier};
 use crate::div::{is_div_ppt, DivClaim, DivError, PPT_DIV_O};
 use crate::identity::IdentityHeader;
-use crate::passport::{Claims, HeaderError, Orig, Token, ALG_ES256, TYP_PASSPORT};
+use crate::passport::{HeaderError, Orig, Token, ALG_ES256, TYP_PASSPORT};
 use crate::tn::TelephoneNumber;
 
 impl Verifier {
@@ -97,12 +97,9 @@ impl Verifier {
                 location: "Identity alg parameter",
             });
         }
-        let claims = Claims::from_json(
-            crate::passport::dangerous::payload_json(&passport),
-            self.limits(),
-            &self.policy().claims,
-        )
-        .map_err(VerifyError::ClaimsInvalid)?;
+        let claims =
+            crate::passport::dangerous::claims(&passport, self.limits(), &self.policy().claims)
+                .map_err(VerifyError::ClaimsInvalid)?;
         let (div, _opt, mut warnings) =
             DivClaim::from_claims(&claims, &ppt).map_err(VerifyError::Div)?;
         if claims.iat_was_string {

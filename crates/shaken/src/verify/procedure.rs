@@ -360,26 +360,31 @@ impl Verifier {
         // Step 1: the token decodes (strict base64url, strict JSON,
         // 64-byte signature); the Identity header itself was parsed by the caller.
         // Step 2 (E4): not the compact form.
-        let passport = match Token::parse(&identity.token, &self.limits) {
-            Ok(Token::Full(p)) => p,
-            Ok(Token::Compact { .. }) => return Err(err(fail, VerifyError::CompactForm)),
-            Err(e) => return Err(err(fail, VerifyError::TokenMalformed(e))),
-        };
+        // The header and the claims are read in the same pass (each JSON
+        // text parsed once); they are checked in the steps below.
+        let (passport, header, claims) =
+            match Token::decode(&identity.token, &self.limits, &self.policy.claims) {
+                Ok(crate::passport::Decoded::Full {
+                    passport,
+                    header,
+                    claims,
+                }) => (passport, header, claims),
+                Ok(crate::passport::Decoded::Compact) => {
+                    return Err(err(fail, VerifyError::CompactForm))
+                }
+                Err(e) => return Err(err(fail, VerifyError::TokenMalformed(e))),
+            };
         // Step 2b: the header is a typed JOSE header; forbidden key parameters
         // (jwk, kid, x5c, crit...) are refused here (RFC 8725 §3.1, specs §7).
-        let header = match passport.header() {
+        let header = match header {
             Ok(h) => h,
             Err(HeaderError::Missing { param }) => {
                 return Err(err(fail, VerifyError::HeaderParamMissing { param }))
             }
             Err(e) => return Err(err(fail, VerifyError::HeaderInvalid(e))),
         };
-        // Decode the claims now (unverified) so a failure report can show them.
-        let claims = Claims::from_json(
-            crate::passport::dangerous::payload_json(&passport),
-            &self.limits,
-            &self.policy.claims,
-        );
+        // The claims were decoded (unverified) with the header, so a failure
+        // report can show them.
         // Step 3 (E5/E13): ppt is "shaken", in the header and the Identity parameter.
         match (&identity.ppt, &header.ppt) {
             (_, None) => {
@@ -1034,12 +1039,8 @@ impl Verifier {
             if let Ok(h) = p.header() {
                 fail.x5u = identity.info.clone().or_else(|| h.x5u.clone());
                 fail.header = Some(h);
-                fail.claims = Claims::from_json(
-                    crate::passport::dangerous::payload_json(&p),
-                    &self.limits,
-                    &self.policy.claims,
-                )
-                .ok();
+                fail.claims =
+                    crate::passport::dangerous::claims(&p, &self.limits, &self.policy.claims).ok();
             }
         }
         fail
