@@ -807,7 +807,10 @@ impl<'a> VerifyRequest<'a> {
         h.update(b"\0");
         h.update(itoa::Buffer::new().format(self.time).as_bytes());
         let digest = h.finalize();
-        format!("atis-{}", crate::hex(digest.get(..20).unwrap_or_default()))
+        let mut key = String::with_capacity(5 + 40);
+        key.push_str("atis-");
+        crate::hex_into(digest.get(..20).unwrap_or_default(), &mut key);
+        key
     }
 }
 
@@ -938,7 +941,9 @@ mod tests {
             br#"{"from":{"tn":"12155550121"},"to":{"tn":"12125550143"},"time":5,"identity":"y"}"#,
         );
         assert_eq!(a, retry);
-        assert!(a.starts_with("atis-") && a.len() == 45, "{a}");
+        // Pinned (computed independently, with Python's hashlib): nodes of
+        // one fleet share replay records keyed by it across versions.
+        assert_eq!(a, "atis-abbceea199671c2a7c47f3d3ebc10b5a5f701923");
         // Another call: other time, other numbers.
         for other in [
             &br#"{"from":{"tn":"12155550121"},"to":{"tn":["12125550143"]},"time":6,"identity":"x"}"#[..],

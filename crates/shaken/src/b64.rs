@@ -70,6 +70,13 @@ pub fn decode(text: &str) -> Result<Vec<u8>, B64Error> {
     }
 }
 
+/// Decode strict base64url into `out` (no allocation): the decoded length,
+/// or `None` when `text` is not strict base64url or does not fit; the
+/// caller then asks [`decode`] for the reason.
+pub fn decode_into(text: &str, out: &mut [u8]) -> Option<usize> {
+    URL_SAFE_NO_PAD.decode_slice(text, out).ok()
+}
+
 /// The error of `text`, which the engine rejected with `e`: the first
 /// character outside the alphabet, else a 4n+1 length, else the engine's own.
 fn explain(text: &str, e: base64::DecodeError) -> B64Error {
@@ -101,6 +108,27 @@ fn explain(text: &str, e: base64::DecodeError) -> B64Error {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
+
+    /// `decode_into` accepts exactly what `decode` accepts, with the same bytes.
+    #[test]
+    fn decode_into_is_decode_without_a_copy() {
+        let sig = encode(&[0xa5u8; 64]);
+        let mut buf = [0u8; 66];
+        assert_eq!(decode_into(&sig, &mut buf), Some(64));
+        assert_eq!(&buf[..64], decode(&sig).unwrap().as_slice());
+        let last = sig.len() - 1;
+        for bad in [
+            format!("{sig}="),
+            format!("{}+", &sig[..last]),
+            format!("{}B", &sig[..last]), // non-zero trailing bits
+            format!("{sig}AAA"),          // 4n+1 characters
+        ] {
+            assert!(decode(&bad).is_err(), "{bad}");
+            assert_eq!(decode_into(&bad, &mut buf), None, "{bad}");
+        }
+        // Too small a buffer: None, not a panic.
+        assert_eq!(decode_into(&sig, &mut [0u8; 10]), None);
+    }
 
     #[test]
     fn round_trip() {

@@ -106,13 +106,18 @@ pub use verify::{CallContext, PartyId};
 /// certificate serials), without a `format!` per byte (replay and call keys
 /// are on every call's path).
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
+    hex_into(bytes, &mut out);
+    out
+}
+
+/// [`hex`], appended to `out`.
+pub(crate) fn hex_into(bytes: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         out.push(char::from(DIGITS[usize::from(b >> 4)]));
         out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
-    out
 }
 
 /// The README's Rust examples, compiled and run as doctests (they use the

@@ -137,6 +137,13 @@ pub enum Token {
 }
 
 fn decode_signature(seg: &str) -> Result<RawSignature, PassportError> {
+    // The common case without a heap copy: 86 characters, 64 bytes.
+    let mut buf = [0u8; ES256_SIG_LEN + 2];
+    if seg.len() == 86 && b64::decode_into(seg, &mut buf) == Some(ES256_SIG_LEN) {
+        if let Some(sig) = buf.first_chunk::<ES256_SIG_LEN>() {
+            return Ok(*sig);
+        }
+    }
     let sig = b64::decode(seg).map_err(|source| PassportError::Base64 {
         part: "signature",
         source,
