@@ -2,11 +2,14 @@
 //!
 //! `serde_json` keeps the last of duplicate member names; JOSE parsers that
 //! keep the first one disagree with it, which is a classic parser-differential
-//! attack (`{"alg":"ES256","alg":"none"}`). This module parses into a
-//! [`serde_json::Value`] but rejects duplicate names (compared after escape
-//! decoding, so `"al\u0067"` duplicates `"alg"`), bounds nesting depth and
-//! rejects trailing data. Canonical output (RFC 8225 §9) is produced by
-//! [`canonical`].
+//! attack (`{"alg":"ES256","alg":"none"}`). This module rejects duplicate
+//! names (compared after escape decoding, so `"al\u0067"` duplicates
+//! `"alg"`), bounds nesting depth and rejects trailing data, with one set of
+//! rules for three results: a [`serde_json::Value`] ([`parse_strict`]), a
+//! borrowed tree for the typed readers of a PASSporT's header and claims
+//! (what verification uses: no `Value` is built per call), or only the
+//! verdict. The crate's `JsonRead` lets the readers take either tree.
+//! Canonical output (RFC 8225 §9) is produced by [`canonical`].
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
