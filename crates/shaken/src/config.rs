@@ -5,7 +5,7 @@
 //! kebab-case keys as in `shaken serve --config`). The CLI flags, the TOML
 //! file of `shaken serve`, the C ABI's option setters and the batch readers
 //! all fill these same structs, and one `build` turns them into a verifier
-//! ([`crate::StiVs`], feature `fetch`) or a signer ([`crate::StiAs`]), so
+//! (`StiVs`, feature `fetch`) or a signer ([`crate::StiAs`]), so
 //! the same settings give the same answers on every surface.
 //!
 //! This module is pure: it reads no file. Sources that name a file are read

@@ -8,7 +8,7 @@
 //!
 //! Start with the two services, built once from plain configuration:
 //! - [`StiAs`] signs calls ([`SignRequest`], [`SignerConfig`]);
-//! - [`StiVs`] (feature `fetch`) verifies an `Identity` value, an
+//! - `StiVs` (feature `fetch`) verifies an `Identity` value, an
 //!   ATIS-1000082 request or a whole SIP message, async, blocking or from
 //!   the cache only ([`VerifierConfig`], [`CallContext`], [`Report`]).
 //!

@@ -93,7 +93,7 @@ pub struct Limits {
     /// Most outbound fetches (x5u, CRL, Rich Call Data content) in flight at
     /// once, per verifier: the x5u cache, the CRL fetcher and the RCD cache
     /// of one verifier share one pool of this many permits (every clone of
-    /// one [`FetchOptions`](crate::fetch::FetchOptions) does). A fetch that
+    /// one `fetch::FetchOptions` does). A fetch that
     /// finds them all taken waits for one inside its own `fetch_timeout`
     /// (the call never waits longer than it did without the cap) and fails
     /// `fetch-busy`, with nothing sent, if none comes free in time.

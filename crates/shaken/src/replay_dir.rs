@@ -1,7 +1,7 @@
 //! A replay store in a directory, shared by every process of one host that
 //! points at it: the worker processes of a pre-forking SIP server (Kamailio,
 //! OpenSIPS) or several `shaken` processes. Edge layer (files); the verdict
-//! logic is [`crate::replay`]'s.
+//! logic is [`crate::ReplayStore`]'s.
 //!
 //! Each verified PASSporT is one small file named by its replay key (a
 //! 128-bit prefix of SHA-256 of `header.payload`, never the signature),

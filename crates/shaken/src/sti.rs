@@ -1,6 +1,6 @@
-//! The entry points a SIP stack uses: [`StiAs`] signs calls, [`StiVs`]
-//! verifies them (ATIS-1000082's STI-AS and STI-VS), each built once from
-//! its configuration and shared by every thread.
+//! The entry points a SIP stack uses: [`StiAs`] signs calls, `StiVs`
+//! (feature `fetch`) verifies them (ATIS-1000082's STI-AS and STI-VS), each
+//! built once from its configuration and shared by every thread.
 //!
 //! ```no_run
 //! # #[cfg(feature = "fetch")] {

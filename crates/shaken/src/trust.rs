@@ -1,5 +1,5 @@
 //! The STI-PA trust list (the US STI-CA list, specs §9.3): parsed and
-//! verified from bytes and a clock. Installing it is [`crate::trust_dir`]
+//! verified from bytes and a clock. Installing it is the `trust_dir` module
 //! (feature `fs`); fetching it and its signer is the caller's (`fetch`).
 //!
 //! The list is an ES256 JWS whose payload is
