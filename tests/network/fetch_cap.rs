@@ -339,6 +339,10 @@ async fn a_busy_failure_is_not_negatively_cached() {
     let s = cache.stats();
     assert_eq!(s.negative_hits, 0, "{s:?}");
     assert_eq!(cache.http().stats().busy, 1);
+    // The busy attempt sent nothing: it is neither a fetch nor a failure of
+    // the URL (an operator reading fetch_failures would chase the wrong
+    // server), only the fetcher's busy count.
+    assert_eq!((s.fetches, s.fetch_failures), (1, 0), "{s:?}");
 }
 
 /// One verifier, one pool: the x5u cache, the CRL fetcher and the Rich

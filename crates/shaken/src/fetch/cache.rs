@@ -27,9 +27,13 @@ pub struct CacheStats {
     pub hits: u64,
     /// `get` calls that found no fresh entry (positive or negative).
     pub misses: u64,
-    /// HTTP fetches made.
+    /// HTTP fetches made. A fetch that found every fetch slot taken
+    /// ([`FetchError::Busy`]) sent nothing and is counted in neither this
+    /// nor `fetch_failures`, only in the fetcher's
+    /// [`FetchStats::busy`](crate::fetch::FetchStats::busy).
     pub fetches: u64,
-    /// Fetches that failed, including bodies the parser rejected.
+    /// Fetches that failed, including bodies the parser rejected: what a
+    /// URL or its server did, never the local fetch cap.
     pub fetch_failures: u64,
     /// `get` calls answered from the negative cache.
     pub negative_hits: u64,
@@ -724,7 +728,6 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 }
             }
         }
-        bump(&self.state.counters.fetches);
         let outcome = async {
             let fetched = self
                 .http
@@ -737,6 +740,11 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             Ok::<_, FetchError>((value, fetched))
         }
         .await;
+        // Busy: every fetch slot was taken, nothing was sent (the fetcher
+        // counts those); counted when done, so the counter only grows.
+        if !matches!(&outcome, Err(e) if e.is_transient_local()) {
+            bump(&self.state.counters.fetches);
+        }
         match outcome {
             Ok((value, fetched)) => {
                 let ttl = clamp_ttl(
@@ -766,7 +774,9 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 Ok(v)
             }
             Err(err) => {
-                bump(&self.state.counters.fetch_failures);
+                if !err.is_transient_local() {
+                    bump(&self.state.counters.fetch_failures);
+                }
                 if held.is_some() && self.keep_after_failed_refresh(url, &err) {
                     // The fleet keeps the chain it has; nothing to share.
                     return Err(err);

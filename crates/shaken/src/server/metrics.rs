@@ -622,10 +622,14 @@ impl Metrics {
                     c.hits,
                 ),
                 ("misses", "Lookups that found no fresh entry.", c.misses),
-                ("fetches", "HTTP fetches of x5u URLs.", c.fetches),
+                (
+                    "fetches",
+                    "HTTP fetches of x5u URLs (not those that found every fetch slot taken: shaken_fetch_busy_total).",
+                    c.fetches,
+                ),
                 (
                     "fetch_failures",
-                    "x5u fetches that failed (network, HTTP status or parse).",
+                    "x5u fetches that failed (network, HTTP status or parse; not the fetch cap's busy ones).",
                     c.fetch_failures,
                 ),
                 (
