@@ -394,6 +394,40 @@ async fn one_pool_per_verifier() {
         1,
         "a reload keeps the pool"
     );
+    assert!(std::ptr::eq(
+        reloaded.online().unwrap().cache(),
+        online.cache()
+    ));
+    // A reload that fetches another way keeps neither: a kept cache would
+    // fetch with the settings it was built with.
+    let mut wider = c.clone();
+    wider.max_fetches = 3;
+    let widened = reloaded.rebuild(&wider).unwrap();
+    let stats = widened.fetch_stats().unwrap();
+    assert_eq!(
+        (stats.max, stats.in_flight),
+        (3, 0),
+        "a new pool of the new cap"
+    );
+    assert!(!std::ptr::eq(
+        widened.online().unwrap().cache(),
+        online.cache()
+    ));
+    // The SSRF guard turned back on takes effect at once: nothing is asked
+    // of the loopback server.
+    let mut strict = c.clone();
+    strict.allow_private_x5u = false;
+    let strict = reloaded.rebuild(&strict).unwrap();
+    let guarded = srv.route("/guarded.pem", Reply::Ok(b"not asked".to_vec()));
+    let e = strict
+        .online()
+        .unwrap()
+        .cache()
+        .get(&guarded)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "fetch-private-address", "{e}");
+    assert_eq!(srv.hits("/guarded.pem"), 0);
     held.abort();
     let _ = held.await;
     assert_eq!(reloaded.fetch_stats().unwrap().in_flight, 0);

@@ -376,6 +376,32 @@ mod online {
         /// The one pool of fetch permits the x5u cache, the CRL fetcher and
         /// the RCD cache share (`Limits::max_concurrent_fetches`).
         permits: crate::fetch::FetchPermits,
+        /// How this service's caches fetch: a rebuild keeps them only when
+        /// the new configuration fetches the same way.
+        fetching: FetchOptions,
+    }
+
+    /// Whether fetchers built from `a` and from `b` fetch the same way:
+    /// every field but the pool of permits. A field added to
+    /// `FetchOptions` fails to compile here until it is compared.
+    fn same_fetching(a: &FetchOptions, b: &FetchOptions) -> bool {
+        let FetchOptions {
+            allow_http,
+            allow_private,
+            allow_any_port,
+            extra_tls_roots_pem,
+            limits,
+            cache_dir,
+            user_agent,
+            permits: _,
+        } = a;
+        *allow_http == b.allow_http
+            && *allow_private == b.allow_private
+            && *allow_any_port == b.allow_any_port
+            && *extra_tls_roots_pem == b.extra_tls_roots_pem
+            && *limits == b.limits
+            && *cache_dir == b.cache_dir
+            && *user_agent == b.user_agent
     }
 
     impl std::fmt::Debug for StiVs {
@@ -408,13 +434,33 @@ mod online {
         /// CRL files, a pinned chain) that keeps this one's replay guard and
         /// x5u certificate cache, so that swapping it in forgets no verified
         /// PASSporT and refetches no certificate. What a service reload uses.
+        ///
+        /// The x5u and Rich Call Data caches, and the pool of fetch permits,
+        /// are kept only while `c` fetches the same way (the same
+        /// `allow_http_x5u`, `allow_private_x5u`, `allow_any_port_x5u`,
+        /// `tls_ca`, `cache_dir`, timeouts, `max_fetches` and limits): a
+        /// kept cache fetches with the settings it was built with, so a
+        /// reload that turned `allow_private_x5u` off would otherwise go on
+        /// fetching from private addresses. When they changed, the new
+        /// service starts new caches (each signer's chain is fetched again,
+        /// or read from `cache_dir`) and a new pool of `max_fetches`.
         pub fn rebuild(&self, c: &VerifierConfig) -> Result<Self, ConfigError> {
             Self::build(c, Some(self))
         }
 
         fn build(c: &VerifierConfig, previous: Option<&StiVs>) -> Result<Self, ConfigError> {
             let kept_replay = previous.and_then(|p| p.verifier.replay_guard().cloned());
-            let kept_cache = previous.and_then(|p| p.cache.clone());
+            let mut fetch = fetch_options(c)?;
+            // The caches fetch with the options they were built with: they
+            // and their pool carry over only when nothing about fetching
+            // changed (`rebuild`).
+            let kept = previous.filter(|p| same_fetching(&p.fetching, &fetch));
+            if previous.is_some() && kept.is_none() {
+                tracing::warn!(
+                    "the fetch settings changed: the x5u and Rich Call Data caches start over with them (chains are fetched again)"
+                );
+            }
+            let kept_cache = kept.and_then(|p| p.cache.clone());
             let limits = c.limits.clone();
             let anchors = crate::load::trust_anchors(&c.trust_anchors)?;
             let mut crl_files = Vec::new();
@@ -442,14 +488,14 @@ mod online {
             }
             let (verifier, fleet) = fleet::setup(c, verifier)?;
             let verifier = Arc::new(verifier);
-            let mut fetch = fetch_options(c)?;
-            if let Some(p) = previous {
+            if let Some(p) = kept {
                 // The kept x5u and RCD caches hold the previous pool: the
                 // new CRL fetcher joins it, so one cap still binds them all.
                 fetch.permits = p.permits.clone();
             }
             let permits = fetch.permits.clone();
-            let rcd_cache = match (c.fetch_rcd, previous.and_then(|p| p.rcd_cache.clone())) {
+            let fetching = fetch.clone();
+            let rcd_cache = match (c.fetch_rcd, kept.and_then(|p| p.rcd_cache.clone())) {
                 (false, _) => None,
                 (true, Some(kept)) => Some(kept),
                 (true, None) => Some(Arc::new(rcd_cache(&fetch)?)),
@@ -495,6 +541,7 @@ mod online {
                 fleet,
                 rcd_cache,
                 permits,
+                fetching,
             })
         }
 
@@ -590,6 +637,7 @@ mod online {
                 fleet: fleet::share(&self.fleet),
                 rcd_cache: self.rcd_cache.clone(),
                 permits: self.permits.clone(),
+                fetching: self.fetching.clone(),
             }
         }
 
