@@ -455,7 +455,8 @@ mod online {
             // and their pool carry over only when nothing about fetching
             // changed (`rebuild`).
             let kept = previous.filter(|p| same_fetching(&p.fetching, &fetch));
-            if previous.is_some() && kept.is_none() {
+            let had_caches = previous.is_some_and(|p| p.cache.is_some() || p.rcd_cache.is_some());
+            if had_caches && kept.is_none() {
                 tracing::warn!(
                     "the fetch settings changed: the x5u and Rich Call Data caches start over with them (chains are fetched again)"
                 );
