@@ -8,7 +8,7 @@
 //! `ring` (the `ring` feature without the default), or, with the `rustcrypto`
 //! feature, pure-Rust `p256` for PASSporTs (about 4x slower). The backend also
 //! validates certificate paths (webpki) and, with `fetch`, is the TLS provider
-//! (`tls_provider`, feature `fetch`), so one crypto library is linked. Keys are loaded with
+//! (`tls_provider`), so one crypto library is linked. Keys are loaded with
 //! `p256` (PKCS#8 or SEC1 PEM). Signing goes through the [`Signer`] trait so an
 //! HSM or KMS key can plug in. [`PublicKey`] is a signer's key parsed once, for
 //! the many calls a cached certificate chain verifies.

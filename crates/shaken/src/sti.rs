@@ -373,11 +373,10 @@ mod online {
         fleet: fleet::Link,
         /// Rich Call Data content (`fetch_rcd`): logos and jCards, cached.
         rcd_cache: Option<Arc<crate::fetch::CertCache<crate::rcd::RcdBody>>>,
-        /// The one pool of fetch permits the x5u cache, the CRL fetcher and
-        /// the RCD cache share (`Limits::max_concurrent_fetches`).
-        permits: crate::fetch::FetchPermits,
-        /// How this service's caches fetch: a rebuild keeps them only when
-        /// the new configuration fetches the same way.
+        /// How this service's caches fetch (a rebuild keeps them only when
+        /// the new configuration fetches the same way), with the one pool of
+        /// fetch permits the x5u cache, the CRL fetcher and the RCD cache
+        /// share (`Limits::max_concurrent_fetches`).
         fetching: FetchOptions,
     }
 
@@ -492,9 +491,8 @@ mod online {
             if let Some(p) = kept {
                 // The kept x5u and RCD caches hold the previous pool: the
                 // new CRL fetcher joins it, so one cap still binds them all.
-                fetch.permits = p.permits.clone();
+                fetch.permits = p.fetching.permits.clone();
             }
-            let permits = fetch.permits.clone();
             let fetching = fetch.clone();
             let rcd_cache = match (c.fetch_rcd, kept.and_then(|p| p.rcd_cache.clone())) {
                 (false, _) => None,
@@ -541,7 +539,6 @@ mod online {
                 runtime: OnceLock::new(),
                 fleet,
                 rcd_cache,
-                permits,
                 fetching,
             })
         }
@@ -637,7 +634,6 @@ mod online {
                 runtime: OnceLock::new(),
                 fleet: fleet::share(&self.fleet),
                 rcd_cache: self.rcd_cache.clone(),
-                permits: self.permits.clone(),
                 fetching: self.fetching.clone(),
             }
         }
@@ -648,7 +644,7 @@ mod online {
         /// service has nothing to fetch (a pinned chain, no CRL URL, no
         /// Rich Call Data fetching).
         pub fn fetch_stats(&self) -> Option<crate::fetch::FetchStats> {
-            self.permits.stats()
+            self.fetching.permits.stats()
         }
 
         /// The Redis link of a fleet (`redis`), for its state and counters.
