@@ -1530,3 +1530,171 @@ async fn a_probation_entry_is_written_out_only_when_promoted() {
     assert_eq!((srv.reqs(), next.stats().disk_hits), (2, 1));
     assert_eq!(next.tier(&url), Some(Tier::Probation));
 }
+
+// ---------------------------------------------------------------- origin of cached bodies
+
+/// Fetching options that refuse private addresses but let a test reach its
+/// loopback server by *name*: `localhost` passes the URL check (a name,
+/// not an IP literal; any port), and only the resolver would refuse it.
+fn guarded_opts(cache_dir: Option<&std::path::Path>) -> FetchOptions {
+    FetchOptions {
+        allow_http: true,
+        allow_any_port: true,
+        allow_private: false,
+        cache_dir: cache_dir.map(|d| d.to_path_buf()),
+        ..FetchOptions::default()
+    }
+}
+
+/// A chain fetched from a host name that resolved to a private address
+/// (allowed then) is not served from the on-disk cache to a process that
+/// refuses private addresses: it used to be, until it expired, because the
+/// disk is read before the resolver is asked. One fetched from a public
+/// address is still served from the disk without a fetch.
+#[tokio::test]
+async fn a_disk_entry_from_a_private_address_is_not_served_when_they_are_refused() {
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=600")])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clk = clock();
+    let url = format!("http://localhost:{}/c.pem", srv.port());
+    let lab = FetchOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..lab_opts()
+    };
+    cache_with(lab.clone(), &clk).get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 1);
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert!(written.contains("\nfrom non-public\n"), "{written}");
+
+    // Refused: not from the disk, and the fetch is refused by the resolver.
+    let guarded = cache_with(guarded_opts(Some(dir.path())), &clk);
+    let e = guarded.get(&url).await.unwrap_err();
+    assert_eq!(e.code(), "fetch-private-address", "{e}");
+    assert_eq!((srv.reqs(), guarded.stats().disk_hits), (1, 0));
+    // A process that allows them still takes it from the disk.
+    let again = cache_with(lab.clone(), &clk);
+    again.get(&url).await.unwrap();
+    assert_eq!((srv.reqs(), again.stats().disk_hits), (1, 1));
+
+    // A file written before the origin was recorded counts as non-public.
+    let v1 = written
+        .replace("shaken-x5u-cache 2", "shaken-x5u-cache 1")
+        .replace("from non-public\n", "");
+    std::fs::write(&file, &v1).unwrap();
+    let guarded = cache_with(guarded_opts(Some(dir.path())), &clk);
+    assert_eq!(
+        guarded.get(&url).await.unwrap_err().code(),
+        "fetch-private-address"
+    );
+    assert_eq!((srv.reqs(), guarded.stats().disk_hits), (1, 0));
+    let again = cache_with(lab, &clk);
+    again.get(&url).await.unwrap();
+    assert_eq!(
+        (srv.reqs(), again.stats().disk_hits),
+        (1, 1),
+        "read by a lab process"
+    );
+
+    // From a public address (as a real STI-CR is): served from the disk
+    // under the guard, nothing fetched.
+    let public = written.replace("from non-public", "from public");
+    std::fs::write(&file, public).unwrap();
+    let guarded = cache_with(guarded_opts(Some(dir.path())), &clk);
+    assert_eq!(guarded.get(&url).await.unwrap().as_str(), PEM);
+    assert_eq!((srv.reqs(), guarded.stats().disk_hits), (1, 1));
+}
+
+/// The same through the fleet's cache: a node that refuses private
+/// addresses does not take a chain another node fetched from one; it
+/// fetches for itself (refused by its resolver). A body from a public
+/// address is taken.
+#[tokio::test]
+async fn a_fleet_entry_from_a_private_address_is_not_taken_when_they_are_refused() {
+    use shaken::fetch::{SharedCache, SharedEntry, SharedKind};
+    let srv = start(|_| ok(PEM, &[("Cache-Control", "max-age=600")])).await;
+    let clk = clock();
+    let shared = Arc::new(MemoryShared::default());
+    let node =
+        |opts: FetchOptions| cache_with(opts, &clk).with_shared(shared.clone(), SharedKind::X5u);
+    let url = format!("http://localhost:{}/c.pem", srv.port());
+    node(lab_opts()).get(&url).await.unwrap();
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { public: false, .. })
+    ));
+    // A lab node takes it.
+    let lab = node(lab_opts());
+    lab.get(&url).await.unwrap();
+    assert_eq!((srv.reqs(), lab.stats().fetches), (1, 0));
+    // A guarded node does not: it fetches, and its resolver refuses.
+    let guarded = node(guarded_opts(None));
+    let e = guarded.get(&url).await.unwrap_err();
+    assert_eq!(e.code(), "fetch-private-address", "{e}");
+    assert_eq!(srv.reqs(), 1, "nothing reached the server");
+
+    // A body another node fetched from a public address is taken.
+    let other = format!("http://localhost:{}/public.pem", srv.port());
+    let expires_at_ms = 1_700_000_000_000 + 600_000;
+    shared
+        .put(
+            SharedKind::X5u,
+            other.clone(),
+            SharedEntry::Body {
+                body: PEM.as_bytes().to_vec(),
+                expires_at_ms,
+                public: true,
+            },
+        )
+        .await;
+    let guarded = node(guarded_opts(None));
+    assert_eq!(guarded.get(&other).await.unwrap().as_str(), PEM);
+    assert_eq!((srv.reqs(), guarded.stats().fetches), (1, 0));
+}
+
+/// CRLs through the fleet's cache follow the same rule.
+#[tokio::test]
+async fn a_fleet_crl_from_a_private_address_is_not_taken_when_they_are_refused() {
+    use shaken::fetch::{SharedCache, SharedEntry, SharedKind};
+    let (v1, _) = two_crls(86_400);
+    let (srv, _mode) = crl_server(&v1, "max-age=600").await;
+    let clk = clock();
+    let shared: Arc<dyn SharedCache> = Arc::new(MemoryShared::default());
+    let node = |opts: FetchOptions| {
+        shaken::online::CrlFetcher::new(opts)
+            .unwrap()
+            .with_clock(clk.clone())
+            .with_shared(shared.clone())
+    };
+    let url = format!("http://localhost:{}/crl.pem", srv.port());
+    node(lab_opts()).get(&url).await.unwrap();
+    assert!(matches!(
+        shared.get(SharedKind::Crl, url.clone()).await,
+        Some(SharedEntry::Body { public: false, .. })
+    ));
+    node(lab_opts()).get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 1, "a lab node took it from the fleet");
+    let e = node(guarded_opts(None)).get(&url).await.unwrap_err();
+    assert_eq!(e.code(), "fetch-private-address", "{e}");
+    assert_eq!(srv.reqs(), 1, "nothing reached the server");
+    // From a public address: taken.
+    let other = format!("http://localhost:{}/other.crl", srv.port());
+    shared
+        .put(
+            SharedKind::Crl,
+            other.clone(),
+            SharedEntry::Body {
+                body: v1.into_bytes(),
+                expires_at_ms: 1_700_000_000_000 + 600_000,
+                public: true,
+            },
+        )
+        .await;
+    node(guarded_opts(None)).get(&other).await.unwrap();
+    assert_eq!(srv.reqs(), 1);
+}

@@ -1388,11 +1388,22 @@ impl RedisShared {
     }
 }
 
-/// `B {expires_ms} {url}\n{body}`, `F {expires_ms} {code} {url}\n{detail}`
-/// or `U {expires_ms} {url}\n` (unvouched: no body).
+/// `P {expires_ms} {url}\n{body}` (a body from a public address),
+/// `N {expires_ms} {url}\n{body}` (from a non-public one),
+/// `F {expires_ms} {code} {url}\n{detail}` or `U {expires_ms} {url}\n`
+/// (unvouched: no body). `B`, the body of the version before the origin
+/// was recorded, is read as `N`: its origin is unknown. A node of that
+/// version reads neither `P` nor `N`, and fetches for itself.
 fn encode(url: &str, entry: &SharedEntry) -> Vec<u8> {
     let mut out = match entry {
-        SharedEntry::Body { expires_at_ms, .. } => format!("B {expires_at_ms} {url}\n"),
+        SharedEntry::Body {
+            expires_at_ms,
+            public,
+            ..
+        } => {
+            let kind = if *public { 'P' } else { 'N' };
+            format!("{kind} {expires_at_ms} {url}\n")
+        }
         SharedEntry::Unvouched { expires_at_ms } => format!("U {expires_at_ms} {url}\n"),
         SharedEntry::Failure {
             code,
@@ -1417,9 +1428,10 @@ fn decode(url: &str, raw: &[u8]) -> Option<SharedEntry> {
     let kind = f.next()?;
     let expires_at_ms = f.next()?.parse::<u64>().ok()?;
     match kind {
-        "B" => (f.next()? == url && f.next().is_none()).then(|| SharedEntry::Body {
+        "P" | "N" | "B" => (f.next()? == url && f.next().is_none()).then(|| SharedEntry::Body {
             body: rest.to_vec(),
             expires_at_ms,
+            public: kind == "P",
         }),
         "U" => (f.next()? == url && f.next().is_none() && rest.is_empty())
             .then_some(SharedEntry::Unvouched { expires_at_ms }),
@@ -1521,13 +1533,34 @@ mod tests {
     #[test]
     fn entries_round_trip_and_name_their_url() {
         let url = "https://cr.example/sp.pem";
-        let b = SharedEntry::Body {
-            body: b"-----BEGIN CERTIFICATE-----\n\x00\xff".to_vec(),
-            expires_at_ms: 1_800_000_000_000,
-        };
-        assert_eq!(decode(url, &encode(url, &b)), Some(b.clone()));
-        // A hash collision (or a key written for another URL) is not taken.
-        assert_eq!(decode("https://other.example/", &encode(url, &b)), None);
+        for public in [true, false] {
+            let b = SharedEntry::Body {
+                body: b"-----BEGIN CERTIFICATE-----\n\x00\xff".to_vec(),
+                expires_at_ms: 1_800_000_000_000,
+                public,
+            };
+            assert_eq!(decode(url, &encode(url, &b)), Some(b.clone()));
+            // A hash collision (or a key written for another URL) is not taken.
+            assert_eq!(decode("https://other.example/", &encode(url, &b)), None);
+        }
+        // A body written by a node that did not record its origin.
+        assert_eq!(
+            decode(url, format!("B 9 {url}\nabc").as_bytes()),
+            Some(SharedEntry::Body {
+                body: b"abc".to_vec(),
+                expires_at_ms: 9,
+                public: false,
+            })
+        );
+        assert!(encode(
+            url,
+            &SharedEntry::Body {
+                body: Vec::new(),
+                expires_at_ms: 9,
+                public: true
+            }
+        )
+        .starts_with(b"P 9 "));
         let f = SharedEntry::Failure {
             code: "fetch-http-status".into(),
             detail: "https://cr.example/sp.pem: HTTP status 404".into(),

@@ -16,7 +16,8 @@
 use crate::cert::ChainError;
 use crate::cert::{parse_chain, Certificate, Crl};
 use crate::fetch::{
-    CertCache, FetchError, FetchOptions, ParseFn, SharedCache, SharedEntry, SharedKind, Tier,
+    CertCache, FetchError, FetchOptions, FetchedBody, ParseFn, SharedCache, SharedEntry,
+    SharedKind, Tier,
 };
 use crate::identity::IdentityHeader;
 use crate::verify::{
@@ -200,6 +201,12 @@ impl CrlFetcher {
                 .filter(|l| *l > 0)?,
         );
         match entry {
+            SharedEntry::Body { public: false, .. }
+                if !self.cache.http().options().allow_private =>
+            {
+                tracing::debug!(%url, "shared CRL entry fetched from a non-public address; private addresses are refused here: fetching");
+                None
+            }
             SharedEntry::Body { body, .. } => match parse_crl_at(url, &body, limits) {
                 Ok(crl) => {
                     self.store(url, crl, left.min(limits.cache_max_ttl));
@@ -393,8 +400,8 @@ impl CrlFetcher {
     }
 
     /// Fetch and check the CRL at `url`: the CRL, its cache lifetime and
-    /// the body (for the fleet).
-    async fn fetch(&self, url: &str) -> Result<(Crl, Duration, Vec<u8>), FetchError> {
+    /// what was fetched (for the fleet).
+    async fn fetch(&self, url: &str) -> Result<(Crl, Duration, FetchedBody), FetchError> {
         let limits = self.limits();
         let fetched = self
             .cache
@@ -416,15 +423,16 @@ impl CrlFetcher {
             limits.cache_min_ttl,
             limits.cache_max_ttl,
         );
-        Ok((crl, ttl, fetched.body))
+        Ok((crl, ttl, fetched))
     }
 
     /// Store a fetched CRL here and in the fleet's cache.
-    async fn stored(&self, url: &str, crl: Crl, ttl: Duration, body: Vec<u8>) {
+    async fn stored(&self, url: &str, crl: Crl, ttl: Duration, fetched: FetchedBody) {
         self.store(url, crl, ttl);
         if let Some(store) = &self.shared {
             let entry = SharedEntry::Body {
-                body,
+                public: fetched.from_public_address(),
+                body: fetched.body,
                 expires_at_ms: crate::fetch::unix_ms(self.cache.clock().system_now())
                     .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
             };

@@ -135,6 +135,8 @@ struct Unwritten {
     body: Vec<u8>,
     /// The entry's expiry, Unix milliseconds.
     expires_at_ms: u64,
+    /// It came from a public address (see [`FetchedBody::from_public_address`]).
+    public: bool,
     /// The fleet was told that this node does not vouch for it (once).
     declined: bool,
 }
@@ -755,6 +757,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 );
                 let v = Arc::new(value);
                 let body = Unwritten {
+                    public: fetched.from_public_address(),
                     body: fetched.body,
                     expires_at_ms: unix_ms(self.clock.system_now()).saturating_add(millis(ttl)),
                     declined: false,
@@ -814,6 +817,10 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         let left =
             Duration::from_millis(entry.expires_at_ms().checked_sub(now).filter(|l| *l > 0)?);
         match entry {
+            SharedEntry::Body { public: false, .. } if !self.opts().allow_private => {
+                tracing::debug!(%url, "shared cache entry fetched from a non-public address; private addresses are refused here: fetching");
+                None
+            }
             SharedEntry::Body { body, .. } => match (self.parse)(&body) {
                 Ok(value) => {
                     let v = Arc::new(value);
@@ -857,7 +864,19 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         newer_than: Option<Duration>,
     ) -> Option<Arc<T>> {
         let limits = &self.opts().limits;
-        let (expires, body) = disk::read(dir, url, limits.max_fetch_body).await?;
+        let disk::DiskEntry {
+            expires,
+            public,
+            body,
+        } = disk::read(dir, url, limits.max_fetch_body).await?;
+        if !public && !self.opts().allow_private {
+            // Its host name resolved to a non-public address when it was
+            // fetched (or a version 1 file did not say): the resolver that
+            // refuses those is not asked for a cached entry, so it is not
+            // taken. A fetch now asks it.
+            tracing::debug!(%url, "on-disk cache entry fetched from a non-public address (or of unknown origin); private addresses are refused here: ignored");
+            return None;
+        }
         let now = unix_secs(self.clock.system_now());
         let remaining = Duration::from_secs(expires.checked_sub(now).filter(|r| *r > 0)?)
             .min(limits.cache_max_ttl);
@@ -997,7 +1016,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         }
         if let Some(dir) = &self.opts().cache_dir {
             let expires = body.expires_at_ms / 1000;
-            if let Err(e) = disk::write(dir, url, expires, &body.body).await {
+            if let Err(e) = disk::write(dir, url, expires, body.public, &body.body).await {
                 tracing::warn!(%url, dir = %dir.display(), error = %e, "cannot write the on-disk certificate cache");
             }
         }
@@ -1005,6 +1024,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             let entry = SharedEntry::Body {
                 body: body.body,
                 expires_at_ms: body.expires_at_ms,
+                public: body.public,
             };
             store.put(*kind, url.to_owned(), entry).await;
         }

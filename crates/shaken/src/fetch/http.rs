@@ -1,5 +1,6 @@
 //! One bounded HTTP GET, shared by x5u and CRL fetching.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use url::{Host, Url};
 
 use super::error::chain_to_string;
-use super::ssrf::{check_literal, GuardedResolver};
+use super::ssrf::{blocked_range, check_literal, GuardedResolver};
 use super::{FetchError, FetchOptions};
 
 /// A fetched body and the caching information that came with it.
@@ -20,6 +21,20 @@ pub struct FetchedBody {
     /// `Cache-Control: max-age`; `no-store` / `no-cache` give `Some(0)`;
     /// `None` when the server said nothing usable. Not clamped.
     pub max_age: Option<Duration>,
+    /// The address the response came from, when the connection told.
+    pub peer: Option<SocketAddr>,
+}
+
+impl FetchedBody {
+    /// Whether it came from a public address (see
+    /// [`blocked_range`](super::blocked_range)); `false` when the address
+    /// is not known. A body from a non-public address (possible only with
+    /// [`FetchOptions::allow_private`]) is marked so in the on-disk and
+    /// the fleet's caches, and a reader that refuses private addresses
+    /// does not take it from there.
+    pub fn from_public_address(&self) -> bool {
+        self.peer.is_some_and(|a| blocked_range(a.ip()).is_none())
+    }
 }
 
 /// The bound on outbound fetches in flight at once, shared: every
@@ -346,6 +361,7 @@ impl HttpFetcher {
                 return Err(too_large());
             }
         }
+        let peer = resp.remote_addr();
         let content_type = header_str(&resp, reqwest::header::CONTENT_TYPE);
         let max_age = cache_max_age(
             resp.headers()
@@ -368,6 +384,7 @@ impl HttpFetcher {
             body,
             content_type,
             max_age,
+            peer,
         })
     }
 

@@ -47,6 +47,11 @@ pub enum SharedEntry {
         body: Vec<u8>,
         /// Expiry, Unix milliseconds.
         expires_at_ms: u64,
+        /// It came from a public address
+        /// ([`FetchedBody::from_public_address`](super::FetchedBody::from_public_address)).
+        /// A node that refuses private addresses does not take a body
+        /// that did not (it fetches the URL itself, through its resolver).
+        public: bool,
     },
     /// A failure (negative cache).
     Failure {
