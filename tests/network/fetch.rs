@@ -1698,3 +1698,45 @@ async fn a_fleet_crl_from_a_private_address_is_not_taken_when_they_are_refused()
     node(guarded_opts(None)).get(&other).await.unwrap();
     assert_eq!(srv.reqs(), 1);
 }
+
+/// A probation entry refreshed in the background releases the fleet's
+/// claim it took with an `Unvouched` marker, as a decline does: no call is
+/// there to vouch for the new value, and the other nodes would otherwise
+/// wait on the claim for a body that does not come until it lapses. A call
+/// that vouches for the value later still shares the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probation_entry_refreshed_in_the_background_releases_the_claim() {
+    use shaken::fetch::{SharedCache, SharedEntry, SharedKind, Tier};
+    let (srv, mode) = switchable(100).await;
+    let clk = clock();
+    let shared = Arc::new(MemoryShared::default());
+    let c = cache_with(lab_opts(), &clk)
+        .with_probation(true)
+        .with_shared(shared.clone(), SharedKind::X5u);
+    let url = srv.url("/stranger.pem");
+    let v = c.get(&url).await.unwrap();
+    assert_eq!(c.tier(&url), Some(Tier::Probation));
+    c.decline(&url, &v).await; // the call that used it did not vouch
+    let claimed = || shared.claims.lock().unwrap().contains(&url);
+    assert!(!claimed());
+    set(&mode, Mode::Serve(V2));
+    clk.advance(secs(95)); // in the refresh window
+    body(&c, &url);
+    eventually("refreshed", || body(&c, &url).as_deref() == Some(V2)).await;
+    assert_eq!(c.tier(&url), Some(Tier::Probation));
+    eventually("the claim released", || !claimed()).await;
+    let marker = shared.get(SharedKind::X5u, url.clone()).await;
+    let now_ms = 1_700_000_095_000;
+    assert!(
+        matches!(marker, Some(SharedEntry::Unvouched { expires_at_ms }) if expires_at_ms > now_ms),
+        "a new marker: {marker:?}"
+    );
+    assert_eq!(srv.reqs(), 2);
+    // Vouched for afterwards: the body reaches the fleet after all.
+    let w = c.get(&url).await.unwrap();
+    assert!(c.promote(&url, &w).await);
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { .. })
+    ));
+}

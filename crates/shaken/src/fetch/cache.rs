@@ -773,6 +773,14 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                 );
                 if let Some(body) = stored {
                     self.write_out(url, body).await;
+                } else if held.is_some() {
+                    // A background refresh of an entry on probation: no
+                    // call is there to vouch for the new value or decline
+                    // it, and the fleet's claim this node took would keep
+                    // the other nodes waiting for a body until it lapsed.
+                    // They are told at once, as a decline does; a call
+                    // that vouches for it later still shares the body.
+                    self.decline(url, &v).await;
                 }
                 Ok(v)
             }
