@@ -201,8 +201,8 @@ impl CrlFetcher {
                 .filter(|l| *l > 0)?,
         );
         match entry {
-            SharedEntry::Body { public: false, .. }
-                if !self.cache.http().options().allow_private =>
+            SharedEntry::Body { public, .. }
+                if !self.cache.http().options().may_take_cached(public) =>
             {
                 tracing::debug!(%url, "shared CRL entry fetched from a non-public address; private addresses are refused here: fetching");
                 None

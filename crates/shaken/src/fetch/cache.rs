@@ -825,7 +825,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
         let left =
             Duration::from_millis(entry.expires_at_ms().checked_sub(now).filter(|l| *l > 0)?);
         match entry {
-            SharedEntry::Body { public: false, .. } if !self.opts().allow_private => {
+            SharedEntry::Body { public, .. } if !self.opts().may_take_cached(public) => {
                 tracing::debug!(%url, "shared cache entry fetched from a non-public address; private addresses are refused here: fetching");
                 None
             }
@@ -877,7 +877,7 @@ impl<T: Send + Sync + 'static> CertCache<T> {
             public,
             body,
         } = disk::read(dir, url, limits.max_fetch_body).await?;
-        if !public && !self.opts().allow_private {
+        if !self.opts().may_take_cached(public) {
             // Its host name resolved to a non-public address when it was
             // fetched (or a version 1 file did not say): the resolver that
             // refuses those is not asked for a cached entry, so it is not

@@ -72,6 +72,16 @@ pub struct FetchOptions {
     pub permits: FetchPermits,
 }
 
+impl FetchOptions {
+    /// Whether a body cached by another process or node (the on-disk cache,
+    /// the fleet's) may be taken: always when it came from a public address,
+    /// else only with [`allow_private`](Self::allow_private). A cached entry
+    /// is taken without asking the resolver that would refuse its host.
+    pub(crate) fn may_take_cached(&self, from_public_address: bool) -> bool {
+        from_public_address || self.allow_private
+    }
+}
+
 impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
