@@ -523,7 +523,7 @@ impl<'a> VerifyFields<'a> {
         require_wrapper: bool,
         signed_lines: bool,
     ) -> Result<Self, RequestError> {
-        match serde_json::from_slice::<RawVerify<'a>>(line) {
+        match crate::json::from_bytes::<RawVerify<'a>>(line) {
             Ok(mut raw) => {
                 let outer_peer = raw.peer.take();
                 match raw.wrapped.take() {
@@ -589,7 +589,7 @@ impl<'a> VerifyFields<'a> {
 
 impl<'a> SignFields<'a> {
     fn read(line: &'a [u8], require_wrapper: bool) -> Result<Self, RequestError> {
-        match serde_json::from_slice::<RawSign<'a>>(line) {
+        match crate::json::from_bytes::<RawSign<'a>>(line) {
             Ok(mut raw) => {
                 match raw.wrapped.take() {
                     Some(inner) => raw = *inner,

@@ -579,6 +579,48 @@ impl PublicKey {
     }
 }
 
+/// SHA-256 of a PASSporT's signing input, taken once by the backend and
+/// used twice: the signature is verified over it and the replay store keys
+/// the PASSporT by its prefix (`replay::replay_key`), where both used to
+/// hash the ~450 bytes on their own.
+pub(crate) struct Prehashed(backend::digest::Digest);
+
+impl Prehashed {
+    pub(crate) fn of(message: &[u8]) -> Self {
+        Prehashed(backend::digest::digest(&backend::digest::SHA256, message))
+    }
+
+    /// The 32 bytes of the digest.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+impl PublicKey {
+    /// [`verify`](Self::verify), with `digest` = [`Prehashed::of`]`(message)`:
+    /// aws-lc-rs verifies the digest (no second hash); the other backends,
+    /// which take only the message, hash it again.
+    pub(crate) fn verify_prehashed(
+        &self,
+        message: &[u8],
+        digest: &Prehashed,
+        signature: &RawSignature,
+    ) -> Result<(), SignatureError> {
+        #[cfg(all(feature = "aws-lc-rs", not(feature = "rustcrypto")))]
+        {
+            let _ = message;
+            self.parsed
+                .verify_digest_sig(&digest.0, signature)
+                .map_err(|_| SignatureError::Mismatch)
+        }
+        #[cfg(not(all(feature = "aws-lc-rs", not(feature = "rustcrypto"))))]
+        {
+            let _ = digest;
+            self.verify(message, signature)
+        }
+    }
+}
+
 #[cfg(feature = "rustcrypto")]
 fn p256_verify(
     key: &p256::ecdsa::VerifyingKey,

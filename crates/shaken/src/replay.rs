@@ -99,6 +99,22 @@ pub trait ReplayGuard: Send + Sync + std::fmt::Debug {
         }
     }
 
+    /// [`check`](Self::check), with `digest` = SHA-256 of `signing_input`,
+    /// which the verifier has taken for the signature: a store keyed by it
+    /// (the in-process one) need not hash the signed bytes again. The
+    /// default ignores it.
+    #[doc(hidden)]
+    fn check_prehashed(
+        &self,
+        signing_input: &str,
+        digest: &[u8],
+        call_id: Option<&str>,
+        now: i64,
+    ) -> ReplayCheck {
+        let _ = digest;
+        self.check(signing_input, call_id, now)
+    }
+
     /// Start the check before the signature is verified, for a store that
     /// answers over the network: it sends its request now and
     /// [`ReplayInFlight::finish`] reads the answer, which arrives while the
@@ -196,6 +212,33 @@ impl ReplayGuard for ReplayStore {
     ) -> Result<(), Replayed> {
         ReplayStore::check_and_record(self, signing_input, call_id, now)
     }
+
+    fn check_prehashed(
+        &self,
+        signing_input: &str,
+        digest: &[u8],
+        call_id: Option<&str>,
+        now: i64,
+    ) -> ReplayCheck {
+        let result = match key_of_digest(digest) {
+            Some(key) => self.record(key, call_id, now),
+            None => ReplayStore::check_and_record(self, signing_input, call_id, now),
+        };
+        match result {
+            Ok(()) => ReplayCheck::Fresh,
+            Err(r) => ReplayCheck::Replayed(r),
+        }
+    }
+}
+
+/// [`replay_key`] from the SHA-256 of the signed bytes (`None` unless 32 bytes).
+fn key_of_digest(digest: &[u8]) -> Option<u128> {
+    if digest.len() != 32 {
+        return None;
+    }
+    let mut k = [0u8; 16];
+    k.copy_from_slice(digest.get(..16)?);
+    Some(u128::from_le_bytes(k))
 }
 
 /// The 128-bit replay key of a PASSporT for a store asked before its
@@ -305,7 +348,12 @@ impl ReplayStore {
         call_id: Option<&str>,
         now: i64,
     ) -> Result<(), Replayed> {
-        let key = u128::from_le_bytes(replay_key(signing_input));
+        self.record(u128::from_le_bytes(replay_key(signing_input)), call_id, now)
+    }
+
+    /// [`check_and_record`](Self::check_and_record) of the PASSporT whose
+    /// replay key is `key`.
+    fn record(&self, key: u128, call_id: Option<&str>, now: i64) -> Result<(), Replayed> {
         let shard = (key % SHARDS as u128) as usize;
         let call = call_id_hash(call_id);
         let Some(shard) = self.shards.get(shard) else {
@@ -397,6 +445,36 @@ mod tests {
         // Not a signature at all (s = 0): keyed by its bytes, no panic.
         assert_ne!(a, replay_key_signed(input, &[0u8; 64]));
         assert_ne!(a, replay_key(input));
+    }
+
+    /// The digest the verifier hands over keys the PASSporT as its signed
+    /// bytes do: a call recorded one way is a replay the other way, and a
+    /// digest that is not 32 bytes falls back to hashing the bytes.
+    #[test]
+    fn prehashed_check_keys_as_the_signed_bytes() {
+        let input = "eyJhbGciOiJFUzI1NiJ9.eyJpYXQiOjF9";
+        let digest = crate::crypto::Prehashed::of(input.as_bytes());
+        let store = ReplayStore::new(60, 1000);
+        assert_eq!(
+            store.check_prehashed(input, digest.bytes(), Some("call-1"), 100),
+            ReplayCheck::Fresh
+        );
+        assert!(store.check_and_record(input, Some("call-2"), 101).is_err());
+        assert!(matches!(
+            store.check_prehashed(input, digest.bytes(), Some("call-3"), 102),
+            ReplayCheck::Replayed(_)
+        ));
+        // The same call again (a fork) is not a replay.
+        assert_eq!(
+            store.check_prehashed(input, digest.bytes(), Some("call-1"), 103),
+            ReplayCheck::Fresh
+        );
+        let other = "eyJhbGciOiJFUzI1NiJ9.eyJpYXQiOjJ9";
+        store.check_and_record(other, Some("call-4"), 104).unwrap();
+        assert!(matches!(
+            store.check_prehashed(other, b"short", Some("call-5"), 105),
+            ReplayCheck::Replayed(_)
+        ));
     }
 
     #[test]

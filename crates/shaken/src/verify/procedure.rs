@@ -180,6 +180,27 @@ impl std::fmt::Debug for Verifier {
 /// Parsed with `http::Uri` (RFC 3986), so the core does not need the WHATWG
 /// `url` crate; the fetcher parses the same string again before any request.
 pub(super) fn check_url(info: &str) -> Result<(), VerifyError> {
+    // Calls from one signer name the same URL: the last one this thread
+    // accepted is accepted again without parsing it (a URI parse and three
+    // allocations a call). Only a pass is remembered, so every error is
+    // still the parser's.
+    thread_local! {
+        static LAST_GOOD: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    if LAST_GOOD.with_borrow(|last| !last.is_empty() && last == info) {
+        return Ok(());
+    }
+    check_url_parsed(info)?;
+    if info.len() <= 1024 {
+        LAST_GOOD.with_borrow_mut(|last| {
+            last.clear();
+            last.push_str(info);
+        });
+    }
+    Ok(())
+}
+
+fn check_url_parsed(info: &str) -> Result<(), VerifyError> {
     let invalid = |reason: String| VerifyError::InfoInvalid {
         info: info.to_owned(),
         reason,
@@ -863,10 +884,16 @@ impl Verifier {
                 now,
             )
         });
-        // Step 13 (E18): the signature verifies, over the received bytes.
-        if pending
-            .passport
-            .verify_signature_with(&validated.leaf_public_key)
+        // Step 13 (E18): the signature verifies, over the received bytes
+        // (hashed once, for the signature and the replay store).
+        let digest = crate::crypto::Prehashed::of(pending.passport.signing_input().as_bytes());
+        if validated
+            .leaf_public_key
+            .verify_prehashed(
+                pending.passport.signing_input().as_bytes(),
+                &digest,
+                pending.passport.signature(),
+            )
             .is_err()
         {
             return Err(VerifyError::SignatureInvalid {
@@ -892,8 +919,9 @@ impl Verifier {
             use crate::replay::ReplayCheck;
             let check = match in_flight {
                 Some(f) => f.finish(),
-                None => store.check(
+                None => store.check_prehashed(
                     pending.passport.signing_input(),
+                    digest.bytes(),
                     pending.call_id.as_deref(),
                     now,
                 ),
