@@ -1637,6 +1637,43 @@ async fn a_fleet_entry_from_a_private_address_is_not_taken_when_they_are_refused
     let e = guarded.get(&url).await.unwrap_err();
     assert_eq!(e.code(), "fetch-private-address", "{e}");
     assert_eq!(srv.reqs(), 1, "nothing reached the server");
+    // Its guard's refusal is its own: the lab node's body stays shared, and
+    // the next lab node still takes it.
+    assert!(matches!(
+        shared.get(SharedKind::X5u, url.clone()).await,
+        Some(SharedEntry::Body { public: false, .. })
+    ));
+    let lab = node(lab_opts());
+    lab.get(&url).await.unwrap();
+    assert_eq!((srv.reqs(), lab.stats().fetches), (1, 0));
+
+    // A guarded node first: it tells the fleet only that its claim is over,
+    // and a lab node fetches the URL for itself at once.
+    let first = format!("http://localhost:{}/first.pem", srv.port());
+    let e = node(guarded_opts(None)).get(&first).await.unwrap_err();
+    assert_eq!(e.code(), "fetch-private-address", "{e}");
+    assert!(matches!(
+        shared.get(SharedKind::X5u, first.clone()).await,
+        Some(SharedEntry::Unvouched { .. })
+    ));
+    let lab = node(lab_opts());
+    assert_eq!(lab.get(&first).await.unwrap().as_str(), PEM);
+    assert_eq!((srv.reqs(), lab.stats().fetches), (2, 1));
+    // A refusal an older node shared as a failure is not taken either.
+    let old = format!("http://localhost:{}/old.pem", srv.port());
+    shared
+        .put(
+            SharedKind::X5u,
+            old.clone(),
+            SharedEntry::Failure {
+                code: "fetch-private-address".into(),
+                detail: "refused by the SSRF guard".into(),
+                expires_at_ms: 1_700_000_000_000 + 600_000,
+            },
+        )
+        .await;
+    assert_eq!(node(lab_opts()).get(&old).await.unwrap().as_str(), PEM);
+    assert_eq!(srv.reqs(), 3);
 
     // A body another node fetched from a public address is taken.
     let other = format!("http://localhost:{}/public.pem", srv.port());
@@ -1654,7 +1691,7 @@ async fn a_fleet_entry_from_a_private_address_is_not_taken_when_they_are_refused
         .await;
     let guarded = node(guarded_opts(None));
     assert_eq!(guarded.get(&other).await.unwrap().as_str(), PEM);
-    assert_eq!((srv.reqs(), guarded.stats().fetches), (1, 0));
+    assert_eq!((srv.reqs(), guarded.stats().fetches), (3, 0));
 }
 
 /// CRLs through the fleet's cache follow the same rule.
@@ -1682,6 +1719,18 @@ async fn a_fleet_crl_from_a_private_address_is_not_taken_when_they_are_refused()
     let e = node(guarded_opts(None)).get(&url).await.unwrap_err();
     assert_eq!(e.code(), "fetch-private-address", "{e}");
     assert_eq!(srv.reqs(), 1, "nothing reached the server");
+    // The refusal is the guarded node's own: the lab nodes keep the body.
+    node(lab_opts()).get(&url).await.unwrap();
+    assert_eq!(srv.reqs(), 1, "a lab node still took it from the fleet");
+    let first = format!("http://localhost:{}/first.crl", srv.port());
+    let e = node(guarded_opts(None)).get(&first).await.unwrap_err();
+    assert_eq!(e.code(), "fetch-private-address", "{e}");
+    assert!(matches!(
+        shared.get(SharedKind::Crl, first.clone()).await,
+        Some(SharedEntry::Unvouched { .. })
+    ));
+    node(lab_opts()).get(&first).await.unwrap();
+    assert_eq!(srv.reqs(), 2, "a lab node fetched it for itself");
     // From a public address: taken.
     let other = format!("http://localhost:{}/other.crl", srv.port());
     shared
@@ -1696,7 +1745,7 @@ async fn a_fleet_crl_from_a_private_address_is_not_taken_when_they_are_refused()
         )
         .await;
     node(guarded_opts(None)).get(&other).await.unwrap();
-    assert_eq!(srv.reqs(), 1);
+    assert_eq!(srv.reqs(), 2);
 }
 
 /// A probation entry refreshed in the background releases the fleet's

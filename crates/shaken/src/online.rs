@@ -372,16 +372,27 @@ impl CrlFetcher {
             Err(e) => {
                 self.refresh_failed(url, &e);
                 // A busy refresh says nothing about the URL: not for the fleet.
-                if let Some(store) = self.shared.as_ref().filter(|_| !e.is_transient_local()) {
-                    let entry = crate::fetch::shared_failure(
-                        &e,
-                        self.cache.clock().system_now(),
-                        self.limits().negative_cache_ttl,
-                    );
-                    store.put(SharedKind::Crl, url.to_owned(), entry).await;
+                if let Some(store) = self.shared.as_ref() {
+                    self.share_failure(store.as_ref(), url, &e).await;
                 }
             }
         }
+    }
+
+    /// Tell the fleet this node's fetch of `url` failed
+    /// ([`share_failure`](crate::fetch::share_failure)).
+    async fn share_failure(&self, store: &dyn SharedCache, url: &str, e: &FetchError) {
+        let limits = self.limits();
+        crate::fetch::share_failure(
+            store,
+            SharedKind::Crl,
+            url,
+            e,
+            self.cache.clock().system_now(),
+            limits.negative_cache_ttl,
+            limits.fetch_timeout.saturating_add(Duration::from_secs(1)),
+        )
+        .await;
     }
 
     /// A background refresh failed: the cached CRL is kept until it
@@ -459,12 +470,7 @@ impl CrlFetcher {
                 tracing::debug!(%url, error = %e, "CRL fetch failed; negatively cached");
                 self.remember_failure(url, &e, limits.negative_cache_ttl);
                 if let Some(store) = &self.shared {
-                    let entry = crate::fetch::shared_failure(
-                        &e,
-                        self.cache.clock().system_now(),
-                        limits.negative_cache_ttl,
-                    );
-                    store.put(SharedKind::Crl, url.to_owned(), entry).await;
+                    self.share_failure(store.as_ref(), url, &e).await;
                 }
                 Err(e)
             }

@@ -804,12 +804,18 @@ impl<T: Send + Sync + 'static> CertCache<T> {
                     false,
                     Stored::ByLookup,
                 );
-                // Bounded by its lifetime (`negative_cache_ttl`), and it
-                // spares the other nodes the same failing fetch.
+                // Bounded by its lifetime (`negative_cache_ttl`).
                 if let Some((store, kind)) = &self.shared {
-                    let entry =
-                        shared_failure(&err, self.clock.system_now(), limits.negative_cache_ttl);
-                    store.put(*kind, url.to_owned(), entry).await;
+                    share_failure(
+                        store.as_ref(),
+                        *kind,
+                        url,
+                        &err,
+                        self.clock.system_now(),
+                        limits.negative_cache_ttl,
+                        limits.fetch_timeout.saturating_add(Duration::from_secs(1)),
+                    )
+                    .await;
                 }
                 Err(err)
             }
@@ -1205,9 +1211,10 @@ pub(crate) async fn shared_lookup(
 ) -> Option<SharedEntry> {
     let newer = |e: &SharedEntry| e.expires_at_ms() > newer_than_ms;
     match store.get(kind, url.to_owned()).await.filter(newer) {
-        // Fetched by another node, not vouched for: claim and fetch.
-        Some(SharedEntry::Unvouched { .. }) | None => {}
-        Some(e) => return Some(e),
+        // Fetched by another node, not vouched for (or refused by its
+        // guard): claim and fetch.
+        Some(e) if answers(&e) => return Some(e),
+        Some(_) | None => {}
     }
     // Hold the claim a little longer than one fetch may take.
     let hold = wait.saturating_add(Duration::from_secs(1));
@@ -1219,9 +1226,10 @@ pub(crate) async fn shared_lookup(
     for _ in 0..rounds {
         tokio::time::sleep(poll).await;
         match store.get(kind, url.to_owned()).await.filter(newer) {
-            // The node that fetched it did not vouch for it: stop waiting.
-            Some(SharedEntry::Unvouched { .. }) => return None,
-            Some(e) => return Some(e),
+            Some(e) if answers(&e) => return Some(e),
+            // The node that fetched it did not vouch for it (or its guard
+            // refused it): stop waiting.
+            Some(_) => return None,
             None => {}
         }
     }
@@ -1229,11 +1237,55 @@ pub(crate) async fn shared_lookup(
 }
 
 /// The shared form of a fetch failure, kept for `ttl`.
-pub(crate) fn shared_failure(err: &FetchError, now: SystemTime, ttl: Duration) -> SharedEntry {
+fn shared_failure(err: &FetchError, now: SystemTime, ttl: Duration) -> SharedEntry {
     SharedEntry::Failure {
         code: err.code().to_owned(),
         detail: err.to_string(),
         expires_at_ms: unix_ms(now).saturating_add(millis(ttl)),
+    }
+}
+
+/// Tell the fleet that this node's fetch of `url` failed with `err`: the
+/// failure, kept for `ttl`, spares the other nodes the same failing fetch.
+/// A busy node ([`FetchError::is_transient_local`]) tells nothing. A
+/// refusal by this node's own guard ([`FetchError::is_local_policy`]) is
+/// not the URL's: another node may be allowed to fetch it, so the fleet is
+/// told only that this node's claim is over ([`SharedEntry::Unvouched`],
+/// for `hold`), and never over a body another node shared.
+pub(crate) async fn share_failure(
+    store: &dyn SharedCache,
+    kind: SharedKind,
+    url: &str,
+    err: &FetchError,
+    now: SystemTime,
+    ttl: Duration,
+    hold: Duration,
+) {
+    if err.is_transient_local() {
+        return;
+    }
+    let entry = if err.is_local_policy() {
+        if let Some(SharedEntry::Body { .. }) = store.get(kind, url.to_owned()).await {
+            return;
+        }
+        SharedEntry::Unvouched {
+            expires_at_ms: unix_ms(now).saturating_add(millis(hold)),
+        }
+    } else {
+        shared_failure(err, now, ttl)
+    };
+    store.put(kind, url.to_owned(), entry).await;
+}
+
+/// Whether a shared entry answers for `url` here: not a marker that the
+/// fetching node did not vouch for it, nor a refusal by another node's own
+/// guard (a node of an older version shared those), which this node's
+/// options decide for themselves.
+fn answers(e: &SharedEntry) -> bool {
+    match e {
+        SharedEntry::Unvouched { .. } => false,
+        SharedEntry::Failure { code, .. } => !super::error::is_local_policy_code(code),
+        SharedEntry::Body { .. } => true,
     }
 }
 

@@ -204,6 +204,22 @@ impl FetchError {
         matches!(self, FetchError::Busy { .. })
     }
 
+    /// Whether the failure is this verifier's own guard refusing the URL
+    /// (a private address, a scheme or a port its [`FetchOptions`](super::FetchOptions)
+    /// do not allow): true of this node, not of the URL. It is kept in this
+    /// node's negative cache but never shared with a fleet, whose other
+    /// nodes may be configured otherwise (a lab node allows private
+    /// addresses), and a shared failure of this kind is not taken.
+    pub fn is_local_policy(&self) -> bool {
+        match self {
+            FetchError::PrivateAddress { .. }
+            | FetchError::SchemeNotAllowed { .. }
+            | FetchError::PortNotAllowed { .. } => true,
+            FetchError::Remembered { code, .. } => is_local_policy_code(code),
+            _ => false,
+        }
+    }
+
     /// A failure another node of the fleet stored for `url` (its code kept
     /// when it is one of ours, its detail bounded to 1,000 characters).
     pub(crate) fn remembered(url: &str, code: &str, detail: &str) -> FetchError {
@@ -244,6 +260,15 @@ pub(crate) fn chain_to_string(err: &(dyn std::error::Error + 'static)) -> String
         src = e.source();
     }
     out
+}
+
+/// [`FetchError::is_local_policy`] of a failure known by its code only (an
+/// entry of the fleet's cache).
+pub(crate) fn is_local_policy_code(code: &str) -> bool {
+    matches!(
+        code,
+        "fetch-private-address" | "fetch-scheme-not-allowed" | "fetch-port-not-allowed"
+    )
 }
 
 #[cfg(test)]
@@ -386,5 +411,15 @@ mod tests {
         assert!(
             p.to_string().contains("refused by the SSRF guard") && !p.to_string().contains("--")
         );
+        // The guard's refusal is this node's, by variant or by shared code;
+        // a failure of the URL is not.
+        assert!(p.is_local_policy() && is_local_policy_code(p.code()));
+        assert!(FetchError::remembered("u", p.code(), "x").is_local_policy());
+        assert!(!t.is_local_policy() && !is_local_policy_code(t.code()));
+        assert!(!b.is_local_policy());
+        assert!(!FetchError::remembered("u", "fetch-timeout", "x").is_local_policy());
+        for code in ["fetch-scheme-not-allowed", "fetch-port-not-allowed"] {
+            assert!(CODES.contains(&code) && is_local_policy_code(code));
+        }
     }
 }

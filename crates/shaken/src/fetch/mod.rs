@@ -25,7 +25,7 @@ mod shared;
 mod ssrf;
 
 pub(crate) use cache::{refresh_window, unix_ms};
-pub(crate) use cache::{shared_failure, shared_lookup};
+pub(crate) use cache::{share_failure, shared_lookup};
 pub use cache::{CacheStats, CertCache, ParseFn, Tier, X5U_ACCEPT};
 
 /// The wall clock, Unix milliseconds (shared cache expiries).
