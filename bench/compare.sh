@@ -57,6 +57,19 @@ X5U=https://cr.example.net/sp.pem
 ORIG=12155550121
 DEST=12125550143
 
+# Every binary the run needs is checked before anything is measured, so a
+# missing build stops the run at once instead of after minutes of timing.
+NEEDED=("$SHAKEN" "$RAW")
+if [ -z "${SKIP_RING:-}" ]; then NEEDED+=("$SHAKEN_RING"); fi
+for bin in "${NEEDED[@]}"; do
+    if [ ! -x "$bin" ]; then
+        hint="run without NO_BUILD=1 to build it"
+        if [ "$bin" = "$SHAKEN_RING" ]; then hint="$hint, or set SKIP_RING=1 to leave the ring pipeline out"; fi
+        echo "compare: $bin is missing: $hint" >&2
+        exit 2
+    fi
+done
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/shaken-compare.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
@@ -146,7 +159,6 @@ SIGN_ARGS=(sign --key "$CERTS/sp.key.pem" --x5u "$X5U")
 BACKENDS=(aws-lc-rs)
 declare -A BIN=([aws-lc-rs]="$SHAKEN" [ring]="$SHAKEN_RING")
 if [ -z "${SKIP_RING:-}" ]; then
-    [ -x "$SHAKEN_RING" ] || { echo "compare: $SHAKEN_RING is missing (build it, or SKIP_RING=1)" >&2; exit 1; }
     BACKENDS+=(ring)
 fi
 echo
