@@ -1,14 +1,18 @@
 //! `shaken verify --batch` and `shaken sign --batch`: JSON Lines in, JSON
 //! Lines out, one result per input line, in input order, on every core.
 //!
-//! The pipeline streams with flat memory: a reader thread cuts the input
-//! into chunks of lines, `--jobs` workers process whole chunks, and a writer
-//! puts the results back in input order. Chunks (input bytes, line offsets and
-//! output bytes) come from a fixed pool and return to it once written, so at
-//! most `jobs * CHUNKS_PER_JOB` chunks exist at any time: that pool is both
-//! the channel bound and the reorder window, and its buffers are reused. The
-//! workers take a lock only once per chunk (to receive it), keep their own
-//! counters, and the counters are merged at the end.
+//! The pipeline streams with flat memory. Each of the `--jobs` workers takes
+//! the input in turn to cut the next chunk of lines, processes the chunk, and
+//! hands it to the output, which writes chunks in input order (a chunk that
+//! finishes early waits for the ones before it). There are no reader or
+//! writer threads: `--jobs 1` is one thread, and a chunk is read, processed
+//! and written by the same core, with its bytes still in that core's cache.
+//! Chunks (input bytes, line offsets and output bytes) come from a fixed pool
+//! and return to it once written, so at most `jobs * CHUNKS_PER_JOB` chunks
+//! exist at any time: that pool is both the back-pressure and the reorder
+//! window, and its buffers are reused. A worker takes a lock three times per
+//! chunk (a free chunk, the input, the output), keeps its own counters, and
+//! the counters are merged at the end.
 
 use super::args::{SignArgs, VerifyArgs};
 use super::render::{finish_verify, progress, push_csv, rows, Exports};
@@ -26,7 +30,6 @@ use shaken::verify;
 use shaken::Report;
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -188,54 +191,166 @@ fn read_line<R: BufRead>(
     Ok(Some(Slot::Line { start, end }))
 }
 
-fn read_loop<R: BufRead>(
-    mut r: R,
+/// The input side of the pipeline, taken by one worker at a time.
+struct Input {
+    reader: Box<dyn BufRead + Send>,
     max_line: usize,
-    free_rx: &Receiver<Chunk>,
-    work_tx: &SyncSender<Chunk>,
-) -> std::io::Result<()> {
-    let mut line_no = 0u64;
-    let mut seq = 0u64;
-    loop {
-        // Blocks while every chunk is in flight: this is the back-pressure.
-        let Ok(mut chunk) = free_rx.recv() else {
-            return Ok(()); // the writer stopped
-        };
-        chunk.seq = seq;
-        chunk.first_line = line_no + 1;
-        let mut eof = false;
+    /// Lines read so far.
+    line_no: u64,
+    /// Sequence number of the next chunk.
+    seq: u64,
+    /// End of input, a read error, or the output stopped: read no more.
+    done: bool,
+    error: Option<std::io::Error>,
+}
+
+impl Input {
+    /// Fill `chunk` with the next lines; `false` when there are none.
+    fn fill(&mut self, chunk: &mut Chunk) -> bool {
+        if self.done {
+            return false;
+        }
+        chunk.seq = self.seq;
+        chunk.first_line = self.line_no + 1;
         while chunk.slots.len() < CHUNK_LINES && chunk.data.len() < CHUNK_BYTES {
-            match read_line(&mut r, &mut chunk.data, max_line)? {
-                None => {
-                    eof = true;
+            match read_line(&mut self.reader, &mut chunk.data, self.max_line) {
+                Ok(Some(slot)) => chunk.slots.push(slot),
+                Ok(None) => {
+                    self.done = true;
                     break;
                 }
-                Some(slot) => {
-                    line_no += 1;
-                    chunk.slots.push(slot);
+                Err(e) => {
+                    // The lines of a chunk cut short by the error are not
+                    // processed: what was written stays in input order.
+                    self.done = true;
+                    self.error = Some(e);
+                    chunk.data.clear();
+                    chunk.slots.clear();
+                    return false;
                 }
             }
         }
         if chunk.slots.is_empty() {
-            return Ok(());
+            return false;
         }
-        seq += 1;
-        if work_tx.send(chunk).is_err() || eof {
-            return Ok(());
+        self.line_no += chunk.slots.len() as u64;
+        self.seq += 1;
+        true
+    }
+}
+
+/// The output side: chunks waiting for their turn, and the chunk pool.
+struct Output<'e> {
+    out: std::io::BufWriter<std::io::Stdout>,
+    exports: &'e mut Exports,
+    /// Processed chunks that wait for an earlier one, by sequence number.
+    pending: BTreeMap<u64, Chunk>,
+    /// Sequence number of the next chunk to write.
+    next: u64,
+    /// Written chunks, cleared, for reuse.
+    free: Vec<Chunk>,
+    /// Chunks made so far (at most the pool size).
+    made: usize,
+    pool: usize,
+    lines: u64,
+    /// The first write error; every worker stops on it.
+    error: Option<anyhow::Error>,
+}
+
+impl Output<'_> {
+    /// Take `chunk` and write every chunk whose turn has come.
+    fn deliver(&mut self, chunk: Chunk, bar: &indicatif::ProgressBar) {
+        self.pending.insert(chunk.seq, chunk);
+        while let Some(mut c) = self.pending.remove(&self.next) {
+            if self.error.is_none() {
+                let written = self
+                    .out
+                    .write_all(&c.out)
+                    .context("writing results to standard output")
+                    .and_then(|()| self.exports.write_rows(&c.csv, &c.trace));
+                match written {
+                    Ok(()) => {
+                        self.lines += c.slots.len() as u64;
+                        bar.inc(c.slots.len() as u64);
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            c.data.clear();
+            c.slots.clear();
+            c.out.clear();
+            c.csv.clear();
+            c.trace.clear();
+            self.next += 1;
+            self.free.push(c);
         }
     }
 }
 
-fn work<J: Job>(job: &J, work_rx: &Mutex<Receiver<Chunk>>, done_tx: SyncSender<Chunk>) -> J::Acc {
+/// What the workers share: the input, the output and a signal for "a chunk
+/// was freed or the run stopped".
+struct Shared<'e> {
+    input: Mutex<Input>,
+    output: Mutex<Output<'e>>,
+    freed: std::sync::Condvar,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stops the run when its worker unwinds, so that the others do not wait
+/// for a chunk that will never be written.
+struct StopOnPanic<'a, 'e>(&'a Shared<'e>);
+
+impl Drop for StopOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            lock(&self.0.input).done = true;
+            let mut o = lock(&self.0.output);
+            if o.error.is_none() {
+                o.error = Some(anyhow!("internal error: a worker thread panicked"));
+            }
+            drop(o);
+            self.0.freed.notify_all();
+        }
+    }
+}
+
+/// One worker: take a free chunk, fill it from the input, process it, hand
+/// it to the output (which writes it when its turn comes). Every worker
+/// reads and writes for itself, so `--jobs 1` is one thread on one core and
+/// no chunk crosses between cores to be read, processed and written.
+fn work<J: Job>(job: &J, shared: &Shared<'_>, bar: &indicatif::ProgressBar) -> J::Acc {
+    let _guard = StopOnPanic(shared);
     let mut acc = J::Acc::default();
     loop {
-        let next = match work_rx.lock() {
-            Ok(rx) => rx.recv(),
-            Err(poisoned) => poisoned.into_inner().recv(),
+        let mut chunk = {
+            let mut o = lock(&shared.output);
+            loop {
+                if o.error.is_some() {
+                    return acc;
+                }
+                if let Some(c) = o.free.pop() {
+                    break c;
+                }
+                if o.made < o.pool {
+                    o.made += 1;
+                    break Chunk::default();
+                }
+                // Every chunk is in flight: this is the back-pressure.
+                o = shared
+                    .freed
+                    .wait(o)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
         };
-        let Ok(mut chunk) = next else {
+        if !lock(&shared.input).fill(&mut chunk) {
+            // Give the chunk back so that a waiting worker sees the end.
+            lock(&shared.output).free.push(chunk);
+            shared.freed.notify_all();
             return acc;
-        };
+        }
         let Chunk {
             first_line,
             data,
@@ -245,9 +360,6 @@ fn work<J: Job>(job: &J, work_rx: &Mutex<Receiver<Chunk>>, done_tx: SyncSender<C
             trace,
             ..
         } = &mut chunk;
-        out.clear();
-        csv.clear();
-        trace.clear();
         let mut sink = Sink { out, csv, trace };
         for (i, slot) in slots.iter().enumerate() {
             let no = *first_line + i as u64;
@@ -260,45 +372,15 @@ fn work<J: Job>(job: &J, work_rx: &Mutex<Receiver<Chunk>>, done_tx: SyncSender<C
                 }
             }
         }
-        if done_tx.send(chunk).is_err() {
-            return acc;
+        let mut o = lock(&shared.output);
+        o.deliver(chunk, bar);
+        let stop = o.error.is_some();
+        drop(o);
+        if stop {
+            lock(&shared.input).done = true;
         }
+        shared.freed.notify_all();
     }
-}
-
-fn write_loop(
-    done_rx: Receiver<Chunk>,
-    free_tx: SyncSender<Chunk>,
-    bar: &indicatif::ProgressBar,
-    exports: &mut Exports,
-) -> Result<u64> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut pending: BTreeMap<u64, Chunk> = BTreeMap::new();
-    let mut next = 0u64;
-    let mut lines = 0u64;
-    for chunk in done_rx {
-        pending.insert(chunk.seq, chunk);
-        while let Some(mut c) = pending.remove(&next) {
-            out.write_all(&c.out)
-                .context("writing results to standard output")?;
-            exports.write_rows(&c.csv, &c.trace)?;
-            lines += c.slots.len() as u64;
-            bar.inc(c.slots.len() as u64);
-            c.data.clear();
-            c.slots.clear();
-            c.out.clear();
-            c.csv.clear();
-            c.trace.clear();
-            next += 1;
-            let _ = free_tx.send(c);
-        }
-    }
-    out.flush().context("writing results to standard output")?;
-    if !pending.is_empty() {
-        bail!("internal error: batch chunks were lost before they could be written");
-    }
-    Ok(lines)
 }
 
 /// Run `job` over every line of `input` with `jobs` workers; results go to
@@ -310,61 +392,74 @@ fn run_pipeline<J: Job>(
     job: &J,
     exports: &mut Exports,
 ) -> Result<(Vec<J::Acc>, u64)> {
-    let source = Source::open(input)?;
-    let pool = jobs.saturating_mul(CHUNKS_PER_JOB).max(2);
-    let (free_tx, free_rx) = mpsc::sync_channel::<Chunk>(pool);
-    let (work_tx, work_rx) = mpsc::sync_channel::<Chunk>(pool);
-    let (done_tx, done_rx) = mpsc::sync_channel::<Chunk>(pool);
-    for _ in 0..pool {
-        free_tx
-            .send(Chunk::default())
-            .map_err(|_| anyhow!("internal error: chunk pool closed"))?;
-    }
-    let work_rx = Mutex::new(work_rx);
+    let reader: Box<dyn BufRead + Send> = match Source::open(input)? {
+        Source::Stdin => Box::new(std::io::BufReader::with_capacity(
+            64 * 1024,
+            std::io::stdin(),
+        )),
+        Source::File(f) => Box::new(std::io::BufReader::with_capacity(64 * 1024, f)),
+    };
+    let shared = Shared {
+        input: Mutex::new(Input {
+            reader,
+            max_line,
+            line_no: 0,
+            seq: 0,
+            done: false,
+            error: None,
+        }),
+        output: Mutex::new(Output {
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            exports,
+            pending: BTreeMap::new(),
+            next: 0,
+            free: Vec::new(),
+            made: 0,
+            pool: jobs.saturating_mul(CHUNKS_PER_JOB).max(2),
+            lines: 0,
+            error: None,
+        }),
+        freed: std::sync::Condvar::new(),
+    };
     let bar = progress("lines");
-    let result = std::thread::scope(|s| {
-        let reader = s.spawn(move || {
-            let r = match source {
-                Source::Stdin => read_loop(std::io::stdin().lock(), max_line, &free_rx, &work_tx),
-                Source::File(f) => read_loop(
-                    std::io::BufReader::with_capacity(64 * 1024, f),
-                    max_line,
-                    &free_rx,
-                    &work_tx,
-                ),
-            };
-            drop(work_tx);
-            r
-        });
+    let accs = std::thread::scope(|s| {
         let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                let done_tx = done_tx.clone();
-                let work_rx = &work_rx;
-                s.spawn(move || work(job, work_rx, done_tx))
-            })
+            .map(|_| s.spawn(|| work(job, &shared, &bar)))
             .collect();
-        drop(done_tx);
-        let bar_ref = &bar;
-        let writer = s.spawn(move || write_loop(done_rx, free_tx, bar_ref, exports));
-        let written = writer
-            .join()
-            .map_err(|_| anyhow!("internal error: the output thread panicked"))?;
-        let accs = workers
+        workers
             .into_iter()
             .map(|w| {
                 w.join()
                     .map_err(|_| anyhow!("internal error: a worker thread panicked"))
             })
-            .collect::<Result<Vec<_>>>()?;
-        let read = reader
-            .join()
-            .map_err(|_| anyhow!("internal error: the input thread panicked"))?;
-        let lines = written?;
-        read.with_context(|| format!("reading --batch {input}"))?;
-        Ok::<_, anyhow::Error>((accs, lines))
+            .collect::<Result<Vec<_>>>()
     });
     bar.finish_and_clear();
-    result
+    let accs = accs?;
+    let Shared {
+        input: i,
+        output: o,
+        ..
+    } = shared;
+    let mut o = o
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = i
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(e) = o.error.take() {
+        return Err(e);
+    }
+    o.out
+        .flush()
+        .context("writing results to standard output")?;
+    if !o.pending.is_empty() {
+        bail!("internal error: batch chunks were lost before they could be written");
+    }
+    if let Some(e) = i.error {
+        return Err(anyhow::Error::new(e).context(format!("reading --batch {input}")));
+    }
+    Ok((accs, o.lines))
 }
 
 /// The error object of a line that could not be processed.

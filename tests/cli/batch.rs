@@ -340,6 +340,71 @@ fn sign_batch_round_trip() {
 }
 
 #[test]
+fn an_input_that_cannot_be_read_is_exit_2_naming_it() {
+    // A directory opens but does not read (EISDIR): the read error, not a
+    // hang and not an empty success, on one worker and on several.
+    let lab = Lab::new();
+    let dir = lab.path("");
+    for jobs in ["1", "3"] {
+        let mut args = lab.verify_args();
+        args.extend(["--batch".into(), dir.clone(), "--jobs".into(), jobs.into()]);
+        let o = run(&args, None);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "--jobs {jobs}: {stderr}");
+        assert!(
+            stderr.contains("reading --batch") && stderr.contains("directory"),
+            "--jobs {jobs}: {stderr}"
+        );
+        assert!(o.stdout.is_empty(), "--jobs {jobs}");
+    }
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_batch_quietly() {
+    // `shaken sign --batch big | head -1`: once stdout is closed every
+    // worker stops (none waits for a chunk that will never be written) and
+    // the broken pipe is not reported as an error.
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let lab = Lab::new();
+    let mut input = String::new();
+    for _ in 0..20_000 {
+        input.push_str(&sign_request("A", ORIG, DEST, NOW).to_string());
+        input.push('\n');
+    }
+    let path = lab.write("sign.jsonl", &input);
+    for jobs in ["1", "2"] {
+        let mut args = lab.sign_args();
+        args.extend(["--batch".into(), path.clone(), "--jobs".into(), jobs.into()]);
+        let mut child = crate::support::bin()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is dropped here: stdout is closed after one line.
+        assert!(first.contains("\"identity\""), "--jobs {jobs}: {first}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("--jobs {jobs}: still running two minutes after stdout was closed");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "--jobs {jobs}: {stderr}");
+        assert!(!stderr.contains("error"), "--jobs {jobs}: {stderr}");
+    }
+}
+
+#[test]
 fn twenty_thousand_lines_on_two_jobs_stay_in_order() {
     let lab = Lab::new();
     let n = 20_000usize;
