@@ -17,7 +17,10 @@
 # Ratios are per CPU second of the whole process (user + system time, which
 # this shared machine disturbs far less than wall time), except the two-core
 # scaling, which is wall time by definition. The denominators are the faster
-# of ring and aws-lc-rs on the bare primitive, measured in this run.
+# of ring and aws-lc-rs on the bare primitive, measured in this run. As
+# context, examples/floor_verify measures the batch's own signatures bare and
+# a minimal verifier that does only the work no JSON Lines verifier can skip:
+# the ceiling for any verifier's ratio on this machine.
 #
 # Needs: a Rust toolchain (it builds first), /usr/bin/time, awk, taskset;
 # openssl for the context line (optional).
@@ -41,7 +44,7 @@ if [ -z "${NO_BUILD:-}" ]; then
     echo "== building (release: default aws-lc-rs, examples; ring in $RING_TARGET)"
     cargo build --release --quiet
     cargo build --release --quiet --example raw_es256
-    for ex in cold_call replay_memory serve_load; do
+    for ex in cold_call replay_memory serve_load floor_verify; do
         if [ -f "examples/$ex.rs" ]; then cargo build --release --quiet --example "$ex"; fi
     done
     if [ -z "${SKIP_RING:-}" ]; then
@@ -190,6 +193,25 @@ echo "verify --batch --jobs 1 (aws-lc-rs) / faster bare verify of distinct signa
 target "sign --batch --jobs 1 / faster bare sign (per CPU-s)" "$(ratio "${S1[aws-lc-rs]}" "$FAST_SIGN")" ">=" 0.90 "x"
 if [ -z "${SKIP_RING:-}" ]; then
     echo "default backend check: aws-lc-rs / ring pipeline, verify $(ratio "${V1[aws-lc-rs]}" "${V1[ring]}")x, sign $(ratio "${S1[aws-lc-rs]}" "${S1[ring]}")x"
+fi
+
+# --- the floor: what any JSON Lines verifier must spend ---------------------
+# examples/floor_verify: the batch's own signatures verified bare, against a
+# verifier that does only the unavoidable work (JSON in, base64, header and
+# claims JSON, ES256, one JSON line out), block by block in one process.
+FLOOR_BIN="$TARGET/release/examples/floor_verify"
+if [ -x "$FLOOR_BIN" ]; then
+    echo
+    echo "== the floor (examples/floor_verify, aws-lc-rs, on $VERIFY_LINES lines of this run's input)"
+    FLOOR_OUT=$("$FLOOR_BIN" "$CERTS/sp.key.pem" "$WORK/verify.jsonl" 1)
+    echo "$FLOOR_OUT" | sed '$d' | sed '$d'
+    BARE_LINES=$(awk '/^bare-lines\/s/ {print $2}' <<<"$FLOOR_OUT")
+    FLOOR_LINES=$(awk '/^floor-lines\/s/ {print $2}' <<<"$FLOOR_OUT")
+    CONTEXT+=("$(printf '%-58s %10s' "bare verify of the batch's own signatures / faster bare" "$(ratio "$BARE_LINES" "$FAST_VERIFY")x")")
+    CONTEXT+=("$(printf '%-58s %10s' "the floor (minimal verifier) / faster bare verify" "$(ratio "$FLOOR_LINES" "$FAST_VERIFY")x")")
+    CONTEXT+=("$(printf '%-58s %10s' "verify --batch --jobs 1 / bare verify of its signatures" "$(ratio "${V1[aws-lc-rs]}" "$BARE_LINES")x")")
+    echo "the floor reaches $(ratio "$FLOOR_LINES" "$FAST_VERIFY")x of the faster bare verify (the verify target's denominator);" \
+        "verify --batch reaches $(ratio "${V1[aws-lc-rs]}" "$FLOOR_LINES")x of the floor"
 fi
 
 # --- two cores ---------------------------------------------------------------
