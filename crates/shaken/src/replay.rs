@@ -360,6 +360,32 @@ impl ReplayStore {
             return Ok(());
         };
         let mut map = shard.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = Entry {
+            first_seen: now,
+            call_id: call,
+        };
+        if map.len() < self.capacity_per_shard {
+            // One probe of the table for the look-up and the insert (the
+            // common case: a new PASSporT in a store with room).
+            match map.entry(key) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(fresh);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let e = *o.get();
+                    if now.saturating_sub(e.first_seen) <= self.ttl {
+                        // A forked INVITE carries the same Identity and Call-ID.
+                        return match judge(e.first_seen, e.call_id, call, now, self.ttl) {
+                            None => Ok(()),
+                            Some(r) => Err(r),
+                        };
+                    }
+                    o.insert(fresh);
+                }
+            }
+            self.shrink_if_oversized(&mut map);
+            return Ok(());
+        }
         if let Some(e) = map.get(&key) {
             if now.saturating_sub(e.first_seen) <= self.ttl {
                 // A forked INVITE carries the same Identity and Call-ID.
@@ -369,26 +395,24 @@ impl ReplayStore {
                 };
             }
         }
+        // The shard is full: drop what expired first.
+        let ttl = self.ttl;
+        map.retain(|_, e| now.saturating_sub(e.first_seen) <= ttl);
         if map.len() >= self.capacity_per_shard {
-            let ttl = self.ttl;
-            map.retain(|_, e| now.saturating_sub(e.first_seen) <= ttl);
-            if map.len() >= self.capacity_per_shard {
-                // Still full of live entries: drop the oldest sixteenth at
-                // once. One scan per insert (as dropping only the oldest
-                // did) made a full store take ~2,300 inserts a second
-                // (issue 21, examples/replay_memory.rs); one per
-                // capacity / 16 inserts keeps it at the speed of an empty
-                // one, for a window shortened by at most a sixteenth.
-                evict_oldest(&mut map, (self.capacity_per_shard / 16).max(1));
-            }
+            // Still full of live entries: drop the oldest sixteenth at
+            // once. One scan per insert (as dropping only the oldest did)
+            // made a full store take ~2,300 inserts a second (issue 21,
+            // examples/replay_memory.rs); one per capacity / 16 inserts
+            // keeps it at the speed of an empty one, for a window shortened
+            // by at most a sixteenth.
+            evict_oldest(&mut map, (self.capacity_per_shard / 16).max(1));
         }
-        map.insert(
-            key,
-            Entry {
-                first_seen: now,
-                call_id: call,
-            },
-        );
+        map.insert(key, fresh);
+        self.shrink_if_oversized(&mut map);
+        Ok(())
+    }
+
+    fn shrink_if_oversized(&self, map: &mut HashMap<u128, Entry>) {
         // A table sized for its entries holds at most twice as many. Past
         // that it doubled: removals leave tombstones, and a full shard's
         // table is rebuilt at twice the size when they use up its room,
@@ -400,7 +424,6 @@ impl ReplayStore {
         if cap >= 64 && map.capacity() > cap.saturating_mul(2) {
             map.shrink_to(cap);
         }
-        Ok(())
     }
 
     /// Number of entries held.

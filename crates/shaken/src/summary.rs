@@ -561,7 +561,12 @@ impl Summary {
             if !passed {
                 self.by_spc_failed.add(spc, 1);
             }
-            let key = format!("{spc}\u{0}{}", s.subject);
+            // `SPC NUL subject`, without the formatting machinery (a call's
+            // share of the batch: issue 21).
+            let mut key = String::with_capacity(spc.len() + 1 + s.subject.len());
+            key.push_str(spc);
+            key.push('\u{0}');
+            key.push_str(&s.subject);
             if let Some(e) = self.signers.entry(&key, || SignerStats {
                 spc: s.spc.clone(),
                 subject: s.subject.clone(),
