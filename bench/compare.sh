@@ -79,7 +79,7 @@ trap 'rm -rf "$WORK"' EXIT
 # --- helpers -----------------------------------------------------------------
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 fmt0() { awk -v x="$1" 'BEGIN {printf "%.0f", x}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.3f", a/b; else print "n/a"}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a != "" && b > 0) printf "%.3f", a/b; else print "n/a"}'; }
 verdict() {
     awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
         if (v == "n/a" || v == "") { print "FAIL"; exit }
@@ -203,7 +203,9 @@ FLOOR_BIN="$TARGET/release/examples/floor_verify"
 if [ -x "$FLOOR_BIN" ]; then
     echo
     echo "== the floor (examples/floor_verify, aws-lc-rs, on $VERIFY_LINES lines of this run's input)"
-    FLOOR_OUT=$("$FLOOR_BIN" "$CERTS/sp.key.pem" "$WORK/verify.jsonl" 1)
+    # Context only: a failure is reported, and the run goes on.
+    FLOOR_OUT=$("$FLOOR_BIN" "$CERTS/sp.key.pem" "$WORK/verify.jsonl" 1 2>"$WORK/floor.err") ||
+        { echo "examples/floor_verify failed: $(grep -m 1 -A 1 panicked "$WORK/floor.err" | tr '\n' ' ')"; FLOOR_OUT=""; }
     echo "$FLOOR_OUT" | sed '$d' | sed '$d'
     BARE_LINES=$(awk '/^bare-lines\/s/ {print $2}' <<<"$FLOOR_OUT")
     FLOOR_LINES=$(awk '/^floor-lines\/s/ {print $2}' <<<"$FLOOR_OUT")
