@@ -26,12 +26,9 @@ use shaken::Limits;
 
 const NOW: i64 = 1_800_000_000;
 
-fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|t| t.split_whitespace().next().and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu_ns;
 
 fn main() {
     let sizes: Vec<usize> = {

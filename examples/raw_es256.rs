@@ -39,14 +39,9 @@ use shaken::crypto::{KeySigner, PublicKey, Signer};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-/// CPU time of this thread so far, in nanoseconds (Linux schedstat).
-fn thread_cpu_ns() -> u64 {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    text.split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::thread_cpu_ns;
 
 /// Calls of `f` per CPU second (wall-clock per second where schedstat is
 /// missing), run for `secs` of wall time after a short warm-up.

@@ -372,13 +372,8 @@ impl ReplayStore {
                     v.insert(fresh);
                 }
                 std::collections::hash_map::Entry::Occupied(mut o) => {
-                    let e = *o.get();
-                    if now.saturating_sub(e.first_seen) <= self.ttl {
-                        // A forked INVITE carries the same Identity and Call-ID.
-                        return match judge(e.first_seen, e.call_id, call, now, self.ttl) {
-                            None => Ok(()),
-                            Some(r) => Err(r),
-                        };
+                    if let Some(verdict) = self.verdict_on(o.get(), call, now) {
+                        return verdict;
                     }
                     o.insert(fresh);
                 }
@@ -386,14 +381,8 @@ impl ReplayStore {
             self.shrink_if_oversized(&mut map);
             return Ok(());
         }
-        if let Some(e) = map.get(&key) {
-            if now.saturating_sub(e.first_seen) <= self.ttl {
-                // A forked INVITE carries the same Identity and Call-ID.
-                return match judge(e.first_seen, e.call_id, call, now, self.ttl) {
-                    None => Ok(()),
-                    Some(r) => Err(r),
-                };
-            }
+        if let Some(verdict) = map.get(&key).and_then(|e| self.verdict_on(e, call, now)) {
+            return verdict;
         }
         // The shard is full: drop what expired first.
         let ttl = self.ttl;
@@ -410,6 +399,19 @@ impl ReplayStore {
         map.insert(key, fresh);
         self.shrink_if_oversized(&mut map);
         Ok(())
+    }
+
+    /// The verdict on a PASSporT already held as `e`, seen again at `now`
+    /// for Call-ID hash `call`; `None` when `e` has expired (it is replaced).
+    fn verdict_on(&self, e: &Entry, call: u64, now: i64) -> Option<Result<(), Replayed>> {
+        if now.saturating_sub(e.first_seen) > self.ttl {
+            return None;
+        }
+        // A forked INVITE carries the same Identity and Call-ID.
+        Some(match judge(e.first_seen, e.call_id, call, now, self.ttl) {
+            None => Ok(()),
+            Some(r) => Err(r),
+        })
     }
 
     fn shrink_if_oversized(&self, map: &mut HashMap<u128, Entry>) {
