@@ -584,6 +584,35 @@ pub fn chain_cache(opts: FetchOptions) -> Result<ChainCache, FetchError> {
     Ok(CertCache::new(opts, parse)?.with_probation(true))
 }
 
+/// How far [`OnlineVerifier::complete_cached_until_signature`] got.
+// The signature variant is large (the decoded PASSporT): it is made once
+// a call and moved into place, where a box would cost an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OnlineStep {
+    /// The verification ended before the signature (a failure).
+    Done(Result<VerifiedPassport, Box<Failure>>),
+    /// The signature is what is left.
+    Signature(OnlineSignature),
+}
+
+/// A cached-chain verification at its signature
+/// ([`crate::verify::SignatureStep`], and the cached chain to promote when
+/// the call vouches for it).
+#[derive(Debug)]
+pub struct OnlineSignature {
+    step: crate::verify::SignatureStep,
+    promote: Option<(String, Arc<Vec<Certificate>>)>,
+}
+
+impl OnlineSignature {
+    /// [`SignatureStep::check_signature`](crate::verify::SignatureStep::check_signature).
+    pub fn check_signature(&mut self) -> bool {
+        self.step.check_signature()
+    }
+}
+
 /// Whether a verification's outcome vouches for the chain it used, so that
 /// its x5u cache entry is protected: the chain validated to a trust anchor
 /// and its end-entity key verified the PASSporT's signature. The verdict
@@ -816,6 +845,19 @@ impl OnlineVerifier {
         self.complete_cached(pending, ctx).ok()
     }
 
+    /// [`verify_cached`](Self::verify_cached) up to the signature: `None`
+    /// when the certificate (or a CRL) must still be fetched.
+    pub fn verify_cached_until_signature(
+        &self,
+        identity: &IdentityHeader,
+        ctx: &CallContext,
+    ) -> Option<OnlineStep> {
+        match self.verifier.prepare(identity, ctx) {
+            Ok(p) => self.complete_cached_until_signature(p, ctx).ok(),
+            Err(f) => Some(OnlineStep::Done(Err(f))),
+        }
+    }
+
     /// [`complete`](Self::complete) without waiting for the network: the
     /// pending PASSporT is handed back when its chain (or a CRL) is not
     /// cached.
@@ -824,6 +866,21 @@ impl OnlineVerifier {
         pending: Pending,
         ctx: &CallContext,
     ) -> Result<Result<VerifiedPassport, Box<Failure>>, Box<Pending>> {
+        Ok(match self.complete_cached_until_signature(pending, ctx)? {
+            OnlineStep::Done(result) => result,
+            OnlineStep::Signature(step) => self.complete_signature(step, ctx.now),
+        })
+    }
+
+    /// [`complete_cached`](Self::complete_cached) up to the signature
+    /// ([`Verifier::complete_until_signature`]): finish an
+    /// [`OnlineStep::Signature`] with
+    /// [`complete_signature`](Self::complete_signature).
+    pub fn complete_cached_until_signature(
+        &self,
+        pending: Pending,
+        ctx: &CallContext,
+    ) -> Result<OnlineStep, Box<Pending>> {
         let Some((chain, tier)) = self.cache.get_cached_tiered(&pending.x5u) else {
             return Err(Box::new(pending));
         };
@@ -835,25 +892,46 @@ impl OnlineVerifier {
             None => None,
         };
         // The URL, for a promotion (not copied for a protected entry).
-        let url = (tier == Tier::Probation).then(|| pending.x5u.clone());
-        let result = match crls {
-            Some((crls, failures)) => self.verifier.complete_with_crls(
-                pending,
-                Ok(chain.as_slice()),
-                ctx.now,
-                &crls,
-                &failures,
-            ),
-            None => self
-                .verifier
-                .complete(pending, Ok(chain.as_slice()), ctx.now),
-        };
-        if let Some(url) = url {
+        let promote = (tier == Tier::Probation).then(|| (pending.x5u.clone(), Arc::clone(&chain)));
+        let (crls, failures) = crls.unwrap_or_default();
+        let step = self.verifier.complete_until_signature(
+            pending,
+            Ok(chain.as_slice()),
+            ctx.now,
+            &crls,
+            &failures,
+        );
+        Ok(match step {
+            Ok(step) => OnlineStep::Signature(OnlineSignature { step, promote }),
+            Err(f) => OnlineStep::Done(self.promote_if_vouched(promote, Err(f))),
+        })
+    }
+
+    /// The end of a verification that
+    /// [`complete_cached_until_signature`](Self::complete_cached_until_signature)
+    /// took up to its signature ([`Verifier::complete_signature`]).
+    pub fn complete_signature(
+        &self,
+        step: OnlineSignature,
+        now: i64,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        let OnlineSignature { step, promote } = step;
+        let result = self.verifier.complete_signature(step, now);
+        self.promote_if_vouched(promote, result)
+    }
+
+    /// A chain on probation that this result vouches for is promoted.
+    fn promote_if_vouched(
+        &self,
+        promote: Option<(String, Arc<Vec<Certificate>>)>,
+        result: Result<VerifiedPassport, Box<Failure>>,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        if let Some((url, chain)) = promote {
             if vouches_for_chain(&result) {
                 self.cache.promote_now(&url, &chain);
             }
         }
-        Ok(result)
+        result
     }
 
     /// Attribution of a failure found before the certificate was needed

@@ -331,7 +331,7 @@ pub fn party(
 }
 
 #[cfg(feature = "fetch")]
-pub use online::{fetch_options, rcd_cache, StiVs};
+pub use online::{fetch_options, rcd_cache, CachedSignature, CachedStep, StiVs};
 
 #[cfg(feature = "fetch")]
 mod online {
@@ -340,7 +340,9 @@ mod online {
     use crate::config::{ConfigError, CrlSpec, ReplayMode, Setting, VerifierConfig};
     use crate::fetch::FetchOptions;
     use crate::identity::IdentityHeader;
-    use crate::online::{chain_cache, ChainCache, CrlFetcher, CrlSource, OnlineVerifier};
+    use crate::online::{
+        chain_cache, ChainCache, CrlFetcher, CrlSource, OnlineStep, OnlineVerifier,
+    };
     use crate::report::Report;
     use crate::sip::SipRequest;
     use crate::sip_verify::{self, SipReport};
@@ -723,27 +725,99 @@ mod online {
             identity: &IdentityHeader,
             ctx: &CallContext,
         ) -> Option<Result<VerifiedPassport, Box<Failure>>> {
-            match (&self.chain, &self.online) {
-                (Some(chain), _) => match &self.crls {
-                    None => Some(self.verifier.verify_with_chain(identity, ctx, chain)),
-                    Some(src) => {
-                        let pending = match self.verifier.prepare(identity, ctx) {
-                            Ok(p) => p,
-                            Err(f) => return Some(Err(f)),
-                        };
-                        let (crls, failures) = src.cached(chain)?;
-                        Some(self.verifier.complete_with_crls(
-                            pending,
-                            Ok(chain),
-                            ctx.now,
-                            &crls,
-                            &failures,
-                        ))
-                    }
-                },
-                (None, Some(online)) => online.verify_cached(identity, ctx),
-                (None, None) => Some(Err(no_source())),
+            Some(match self.cached_until_signature(identity, ctx)? {
+                CachedStep::Done(result) => result,
+                CachedStep::Signature(s) => self.complete_signature_cached(s, ctx.now),
+            })
+        }
+
+        /// [`verify_cached`](Self::verify_cached) up to the signature
+        /// ([`Verifier::complete_until_signature`]): `None` when a
+        /// certificate or CRL must still be fetched. Check the signatures of
+        /// many calls back to back ([`CachedSignature::check_signature`]),
+        /// then finish each call, in the order the calls came, with
+        /// [`complete_signature_blocking`](Self::complete_signature_blocking):
+        /// the verdicts are those of [`verify_header_blocking`](Self::verify_header_blocking),
+        /// and the ES256 work runs with the CPU's caches and branch
+        /// predictors to itself (`verify --batch` does this per chunk of
+        /// lines). With a replay guard that answers over the network
+        /// ([`ReplayGuard::is_async`](crate::replay::ReplayGuard::is_async)),
+        /// verify call by call instead: the guard is asked while the
+        /// signature is checked.
+        pub fn verify_cached_until_signature(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Option<CachedStep> {
+            match self.cached_until_signature(identity, ctx)? {
+                CachedStep::Done(Err(mut f)) if f.needs_attribution() => {
+                    self.attribute_cached(identity, &mut f, ctx.now)?;
+                    Some(CachedStep::Done(Err(f)))
+                }
+                other => Some(other),
             }
+        }
+
+        /// The end of a call that
+        /// [`verify_cached_until_signature`](Self::verify_cached_until_signature)
+        /// took up to its signature: the signature (unless already checked),
+        /// claim constraints, replay, and Rich Call Data content when the
+        /// service fetches it (blocking).
+        pub fn complete_signature_blocking(
+            &self,
+            signature: CachedSignature,
+            now: i64,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            let result = self.complete_signature_cached(signature, now);
+            self.complete_rcd_blocking(result)
+        }
+
+        fn complete_signature_cached(
+            &self,
+            signature: CachedSignature,
+            now: i64,
+        ) -> Result<VerifiedPassport, Box<Failure>> {
+            match signature.0 {
+                SignatureOf::Pinned(step) => self.verifier.complete_signature(step, now),
+                SignatureOf::Online(step) => match &self.online {
+                    Some(online) => online.complete_signature(step, now),
+                    // Not reached: an online step comes from `self.online`.
+                    None => Err(no_source()),
+                },
+            }
+        }
+
+        fn cached_until_signature(
+            &self,
+            identity: &IdentityHeader,
+            ctx: &CallContext,
+        ) -> Option<CachedStep> {
+            let step = match (&self.chain, &self.online) {
+                (Some(chain), _) => {
+                    let pending = match self.verifier.prepare(identity, ctx) {
+                        Ok(p) => p,
+                        Err(f) => return Some(CachedStep::Done(Err(f))),
+                    };
+                    let (crls, failures) = match &self.crls {
+                        None => Default::default(),
+                        Some(src) => src.cached(chain)?,
+                    };
+                    self.verifier
+                        .complete_until_signature(pending, Ok(chain), ctx.now, &crls, &failures)
+                        .map(SignatureOf::Pinned)
+                }
+                (None, Some(online)) => {
+                    match online.verify_cached_until_signature(identity, ctx)? {
+                        OnlineStep::Signature(s) => Ok(SignatureOf::Online(s)),
+                        OnlineStep::Done(result) => return Some(CachedStep::Done(result)),
+                    }
+                }
+                (None, None) => Err(no_source()),
+            };
+            Some(match step {
+                Ok(s) => CachedStep::Signature(CachedSignature(s)),
+                Err(f) => CachedStep::Done(Err(f)),
+            })
         }
 
         /// Verify one parsed Identity header for a call (fetches on a cache
@@ -1278,6 +1352,42 @@ mod online {
         Ok(crate::fetch::CertCache::new(opts, parse)
             .map_err(|e| ConfigError::Fetcher(e.to_string()))?
             .with_accept(crate::rcd::RCD_ACCEPT))
+    }
+
+    /// How far [`StiVs::verify_cached_until_signature`] got with a call.
+    // The signature variant is large (the decoded PASSporT): it is made once
+    // a call and moved into place, where a box would cost an allocation.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub enum CachedStep {
+        /// The verification ended before the signature (a failure).
+        Done(Result<VerifiedPassport, Box<Failure>>),
+        /// The signature and what follows it are left.
+        Signature(CachedSignature),
+    }
+
+    /// A call at its signature, its chain validated (the pinned one or a
+    /// cached `x5u`): [`check_signature`](Self::check_signature), then
+    /// [`StiVs::complete_signature_blocking`].
+    #[derive(Debug)]
+    pub struct CachedSignature(SignatureOf);
+
+    #[derive(Debug)]
+    enum SignatureOf {
+        Pinned(crate::verify::SignatureStep),
+        Online(crate::online::OnlineSignature),
+    }
+
+    impl CachedSignature {
+        /// Step 13: whether the signature verifies (the ES256 work; checked
+        /// once).
+        pub fn check_signature(&mut self) -> bool {
+            match &mut self.0 {
+                SignatureOf::Pinned(s) => s.check_signature(),
+                SignatureOf::Online(s) => s.check_signature(),
+            }
+        }
     }
 
     fn no_source() -> Box<Failure> {

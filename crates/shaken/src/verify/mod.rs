@@ -39,7 +39,7 @@ mod test_lab;
 pub use context::{CallContext, CrlFailure, PartyId, VerifyPolicy};
 pub use diversion::nested_opt;
 pub use error::{Failure, VerifyError};
-pub use procedure::{parse_identity_or_token, Pending, VerifiedPassport, Verifier};
+pub use procedure::{parse_identity_or_token, Pending, SignatureStep, VerifiedPassport, Verifier};
 pub use report::{into_report, rcd_report_of, report, report_with_content};
 
 /// Warning id (at the start of the warning text) when the call's calling

@@ -81,6 +81,74 @@ impl Pending {
     }
 }
 
+impl Pending {
+    /// The failure of this PASSporT with `error`, after stage 2 added
+    /// `more` warnings to its own.
+    fn into_failure(
+        self,
+        error: VerifyError,
+        signer: Option<SignerInfo>,
+        more: Vec<String>,
+    ) -> Failure {
+        let Pending {
+            header,
+            claims,
+            x5u,
+            mut warnings,
+            ..
+        } = self;
+        warnings.extend(more);
+        Failure {
+            error,
+            ppt: header.ppt.clone(),
+            claims: Some(claims),
+            header: Some(header),
+            x5u: Some(x5u),
+            signer,
+            warnings,
+        }
+    }
+}
+
+/// A PASSporT in the middle of stage 2: its chain validated and its
+/// TNAuthList covers the call, and the signature is what is left
+/// ([`Verifier::complete_until_signature`], then
+/// [`Verifier::complete_signature`]).
+pub struct SignatureStep {
+    pending: Pending,
+    validated: Arc<ValidatedChain>,
+    /// SHA-256 of the signing input, for the signature and the replay store.
+    digest: crate::crypto::Prehashed,
+    /// The warnings of stage 2 so far.
+    warnings: Vec<String>,
+    /// The signature's verdict, once checked.
+    verified: Option<bool>,
+}
+
+impl SignatureStep {
+    /// Step 13 (E18): whether the signature verifies over the received
+    /// bytes with the certificate's key. Checked once; a second call
+    /// returns the first answer.
+    pub fn check_signature(&mut self) -> bool {
+        *self.verified.get_or_insert_with(|| {
+            let input = self.pending.passport.signing_input().as_bytes();
+            self.validated
+                .leaf_public_key
+                .verify_prehashed(input, &self.digest, self.pending.passport.signature())
+                .is_ok()
+        })
+    }
+}
+
+impl std::fmt::Debug for SignatureStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureStep")
+            .field("x5u", &self.pending.x5u)
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A PASSporT whose signature, certificate and claims all checked out.
 #[derive(Debug, Clone)]
 pub struct VerifiedPassport {
@@ -708,10 +776,30 @@ impl Verifier {
         extra_crls: &[Crl],
         crl_failures: &[CrlFailure],
     ) -> Result<VerifiedPassport, Box<Failure>> {
+        let step = self.complete_until_signature(pending, chain, now, extra_crls, crl_failures)?;
+        self.complete_signature(step, now)
+    }
+
+    /// Stage 2 up to the signature (steps 5-12b): the chain validated at
+    /// `now`, the token signed inside its validity, the TNAuthList covers
+    /// the calling number. [`complete_signature`](Self::complete_signature)
+    /// does the rest; between the two, [`SignatureStep::check_signature`]
+    /// may be called for many calls back to back (`verify --batch` does,
+    /// per chunk of lines, so that the ES256 work keeps the CPU's caches and
+    /// branch predictors to itself). The verdict is the same either way:
+    /// [`complete_with_crls`](Self::complete_with_crls) is these two calls.
+    pub fn complete_until_signature(
+        &self,
+        pending: Pending,
+        chain: Result<&[Certificate], VerifyError>,
+        now: i64,
+        extra_crls: &[Crl],
+        crl_failures: &[CrlFailure],
+    ) -> Result<SignatureStep, Box<Failure>> {
         let mut warnings = Vec::new();
         let mut signer = None;
         let leaf: Option<&Certificate> = chain.as_ref().ok().copied().and_then(|c| c.first());
-        match self.stage2(
+        match self.stage2_chain(
             &pending,
             chain,
             now,
@@ -721,28 +809,14 @@ impl Verifier {
             &mut signer,
         ) {
             Ok(validated) => {
-                let Pending {
-                    passport,
-                    header,
-                    claims,
-                    x5u,
-                    warnings: mut all,
-                    call_id: _,
-                    orig_tn: _,
-                    rcd,
-                } = pending;
-                all.extend(warnings);
-                let signing_input = passport.signing_input().to_owned();
-                Ok(VerifiedPassport {
-                    header,
-                    claims,
-                    chain: validated,
-                    x5u,
-                    signing_input,
-                    signature: *passport.signature(),
-                    warnings: all,
-                    rcd,
-                    rcd_content: crate::rcd::RcdContent::new(),
+                let digest =
+                    crate::crypto::Prehashed::of(pending.passport.signing_input().as_bytes());
+                Ok(SignatureStep {
+                    pending,
+                    validated,
+                    digest,
+                    warnings,
+                    verified: None,
                 })
             }
             Err(error) => {
@@ -750,40 +824,135 @@ impl Verifier {
                 // examined (untrusted or revoked chain, signed outside the
                 // validity, TN not authorised) still names its signer when the
                 // certificate's key verifies the signature.
-                if let (Some(s), Some(leaf)) = (signer.as_mut(), leaf) {
-                    if !s.signature_verified
-                        && !matches!(error, VerifyError::SignatureInvalid { .. })
-                    {
-                        s.signature_verified = leaf
-                            .public_key_point()
-                            .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
-                    }
-                }
-                let signer = signer.and_then(|s| s.info(leaf));
-                let Pending {
-                    header,
-                    claims,
-                    x5u,
-                    warnings: mut all,
-                    ..
-                } = pending;
-                all.extend(warnings);
-                Err(Box::new(Failure {
-                    error,
-                    ppt: header.ppt.clone(),
-                    claims: Some(claims),
-                    header: Some(header),
-                    x5u: Some(x5u),
-                    signer,
-                    warnings: all,
-                }))
+                let signer = signer.and_then(|mut s: SignerSeen| {
+                    s.signature_verified = leaf
+                        .and_then(Certificate::public_key_point)
+                        .is_some_and(|k| pending.passport.verify_signature(k).is_ok());
+                    s.info(leaf)
+                });
+                Err(Box::new(pending.into_failure(error, signer, warnings)))
             }
         }
     }
 
-    /// Stage 2, in order: the result of step 5, then steps 12-13b.
+    /// The end of stage 2 (steps 13-13b): the signature (unless
+    /// [`SignatureStep::check_signature`] already checked it), the claim
+    /// constraints of the certificate, replay.
+    pub fn complete_signature(
+        &self,
+        mut step: SignatureStep,
+        now: i64,
+    ) -> Result<VerifiedPassport, Box<Failure>> {
+        // A replay store that answers over the network (Redis) is asked
+        // first, so that its answer arrives while the signature is checked.
+        let in_flight = self.replay.as_ref().and_then(|store| {
+            store.begin(
+                step.pending.passport.signing_input(),
+                step.pending.passport.signature(),
+                step.pending.call_id.as_deref(),
+                now,
+            )
+        });
+        let verified = step.check_signature();
+        let SignatureStep {
+            pending,
+            validated,
+            digest,
+            mut warnings,
+            ..
+        } = step;
+        let fail = |pending: Pending, error, warnings, signature_verified| {
+            let signer = SignerSeen {
+                validated: Some(Arc::clone(&validated)),
+                signature_verified,
+            };
+            Err(Box::new(pending.into_failure(
+                error,
+                signer.info(None),
+                warnings,
+            )))
+        };
+        // Step 13 (E18): the signature verifies, over the received bytes.
+        if !verified {
+            let subject = validated.leaf_subject.clone();
+            return fail(
+                pending,
+                VerifyError::SignatureInvalid { subject },
+                warnings,
+                false,
+            );
+        }
+        // Step 13a: the JWT claim constraints of the end-entity certificate
+        // (RFC 8226 §8, RFC 9118), on the claims as received (now known to be
+        // the signer's).
+        for c in &validated.claim_constraints {
+            if let Err(v) = c.check(crate::passport::dangerous::payload_json(&pending.passport)) {
+                let error = VerifyError::ClaimConstraint {
+                    subject: validated.leaf_subject.clone(),
+                    detail: v.to_string(),
+                };
+                return fail(pending, error, warnings, true);
+            }
+        }
+        // Step 13b: not a replay (only a PASSporT that verified is recorded).
+        if let Some(store) = &self.replay {
+            use crate::replay::ReplayCheck;
+            let check = match in_flight {
+                Some(f) => f.finish(),
+                None => store.check_prehashed(
+                    pending.passport.signing_input(),
+                    digest.bytes(),
+                    pending.call_id.as_deref(),
+                    now,
+                ),
+            };
+            let error = match check {
+                ReplayCheck::Fresh => None,
+                ReplayCheck::Replayed(r) => Some(VerifyError::Replay {
+                    age: r.age,
+                    first_call_id: r.first_call_id,
+                }),
+                ReplayCheck::Unchecked { warning } => {
+                    warnings.push(warning);
+                    None
+                }
+                ReplayCheck::Unavailable { detail } => {
+                    Some(VerifyError::ReplayUnavailable { detail })
+                }
+            };
+            if let Some(error) = error {
+                return fail(pending, error, warnings, true);
+            }
+        }
+        let Pending {
+            passport,
+            header,
+            claims,
+            x5u,
+            warnings: mut all,
+            call_id: _,
+            orig_tn: _,
+            rcd,
+        } = pending;
+        all.extend(warnings);
+        let signing_input = passport.signing_input().to_owned();
+        Ok(VerifiedPassport {
+            header,
+            claims,
+            chain: validated,
+            x5u,
+            signing_input,
+            signature: *passport.signature(),
+            warnings: all,
+            rcd,
+            rcd_content: crate::rcd::RcdContent::new(),
+        })
+    }
+
+    /// Stage 2 up to the signature, in order: the result of step 5, then
+    /// steps 12-12b.
     #[allow(clippy::too_many_arguments)]
-    fn stage2(
+    fn stage2_chain(
         &self,
         pending: &Pending,
         chain: Result<&[Certificate], VerifyError>,
@@ -872,72 +1041,6 @@ impl Verifier {
                     tn: canonical.to_owned(),
                     subject: validated.leaf_subject.clone(),
                 });
-            }
-        }
-        // A replay store that answers over the network (Redis) is asked now,
-        // so that its answer arrives while the signature is checked.
-        let in_flight = self.replay.as_ref().and_then(|store| {
-            store.begin(
-                pending.passport.signing_input(),
-                pending.passport.signature(),
-                pending.call_id.as_deref(),
-                now,
-            )
-        });
-        // Step 13 (E18): the signature verifies, over the received bytes
-        // (hashed once, for the signature and the replay store).
-        let digest = crate::crypto::Prehashed::of(pending.passport.signing_input().as_bytes());
-        if validated
-            .leaf_public_key
-            .verify_prehashed(
-                pending.passport.signing_input().as_bytes(),
-                &digest,
-                pending.passport.signature(),
-            )
-            .is_err()
-        {
-            return Err(VerifyError::SignatureInvalid {
-                subject: validated.leaf_subject.clone(),
-            });
-        }
-        if let Some(s) = signer.as_mut() {
-            s.signature_verified = true;
-        }
-        // Step 13a: the JWT claim constraints of the end-entity certificate
-        // (RFC 8226 §8, RFC 9118), on the claims as received (now known to be
-        // the signer's).
-        for c in &validated.claim_constraints {
-            if let Err(v) = c.check(crate::passport::dangerous::payload_json(&pending.passport)) {
-                return Err(VerifyError::ClaimConstraint {
-                    subject: validated.leaf_subject.clone(),
-                    detail: v.to_string(),
-                });
-            }
-        }
-        // Step 13b: not a replay (only a PASSporT that verified is recorded).
-        if let Some(store) = &self.replay {
-            use crate::replay::ReplayCheck;
-            let check = match in_flight {
-                Some(f) => f.finish(),
-                None => store.check_prehashed(
-                    pending.passport.signing_input(),
-                    digest.bytes(),
-                    pending.call_id.as_deref(),
-                    now,
-                ),
-            };
-            match check {
-                ReplayCheck::Fresh => {}
-                ReplayCheck::Replayed(r) => {
-                    return Err(VerifyError::Replay {
-                        age: r.age,
-                        first_call_id: r.first_call_id,
-                    })
-                }
-                ReplayCheck::Unchecked { warning } => warnings.push(warning),
-                ReplayCheck::Unavailable { detail } => {
-                    return Err(VerifyError::ReplayUnavailable { detail })
-                }
             }
         }
         Ok(validated)
@@ -1180,6 +1283,70 @@ mod tests {
             date: None,
             call_id: None,
         }
+    }
+
+    /// The staged form of stage 2 (`complete_until_signature`, the
+    /// signatures checked together, then `complete_signature` in call order)
+    /// gives the verdicts of `complete`: a forged signature fails unattributed,
+    /// and of two calls carrying one PASSporT, both staged before either
+    /// finished, the one finished second is the replay.
+    #[test]
+    fn signatures_checked_together_give_the_verdicts_of_one_by_one() {
+        let lab = lab();
+        let store = Arc::new(lab.verifier.default_replay_store());
+        let verifier = lab.verifier.without_replay().with_replay(store);
+        let id = lab_identity(&lab, "12155550121");
+        let forged = forged_header(&id);
+        let stage = |id: &IdentityHeader, time: i64| {
+            let mut ctx = call("12155550121", NOW);
+            ctx.call_id = Some(format!("call-{time}"));
+            let pending = verifier.prepare(id, &ctx).unwrap();
+            verifier
+                .complete_until_signature(pending, Ok(&lab.chain), NOW, &[], &[])
+                .unwrap()
+        };
+        let mut steps = vec![stage(&id, 1), stage(&forged, 2), stage(&id, 3)];
+        let verdicts: Vec<bool> = steps
+            .iter_mut()
+            .map(SignatureStep::check_signature)
+            .collect();
+        assert_eq!(verdicts, [true, false, true]);
+        // Checked once: asking again gives the same answer.
+        assert!(steps[0].check_signature());
+        let mut results = steps
+            .into_iter()
+            .map(|s| verifier.complete_signature(s, NOW))
+            .collect::<Vec<_>>()
+            .into_iter();
+        let first = results.next().unwrap().unwrap();
+        assert!(matches!(first.claims().orig, Orig::Tn(_)), "{first:?}");
+        let forged = results.next().unwrap().unwrap_err();
+        assert_eq!(forged.error.id(), "signature-invalid");
+        assert!(!forged.signer.unwrap().signature_verified);
+        let again = results.next().unwrap().unwrap_err();
+        assert_eq!(again.error.id(), "replay");
+        assert!(again.signer.unwrap().signature_verified);
+        // And one by one, with a fresh store, the same three verdicts.
+        let store = Arc::new(lab.verifier.default_replay_store());
+        let verifier = lab.verifier.without_replay().with_replay(store);
+        let ids: Vec<String> = [(&id, 1), (&forged_header(&id), 2), (&id, 3)]
+            .iter()
+            .map(|(id, time)| {
+                let mut ctx = call("12155550121", NOW);
+                ctx.call_id = Some(format!("call-{time}"));
+                match verifier.verify_with_chain(id, &ctx, &lab.chain) {
+                    Ok(_) => "pass".to_owned(),
+                    Err(f) => f.error.id().to_owned(),
+                }
+            })
+            .collect();
+        assert_eq!(ids, ["pass", "signature-invalid", "replay"]);
+    }
+
+    fn forged_header(id: &IdentityHeader) -> IdentityHeader {
+        let mut parts: Vec<String> = id.token.split('.').map(str::to_owned).collect();
+        parts[2] = crate::b64::encode(&[7u8; 64]);
+        IdentityHeader::shaken(parts.join("."), X5U)
     }
 
     /// Issue 20: a spoofed calling number (or a stale PASSporT) with a
