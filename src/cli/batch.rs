@@ -853,6 +853,14 @@ struct SignJob<'a> {
 /// separate Rich Call Data PASSporT, its Identity header value.
 type Signed = (String, Attestation, Claims, Option<String>);
 
+/// A line up to its signature: what [`Signed`] has, with the signing input
+/// in place of the token.
+type Prepared = (passport::Unsigned, Attestation, Claims, Option<String>);
+
+fn sign_token(unsigned: passport::Unsigned, signer: &dyn Signer) -> Result<String, String> {
+    unsigned.sign(signer).map_err(|e| format!("signing: {e}"))
+}
+
 /// Add `"rcd_identity"` to the line just written (it ends in `}\n`).
 fn push_rcd_identity(out: &mut Vec<u8>, identity: &str) {
     if out.ends_with(b"}\n") {
@@ -914,9 +922,10 @@ impl SignJob<'_> {
             &self.policy,
         )
     }
-    /// Sign one request: the token (not yet the Identity header), its
-    /// attestation and the claims signed.
-    fn sign(&self, bytes: &[u8]) -> Result<Signed, String> {
+    /// A request up to its signature: the signing input (not yet the
+    /// Identity header), its attestation, the claims signed and a separate
+    /// Rich Call Data PASSporT's Identity value.
+    fn prepare(&self, bytes: &[u8]) -> Result<Prepared, String> {
         let SignRequest {
             attest,
             mut claims,
@@ -938,9 +947,14 @@ impl SignJob<'_> {
             Some(r) => r.claims.insert_into(&mut claims.extra),
             None => {}
         }
-        let token = passport::sign_encoded(&self.header, &claims, self.signer)
-            .map_err(|e| format!("signing: {e}"))?;
-        Ok((token, attest, claims, rcd_identity))
+        let unsigned = passport::Unsigned::new(&self.header, &claims);
+        Ok((unsigned, attest, claims, rcd_identity))
+    }
+
+    /// Sign one request ([`prepare`](Self::prepare), then the signature).
+    fn sign(&self, bytes: &[u8]) -> Result<Signed, String> {
+        let (unsigned, attest, claims, rcd) = self.prepare(bytes)?;
+        Ok((sign_token(unsigned, self.signer)?, attest, claims, rcd))
     }
 
     /// Append the line `{"identity":"TOKEN;info=<x5u>;alg=ES256;ppt=shaken",
@@ -1061,6 +1075,77 @@ impl Job for SignJob<'_> {
             Ok(bytes) => self.sign(bytes),
             Err(len) => Err(too_long_message(len, self.max_line)),
         };
+        self.emit(line_no, outcome, out, acc);
+    }
+
+    /// In three stages, as the verify job: every line up to its signature,
+    /// the chunk's signatures back to back, then the output lines in input
+    /// order. A div signing request is signed whole in its turn.
+    fn chunk(
+        &self,
+        first_line: u64,
+        slots: &[Slot],
+        data: &[u8],
+        sink: &mut Sink<'_>,
+        acc: &mut SignStats,
+    ) {
+        /// A line up to its signature, then signed.
+        enum Staged<'b, T> {
+            Blank,
+            Line(Result<T, String>),
+            /// Signed whole in its turn: a div request, a line too long.
+            Whole(Result<&'b [u8], usize>),
+        }
+        let prepared: Vec<Staged<'_, Prepared>> = slots
+            .iter()
+            .map(|slot| match slot {
+                Slot::Blank => Staged::Blank,
+                Slot::TooLong(n) => Staged::Whole(Err(*n)),
+                Slot::Line { start, end } => {
+                    let bytes = data.get(*start..*end).unwrap_or_default();
+                    if shaken::div::DivSignRequest::parse(bytes, &shaken::Limits::default())
+                        .is_ok_and(|r| r.is_none())
+                    {
+                        Staged::Line(self.prepare(bytes))
+                    } else {
+                        Staged::Whole(Ok(bytes))
+                    }
+                }
+            })
+            .collect();
+        let signed: Vec<Staged<'_, Signed>> = prepared
+            .into_iter()
+            .map(|s| match s {
+                Staged::Line(p) => Staged::Line(p.and_then(|(unsigned, a, c, r)| {
+                    Ok((sign_token(unsigned, self.signer)?, a, c, r))
+                })),
+                Staged::Blank => Staged::Blank,
+                Staged::Whole(w) => Staged::Whole(w),
+            })
+            .collect();
+        for (i, s) in signed.into_iter().enumerate() {
+            let no = first_line + i as u64;
+            match s {
+                Staged::Blank => {}
+                Staged::Whole(line) => self.line(no, line, sink, acc),
+                Staged::Line(outcome) => {
+                    acc.total += 1;
+                    self.emit(no, outcome, sink.out, acc);
+                }
+            }
+        }
+    }
+}
+
+impl SignJob<'_> {
+    /// One signed line's output (or its error line) and counters.
+    fn emit(
+        &self,
+        line_no: u64,
+        outcome: Result<Signed, String>,
+        out: &mut Vec<u8>,
+        acc: &mut SignStats,
+    ) {
         match outcome {
             Ok((token, attest, claims, rcd_identity)) => {
                 acc.signed += 1;

@@ -31,7 +31,7 @@ pub use claims::{Attestation, Claims, ClaimsError, ClaimsPolicy, Dest, Orig};
 pub use header::{Header, HeaderError};
 pub(crate) use jws::Decoded;
 pub use jws::{rebuild_compact, to_compact, PassportError, Token, UnverifiedPassport};
-pub use signing::{sign, sign_encoded, EncodedHeader, SignError};
+pub use signing::{sign, sign_encoded, EncodedHeader, SignError, Unsigned};
 
 /// The `ppt` value of SHAKEN PASSporTs (RFC 8588).
 pub const PPT_SHAKEN: &str = "shaken";

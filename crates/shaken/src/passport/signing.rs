@@ -62,16 +62,43 @@ pub fn sign_encoded(
     claims: &Claims,
     signer: &dyn Signer,
 ) -> Result<String, SignError> {
-    let payload = claims.to_canonical_json();
-    // header '.' payload '.' signature, base64url-encoded into one buffer.
-    let mut token = String::with_capacity(header.0.len() + payload.len() * 4 / 3 + 92);
-    token.push_str(&header.0);
-    token.push('.');
-    b64::encode_into(payload.as_bytes(), &mut token);
-    let sig = signer.sign_es256(token.as_bytes())?;
-    token.push('.');
-    b64::encode_into(&sig, &mut token);
-    Ok(token)
+    Unsigned::new(header, claims).sign(signer)
+}
+
+/// A token up to its signature: `header.payload`, both parts in the
+/// deterministic form of RFC 8225 §9. [`sign_encoded`] is
+/// `Unsigned::new(..).sign(..)`; a bulk signer (`sign --batch`) builds the
+/// signing inputs of many calls first and then signs them back to back, so
+/// that the ES256 work keeps the core's caches to itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsigned(String);
+
+impl Unsigned {
+    /// The signing input of `claims` under `header`.
+    pub fn new(header: &EncodedHeader, claims: &Claims) -> Unsigned {
+        let payload = claims.to_canonical_json();
+        // header '.' payload '.' signature, base64url-encoded into one
+        // buffer with room for the signature.
+        let mut token = String::with_capacity(header.0.len() + payload.len() * 4 / 3 + 92);
+        token.push_str(&header.0);
+        token.push('.');
+        b64::encode_into(payload.as_bytes(), &mut token);
+        Unsigned(token)
+    }
+
+    /// The bytes the signature covers (`header.payload`).
+    pub fn signing_input(&self) -> &str {
+        &self.0
+    }
+
+    /// Sign: the full-form token `header.payload.signature`.
+    pub fn sign(self, signer: &dyn Signer) -> Result<String, SignError> {
+        let mut token = self.0;
+        let sig = signer.sign_es256(token.as_bytes())?;
+        token.push('.');
+        b64::encode_into(&sig, &mut token);
+        Ok(token)
+    }
 }
 
 /// Sign `claims` under `header` and return the full-form token
@@ -107,6 +134,18 @@ mod tests {
             sign(&Header::shaken(X5U), &claims, &signer).unwrap(),
             T5_SHAKEN
         );
+    }
+
+    /// The two halves of `sign_encoded`, apart: the T5 vector's token, its
+    /// signing input the token up to the last dot.
+    #[test]
+    fn unsigned_then_signed_is_the_same_token() {
+        let signer = DeterministicSigner::from_pem(A1_KEY).unwrap();
+        let h = EncodedHeader::new(&baseline_header()).unwrap();
+        let unsigned = Unsigned::new(&h, &baseline_claims());
+        let (input, _) = T5_BASELINE.rsplit_once('.').unwrap();
+        assert_eq!(unsigned.signing_input(), input);
+        assert_eq!(unsigned.sign(&signer).unwrap(), T5_BASELINE);
     }
 
     #[test]
