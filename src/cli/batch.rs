@@ -630,8 +630,9 @@ impl VerifyJob<'_> {
             diversion: None,
         };
         match step {
+            // The report is filled in the last stage.
             CachedStep::Signature(sig) => {
-                Staged::Signature(checked(malformed_report()), sig, ctx.now)
+                Staged::Signature(checked(Report::unverified()), sig, ctx.now)
             }
             CachedStep::Done(result) => {
                 let result = vs.complete_rcd_blocking(result);
