@@ -62,6 +62,12 @@
 //!
 //! `--server-pid` reads that process's utime + stime from `/proc/PID/stat`
 //! after the warm-up and at the end. The output is `key value` lines.
+//! `others_cpu_ms` is the CPU time every other thread on the machine ran in
+//! the measured window (kernel threads and other processes, from
+//! `/proc/*/task/*/schedstat`), and `others_top` the biggest of them by
+//! name: on a two-core machine whose cores the server and the driver keep
+//! busy, a kernel thread's burst of a few milliseconds takes one of them
+//! and shows in the latency tail.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 fn main() {
@@ -119,6 +125,88 @@ mod drive {
         let f: Vec<&str> = rest.split_whitespace().collect();
         let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         (ticks(11) + ticks(12)) as f64 / hz
+    }
+
+    /// CPU time of every thread on the machine outside this process and
+    /// the server (`/proc/*/task/*/schedstat`, nanoseconds), by thread id,
+    /// with its name: the kernel's own threads and any other process. On a
+    /// small machine their bursts take a core from the server or from this
+    /// driver for milliseconds, and show as latency that is not the server's.
+    fn other_threads(server_pid: Option<&str>) -> std::collections::HashMap<u64, (u64, String)> {
+        let own = std::process::id().to_string();
+        let mut seen = std::collections::HashMap::new();
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return seen;
+        };
+        for p in procs.flatten() {
+            let name = p.file_name();
+            let Some(pid) = name
+                .to_str()
+                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            else {
+                continue;
+            };
+            if pid == own || Some(pid) == server_pid {
+                continue;
+            }
+            let Ok(tasks) = std::fs::read_dir(p.path().join("task")) else {
+                continue;
+            };
+            let process = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+            let process = process.trim();
+            for t in tasks.flatten() {
+                let Some(tid) = t.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+                    continue;
+                };
+                let run = std::fs::read_to_string(t.path().join("schedstat"))
+                    .ok()
+                    .and_then(|s| {
+                        s.split_whitespace()
+                            .next()
+                            .and_then(|v| v.parse::<u64>().ok())
+                    });
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                let comm = comm.trim();
+                // A thread by its process's name too (`process_api/tokio-rt-worker`).
+                let name = if comm == process || process.is_empty() {
+                    comm.to_owned()
+                } else {
+                    format!("{process}/{comm}")
+                };
+                if let Some(run) = run {
+                    seen.insert(tid, (run, name.replace(' ', "_")));
+                }
+            }
+        }
+        seen
+    }
+
+    /// What the other threads ran between two [`other_threads`] snapshots:
+    /// the total and the biggest ones, in milliseconds. Threads that started
+    /// in between count from zero; those that ended are left out.
+    fn other_cpu(
+        before: &std::collections::HashMap<u64, (u64, String)>,
+        after: &std::collections::HashMap<u64, (u64, String)>,
+    ) -> (f64, Vec<(String, f64)>) {
+        let mut by_name: std::collections::HashMap<String, f64> = std::collections::HashMap::new();
+        let mut total = 0.0;
+        for (tid, (run, comm)) in after {
+            let was = before.get(tid).map_or(0, |(r, _)| *r);
+            let ms = run.saturating_sub(was) as f64 / 1e6;
+            if ms > 0.0 {
+                total += ms;
+                // A kernel worker renames itself after the queue it serves.
+                let name = match comm.split_once('-') {
+                    Some((w, _)) if w.starts_with("kworker") => w.to_owned(),
+                    _ => comm.clone(),
+                };
+                *by_name.entry(name).or_default() += ms;
+            }
+        }
+        let mut top: Vec<(String, f64)> = by_name.into_iter().collect();
+        top.sort_by(|a, b| b.1.total_cmp(&a.1));
+        top.truncate(4);
+        (total, top)
     }
 
     fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -243,6 +331,7 @@ mod drive {
             }
             next.set(warmup);
 
+            let others_before = other_threads(server_pid.as_deref());
             let cpu_before = server_pid.as_deref().map(|p| process_cpu(p, hz));
             let own_before = process_cpu("self", hz);
             let start = Instant::now();
@@ -311,6 +400,8 @@ mod drive {
                 .zip(cpu_before)
                 .map(|(p, before)| process_cpu(p, hz) - before);
             let own_cpu = process_cpu("self", hz) - own_before;
+            let (others_ms, others_top) =
+                other_cpu(&others_before, &other_threads(server_pid.as_deref()));
             let mut t = tally.borrow_mut();
             let n = t.latency_us.len();
             let exhausted =
@@ -342,6 +433,20 @@ mod drive {
                     println!("server_cpu_us_per_request {:.2}", 1e6 * c / n as f64);
                 }
             }
+            println!("others_cpu_ms {others_ms:.1}");
+            let top: Vec<String> = others_top
+                .iter()
+                .filter(|(_, ms)| *ms >= 0.5)
+                .map(|(name, ms)| format!("{name}={ms:.1}"))
+                .collect();
+            println!(
+                "others_top {}",
+                if top.is_empty() {
+                    "-".to_owned()
+                } else {
+                    top.join(",")
+                }
+            );
             if exhausted {
                 println!("exhausted 1");
             }
