@@ -66,7 +66,7 @@ for v in SERVER_CORE CLIENT_CORE; do
 done
 [ "$SECONDS_PER" -le 40 ] || { echo "serve-compare: SECONDS_PER is capped at 40 (the PASSporTs, signed before each step, must stay inside the 60 s freshness window)" >&2; exit 2; }
 [ "$SERVER_CORE" != "$CLIENT_CORE" ] || { echo "serve-compare: SERVER_CORE and CLIENT_CORE must differ" >&2; exit 2; }
-for tool in taskset /usr/bin/time awk curl; do
+for tool in taskset /usr/bin/time awk curl sync; do
     command -v "$tool" >/dev/null 2>&1 || { echo "serve-compare: $tool is required" >&2; exit 2; }
 done
 for core in "$SERVER_CORE" "$CLIENT_CORE"; do
@@ -201,6 +201,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
     [ "$HALF" -gt 0 ] || die "the maximum rate is $MAX_RATE"
     OPEN_LINES=$((SECONDS_PER * HALF * 11 / 10 + 2 * CONNECTIONS))
     sign_requests "$OPEN_LINES" "$WORK/open.jsonl" >/dev/null
+    # The inputs just signed and the server's log so far, on disk before
+    # the window opens: otherwise the kernel's writeback of them (a kworker
+    # that ran for 11-26 ms at a time here) can fall inside it and take a
+    # core from the server or the generator.
+    sync
+    LOG_FROM=$(wc -l <"$WORK/server.log")
     drive "$WORK/open.out" "$WORK/open.jsonl" --rate "$HALF"
     P99=$(field p99_ms "$WORK/open.out")
     LAG=$(field send_lag_p99_ms "$WORK/open.out")
@@ -219,6 +225,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
     # runs on the two busy cores: its bursts are in the latency tail.
     echo "    other threads on the machine during (b): $(field others_cpu_ms "$WORK/open.out") ms of CPU (biggest: $(field others_top "$WORK/open.out"))"
     OTHERS+=("$(field others_cpu_ms "$WORK/open.out")")
+    # The server's own time for each request of (b), as its request log
+    # gives it (latency_us: from the request read to the answer built),
+    # against the client's latency above, which also holds the waits for a
+    # core and the queue behind them.
+    OWN=$(tail -n +"$((LOG_FROM + 1))" "$WORK/server.log" | sed -n 's/.* latency_us=\([0-9]*\) .*/\1/p' | sort -n |
+        awk '{a[NR] = $1} END {if (NR) printf "p50 %.3f, p99 %.3f, max %.3f ms over %d requests", a[int((NR - 1) * 0.5) + 1] / 1000, a[int((NR - 1) * 0.99) + 1] / 1000, a[NR] / 1000, NR}')
+    [ -z "$OWN" ] || echo "    the server's own time per request in (b), from its log: $OWN"
     stop_server
 
     # (c) verify --batch --jobs 1 on the PASSporTs of (a), on the server's core
