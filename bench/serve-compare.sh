@@ -39,7 +39,9 @@
 # ran meanwhile, and the biggest of them (kernel threads such as kdamond.0,
 # kworker, rcu_preempt; other processes): with both cores busy, such a
 # burst of a few milliseconds takes the server's or the generator's core
-# and lands in the tail (BENCHMARKS.md, issue 21, sixth pass).
+# and lands in the tail (BENCHMARKS.md, issue 21, sixth pass). Beside it,
+# the server's own time per request in that loop, from its request log
+# (latency_us; needs the default SERVE_RUST_LOG=info).
 #
 # Prints readable output, then
 #   RESULT serve_per_core_vs_batch R      (batch CPU per line / serve CPU per request)
