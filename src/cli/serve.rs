@@ -280,10 +280,36 @@ mod imp {
         Ok(())
     }
 
-    /// Most bytes of log lines a runtime worker keeps before writing them:
+    /// Most bytes of log lines a runtime worker keeps before writing them
+    /// when stderr is a pipe (or a terminal, or anything else not below):
     /// the pipe atomicity bound (PIPE_BUF), so one write never interleaves
     /// with another process's or thread's writes on a pipe to journald.
     const LOG_BATCH: usize = 4096;
+
+    /// The same bound when stderr is a regular file or a socket, where a
+    /// write is not split by PIPE_BUF: a write to a file costs the same few
+    /// microseconds (the inode's times, the journal) for 4 KiB as for 64, so
+    /// sixteen times fewer of them under load (BENCHMARKS.md, issue 21).
+    const LOG_BATCH_FILE: usize = 64 * 1024;
+
+    /// [`LOG_BATCH`] or [`LOG_BATCH_FILE`], by what stderr is (looked at once).
+    fn log_batch() -> usize {
+        static BATCH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *BATCH.get_or_init(|| {
+            use std::os::fd::AsFd;
+            use std::os::unix::fs::FileTypeExt;
+            let kind = std::io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(std::fs::File::from)
+                .and_then(|f| f.metadata())
+                .map(|m| m.file_type());
+            match kind {
+                Ok(t) if t.is_file() || t.is_socket() => LOG_BATCH_FILE,
+                _ => LOG_BATCH,
+            }
+        })
+    }
 
     std::thread_local! {
         /// The log lines of this thread not yet written; `None` on threads
@@ -295,8 +321,9 @@ mod imp {
     /// The log's writer (stderr). On the runtime's worker threads the lines
     /// wait in a per-thread buffer and go out in one write when the worker
     /// is about to go idle ([`log_worker_parks`]), when the next line would
-    /// take the buffer past [`LOG_BATCH`], or when the thread stops: under
-    /// load one write carries a dozen request lines instead of one each (a
+    /// take the buffer past [`log_batch`], or when the thread stops: under
+    /// load one write carries a dozen request lines on a pipe, or nearly two
+    /// hundred to a file, instead of one each (a
     /// write to a file costs about as much CPU as an HTTP request's own
     /// parsing), and an idle server still writes each line as it happens.
     /// Every other thread (start-up, the accept loop, reloads) writes at once.
@@ -318,11 +345,12 @@ mod imp {
                     let Some(pending) = b.as_mut() else {
                         return false;
                     };
-                    if pending.len() + buf.len() > LOG_BATCH {
+                    let batch = log_batch();
+                    if pending.len() + buf.len() > batch {
                         write_stderr(pending);
                         pending.clear();
                     }
-                    if buf.len() > LOG_BATCH {
+                    if buf.len() > batch {
                         return false;
                     }
                     pending.extend_from_slice(buf);
@@ -350,7 +378,7 @@ mod imp {
                         pending.clear();
                     }
                     Some(_) => {}
-                    None => *b = Some(Vec::with_capacity(LOG_BATCH)),
+                    None => *b = Some(Vec::with_capacity(log_batch())),
                 }
             }
         });

@@ -2194,3 +2194,116 @@ fn max_fetches_flag_and_key_reach_the_service() {
     let srv = Serve::start(&["--trust-anchors", &root, "--cert", &chain]);
     assert_eq!(metric(&srv), None);
 }
+
+/// With stderr a regular file, a busy worker keeps its request lines in a
+/// bigger batch (64 KiB, not the pipe's 4 KiB) and still writes every line
+/// whole, none twice, once it goes idle; stopped by SIGTERM, it leaves the
+/// file ending in a whole line.
+#[test]
+fn a_log_file_gets_every_request_line_whole_and_once() {
+    let lab = Lab::new();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("serve.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let mut child = bin()
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--now", &NOW.to_string()])
+        .args([
+            "--cert",
+            &lab.path("chain.pem"),
+            "--key",
+            &lab.path("key.pem"),
+            "--x5u",
+            X5U_FIXED,
+            "--trust-anchors",
+            &lab.path("root.pem"),
+        ])
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut addr: Option<SocketAddr> = None;
+    for _ in 0..200 {
+        addr = read_log()
+            .lines()
+            .find_map(|l| l.strip_prefix("listening on "))
+            .map(|a| a.trim().parse().unwrap());
+        if addr.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Some(addr) = addr else {
+        let _ = child.kill();
+        panic!("server did not start: {}", read_log());
+    };
+    // Eight clients at once keep the worker busy, so its lines pile up past
+    // one pipe-sized batch before it goes idle.
+    const CLIENTS: usize = 8;
+    const EACH: usize = 60;
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let mut req = signing_request();
+                    req["signingRequest"]["origid"] =
+                        format!("00000000-0000-4000-8000-{:06x}{:06x}", c, i).into();
+                    let r = post(addr, "/stir/v1/signing", &req.to_string());
+                    assert_eq!(r.status, 200, "{}", r.body);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let request_lines = |log: &str| -> Vec<String> {
+        log.lines()
+            .filter(|l| l.contains(" shaken::server: request "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for _ in 0..200 {
+        lines = request_lines(&read_log());
+        if lines.len() >= CLIENTS * EACH {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(lines.len(), CLIENTS * EACH, "{}", read_log());
+    let mut origids = std::collections::BTreeSet::new();
+    for l in &lines {
+        assert!(
+            l.starts_with("20") && l.ends_with(" auth=\"-\"") && l.contains(" status=200 "),
+            "not a whole request line: {l:?}"
+        );
+        let origid = l
+            .split(" origid=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(origids.insert(origid.to_owned()), "written twice: {l}");
+    }
+    // Nothing is lost or cut when it stops: one more request, then SIGTERM
+    // right after its answer.
+    let mut req = signing_request();
+    req["signingRequest"]["origid"] = "00000000-0000-4000-8000-ffffffffffff".into();
+    assert_eq!(post(addr, "/stir/v1/signing", &req.to_string()).status, 200);
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}: {}", read_log());
+    let log = read_log();
+    assert_eq!(request_lines(&log).len(), CLIENTS * EACH + 1, "{log}");
+    assert!(log.contains("ffffffffffff"), "{log}");
+    assert!(log.ends_with('\n'), "{log}");
+}
