@@ -108,18 +108,24 @@ impl Drop for Serve {
     }
 }
 
+/// The flags of a fixed-chain server with signing on.
+fn signing_args(lab: &Lab) -> Vec<String> {
+    vec![
+        "--cert".into(),
+        lab.path("chain.pem"),
+        "--key".into(),
+        lab.path("key.pem"),
+        "--x5u".into(),
+        X5U_FIXED.into(),
+        "--trust-anchors".into(),
+        lab.path("root.pem"),
+    ]
+}
+
 /// A fixed-chain server with signing on.
 fn signing_server(lab: &Lab) -> Serve {
-    Serve::start(&[
-        "--cert",
-        &lab.path("chain.pem"),
-        "--key",
-        &lab.path("key.pem"),
-        "--x5u",
-        X5U_FIXED,
-        "--trust-anchors",
-        &lab.path("root.pem"),
-    ])
+    let args = signing_args(lab);
+    Serve::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// A server that fetches x5u over plain HTTP on loopback, without signing.
@@ -2208,16 +2214,7 @@ fn a_log_file_gets_every_request_line_whole_and_once() {
     let mut child = bin()
         .arg("serve")
         .args(["--listen", "127.0.0.1:0", "--now", &NOW.to_string()])
-        .args([
-            "--cert",
-            &lab.path("chain.pem"),
-            "--key",
-            &lab.path("key.pem"),
-            "--x5u",
-            X5U_FIXED,
-            "--trust-anchors",
-            &lab.path("root.pem"),
-        ])
+        .args(signing_args(&lab))
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
